@@ -1,0 +1,199 @@
+//! Behaviour every API shares (Google AIPs): page sizes and tokens, etags, request ids, dates.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::{FieldViolation, PlatformError};
+
+/// Clamps a requested page size (AIP-158): 0 → `default`, above `max` → `max`, negative → error.
+pub fn page_size(requested: i32, default: i64, max: i64) -> Result<i64, PlatformError> {
+    match requested {
+        size if size < 0 => Err(PlatformError::InvalidArgument(vec![FieldViolation::new(
+            "page_size",
+            "NEGATIVE_PAGE_SIZE",
+            "page_size must not be negative",
+            "page_size 不能为负数",
+        )])),
+        0 => Ok(default),
+        size => Ok(i64::from(size).min(max)),
+    }
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct TokenBody<K> {
+    /// The keyset position: the sort key of the last item served.
+    after: K,
+    /// Fingerprint of the query, so a token is not reused with other filters.
+    query: String,
+}
+
+/// Makes an opaque keyset page token (never an offset: inserts do not shift pages).
+pub fn encode_page_token<K: Serialize, Q: Serialize>(after: &K, query: &Q) -> String {
+    let body = TokenBody {
+        after,
+        query: query_fingerprint(query),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Reads a page token made by [`encode_page_token`] for the same query; empty → first page.
+pub fn decode_page_token<K: DeserializeOwned, Q: Serialize>(
+    token: &str,
+    query: &Q,
+) -> Result<Option<K>, PlatformError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || {
+        PlatformError::InvalidArgument(vec![FieldViolation::new(
+            "page_token",
+            "INVALID_PAGE_TOKEN",
+            "page_token is invalid or belongs to another query",
+            "page_token 无效或不属于本次查询",
+        )])
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let body: TokenBody<K> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if body.query != query_fingerprint(query) {
+        return Err(invalid());
+    }
+    Ok(Some(body.after))
+}
+
+fn query_fingerprint<Q: Serialize>(query: &Q) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(query).unwrap_or_default());
+    URL_SAFE_NO_PAD.encode(&digest[..9])
+}
+
+/// The etag of a resource revision (AIP-154).
+pub fn etag(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
+/// Fails with `ABORTED` when a given etag differs from the current revision; empty passes.
+pub fn check_etag(given: &str, current_revision: i64) -> Result<(), PlatformError> {
+    if given.is_empty() || given == etag(current_revision) {
+        Ok(())
+    } else {
+        Err(PlatformError::EtagMismatch)
+    }
+}
+
+/// Validates a `request_id` (AIP-155): empty means "not idempotent"; otherwise 1–128 printable
+/// ASCII characters (a UUID is recommended).
+pub fn request_id(given: &str) -> Result<Option<String>, FieldViolation> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    if given.len() > 128 || !given.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(FieldViolation::new(
+            "request_id",
+            "INVALID_REQUEST_ID",
+            "request_id must be 1-128 printable ASCII characters, e.g. a UUID",
+            "request_id 须为 1 至 128 个可打印 ASCII 字符,建议使用 UUID",
+        ));
+    }
+    Ok(Some(given.to_owned()))
+}
+
+/// Hash identifying a request payload, to tell a retry from a reuse of its `request_id`.
+pub fn request_fingerprint(method: &str, encoded_request: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update([0]);
+    hasher.update(encoded_request);
+    hasher.finalize().to_vec()
+}
+
+/// Parses an optional ISO 8601 date field (`2024-02-08`).
+pub fn optional_date(field: &str, text: &str) -> Result<Option<NaiveDate>, FieldViolation> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            FieldViolation::new(
+                field,
+                "INVALID_DATE",
+                format!("{field} must be a date like 2024-02-08"),
+                format!("{field} 须为形如 2024-02-08 的日期"),
+            )
+        })
+}
+
+/// Validates a client-chosen resource id (AIP-122): `[a-z0-9-]{1,63}`, starting with a letter.
+pub fn resource_id(field: &str, text: &str) -> Result<(), FieldViolation> {
+    let valid = (1..=63).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !text.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "INVALID_ID",
+            format!("{field} must be 1-63 characters of a-z, 0-9 and -, starting with a letter"),
+            format!("{field} 须为 1 至 63 位小写字母、数字或连字符,并以字母开头"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_clamped() {
+        assert_eq!(page_size(0, 100, 1000).ok(), Some(100));
+        assert_eq!(page_size(5000, 100, 1000).ok(), Some(1000));
+        assert_eq!(page_size(7, 100, 1000).ok(), Some(7));
+        assert!(page_size(-1, 100, 1000).is_err());
+    }
+
+    #[test]
+    fn page_token_is_bound_to_its_query() {
+        let token = encode_page_token(&("宁国市司法局", "ningguo-sfj"), &("kind", 2));
+        let after: Option<(String, String)> =
+            decode_page_token(&token, &("kind", 2)).expect("same query");
+        assert_eq!(
+            after,
+            Some(("宁国市司法局".to_owned(), "ningguo-sfj".to_owned()))
+        );
+        assert!(decode_page_token::<(String, String), _>(&token, &("kind", 3)).is_err());
+        assert!(decode_page_token::<(String, String), _>("garbage!", &("kind", 2)).is_err());
+    }
+
+    #[test]
+    fn etag_round_trip() {
+        assert!(check_etag(&etag(3), 3).is_ok());
+        assert!(check_etag("", 3).is_ok());
+        assert!(matches!(
+            check_etag(&etag(2), 3),
+            Err(PlatformError::EtagMismatch)
+        ));
+    }
+
+    #[test]
+    fn resource_ids() {
+        assert!(resource_id("unit_id", "ningguo-sfj").is_ok());
+        assert!(resource_id("unit_id", "Ningguo").is_err());
+        assert!(resource_id("unit_id", "1abc").is_err());
+        assert!(resource_id("unit_id", "").is_err());
+        assert!(resource_id("unit_id", "a-").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn page_token_decoding_never_panics(token in ".{0,200}") {
+            let _ = decode_page_token::<(String, String), _>(&token, &());
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Bearer-token authentication and the caller identity handlers see.
+//!
+//! Tokens are JWTs: RS256/ES256 verified against a JWKS document, or HS256 with a shared secret in
+//! development. Authorisation rules that depend on the unit hierarchy live in each service; this
+//! module answers "who is calling" and "may this caller act on a unit with this ancestry".
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlatformError;
+use crate::settings::AuthSettings;
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, everywhere.
+    Admin,
+    /// Manages everything at or below its unit (依法治市办, 司法局).
+    Coordinator,
+    /// Works on its own unit's tasks.
+    UnitStaff,
+    /// Reads.
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(Self::Admin),
+            "coordinator" => Some(Self::Coordinator),
+            "unit_staff" => Some(Self::UnitStaff),
+            "viewer" => Some(Self::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// Claims Fazhi reads from a token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub exp: u64,
+    #[serde(default)]
+    pub iat: u64,
+    /// The caller's unit id (without the `units/` prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// The authenticated caller of an RPC, put in the request extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub unit: Option<String>,
+    pub roles: HashSet<Role>,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// May manage a unit whose ancestry (the unit itself first, then its ancestors) is given:
+    /// admins anywhere, coordinators at or below their own unit.
+    pub fn may_manage(&self, ancestry: &[String]) -> bool {
+        if self.has(Role::Admin) {
+            return true;
+        }
+        self.has(Role::Coordinator)
+            && self
+                .unit
+                .as_ref()
+                .is_some_and(|own_unit| ancestry.iter().any(|unit| unit == own_unit))
+    }
+
+    /// Works for the unit itself: its staff, or anyone who may manage it.
+    pub fn may_work_for(&self, unit: &str, ancestry: &[String]) -> bool {
+        (self.has(Role::UnitStaff) && self.unit.as_deref() == Some(unit))
+            || self.may_manage(ancestry)
+    }
+
+    /// A caller used by in-process maintenance (migrations, demo loading, imports from the CLI).
+    pub fn system() -> Self {
+        Self {
+            subject: "system".to_owned(),
+            unit: None,
+            roles: HashSet::from([Role::Admin]),
+        }
+    }
+}
+
+/// Verifies bearer tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<AuthenticatorInner>,
+}
+
+struct AuthenticatorInner {
+    hs256: Option<DecodingKey>,
+    /// (key id, key, algorithm)
+    jwks: Vec<(Option<String>, DecodingKey, Algorithm)>,
+    issuer: String,
+    audience: String,
+    leeway_seconds: u64,
+}
+
+/// Why the authenticator could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    #[error("cannot read auth.jwks_file {path}: {source}")]
+    ReadJwks {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("auth.jwks_file is not a JWKS document: {0}")]
+    ParseJwks(String),
+}
+
+impl Authenticator {
+    pub fn new(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+        let hs256 = settings
+            .hs256_secret
+            .as_ref()
+            .map(|secret| DecodingKey::from_secret(secret.expose_secret().as_bytes()));
+        let mut jwks = Vec::new();
+        if let Some(path) = &settings.jwks_file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| AuthSetupError::ReadJwks {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text)
+                .map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
+            for jwk in &set.keys {
+                let algorithm = match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => continue,
+                };
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
+                jwks.push((jwk.common.key_id.clone(), key, algorithm));
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(AuthenticatorInner {
+                hs256,
+                jwks,
+                issuer: settings.issuer.clone(),
+                audience: settings.audience.clone(),
+                leeway_seconds: settings.leeway_seconds,
+            }),
+        })
+    }
+
+    /// Verifies an `authorization` header value (`Bearer <jwt>`).
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, PlatformError> {
+        let unauthenticated = |why: &str| PlatformError::Unauthenticated(why.to_owned());
+        let header = header.ok_or_else(|| unauthenticated("no authorization header"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| unauthenticated("authorization is not a bearer token"))?;
+        let token_header =
+            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
+        let inner = &self.inner;
+        let key = match token_header.alg {
+            Algorithm::HS256 => inner.hs256.as_ref(),
+            algorithm => inner
+                .jwks
+                .iter()
+                .find(|(key_id, _, key_algorithm)| {
+                    *key_algorithm == algorithm
+                        && (token_header.kid.is_none() || *key_id == token_header.kid)
+                })
+                .map(|(_, key, _)| key),
+        }
+        .ok_or_else(|| unauthenticated("no key for this token"))?;
+        let mut validation = Validation::new(token_header.alg);
+        validation.set_issuer(&[&inner.issuer]);
+        validation.set_audience(&[&inner.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = inner.leeway_seconds;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|error| unauthenticated(&format!("invalid token: {}", error.kind_name())))?
+            .claims;
+        Ok(Caller {
+            subject: claims.sub,
+            unit: claims.unit,
+            roles: claims.roles.into_iter().collect(),
+        })
+    }
+}
+
+trait KindName {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl KindName for jsonwebtoken::errors::Error {
+    fn kind_name(&self) -> &'static str {
+        use jsonwebtoken::errors::ErrorKind;
+        match self.kind() {
+            ErrorKind::ExpiredSignature => "expired",
+            ErrorKind::InvalidIssuer => "wrong issuer",
+            ErrorKind::InvalidAudience => "wrong audience",
+            ErrorKind::InvalidSignature => "bad signature",
+            ErrorKind::ImmatureSignature => "not yet valid",
+            _ => "rejected",
+        }
+    }
+}
+
+/// Issues an HS256 token; for `fazhi token` and tests, never for production identities.
+pub fn issue_dev_token(
+    settings: &AuthSettings,
+    subject: &str,
+    unit: Option<&str>,
+    roles: &[Role],
+    valid_for: std::time::Duration,
+) -> Result<String, PlatformError> {
+    let secret = settings
+        .hs256_secret
+        .as_ref()
+        .ok_or_else(|| PlatformError::Internal("auth.hs256_secret is not set".to_owned()))?;
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let claims = Claims {
+        sub: subject.to_owned(),
+        iss: settings.issuer.clone(),
+        aud: settings.audience.clone(),
+        exp: now + valid_for.as_secs(),
+        iat: now,
+        unit: unit.map(str::to_owned),
+        roles: roles.to_vec(),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .map_err(|error| PlatformError::Internal(error.to_string()))
+}
+
+/// A tonic interceptor: authenticates and puts the [`Caller`] in the request extensions.
+#[derive(Clone)]
+pub struct AuthInterceptor {
+    pub authenticator: Authenticator,
+    pub error_domain: &'static str,
+}
+
+impl tonic::service::Interceptor for AuthInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok());
+        match self.authenticator.authenticate(header) {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                Ok(request)
+            }
+            Err(error) => Err(crate::error::into_status(self.error_domain, &error)),
+        }
+    }
+}
+
+/// The caller of a request that went through [`AuthInterceptor`].
+pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Caller, PlatformError> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| PlatformError::Unauthenticated("no caller".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            hs256_secret: Some("test-secret".into()),
+            ..AuthSettings::default()
+        }
+    }
+
+    #[test]
+    fn round_trip_dev_token() {
+        let token = issue_dev_token(
+            &settings(),
+            "alice",
+            Some("ningguo"),
+            &[Role::Coordinator],
+            Duration::from_secs(60),
+        )
+        .expect("token");
+        let caller = Authenticator::new(&settings())
+            .expect("authenticator")
+            .authenticate(Some(&format!("Bearer {token}")))
+            .expect("valid");
+        assert_eq!(caller.subject, "alice");
+        assert_eq!(caller.unit.as_deref(), Some("ningguo"));
+        assert!(caller.has(Role::Coordinator));
+    }
+
+    #[test]
+    fn rejects_other_secret_and_audience() {
+        let mut other = settings();
+        other.hs256_secret = Some("other".into());
+        let token = issue_dev_token(
+            &other,
+            "mallory",
+            None,
+            &[Role::Admin],
+            Duration::from_secs(60),
+        )
+        .expect("token");
+        let authenticator = Authenticator::new(&settings()).expect("authenticator");
+        assert!(
+            authenticator
+                .authenticate(Some(&format!("Bearer {token}")))
+                .is_err()
+        );
+        let mut wrong_audience = settings();
+        wrong_audience.audience = "elsewhere".to_owned();
+        let token = issue_dev_token(
+            &wrong_audience,
+            "x",
+            None,
+            &[Role::Admin],
+            Duration::from_secs(60),
+        )
+        .expect("token");
+        assert!(
+            authenticator
+                .authenticate(Some(&format!("Bearer {token}")))
+                .is_err()
+        );
+        assert!(authenticator.authenticate(None).is_err());
+        assert!(authenticator.authenticate(Some("Basic abc")).is_err());
+    }
+
+    #[test]
+    fn coordinator_manages_its_subtree_only() {
+        let caller = Caller {
+            subject: "c".to_owned(),
+            unit: Some("ningguo".to_owned()),
+            roles: HashSet::from([Role::Coordinator]),
+        };
+        assert!(caller.may_manage(&["ningguo-sfj".to_owned(), "ningguo".to_owned()]));
+        assert!(!caller.may_manage(&["tongliao".to_owned()]));
+        let staff = Caller {
+            roles: HashSet::from([Role::UnitStaff]),
+            unit: Some("ningguo-sfj".to_owned()),
+            ..caller
+        };
+        assert!(staff.may_work_for("ningguo-sfj", &["ningguo-sfj".to_owned()]));
+        assert!(!staff.may_manage(&["ningguo-sfj".to_owned()]));
+        assert!(!staff.may_work_for("ningguo-czj", &["ningguo-czj".to_owned()]));
+    }
+}

@@ -1,0 +1,13 @@
+//! What every Fazhi service shares, written once: settings, telemetry, the gRPC server stack,
+//! errors mapped to `google.rpc.Status`, Postgres, authentication, and the AIP behaviours
+//! (page tokens, etags, request ids, audit, outbox).
+
+pub mod aip;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod mutation;
+pub mod outbox;
+pub mod server;
+pub mod settings;
+pub mod telemetry;

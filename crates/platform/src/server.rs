@@ -1,0 +1,300 @@
+//! The gRPC server every service runs: health, reflection, the edge layers, graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Request, Response};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tower::{BoxError, Layer, Service, ServiceBuilder};
+use tracing::Instrument;
+
+use crate::settings::ServerSettings;
+use crate::telemetry::{rpc_metrics, server_span};
+
+/// Collects services, marks each SERVING in `grpc.health.v1`, and serves them with reflection.
+pub struct GrpcServer {
+    routes: tonic::service::RoutesBuilder,
+    health: tonic_health::server::HealthReporter,
+    service_names: Vec<&'static str>,
+}
+
+impl Default for GrpcServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GrpcServer {
+    pub fn new() -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = Routes::builder();
+        routes.add_service(health_service);
+        Self {
+            routes,
+            health,
+            service_names: Vec::new(),
+        }
+    }
+
+    /// Adds a service and reports it SERVING.
+    pub async fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.health.set_serving::<S>().await;
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// The health reporter, to flip services to NOT_SERVING on shutdown or lost dependencies.
+    pub fn health(&self) -> tonic_health::server::HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets calls finish for the grace time.
+    pub async fn serve(
+        mut self,
+        settings: &ServerSettings,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(fazhi_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|error| tracing::error!(%error, "reflection v1 unavailable"))
+            .ok();
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(fazhi_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|error| tracing::error!(%error, "reflection v1alpha unavailable"))
+            .ok();
+        if let Some(service) = reflection_v1 {
+            self.routes.add_service(service);
+        }
+        if let Some(service) = reflection_v1alpha {
+            self.routes.add_service(service);
+        }
+        let layers = ServiceBuilder::new()
+            // Outermost: every call gets a span (joined to the caller's trace) and RED metrics,
+            // including calls shed or timed out below.
+            .layer(ObserveLayer)
+            // Turns the errors of the layers below into gRPC statuses the observer can count.
+            .layer(EdgeStatusLayer)
+            // Rejects at once when the limit below is full, rather than queueing into timeouts.
+            .load_shed()
+            // One limit for the whole process, not per connection.
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                settings.concurrency_limit,
+            ))
+            // Innermost: bounds the handler's own time.
+            .timeout(settings.request_timeout())
+            .into_inner();
+        let health = self.health.clone();
+        let service_names = self.service_names.clone();
+        let grace = std::time::Duration::from_millis(settings.shutdown_grace_ms);
+        let (stop_sender, mut stop_receiver) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            // Tell load balancers first; in-flight calls then get the grace period.
+            for name in service_names {
+                health
+                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
+                    .await;
+            }
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            let _ = stop_sender.send(true);
+        });
+        let mut grace_receiver = stop_receiver.clone();
+        let serve = tonic::transport::Server::builder()
+            .max_frame_size(Some(1 << 20))
+            .layer(layers)
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = stop_receiver.wait_for(|stopped| *stopped).await;
+            });
+        tokio::select! {
+            result = serve => result,
+            () = async {
+                let _ = grace_receiver.wait_for(|stopped| *stopped).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                // Streams such as WatchEvents never end on their own; clients resume by cursor.
+                tracing::warn!(?grace, "grace period over; closing remaining calls");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = futures::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Maps `tower` timeout and overload errors to `DEADLINE_EXCEEDED` and `UNAVAILABLE`.
+#[derive(Clone, Copy)]
+struct EdgeStatusLayer;
+
+impl<S> Layer<S> for EdgeStatusLayer {
+    type Service = EdgeStatus<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        EdgeStatus { inner }
+    }
+}
+
+#[derive(Clone)]
+struct EdgeStatus<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for EdgeStatus<S>
+where
+    S: Service<Request<B>, Response = Response<Body>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness errors surface again from `call`, which is where they become statuses.
+        match self.inner.poll_ready(context) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            match future.await {
+                Ok(response) => Ok(response),
+                Err(error) => Ok(edge_status(error.into()).into_http()),
+            }
+        })
+    }
+}
+
+fn edge_status(error: BoxError) -> tonic::Status {
+    use crate::error::{ErrorDescription, to_status};
+    let description = if error.is::<tower::timeout::error::Elapsed>() {
+        ErrorDescription::new(
+            tonic::Code::DeadlineExceeded,
+            "DEADLINE_EXCEEDED",
+            "the call took longer than the server allows",
+            "请求处理超时",
+        )
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        ErrorDescription::new(
+            tonic::Code::Unavailable,
+            "OVERLOADED",
+            "the server is busy; retry with backoff",
+            "服务繁忙,请稍后重试",
+        )
+    } else {
+        tracing::error!(%error, "edge layer failed");
+        ErrorDescription::new(
+            tonic::Code::Internal,
+            "INTERNAL",
+            "internal error",
+            "系统内部错误",
+        )
+    };
+    to_status("fazhi", description)
+}
+
+/// Opens the span of each call and records RED metrics.
+#[derive(Clone, Copy)]
+struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+#[derive(Clone)]
+struct Observe<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let span = server_span(&method, request.headers());
+        let started = Instant::now();
+        let future = self.inner.call(request);
+        Box::pin(
+            async move {
+                let result = future.await;
+                if let Ok(response) = &result {
+                    // Handler errors travel as trailers-only responses, so the code is in the
+                    // headers; a normal response's OK comes in trailers.
+                    let code = response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| value.parse::<i32>().ok())
+                        .map(tonic::Code::from_i32)
+                        .unwrap_or(tonic::Code::Ok);
+                    rpc_metrics().record(&method, code, started.elapsed());
+                    tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

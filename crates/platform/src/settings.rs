@@ -1,0 +1,221 @@
+//! Layered settings: defaults → optional TOML file → `FAZHI__SECTION__KEY` environment variables.
+//!
+//! Every service binary reads the same [`Settings`]; `fazhi dev` fills in what it starts itself.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Settings shared by every Fazhi process.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub telemetry: TelemetrySettings,
+    pub auth: AuthSettings,
+}
+
+/// The gRPC listener and its limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen_address: SocketAddr,
+    /// Deadline applied to a call that carries none (or a longer one).
+    pub request_timeout_ms: u64,
+    /// Calls served at once; past this, calls are shed with `UNAVAILABLE`.
+    pub concurrency_limit: usize,
+    pub max_message_bytes: usize,
+    /// Time given to in-flight calls after SIGTERM.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen_address: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            request_timeout_ms: 10_000,
+            concurrency_limit: 256,
+            max_message_bytes: 16 * 1024 * 1024,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// Postgres connection and session limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…`; when absent, `fazhi dev` starts a throwaway cluster and services refuse to start.
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    /// Kept below the request timeout so a starved pool answers before the caller's deadline.
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+    pub idle_in_transaction_timeout_ms: u64,
+    /// Run pending migrations at start (safe with several replicas: they take an advisory lock).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 5_000,
+            lock_timeout_ms: 2_000,
+            idle_in_transaction_timeout_ms: 15_000,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Logs, traces and metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info,fazhi_units=debug`; `RUST_LOG` wins when set.
+    pub log_filter: String,
+    pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Json,
+            log_filter: "info".to_owned(),
+            service_name: "fazhi".to_owned(),
+        }
+    }
+}
+
+/// How bearer tokens are verified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+    /// HS256 shared secret; for development only.
+    pub hs256_secret: Option<SecretString>,
+    /// A JWKS document (RS256/ES256 public keys) on disk.
+    pub jwks_file: Option<PathBuf>,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "fazhi".to_owned(),
+            audience: "fazhi".to_owned(),
+            hs256_secret: None,
+            jwks_file: None,
+            leeway_seconds: 30,
+        }
+    }
+}
+
+/// A setting that failed to load or validate; names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid setting `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` when given, then `FAZHI__…` variables, and validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("FAZHI")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the relations between values that types cannot express.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.server.request_timeout_ms == 0 {
+            return invalid("server.request_timeout_ms", "must be positive");
+        }
+        if self.server.concurrency_limit == 0 {
+            return invalid("server.concurrency_limit", "must be positive");
+        }
+        if self.database.acquire_timeout_ms >= self.server.request_timeout_ms {
+            return invalid(
+                "database.acquire_timeout_ms",
+                "must be below server.request_timeout_ms so a busy pool fails before the deadline",
+            );
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be positive");
+        }
+        if self.auth.hs256_secret.is_none() && self.auth.jwks_file.is_none() {
+            return invalid(
+                "auth",
+                "set auth.jwks_file, or auth.hs256_secret for development",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_timeout_must_be_below_request_timeout() {
+        let mut settings = Settings::default();
+        settings.auth.hs256_secret = Some("dev".into());
+        settings.database.acquire_timeout_ms = settings.server.request_timeout_ms;
+        let error = settings.validate().expect_err("must be rejected");
+        assert!(error.to_string().contains("database.acquire_timeout_ms"));
+    }
+
+    #[test]
+    fn auth_must_be_configured() {
+        let error = Settings::default()
+            .validate()
+            .expect_err("must be rejected");
+        assert!(error.to_string().contains("`auth`"));
+    }
+}

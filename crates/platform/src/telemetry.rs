@@ -1,0 +1,204 @@
+//! Logs, traces and metrics, set up in one place.
+//!
+//! Logs go to stdout (JSON or pretty). Traces and metrics are exported over OTLP/gRPC only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. W3C trace context is read from incoming gRPC metadata
+//! and written into outgoing calls with [`TraceContextInterceptor`].
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::settings::{LogFormat, TelemetrySettings};
+
+/// Flushes exporters when dropped; keep it alive for the life of the process.
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.tracer_provider.take() {
+            let _ = provider.shutdown();
+        }
+        if let Some(provider) = self.meter_provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("cannot build the OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global subscriber is already set")]
+    AlreadySet,
+}
+
+/// Installs the global subscriber, propagator and (when configured) OTLP exporters.
+pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
+    let log_layer = match settings.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+    let otlp_enabled = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+    let mut guard = TelemetryGuard {
+        tracer_provider: None,
+        meter_provider: None,
+    };
+    let trace_layer = if otlp_enabled {
+        let resource = Resource::builder()
+            .with_service_name(settings.service_name.clone())
+            .build();
+        let span_exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_batch_exporter(span_exporter)
+            .with_resource(resource.clone())
+            .build();
+        let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|error| TelemetryError::Exporter(error.to_string()))?;
+        let meter_provider = SdkMeterProvider::builder()
+            .with_periodic_exporter(metric_exporter)
+            .with_resource(resource)
+            .build();
+        opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+        opentelemetry::global::set_meter_provider(meter_provider.clone());
+        let tracer = tracer_provider.tracer("fazhi");
+        guard.tracer_provider = Some(tracer_provider);
+        guard.meter_provider = Some(meter_provider);
+        Some(tracing_opentelemetry::layer().with_tracer(tracer))
+    } else {
+        None
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(log_layer)
+        .with(trace_layer)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadySet)?;
+    Ok(guard)
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// The span of an incoming call, child of the caller's W3C trace context when it sent one.
+pub fn server_span(method: &str, headers: &http::HeaderMap) -> tracing::Span {
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(headers))
+    });
+    let _ = span.set_parent(parent);
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+    span
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// A client interceptor that carries the current trace into outgoing gRPC calls.
+#[derive(Clone, Copy, Default)]
+pub struct TraceContextInterceptor;
+
+impl tonic::service::Interceptor for TraceContextInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
+        });
+        Ok(request)
+    }
+}
+
+/// Rate, errors and duration per RPC method.
+pub struct RpcMetrics {
+    calls: Counter<u64>,
+    duration: Histogram<f64>,
+}
+
+impl RpcMetrics {
+    pub fn record(&self, method: &str, code: tonic::Code, elapsed: Duration) {
+        let attributes = [
+            KeyValue::new("rpc.method", method.to_owned()),
+            KeyValue::new("rpc.grpc.status_code", code as i64),
+        ];
+        self.calls.add(1, &attributes);
+        self.duration.record(elapsed.as_secs_f64(), &attributes);
+    }
+}
+
+/// The process's RPC metrics, bound to the meter provider installed by [`init`].
+pub fn rpc_metrics() -> &'static RpcMetrics {
+    static METRICS: OnceLock<RpcMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let meter = opentelemetry::global::meter("fazhi");
+        RpcMetrics {
+            calls: meter
+                .u64_counter("rpc.server.calls")
+                .with_description("Calls by method and gRPC status")
+                .build(),
+            duration: meter
+                .f64_histogram("rpc.server.duration")
+                .with_unit("s")
+                .with_description("Call duration by method and gRPC status")
+                .build(),
+        }
+    })
+}

@@ -1,0 +1,21 @@
+//! Generated protobuf and gRPC code for every Fazhi service.
+//!
+//! One crate for all packages, so every service and client shares the same types, and the file
+//! descriptor set served by gRPC reflection is built once.
+
+pub use prost;
+pub use prost_types;
+pub use tonic;
+
+/// Encoded `FileDescriptorSet` of every Fazhi proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/fazhi_descriptor.bin"));
+
+/// The units registry, `fazhi.units.v1`.
+pub mod units {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+        tonic::include_proto!("fazhi.units.v1");
+    }
+}
