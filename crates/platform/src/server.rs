@@ -46,12 +46,13 @@ impl GrpcServer {
     /// Adds a service and reports it SERVING.
     pub async fn add_service<S>(mut self, service: S) -> Self
     where
-        S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        S: Service<Request<Body>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
+        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
     {
         self.health.set_serving::<S>().await;

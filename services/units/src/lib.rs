@@ -1,1 +1,38 @@
+//! The unit registry service, `fazhi.units.v1`: units and their hierarchy over time, unit groups,
+//! reorganisations (机构改革), and the resolution of unit names as plans print them.
 
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod registry_file;
+pub mod service;
+pub mod store;
+
+use fazhi_platform::auth::{AuthInterceptor, Authenticator};
+use fazhi_platform::settings::ServerSettings;
+use fazhi_proto::units::v1::units_service_server::UnitsServiceServer;
+use sqlx::PgPool;
+use tonic::service::interceptor::InterceptedService;
+
+pub use api::UnitsApi;
+pub use service::UnitRegistry;
+pub use store::{MIGRATOR, Store};
+
+/// The authenticated gRPC service, ready to add to a [`fazhi_platform::server::GrpcServer`].
+pub fn grpc_service(
+    pool: PgPool,
+    authenticator: Authenticator,
+    settings: &ServerSettings,
+) -> InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor> {
+    let api = UnitsApi::new(UnitRegistry::new(Store::new(pool)));
+    let server = UnitsServiceServer::new(api)
+        .max_decoding_message_size(settings.max_message_bytes)
+        .max_encoding_message_size(settings.max_message_bytes);
+    InterceptedService::new(
+        server,
+        AuthInterceptor {
+            authenticator,
+            error_domain: error::ERROR_DOMAIN,
+        },
+    )
+}

@@ -1,0 +1,26 @@
+//! Who may change what in the registry.
+
+use fazhi_platform::auth::Caller;
+
+use super::{UnitField, UnitId};
+
+/// Coordinators manage units at or below their own; admins manage all.
+/// `ancestry` is the unit itself followed by its ancestors.
+pub fn may_manage(caller: &Caller, ancestry: &[UnitId]) -> bool {
+    let ids: Vec<String> = ancestry.iter().map(|id| id.as_str().to_owned()).collect();
+    caller.may_manage(&ids)
+}
+
+/// A unit's own staff may keep its contacts current; anything else needs a manager.
+pub fn may_edit_unit(
+    caller: &Caller,
+    unit: &UnitId,
+    ancestry: &[UnitId],
+    fields: &[UnitField],
+) -> bool {
+    if may_manage(caller, ancestry) {
+        return true;
+    }
+    let ids: Vec<String> = ancestry.iter().map(|id| id.as_str().to_owned()).collect();
+    caller.may_work_for(unit.as_str(), &ids) && fields.iter().all(|field| field.staff_may_edit())
+}

@@ -1,0 +1,172 @@
+//! Unit groups: the sets plans name (乡(镇、街道), 市政府各部门, 各行政执法单位).
+
+use chrono::{DateTime, Utc};
+use fazhi_platform::error::FieldViolation;
+use serde::{Deserialize, Serialize};
+
+use super::unit::{clean_text, string_enum};
+use super::{AdministrativeLevel, Unit, UnitId, UnitKind, Violations};
+
+/// A group's id, the `{unit_group}` of `unitGroups/{unit_group}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UnitGroupId(String);
+
+impl UnitGroupId {
+    pub fn parse(field: &str, text: &str) -> Result<Self, FieldViolation> {
+        fazhi_platform::aip::resource_id(field, text)?;
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn from_name(field: &str, name: &str) -> Result<Self, FieldViolation> {
+        let id = name.strip_prefix("unitGroups/").ok_or_else(|| {
+            FieldViolation::new(
+                field,
+                "INVALID_NAME",
+                format!("{field} must look like unitGroups/{{unit_group}}"),
+                format!("{field} 须为 unitGroups/{{unit_group}} 格式"),
+            )
+        })?;
+        Self::parse(field, id)
+    }
+
+    pub fn generate() -> Self {
+        Self(format!("g-{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    pub fn from_trusted(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn name(&self) -> String {
+        format!("unitGroups/{}", self.0)
+    }
+}
+
+string_enum! {
+    /// How far below the context unit a rule looks.
+    GroupScope {
+        Children = "children",
+        Descendants = "descendants",
+    }
+}
+
+/// Members: units below the context unit matching every non-empty criterion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRule {
+    pub scope: GroupScope,
+    #[serde(default)]
+    pub kinds: Vec<UnitKind>,
+    #[serde(default)]
+    pub levels: Vec<AdministrativeLevel>,
+    #[serde(default)]
+    pub required_tags: Vec<String>,
+}
+
+impl GroupRule {
+    /// Whether a unit found `depth` levels below the context unit belongs.
+    pub fn admits(&self, unit: &Unit, depth: u32) -> bool {
+        let in_scope = match self.scope {
+            GroupScope::Children => depth == 1,
+            GroupScope::Descendants => depth >= 1,
+        };
+        in_scope
+            && (self.kinds.is_empty() || self.kinds.contains(&unit.kind))
+            && (self.levels.is_empty() || self.levels.contains(&unit.level))
+            && self.required_tags.iter().all(|tag| unit.has_tag(tag))
+    }
+}
+
+/// A fixed list or a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupDefinition {
+    Static(Vec<UnitId>),
+    Rule(GroupRule),
+}
+
+/// A named set of units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitGroup {
+    pub id: UnitGroupId,
+    pub display_name: String,
+    pub aliases: Vec<String>,
+    pub definition: GroupDefinition,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub revision: i64,
+}
+
+impl UnitGroup {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.display_name.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// Checks a group's caller-written fields; returns them cleaned.
+pub fn validate_group(
+    display_name: &str,
+    aliases: &[String],
+    definition: Option<&GroupDefinition>,
+) -> Result<(String, Vec<String>, GroupDefinition), Violations> {
+    let mut violations = Violations::new();
+    let display_name = clean_text(display_name);
+    if display_name.is_empty() {
+        violations.push(FieldViolation::required("unit_group.display_name"));
+    }
+    let mut aliases: Vec<String> = aliases
+        .iter()
+        .map(|alias| clean_text(alias))
+        .filter(|alias| !alias.is_empty())
+        .collect();
+    aliases.sort();
+    aliases.dedup();
+    let Some(definition) = definition else {
+        violations.push(FieldViolation::new(
+            "unit_group.definition",
+            "REQUIRED",
+            "unit_group needs static_members or a rule",
+            "单位组须指定固定成员或规则",
+        ));
+        return Err(violations);
+    };
+    if let GroupDefinition::Rule(rule) = definition
+        && rule.kinds.is_empty()
+        && rule.levels.is_empty()
+        && rule.required_tags.is_empty()
+    {
+        violations.push(FieldViolation::new(
+            "unit_group.rule",
+            "EMPTY_RULE",
+            "a rule needs at least one kind, level or tag",
+            "规则须至少指定一种单位类型、层级或标签",
+        ));
+    }
+    if violations.is_empty() {
+        Ok((display_name, aliases, definition.clone()))
+    } else {
+        Err(violations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_rule_is_refused() {
+        let rule = GroupDefinition::Rule(GroupRule {
+            scope: GroupScope::Children,
+            kinds: vec![],
+            levels: vec![],
+            required_tags: vec![],
+        });
+        let violations = validate_group("乡镇", &[], Some(&rule)).expect_err("empty");
+        assert_eq!(violations[0].field, "unit_group.rule");
+        assert!(validate_group("", &[], None).is_err());
+    }
+}

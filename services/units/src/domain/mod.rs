@@ -1,0 +1,23 @@
+//! The unit registry's rules: values that validate themselves, hierarchy over time, groups,
+//! reorganisations, and the resolution of unit names as plans print them. No tonic, no sqlx.
+
+mod access;
+mod credit_code;
+mod group;
+pub mod mentions;
+mod reorganization;
+mod unit;
+
+pub use access::{may_edit_unit, may_manage};
+pub use credit_code::CreditCode;
+pub use group::{GroupDefinition, GroupRule, GroupScope, UnitGroup, UnitGroupId, validate_group};
+pub use reorganization::{Reorganization, ReorganizationId, ReorganizationKind};
+pub use unit::{
+    AdministrativeLevel, Contact, ContactRole, NewUnit, RegionCode, Unit, UnitField, UnitId,
+    UnitKind, UnitPatch, ValidUnitFields,
+};
+
+use fazhi_platform::error::FieldViolation;
+
+/// The violations found while checking a request; empty means valid.
+pub type Violations = Vec<FieldViolation>;

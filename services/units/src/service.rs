@@ -1,0 +1,369 @@
+//! The use cases of the registry: authorise, apply the domain rules, call the store.
+//! `api.rs` converts protos and calls these; nothing here knows about protobuf.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use fazhi_platform::auth::Role;
+use fazhi_platform::error::PlatformError;
+use fazhi_platform::mutation::MutationContext;
+
+use crate::domain::mentions::{MentionIndex, Resolution, Scope, ScopedUnit, is_government};
+use crate::domain::{
+    GroupDefinition, Reorganization, Unit, UnitField, UnitGroup, UnitGroupId, UnitId, UnitPatch,
+    ValidUnitFields, may_edit_unit, may_manage,
+};
+use crate::error::{Result, UnitsError};
+use crate::registry_file::{self, Format};
+use crate::store::{Descendant, ImportCounts, ImportedGroup, Page, Store, UnitFilter, showing_day};
+
+/// At most this many mentions in one resolution call.
+pub const MAX_MENTIONS: usize = 1000;
+
+/// The unit registry's use cases.
+#[derive(Clone)]
+pub struct UnitRegistry {
+    store: Store,
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+impl UnitRegistry {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Refuses, auditing the refusal, unless `allowed`.
+    async fn require(
+        &self,
+        allowed: bool,
+        context: &MutationContext,
+        resource: &str,
+    ) -> Result<()> {
+        if allowed {
+            return Ok(());
+        }
+        self.store
+            .audit_refusal(context, resource, "PERMISSION_DENIED")
+            .await?;
+        Err(PlatformError::PermissionDenied.into())
+    }
+
+    /// A unit as of a day; without a day, as it stands today (or on its last day if it ceased).
+    pub async fn get_unit(&self, id: &UnitId, as_of: Option<NaiveDate>) -> Result<Unit> {
+        let day = match as_of {
+            Some(day) => day,
+            None => {
+                let (valid_from, valid_until) = self.store.lifetime(id).await?;
+                showing_day(valid_from, valid_until, today())
+            }
+        };
+        self.store
+            .get_unit(id, day)
+            .await?
+            .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
+    }
+
+    pub async fn list_units(
+        &self,
+        filter: &UnitFilter,
+        after: Option<(String, String)>,
+        page_size: i64,
+    ) -> Result<Page<Unit, (String, String)>> {
+        self.store.list_units(filter, after, page_size).await
+    }
+
+    /// Ancestors nearest first, without the unit itself.
+    pub async fn ancestors(&self, id: &UnitId, as_of: Option<NaiveDate>) -> Result<Vec<Unit>> {
+        let unit = self.get_unit(id, as_of).await?;
+        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today()));
+        Ok(self
+            .store
+            .ancestry(id, day)
+            .await?
+            .into_iter()
+            .skip(1)
+            .collect())
+    }
+
+    pub async fn descendants(
+        &self,
+        id: &UnitId,
+        as_of: Option<NaiveDate>,
+        max_depth: i32,
+        after: Option<(i32, String, String)>,
+        page_size: i64,
+    ) -> Result<Page<Descendant, (i32, String, String)>> {
+        let unit = self.get_unit(id, as_of).await?;
+        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today()));
+        self.store
+            .descendants(id, day, max_depth, after, page_size)
+            .await
+    }
+
+    /// Creates a unit: admins anywhere, coordinators below their own unit.
+    pub async fn create_unit(
+        &self,
+        context: &MutationContext,
+        fields: ValidUnitFields,
+        valid_from: Option<NaiveDate>,
+    ) -> Result<Unit> {
+        let allowed = match &fields.parent {
+            Some(parent) => may_manage(&context.caller, &self.store.ancestry_ids(parent).await?),
+            None => context.caller.has(Role::Admin),
+        };
+        self.require(allowed, context, &fields.id.name()).await?;
+        self.store
+            .create_unit(context, &fields, valid_from.unwrap_or_else(today))
+            .await
+    }
+
+    /// Updates the masked fields; a unit's staff may change its contacts only.
+    pub async fn update_unit(
+        &self,
+        context: &MutationContext,
+        id: &UnitId,
+        etag: &str,
+        patch: UnitPatch,
+    ) -> Result<Unit> {
+        let ancestry = self.store.ancestry_ids(id).await?;
+        let mut allowed = may_edit_unit(&context.caller, id, &ancestry, &patch.fields);
+        // Moving a unit also needs the right to manage its new parent.
+        if allowed
+            && patch.fields.contains(&UnitField::Parent)
+            && let Some(parent) = &patch.values.parent
+        {
+            allowed = may_manage(&context.caller, &self.store.ancestry_ids(parent).await?);
+        }
+        self.require(allowed, context, &id.name()).await?;
+        let fields = patch.fields.clone();
+        self.store
+            .update_unit(context, id, etag, &fields, |current| {
+                patch.apply(current).map_err(UnitsError::invalid)
+            })
+            .await
+    }
+
+    pub async fn delete_unit(
+        &self,
+        context: &MutationContext,
+        id: &UnitId,
+        etag: &str,
+    ) -> Result<Unit> {
+        let allowed = may_manage(&context.caller, &self.store.ancestry_ids(id).await?);
+        self.require(allowed, context, &id.name()).await?;
+        self.store.delete_unit(context, id, etag).await
+    }
+
+    /// Groups are shared definitions: admins and coordinators maintain them.
+    pub async fn create_group(
+        &self,
+        context: &MutationContext,
+        group: ImportedGroup,
+    ) -> Result<UnitGroup> {
+        let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
+        self.require(allowed, context, &group.id.name()).await?;
+        self.store.create_group(context, &group).await
+    }
+
+    pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
+        self.store.get_group(id).await
+    }
+
+    pub async fn list_groups(
+        &self,
+        after: Option<String>,
+        page_size: i64,
+    ) -> Result<Page<UnitGroup, String>> {
+        self.store.list_groups(after, page_size).await
+    }
+
+    pub async fn delete_group(
+        &self,
+        context: &MutationContext,
+        id: &UnitGroupId,
+        etag: &str,
+    ) -> Result<()> {
+        let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
+        self.require(allowed, context, &id.name()).await?;
+        self.store.delete_group(context, id, etag).await
+    }
+
+    /// A group's members on a day, relative to a context unit (required for rules).
+    pub async fn expand_group(
+        &self,
+        id: &UnitGroupId,
+        context_unit: Option<&UnitId>,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<Unit>> {
+        let group = self.store.get_group(id).await?;
+        let day = as_of.unwrap_or_else(today);
+        match &group.definition {
+            GroupDefinition::Static(members) => self.store.units_or_successors(members, day).await,
+            GroupDefinition::Rule(rule) => {
+                let context_unit = context_unit.ok_or_else(|| {
+                    UnitsError::invalid_field(fazhi_platform::error::FieldViolation::new(
+                        "context_unit",
+                        "REQUIRED",
+                        "context_unit is required to expand a rule group",
+                        "展开规则单位组须提供 context_unit",
+                    ))
+                })?;
+                self.get_unit(context_unit, Some(day)).await?;
+                let mut members = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = self
+                        .store
+                        .descendants(context_unit, day, 0, after, 5000)
+                        .await?;
+                    members.extend(
+                        page.items
+                            .into_iter()
+                            .filter(|found| rule.admits(&found.unit, found.depth.unsigned_abs()))
+                            .map(|found| found.unit),
+                    );
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+                Ok(members)
+            }
+        }
+    }
+
+    /// Records a reorganisation: the caller must manage every unit it touches.
+    pub async fn reorganize(
+        &self,
+        context: &MutationContext,
+        reorganization: Reorganization,
+        new_units: Vec<ValidUnitFields>,
+    ) -> Result<(Reorganization, Vec<Unit>)> {
+        reorganization.validate().map_err(UnitsError::invalid)?;
+        let mut touched: Vec<&UnitId> = reorganization
+            .source_units
+            .iter()
+            .chain(&reorganization.successor_units)
+            .chain(&reorganization.new_parent)
+            .filter(|id| !new_units.iter().any(|unit| &unit.id == *id))
+            .collect();
+        touched.extend(new_units.iter().filter_map(|unit| unit.parent.as_ref()));
+        let mut allowed = true;
+        for id in touched {
+            allowed &= may_manage(&context.caller, &self.store.ancestry_ids(id).await?);
+        }
+        self.require(allowed, context, &reorganization.id.name())
+            .await?;
+        self.store
+            .reorganize(context, &reorganization, &new_units)
+            .await
+    }
+
+    pub async fn list_reorganizations(
+        &self,
+        unit: Option<&UnitId>,
+        after: Option<(NaiveDate, String)>,
+        page_size: i64,
+    ) -> Result<Page<Reorganization, (NaiveDate, String)>> {
+        self.store
+            .list_reorganizations(unit, after, page_size)
+            .await
+    }
+
+    /// Resolves mentions relative to the government at or above the context unit.
+    pub async fn resolve_mentions(
+        &self,
+        context_unit: &UnitId,
+        mentions: &[String],
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<Resolution>> {
+        let day = as_of.unwrap_or_else(today);
+        let ancestry = self.store.ancestry(context_unit, day).await?;
+        if ancestry.is_empty() {
+            return Err(UnitsError::UnitNotFound(context_unit.name()));
+        }
+        let government_position = ancestry.iter().position(is_government).unwrap_or(0);
+        let government = ancestry[government_position].clone();
+        let mut scoped: Vec<ScopedUnit> = ancestry[government_position..]
+            .iter()
+            .enumerate()
+            .map(|(distance, unit)| ScopedUnit {
+                unit: unit.clone(),
+                depth: -(distance as i32),
+            })
+            .collect();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .descendants(&government.id, day, 0, after, 5000)
+                .await?;
+            scoped.extend(page.items.into_iter().map(|found| ScopedUnit {
+                unit: found.unit,
+                depth: found.depth,
+            }));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let mut groups = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.list_groups(after, 1000).await?;
+            groups.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let index = MentionIndex::new(&Scope {
+            government: &government,
+            units: &scoped,
+            groups: &groups,
+        });
+        let mut cache: HashMap<&str, Resolution> = HashMap::new();
+        Ok(mentions
+            .iter()
+            .map(|mention| {
+                cache
+                    .entry(mention)
+                    .or_insert_with(|| index.resolve(mention))
+                    .clone()
+            })
+            .collect())
+    }
+
+    /// Imports a registry file: admins only.
+    pub async fn import(
+        &self,
+        context: &MutationContext,
+        format: Format,
+        content: &[u8],
+        validate_only: bool,
+    ) -> Result<ImportCounts> {
+        self.require(context.caller.has(Role::Admin), context, "units")
+            .await?;
+        let (units, groups) = registry_file::parse(format, content)?;
+        if validate_only {
+            return Ok(ImportCounts {
+                units_created: units.len() as i32,
+                groups_created: groups.len() as i32,
+                ..ImportCounts::default()
+            });
+        }
+        self.store.import(context, &units, &groups).await
+    }
+
+    pub async fn export(&self, format: Format) -> Result<Vec<u8>> {
+        let (units, groups) = self.store.export().await?;
+        registry_file::write(format, &units, &groups)
+    }
+}

@@ -1,0 +1,1253 @@
+//! All SQL of the units service. Every query is schema-qualified (`units.`); reads of the
+//! hierarchy take a day and see the unit versions valid on it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::domain::{
+    AdministrativeLevel, Contact, GroupDefinition, RegionCode, Reorganization, ReorganizationId,
+    ReorganizationKind, Unit, UnitField, UnitGroup, UnitGroupId, UnitId, UnitKind, ValidUnitFields,
+};
+use crate::error::{Result, UnitsError};
+
+/// The schema this service owns.
+pub const SCHEMA: &str = "units";
+
+/// Migrations of the `units` schema (its table is `units._sqlx_migrations`, see `sqlx.toml`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The columns of a unit as seen on day `$1`.
+const UNIT_SELECT: &str = r#"
+SELECT u.id, v.display_name, u.short_name, u.aliases, u.kind, u.level, v.parent_id,
+       u.region_code, u.credit_code, u.tags, u.contacts, u.valid_from, u.valid_until,
+       u.revision, u.create_time, u.update_time, u.delete_time,
+       ARRAY(SELECT s.successor_id FROM units.successions s
+             WHERE s.predecessor_id = u.id ORDER BY s.successor_id) AS successors
+FROM units.units u
+JOIN units.unit_versions v
+  ON v.unit_id = u.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+"#;
+
+/// A unit exists on day `$1`.
+const EXISTS_ON_DAY: &str = "u.valid_from <= $1 AND (u.valid_until IS NULL OR $1 < u.valid_until)";
+
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    id: String,
+    display_name: String,
+    short_name: String,
+    aliases: Vec<String>,
+    kind: String,
+    level: String,
+    parent_id: Option<String>,
+    region_code: Option<String>,
+    credit_code: Option<String>,
+    tags: Vec<String>,
+    contacts: serde_json::Value,
+    valid_from: NaiveDate,
+    valid_until: Option<NaiveDate>,
+    revision: i64,
+    create_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+    delete_time: Option<DateTime<Utc>>,
+    successors: Vec<String>,
+}
+
+impl TryFrom<UnitRow> for Unit {
+    type Error = UnitsError;
+    fn try_from(row: UnitRow) -> Result<Self> {
+        let corrupt = |what: &str| {
+            UnitsError::Platform(PlatformError::Internal(format!(
+                "unit {} has a bad {what}",
+                row.id
+            )))
+        };
+        Ok(Unit {
+            kind: UnitKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+            level: AdministrativeLevel::parse(&row.level).ok_or_else(|| corrupt("level"))?,
+            contacts: serde_json::from_value::<Vec<Contact>>(row.contacts.clone())
+                .map_err(|_| corrupt("contact list"))?,
+            region_code: row.region_code.as_deref().and_then(RegionCode::parse),
+            credit_code: row
+                .credit_code
+                .as_deref()
+                .and_then(crate::domain::CreditCode::parse),
+            id: UnitId::from_trusted(row.id),
+            display_name: row.display_name,
+            short_name: row.short_name,
+            aliases: row.aliases,
+            parent: row.parent_id.map(UnitId::from_trusted),
+            tags: row.tags,
+            valid_from: row.valid_from,
+            valid_until: row.valid_until,
+            successors: row
+                .successors
+                .into_iter()
+                .map(UnitId::from_trusted)
+                .collect(),
+            create_time: row.create_time,
+            update_time: row.update_time,
+            delete_time: row.delete_time,
+            revision: row.revision,
+        })
+    }
+}
+
+fn units_from(rows: Vec<UnitRow>) -> Result<Vec<Unit>> {
+    rows.into_iter().map(Unit::try_from).collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    id: String,
+    display_name: String,
+    aliases: Vec<String>,
+    definition: serde_json::Value,
+    revision: i64,
+    create_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+}
+
+impl TryFrom<GroupRow> for UnitGroup {
+    type Error = UnitsError;
+    fn try_from(row: GroupRow) -> Result<Self> {
+        Ok(UnitGroup {
+            definition: serde_json::from_value(row.definition).map_err(|_| {
+                UnitsError::Platform(PlatformError::Internal(format!(
+                    "group {} has a bad definition",
+                    row.id
+                )))
+            })?,
+            id: UnitGroupId::from_trusted(row.id),
+            display_name: row.display_name,
+            aliases: row.aliases,
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ReorganizationRow {
+    id: String,
+    kind: String,
+    effective_date: NaiveDate,
+    source_units: Vec<String>,
+    successor_units: Vec<String>,
+    new_display_name: String,
+    new_parent: Option<String>,
+    note: String,
+    create_time: DateTime<Utc>,
+}
+
+impl TryFrom<ReorganizationRow> for Reorganization {
+    type Error = UnitsError;
+    fn try_from(row: ReorganizationRow) -> Result<Self> {
+        Ok(Reorganization {
+            kind: ReorganizationKind::parse(&row.kind).ok_or_else(|| {
+                UnitsError::Platform(PlatformError::Internal(format!(
+                    "reorganization {} has a bad kind",
+                    row.id
+                )))
+            })?,
+            id: ReorganizationId::from_trusted(row.id),
+            effective_date: row.effective_date,
+            source_units: row
+                .source_units
+                .into_iter()
+                .map(UnitId::from_trusted)
+                .collect(),
+            successor_units: row
+                .successor_units
+                .into_iter()
+                .map(UnitId::from_trusted)
+                .collect(),
+            new_display_name: row.new_display_name,
+            new_parent: row.new_parent.map(UnitId::from_trusted),
+            note: row.note,
+            create_time: row.create_time,
+        })
+    }
+}
+
+/// Filters of a unit list.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UnitFilter {
+    pub parent: Option<UnitId>,
+    pub kind: Option<UnitKind>,
+    pub tag: Option<String>,
+    pub search: Option<String>,
+    pub as_of: NaiveDate,
+    pub show_deleted: bool,
+}
+
+/// A page of results and the keyset position after its last item.
+pub struct Page<T, K> {
+    pub items: Vec<T>,
+    pub next: Option<K>,
+}
+
+/// Where a unit sits relative to a unit whose descendants were listed.
+pub struct Descendant {
+    pub unit: Unit,
+    pub depth: i32,
+}
+
+/// What a registry import changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ImportCounts {
+    pub units_created: i32,
+    pub units_updated: i32,
+    pub groups_created: i32,
+    pub groups_updated: i32,
+}
+
+/// A unit to write on import: its fields and first day.
+pub struct ImportedUnit {
+    pub fields: ValidUnitFields,
+    pub valid_from: NaiveDate,
+}
+
+/// A group to write on import.
+pub struct ImportedGroup {
+    pub id: UnitGroupId,
+    pub display_name: String,
+    pub aliases: Vec<String>,
+    pub definition: GroupDefinition,
+}
+
+/// Postgres access for the unit registry.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn is_unique_violation(error: &sqlx::Error, constraint: &str) -> bool {
+    error.as_database_error().is_some_and(|database_error| {
+        database_error.is_unique_violation() && database_error.constraint() == Some(constraint)
+    })
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin<T: DeserializeOwned>(&self, context: &MutationContext) -> Result<Begun<T>> {
+        Ok(mutation::begin(&self.pool, SCHEMA, context).await?)
+    }
+
+    /// Records a refused call.
+    pub async fn audit_refusal(
+        &self,
+        context: &MutationContext,
+        resource: &str,
+        result: &str,
+    ) -> Result<()> {
+        Ok(mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await?)
+    }
+
+    /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
+    pub async fn lifetime(&self, id: &UnitId) -> Result<(NaiveDate, Option<NaiveDate>)> {
+        sqlx::query_as("SELECT valid_from, valid_until FROM units.units WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
+    }
+
+    /// A unit as of a day; soft-deleted units are found too (they say so).
+    pub async fn get_unit(&self, id: &UnitId, as_of: NaiveDate) -> Result<Option<Unit>> {
+        let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{UNIT_SELECT} WHERE u.id = $2 AND {EXISTS_ON_DAY}"
+        )))
+        .bind(as_of)
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Unit::try_from).transpose()
+    }
+
+    /// Units matching a filter, in pinyin order of their names, after a keyset position.
+    pub async fn list_units(
+        &self,
+        filter: &UnitFilter,
+        after: Option<(String, String)>,
+        page_size: i64,
+    ) -> Result<Page<Unit, (String, String)>> {
+        let (after_name, after_id) = after.unzip();
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"{UNIT_SELECT}
+            WHERE {EXISTS_ON_DAY}
+              AND ($2::text IS NULL OR v.parent_id = $2)
+              AND ($3::text IS NULL OR u.kind = $3)
+              AND ($4::text IS NULL OR $4 = ANY (u.tags))
+              AND ($5::text IS NULL OR strpos(v.display_name, $5) > 0 OR strpos(u.short_name, $5) > 0
+                   OR EXISTS (SELECT 1 FROM unnest(u.aliases) alias WHERE strpos(alias, $5) > 0))
+              AND ($6 OR u.delete_time IS NULL)
+              AND ($7::text IS NULL
+                   OR v.display_name COLLATE "zh-Hans-x-icu" > $7
+                   OR (v.display_name = $7 AND u.id > $8))
+            ORDER BY v.display_name COLLATE "zh-Hans-x-icu", u.id
+            LIMIT $9"#
+        )))
+        .bind(filter.as_of)
+        .bind(filter.parent.as_ref().map(UnitId::as_str))
+        .bind(filter.kind.map(UnitKind::as_str))
+        .bind(&filter.tag)
+        .bind(&filter.search)
+        .bind(filter.show_deleted)
+        .bind(after_name)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut units = units_from(rows)?;
+        let next = (units.len() as i64 > page_size).then(|| {
+            units.truncate(page_size as usize);
+            units
+                .last()
+                .map(|unit| (unit.display_name.clone(), unit.id.as_str().to_owned()))
+        });
+        Ok(Page {
+            items: units,
+            next: next.flatten(),
+        })
+    }
+
+    /// The unit and its ancestors on a day, the unit first.
+    pub async fn ancestry(&self, id: &UnitId, as_of: NaiveDate) -> Result<Vec<Unit>> {
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"WITH RECURSIVE chain (id, depth) AS (
+                 SELECT $2::text, 0
+                 UNION ALL
+                 SELECT v.parent_id, chain.depth + 1
+                 FROM chain JOIN units.unit_versions v
+                   ON v.unit_id = chain.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+                 WHERE v.parent_id IS NOT NULL AND chain.depth < 64
+               )
+               {UNIT_SELECT} JOIN chain ON chain.id = u.id
+               ORDER BY chain.depth"#
+        )))
+        .bind(as_of)
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        units_from(rows)
+    }
+
+    /// Ids of the unit and its ancestors today, for authorisation.
+    pub async fn ancestry_ids(&self, id: &UnitId) -> Result<Vec<UnitId>> {
+        let today = Utc::now().date_naive();
+        Ok(self
+            .ancestry(id, today)
+            .await?
+            .into_iter()
+            .map(|unit| unit.id)
+            .collect())
+    }
+
+    /// Units below a unit on a day, breadth first then by name, after a keyset position.
+    /// `max_depth` 0 means no limit.
+    pub async fn descendants(
+        &self,
+        id: &UnitId,
+        as_of: NaiveDate,
+        max_depth: i32,
+        after: Option<(i32, String, String)>,
+        page_size: i64,
+    ) -> Result<Page<Descendant, (i32, String, String)>> {
+        let (after_depth, after_name, after_id) = match after {
+            Some((depth, name, id)) => (Some(depth), Some(name), Some(id)),
+            None => (None, None, None),
+        };
+        let found: Vec<DescendantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"WITH RECURSIVE tree (id, depth) AS (
+                 SELECT v.unit_id, 1 FROM units.unit_versions v
+                 WHERE v.parent_id = $2 AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+                 UNION ALL
+                 SELECT v.unit_id, tree.depth + 1
+                 FROM tree JOIN units.unit_versions v
+                   ON v.parent_id = tree.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+                 WHERE ($3 = 0 OR tree.depth < $3) AND tree.depth < 64
+               ),
+               found AS ({UNIT_SELECT} JOIN tree ON tree.id = u.id
+                         WHERE {EXISTS_ON_DAY} AND u.delete_time IS NULL)
+               SELECT found.*, tree.depth FROM found JOIN tree ON tree.id = found.id
+               WHERE $4::int IS NULL
+                  OR tree.depth > $4
+                  OR (tree.depth = $4 AND found.display_name COLLATE "zh-Hans-x-icu" > $5)
+                  OR (tree.depth = $4 AND found.display_name = $5 AND found.id > $6)
+               ORDER BY tree.depth, found.display_name COLLATE "zh-Hans-x-icu", found.id
+               LIMIT $7"#
+        )))
+        .bind(as_of)
+        .bind(id.as_str())
+        .bind(max_depth)
+        .bind(after_depth)
+        .bind(after_name)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = found
+            .into_iter()
+            .map(|row| {
+                let depth = row.depth;
+                Unit::try_from(row.unit).map(|unit| Descendant { unit, depth })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > page_size {
+            items.truncate(page_size as usize);
+            items.last().map(|last| {
+                (
+                    last.depth,
+                    last.unit.display_name.clone(),
+                    last.unit.id.as_str().to_owned(),
+                )
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Creates a unit existing from `valid_from`.
+    pub async fn create_unit(
+        &self,
+        context: &MutationContext,
+        fields: &ValidUnitFields,
+        valid_from: NaiveDate,
+    ) -> Result<Unit> {
+        let mut transaction = match self.begin::<Unit>(context).await? {
+            Begun::Replay(unit) => return Ok(unit),
+            Begun::Fresh(transaction) => transaction,
+        };
+        insert_unit(&mut transaction, fields, valid_from).await?;
+        let unit = unit_in(&mut transaction, &fields.id, valid_from).await?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: unit.id.name(),
+                before: None,
+                after: Some(json(&unit)),
+            }],
+            vec![NewEvent {
+                event_type: "unit.created",
+                resource: unit.id.name(),
+                payload: json(&unit),
+            }],
+            &unit,
+        )
+        .await?;
+        Ok(unit)
+    }
+
+    /// Updates the fields `apply` computes from the current unit, checking the etag first.
+    pub async fn update_unit(
+        &self,
+        context: &MutationContext,
+        id: &UnitId,
+        etag: &str,
+        fields: &[UnitField],
+        apply: impl FnOnce(&Unit) -> Result<ValidUnitFields>,
+    ) -> Result<Unit> {
+        let mut transaction = match self.begin::<Unit>(context).await? {
+            Begun::Replay(unit) => return Ok(unit),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let today = Utc::now().date_naive();
+        lock_unit(&mut transaction, id).await?;
+        let before = current_unit_in(&mut transaction, id, today).await?;
+        if before.delete_time.is_some() {
+            return Err(UnitsError::UnitNotFound(id.name()));
+        }
+        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        let after_fields = apply(&before)?;
+        if after_fields.parent != before.parent
+            && let Some(parent) = &after_fields.parent
+        {
+            check_no_cycle(&mut transaction, id, parent, today).await?;
+        }
+        let updated = sqlx::query(
+            "UPDATE units.units SET short_name = $2, aliases = $3, kind = $4, level = $5, region_code = $6,
+                 credit_code = $7, tags = $8, contacts = $9, revision = revision + 1, update_time = now()
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(&after_fields.short_name)
+        .bind(&after_fields.aliases)
+        .bind(after_fields.kind.as_str())
+        .bind(after_fields.level.as_str())
+        .bind(after_fields.region_code.as_ref().map(RegionCode::as_str))
+        .bind(after_fields.credit_code.as_ref().map(|code| code.as_str()))
+        .bind(&after_fields.tags)
+        .bind(json(&after_fields.contacts))
+        .execute(&mut *transaction)
+        .await;
+        map_unit_write(updated)?;
+        // An update corrects the record: the latest version changes in place.
+        sqlx::query(
+            "UPDATE units.unit_versions SET display_name = $2, parent_id = $3
+             WHERE unit_id = $1 AND valid_from = (SELECT max(valid_from) FROM units.unit_versions WHERE unit_id = $1)",
+        )
+        .bind(id.as_str())
+        .bind(&after_fields.display_name)
+        .bind(after_fields.parent.as_ref().map(UnitId::as_str))
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| parent_error(error, "unit.parent"))?;
+        let after = current_unit_in(&mut transaction, id, today).await?;
+        let changed: Vec<&str> = fields.iter().map(|field| field.path()).collect();
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: id.name(),
+                before: Some(json(&before)),
+                after: Some(json(&after)),
+            }],
+            vec![NewEvent {
+                event_type: "unit.updated",
+                resource: id.name(),
+                payload: serde_json::json!({ "unit": json(&after), "changed_fields": changed }),
+            }],
+            &after,
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// Soft-deletes a unit that has no live units below it.
+    pub async fn delete_unit(
+        &self,
+        context: &MutationContext,
+        id: &UnitId,
+        etag: &str,
+    ) -> Result<Unit> {
+        let mut transaction = match self.begin::<Unit>(context).await? {
+            Begun::Replay(unit) => return Ok(unit),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let today = Utc::now().date_naive();
+        lock_unit(&mut transaction, id).await?;
+        let before = current_unit_in(&mut transaction, id, today).await?;
+        if before.delete_time.is_some() {
+            return Err(UnitsError::UnitNotFound(id.name()));
+        }
+        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        let has_children: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM units.unit_versions v JOIN units.units u ON u.id = v.unit_id
+                            WHERE v.parent_id = $1 AND u.delete_time IS NULL AND u.valid_until IS NULL)",
+        )
+        .bind(id.as_str())
+        .fetch_one(&mut *transaction)
+        .await?;
+        if has_children {
+            return Err(UnitsError::HasChildren(id.name()));
+        }
+        sqlx::query("UPDATE units.units SET delete_time = now(), revision = revision + 1, update_time = now() WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        let after = current_unit_in(&mut transaction, id, today).await?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: id.name(),
+                before: Some(json(&before)),
+                after: Some(json(&after)),
+            }],
+            vec![NewEvent {
+                event_type: "unit.deleted",
+                resource: id.name(),
+                payload: serde_json::json!({ "unit": id.name() }),
+            }],
+            &after,
+        )
+        .await?;
+        Ok(after)
+    }
+
+    /// Records a reorganisation and the units it creates, all from its effective date.
+    pub async fn reorganize(
+        &self,
+        context: &MutationContext,
+        reorganization: &Reorganization,
+        new_units: &[ValidUnitFields],
+    ) -> Result<(Reorganization, Vec<Unit>)> {
+        let mut transaction = match self.begin::<(Reorganization, Vec<Unit>)>(context).await? {
+            Begun::Replay(done) => return Ok(done),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let day = reorganization.effective_date;
+        let mut changes = Vec::new();
+        for source in &reorganization.source_units {
+            lock_unit(&mut transaction, source).await?;
+            let unit = current_unit_in(&mut transaction, source, day).await?;
+            if unit.valid_from >= day
+                || unit.valid_until.is_some_and(|until| until <= day)
+                || unit.delete_time.is_some()
+            {
+                return Err(UnitsError::UnitNotActive(source.name(), day));
+            }
+            changes.push(Change {
+                resource: source.name(),
+                before: Some(json(&unit)),
+                after: None,
+            });
+        }
+        for fields in new_units {
+            insert_unit(&mut transaction, fields, day).await?;
+        }
+        for successor in &reorganization.successor_units {
+            let unit = unit_in(&mut transaction, successor, day).await;
+            if unit.is_err() {
+                return Err(UnitsError::UnitNotActive(successor.name(), day));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO units.reorganizations
+               (id, kind, effective_date, source_units, successor_units, new_display_name, new_parent, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(reorganization.id.as_str())
+        .bind(reorganization.kind.as_str())
+        .bind(day)
+        .bind(reorganization.source_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+        .bind(reorganization.successor_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+        .bind(&reorganization.new_display_name)
+        .bind(reorganization.new_parent.as_ref().map(UnitId::as_str))
+        .bind(&reorganization.note)
+        .execute(&mut *transaction)
+        .await
+        .map_err(|error| parent_error(error, "reorganization.new_parent"))?;
+        for source in &reorganization.source_units {
+            match reorganization.kind {
+                ReorganizationKind::Merge
+                | ReorganizationKind::Split
+                | ReorganizationKind::Abolish => {
+                    sqlx::query("UPDATE units.units SET valid_until = $2, revision = revision + 1, update_time = now() WHERE id = $1")
+                        .bind(source.as_str())
+                        .bind(day)
+                        .execute(&mut *transaction)
+                        .await?;
+                    for successor in &reorganization.successor_units {
+                        sqlx::query(
+                            "INSERT INTO units.successions (predecessor_id, successor_id, effective_date, reorganization_id)
+                             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(source.as_str())
+                        .bind(successor.as_str())
+                        .bind(day)
+                        .bind(reorganization.id.as_str())
+                        .execute(&mut *transaction)
+                        .await?;
+                    }
+                }
+                ReorganizationKind::Rename | ReorganizationKind::Move => {
+                    if let (ReorganizationKind::Move, Some(parent)) =
+                        (reorganization.kind, &reorganization.new_parent)
+                    {
+                        check_no_cycle(&mut transaction, source, parent, day).await?;
+                    }
+                    start_version(&mut transaction, source, day, reorganization).await?;
+                }
+            }
+        }
+        let mut created = Vec::new();
+        for fields in new_units {
+            created.push(unit_in(&mut transaction, &fields.id, day).await?);
+        }
+        for change in &mut changes {
+            let id = UnitId::from_trusted(change.resource.trim_start_matches("units/").to_owned());
+            change.after = Some(json(&current_unit_in(&mut transaction, &id, day).await?));
+        }
+        let stored: Reorganization = sqlx::query_as::<_, ReorganizationRow>(
+            "SELECT * FROM units.reorganizations WHERE id = $1",
+        )
+        .bind(reorganization.id.as_str())
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_into()?;
+        let outcome = (stored, created);
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &changes,
+            vec![NewEvent {
+                event_type: "units.reorganized",
+                resource: outcome.0.id.name(),
+                payload: json(&outcome.0),
+            }],
+            &outcome,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Reorganisations touching a unit (or all), newest effective date first.
+    pub async fn list_reorganizations(
+        &self,
+        unit: Option<&UnitId>,
+        after: Option<(NaiveDate, String)>,
+        page_size: i64,
+    ) -> Result<Page<Reorganization, (NaiveDate, String)>> {
+        let (after_date, after_id) = after.unzip();
+        let rows: Vec<ReorganizationRow> = sqlx::query_as(
+            "SELECT * FROM units.reorganizations
+             WHERE ($1::text IS NULL OR $1 = ANY (source_units) OR $1 = ANY (successor_units))
+               AND ($2::date IS NULL OR effective_date < $2 OR (effective_date = $2 AND id > $3))
+             ORDER BY effective_date DESC, id
+             LIMIT $4",
+        )
+        .bind(unit.map(UnitId::as_str))
+        .bind(after_date)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(Reorganization::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > page_size {
+            items.truncate(page_size as usize);
+            items
+                .last()
+                .map(|last| (last.effective_date, last.id.as_str().to_owned()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    pub async fn create_group(
+        &self,
+        context: &MutationContext,
+        group: &ImportedGroup,
+    ) -> Result<UnitGroup> {
+        let mut transaction = match self.begin::<UnitGroup>(context).await? {
+            Begun::Replay(group) => return Ok(group),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(group.id.as_str())
+        .bind(&group.display_name)
+        .bind(&group.aliases)
+        .bind(json(&group.definition))
+        .execute(&mut *transaction)
+        .await;
+        if let Err(error) = inserted {
+            return Err(if is_unique_violation(&error, "unit_groups_pkey") {
+                PlatformError::AlreadyExists(group.id.name()).into()
+            } else {
+                error.into()
+            });
+        }
+        let stored = group_in(&mut *transaction, &group.id).await?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: stored.id.name(),
+                before: None,
+                after: Some(json(&stored)),
+            }],
+            vec![group_event(&stored.id, false)],
+            &stored,
+        )
+        .await?;
+        Ok(stored)
+    }
+
+    pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
+        let mut connection = self.pool.acquire().await?;
+        group_in(&mut *connection, id).await
+    }
+
+    /// Every live group, by id.
+    pub async fn list_groups(
+        &self,
+        after: Option<String>,
+        page_size: i64,
+    ) -> Result<Page<UnitGroup, String>> {
+        let rows: Vec<GroupRow> = sqlx::query_as(
+            "SELECT id, display_name, aliases, definition, revision, create_time, update_time
+             FROM units.unit_groups WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1)
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(UnitGroup::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > page_size {
+            items.truncate(page_size as usize);
+            items.last().map(|last| last.id.as_str().to_owned())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    pub async fn delete_group(
+        &self,
+        context: &MutationContext,
+        id: &UnitGroupId,
+        etag: &str,
+    ) -> Result<()> {
+        let mut transaction = match self.begin::<()>(context).await? {
+            Begun::Replay(()) => return Ok(()),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let before = group_in(&mut *transaction, id).await?;
+        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: id.name(),
+                before: Some(json(&before)),
+                after: None,
+            }],
+            vec![group_event(id, true)],
+            &(),
+        )
+        .await
+        .map_err(Into::into)
+    }
+
+    /// Live units with these ids on a day; a unit that ceased is replaced by its successors.
+    pub async fn units_or_successors(&self, ids: &[UnitId], as_of: NaiveDate) -> Result<Vec<Unit>> {
+        let ids: Vec<&str> = ids.iter().map(UnitId::as_str).collect();
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"WITH wanted AS (
+                 SELECT id FROM units.units WHERE id = ANY ($2) AND valid_from <= $1 AND (valid_until IS NULL OR $1 < valid_until)
+                 UNION
+                 SELECT s.successor_id FROM units.successions s WHERE s.predecessor_id = ANY ($2) AND s.effective_date <= $1
+               )
+               {UNIT_SELECT} WHERE u.id IN (SELECT id FROM wanted) AND {EXISTS_ON_DAY} AND u.delete_time IS NULL
+               ORDER BY v.display_name COLLATE "zh-Hans-x-icu", u.id"#
+        )))
+        .bind(as_of)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        units_from(rows)
+    }
+
+    /// Imports units (parents first) and groups in one transaction: created or corrected by id.
+    pub async fn import(
+        &self,
+        context: &MutationContext,
+        units: &[ImportedUnit],
+        groups: &[ImportedGroup],
+    ) -> Result<ImportCounts> {
+        let mut transaction = match self.begin::<ImportCounts>(context).await? {
+            Begun::Replay(counts) => return Ok(counts),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let mut counts = ImportCounts::default();
+        let mut changes = Vec::new();
+        let mut events = Vec::new();
+        for imported in units {
+            let fields = &imported.fields;
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT revision FROM units.units WHERE id = $1 FOR UPDATE")
+                    .bind(fields.id.as_str())
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+            if existing.is_some() {
+                let updated = sqlx::query(
+                    "UPDATE units.units SET short_name = $2, aliases = $3, kind = $4, level = $5, region_code = $6,
+                         credit_code = $7, tags = $8, contacts = $9, delete_time = NULL,
+                         revision = revision + 1, update_time = now()
+                     WHERE id = $1
+                       AND (short_name, aliases, kind, level, region_code, credit_code, tags, contacts)
+                           IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(fields.id.as_str())
+                .bind(&fields.short_name)
+                .bind(&fields.aliases)
+                .bind(fields.kind.as_str())
+                .bind(fields.level.as_str())
+                .bind(fields.region_code.as_ref().map(RegionCode::as_str))
+                .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
+                .bind(&fields.tags)
+                .bind(json(&fields.contacts))
+                .execute(&mut *transaction)
+                .await;
+                let version_changed = sqlx::query(
+                    "UPDATE units.unit_versions SET display_name = $2, parent_id = $3
+                     WHERE unit_id = $1 AND valid_from = (SELECT max(valid_from) FROM units.unit_versions WHERE unit_id = $1)
+                       AND (display_name, parent_id) IS DISTINCT FROM ($2, $3)",
+                )
+                .bind(fields.id.as_str())
+                .bind(&fields.display_name)
+                .bind(fields.parent.as_ref().map(UnitId::as_str))
+                .execute(&mut *transaction)
+                .await
+                .map_err(|error| parent_error(error, &format!("units[{}].parent", fields.id)))?
+                .rows_affected();
+                if map_unit_write(updated)? + version_changed > 0 {
+                    counts.units_updated += 1;
+                    changes.push(Change {
+                        resource: fields.id.name(),
+                        before: None,
+                        after: Some(json(fields)),
+                    });
+                }
+            } else {
+                insert_unit(&mut transaction, fields, imported.valid_from).await?;
+                counts.units_created += 1;
+                changes.push(Change {
+                    resource: fields.id.name(),
+                    before: None,
+                    after: Some(json(fields)),
+                });
+                events.push(NewEvent {
+                    event_type: "unit.created",
+                    resource: fields.id.name(),
+                    payload: json(
+                        &unit_in(&mut transaction, &fields.id, imported.valid_from).await?,
+                    ),
+                });
+            }
+        }
+        for group in groups {
+            let outcome: Option<bool> = sqlx::query_scalar(
+                "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, aliases = EXCLUDED.aliases,
+                     definition = EXCLUDED.definition, delete_time = NULL,
+                     revision = units.unit_groups.revision + 1, update_time = now()
+                 WHERE (units.unit_groups.display_name, units.unit_groups.aliases, units.unit_groups.definition,
+                        units.unit_groups.delete_time)
+                       IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.aliases, EXCLUDED.definition, NULL)
+                 RETURNING (xmax = 0)",
+            )
+            .bind(group.id.as_str())
+            .bind(&group.display_name)
+            .bind(&group.aliases)
+            .bind(json(&group.definition))
+            .fetch_optional(&mut *transaction)
+            .await?;
+            match outcome {
+                Some(true) => counts.groups_created += 1,
+                Some(false) => counts.groups_updated += 1,
+                None => continue,
+            }
+            changes.push(Change {
+                resource: group.id.name(),
+                before: None,
+                after: Some(json(&group.definition)),
+            });
+            events.push(group_event(&group.id, false));
+        }
+        mutation::finish(transaction, SCHEMA, context, &changes, events, &counts).await?;
+        Ok(counts)
+    }
+
+    /// Every live unit as it stands today, parents before children, and every live group.
+    pub async fn export(&self) -> Result<(Vec<Unit>, Vec<UnitGroup>)> {
+        let today = Utc::now().date_naive();
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"WITH RECURSIVE depth (id, depth) AS (
+                 SELECT v.unit_id, 0 FROM units.unit_versions v
+                 WHERE v.parent_id IS NULL AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+                 UNION ALL
+                 SELECT v.unit_id, depth.depth + 1 FROM depth JOIN units.unit_versions v
+                   ON v.parent_id = depth.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+                 WHERE depth.depth < 64
+               )
+               {UNIT_SELECT} JOIN depth ON depth.id = u.id
+               WHERE {EXISTS_ON_DAY} AND u.delete_time IS NULL
+               ORDER BY depth.depth, v.display_name COLLATE "zh-Hans-x-icu", u.id"#
+        )))
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        let units = units_from(rows)?;
+        let groups: Vec<GroupRow> = sqlx::query_as(
+            "SELECT id, display_name, aliases, definition, revision, create_time, update_time
+             FROM units.unit_groups WHERE delete_time IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let groups = groups
+            .into_iter()
+            .map(UnitGroup::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((units, groups))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DescendantRow {
+    #[sqlx(flatten)]
+    unit: UnitRow,
+    depth: i32,
+}
+
+fn group_event(id: &UnitGroupId, deleted: bool) -> NewEvent {
+    NewEvent {
+        event_type: "unit_group.changed",
+        resource: id.name(),
+        payload: serde_json::json!({ "unit_group": id.name(), "deleted": deleted }),
+    }
+}
+
+async fn group_in(executor: &mut sqlx::PgConnection, id: &UnitGroupId) -> Result<UnitGroup> {
+    let row: Option<GroupRow> = sqlx::query_as(
+        "SELECT id, display_name, aliases, definition, revision, create_time, update_time
+         FROM units.unit_groups WHERE id = $1 AND delete_time IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await?;
+    row.ok_or_else(|| UnitsError::GroupNotFound(id.name()))?
+        .try_into()
+}
+
+async fn insert_unit(
+    transaction: &mut Transaction<'static, Postgres>,
+    fields: &ValidUnitFields,
+    valid_from: NaiveDate,
+) -> Result<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO units.units (id, short_name, aliases, kind, level, region_code, credit_code, tags, contacts, valid_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(fields.id.as_str())
+    .bind(&fields.short_name)
+    .bind(&fields.aliases)
+    .bind(fields.kind.as_str())
+    .bind(fields.level.as_str())
+    .bind(fields.region_code.as_ref().map(RegionCode::as_str))
+    .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
+    .bind(&fields.tags)
+    .bind(json(&fields.contacts))
+    .bind(valid_from)
+    .execute(&mut **transaction)
+    .await;
+    if let Err(error) = &inserted
+        && is_unique_violation(error, "units_pkey")
+    {
+        return Err(PlatformError::AlreadyExists(fields.id.name()).into());
+    }
+    map_unit_write(inserted)?;
+    if let Some(parent) = &fields.parent {
+        let parent_exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM units.units WHERE id = $1 AND delete_time IS NULL
+                            AND valid_from <= $2 AND (valid_until IS NULL OR $2 < valid_until))",
+        )
+        .bind(parent.as_str())
+        .bind(valid_from)
+        .fetch_one(&mut **transaction)
+        .await?;
+        if !parent_exists {
+            return Err(parent_missing("unit.parent"));
+        }
+    }
+    sqlx::query("INSERT INTO units.unit_versions (unit_id, valid_from, display_name, parent_id) VALUES ($1, $2, $3, $4)")
+        .bind(fields.id.as_str())
+        .bind(valid_from)
+        .bind(&fields.display_name)
+        .bind(fields.parent.as_ref().map(UnitId::as_str))
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
+/// Closes the version valid on `day` and opens one with the rename or move applied.
+async fn start_version(
+    transaction: &mut Transaction<'static, Postgres>,
+    id: &UnitId,
+    day: NaiveDate,
+    reorganization: &Reorganization,
+) -> Result<()> {
+    let current = unit_in(transaction, id, day).await?;
+    let display_name = if reorganization.kind == ReorganizationKind::Rename {
+        crate::domain::mentions::normalize(&reorganization.new_display_name)
+    } else {
+        current.display_name.clone()
+    };
+    let parent = if reorganization.kind == ReorganizationKind::Move {
+        reorganization.new_parent.clone()
+    } else {
+        current.parent.clone()
+    };
+    let closed = sqlx::query(
+        "UPDATE units.unit_versions SET valid_until = $2
+         WHERE unit_id = $1 AND valid_from < $2 AND (valid_until IS NULL OR $2 < valid_until)
+         RETURNING valid_until",
+    )
+    .bind(id.as_str())
+    .bind(day)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    if closed.is_none() {
+        return Err(UnitsError::UnitNotActive(id.name(), day));
+    }
+    // The new version runs until the next recorded version, if a later change was entered first.
+    sqlx::query(
+        "INSERT INTO units.unit_versions (unit_id, valid_from, valid_until, display_name, parent_id)
+         VALUES ($1, $2, (SELECT min(valid_from) FROM units.unit_versions WHERE unit_id = $1 AND valid_from > $2), $3, $4)",
+    )
+    .bind(id.as_str())
+    .bind(day)
+    .bind(&display_name)
+    .bind(parent.as_ref().map(UnitId::as_str))
+    .execute(&mut **transaction)
+    .await
+    .map_err(|error| parent_error(error, "reorganization.new_parent"))?;
+    sqlx::query(
+        "UPDATE units.units SET revision = revision + 1, update_time = now() WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+async fn lock_unit(transaction: &mut Transaction<'static, Postgres>, id: &UnitId) -> Result<()> {
+    sqlx::query_scalar::<_, String>("SELECT id FROM units.units WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut **transaction)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
+}
+
+async fn unit_in(
+    transaction: &mut Transaction<'static, Postgres>,
+    id: &UnitId,
+    day: NaiveDate,
+) -> Result<Unit> {
+    let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{UNIT_SELECT} WHERE u.id = $2"
+    )))
+    .bind(day)
+    .bind(id.as_str())
+    .fetch_optional(&mut **transaction)
+    .await?;
+    row.ok_or_else(|| UnitsError::UnitNotFound(id.name()))?
+        .try_into()
+}
+
+/// The unit on `day`, or on its last day if it ceased before, or its first if it starts later.
+async fn current_unit_in(
+    transaction: &mut Transaction<'static, Postgres>,
+    id: &UnitId,
+    day: NaiveDate,
+) -> Result<Unit> {
+    let (valid_from, valid_until): (NaiveDate, Option<NaiveDate>) =
+        sqlx::query_as("SELECT valid_from, valid_until FROM units.units WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut **transaction)
+            .await?
+            .ok_or_else(|| UnitsError::UnitNotFound(id.name()))?;
+    unit_in(transaction, id, showing_day(valid_from, valid_until, day)).await
+}
+
+/// The day to show a unit on when asked for `day`: clamped into its lifetime.
+pub fn showing_day(
+    valid_from: NaiveDate,
+    valid_until: Option<NaiveDate>,
+    day: NaiveDate,
+) -> NaiveDate {
+    match valid_until {
+        Some(until) if day >= until => until.pred_opt().unwrap_or(until),
+        _ if day < valid_from => valid_from,
+        _ => day,
+    }
+}
+
+async fn check_no_cycle(
+    transaction: &mut Transaction<'static, Postgres>,
+    id: &UnitId,
+    new_parent: &UnitId,
+    day: NaiveDate,
+) -> Result<()> {
+    let cycle: bool = sqlx::query_scalar(
+        "WITH RECURSIVE chain (id, depth) AS (
+           SELECT $2::text, 0
+           UNION ALL
+           SELECT v.parent_id, chain.depth + 1 FROM chain JOIN units.unit_versions v
+             ON v.unit_id = chain.id AND v.valid_from <= $3 AND (v.valid_until IS NULL OR $3 < v.valid_until)
+           WHERE v.parent_id IS NOT NULL AND chain.depth < 64
+         )
+         SELECT EXISTS (SELECT 1 FROM chain WHERE id = $1)",
+    )
+    .bind(id.as_str())
+    .bind(new_parent.as_str())
+    .bind(day)
+    .fetch_one(&mut **transaction)
+    .await?;
+    if cycle {
+        return Err(UnitsError::HierarchyCycle(id.name(), new_parent.name()));
+    }
+    Ok(())
+}
+
+fn map_unit_write(
+    result: std::result::Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+) -> Result<u64> {
+    match result {
+        Ok(done) => Ok(done.rows_affected()),
+        Err(error) if is_unique_violation(&error, "units_credit_code") => {
+            Err(UnitsError::DuplicateCreditCode)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn parent_missing(field: &str) -> UnitsError {
+    UnitsError::invalid_field(FieldViolation::new(
+        field,
+        "PARENT_NOT_FOUND",
+        format!("{field} names no unit that exists on that day"),
+        format!("{field} 指定的上级单位在该日期不存在"),
+    ))
+}
+
+fn parent_error(error: sqlx::Error, field: &str) -> UnitsError {
+    if error
+        .as_database_error()
+        .is_some_and(|database_error| database_error.is_foreign_key_violation())
+    {
+        parent_missing(field)
+    } else {
+        error.into()
+    }
+}
