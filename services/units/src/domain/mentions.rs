@@ -271,12 +271,12 @@ impl MentionIndex {
             .by_key
             .iter()
             .flat_map(|(name, entries)| {
-                let score = bigram_similarity(key, name);
+                let score = similarity(key, name);
                 entries
                     .iter()
                     .map(move |entry| (score * entry.confidence, entry))
             })
-            .filter(|(score, _)| *score > 0.3)
+            .filter(|(score, _)| *score > 0.2)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.depth.cmp(&b.1.depth)));
         let mut seen = Vec::new();
@@ -397,22 +397,26 @@ fn matching_key(normalized: &str) -> String {
     normalized.replace("人民政府", "政府")
 }
 
-/// Dice coefficient over character bigrams; copes with a lost or garbled character.
-fn bigram_similarity(left: &str, right: &str) -> f64 {
+/// The mean of the Dice coefficients over characters and over character bigrams: bigrams keep
+/// word order, characters still rank candidates that share only 市 and 局.
+fn similarity(left: &str, right: &str) -> f64 {
+    let characters = |text: &str| -> Vec<(char, char)> { text.chars().map(|c| (c, c)).collect() };
     let bigrams = |text: &str| -> Vec<(char, char)> {
         let chars: Vec<char> = text.chars().collect();
         chars.windows(2).map(|pair| (pair[0], pair[1])).collect()
     };
-    let left_bigrams = bigrams(left);
-    let mut right_bigrams = bigrams(right);
-    if left_bigrams.is_empty() || right_bigrams.is_empty() {
+    (dice(characters(left), characters(right)) + dice(bigrams(left), bigrams(right))) / 2.0
+}
+
+fn dice(left: Vec<(char, char)>, mut right: Vec<(char, char)>) -> f64 {
+    if left.is_empty() || right.is_empty() {
         return 0.0;
     }
-    let total = (left_bigrams.len() + right_bigrams.len()) as f64;
+    let total = (left.len() + right.len()) as f64;
     let mut shared = 0;
-    for bigram in left_bigrams {
-        if let Some(position) = right_bigrams.iter().position(|other| *other == bigram) {
-            right_bigrams.swap_remove(position);
+    for item in left {
+        if let Some(position) = right.iter().position(|other| *other == item) {
+            right.swap_remove(position);
             shared += 1;
         }
     }

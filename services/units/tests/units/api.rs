@@ -1,0 +1,701 @@
+//! Every RPC over real gRPC, with its error paths.
+
+use fazhi_platform::auth::Role;
+use fazhi_proto::units::v1 as pb;
+use fazhi_testkit::{bearer, with_token};
+use tonic::Code;
+
+use crate::helpers::{App, department, details};
+
+#[tokio::test]
+async fn health_serving_and_reflection_lists_the_service() {
+    let app = App::empty().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.server.channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "fazhi.units.v1.UnitsService".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(app.server.channel.clone());
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    assert!(
+        names.contains(&"fazhi.units.v1.UnitsService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn create_get_update_delete_with_etags_and_audit() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    let created = app
+        .client
+        .create_unit(with_token(
+            department("ng-tjj", "宁国市统计局", "ningguo"),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert_eq!(created.name, "units/ng-tjj");
+    assert_eq!(created.parent, "units/ningguo");
+    assert_eq!(app.get("units/ng-tjj").await.display_name, "宁国市统计局");
+
+    let mut change = created.clone();
+    change.short_name = "市统计局".to_owned();
+    let updated = app
+        .client
+        .update_unit(with_token(
+            pb::UpdateUnitRequest {
+                unit: Some(change.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["short_name".to_owned()],
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert_eq!(updated.short_name, "市统计局");
+    assert_ne!(updated.etag, created.etag);
+
+    // The old etag is stale now.
+    let stale = app
+        .client
+        .update_unit(with_token(
+            pb::UpdateUnitRequest {
+                unit: Some(change),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["short_name".to_owned()],
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(details(&stale).0, "ETAG_MISMATCH");
+
+    let deleted = app
+        .client
+        .delete_unit(with_token(
+            pb::DeleteUnitRequest {
+                name: "units/ng-tjj".to_owned(),
+                etag: updated.etag,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let listed = app
+        .client
+        .list_units(with_token(
+            pb::ListUnitsRequest {
+                search: "统计局".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.units.is_empty(), "deleted units are hidden");
+
+    let audit = app.audit("units/ng-tjj").await;
+    let methods: Vec<&str> = audit
+        .iter()
+        .map(|(method, _, _)| method.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(methods, vec!["CreateUnit", "UpdateUnit", "DeleteUnit"]);
+    assert!(
+        audit
+            .iter()
+            .all(|(_, result, subject)| result == "OK" && subject == "admin")
+    );
+}
+
+#[tokio::test]
+async fn invalid_fields_are_named_in_both_languages() {
+    let mut app = App::with_demo_registry().await;
+    let mut request = department("ng-bad", "  ", "ningguo");
+    if let Some(unit) = request.unit.as_mut() {
+        unit.unified_social_credit_code = "91350100M000100Y44".to_owned();
+        unit.kind = 0;
+    }
+    let error = app
+        .client
+        .create_unit(with_token(request, &app.admin.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let (reason, fields, chinese) = details(&error);
+    assert_eq!(reason, "INVALID_ARGUMENT");
+    assert_eq!(
+        fields,
+        vec![
+            "unit.display_name",
+            "unit.kind",
+            "unit.unified_social_credit_code"
+        ]
+    );
+    assert!(chinese.contains("必填"), "{chinese}");
+
+    let bad_id = app
+        .client
+        .create_unit(with_token(
+            department("Bad Id", "甲", "ningguo"),
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&bad_id).1, vec!["unit_id"]);
+
+    let bad_date = app
+        .client
+        .get_unit(with_token(
+            pb::GetUnitRequest {
+                name: "units/ningguo".to_owned(),
+                as_of: "2024-13-01".to_owned(),
+            },
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&bad_date).1, vec!["as_of"]);
+    let missing_parent = app
+        .client
+        .create_unit(with_token(
+            department("ng-x", "宁国市某局", "nowhere"),
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&missing_parent).1, vec!["unit.parent"]);
+}
+
+#[tokio::test]
+async fn unknown_resources_are_not_found() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    let error = app
+        .client
+        .get_unit(with_token(
+            pb::GetUnitRequest {
+                name: "units/nowhere".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound);
+    assert_eq!(details(&error).0, "UNIT_NOT_FOUND");
+    let error = app
+        .client
+        .get_unit_group(with_token(
+            pb::GetUnitGroupRequest {
+                name: "unitGroups/nothing".to_owned(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn request_id_replays_and_refuses_reuse() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    let mut request = department("ng-tjj", "宁国市统计局", "ningguo");
+    request.request_id = "5f0c6a0e-4a8e-4d8e-9b59-2f6f1f3f0a11".to_owned();
+    let first = app
+        .client
+        .create_unit(with_token(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let retry = app
+        .client
+        .create_unit(with_token(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, retry, "a retry returns the first response");
+    assert_eq!(
+        app.audit("units/ng-tjj").await.len(),
+        1,
+        "and changes nothing"
+    );
+
+    let mut other = department("ng-tjj2", "宁国市统计局二", "ningguo");
+    other.request_id = request.request_id.clone();
+    let error = app
+        .client
+        .create_unit(with_token(other, &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(details(&error).0, "REQUEST_ID_REUSED");
+}
+
+#[tokio::test]
+async fn missing_or_bad_token_is_unauthenticated() {
+    let mut app = App::with_demo_registry().await;
+    let error = app
+        .client
+        .get_unit(pb::GetUnitRequest {
+            name: "units/ningguo".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Unauthenticated);
+    let error = app
+        .client
+        .get_unit(with_token(
+            pb::GetUnitRequest {
+                name: "units/ningguo".to_owned(),
+                ..Default::default()
+            },
+            "Bearer not.a.token",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn units_see_and_change_only_their_own() {
+    let mut app = App::with_demo_registry().await;
+    let staff = bearer("clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let mut own = app.get("units/ng-sfj").await;
+    own.contacts = vec![pb::Contact {
+        person_name: "张三".to_owned(),
+        role: pb::ContactRole::Liaison as i32,
+        phone: "0563-4012345".to_owned(),
+        ..Default::default()
+    }];
+    let contacts_mask = prost_types::FieldMask {
+        paths: vec!["contacts".to_owned()],
+    };
+    let updated = app
+        .client
+        .update_unit(with_token(
+            pb::UpdateUnitRequest {
+                unit: Some(own.clone()),
+                update_mask: Some(contacts_mask.clone()),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit
+        .unwrap();
+    assert_eq!(updated.contacts[0].person_name, "张三");
+
+    // Not its name, and nothing of another unit, whether it exists or not.
+    let rename = app
+        .client
+        .update_unit(with_token(
+            pb::UpdateUnitRequest {
+                unit: Some(pb::Unit {
+                    display_name: "改名".to_owned(),
+                    ..updated
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".to_owned()],
+                }),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(rename.code(), Code::PermissionDenied);
+    for other in ["units/ng-czj", "units/nowhere"] {
+        let error = app
+            .client
+            .update_unit(with_token(
+                pb::UpdateUnitRequest {
+                    unit: Some(pb::Unit {
+                        name: other.to_owned(),
+                        ..own.clone()
+                    }),
+                    update_mask: Some(contacts_mask.clone()),
+                    ..Default::default()
+                },
+                &staff,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::PermissionDenied, "{other}");
+    }
+    let audit = app.audit("units/ng-czj").await;
+    assert_eq!(
+        audit
+            .last()
+            .map(|(_, result, subject)| (result.as_str(), subject.as_str())),
+        Some(("PERMISSION_DENIED", "clerk"))
+    );
+
+    // A coordinator of 宁国市 manages below it, not in 通辽市.
+    let coordinator = bearer("office", Some("ningguo"), &[Role::Coordinator]);
+    app.client
+        .create_unit(with_token(
+            department("ng-tjj", "宁国市统计局", "ningguo"),
+            &coordinator,
+        ))
+        .await
+        .unwrap();
+    let error = app
+        .client
+        .create_unit(with_token(
+            department("tl-tjj", "通辽市统计局", "tongliao"),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+    let viewer = bearer("reader", None, &[Role::Viewer]);
+    let error = app
+        .client
+        .create_unit(with_token(
+            department("ng-x", "宁国市某局", "ningguo"),
+            &viewer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn lists_page_in_pinyin_order() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .list_units(with_token(
+                pb::ListUnitsRequest {
+                    parent: "units/ningguo".to_owned(),
+                    kind: pb::UnitKind::Township as i32,
+                    page_size: 5,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.units.len() <= 5);
+        names.extend(page.units.into_iter().map(|unit| unit.short_name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(names.len(), 14, "{names:?}");
+    // Pinyin: 方塘乡 (fang) before 港口镇 (gang) before 河沥溪街道 (he) … 中溪镇 (zhong).
+    assert_eq!(names.first().map(String::as_str), Some("方塘乡"));
+    assert_eq!(names.last().map(String::as_str), Some("中溪镇"));
+
+    let error = app
+        .client
+        .list_units(with_token(
+            pb::ListUnitsRequest {
+                page_token: "bogus".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&error).1, vec!["page_token"]);
+}
+
+#[tokio::test]
+async fn hierarchy_and_group_expansion() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    let ancestors = app
+        .client
+        .list_unit_ancestors(with_token(
+            pb::ListUnitAncestorsRequest {
+                name: "units/ng-gkz".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    let chain: Vec<&str> = ancestors.iter().map(|unit| unit.name.as_str()).collect();
+    assert_eq!(
+        chain,
+        vec!["units/ningguo", "units/xuancheng", "units/anhui"]
+    );
+
+    let children = app
+        .client
+        .list_unit_descendants(with_token(
+            pb::ListUnitDescendantsRequest {
+                name: "units/anhui".to_owned(),
+                max_depth: 1,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(children.len(), 1);
+    let all_below = app
+        .client
+        .list_unit_descendants(with_token(
+            pb::ListUnitDescendantsRequest {
+                name: "units/anhui".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(all_below.len(), 1 + 1 + 18 + 14);
+
+    let expand = |group: &str, context: &str| pb::ExpandUnitGroupRequest {
+        name: format!("unitGroups/{group}"),
+        context_unit: format!("units/{context}"),
+        ..Default::default()
+    };
+    let townships = app
+        .client
+        .expand_unit_group(with_token(expand("townships", "ningguo"), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(townships.len(), 14);
+    let counties = app
+        .client
+        .expand_unit_group(with_token(expand("county-governments", "tongliao"), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(counties.len(), 8);
+    assert!(
+        counties
+            .iter()
+            .all(|unit| unit.region_code.starts_with("1505"))
+    );
+    let enforcement = app
+        .client
+        .expand_unit_group(with_token(
+            expand("law-enforcement-units", "ningguo"),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(enforcement.len(), 11);
+
+    // A rule group needs its context.
+    let error = app
+        .client
+        .expand_unit_group(with_token(
+            pb::ExpandUnitGroupRequest {
+                name: "unitGroups/townships".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&error).1, vec!["context_unit"]);
+
+    // A static group, created and deleted.
+    let group = app
+        .client
+        .create_unit_group(with_token(
+            pb::CreateUnitGroupRequest {
+                unit_group_id: "ng-core".to_owned(),
+                unit_group: Some(pb::UnitGroup {
+                    display_name: "核心部门".to_owned(),
+                    definition: Some(pb::unit_group::Definition::StaticMembers(
+                        pb::StaticMembers {
+                            units: vec!["units/ng-sfj".to_owned(), "units/ng-zfb".to_owned()],
+                        },
+                    )),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit_group
+        .unwrap();
+    let members = app
+        .client
+        .expand_unit_group(with_token(
+            pb::ExpandUnitGroupRequest {
+                name: group.name.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(members.len(), 2);
+    let groups = app
+        .client
+        .list_unit_groups(with_token(pb::ListUnitGroupsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit_groups;
+    assert_eq!(groups.len(), 9);
+    app.client
+        .delete_unit_group(with_token(
+            pb::DeleteUnitGroupRequest {
+                name: group.name.clone(),
+                etag: group.etag,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let error = app
+        .client
+        .get_unit_group(with_token(
+            pb::GetUnitGroupRequest { name: group.name },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn import_export_round_trip() {
+    let mut app = App::with_demo_registry().await;
+    let admin = app.admin.clone();
+    for format in [pb::RegistryFormat::Yaml, pb::RegistryFormat::Csv] {
+        let exported = app
+            .client
+            .export_units(with_token(
+                pb::ExportUnitsRequest {
+                    format: format as i32,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .content;
+        // Importing what was exported changes nothing.
+        let counts = app
+            .client
+            .import_units(with_token(
+                pb::ImportUnitsRequest {
+                    format: format as i32,
+                    content: exported,
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(counts, pb::ImportUnitsResponse::default(), "{format:?}");
+    }
+    let error = app
+        .client
+        .import_units(with_token(
+            pb::ImportUnitsRequest {
+                format: pb::RegistryFormat::Yaml as i32,
+                content: "units:\n  - {id: x, display_name: 甲, kind: planet, level: city}\n"
+                    .as_bytes()
+                    .to_vec(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&error).0, "BAD_REGISTRY_FILE");
+    let staff = bearer("clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let error = app
+        .client
+        .import_units(with_token(
+            pb::ImportUnitsRequest {
+                format: pb::RegistryFormat::Yaml as i32,
+                content: b"units: []\n".to_vec(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+}

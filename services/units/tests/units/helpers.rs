@@ -1,0 +1,129 @@
+use fazhi_platform::auth::Role;
+use fazhi_platform::server::GrpcServer;
+use fazhi_proto::units::v1 as pb;
+use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
+use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use tonic::transport::Channel;
+
+/// The demo registries `fazhi dev` loads, as files.
+pub const DEMO_REGISTRIES: [&str; 4] = [
+    include_str!("../../registry/groups.yaml"),
+    include_str!("../../registry/tongliao.yaml"),
+    include_str!("../../registry/ningguo.yaml"),
+    include_str!("../../registry/xuchang.yaml"),
+];
+
+pub struct App {
+    pub database: TestDatabase,
+    pub server: TestServer,
+    pub client: UnitsServiceClient<Channel>,
+    pub admin: String,
+}
+
+impl App {
+    /// A migrated database and a running server, with nothing loaded.
+    pub async fn empty() -> Self {
+        let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+        let settings = fazhi_testkit::server_settings();
+        let server = GrpcServer::new()
+            .add_service(fazhi_units::grpc_service(
+                database.pool.clone(),
+                fazhi_testkit::authenticator(),
+                &settings,
+            ))
+            .await;
+        let server = TestServer::start(server, settings).await;
+        let client = UnitsServiceClient::new(server.channel.clone());
+        Self {
+            database,
+            server,
+            client,
+            admin: bearer("admin", None, &[Role::Admin]),
+        }
+    }
+
+    /// With the demo registries of the three fixture issuers.
+    pub async fn with_demo_registry() -> Self {
+        let mut app = Self::empty().await;
+        for registry in DEMO_REGISTRIES {
+            app.client
+                .import_units(with_token(
+                    pb::ImportUnitsRequest {
+                        format: pb::RegistryFormat::Yaml as i32,
+                        content: registry.as_bytes().to_vec(),
+                        ..Default::default()
+                    },
+                    &app.admin,
+                ))
+                .await
+                .unwrap();
+        }
+        app
+    }
+
+    pub async fn get(&mut self, name: &str) -> pb::Unit {
+        self.client
+            .get_unit(with_token(
+                pb::GetUnitRequest {
+                    name: name.to_owned(),
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .unit
+            .unwrap()
+    }
+
+    /// Audit rows for a resource: (method, result, subject).
+    pub async fn audit(&self, resource: &str) -> Vec<(String, String, String)> {
+        sqlx::query_as(
+            "SELECT method, result, subject FROM units.audit_log WHERE resource = $1 ORDER BY id",
+        )
+        .bind(resource)
+        .fetch_all(&self.database.pool)
+        .await
+        .unwrap()
+    }
+}
+
+pub fn department(id: &str, name: &str, parent: &str) -> pb::CreateUnitRequest {
+    pb::CreateUnitRequest {
+        unit_id: id.to_owned(),
+        unit: Some(pb::Unit {
+            display_name: name.to_owned(),
+            kind: pb::UnitKind::GovernmentDepartment as i32,
+            level: pb::AdministrativeLevel::County as i32,
+            parent: format!("units/{parent}"),
+            region_code: "341881".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The error details a caller sees.
+pub fn details(status: &tonic::Status) -> (String, Vec<String>, String) {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let reason = details
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default();
+    let fields = details
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let chinese = details
+        .localized_message()
+        .map(|message| message.message.clone())
+        .unwrap_or_default();
+    (reason, fields, chinese)
+}

@@ -1,0 +1,10 @@
+//! The units service's integration tests: a fresh Postgres database per test, the real gRPC
+//! server on a loopback port, real tokens.
+
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod helpers;
+mod mentions;
+mod reorganization;
+mod store;

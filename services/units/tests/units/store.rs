@@ -1,0 +1,117 @@
+//! The store on its own: constraints, concurrency, migrations.
+
+use fazhi_platform::auth::Caller;
+use fazhi_platform::mutation::MutationContext;
+use fazhi_testkit::TestDatabase;
+use fazhi_units::Store;
+use fazhi_units::domain::{AdministrativeLevel, NewUnit, UnitId, UnitKind};
+
+fn context(request_id: Option<&str>) -> MutationContext {
+    MutationContext {
+        caller: Caller::system(),
+        method: "/test/Create",
+        request_id: request_id.map(str::to_owned),
+        fingerprint: vec![1, 2, 3],
+    }
+}
+
+fn unit(id: &str, name: &str, credit_code: &str) -> fazhi_units::domain::ValidUnitFields {
+    NewUnit {
+        id: UnitId::parse("id", id).unwrap(),
+        display_name: name.to_owned(),
+        short_name: String::new(),
+        aliases: vec![],
+        kind: Some(UnitKind::Government),
+        level: Some(AdministrativeLevel::City),
+        parent: None,
+        region_code: String::new(),
+        credit_code: credit_code.to_owned(),
+        tags: vec![],
+        contacts: vec![],
+    }
+    .validate("unit")
+    .unwrap()
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_live_in_the_schema() {
+    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    // A second replica starting later finds nothing to do.
+    fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR)
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'units' ORDER BY 1",
+    )
+    .fetch_all(&database.pool)
+    .await
+    .unwrap();
+    assert!(
+        tables.contains(&"_sqlx_migrations".to_owned()),
+        "{tables:?}"
+    );
+    let public: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&database.pool)
+    .await
+    .unwrap();
+    assert_eq!(public, 0, "nothing outside the service's schema");
+}
+
+#[tokio::test]
+async fn two_replicas_migrating_at_once() {
+    let database = TestDatabase::new().await;
+    let first = fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR);
+    let second = fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR);
+    let (first, second) = tokio::join!(first, second);
+    first.unwrap();
+    second.unwrap();
+}
+
+#[tokio::test]
+async fn credit_codes_are_unique_and_concurrent_retries_apply_once() {
+    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    let store = Store::new(database.pool.clone());
+    let today = chrono::Utc::now().date_naive();
+    store
+        .create_unit(
+            &context(None),
+            &unit("a", "甲市人民政府", "91350100M000100Y43"),
+            today,
+        )
+        .await
+        .unwrap();
+    let duplicate = store
+        .create_unit(
+            &context(None),
+            &unit("b", "乙市人民政府", "91350100M000100Y43"),
+            today,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        duplicate,
+        fazhi_units::error::UnitsError::DuplicateCreditCode
+    ));
+
+    // Ten concurrent calls with one request id: one unit, ten identical answers.
+    let fields = unit("c", "丙市人民政府", "");
+    let calls = (0..10).map(|_| {
+        let store = store.clone();
+        let fields = fields.clone();
+        async move {
+            store
+                .create_unit(&context(Some("same-id")), &fields, today)
+                .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let units: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert!(units.windows(2).all(|pair| pair[0] == pair[1]));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM units.units WHERE id = 'c'")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
