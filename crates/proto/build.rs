@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_with_config(
             prost_config,
             &files.map(|file| proto_root.join(file)),
-            &[proto_root.clone()],
+            std::slice::from_ref(&proto_root),
         )?;
     println!("cargo:rerun-if-changed={}", proto_root.display());
     Ok(())

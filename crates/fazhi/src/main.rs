@@ -1,1 +1,220 @@
-fn main() {}
+//! `fazhi`: run the whole system locally, and administer it.
+
+mod dev;
+mod local_postgres;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use fazhi_platform::auth::{Role, issue_dev_token};
+use fazhi_platform::settings::Settings;
+use fazhi_proto::units::v1 as pb;
+
+/// Fazhi (法治): the backend for rule-of-law government construction work.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// A TOML settings file (otherwise `FAZHI_CONFIG`); `FAZHI__SECTION__KEY` variables override it.
+    #[arg(long, global = true, env = "FAZHI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every service in one process on one gRPC port, on a throwaway Postgres when no
+    /// database is configured, loaded with the demo registries.
+    Dev(dev::DevArgs),
+    /// Applies every service's pending migrations to the configured database.
+    Migrate,
+    /// Prints a development token (HS256 with the configured or the dev secret).
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The caller's unit id, e.g. `ningguo` or `ng-sfj`.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long, default_value = "dev-user")]
+        subject: String,
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+    },
+    /// The unit registry.
+    Units {
+        #[command(subcommand)]
+        command: UnitsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitsCommand {
+    /// Imports a registry file (YAML or CSV, by extension) through a running server.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Check the file and report without writing.
+        #[arg(long)]
+        validate_only: bool,
+    },
+    /// Exports the registry to standard output.
+    Export {
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: FormatArg,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    #[arg(long, env = "FAZHI_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+    endpoint: String,
+    /// A bearer token (see `fazhi token`).
+    #[arg(long, env = "FAZHI_TOKEN")]
+    token: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Coordinator,
+    UnitStaff,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Coordinator => Role::Coordinator,
+            RoleArg::UnitStaff => Role::UnitStaff,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Yaml,
+    Csv,
+}
+
+impl From<FormatArg> for pb::RegistryFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Yaml => pb::RegistryFormat::Yaml,
+            FormatArg::Csv => pb::RegistryFormat::Csv,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load_unvalidated(cli.config.as_deref())?;
+    match cli.command {
+        Command::Dev(args) => dev::run(settings, args).await,
+        Command::Migrate => {
+            settings.validate()?;
+            let pool = fazhi_platform::db::connect(&settings.database, "fazhi-migrate").await?;
+            dev::migrate_all(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token {
+            role,
+            unit,
+            subject,
+            hours,
+        } => {
+            let settings = dev::with_dev_secret(settings);
+            let token = issue_dev_token(
+                &settings.auth,
+                &subject,
+                unit.as_deref(),
+                &[role.into()],
+                Duration::from_secs(hours * 3600),
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Units { command } => units_command(command).await,
+    }
+}
+
+async fn units_client(
+    server: &ServerArgs,
+) -> anyhow::Result<pb::units_service_client::UnitsServiceClient<tonic::transport::Channel>> {
+    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    Ok(pb::units_service_client::UnitsServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20))
+}
+
+fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}
+
+async fn units_command(command: UnitsCommand) -> anyhow::Result<()> {
+    match command {
+        UnitsCommand::Import {
+            file,
+            server,
+            validate_only,
+        } => {
+            let format = match file.extension().and_then(|extension| extension.to_str()) {
+                Some("csv") => pb::RegistryFormat::Csv,
+                _ => pb::RegistryFormat::Yaml,
+            };
+            let content =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let counts = units_client(&server)
+                .await?
+                .import_units(authorized(
+                    pb::ImportUnitsRequest {
+                        format: format as i32,
+                        content,
+                        request_id: String::new(),
+                        validate_only,
+                    },
+                    &server.token,
+                )?)
+                .await?
+                .into_inner();
+            println!(
+                "units: {} created, {} updated; groups: {} created, {} updated",
+                counts.units_created,
+                counts.units_updated,
+                counts.groups_created,
+                counts.groups_updated
+            );
+            Ok(())
+        }
+        UnitsCommand::Export { format, server } => {
+            let content = units_client(&server)
+                .await?
+                .export_units(authorized(
+                    pb::ExportUnitsRequest {
+                        format: pb::RegistryFormat::from(format) as i32,
+                    },
+                    &server.token,
+                )?)
+                .await?
+                .into_inner()
+                .content;
+            use std::io::Write;
+            std::io::stdout().write_all(&content)?;
+            Ok(())
+        }
+    }
+}

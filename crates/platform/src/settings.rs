@@ -149,6 +149,14 @@ pub enum SettingsError {
 impl Settings {
     /// Loads defaults, then `file` when given, then `FAZHI__…` variables, and validates.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let settings = Self::load_unvalidated(file)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads like [`Settings::load`] without validating, for callers that fill in defaults of
+    /// their own first (`fazhi dev`); they must call [`Settings::validate`].
+    pub fn load_unvalidated(file: Option<&Path>) -> Result<Self, SettingsError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
@@ -161,7 +169,6 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
-        settings.validate()?;
         Ok(settings)
     }
 

@@ -766,7 +766,7 @@ impl Store {
                 error.into()
             });
         }
-        let stored = group_in(&mut *transaction, &group.id).await?;
+        let stored = group_in(&mut transaction, &group.id).await?;
         mutation::finish(
             transaction,
             SCHEMA,
@@ -785,7 +785,7 @@ impl Store {
 
     pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
         let mut connection = self.pool.acquire().await?;
-        group_in(&mut *connection, id).await
+        group_in(&mut connection, id).await
     }
 
     /// Every live group, by id.
@@ -826,7 +826,7 @@ impl Store {
             Begun::Replay(()) => return Ok(()),
             Begun::Fresh(transaction) => transaction,
         };
-        let before = group_in(&mut *transaction, id).await?;
+        let before = group_in(&mut transaction, id).await?;
         fazhi_platform::aip::check_etag(etag, before.revision)?;
         sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
             .bind(id.as_str())

@@ -1,0 +1,166 @@
+//! `fazhi dev`: the whole system in one process, for a laptop or a demo.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use fazhi_platform::auth::{Authenticator, Caller, Role, issue_dev_token};
+use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::server::{GrpcServer, shutdown_signal};
+use fazhi_platform::settings::{LogFormat, Settings};
+use sqlx::PgPool;
+
+use crate::local_postgres::LocalPostgres;
+
+/// The HS256 secret `fazhi dev` and `fazhi token` use when none is configured. Dev only: the dev
+/// server listens on loopback.
+const DEV_SECRET: &str = "fazhi-dev-secret-not-for-production";
+
+/// The demo registries: the issuers of the fixture plans, their units, and the standard groups.
+pub const DEMO_REGISTRIES: [(&str, &str); 4] = [
+    (
+        "groups",
+        include_str!("../../../services/units/registry/groups.yaml"),
+    ),
+    (
+        "tongliao",
+        include_str!("../../../services/units/registry/tongliao.yaml"),
+    ),
+    (
+        "ningguo",
+        include_str!("../../../services/units/registry/ningguo.yaml"),
+    ),
+    (
+        "xuchang",
+        include_str!("../../../services/units/registry/xuchang.yaml"),
+    ),
+];
+
+#[derive(clap::Args)]
+pub struct DevArgs {
+    /// Where the throwaway cluster keeps its data (emptied at start).
+    #[arg(long, default_value = "target/fazhi-dev/pgdata")]
+    data_dir: PathBuf,
+}
+
+/// Fills in the dev secret when no key is configured.
+pub fn with_dev_secret(mut settings: Settings) -> Settings {
+    if settings.auth.hs256_secret.is_none() && settings.auth.jwks_file.is_none() {
+        settings.auth.hs256_secret = Some(DEV_SECRET.into());
+    }
+    settings
+}
+
+/// Applies every service's migrations.
+pub async fn migrate_all(pool: &PgPool) -> anyhow::Result<()> {
+    fazhi_platform::db::migrate(pool, &fazhi_units::MIGRATOR).await?;
+    Ok(())
+}
+
+async fn load_demo_registries(pool: &PgPool) -> anyhow::Result<()> {
+    let registry = fazhi_units::UnitRegistry::new(fazhi_units::Store::new(pool.clone()));
+    let context = MutationContext {
+        caller: Caller::system(),
+        method: "fazhi dev: load demo registry",
+        request_id: None,
+        fingerprint: Vec::new(),
+    };
+    for (name, content) in DEMO_REGISTRIES {
+        registry
+            .import(
+                &context,
+                fazhi_units::registry_file::Format::Yaml,
+                content.as_bytes(),
+                false,
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("demo registry {name}: {error}"))?;
+    }
+    Ok(())
+}
+
+pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut settings = with_dev_secret(settings);
+    if std::env::var_os("FAZHI__TELEMETRY__LOG_FORMAT").is_none() {
+        settings.telemetry.log_format = LogFormat::Pretty;
+    }
+    settings.telemetry.service_name = "fazhi-dev".to_owned();
+    let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry)?;
+    // Kept alive until the server stops; dropping it stops the cluster.
+    let mut cluster = None;
+    if settings.database.url.is_none() {
+        let local =
+            tokio::task::spawn_blocking(move || LocalPostgres::start(&args.data_dir)).await??;
+        settings.database.url = Some(local.url.clone().into());
+        cluster = Some(local);
+    }
+    settings.validate()?;
+    let pool = fazhi_platform::db::connect(&settings.database, "fazhi-dev")
+        .await
+        .context("cannot connect to the database")?;
+    migrate_all(&pool).await?;
+    load_demo_registries(&pool).await?;
+
+    let authenticator = Authenticator::new(&settings.auth)?;
+    let listener = tokio::net::TcpListener::bind(settings.server.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;
+    let address = listener.local_addr()?;
+    let server = GrpcServer::new()
+        .add_service(fazhi_units::grpc_service(
+            pool.clone(),
+            authenticator,
+            &settings.server,
+        ))
+        .await;
+    print_banner(&settings, address, cluster.as_ref(), started.elapsed())?;
+    let served = server
+        .serve(&settings.server, listener, shutdown_signal())
+        .await;
+    pool.close().await;
+    drop(cluster);
+    served?;
+    Ok(())
+}
+
+fn print_banner(
+    settings: &Settings,
+    address: std::net::SocketAddr,
+    cluster: Option<&LocalPostgres>,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    let token = |subject: &str, unit: Option<&str>, role: Role| {
+        issue_dev_token(
+            &settings.auth,
+            subject,
+            unit,
+            &[role],
+            Duration::from_secs(12 * 3600),
+        )
+    };
+    let admin = token("dev-admin", None, Role::Admin)?;
+    let coordinator = token("ningguo-coordinator", Some("ningguo"), Role::Coordinator)?;
+    let staff = token("ningguo-sfj-clerk", Some("ng-sfj"), Role::UnitStaff)?;
+    let database = match cluster {
+        Some(local) => format!("{} (throwaway cluster)", local.url),
+        None => "configured database.url".to_owned(),
+    };
+    println!(
+        "\nFazhi dev is ready in {:.1} s\n\
+         \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
+         \n  services        fazhi.units.v1.UnitsService\
+         \n  database        {database}\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups\
+         \n\n  tokens (valid 12 h):\
+         \n    admin                              {admin}\
+         \n    coordinator of 宁国市人民政府      {coordinator}\
+         \n    unit staff of 宁国市司法局         {staff}\
+         \n\n  try:\
+         \n    buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\
+         \n      -d '{{\"context_unit\":\"units/ningguo\",\"mentions\":[\"市司法局\",\"各乡镇、街道\"]}}' \\\
+         \n      http://{address}/fazhi.units.v1.UnitsService/ResolveUnitMentions\n",
+        elapsed.as_secs_f64()
+    );
+    Ok(())
+}

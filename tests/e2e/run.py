@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""End-to-end: start `fazhi dev` (throwaway Postgres, demo data) and drive it with grpcio, an
+independent gRPC implementation, using stubs generated from proto/ and only the tokens the dev
+banner prints. Usage: run.py PATH_TO_FAZHI_BINARY"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import venv
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORK = os.path.join(ROOT, "target", "e2e")
+PACKAGES = ["grpcio==1.*", "grpcio-tools==1.*", "grpcio-health-checking==1.*",
+            "grpcio-reflection==1.*", "grpcio-status==1.*"]
+
+
+def ensure_environment():
+    """A venv with grpcio and stubs generated from proto/; re-executes inside it."""
+    env_dir = os.path.join(WORK, "venv")
+    python = os.path.join(env_dir, "bin", "python")
+    if sys.prefix != env_dir:
+        if not os.path.exists(python):
+            venv.create(env_dir, with_pip=True)
+            subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES], check=True)
+        os.execv(python, [python, *sys.argv])
+    generated = os.path.join(WORK, "generated")
+    os.makedirs(generated, exist_ok=True)
+    from grpc_tools import protoc  # noqa: PLC0415 (only inside the venv)
+    import grpc_tools
+    include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    protos = ["fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto"]
+    status = protoc.main(["protoc", f"-I{ROOT}/proto", f"-I{include}", f"--python_out={generated}",
+                          f"--grpc_python_out={generated}", *protos])
+    if status != 0:
+        raise SystemExit("protoc failed")
+    sys.path.insert(0, generated)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_dev(binary, port):
+    env = dict(os.environ, FAZHI__SERVER__LISTEN_ADDRESS=f"127.0.0.1:{port}", NO_COLOR="1")
+    env.pop("FAZHI__DATABASE__URL", None)
+    process = subprocess.Popen([binary, "dev", "--data-dir", os.path.join(WORK, "pgdata")], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    banner = []
+    deadline = time.time() + 120
+    for line in process.stdout:
+        banner.append(line)
+        if "unit staff of" in line or time.time() > deadline:
+            break
+    text = "".join(banner)
+    tokens = dict(re.findall(r"^\s+(admin|coordinator|unit staff)\S*[^\n]*?\s(ey[\w.-]+)\s*$", text, re.M))
+    if len(tokens) != 3:
+        process.kill()
+        raise SystemExit("fazhi dev did not start:\n" + text)
+    ready = re.search(r"ready in ([\d.]+) s", text)
+    print(f"fazhi dev ready in {ready.group(1) if ready else '?'} s on port {port}")
+    return process, tokens
+
+
+def main():
+    ensure_environment()
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    from grpc_status import rpc_status
+    from google.rpc import error_details_pb2
+    from fazhi.units.v1 import units_pb2, units_service_pb2, units_service_pb2_grpc
+
+    binary = sys.argv[1]
+    port = free_port()
+    process, tokens = start_dev(binary, port)
+    results = []
+
+    def check(name, function):
+        try:
+            function()
+            results.append((name, None))
+            print(f"  ok    {name}")
+        except Exception as error:  # noqa: BLE001 (report every failure)
+            results.append((name, error))
+            print(f"  FAIL  {name}: {error!r}")
+
+    def auth(role):
+        return [("authorization", f"Bearer {tokens[role]}")]
+
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        units = units_service_pb2_grpc.UnitsServiceStub(channel)
+
+        def health():
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="fazhi.units.v1.UnitsService"))
+            assert response.status == health_pb2.HealthCheckResponse.SERVING, response
+
+        def reflection():
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+            names = [service.name for service in next(responses).list_services_response.service]
+            assert "fazhi.units.v1.UnitsService" in names, names
+
+        def get_with_token():
+            unit = units.GetUnit(units_service_pb2.GetUnitRequest(name="units/ningguo"),
+                                 metadata=auth("coordinator")).unit
+            assert unit.display_name == "宁国市人民政府" and unit.region_code == "341881", unit
+
+        def no_token():
+            try:
+                units.GetUnit(units_service_pb2.GetUnitRequest(name="units/ningguo"))
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error
+                return
+            raise AssertionError("answered without a token")
+
+        def resolve():
+            response = units.ResolveUnitMentions(units_service_pb2.ResolveUnitMentionsRequest(
+                context_unit="units/ningguo", mentions=["市司法局", "各乡镇、街道", "市委编办"]),
+                metadata=auth("unit staff"))
+            targets = [r.unit or r.unit_group for r in response.resolutions]
+            assert targets == ["units/ng-sfj", "unitGroups/townships", "units/ng-bb"], targets
+
+        def invalid_argument_details():
+            try:
+                units.CreateUnit(units_service_pb2.CreateUnitRequest(
+                    unit_id="ng-new", unit=units_pb2.Unit(parent="units/ningguo")), metadata=auth("coordinator"))
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+                status = rpc_status.from_call(error)
+                fields, reason, chinese = [], None, None
+                for detail in status.details:
+                    if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                        bad = error_details_pb2.BadRequest()
+                        detail.Unpack(bad)
+                        fields = [violation.field for violation in bad.field_violations]
+                    elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                        info = error_details_pb2.ErrorInfo()
+                        detail.Unpack(info)
+                        reason = info.reason
+                    elif detail.Is(error_details_pb2.LocalizedMessage.DESCRIPTOR):
+                        message = error_details_pb2.LocalizedMessage()
+                        detail.Unpack(message)
+                        chinese = message.message
+                assert reason == "INVALID_ARGUMENT", reason
+                assert fields == ["unit.display_name", "unit.kind", "unit.level"], fields
+                assert chinese and "必填" in chinese, chinese
+                return
+            raise AssertionError("accepted an empty unit")
+
+        def staff_cannot_touch_other_units():
+            try:
+                units.CreateUnit(units_service_pb2.CreateUnitRequest(unit_id="tl-new", unit=units_pb2.Unit(
+                    display_name="通辽市某局", parent="units/tongliao",
+                    kind=units_pb2.UNIT_KIND_GOVERNMENT_DEPARTMENT, level=units_pb2.ADMINISTRATIVE_LEVEL_CITY)),
+                    metadata=auth("unit staff"))
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error
+                return
+            raise AssertionError("unit staff created a unit elsewhere")
+
+        def coordinator_creates_below_own_unit():
+            request = units_service_pb2.CreateUnitRequest(unit_id="ng-tjj", request_id="e2e-create-1", unit=units_pb2.Unit(
+                display_name="宁国市统计局", parent="units/ningguo",
+                kind=units_pb2.UNIT_KIND_GOVERNMENT_DEPARTMENT, level=units_pb2.ADMINISTRATIVE_LEVEL_COUNTY))
+            first = units.CreateUnit(request, metadata=auth("coordinator")).unit
+            again = units.CreateUnit(request, metadata=auth("coordinator")).unit
+            assert first == again and first.name == "units/ng-tjj", (first, again)
+
+        for name, function in [("health reports SERVING", health), ("reflection lists the service", reflection),
+                               ("GetUnit with a dev token", get_with_token), ("no token: UNAUTHENTICATED", no_token),
+                               ("ResolveUnitMentions", resolve), ("INVALID_ARGUMENT details", invalid_argument_details),
+                               ("PERMISSION_DENIED across units", staff_cannot_touch_other_units),
+                               ("create with request_id replay", coordinator_creates_below_own_unit)]:
+            check(name, function)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    failed = sum(1 for _, error in results if error)
+    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed or process.returncode not in (0, -signal.SIGTERM) else 0)
+
+
+if __name__ == "__main__":
+    main()
