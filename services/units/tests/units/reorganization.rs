@@ -116,6 +116,47 @@ async fn merge_then_read_as_of_before_and_after() {
     );
 
     // A static group naming a merged unit expands to its successor after the merge.
+    app.client
+        .create_unit_group(with_token(
+            pb::CreateUnitGroupRequest {
+                unit_group_id: "data-office".to_owned(),
+                unit_group: Some(pb::UnitGroup {
+                    display_name: "数据主管部门".to_owned(),
+                    definition: Some(pb::unit_group::Definition::StaticMembers(
+                        pb::StaticMembers {
+                            units: vec!["units/ng-sjzyj".to_owned()],
+                        },
+                    )),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    for (as_of, expected) in [
+        ("2024-02-01", "units/ng-sjzyj"),
+        ("2024-06-01", "units/ng-zwsj"),
+    ] {
+        let members = app
+            .client
+            .expand_unit_group(with_token(
+                pb::ExpandUnitGroupRequest {
+                    name: "unitGroups/data-office".to_owned(),
+                    as_of: as_of.to_owned(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .units;
+        let names: Vec<&str> = members.iter().map(|unit| unit.name.as_str()).collect();
+        assert_eq!(names, vec![expected], "{as_of}");
+    }
+
     // A unit that ceased cannot be reorganised again after.
     let error = app
         .client
