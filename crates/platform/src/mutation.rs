@@ -1,8 +1,9 @@
 //! Every mutation in one transaction: claim the `request_id`, change the data, write the audit
 //! record and the outbox events, store the response for replays, commit.
 //!
-//! The tables (`audit_log`, `idempotency`, `events`) live in each service's own schema; their DDL
-//! is in `crates/platform/sql/platform_tables.sql`, which each service's first migration copies.
+//! The tables (`audit_log`, `idempotency`, `events`) live in each service's own schema. Their
+//! DDL opens `services/units/migrations/0001_units.sql`; a new service's first migration starts
+//! with the same three tables in its own schema (migrations are static SQL, so they are copied).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,4 +1,5 @@
--- Platform tables (audit, idempotency, outbox): crates/platform/sql/platform_tables.sql for `units`.
+-- Platform tables, read and written by fazhi_platform::mutation and ::outbox. Every service's
+-- first migration creates these three in its own schema.
 CREATE TABLE units.audit_log (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at          timestamptz NOT NULL DEFAULT now(),

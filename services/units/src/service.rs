@@ -216,24 +216,14 @@ impl UnitRegistry {
                     ))
                 })?;
                 self.get_unit(context_unit, Some(day)).await?;
-                let mut members = Vec::new();
-                let mut after = None;
-                loop {
-                    let page = self
-                        .store
-                        .descendants(context_unit, day, 0, after, 5000)
-                        .await?;
-                    members.extend(
-                        page.items
-                            .into_iter()
-                            .filter(|found| rule.admits(&found.unit, found.depth.unsigned_abs()))
-                            .map(|found| found.unit),
-                    );
-                    match page.next {
-                        Some(next) => after = Some(next),
-                        None => break,
-                    }
-                }
+                let members = self
+                    .store
+                    .all_descendants(context_unit, day)
+                    .await?
+                    .into_iter()
+                    .filter(|found| rule.admits(&found.unit, found.depth.unsigned_abs()))
+                    .map(|found| found.unit)
+                    .collect();
                 Ok(members)
             }
         }
@@ -299,31 +289,17 @@ impl UnitRegistry {
                 depth: -(distance as i32),
             })
             .collect();
-        let mut after = None;
-        loop {
-            let page = self
-                .store
-                .descendants(&government.id, day, 0, after, 5000)
-                .await?;
-            scoped.extend(page.items.into_iter().map(|found| ScopedUnit {
-                unit: found.unit,
-                depth: found.depth,
-            }));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        let mut groups = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self.store.list_groups(after, 1000).await?;
-            groups.extend(page.items);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        scoped.extend(
+            self.store
+                .all_descendants(&government.id, day)
+                .await?
+                .into_iter()
+                .map(|found| ScopedUnit {
+                    unit: found.unit,
+                    depth: found.depth,
+                }),
+        );
+        let groups = self.store.all_groups().await?;
         let index = MentionIndex::new(&Scope {
             government: &government,
             units: &scoped,

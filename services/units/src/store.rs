@@ -32,6 +32,9 @@ JOIN units.unit_versions v
   ON v.unit_id = u.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
 "#;
 
+/// A page size meaning "everything" for internal reads.
+const UNPAGED: i64 = 10_000_000;
+
 /// A unit exists on day `$1`.
 const EXISTS_ON_DAY: &str = "u.valid_from <= $1 AND (u.valid_until IS NULL OR $1 < u.valid_until)";
 
@@ -221,6 +224,12 @@ pub struct ImportedGroup {
     pub definition: GroupDefinition,
 }
 
+/// A unit change under way, or the stored answer to a retry.
+enum UnitChange {
+    Replayed(Box<Unit>),
+    Open(Transaction<'static, Postgres>, Box<Unit>),
+}
+
 /// Postgres access for the unit registry.
 #[derive(Clone)]
 pub struct Store {
@@ -248,6 +257,28 @@ impl Store {
 
     async fn begin<T: DeserializeOwned>(&self, context: &MutationContext) -> Result<Begun<T>> {
         Ok(mutation::begin(&self.pool, SCHEMA, context).await?)
+    }
+
+    /// Starts a change of a live unit: replays a retried request, else locks the unit and
+    /// checks the etag.
+    async fn open_unit_change(
+        &self,
+        context: &MutationContext,
+        id: &UnitId,
+        etag: &str,
+        today: NaiveDate,
+    ) -> Result<UnitChange> {
+        let mut transaction = match self.begin::<Unit>(context).await? {
+            Begun::Replay(unit) => return Ok(UnitChange::Replayed(Box::new(unit))),
+            Begun::Fresh(transaction) => transaction,
+        };
+        lock_unit(&mut transaction, id).await?;
+        let before = current_unit_in(&mut transaction, id, today).await?;
+        if before.delete_time.is_some() {
+            return Err(UnitsError::UnitNotFound(id.name()));
+        }
+        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        Ok(UnitChange::Open(transaction, Box::new(before)))
     }
 
     /// Records a refused call.
@@ -425,6 +456,16 @@ impl Store {
         Ok(Page { items, next })
     }
 
+    /// Every unit below a unit on a day, in one read (for group rules and mention scopes).
+    pub async fn all_descendants(&self, id: &UnitId, as_of: NaiveDate) -> Result<Vec<Descendant>> {
+        Ok(self.descendants(id, as_of, 0, None, UNPAGED).await?.items)
+    }
+
+    /// Every live group, in one read.
+    pub async fn all_groups(&self) -> Result<Vec<UnitGroup>> {
+        Ok(self.list_groups(None, UNPAGED).await?.items)
+    }
+
     /// Creates a unit existing from `valid_from`.
     pub async fn create_unit(
         &self,
@@ -467,51 +508,19 @@ impl Store {
         fields: &[UnitField],
         apply: impl FnOnce(&Unit) -> Result<ValidUnitFields>,
     ) -> Result<Unit> {
-        let mut transaction = match self.begin::<Unit>(context).await? {
-            Begun::Replay(unit) => return Ok(unit),
-            Begun::Fresh(transaction) => transaction,
-        };
         let today = Utc::now().date_naive();
-        lock_unit(&mut transaction, id).await?;
-        let before = current_unit_in(&mut transaction, id, today).await?;
-        if before.delete_time.is_some() {
-            return Err(UnitsError::UnitNotFound(id.name()));
-        }
-        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        let (mut transaction, before) =
+            match self.open_unit_change(context, id, etag, today).await? {
+                UnitChange::Replayed(unit) => return Ok(*unit),
+                UnitChange::Open(transaction, before) => (transaction, before),
+            };
         let after_fields = apply(&before)?;
         if after_fields.parent != before.parent
             && let Some(parent) = &after_fields.parent
         {
             check_no_cycle(&mut transaction, id, parent, today).await?;
         }
-        let updated = sqlx::query(
-            "UPDATE units.units SET short_name = $2, aliases = $3, kind = $4, level = $5, region_code = $6,
-                 credit_code = $7, tags = $8, contacts = $9, revision = revision + 1, update_time = now()
-             WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(&after_fields.short_name)
-        .bind(&after_fields.aliases)
-        .bind(after_fields.kind.as_str())
-        .bind(after_fields.level.as_str())
-        .bind(after_fields.region_code.as_ref().map(RegionCode::as_str))
-        .bind(after_fields.credit_code.as_ref().map(|code| code.as_str()))
-        .bind(&after_fields.tags)
-        .bind(json(&after_fields.contacts))
-        .execute(&mut *transaction)
-        .await;
-        map_unit_write(updated)?;
-        // An update corrects the record: the latest version changes in place.
-        sqlx::query(
-            "UPDATE units.unit_versions SET display_name = $2, parent_id = $3
-             WHERE unit_id = $1 AND valid_from = (SELECT max(valid_from) FROM units.unit_versions WHERE unit_id = $1)",
-        )
-        .bind(id.as_str())
-        .bind(&after_fields.display_name)
-        .bind(after_fields.parent.as_ref().map(UnitId::as_str))
-        .execute(&mut *transaction)
-        .await
-        .map_err(|error| parent_error(error, "unit.parent"))?;
+        correct_unit(&mut transaction, &after_fields, "unit.parent").await?;
         let after = current_unit_in(&mut transaction, id, today).await?;
         let changed: Vec<&str> = fields.iter().map(|field| field.path()).collect();
         mutation::finish(
@@ -541,17 +550,12 @@ impl Store {
         id: &UnitId,
         etag: &str,
     ) -> Result<Unit> {
-        let mut transaction = match self.begin::<Unit>(context).await? {
-            Begun::Replay(unit) => return Ok(unit),
-            Begun::Fresh(transaction) => transaction,
-        };
         let today = Utc::now().date_naive();
-        lock_unit(&mut transaction, id).await?;
-        let before = current_unit_in(&mut transaction, id, today).await?;
-        if before.delete_time.is_some() {
-            return Err(UnitsError::UnitNotFound(id.name()));
-        }
-        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        let (mut transaction, before) =
+            match self.open_unit_change(context, id, etag, today).await? {
+                UnitChange::Replayed(unit) => return Ok(*unit),
+                UnitChange::Open(transaction, before) => (transaction, before),
+            };
         let has_children: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM units.unit_versions v JOIN units.units u ON u.id = v.unit_id
                             WHERE v.parent_id = $1 AND u.delete_time IS NULL AND u.valid_until IS NULL)",
@@ -889,38 +893,8 @@ impl Store {
                     .fetch_optional(&mut *transaction)
                     .await?;
             if existing.is_some() {
-                let updated = sqlx::query(
-                    "UPDATE units.units SET short_name = $2, aliases = $3, kind = $4, level = $5, region_code = $6,
-                         credit_code = $7, tags = $8, contacts = $9, delete_time = NULL,
-                         revision = revision + 1, update_time = now()
-                     WHERE id = $1
-                       AND (short_name, aliases, kind, level, region_code, credit_code, tags, contacts)
-                           IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(fields.id.as_str())
-                .bind(&fields.short_name)
-                .bind(&fields.aliases)
-                .bind(fields.kind.as_str())
-                .bind(fields.level.as_str())
-                .bind(fields.region_code.as_ref().map(RegionCode::as_str))
-                .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
-                .bind(&fields.tags)
-                .bind(json(&fields.contacts))
-                .execute(&mut *transaction)
-                .await;
-                let version_changed = sqlx::query(
-                    "UPDATE units.unit_versions SET display_name = $2, parent_id = $3
-                     WHERE unit_id = $1 AND valid_from = (SELECT max(valid_from) FROM units.unit_versions WHERE unit_id = $1)
-                       AND (display_name, parent_id) IS DISTINCT FROM ($2, $3)",
-                )
-                .bind(fields.id.as_str())
-                .bind(&fields.display_name)
-                .bind(fields.parent.as_ref().map(UnitId::as_str))
-                .execute(&mut *transaction)
-                .await
-                .map_err(|error| parent_error(error, &format!("units[{}].parent", fields.id)))?
-                .rows_affected();
-                if map_unit_write(updated)? + version_changed > 0 {
+                let parent_field = format!("units[{}].parent", fields.id);
+                if correct_unit(&mut transaction, fields, &parent_field).await? {
                     counts.units_updated += 1;
                     changes.push(Change {
                         resource: fields.id.name(),
@@ -1039,24 +1013,73 @@ async fn group_in(executor: &mut sqlx::PgConnection, id: &UnitGroupId) -> Result
         .try_into()
 }
 
+/// Binds `$1`–`$9`: id, short name, aliases, kind, level, region code, credit code, tags, contacts.
+fn bind_unit_fields<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    fields: &'q ValidUnitFields,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(fields.id.as_str())
+        .bind(&fields.short_name)
+        .bind(&fields.aliases)
+        .bind(fields.kind.as_str())
+        .bind(fields.level.as_str())
+        .bind(fields.region_code.as_ref().map(RegionCode::as_str))
+        .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
+        .bind(&fields.tags)
+        .bind(json(&fields.contacts))
+}
+
+/// Corrects a unit in place: its fields, and its latest version's name and parent. Bumps the
+/// revision only when something changed; says whether it did.
+async fn correct_unit(
+    transaction: &mut Transaction<'static, Postgres>,
+    fields: &ValidUnitFields,
+    parent_field: &str,
+) -> Result<bool> {
+    let version_changed = sqlx::query(
+        "UPDATE units.unit_versions SET display_name = $2, parent_id = $3
+         WHERE unit_id = $1 AND valid_from = (SELECT max(valid_from) FROM units.unit_versions WHERE unit_id = $1)
+           AND (display_name, parent_id) IS DISTINCT FROM ($2, $3)",
+    )
+    .bind(fields.id.as_str())
+    .bind(&fields.display_name)
+    .bind(fields.parent.as_ref().map(UnitId::as_str))
+    .execute(&mut **transaction)
+    .await
+    .map_err(|error| parent_error(error, parent_field))?
+    .rows_affected()
+        > 0;
+    let updated = bind_unit_fields(
+        sqlx::query(
+            "UPDATE units.units SET short_name = $2, aliases = $3, kind = $4, level = $5, region_code = $6,
+             credit_code = $7, tags = $8, contacts = $9, delete_time = NULL,
+             revision = revision + 1, update_time = now()
+         WHERE id = $1
+           AND ($10 OR delete_time IS NOT NULL
+                OR (short_name, aliases, kind, level, region_code, credit_code, tags, contacts)
+                       IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8, $9))",
+        ),
+        fields,
+    )
+    .bind(version_changed)
+    .execute(&mut **transaction)
+    .await;
+    Ok(map_unit_write(updated)? > 0)
+}
+
 async fn insert_unit(
     transaction: &mut Transaction<'static, Postgres>,
     fields: &ValidUnitFields,
     valid_from: NaiveDate,
 ) -> Result<()> {
-    let inserted = sqlx::query(
-        "INSERT INTO units.units (id, short_name, aliases, kind, level, region_code, credit_code, tags, contacts, valid_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let inserted = bind_unit_fields(
+        sqlx::query(
+            "INSERT INTO units.units (id, short_name, aliases, kind, level, region_code, credit_code, tags, contacts, valid_from)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        ),
+        fields,
     )
-    .bind(fields.id.as_str())
-    .bind(&fields.short_name)
-    .bind(&fields.aliases)
-    .bind(fields.kind.as_str())
-    .bind(fields.level.as_str())
-    .bind(fields.region_code.as_ref().map(RegionCode::as_str))
-    .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
-    .bind(&fields.tags)
-    .bind(json(&fields.contacts))
     .bind(valid_from)
     .execute(&mut **transaction)
     .await;

@@ -4,48 +4,15 @@ use chrono::{DateTime, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::unit::{clean_text, string_enum};
+use super::unit::{clean_names, clean_text, string_enum};
 use super::{AdministrativeLevel, Unit, UnitId, UnitKind, Violations};
 
-/// A group's id, the `{unit_group}` of `unitGroups/{unit_group}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UnitGroupId(String);
-
-impl UnitGroupId {
-    pub fn parse(field: &str, text: &str) -> Result<Self, FieldViolation> {
-        fazhi_platform::aip::resource_id(field, text)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn from_name(field: &str, name: &str) -> Result<Self, FieldViolation> {
-        let id = name.strip_prefix("unitGroups/").ok_or_else(|| {
-            FieldViolation::new(
-                field,
-                "INVALID_NAME",
-                format!("{field} must look like unitGroups/{{unit_group}}"),
-                format!("{field} 须为 unitGroups/{{unit_group}} 格式"),
-            )
-        })?;
-        Self::parse(field, id)
-    }
-
-    pub fn generate() -> Self {
-        Self(format!("g-{}", uuid::Uuid::now_v7().simple()))
-    }
-
-    pub fn from_trusted(id: String) -> Self {
-        Self(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn name(&self) -> String {
-        format!("unitGroups/{}", self.0)
-    }
-}
+super::ids::resource_id!(
+    /// A group's id, the `{unit_group}` of `unitGroups/{unit_group}`.
+    UnitGroupId,
+    "unitGroups",
+    "g"
+);
 
 string_enum! {
     /// How far below the context unit a rule looks.
@@ -118,13 +85,7 @@ pub fn validate_group(
     if display_name.is_empty() {
         violations.push(FieldViolation::required("unit_group.display_name"));
     }
-    let mut aliases: Vec<String> = aliases
-        .iter()
-        .map(|alias| clean_text(alias))
-        .filter(|alias| !alias.is_empty())
-        .collect();
-    aliases.sort();
-    aliases.dedup();
+    let aliases = clean_names(aliases);
     let Some(definition) = definition else {
         violations.push(FieldViolation::new(
             "unit_group.definition",

@@ -4,6 +4,7 @@
 mod access;
 mod credit_code;
 mod group;
+mod ids;
 pub mod mentions;
 mod reorganization;
 mod unit;

@@ -7,28 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::unit::string_enum;
 use super::{UnitId, Violations};
 
-/// The `{reorganization}` of `reorganizations/{reorganization}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ReorganizationId(String);
-
-impl ReorganizationId {
-    pub fn generate() -> Self {
-        Self(format!("r-{}", uuid::Uuid::now_v7().simple()))
-    }
-
-    pub fn from_trusted(id: String) -> Self {
-        Self(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn name(&self) -> String {
-        format!("reorganizations/{}", self.0)
-    }
-}
+super::ids::resource_id!(
+    /// The `{reorganization}` of `reorganizations/{reorganization}`.
+    ReorganizationId,
+    "reorganizations",
+    "r"
+);
 
 string_enum! {
     /// What a reorganisation does.

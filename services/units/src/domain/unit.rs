@@ -6,54 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{CreditCode, Violations};
 
-/// A unit's id, the `{unit}` of `units/{unit}`: `[a-z0-9-]{1,63}`, starting with a letter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UnitId(String);
-
-impl UnitId {
-    pub fn parse(field: &str, text: &str) -> Result<Self, FieldViolation> {
-        fazhi_platform::aip::resource_id(field, text)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    /// Parses a resource name `units/{unit}`.
-    pub fn from_name(field: &str, name: &str) -> Result<Self, FieldViolation> {
-        let id = name.strip_prefix("units/").ok_or_else(|| {
-            FieldViolation::new(
-                field,
-                "INVALID_NAME",
-                format!("{field} must look like units/{{unit}}"),
-                format!("{field} 须为 units/{{unit}} 格式"),
-            )
-        })?;
-        Self::parse(field, id)
-    }
-
-    /// A fresh id for a unit created without one.
-    pub fn generate() -> Self {
-        Self(format!("u-{}", uuid::Uuid::now_v7().simple()))
-    }
-
-    /// Wraps an id read back from storage, where it was validated on the way in.
-    pub fn from_trusted(id: String) -> Self {
-        Self(id)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn name(&self) -> String {
-        format!("units/{}", self.0)
-    }
-}
-
-impl std::fmt::Display for UnitId {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+super::ids::resource_id!(
+    /// A unit's id, the `{unit}` of `units/{unit}`.
+    UnitId,
+    "units",
+    "u"
+);
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+ }) => {
@@ -244,14 +202,7 @@ impl NewUnit {
         if short_name.chars().count() > MAX_NAME_CHARS {
             violations.push(too_long(&field("short_name"), MAX_NAME_CHARS));
         }
-        let mut aliases: Vec<String> = self
-            .aliases
-            .iter()
-            .map(|alias| clean_text(alias))
-            .filter(|alias| !alias.is_empty())
-            .collect();
-        aliases.sort();
-        aliases.dedup();
+        let aliases = clean_names(&self.aliases);
         if aliases
             .iter()
             .any(|alias| alias.chars().count() > MAX_NAME_CHARS)
@@ -449,6 +400,18 @@ impl UnitPatch {
         }
         merged.validate("unit")
     }
+}
+
+/// Cleans a list of names: white space out, empties dropped, sorted, no repeats.
+pub fn clean_names(names: &[String]) -> Vec<String> {
+    let mut cleaned: Vec<String> = names
+        .iter()
+        .map(|name| clean_text(name))
+        .filter(|name| !name.is_empty())
+        .collect();
+    cleaned.sort();
+    cleaned.dedup();
+    cleaned
 }
 
 /// Trims and folds inner runs of white space (including U+3000) to nothing: Chinese names have none.

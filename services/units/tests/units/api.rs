@@ -486,56 +486,24 @@ async fn hierarchy_and_group_expansion() {
         vec!["units/ningguo", "units/xuancheng", "units/anhui"]
     );
 
-    let children = app
-        .client
-        .list_unit_descendants(with_token(
-            pb::ListUnitDescendantsRequest {
-                name: "units/anhui".to_owned(),
-                max_depth: 1,
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .units;
-    assert_eq!(children.len(), 1);
-    let all_below = app
-        .client
-        .list_unit_descendants(with_token(
-            pb::ListUnitDescendantsRequest {
-                name: "units/anhui".to_owned(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .units;
-    assert_eq!(all_below.len(), 1 + 1 + 18 + 14);
+    assert_eq!(
+        app.descendants("units/anhui", "", 1).await,
+        vec!["units/xuancheng"]
+    );
+    assert_eq!(
+        app.descendants("units/anhui", "", 0).await.len(),
+        1 + 1 + 18 + 14
+    );
 
-    let expand = |group: &str, context: &str| pb::ExpandUnitGroupRequest {
-        name: format!("unitGroups/{group}"),
-        context_unit: format!("units/{context}"),
-        ..Default::default()
-    };
     let townships = app
-        .client
-        .expand_unit_group(with_token(expand("townships", "ningguo"), &admin))
+        .expand("unitGroups/townships", "units/ningguo", "")
         .await
-        .unwrap()
-        .into_inner()
-        .units;
+        .unwrap();
     assert_eq!(townships.len(), 14);
     let counties = app
-        .client
-        .expand_unit_group(with_token(expand("county-governments", "tongliao"), &admin))
+        .expand("unitGroups/county-governments", "units/tongliao", "")
         .await
-        .unwrap()
-        .into_inner()
-        .units;
+        .unwrap();
     assert_eq!(counties.len(), 8);
     assert!(
         counties
@@ -543,69 +511,23 @@ async fn hierarchy_and_group_expansion() {
             .all(|unit| unit.region_code.starts_with("1505"))
     );
     let enforcement = app
-        .client
-        .expand_unit_group(with_token(
-            expand("law-enforcement-units", "ningguo"),
-            &admin,
-        ))
+        .expand("unitGroups/law-enforcement-units", "units/ningguo", "")
         .await
-        .unwrap()
-        .into_inner()
-        .units;
+        .unwrap();
     assert_eq!(enforcement.len(), 11);
 
     // A rule group needs its context.
     let error = app
-        .client
-        .expand_unit_group(with_token(
-            pb::ExpandUnitGroupRequest {
-                name: "unitGroups/townships".to_owned(),
-                ..Default::default()
-            },
-            &admin,
-        ))
+        .expand("unitGroups/townships", "", "")
         .await
         .unwrap_err();
     assert_eq!(details(&error).1, vec!["context_unit"]);
 
     // A static group, created and deleted.
     let group = app
-        .client
-        .create_unit_group(with_token(
-            pb::CreateUnitGroupRequest {
-                unit_group_id: "ng-core".to_owned(),
-                unit_group: Some(pb::UnitGroup {
-                    display_name: "核心部门".to_owned(),
-                    definition: Some(pb::unit_group::Definition::StaticMembers(
-                        pb::StaticMembers {
-                            units: vec!["units/ng-sfj".to_owned(), "units/ng-zfb".to_owned()],
-                        },
-                    )),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .unit_group
-        .unwrap();
-    let members = app
-        .client
-        .expand_unit_group(with_token(
-            pb::ExpandUnitGroupRequest {
-                name: group.name.clone(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .units;
-    assert_eq!(members.len(), 2);
+        .create_static_group("ng-core", &["ng-sfj", "ng-zfb"])
+        .await;
+    assert_eq!(app.expand(&group.name, "", "").await.unwrap().len(), 2);
     let groups = app
         .client
         .list_unit_groups(with_token(pb::ListUnitGroupsRequest::default(), &admin))

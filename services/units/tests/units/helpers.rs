@@ -127,3 +127,77 @@ pub fn details(status: &tonic::Status) -> (String, Vec<String>, String) {
         .unwrap_or_default();
     (reason, fields, chinese)
 }
+
+impl App {
+    /// Names of the units below `name` on `as_of` (empty: today), to `max_depth` (0: all).
+    pub async fn descendants(&mut self, name: &str, as_of: &str, max_depth: i32) -> Vec<String> {
+        self.client
+            .list_unit_descendants(with_token(
+                pb::ListUnitDescendantsRequest {
+                    name: name.to_owned(),
+                    as_of: as_of.to_owned(),
+                    max_depth,
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .units
+            .into_iter()
+            .map(|unit| unit.name)
+            .collect()
+    }
+
+    /// A group's members relative to a context unit (empty: none) on `as_of` (empty: today).
+    pub async fn expand(
+        &mut self,
+        group: &str,
+        context: &str,
+        as_of: &str,
+    ) -> Result<Vec<pb::Unit>, tonic::Status> {
+        Ok(self
+            .client
+            .expand_unit_group(with_token(
+                pb::ExpandUnitGroupRequest {
+                    name: group.to_owned(),
+                    context_unit: context.to_owned(),
+                    as_of: as_of.to_owned(),
+                },
+                &self.admin,
+            ))
+            .await?
+            .into_inner()
+            .units)
+    }
+
+    /// Creates a static group of the given units (ids).
+    pub async fn create_static_group(&mut self, id: &str, members: &[&str]) -> pb::UnitGroup {
+        self.client
+            .create_unit_group(with_token(
+                pb::CreateUnitGroupRequest {
+                    unit_group_id: id.to_owned(),
+                    unit_group: Some(pb::UnitGroup {
+                        display_name: format!("静态组 {id}"),
+                        definition: Some(pb::unit_group::Definition::StaticMembers(
+                            pb::StaticMembers {
+                                units: members
+                                    .iter()
+                                    .map(|member| format!("units/{member}"))
+                                    .collect(),
+                            },
+                        )),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .unit_group
+            .unwrap()
+    }
+}

@@ -57,32 +57,8 @@ async fn merge_then_read_as_of_before_and_after() {
     assert_eq!(old.valid_until, "2024-03-01");
     assert_eq!(old.successors, vec!["units/ng-zwsj"]);
 
-    let children = |as_of: &str| pb::ListUnitDescendantsRequest {
-        name: "units/ningguo".to_owned(),
-        as_of: as_of.to_owned(),
-        max_depth: 1,
-        ..Default::default()
-    };
-    let before: Vec<String> = app
-        .client
-        .list_unit_descendants(with_token(children("2024-02-29"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .units
-        .into_iter()
-        .map(|unit| unit.name)
-        .collect();
-    let after: Vec<String> = app
-        .client
-        .list_unit_descendants(with_token(children("2024-03-01"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .units
-        .into_iter()
-        .map(|unit| unit.name)
-        .collect();
+    let before = app.descendants("units/ningguo", "2024-02-29", 1).await;
+    let after = app.descendants("units/ningguo", "2024-03-01", 1).await;
     assert!(
         before.contains(&"units/ng-sjzyj".to_owned())
             && !before.contains(&"units/ng-zwsj".to_owned())
@@ -116,43 +92,15 @@ async fn merge_then_read_as_of_before_and_after() {
     );
 
     // A static group naming a merged unit expands to its successor after the merge.
-    app.client
-        .create_unit_group(with_token(
-            pb::CreateUnitGroupRequest {
-                unit_group_id: "data-office".to_owned(),
-                unit_group: Some(pb::UnitGroup {
-                    display_name: "数据主管部门".to_owned(),
-                    definition: Some(pb::unit_group::Definition::StaticMembers(
-                        pb::StaticMembers {
-                            units: vec!["units/ng-sjzyj".to_owned()],
-                        },
-                    )),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    app.create_static_group("data-office", &["ng-sjzyj"]).await;
     for (as_of, expected) in [
         ("2024-02-01", "units/ng-sjzyj"),
         ("2024-06-01", "units/ng-zwsj"),
     ] {
         let members = app
-            .client
-            .expand_unit_group(with_token(
-                pb::ExpandUnitGroupRequest {
-                    name: "unitGroups/data-office".to_owned(),
-                    as_of: as_of.to_owned(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
+            .expand("unitGroups/data-office", "", as_of)
             .await
-            .unwrap()
-            .into_inner()
-            .units;
+            .unwrap();
         let names: Vec<&str> = members.iter().map(|unit| unit.name.as_str()).collect();
         assert_eq!(names, vec![expected], "{as_of}");
     }
