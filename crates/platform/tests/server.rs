@@ -1,0 +1,129 @@
+//! The server stack over real gRPC: deadlines and load shedding answer with the right codes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use fazhi_platform::server::GrpcServer;
+use fazhi_testkit::TestServer;
+use tonic::Code;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+use tonic_types::StatusExt;
+
+/// A service that answers UNIMPLEMENTED after a delay.
+#[derive(Clone)]
+struct Slow(Duration);
+
+impl NamedService for Slow {
+    const NAME: &'static str = "fazhi.test.Slow";
+}
+
+impl tower::Service<http::Request<Body>> for Slow {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+        let delay = self.0;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(tonic::Status::unimplemented("slow").into_http())
+        })
+    }
+}
+
+async fn call(channel: tonic::transport::Channel) -> tonic::Status {
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    client
+        .unary::<HealthCheckRequest, HealthCheckResponse, _>(
+            tonic::Request::new(HealthCheckRequest::default()),
+            http::uri::PathAndQuery::from_static("/fazhi.test.Slow/Check"),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err()
+}
+
+async fn serve(delay: Duration, timeout_ms: u64, concurrency_limit: usize) -> TestServer {
+    let settings = fazhi_platform::settings::ServerSettings {
+        request_timeout_ms: timeout_ms,
+        concurrency_limit,
+        ..fazhi_testkit::server_settings()
+    };
+    let server = GrpcServer::new().add_service(Slow(delay)).await;
+    TestServer::start(server, settings).await
+}
+
+#[tokio::test]
+async fn a_call_over_the_server_timeout_is_deadline_exceeded() {
+    let server = serve(Duration::from_secs(5), 200, 16).await;
+    let status = call(server.channel.clone()).await;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "DEADLINE_EXCEEDED");
+    assert_eq!(details.localized_message().unwrap().locale, "zh-CN");
+}
+
+#[tokio::test]
+async fn calls_beyond_the_concurrency_limit_are_shed_as_unavailable() {
+    let server = serve(Duration::from_millis(800), 10_000, 2).await;
+    let calls = (0..6).map(|_| call(server.channel.clone()));
+    let statuses = futures::future::join_all(calls).await;
+    let served = statuses
+        .iter()
+        .filter(|status| status.code() == Code::Unimplemented)
+        .count();
+    let shed: Vec<_> = statuses
+        .iter()
+        .filter(|status| status.code() == Code::Unavailable)
+        .collect();
+    assert_eq!(served + shed.len(), 6, "{statuses:?}");
+    assert!(
+        (1..=2).contains(&served),
+        "at most the limit is served: {statuses:?}"
+    );
+    assert!(!shed.is_empty());
+    assert_eq!(
+        shed[0].get_error_details().error_info().unwrap().reason,
+        "OVERLOADED"
+    );
+}
+
+#[tokio::test]
+async fn health_reports_each_added_service() {
+    let server = serve(Duration::from_millis(1), 1000, 16).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
+    let status = |service: &str| HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    assert_eq!(
+        health
+            .check(status("fazhi.test.Slow"))
+            .await
+            .unwrap()
+            .into_inner()
+            .status,
+        serving
+    );
+    assert_eq!(
+        health.check(status("")).await.unwrap().into_inner().status,
+        serving
+    );
+    let unknown = health
+        .check(status("fazhi.nothing.v1.Nothing"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
