@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod errors;
 mod helpers;
 mod mentions;
 mod reorganization;

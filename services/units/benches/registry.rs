@@ -1,0 +1,251 @@
+//! Registry reads at scale: a generated province of ~32,000 units (16 cities × 10 counties ×
+//! (30 departments + 15 townships × 10 villages)), timed against a `SELECT 1` round trip on the
+//! same pool. Run: `cargo bench -p fazhi-units --bench registry` (needs the test Postgres, see
+//! docs/testing.md).
+
+#![allow(clippy::unwrap_used)]
+
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use fazhi_platform::auth::Caller;
+use fazhi_platform::mutation::MutationContext;
+use fazhi_testkit::TestDatabase;
+use fazhi_units::domain::UnitId;
+use fazhi_units::registry_file::Format;
+use fazhi_units::{Store, UnitRegistry};
+
+const CITIES: usize = 16;
+const COUNTIES: usize = 10;
+const DEPARTMENTS: usize = 30;
+const TOWNSHIPS: usize = 15;
+const VILLAGES: usize = 10;
+
+fn registry_yaml() -> (String, usize) {
+    let mut yaml = String::from("units:\n");
+    let mut count = 0;
+    let mut unit =
+        |yaml: &mut String, id: &str, name: &str, kind: &str, level: &str, parent: &str| {
+            count += 1;
+            let parent = if parent.is_empty() {
+                String::new()
+            } else {
+                format!(", parent: {parent}")
+            };
+            writeln!(
+                yaml,
+                "  - {{id: {id}, display_name: {name}, kind: {kind}, level: {level}{parent}}}"
+            )
+            .unwrap();
+        };
+    unit(&mut yaml, "p", "某省人民政府", "government", "province", "");
+    for city in 0..CITIES {
+        let city_id = format!("c{city}");
+        unit(
+            &mut yaml,
+            &city_id,
+            &format!("第{city}市人民政府"),
+            "government",
+            "city",
+            "p",
+        );
+        for department in 0..DEPARTMENTS {
+            unit(
+                &mut yaml,
+                &format!("{city_id}-d{department}"),
+                &format!("第{city}市第{department}局"),
+                "government_department",
+                "city",
+                &city_id,
+            );
+        }
+        for county in 0..COUNTIES {
+            let county_id = format!("{city_id}-k{county}");
+            let county_name = format!("第{city}市第{county}县");
+            unit(
+                &mut yaml,
+                &county_id,
+                &format!("{county_name}人民政府"),
+                "government",
+                "county",
+                &city_id,
+            );
+            for department in 0..DEPARTMENTS {
+                unit(
+                    &mut yaml,
+                    &format!("{county_id}-d{department}"),
+                    &format!("{county_name}第{department}局"),
+                    "government_department",
+                    "county",
+                    &county_id,
+                );
+            }
+            for township in 0..TOWNSHIPS {
+                let township_id = format!("{county_id}-t{township}");
+                unit(
+                    &mut yaml,
+                    &township_id,
+                    &format!("{county_name}第{township}镇人民政府"),
+                    "township",
+                    "township",
+                    &county_id,
+                );
+                for village in 0..VILLAGES {
+                    unit(
+                        &mut yaml,
+                        &format!("{township_id}-v{village}"),
+                        &format!("{county_name}第{township}镇第{village}村委会"),
+                        "village",
+                        "village",
+                        &township_id,
+                    );
+                }
+            }
+        }
+    }
+    yaml.push_str(include_str!("../registry/groups.yaml"));
+    (yaml, count)
+}
+
+struct Timing {
+    name: &'static str,
+    samples: Vec<Duration>,
+    rows: usize,
+}
+
+impl Timing {
+    fn print(&self) {
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        let mean = sorted.iter().sum::<Duration>() / sorted.len() as u32;
+        let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
+        println!(
+            "{:<44} {:>9.2} ms mean {:>9.2} ms p95 {:>8} rows  ({} runs)",
+            self.name,
+            mean.as_secs_f64() * 1e3,
+            p95.as_secs_f64() * 1e3,
+            self.rows,
+            sorted.len()
+        );
+    }
+}
+
+async fn time<F, Fut>(name: &'static str, runs: usize, mut operation: F) -> Timing
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    let mut rows = operation().await; // warm-up
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        rows = operation().await;
+        samples.push(started.elapsed());
+    }
+    Timing {
+        name,
+        samples,
+        rows,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    let store = Store::new(database.pool.clone());
+    let registry = UnitRegistry::new(store.clone());
+    let (yaml, count) = registry_yaml();
+    let context = MutationContext {
+        caller: Caller::system(),
+        method: "bench",
+        request_id: None,
+        fingerprint: Vec::new(),
+    };
+    let started = Instant::now();
+    registry
+        .import(&context, Format::Yaml, yaml.as_bytes(), false)
+        .await
+        .unwrap();
+    println!(
+        "import of {count} units (one transaction): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    sqlx::query("ANALYZE")
+        .execute(&database.pool)
+        .await
+        .unwrap();
+
+    let day = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+    let id = |text: &str| UnitId::parse("id", text).unwrap();
+    let village = id("c7-k3-t5-v2");
+    let county = id("c7-k3");
+    let city = id("c7");
+    let province = id("p");
+    let townships = fazhi_units::domain::UnitGroupId::parse("id", "townships").unwrap();
+    let mentions: Vec<String> = (0..40)
+        .map(|index| format!("县第{}局", index % DEPARTMENTS))
+        .chain(["各乡镇、街道".to_owned()])
+        .collect();
+
+    let timings = vec![
+        time("baseline: SELECT 1 round trip", 200, || async {
+            sqlx::query("SELECT 1")
+                .execute(&database.pool)
+                .await
+                .unwrap();
+            1
+        })
+        .await,
+        time("GetUnit (as of a day)", 200, || async {
+            usize::from(store.get_unit(&village, day).await.unwrap().is_some())
+        })
+        .await,
+        time("ancestors of a village (depth 4)", 200, || async {
+            store.ancestry(&village, day).await.unwrap().len()
+        })
+        .await,
+        time("children of a county", 100, || async {
+            store
+                .descendants(&county, day, 1, None, 1000)
+                .await
+                .unwrap()
+                .items
+                .len()
+        })
+        .await,
+        time("all below a county", 50, || async {
+            store.all_descendants(&county, day).await.unwrap().len()
+        })
+        .await,
+        time("all below a city", 20, || async {
+            store.all_descendants(&city, day).await.unwrap().len()
+        })
+        .await,
+        time("all below the province", 5, || async {
+            store.all_descendants(&province, day).await.unwrap().len()
+        })
+        .await,
+        time("expand 乡(镇、街道) of a county", 50, || async {
+            registry
+                .expand_group(&townships, Some(&county), Some(day))
+                .await
+                .unwrap()
+                .len()
+        })
+        .await,
+        time("resolve 41 mentions for a county", 20, || async {
+            registry
+                .resolve_mentions(&county, &mentions, Some(day))
+                .await
+                .unwrap()
+                .iter()
+                .filter(|r| r.target.is_some())
+                .count()
+        })
+        .await,
+    ];
+    for timing in &timings {
+        timing.print();
+    }
+}
