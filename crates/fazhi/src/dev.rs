@@ -102,7 +102,7 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
     migrate_all(&pool).await?;
     load_demo_registries(&pool).await?;
 
-    let authenticator = Authenticator::new(&settings.auth)?;
+    let authenticator = Authenticator::connect(&settings.auth).await?;
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;

@@ -5,7 +5,8 @@
 //! module answers "who is calling" and "may this caller act on a unit with this ancestry".
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
@@ -104,10 +105,13 @@ pub struct Authenticator {
     inner: Arc<AuthenticatorInner>,
 }
 
+/// A public key from a JWKS document: (key id, key, algorithm).
+type JwksKey = (Option<String>, DecodingKey, Algorithm);
+
 struct AuthenticatorInner {
     hs256: Option<DecodingKey>,
-    /// (key id, key, algorithm)
-    jwks: Vec<(Option<String>, DecodingKey, Algorithm)>,
+    /// Replaced whole when a JWKS URL is fetched again.
+    jwks: RwLock<Arc<Vec<JwksKey>>>,
     issuer: String,
     audience: String,
     leeway_seconds: u64,
@@ -121,8 +125,45 @@ pub enum AuthSetupError {
         path: String,
         source: std::io::Error,
     },
-    #[error("auth.jwks_file is not a JWKS document: {0}")]
+    #[error("the JWKS is not a JWKS document: {0}")]
     ParseJwks(String),
+    #[error("cannot fetch auth.jwks_url {url}: {reason}")]
+    FetchJwks { url: String, reason: String },
+}
+
+/// Reads the RS256/ES256 keys of a JWKS document; other key types are skipped.
+fn parse_jwks(text: &str) -> Result<Vec<JwksKey>, AuthSetupError> {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(text).map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let algorithm = match &jwk.algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+            _ => continue,
+        };
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
+        keys.push((jwk.common.key_id.clone(), key, algorithm));
+    }
+    Ok(keys)
+}
+
+async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<Vec<JwksKey>, AuthSetupError> {
+    let failed = |reason: String| AuthSetupError::FetchJwks {
+        url: url.to_owned(),
+        reason,
+    };
+    let text = client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|error| failed(error.to_string()))?
+        .text()
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    parse_jwks(&text)
 }
 
 impl Authenticator {
@@ -131,35 +172,66 @@ impl Authenticator {
             .hs256_secret
             .as_ref()
             .map(|secret| DecodingKey::from_secret(secret.expose_secret().as_bytes()));
-        let mut jwks = Vec::new();
-        if let Some(path) = &settings.jwks_file {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| AuthSetupError::ReadJwks {
+        let jwks = match &settings.jwks_file {
+            Some(path) => parse_jwks(&std::fs::read_to_string(path).map_err(|source| {
+                AuthSetupError::ReadJwks {
                     path: path.display().to_string(),
                     source,
-                })?;
-            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text)
-                .map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
-            for jwk in &set.keys {
-                let algorithm = match &jwk.algorithm {
-                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-                    _ => continue,
-                };
-                let key = DecodingKey::from_jwk(jwk)
-                    .map_err(|error| AuthSetupError::ParseJwks(error.to_string()))?;
-                jwks.push((jwk.common.key_id.clone(), key, algorithm));
-            }
-        }
+                }
+            })?)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             inner: Arc::new(AuthenticatorInner {
                 hs256,
-                jwks,
+                jwks: RwLock::new(Arc::new(jwks)),
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 leeway_seconds: settings.leeway_seconds,
             }),
         })
+    }
+
+    /// Like [`Authenticator::new`], and with `auth.jwks_url` set, fetches the keys (failing start
+    /// when it cannot) and refreshes them every `auth.jwks_refresh_seconds` in the background;
+    /// a failed refresh keeps the keys it has.
+    pub async fn connect(settings: &AuthSettings) -> Result<Self, AuthSetupError> {
+        let authenticator = Self::new(settings)?;
+        let Some(url) = settings.jwks_url.clone() else {
+            return Ok(authenticator);
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| AuthSetupError::FetchJwks {
+                url: url.clone(),
+                reason: error.to_string(),
+            })?;
+        authenticator.replace_jwks(fetch_jwks(&client, &url).await?);
+        let weak: Weak<AuthenticatorInner> = Arc::downgrade(&authenticator.inner);
+        let interval = Duration::from_secs(settings.jwks_refresh_seconds);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(inner) = weak.upgrade() else { return };
+                match fetch_jwks(&client, &url).await {
+                    Ok(keys) => Self { inner }.replace_jwks(keys),
+                    Err(error) => {
+                        tracing::warn!(%error, "JWKS refresh failed; keeping the current keys")
+                    }
+                }
+            }
+        });
+        Ok(authenticator)
+    }
+
+    fn replace_jwks(&self, keys: Vec<JwksKey>) {
+        let mut current = self
+            .inner
+            .jwks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Arc::new(keys);
     }
 
     /// Verifies an `authorization` header value (`Bearer <jwt>`).
@@ -173,10 +245,15 @@ impl Authenticator {
         let token_header =
             jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
         let inner = &self.inner;
+        let jwks = Arc::clone(
+            &inner
+                .jwks
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         let key = match token_header.alg {
             Algorithm::HS256 => inner.hs256.as_ref(),
-            algorithm => inner
-                .jwks
+            algorithm => jwks
                 .iter()
                 .find(|(key_id, _, key_algorithm)| {
                     *key_algorithm == algorithm

@@ -121,6 +121,10 @@ pub struct AuthSettings {
     pub hs256_secret: Option<SecretString>,
     /// A JWKS document (RS256/ES256 public keys) on disk.
     pub jwks_file: Option<PathBuf>,
+    /// A JWKS document served by the identity provider; fetched at start, then refreshed.
+    pub jwks_url: Option<String>,
+    /// How often the JWKS URL is fetched again (key rotation).
+    pub jwks_refresh_seconds: u64,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway_seconds: u64,
 }
@@ -132,6 +136,8 @@ impl Default for AuthSettings {
             audience: "fazhi".to_owned(),
             hs256_secret: None,
             jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_seconds: 600,
             leeway_seconds: 30,
         }
     }
@@ -161,15 +167,14 @@ impl Settings {
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
-        let settings: Settings = builder
+        Ok(builder
             .add_source(
                 config::Environment::with_prefix("FAZHI")
                     .prefix_separator("__")
                     .separator("__"),
             )
             .build()?
-            .try_deserialize()?;
-        Ok(settings)
+            .try_deserialize()?)
     }
 
     /// Checks the relations between values that types cannot express.
@@ -195,11 +200,17 @@ impl Settings {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be positive");
         }
-        if self.auth.hs256_secret.is_none() && self.auth.jwks_file.is_none() {
+        if self.auth.hs256_secret.is_none()
+            && self.auth.jwks_file.is_none()
+            && self.auth.jwks_url.is_none()
+        {
             return invalid(
                 "auth",
-                "set auth.jwks_file, or auth.hs256_secret for development",
+                "set auth.jwks_url or auth.jwks_file, or auth.hs256_secret for development",
             );
+        }
+        if self.auth.jwks_url.is_some() && self.auth.jwks_refresh_seconds == 0 {
+            return invalid("auth.jwks_refresh_seconds", "must be positive");
         }
         Ok(())
     }
@@ -216,6 +227,29 @@ mod tests {
         settings.database.acquire_timeout_ms = settings.server.request_timeout_ms;
         let error = settings.validate().expect_err("must be rejected");
         assert!(error.to_string().contains("database.acquire_timeout_ms"));
+    }
+
+    #[test]
+    fn a_settings_file_is_read_and_unknown_keys_are_named() {
+        let directory = std::env::temp_dir().join(format!("fazhi-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).expect("temp dir");
+        let good = directory.join("good.toml");
+        std::fs::write(
+            &good,
+            "[server]\nconcurrency_limit = 7\n[auth]\nhs256_secret = \"s\"\n",
+        )
+        .expect("write");
+        assert_eq!(
+            Settings::load(Some(&good))
+                .expect("valid")
+                .server
+                .concurrency_limit,
+            7
+        );
+        let bad = directory.join("bad.toml");
+        std::fs::write(&bad, "[server]\nconcurency_limit = 7\n").expect("write");
+        let error = Settings::load(Some(&bad)).expect_err("unknown key");
+        assert!(error.to_string().contains("concurency_limit"), "{error}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     if settings.database.migrate_on_start {
         fazhi_platform::db::migrate(&pool, &fazhi_units::MIGRATOR).await?;
     }
-    let authenticator = Authenticator::new(&settings.auth)?;
+    let authenticator = Authenticator::connect(&settings.auth).await?;
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address).await?;
     tracing::info!(address = %listener.local_addr()?, "fazhi-units serving");
     GrpcServer::new()
