@@ -99,9 +99,7 @@ pub async fn finish<T: Serialize>(
     events: Vec<NewEvent>,
     response: &T,
 ) -> Result<(), PlatformError> {
-    for change in changes {
-        write_audit(&mut transaction, schema, context, change, "OK").await?;
-    }
+    write_audit(&mut transaction, schema, context, changes, "OK").await?;
     append_events(&mut transaction, schema, events).await?;
     if let Some(request_id) = &context.request_id {
         let stored = serde_json::to_value(response)
@@ -134,18 +132,22 @@ pub async fn audit_refusal(
         before: None,
         after: None,
     };
-    write_audit(&mut transaction, schema, context, &change, result).await?;
+    write_audit(&mut transaction, schema, context, &[change], result).await?;
     transaction.commit().await?;
     Ok(())
 }
 
+/// One audit row per change, in one statement (an import may change thousands of units).
 async fn write_audit(
     transaction: &mut Transaction<'static, Postgres>,
     schema: &str,
     context: &MutationContext,
-    change: &Change,
+    changes: &[Change],
     result: &str,
 ) -> Result<(), PlatformError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
     let mut roles: Vec<String> = context
         .caller
         .roles
@@ -153,18 +155,31 @@ async fn write_audit(
         .map(|role| format!("{role:?}").to_lowercase())
         .collect();
     roles.sort();
+    let resources: Vec<&str> = changes
+        .iter()
+        .map(|change| change.resource.as_str())
+        .collect();
+    let befores: Vec<Option<&serde_json::Value>> = changes
+        .iter()
+        .map(|change| change.before.as_ref())
+        .collect();
+    let afters: Vec<Option<&serde_json::Value>> =
+        changes.iter().map(|change| change.after.as_ref()).collect();
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {schema}.audit_log
            (subject, caller_unit, roles, method, resource, before, after, result, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+         SELECT $1, $2, $3, $4, change.resource, change.before, change.after, $8, $9
+         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+              AS change (resource, before, after, position)
+         ORDER BY change.position"
     )))
     .bind(&context.caller.subject)
     .bind(&context.caller.unit)
     .bind(&roles)
     .bind(context.method)
-    .bind(&change.resource)
-    .bind(&change.before)
-    .bind(&change.after)
+    .bind(&resources)
+    .bind(&befores)
+    .bind(&afters)
     .bind(result)
     .bind(&context.request_id)
     .execute(&mut **transaction)
@@ -186,16 +201,22 @@ async fn append_events(
         .bind(format!("{schema}.events"))
         .execute(&mut **transaction)
         .await?;
-    for event in events {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {schema}.events (event_type, resource, payload) VALUES ($1, $2, $3)"
-        )))
-        .bind(event.event_type)
-        .bind(&event.resource)
-        .bind(&event.payload)
-        .execute(&mut **transaction)
-        .await?;
-    }
+    let types: Vec<&str> = events.iter().map(|event| event.event_type).collect();
+    let resources: Vec<&str> = events.iter().map(|event| event.resource.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|event| &event.payload).collect();
+    // Sequence numbers follow the order the events were given in.
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {schema}.events (event_type, resource, payload)
+         SELECT event.event_type, event.resource, event.payload
+         FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
+              AS event (event_type, resource, payload, position)
+         ORDER BY event.position"
+    )))
+    .bind(&types)
+    .bind(&resources)
+    .bind(&payloads)
+    .execute(&mut **transaction)
+    .await?;
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(crate::outbox::channel(schema))
         .execute(&mut **transaction)

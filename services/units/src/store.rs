@@ -6,7 +6,7 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::domain::{
     AdministrativeLevel, Contact, GroupDefinition, RegionCode, Reorganization, ReorganizationId,
@@ -20,17 +20,31 @@ pub const SCHEMA: &str = "units";
 /// Migrations of the `units` schema (its table is `units._sqlx_migrations`, see `sqlx.toml`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// The columns of a unit as seen on day `$1`.
-const UNIT_SELECT: &str = r#"
+/// The columns of a unit (`u`) and one of its versions (`v`).
+macro_rules! unit_columns {
+    () => {
+        r#"
 SELECT u.id, v.display_name, u.short_name, u.aliases, u.kind, u.level, v.parent_id,
        u.region_code, u.credit_code, u.tags, u.contacts, u.valid_from, u.valid_until,
        u.revision, u.create_time, u.update_time, u.delete_time,
        ARRAY(SELECT s.successor_id FROM units.successions s
              WHERE s.predecessor_id = u.id ORDER BY s.successor_id) AS successors
 FROM units.units u
-JOIN units.unit_versions v
-  ON v.unit_id = u.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
-"#;
+"#
+    };
+}
+
+/// The columns of a unit as seen on day `$1`.
+const UNIT_SELECT: &str = concat!(
+    unit_columns!(),
+    "JOIN units.unit_versions v\n  ON v.unit_id = u.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)\n"
+);
+
+/// The columns of units as they were on their first day.
+const UNIT_AS_CREATED: &str = concat!(
+    unit_columns!(),
+    "JOIN units.unit_versions v ON v.unit_id = u.id AND v.valid_from = u.valid_from\n"
+);
 
 /// A page size meaning "everything" for internal reads.
 const UNPAGED: i64 = 10_000_000;
@@ -871,7 +885,8 @@ impl Store {
         units_from(rows)
     }
 
-    /// Imports units (parents first) and groups in one transaction: created or corrected by id.
+    /// Imports units and groups in one transaction: created, or corrected by id. Set-based, so
+    /// the statement count does not grow with the file (a province is tens of thousands of units).
     pub async fn import(
         &self,
         context: &MutationContext,
@@ -882,42 +897,62 @@ impl Store {
             Begun::Replay(counts) => return Ok(counts),
             Begun::Fresh(transaction) => transaction,
         };
-        let mut counts = ImportCounts::default();
-        let mut changes = Vec::new();
-        let mut events = Vec::new();
-        for imported in units {
-            let fields = &imported.fields;
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT revision FROM units.units WHERE id = $1 FOR UPDATE")
-                    .bind(fields.id.as_str())
-                    .fetch_optional(&mut *transaction)
-                    .await?;
-            if existing.is_some() {
-                let parent_field = format!("units[{}].parent", fields.id);
-                if correct_unit(&mut transaction, fields, &parent_field).await? {
-                    counts.units_updated += 1;
-                    changes.push(Change {
-                        resource: fields.id.name(),
-                        before: None,
-                        after: Some(json(fields)),
-                    });
-                }
-            } else {
-                insert_unit(&mut transaction, fields, imported.valid_from).await?;
-                counts.units_created += 1;
-                changes.push(Change {
-                    resource: fields.id.name(),
-                    before: None,
-                    after: Some(json(fields)),
-                });
-                events.push(NewEvent {
-                    event_type: "unit.created",
-                    resource: fields.id.name(),
-                    payload: json(
-                        &unit_in(&mut transaction, &fields.id, imported.valid_from).await?,
-                    ),
-                });
-            }
+        let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
+        let existing: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM units.units WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let existing: std::collections::HashSet<&str> =
+            existing.iter().map(String::as_str).collect();
+        let (known, new): (Vec<&ImportedUnit>, Vec<&ImportedUnit>) = units
+            .iter()
+            .partition(|unit| existing.contains(unit.fields.id.as_str()));
+        check_import_parents(&mut transaction, units).await?;
+        let corrected = correct_units(&mut transaction, &known).await?;
+        insert_units(&mut transaction, &new).await?;
+        check_parents_alive(&mut transaction, &new).await?;
+
+        let new_ids: Vec<&str> = new.iter().map(|unit| unit.fields.id.as_str()).collect();
+        let created: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{UNIT_AS_CREATED} WHERE u.id = ANY ($1) ORDER BY array_position($1, u.id)"
+        )))
+        .bind(&new_ids)
+        .fetch_all(&mut *transaction)
+        .await?;
+        let created = units_from(created)?;
+        let mut counts = ImportCounts {
+            units_created: created.len() as i32,
+            units_updated: corrected.len() as i32,
+            ..ImportCounts::default()
+        };
+        let mut changes: Vec<Change> = created
+            .iter()
+            .map(|unit| Change {
+                resource: unit.id.name(),
+                before: None,
+                after: Some(json(unit)),
+            })
+            .collect();
+        let mut events: Vec<NewEvent> = created
+            .iter()
+            .map(|unit| NewEvent {
+                event_type: "unit.created",
+                resource: unit.id.name(),
+                payload: json(unit),
+            })
+            .collect();
+        for fields in known
+            .iter()
+            .map(|unit| &unit.fields)
+            .filter(|fields| corrected.contains(fields.id.as_str()))
+        {
+            changes.push(Change {
+                resource: fields.id.name(),
+                before: None,
+                after: Some(json(fields)),
+            });
         }
         for group in groups {
             let outcome: Option<bool> = sqlx::query_scalar(
@@ -1066,6 +1101,215 @@ async fn correct_unit(
     .execute(&mut **transaction)
     .await;
     Ok(map_unit_write(updated)? > 0)
+}
+
+/// Columns of units to write, one array per column; list columns travel as JSON.
+struct UnitColumns<'a> {
+    ids: Vec<&'a str>,
+    display_names: Vec<&'a str>,
+    parents: Vec<Option<&'a str>>,
+    short_names: Vec<&'a str>,
+    aliases: Vec<serde_json::Value>,
+    kinds: Vec<&'static str>,
+    levels: Vec<&'static str>,
+    region_codes: Vec<Option<&'a str>>,
+    credit_codes: Vec<Option<&'a str>>,
+    tags: Vec<serde_json::Value>,
+    contacts: Vec<serde_json::Value>,
+    valid_froms: Vec<NaiveDate>,
+}
+
+impl<'a> UnitColumns<'a> {
+    fn of(units: &[&'a ImportedUnit]) -> Self {
+        let fields = || units.iter().map(|unit| &unit.fields);
+        Self {
+            ids: fields().map(|unit| unit.id.as_str()).collect(),
+            display_names: fields().map(|unit| unit.display_name.as_str()).collect(),
+            parents: fields()
+                .map(|unit| unit.parent.as_ref().map(UnitId::as_str))
+                .collect(),
+            short_names: fields().map(|unit| unit.short_name.as_str()).collect(),
+            aliases: fields().map(|unit| json(&unit.aliases)).collect(),
+            kinds: fields().map(|unit| unit.kind.as_str()).collect(),
+            levels: fields().map(|unit| unit.level.as_str()).collect(),
+            region_codes: fields()
+                .map(|unit| unit.region_code.as_ref().map(RegionCode::as_str))
+                .collect(),
+            credit_codes: fields()
+                .map(|unit| unit.credit_code.as_ref().map(|code| code.as_str()))
+                .collect(),
+            tags: fields().map(|unit| json(&unit.tags)).collect(),
+            contacts: fields().map(|unit| json(&unit.contacts)).collect(),
+            valid_froms: units.iter().map(|unit| unit.valid_from).collect(),
+        }
+    }
+}
+
+/// The rows of a [`UnitColumns`] as a relation `d`, for `FROM`.
+const IMPORT_ROWS: &str = "UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
+              $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::date[])
+       AS d (id, display_name, parent, short_name, aliases, kind, level, region_code, credit_code, tags,
+             contacts, valid_from)";
+
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    columns: &'q UnitColumns<'q>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&columns.ids)
+        .bind(&columns.display_names)
+        .bind(&columns.parents)
+        .bind(&columns.short_names)
+        .bind(&columns.aliases)
+        .bind(&columns.kinds)
+        .bind(&columns.levels)
+        .bind(&columns.region_codes)
+        .bind(&columns.credit_codes)
+        .bind(&columns.tags)
+        .bind(&columns.contacts)
+        .bind(&columns.valid_froms)
+}
+
+/// Refuses parents that are neither in the file nor registered, naming the unit.
+async fn check_import_parents(
+    transaction: &mut Transaction<'static, Postgres>,
+    units: &[ImportedUnit],
+) -> Result<()> {
+    let in_file: std::collections::HashSet<&str> =
+        units.iter().map(|unit| unit.fields.id.as_str()).collect();
+    let outside: Vec<&str> = units
+        .iter()
+        .filter_map(|unit| unit.fields.parent.as_ref().map(UnitId::as_str))
+        .filter(|parent| !in_file.contains(parent))
+        .collect();
+    let registered: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM units.units WHERE id = ANY ($1)")
+            .bind(&outside)
+            .fetch_all(&mut **transaction)
+            .await?;
+    let missing = units.iter().find(|unit| {
+        unit.fields.parent.as_ref().is_some_and(|parent| {
+            !in_file.contains(parent.as_str()) && !registered.iter().any(|id| id == parent.as_str())
+        })
+    });
+    match missing {
+        Some(unit) => Err(UnitsError::BadRegistry {
+            location: format!("units ({})", unit.fields.id),
+            message: "parent is neither in the file nor registered".to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Corrects registered units from the file in two statements; answers the ids that changed.
+async fn correct_units(
+    transaction: &mut Transaction<'static, Postgres>,
+    units: &[&ImportedUnit],
+) -> Result<std::collections::HashSet<String>> {
+    let columns = UnitColumns::of(units);
+    let versions_changed: Vec<String> = bind_columns(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE units.unit_versions v SET display_name = d.display_name, parent_id = d.parent
+             FROM {IMPORT_ROWS}
+             WHERE v.unit_id = d.id
+               AND v.valid_from = (SELECT max(valid_from) FROM units.unit_versions latest WHERE latest.unit_id = d.id)
+               AND (v.display_name, v.parent_id) IS DISTINCT FROM (d.display_name, d.parent)
+             RETURNING v.unit_id"
+        ))),
+        &columns,
+    )
+    .fetch_all(&mut **transaction)
+    .await?
+    .iter()
+    .map(|row| row.get::<String, _>(0))
+    .collect();
+    let changed = bind_columns(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE units.units u SET short_name = d.short_name,
+                 aliases = ARRAY(SELECT jsonb_array_elements_text(d.aliases)), kind = d.kind, level = d.level,
+                 region_code = d.region_code, credit_code = d.credit_code,
+                 tags = ARRAY(SELECT jsonb_array_elements_text(d.tags)), contacts = d.contacts,
+                 delete_time = NULL, revision = u.revision + 1, update_time = now()
+             FROM {IMPORT_ROWS}
+             WHERE u.id = d.id
+               AND (u.id = ANY ($13) OR u.delete_time IS NOT NULL
+                    OR (u.short_name, to_jsonb(u.aliases), u.kind, u.level, u.region_code, u.credit_code,
+                        to_jsonb(u.tags), u.contacts)
+                       IS DISTINCT FROM (d.short_name, d.aliases, d.kind, d.level, d.region_code, d.credit_code,
+                                         d.tags, d.contacts))
+             RETURNING u.id"
+        ))),
+        &columns,
+    )
+    .bind(&versions_changed)
+    .fetch_all(&mut **transaction)
+    .await;
+    match changed {
+        Ok(rows) => Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect()),
+        Err(error) if is_unique_violation(&error, "units_credit_code") => {
+            Err(UnitsError::DuplicateCreditCode)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Inserts new units and their first versions, two statements for any number.
+async fn insert_units(
+    transaction: &mut Transaction<'static, Postgres>,
+    units: &[&ImportedUnit],
+) -> Result<()> {
+    let columns = UnitColumns::of(units);
+    let inserted = bind_columns(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO units.units (id, short_name, aliases, kind, level, region_code, credit_code, tags, contacts, valid_from)
+             SELECT d.id, d.short_name, ARRAY(SELECT jsonb_array_elements_text(d.aliases)), d.kind, d.level,
+                    d.region_code, d.credit_code, ARRAY(SELECT jsonb_array_elements_text(d.tags)), d.contacts, d.valid_from
+             FROM {IMPORT_ROWS}"
+        ))),
+        &columns,
+    )
+    .execute(&mut **transaction)
+    .await;
+    map_unit_write(inserted)?;
+    // Foreign keys are checked at the end of the statement, so children may precede parents.
+    bind_columns(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO units.unit_versions (unit_id, valid_from, display_name, parent_id)
+             SELECT d.id, d.valid_from, d.display_name, d.parent FROM {IMPORT_ROWS}"
+        ))),
+        &columns,
+    )
+    .execute(&mut **transaction)
+    .await
+    .map_err(|error| parent_error(error, "units.parent"))?;
+    Ok(())
+}
+
+/// Refuses new units whose parent does not exist on the unit's first day.
+async fn check_parents_alive(
+    transaction: &mut Transaction<'static, Postgres>,
+    units: &[&ImportedUnit],
+) -> Result<()> {
+    let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
+    let orphan: Option<String> = sqlx::query_scalar(
+        "SELECT child.id FROM units.units child
+         JOIN units.unit_versions v ON v.unit_id = child.id AND v.valid_from = child.valid_from
+         JOIN units.units parent ON parent.id = v.parent_id
+         WHERE child.id = ANY ($1)
+           AND (parent.delete_time IS NOT NULL OR parent.valid_from > child.valid_from
+                OR (parent.valid_until IS NOT NULL AND parent.valid_until <= child.valid_from))
+         LIMIT 1",
+    )
+    .bind(&ids)
+    .fetch_optional(&mut **transaction)
+    .await?;
+    match orphan {
+        Some(id) => Err(UnitsError::BadRegistry {
+            location: format!("units ({id})"),
+            message: "its parent does not exist on the unit's valid_from".to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn insert_unit(

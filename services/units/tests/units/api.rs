@@ -606,6 +606,38 @@ async fn import_export_round_trip() {
         .await
         .unwrap_err();
     assert_eq!(details(&error).0, "BAD_REGISTRY_FILE");
+    // One corrected unit, one new unit under a unit of the file.
+    let change = "units:\n  - {id: ng-sfj, display_name: 宁国市司法局, short_name: 司法局, kind: government_department, level: county, parent: ningguo, tags: [law_enforcement]}\n  - {id: ng-sfs, display_name: 宁国市港口司法所, kind: other, level: township, parent: ng-sfj}\n";
+    let counts = app
+        .client
+        .import_units(with_token(
+            pb::ImportUnitsRequest {
+                format: pb::RegistryFormat::Yaml as i32,
+                content: change.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((counts.units_created, counts.units_updated), (1, 1));
+    assert_eq!(app.get("units/ng-sfj").await.short_name, "司法局");
+    assert_eq!(app.get("units/ng-sfs").await.parent, "units/ng-sfj");
+    let orphan = "units:\n  - {id: ng-x, display_name: 某单位, kind: other, level: county, parent: nowhere}\n";
+    let error = app
+        .client
+        .import_units(with_token(
+            pb::ImportUnitsRequest {
+                format: pb::RegistryFormat::Yaml as i32,
+                content: orphan.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert!(error.message().contains("ng-x"), "{}", error.message());
     let staff = bearer("clerk", Some("ng-sfj"), &[Role::UnitStaff]);
     let error = app
         .client
