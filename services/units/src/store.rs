@@ -916,7 +916,8 @@ impl Store {
 
         let new_ids: Vec<&str> = new.iter().map(|unit| unit.fields.id.as_str()).collect();
         let created: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{UNIT_AS_CREATED} WHERE u.id = ANY ($1) ORDER BY array_position($1, u.id)"
+            "{UNIT_AS_CREATED} JOIN UNNEST($1::text[]) WITH ORDINALITY AS wanted (id, position) ON wanted.id = u.id
+             ORDER BY wanted.position"
         )))
         .bind(&new_ids)
         .fetch_all(&mut *transaction)
