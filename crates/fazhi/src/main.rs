@@ -47,6 +47,26 @@ enum Command {
         #[command(subcommand)]
         command: UnitsCommand,
     },
+    /// Plans.
+    Plans {
+        #[command(subcommand)]
+        command: PlansCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlansCommand {
+    /// Parses a plan document (plain text) and prints its structure; needs no server or database.
+    Parse {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ParseFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ParseFormat {
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +163,19 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Units { command } => units_command(command).await,
+        Command::Plans {
+            command:
+                PlansCommand::Parse {
+                    file,
+                    format: ParseFormat::Json,
+                },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let plan = fazhi_plans::domain::import::parse(&text);
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,506 @@
+//! The plan importer: the text of a published plan → a structured draft.
+//!
+//! Layered so that a new layout needs a new rule in one layer, not a new parser:
+//! 1. [`normalize`] cleans characters and keeps line numbers;
+//! 2. [`segment`] says what each line is;
+//! 3. this module builds the structure — title, parts (一、), sections ((一)), tasks (1.) or the
+//!    rows of an annexed task breakdown table (任务分解表) — and reports what it could not place;
+//! 4. [`assignments`] splits unit cells into mentions;
+//! 5. [`deadlines`] and [`targets`] read dates, recurrences and quantitative targets from the text.
+//!
+//! Resolving mentions to units is the units service's work, not the parser's.
+
+mod assignments;
+mod deadlines;
+mod normalize;
+mod segment;
+mod targets;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+pub use deadlines::{Deadline, Recurrence};
+pub use targets::{Comparator, QuantitativeTarget};
+
+use normalize::Line;
+use segment::{LabelRole, LineKind, classify, first_sentence};
+
+/// A parsed plan, in document order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParsedPlan {
+    pub title: String,
+    /// 文号, e.g. 宁政〔2024〕9号.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
+    /// The years the plan covers, e.g. (2022, 2025) or (2020, 2020).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<(i32, i32)>,
+    pub parts: Vec<Part>,
+    pub tasks: Vec<Task>,
+    pub warnings: Vec<Warning>,
+}
+
+/// 一、… with its sections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Part {
+    pub number: String,
+    pub title: String,
+    pub sections: Vec<Section>,
+}
+
+/// (一)…
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub number: String,
+    pub title: String,
+}
+
+/// A task (重点工作任务) as printed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    pub number: String,
+    pub title: String,
+    pub text: String,
+    pub part: Option<String>,
+    pub section: Option<String>,
+    /// 牵头单位
+    pub lead: Vec<Mention>,
+    /// 责任单位
+    pub responsible: Vec<Mention>,
+    /// 配合/参加单位
+    pub participating: Vec<Mention>,
+    pub deadlines: Vec<Deadline>,
+    pub targets: Vec<QuantitativeTarget>,
+    /// Source line of the task's number.
+    pub line: usize,
+}
+
+/// A unit or group as the plan names it; resolved later by the units service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mention {
+    pub mention: String,
+}
+
+/// Something the importer could not place, or placed with doubt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
+    /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`.
+    pub code: &'static str,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A notice line issuing the plan; it ends the line (a notice cited inside a sentence does not).
+static NOTICE_TITLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"关于印发《?(.+?)》?的通知$").expect("a valid pattern"));
+static DOCUMENT_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\p{Han}]{1,6}〔\d{4}〕\d{1,4}号").expect("a valid pattern"));
+static YEAR_RANGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(20\d{2})\s*[—\-–~至]+\s*(20\d{2})年").expect("a valid pattern"));
+/// A line that only states the period, as printed under a title: (2022—2025年).
+static PERIOD_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\(?(20\d{2})\s*[—\-–~至]+\s*(20\d{2})年?\)?$").expect("a valid pattern")
+});
+static NUMBER_YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"〔(20\d{2})〕").expect("a valid pattern"));
+static YEAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(20\d{2})年").expect("a valid pattern"));
+static TASK_PART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"任务|重点工作|主要工作|工作内容|主要措施|具体措施|举措").expect("a valid pattern")
+});
+static TABLE_TITLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"任务分解表|任务清单|责任分工表|分工方案表").expect("a valid pattern")
+});
+
+/// Parses plan text. Never fails: what it cannot place becomes a warning.
+pub fn parse(text: &str) -> ParsedPlan {
+    let lines = normalize::normalize(text);
+    let kinds: Vec<LineKind> = lines.iter().map(classify).collect();
+    let mut warnings = Vec::new();
+    let noise: Vec<usize> = lines
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, kind)| **kind == LineKind::Noise)
+        .map(|(line, _)| line.number)
+        .collect();
+    if !noise.is_empty() {
+        warnings.push(Warning {
+            code: "NOISE_DROPPED",
+            line: noise[0],
+            message: format!(
+                "dropped {} lines of page navigation or metadata (lines {:?})",
+                noise.len(),
+                noise
+            ),
+        });
+    }
+    let (title, body_start) = find_title(&lines, &kinds);
+    // The plan's own number is printed before its body; numbers in the body are cited documents.
+    let document_number = lines[..body_start.min(lines.len())]
+        .iter()
+        .find_map(|line| {
+            DOCUMENT_NUMBER
+                .find(&line.text)
+                .map(|found| found.as_str().to_owned())
+        });
+    let period = find_period(&title, &lines[body_start.min(lines.len())..]).or_else(|| {
+        let year: i32 = NUMBER_YEAR.captures(document_number.as_deref()?)?[1]
+            .parse()
+            .ok()?;
+        Some((year, year))
+    });
+    let plan_year = period.map(|(first, _)| first);
+
+    let body = &lines[body_start.min(lines.len())..];
+    let body_kinds = &kinds[body_start.min(kinds.len())..];
+    let parts = collect_parts(body, body_kinds);
+    let table = find_table(body, body_kinds);
+    let mut tasks = match table {
+        Some(start) => table_tasks(&body[start..], &body_kinds[start..], &mut warnings),
+        None => item_tasks(body, body_kinds, &mut warnings),
+    };
+    for task in &mut tasks {
+        task.deadlines = deadlines::find(&task.text, plan_year);
+        task.targets = targets::find(&task.text);
+    }
+    check_numbering(&tasks, &mut warnings);
+    check_assignments(&tasks, &mut warnings);
+    ParsedPlan {
+        title,
+        document_number,
+        period,
+        parts,
+        tasks,
+        warnings,
+    }
+}
+
+/// The plan's title and the index of the first body line after it. A notice (关于印发《X》的通知)
+/// names the plan; the body starts where that name is printed again. Without a notice, the first
+/// line that reads like a plan title; a title broken over two lines is joined.
+fn find_title(lines: &[Line], kinds: &[LineKind]) -> (String, usize) {
+    let looks_like_title = |text: &str| {
+        text.chars().count() <= 60
+            && ["方案", "要点", "计划", "规划", "意见", "安排"]
+                .iter()
+                .any(|ending| text.trim_end_matches(['(', ')']).ends_with(ending))
+    };
+    let notice = lines.iter().find_map(|line| {
+        NOTICE_TITLE
+            .captures(&line.text)
+            .map(|captures| captures[1].to_owned())
+    });
+    let candidates = lines
+        .iter()
+        .zip(kinds)
+        .enumerate()
+        .filter(|(_, (_, kind))| **kind == LineKind::Text);
+    for (index, (line, _)) in candidates {
+        let joined = index
+            .checked_sub(1)
+            .map(|previous| format!("{}{}", lines[previous].text, line.text))
+            .unwrap_or_default();
+        let text = line.text.as_str();
+        if text.contains("关于印发") || !looks_like_title(text) {
+            continue;
+        }
+        // 工作实施方案 alone: the title was broken after its first line.
+        let title = if text.chars().count() <= 8 && index > 0 && kinds[index - 1] == LineKind::Text
+        {
+            joined
+        } else {
+            text.to_owned()
+        };
+        let matches_notice = notice.as_ref().is_none_or(|name| similar(name, &title));
+        if matches_notice {
+            return (notice.clone().unwrap_or(title), index + 1);
+        }
+    }
+    match notice {
+        Some(name) => (name, 0),
+        None => (
+            lines
+                .first()
+                .map(|line| line.text.clone())
+                .unwrap_or_default(),
+            1.min(lines.len()),
+        ),
+    }
+}
+
+/// Whether two titles are the same up to a lost character or two.
+fn similar(left: &str, right: &str) -> bool {
+    let left: Vec<char> = left.chars().collect();
+    let right: Vec<char> = right.chars().collect();
+    let shared = left
+        .iter()
+        .filter(|character| right.contains(character))
+        .count();
+    shared * 10 >= left.len().max(right.len()) * 8
+}
+
+/// The period: a range in the title, a period line right under it, or a year in the title.
+/// Ranges further down are usually cited documents (纲要(2015—2020年)).
+fn find_period(title: &str, body: &[Line]) -> Option<(i32, i32)> {
+    let range = YEAR_RANGE.captures(title).or_else(|| {
+        body.first()
+            .and_then(|line| PERIOD_LINE.captures(&line.text))
+    });
+    if let Some(captures) = range {
+        return Some((captures[1].parse().ok()?, captures[2].parse().ok()?));
+    }
+    let year: i32 = YEAR.captures(title)?[1].parse().ok()?;
+    Some((year, year))
+}
+
+fn collect_parts(body: &[Line], kinds: &[LineKind]) -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    for (line, kind) in body.iter().zip(kinds) {
+        match kind {
+            LineKind::Part { number, title } if !TABLE_TITLE.is_match(&line.text) => {
+                parts.push(Part {
+                    number: number.clone(),
+                    title: title.clone(),
+                    sections: Vec::new(),
+                })
+            }
+            LineKind::Section { number, title } => {
+                if let Some(part) = parts.last_mut() {
+                    part.sections.push(Section {
+                        number: number.clone(),
+                        title: title.clone(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    parts
+}
+
+/// Where an annexed task table's rows begin: after its title line, at the first row number 1.
+fn find_table(body: &[Line], kinds: &[LineKind]) -> Option<usize> {
+    let title = body
+        .iter()
+        .rposition(|line| TABLE_TITLE.is_match(&line.text))?;
+    let first_row = kinds[title..]
+        .iter()
+        .position(|kind| *kind == LineKind::RowNumber(1))?;
+    Some(title + first_row)
+}
+
+fn new_task(
+    number: u32,
+    text: String,
+    part: Option<String>,
+    section: Option<String>,
+    line: usize,
+) -> Task {
+    Task {
+        number: number.to_string(),
+        title: short_title(&text),
+        text,
+        part,
+        section,
+        lead: Vec::new(),
+        responsible: Vec::new(),
+        participating: Vec::new(),
+        deadlines: Vec::new(),
+        targets: Vec::new(),
+        line,
+    }
+}
+
+/// A short title: the first sentence, or its first clause when the sentence is long.
+fn short_title(text: &str) -> String {
+    let sentence = first_sentence(text);
+    if sentence.chars().count() <= 30 {
+        return sentence;
+    }
+    match sentence.find(',') {
+        Some(end) if sentence[..end].chars().count() >= 6 => sentence[..end].to_owned(),
+        _ => sentence,
+    }
+}
+
+/// Tasks from numbered items (1. …) in the task parts, with the unit labels that follow them.
+fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -> Vec<Task> {
+    let any_task_part = kinds
+        .iter()
+        .any(|kind| matches!(kind, LineKind::Part { title, .. } if TASK_PART.is_match(title)));
+    let mut in_task_part = !any_task_part;
+    let mut part = None;
+    let mut section = None;
+    let mut tasks: Vec<Task> = Vec::new();
+    let mut collecting = false;
+    for (line, kind) in body.iter().zip(kinds) {
+        match kind {
+            LineKind::Part { number, title } => {
+                in_task_part = !any_task_part || TASK_PART.is_match(title);
+                part = Some(number.clone());
+                section = None;
+                collecting = false;
+            }
+            LineKind::Section { number, .. } => {
+                section = Some(number.clone());
+                collecting = false;
+            }
+            LineKind::Item { number, text } if in_task_part => {
+                let (text, inline) = assignments::split_inline(text);
+                let mut task = new_task(*number, text, part.clone(), section.clone(), line.number);
+                for (role, cell) in inline {
+                    assign(&mut task, role, &cell);
+                }
+                tasks.push(task);
+                collecting = true;
+            }
+            LineKind::Label { role, text } => match tasks.last_mut() {
+                Some(task) if collecting => assign(task, *role, text),
+                _ => warnings.push(Warning {
+                    code: "LABEL_OUTSIDE_TASK",
+                    line: line.number,
+                    message: format!("unit label before any task: {}", line.text),
+                }),
+            },
+            LineKind::Text if collecting => {
+                if let Some(task) = tasks.last_mut() {
+                    task.text.push_str(&line.text);
+                }
+            }
+            // Page chrome between a task and its labels belongs to neither.
+            LineKind::Noise => {}
+            _ => collecting = false,
+        }
+    }
+    tasks
+}
+
+/// Tasks from a table flattened to one cell per line: row number, task text, lead cell, then
+/// responsible cells. A cell ending in 、 continues on the next line.
+fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    let mut index = 0;
+    let mut expected = 1;
+    while index < rows.len() {
+        if kinds[index] != LineKind::RowNumber(expected) {
+            index += 1;
+            continue;
+        }
+        let line = rows[index].number;
+        index += 1;
+        let mut cells: Vec<String> = Vec::new();
+        while index < rows.len() && kinds[index] != LineKind::RowNumber(expected + 1) {
+            if kinds[index] != LineKind::Noise {
+                // Only unit cells continue (the first cell is the task's text).
+                let unit_cells = cells.len() > 1;
+                match cells.last_mut() {
+                    Some(cell) if unit_cells && cell.ends_with('、') => {
+                        cell.push_str(&rows[index].text)
+                    }
+                    _ => cells.push(rows[index].text.clone()),
+                }
+            }
+            index += 1;
+        }
+        expected += 1;
+        // A task text broken over lines: what follows it still reads as prose, not as a unit cell.
+        while cells.len() > 1 && assignments::reads_as_prose(&cells[1]) {
+            let continued = cells.remove(1);
+            cells[0].push_str(&continued);
+        }
+        let mut cells = cells.into_iter();
+        let Some(text) = cells.next() else { continue };
+        let mut task = new_task(expected - 1, text, None, None, line);
+        let units: Vec<String> = cells.collect();
+        match units.split_first() {
+            Some((lead, responsible)) => {
+                assign(&mut task, LabelRole::Lead, lead);
+                assign(&mut task, LabelRole::Responsible, &responsible.concat());
+            }
+            None => warnings.push(Warning {
+                code: "TASK_WITHOUT_UNITS",
+                line,
+                message: format!("table row {} has no unit cells", task.number),
+            }),
+        }
+        tasks.push(task);
+    }
+    tasks
+}
+
+fn assign(task: &mut Task, role: LabelRole, cell: &str) {
+    let mentions = assignments::split_mentions(cell)
+        .into_iter()
+        .map(|mention| Mention { mention });
+    match role {
+        LabelRole::Lead => task.lead.extend(mentions),
+        LabelRole::Responsible => task.responsible.extend(mentions),
+        LabelRole::Participating => task.participating.extend(mentions),
+    }
+}
+
+fn check_numbering(tasks: &[Task], warnings: &mut Vec<Warning>) {
+    if tasks.is_empty() {
+        warnings.push(Warning {
+            code: "NO_TASKS",
+            line: 0,
+            message: "no numbered tasks or task table found".to_owned(),
+        });
+        return;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut previous: Option<u32> = None;
+    for task in tasks {
+        let number: u32 = task.number.parse().unwrap_or(0);
+        if !seen.insert(number) {
+            warnings.push(Warning {
+                code: "DUPLICATE_NUMBER",
+                line: task.line,
+                message: format!("task number {number} appears again"),
+            });
+        } else if let Some(previous) = previous {
+            if number < previous {
+                warnings.push(Warning {
+                    code: "NUMBER_OUT_OF_ORDER",
+                    line: task.line,
+                    message: format!("task {number} follows task {previous}"),
+                });
+            } else if number > previous + 1 {
+                warnings.push(Warning {
+                    code: "NUMBER_GAP",
+                    line: task.line,
+                    message: format!("tasks {} to {} are missing", previous + 1, number - 1),
+                });
+            }
+        }
+        previous = Some(number);
+    }
+}
+
+fn check_assignments(tasks: &[Task], warnings: &mut Vec<Warning>) {
+    let assigned = tasks
+        .iter()
+        .filter(|task| !task.lead.is_empty() || !task.responsible.is_empty())
+        .count();
+    if assigned == 0 && !tasks.is_empty() {
+        warnings.push(Warning {
+            code: "NO_ASSIGNMENTS",
+            line: tasks[0].line,
+            message: "the plan names no units per task; assign them before publishing".to_owned(),
+        });
+        return;
+    }
+    for task in tasks
+        .iter()
+        .filter(|task| task.lead.is_empty() && task.responsible.is_empty())
+    {
+        warnings.push(Warning {
+            code: "TASK_WITHOUT_UNITS",
+            line: task.line,
+            message: format!("task {} names no lead or responsible unit", task.number),
+        });
+    }
+}

@@ -1,0 +1,114 @@
+//! Layer 1: clean the text line by line, keeping each line's number in the source.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A non-empty source line after cleaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based line number in the source text.
+    pub number: usize,
+    pub text: String,
+}
+
+/// Full-width letters, digits and brackets folded (NFKC keeps 、。 and 〔〕), all white space
+/// folded to nothing between Chinese characters and to one space elsewhere, page markers such
+/// as `-10 -` removed, empty lines dropped.
+pub fn normalize(text: &str) -> Vec<Line> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(index, raw)| {
+            let cleaned = clean_line(raw);
+            (!cleaned.is_empty()).then_some(Line {
+                number: index + 1,
+                text: cleaned,
+            })
+        })
+        .collect()
+}
+
+fn clean_line(raw: &str) -> String {
+    let folded: String = raw.nfkc().collect();
+    let without_markers = remove_page_markers(&folded);
+    let mut out = String::with_capacity(without_markers.len());
+    let mut pending_space = false;
+    for character in without_markers.chars() {
+        if character.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            let previous = out.chars().last().unwrap_or(' ');
+            // Spaces between two Chinese characters (or next to Chinese punctuation) are layout.
+            if !(is_cjk(previous) || is_cjk(character)) {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        out.push(character);
+    }
+    out
+}
+
+/// Chinese characters and the punctuation that goes with them.
+pub fn is_cjk(character: char) -> bool {
+    matches!(character as u32, 0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF)
+        || matches!(character, '“' | '”' | '‘' | '’' | '—' | '…' | '·')
+}
+
+/// Removes `-10-`, `- 10 -` and `—10—` page markers that extraction leaves inside sentences.
+fn remove_page_markers(text: &str) -> String {
+    let characters: Vec<char> = text.chars().collect();
+    let is_dash = |character: char| matches!(character, '-' | '—' | '–' | '−');
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < characters.len() {
+        if is_dash(characters[index]) {
+            let mut end = index + 1;
+            while end < characters.len() && characters[end] == ' ' {
+                end += 1;
+            }
+            let digits_start = end;
+            while end < characters.len() && characters[end].is_ascii_digit() {
+                end += 1;
+            }
+            let digits = end - digits_start;
+            while end < characters.len() && characters[end] == ' ' {
+                end += 1;
+            }
+            if (1..=3).contains(&digits) && end < characters.len() && is_dash(characters[end]) {
+                index = end + 1;
+                continue;
+            }
+        }
+        out.push(characters[index]);
+        index += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_width_space_and_page_markers() {
+        let lines = normalize(
+            "\u{3000}\u{3000}1. 把习近平法治思想 -10 - 作为重要内容\n\n  牵头单位:市司法局 ",
+        );
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].text, "1.把习近平法治思想作为重要内容");
+        assert_eq!(
+            lines[1],
+            Line {
+                number: 3,
+                text: "牵头单位:市司法局".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn keeps_ranges_and_numbers() {
+        assert_eq!(normalize("2022—2025年")[0].text, "2022—2025年");
+        assert_eq!(normalize("(2022-2025年)")[0].text, "(2022-2025年)");
+    }
+}

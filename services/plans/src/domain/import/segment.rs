@@ -1,0 +1,214 @@
+//! Layer 2: say what each line is — a heading, a numbered item, a unit label, a table number,
+//! page noise, or running text.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::normalize::Line;
+
+/// The role a unit label gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelRole {
+    /// 牵头单位
+    Lead,
+    /// 责任单位
+    Responsible,
+    /// 配合/参加单位
+    Participating,
+}
+
+/// What a line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// `一、主要任务`
+    Part {
+        number: String,
+        title: String,
+    },
+    /// `(一)实施主体能力提升行动。` with any text after its first sentence.
+    Section {
+        number: String,
+        title: String,
+    },
+    /// `1. 把习近平法治思想…` / `1、…`
+    Item {
+        number: u32,
+        text: String,
+    },
+    /// `牵头单位:市司法局`
+    Label {
+        role: LabelRole,
+        text: String,
+    },
+    /// A lone number: a row of a table flattened to one cell per line.
+    RowNumber(u32),
+    /// Web page navigation, metadata, links.
+    Noise,
+    Text,
+}
+
+static PART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([一二三四五六七八九十]{1,3})、\s*(.+)$").expect("a valid pattern")
+});
+static SECTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\(([一二三四五六七八九十]{1,3})\)\s*(.*)$").expect("a valid pattern")
+});
+static ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{1,3})\s*[.、]\s*(\D.*)$").expect("a valid pattern"));
+static LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(牵头单位|牵头部门|责任单位|责任部门|配合单位|配合部门|参加单位|参与单位|协办单位)\s*[::]\s*(.*)$")
+        .expect("a valid pattern")
+});
+static ROW_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{1,3})$").expect("a valid pattern"));
+static DATE_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}-\d{1,2}-\d{1,2}( \d{1,2}:\d{2}(:\d{2})?)?$").expect("a valid pattern")
+});
+
+/// Words that only web page chrome and document metadata lines begin with.
+const NOISE_PREFIXES: &[&str] = &[
+    "您现在所在的位置",
+    "当前位置",
+    "索引号",
+    "索 引 号",
+    "主题分类",
+    "组配分类",
+    "发布机构",
+    "成文日期",
+    "公文时效",
+    "发布日期",
+    "发布时间",
+    "发布文号",
+    "文 号",
+    "文号",
+    "关键词",
+    "信息来源",
+    "信息名称",
+    "有效性",
+    "浏览次数",
+    "浏览:",
+    "分享到",
+    "【字体",
+    "字体大小",
+    "打印本页",
+    "关闭窗口",
+    "政策解读",
+    "扫一扫",
+    "•",
+];
+
+pub fn classify(line: &Line) -> LineKind {
+    let text = line.text.as_str();
+    if text.contains("http://") || text.contains("https://") || DATE_TIME.is_match(text) {
+        return LineKind::Noise;
+    }
+    if NOISE_PREFIXES.iter().any(|prefix| text.starts_with(prefix)) && text.chars().count() < 60 {
+        return LineKind::Noise;
+    }
+    if let Some(captures) = LABEL.captures(text) {
+        let role = match &captures[1] {
+            "牵头单位" | "牵头部门" => LabelRole::Lead,
+            "责任单位" | "责任部门" => LabelRole::Responsible,
+            _ => LabelRole::Participating,
+        };
+        return LineKind::Label {
+            role,
+            text: captures[2].to_owned(),
+        };
+    }
+    if let Some(captures) = PART.captures(text) {
+        return LineKind::Part {
+            number: captures[1].to_owned(),
+            title: first_sentence(&captures[2]),
+        };
+    }
+    if let Some(captures) = SECTION.captures(text) {
+        return LineKind::Section {
+            number: format!("({})", &captures[1]),
+            title: first_sentence(&captures[2]),
+        };
+    }
+    if let Some(captures) = ITEM.captures(text)
+        && let Ok(number) = captures[1].parse()
+    {
+        return LineKind::Item {
+            number,
+            text: captures[2].trim().to_owned(),
+        };
+    }
+    if let Some(captures) = ROW_NUMBER.captures(text)
+        && let Ok(number) = captures[1].parse()
+    {
+        return LineKind::RowNumber(number);
+    }
+    LineKind::Text
+}
+
+/// The text up to the first full stop, without it.
+pub fn first_sentence(text: &str) -> String {
+    let end = text.find(['。', ';', '!', '?']).unwrap_or(text.len());
+    text[..end].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str) -> LineKind {
+        classify(&Line {
+            number: 1,
+            text: text.to_owned(),
+        })
+    }
+
+    #[test]
+    fn classifies_the_shapes_plans_use() {
+        assert_eq!(
+            kind("二、主要任务"),
+            LineKind::Part {
+                number: "二".to_owned(),
+                title: "主要任务".to_owned()
+            }
+        );
+        assert_eq!(
+            kind("(一)实施主体能力提升行动。全市政府系统要…"),
+            LineKind::Section {
+                number: "(一)".to_owned(),
+                title: "实施主体能力提升行动".to_owned()
+            }
+        );
+        assert_eq!(
+            kind("12. 推进政务公开"),
+            LineKind::Item {
+                number: 12,
+                text: "推进政务公开".to_owned()
+            }
+        );
+        assert_eq!(
+            kind("3、加强培训"),
+            LineKind::Item {
+                number: 3,
+                text: "加强培训".to_owned()
+            }
+        );
+        assert_eq!(kind("2020.3"), LineKind::Text);
+        assert_eq!(
+            kind("牵头单位:市司法局"),
+            LineKind::Label {
+                role: LabelRole::Lead,
+                text: "市司法局".to_owned()
+            }
+        );
+        assert_eq!(kind("45"), LineKind::RowNumber(45));
+        assert_eq!(
+            kind("发布时间:2024-02-08 09:16 来源:宁国市政府(办公室) 浏览:98次"),
+            LineKind::Noise
+        );
+        assert_eq!(kind("2020-04-26 21:04"), LineKind::Noise);
+        assert_eq!(
+            kind("政策解读链接:http://example.gov.cn/x.shtml"),
+            LineKind::Noise
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! The plans context's rules; no tonic, no sqlx.
+
+pub mod import;

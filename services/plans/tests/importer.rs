@@ -1,0 +1,301 @@
+//! The importer on the three real plans in `../shared/fixtures/plans/`, on the noise real pages
+//! carry, and on arbitrary input.
+
+#![allow(clippy::unwrap_used)]
+
+use fazhi_plans::domain::import::{ParsedPlan, Task, parse};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/plans"
+);
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
+}
+
+fn mentions(list: &[fazhi_plans::domain::import::Mention]) -> Vec<&str> {
+    list.iter()
+        .map(|mention| mention.mention.as_str())
+        .collect()
+}
+
+fn task<'a>(plan: &'a ParsedPlan, number: &str) -> &'a Task {
+    plan.tasks
+        .iter()
+        .find(|task| task.number == number)
+        .unwrap()
+}
+
+fn numbers(plan: &ParsedPlan) -> Vec<String> {
+    plan.tasks.iter().map(|task| task.number.clone()).collect()
+}
+
+fn one_to(count: usize) -> Vec<String> {
+    (1..=count).map(|number| number.to_string()).collect()
+}
+
+fn warning_codes(plan: &ParsedPlan) -> Vec<&str> {
+    plan.warnings.iter().map(|warning| warning.code).collect()
+}
+
+#[test]
+fn ningguo_tasks_with_their_units() {
+    let plan = parse(&fixture("ningguo-2024.txt"));
+    assert_eq!(plan.title, "宁国市政府系统依法行政能力提升行动方案");
+    assert_eq!(plan.document_number.as_deref(), Some("宁政〔2024〕9号"));
+    assert_eq!(plan.period, Some((2024, 2024)));
+    assert_eq!(numbers(&plan), one_to(37));
+    let parts: Vec<(&str, &str, usize)> = plan
+        .parts
+        .iter()
+        .map(|part| {
+            (
+                part.number.as_str(),
+                part.title.as_str(),
+                part.sections.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        vec![
+            ("一", "主要目标", 0),
+            ("二", "主要任务", 6),
+            ("三", "工作要求", 3)
+        ]
+    );
+    assert_eq!(plan.parts[1].sections[0].title, "实施主体能力提升行动");
+
+    let first = task(&plan, "1");
+    assert_eq!(
+        (first.part.as_deref(), first.section.as_deref()),
+        (Some("二"), Some("(一)"))
+    );
+    assert_eq!(
+        first.title,
+        "把习近平法治思想作为市政府及其部门理论学习的重要内容"
+    );
+    assert_eq!(mentions(&first.lead), vec!["市司法局"]);
+    assert_eq!(
+        mentions(&first.responsible),
+        vec!["各乡镇", "街道", "市政府各部门"]
+    );
+    let hours: Vec<(Option<f64>, &str)> = first
+        .targets
+        .iter()
+        .map(|target| (target.value, target.unit.as_str()))
+        .collect();
+    assert_eq!(
+        hours,
+        vec![
+            (Some(40.0), "学时"),
+            (Some(50.0), "学时"),
+            (Some(60.0), "学时")
+        ]
+    );
+
+    assert_eq!(
+        mentions(&task(&plan, "3").lead),
+        vec!["市政府办公室", "市司法局"]
+    );
+    assert_eq!(
+        mentions(&task(&plan, "6").lead),
+        vec!["市司法局", "市委组织部", "市委编办", "市人社局"]
+    );
+    assert_eq!(
+        mentions(&task(&plan, "16").responsible),
+        vec![
+            "市交运局",
+            "市农业农村局",
+            "市文旅局",
+            "市应急局",
+            "市市场监管局",
+            "市城管执法局",
+            "市生态环境分局"
+        ]
+    );
+    assert_eq!(
+        mentions(&task(&plan, "22").responsible),
+        vec!["市政府相关部门"]
+    );
+    assert_eq!(
+        mentions(&task(&plan, "37").lead),
+        vec!["市政府办公室", "市数据资源局"]
+    );
+    assert_eq!(task(&plan, "30").section.as_deref(), Some("(五)"));
+    assert_eq!(warning_codes(&plan), vec!["NOISE_DROPPED"]);
+}
+
+#[test]
+fn xuchang_tasks_without_units() {
+    let plan = parse(&fixture("xuchang-2022-2025.txt"));
+    assert_eq!(plan.title, "许昌市法治政府建设实施方案");
+    assert_eq!(plan.period, Some((2022, 2025)));
+    assert_eq!(
+        plan.document_number, None,
+        "豫发〔2021〕31号 is a cited document"
+    );
+    assert_eq!(numbers(&plan), one_to(25));
+    assert_eq!(plan.parts[1].sections.len(), 8);
+    assert_eq!(task(&plan, "1").title, "推进政府机构职能优化协同高效");
+    assert_eq!(task(&plan, "25").title, "深入推进“互联网+”监管执法");
+    assert_eq!(task(&plan, "25").section.as_deref(), Some("(八)"));
+    let deadline = &task(&plan, "17").deadlines[0];
+    assert_eq!(
+        (
+            deadline.text.as_str(),
+            deadline.date.map(|date| date.to_string())
+        ),
+        ("2022年年底前", Some("2022-12-31".to_owned()))
+    );
+    assert!(
+        plan.tasks
+            .iter()
+            .all(|task| task.lead.is_empty() && task.responsible.is_empty())
+    );
+    assert_eq!(warning_codes(&plan), vec!["NO_ASSIGNMENTS"]);
+}
+
+#[test]
+fn tongliao_tasks_from_the_annexed_table() {
+    let plan = parse(&fixture("tongliao-2020.txt"));
+    assert_eq!(plan.title, "通辽市2020年度法治政府建设工作实施方案");
+    assert_eq!(plan.period, Some((2020, 2020)));
+    assert_eq!(numbers(&plan), one_to(45));
+    let first = task(&plan, "1");
+    assert_eq!(mentions(&first.lead), vec!["市委办", "政府办"]);
+    assert_eq!(
+        mentions(&first.responsible),
+        vec!["市委依法治市办", "市直单位", "旗县市区"]
+    );
+    let ninth = task(&plan, "9");
+    assert_eq!(ninth.title, "全面清理于法无据的资质、资格准入行政许可");
+    assert_eq!(mentions(&ninth.lead), vec!["政务服务局"]);
+    assert_eq!(
+        mentions(&ninth.responsible),
+        vec![
+            "发改委",
+            "市人社局等有职业资格、资质许可和认定事项的各相关部门",
+            "旗县市区"
+        ]
+    );
+    assert_eq!(
+        mentions(&task(&plan, "13").responsible),
+        vec![
+            "市委办",
+            "政府办",
+            "统战部",
+            "工商联",
+            "各相关部门",
+            "旗县市区"
+        ]
+    );
+    let dates: Vec<String> = task(&plan, "7")
+        .deadlines
+        .iter()
+        .filter_map(|deadline| deadline.date.map(|date| date.to_string()))
+        .collect();
+    assert_eq!(dates, vec!["2020-03-31", "2020-04-30"]);
+    assert_eq!(mentions(&task(&plan, "45").lead), vec!["司法局"]);
+    assert!(
+        plan.tasks
+            .iter()
+            .all(|task| !task.lead.is_empty() && !task.responsible.is_empty())
+    );
+    assert_eq!(warning_codes(&plan), vec!["NOISE_DROPPED"]);
+}
+
+#[test]
+fn noise_inside_the_text_changes_nothing() {
+    let clean = parse(&fixture("ningguo-2024.txt"));
+    // Page numbers inside sentences, full-width spaces, a chunk marker line, navigation text.
+    let noisy: String = fixture("ningguo-2024.txt")
+        .lines()
+        .enumerate()
+        .map(|(index, line)| match index % 7 {
+            0 => format!("{line}\n- {} -\n", index / 7),
+            3 => line.replacen('。', "。 -12 - ", 1),
+            5 => format!("\u{3000}{line}\u{3000}\n分享到:"),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let plan = parse(&noisy);
+    assert_eq!(numbers(&plan), numbers(&clean));
+    for (noisy_task, clean_task) in plan.tasks.iter().zip(&clean.tasks) {
+        assert_eq!(
+            mentions(&noisy_task.lead),
+            mentions(&clean_task.lead),
+            "task {}",
+            clean_task.number
+        );
+        assert_eq!(
+            mentions(&noisy_task.responsible),
+            mentions(&clean_task.responsible)
+        );
+    }
+}
+
+#[test]
+fn numbering_problems_are_reported_not_guessed() {
+    let text = "某县依法行政工作方案\n一、重点任务\n1.甲任务。\n牵头单位:县司法局\n3.乙任务。\n3.丙任务。\n2.丁任务。\n";
+    let plan = parse(text);
+    assert_eq!(numbers(&plan), vec!["1", "3", "3", "2"]);
+    let codes = warning_codes(&plan);
+    for code in [
+        "NUMBER_GAP",
+        "DUPLICATE_NUMBER",
+        "NUMBER_OUT_OF_ORDER",
+        "TASK_WITHOUT_UNITS",
+    ] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    let units_in_brackets =
+        parse("某县方案\n一、主要任务\n1.开展执法检查。(牵头单位:县司法局;责任单位:各乡镇)\n");
+    assert_eq!(mentions(&units_in_brackets.tasks[0].lead), vec!["县司法局"]);
+    assert_eq!(units_in_brackets.tasks[0].text, "开展执法检查。");
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let plan = parse(&fixture("tongliao-2020.txt"));
+    let json = serde_json::to_value(&plan).unwrap();
+    for key in ["title", "parts", "tasks", "warnings"] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    let first = &json["tasks"][0];
+    for key in [
+        "number",
+        "title",
+        "text",
+        "part",
+        "section",
+        "lead",
+        "responsible",
+        "participating",
+        "deadlines",
+        "targets",
+    ] {
+        assert!(first.get(key).is_some(), "{key}");
+    }
+    assert_eq!(first["lead"][0]["mention"], "市委办");
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn never_panics_on_cut_or_reordered_plans(cut in 0usize..18_000, swap in 0usize..180) {
+        let text = fixture("ningguo-2024.txt");
+        let boundary = (0..=cut.min(text.len())).rev().find(|index| text.is_char_boundary(*index)).unwrap_or(0);
+        let _ = parse(&text[..boundary]);
+        let mut lines: Vec<&str> = text.lines().collect();
+        let last = lines.len() - 1;
+        lines.swap(swap.min(last), last - swap.min(last));
+        let _ = parse(&lines.join("\n"));
+    }
+}
