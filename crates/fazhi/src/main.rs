@@ -56,7 +56,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PlansCommand {
-    /// Parses a plan document (plain text) and prints its structure; needs no server or database.
+    /// Parses a plan document (UTF-8 text or .docx) and prints its structure; needs no server or
+    /// database.
     Parse {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "json")]

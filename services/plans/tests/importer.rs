@@ -299,3 +299,79 @@ proptest::proptest! {
         let _ = parse(&lines.join("\n"));
     }
 }
+
+/// A minimal Word document: every line a paragraph; the lines after `table_from` in one-column
+/// table cells, as Word keeps a task breakdown table.
+fn docx(lines: &[&str], table_from: usize) -> Vec<u8> {
+    use std::io::Write;
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let paragraph = |text: &str| {
+        format!(
+            r#"<w:p><w:r><w:t xml:space="preserve">{}</w:t></w:r></w:p>"#,
+            escape(text)
+        )
+    };
+    let mut body: String = lines[..table_from]
+        .iter()
+        .map(|line| paragraph(line))
+        .collect();
+    body.push_str("<w:tbl>");
+    for line in &lines[table_from..] {
+        body.push_str(&format!("<w:tr><w:tc>{}</w:tc></w:tr>", paragraph(line)));
+    }
+    body.push_str("</w:tbl>");
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    archive.start_file("[Content_Types].xml", options).unwrap();
+    archive
+        .write_all(br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#)
+        .unwrap();
+    archive.start_file("word/document.xml", options).unwrap();
+    archive.write_all(document.as_bytes()).unwrap();
+    archive.finish().unwrap().into_inner()
+}
+
+#[test]
+fn docx_reads_like_the_text() {
+    use fazhi_plans::domain::import::document_text;
+    let text = fixture("tongliao-2020.txt");
+    let lines: Vec<&str> = text.lines().collect();
+    let annex = lines
+        .iter()
+        .rposition(|line| line.contains("重点工作任务分解表"))
+        .unwrap();
+    let from_docx = parse(&document_text(&docx(&lines, annex + 1)).unwrap());
+    let from_text = parse(&text);
+    assert_eq!(from_docx.title, from_text.title);
+    assert_eq!(numbers(&from_docx), one_to(45));
+    for (docx_task, text_task) in from_docx.tasks.iter().zip(&from_text.tasks) {
+        assert_eq!(docx_task.text, text_task.text);
+        assert_eq!(
+            mentions(&docx_task.responsible),
+            mentions(&text_task.responsible)
+        );
+    }
+    // Entities in runs come back as characters.
+    let small = parse(
+        &document_text(&docx(
+            &[
+                "某县方案",
+                "一、主要任务",
+                "1.落实“放管服”&改革。",
+                "牵头单位:县司法局",
+            ],
+            4,
+        ))
+        .unwrap(),
+    );
+    assert_eq!(small.tasks[0].text, "落实“放管服”&改革。");
+    assert!(document_text(b"PK\x03\x04 not really a zip").is_err());
+    assert!(document_text(&[0xff, 0xfe, 0x00]).is_err());
+}

@@ -1,6 +1,7 @@
 //! The plan importer: the text of a published plan → a structured draft.
 //!
 //! Layered so that a new layout needs a new rule in one layer, not a new parser:
+//! 0. [`docx`] turns .docx bytes into text (plain text passes through);
 //! 1. [`normalize`] cleans characters and keeps line numbers;
 //! 2. [`segment`] says what each line is;
 //! 3. this module builds the structure — title, parts (一、), sections ((一)), tasks (1.) or the
@@ -12,6 +13,7 @@
 
 mod assignments;
 mod deadlines;
+mod docx;
 mod normalize;
 mod segment;
 mod targets;
@@ -22,6 +24,7 @@ use regex::Regex;
 use serde::Serialize;
 
 pub use deadlines::{Deadline, Recurrence};
+pub use docx::{DocumentError, MAX_DOCUMENT_BYTES, document_text};
 pub use targets::{Comparator, QuantitativeTarget};
 
 use normalize::Line;

@@ -1,0 +1,94 @@
+//! Word documents (.docx): the text of `word/document.xml`, one line per paragraph. A table
+//! becomes one line per cell paragraph, the same shape as a table pasted from a web page.
+
+use std::io::{Cursor, Read};
+
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// Why a document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("not a .docx file: {0}")]
+    NotDocx(String),
+    #[error("the text is not UTF-8")]
+    NotUtf8,
+    #[error("the document is larger than {0} bytes")]
+    TooLarge(usize),
+}
+
+/// Largest document accepted, compressed or not.
+pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Zip files (and so .docx) start with this.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
+/// The plain text of a plan given as UTF-8 text or as .docx bytes.
+pub fn document_text(bytes: &[u8]) -> Result<String, DocumentError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(DocumentError::TooLarge(MAX_DOCUMENT_BYTES));
+    }
+    if bytes.starts_with(ZIP_MAGIC) {
+        return docx_text(bytes);
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| DocumentError::NotUtf8)
+}
+
+fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
+    let not_docx = |reason: String| DocumentError::NotDocx(reason);
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|error| not_docx(error.to_string()))?;
+    let entry = archive
+        .by_name("word/document.xml")
+        .map_err(|_| not_docx("no word/document.xml".to_owned()))?;
+    let mut xml = String::new();
+    // Bounded, so a zip bomb stops at the limit instead of filling memory.
+    entry
+        .take(MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_string(&mut xml)
+        .map_err(|error| not_docx(error.to_string()))?;
+    if xml.len() > MAX_DOCUMENT_BYTES {
+        return Err(DocumentError::TooLarge(MAX_DOCUMENT_BYTES));
+    }
+    let mut reader = Reader::from_str(&xml);
+    let mut text = String::new();
+    let mut in_text_run = false;
+    loop {
+        match reader
+            .read_event()
+            .map_err(|error| not_docx(error.to_string()))?
+        {
+            Event::Start(element) if element.local_name().as_ref() == "t" => in_text_run = true,
+            Event::End(element) => match element.local_name().as_ref() {
+                "t" => in_text_run = false,
+                "p" => text.push('\n'),
+                _ => {}
+            },
+            Event::Empty(element) => match element.local_name().as_ref() {
+                "tab" => text.push('\t'),
+                "br" | "cr" => text.push('\n'),
+                _ => {}
+            },
+            // Entity references arrive as events of their own, so text events are literal.
+            Event::Text(content) if in_text_run => text.push_str(content.as_ref()),
+            Event::GeneralRef(reference) if in_text_run => {
+                match reference
+                    .resolve_char_ref()
+                    .map_err(|error| not_docx(error.to_string()))?
+                {
+                    Some(character) => text.push(character),
+                    None => {
+                        let entity = format!("&{};", reference.as_ref() as &str);
+                        text.push_str(
+                            &quick_xml::escape::unescape(&entity)
+                                .map_err(|error| not_docx(error.to_string()))?,
+                        );
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(text)
+}
