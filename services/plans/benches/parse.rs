@@ -1,0 +1,40 @@
+//! Parse throughput on the fixture plans, against a pass that only normalises (NFKC and line
+//! splitting) the same text in the same run. Run: `cargo bench -p fazhi-plans --bench parse`.
+
+use std::time::{Duration, Instant};
+
+use fazhi_plans::domain::import::parse;
+use unicode_normalization::UnicodeNormalization;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/plans");
+
+fn throughput(bytes: usize, elapsed: Duration, runs: u32) -> f64 {
+    bytes as f64 * f64::from(runs) / elapsed.as_secs_f64() / 1e6
+}
+
+fn main() {
+    const RUNS: u32 = 200;
+    println!("{:<24} {:>8} {:>6} {:>12} {:>16} {:>12}", "fixture", "bytes", "tasks", "parse", "parse MB/s", "NFKC MB/s");
+    for name in ["ningguo-2024.txt", "tongliao-2020.txt", "xuchang-2022-2025.txt"] {
+        let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap_or_default();
+        let tasks = parse(&text).tasks.len();
+        let started = Instant::now();
+        for _ in 0..RUNS {
+            std::hint::black_box(parse(std::hint::black_box(&text)));
+        }
+        let parsing = started.elapsed();
+        let started = Instant::now();
+        for _ in 0..RUNS {
+            let lines: Vec<String> = text.lines().map(|line| line.nfkc().collect()).collect();
+            std::hint::black_box(lines);
+        }
+        let normalising = started.elapsed();
+        println!(
+            "{name:<24} {:>8} {tasks:>6} {:>9.2} ms {:>16.2} {:>12.2}",
+            text.len(),
+            parsing.as_secs_f64() * 1e3 / f64::from(RUNS),
+            throughput(text.len(), parsing, RUNS),
+            throughput(text.len(), normalising, RUNS)
+        );
+    }
+}
