@@ -17,6 +17,23 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
+    pub clients: ClientSettings,
+}
+
+/// Where a service finds the services it calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// The units service, e.g. `http://fazhi-units:50051`.
+    pub units_endpoint: String,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            units_endpoint: "http://127.0.0.1:50051".to_owned(),
+        }
+    }
 }
 
 /// The gRPC listener and its limits.

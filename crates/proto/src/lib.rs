@@ -19,3 +19,12 @@ pub mod units {
         tonic::include_proto!("fazhi.units.v1");
     }
 }
+
+/// Plans and tasks, `fazhi.plans.v1`.
+pub mod plans {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+        tonic::include_proto!("fazhi.plans.v1");
+    }
+}

@@ -147,6 +147,23 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind(settings.listen_address)
             .await
             .unwrap();
+        Self::start_on(listener, server, settings).await
+    }
+
+    /// A loopback listener and its `http://` endpoint, for services that call each other through
+    /// the server they are about to be added to.
+    pub async fn listener() -> (tokio::net::TcpListener, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        (listener, endpoint)
+    }
+
+    /// Serves `server` on a listener from [`TestServer::listener`].
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        server: GrpcServer,
+        settings: ServerSettings,
+    ) -> Self {
         let address = listener.local_addr().unwrap();
         let (sender, receiver) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use fazhi_plans::domain::import::parse;
 use unicode_normalization::UnicodeNormalization;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/plans");
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/plans"
+);
 
 fn throughput(bytes: usize, elapsed: Duration, runs: u32) -> f64 {
     bytes as f64 * f64::from(runs) / elapsed.as_secs_f64() / 1e6
@@ -14,8 +17,15 @@ fn throughput(bytes: usize, elapsed: Duration, runs: u32) -> f64 {
 
 fn main() {
     const RUNS: u32 = 200;
-    println!("{:<24} {:>8} {:>6} {:>12} {:>16} {:>12}", "fixture", "bytes", "tasks", "parse", "parse MB/s", "NFKC MB/s");
-    for name in ["ningguo-2024.txt", "tongliao-2020.txt", "xuchang-2022-2025.txt"] {
+    println!(
+        "{:<24} {:>8} {:>6} {:>12} {:>16} {:>12}",
+        "fixture", "bytes", "tasks", "parse", "parse MB/s", "NFKC MB/s"
+    );
+    for name in [
+        "ningguo-2024.txt",
+        "tongliao-2020.txt",
+        "xuchang-2022-2025.txt",
+    ] {
         let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap_or_default();
         let tasks = parse(&text).tasks.len();
         let started = Instant::now();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::unit::{clean_names, clean_text, string_enum};
 use super::{AdministrativeLevel, Unit, UnitId, UnitKind, Violations};
 
-super::ids::resource_id!(
+fazhi_platform::resource_id!(
     /// A group's id, the `{unit_group}` of `unitGroups/{unit_group}`.
     UnitGroupId,
     "unitGroups",

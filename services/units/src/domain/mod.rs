@@ -4,7 +4,6 @@
 mod access;
 mod credit_code;
 mod group;
-mod ids;
 pub mod mentions;
 mod reorganization;
 mod unit;

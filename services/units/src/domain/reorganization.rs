@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::unit::string_enum;
 use super::{UnitId, Violations};
 
-super::ids::resource_id!(
+fazhi_platform::resource_id!(
     /// The `{reorganization}` of `reorganizations/{reorganization}`.
     ReorganizationId,
     "reorganizations",

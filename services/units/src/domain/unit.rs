@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CreditCode, Violations};
 
-super::ids::resource_id!(
+fazhi_platform::resource_id!(
     /// A unit's id, the `{unit}` of `units/{unit}`.
     UnitId,
     "units",

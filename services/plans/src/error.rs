@@ -1,0 +1,57 @@
+//! The plans service's errors, mapped once to `google.rpc.Status`.
+
+use fazhi_platform::error::{DescribeError, ErrorDescription, FieldViolation, PlatformError};
+use tonic::Code;
+
+/// `ErrorInfo.domain` of every error this service returns.
+pub const ERROR_DOMAIN: &str = "plans.fazhi";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlansError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error("plan {0} not found")]
+    PlanNotFound(String),
+    #[error("the units service could not be reached: {0}")]
+    UnitsUnavailable(String),
+}
+
+impl PlansError {
+    pub fn invalid_field(violation: FieldViolation) -> Self {
+        Self::Platform(PlatformError::InvalidArgument(vec![violation]))
+    }
+}
+
+impl From<sqlx::Error> for PlansError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Platform(error.into())
+    }
+}
+
+impl DescribeError for PlansError {
+    fn describe(&self) -> ErrorDescription {
+        match self {
+            Self::Platform(error) => error.describe(),
+            Self::PlanNotFound(plan) => ErrorDescription::new(
+                Code::NotFound,
+                "PLAN_NOT_FOUND",
+                self.to_string(),
+                format!("未找到实施方案 {plan}"),
+            ),
+            Self::UnitsUnavailable(_) => ErrorDescription::new(
+                Code::Unavailable,
+                "UNITS_UNAVAILABLE",
+                "the unit registry is unavailable; retry later",
+                "单位库服务暂不可用,请稍后重试",
+            ),
+        }
+    }
+}
+
+impl From<PlansError> for tonic::Status {
+    fn from(error: PlansError) -> Self {
+        fazhi_platform::error::into_status(ERROR_DOMAIN, &error)
+    }
+}
+
+pub type Result<T, E = PlansError> = std::result::Result<T, E>;

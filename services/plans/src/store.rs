@@ -1,0 +1,286 @@
+//! All SQL of the plans service (schema `plans`).
+
+use chrono::{DateTime, Utc};
+use fazhi_platform::error::PlatformError;
+use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::domain::{Draft, ImportReport, Plan, PlanId, PlanState, Task};
+use crate::error::{PlansError, Result};
+
+/// The schema this service owns.
+pub const SCHEMA: &str = "plans";
+
+/// Migrations of the `plans` schema (table `plans._sqlx_migrations`, see `sqlx.toml`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn corrupt(what: String) -> PlansError {
+    PlansError::Platform(PlatformError::Internal(what))
+}
+
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    id: String,
+    title: String,
+    document_number: String,
+    issuer_id: String,
+    period_start_year: Option<i32>,
+    period_end_year: Option<i32>,
+    state: String,
+    task_count: i32,
+    import_report: serde_json::Value,
+    revision: i64,
+    create_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+}
+
+impl TryFrom<PlanRow> for Plan {
+    type Error = PlansError;
+    fn try_from(row: PlanRow) -> Result<Self> {
+        Ok(Plan {
+            state: PlanState::parse(&row.state)
+                .ok_or_else(|| corrupt(format!("plan {} has a bad state", row.id)))?,
+            report: serde_json::from_value::<ImportReport>(row.import_report)
+                .map_err(|_| corrupt(format!("plan {} has a bad import report", row.id)))?,
+            id: PlanId::from_trusted(row.id),
+            title: row.title,
+            document_number: row.document_number,
+            issuer: row.issuer_id,
+            period: row.period_start_year.zip(row.period_end_year),
+            task_count: row.task_count,
+            revision: row.revision,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: String,
+    position: i32,
+    number: String,
+    title: String,
+    body: String,
+    part_number: String,
+    part_title: String,
+    section_number: String,
+    section_title: String,
+    source_line: i32,
+    mentions: serde_json::Value,
+    deadlines: serde_json::Value,
+    targets: serde_json::Value,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = PlansError;
+    fn try_from(row: TaskRow) -> Result<Self> {
+        let bad = |what: &str| corrupt(format!("task {} has bad {what}", row.id));
+        Ok(Task {
+            mentions: serde_json::from_value(row.mentions.clone()).map_err(|_| bad("mentions"))?,
+            deadlines: serde_json::from_value(row.deadlines.clone())
+                .map_err(|_| bad("deadlines"))?,
+            targets: serde_json::from_value(row.targets.clone()).map_err(|_| bad("targets"))?,
+            id: row.id,
+            position: row.position,
+            number: row.number,
+            title: row.title,
+            text: row.body,
+            part_number: row.part_number,
+            part_title: row.part_title,
+            section_number: row.section_number,
+            section_title: row.section_title,
+            source_line: row.source_line,
+        })
+    }
+}
+
+const PLAN_COLUMNS: &str =
+    "id, title, document_number, issuer_id, period_start_year, period_end_year, state,
+    task_count, import_report, revision, create_time, update_time";
+
+/// A page and the keyset position after it.
+pub struct Page<T, K> {
+    pub items: Vec<T>,
+    pub next: Option<K>,
+}
+
+/// Postgres access for plans.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn audit_refusal(
+        &self,
+        context: &MutationContext,
+        resource: &str,
+        result: &str,
+    ) -> Result<()> {
+        Ok(mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await?)
+    }
+
+    /// Stores an imported draft with its tasks, in one transaction.
+    pub async fn create_draft(&self, context: &MutationContext, draft: &Draft) -> Result<Plan> {
+        let mut transaction = match mutation::begin::<Plan>(&self.pool, SCHEMA, context).await? {
+            Begun::Replay(plan) => return Ok(plan),
+            Begun::Fresh(transaction) => transaction,
+        };
+        sqlx::query(
+            "INSERT INTO plans.plans (id, title, document_number, issuer_id, period_start_year, period_end_year,
+                                      state, task_count, import_report)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(draft.id.as_str())
+        .bind(&draft.title)
+        .bind(&draft.document_number)
+        .bind(&draft.issuer)
+        .bind(draft.period.map(|(start, _)| start))
+        .bind(draft.period.map(|(_, end)| end))
+        .bind(PlanState::Draft.as_str())
+        .bind(draft.tasks.len() as i32)
+        .bind(json(&draft.report))
+        .execute(&mut *transaction)
+        .await?;
+        let tasks = &draft.tasks;
+        sqlx::query(
+            "INSERT INTO plans.tasks (plan_id, id, position, number, title, body, part_number, part_title,
+                                      section_number, section_title, source_line, mentions, deadlines, targets)
+             SELECT $1, task.* FROM UNNEST($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                           $8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[],
+                                           $13::jsonb[], $14::jsonb[]) AS task",
+        )
+        .bind(draft.id.as_str())
+        .bind(tasks.iter().map(|task| task.id.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.position).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.number.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.title.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.text.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.part_number.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.part_title.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.section_number.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.section_title.as_str()).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| task.source_line).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| json(&task.mentions)).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| json(&task.deadlines)).collect::<Vec<_>>())
+        .bind(tasks.iter().map(|task| json(&task.targets)).collect::<Vec<_>>())
+        .execute(&mut *transaction)
+        .await?;
+        let plan: Plan = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1"
+        )))
+        .bind(draft.id.as_str())
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_into()?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: plan.id.name(),
+                before: None,
+                after: Some(json(&plan)),
+            }],
+            vec![NewEvent {
+                event_type: "plan.imported",
+                resource: plan.id.name(),
+                payload: json(&plan),
+            }],
+            &plan,
+        )
+        .await?;
+        Ok(plan)
+    }
+
+    pub async fn get_plan(&self, id: &PlanId) -> Result<Plan> {
+        sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1 AND delete_time IS NULL"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlansError::PlanNotFound(id.name()))?
+        .try_into()
+    }
+
+    /// Plans, newest first, optionally of one issuer.
+    pub async fn list_plans(
+        &self,
+        issuer: Option<&str>,
+        after: Option<(DateTime<Utc>, String)>,
+        page_size: i64,
+    ) -> Result<Page<Plan, (DateTime<Utc>, String)>> {
+        let (after_time, after_id) = after.unzip();
+        let rows: Vec<PlanRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans.plans
+             WHERE delete_time IS NULL AND ($1::text IS NULL OR issuer_id = $1)
+               AND ($2::timestamptz IS NULL OR (create_time, id) < ($2, $3))
+             ORDER BY create_time DESC, id DESC LIMIT $4"
+        )))
+        .bind(issuer)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(Plan::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > page_size {
+            items.truncate(page_size as usize);
+            items
+                .last()
+                .map(|last| (last.create_time, last.id.as_str().to_owned()))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// A plan's tasks in document order after a position.
+    pub async fn list_tasks(
+        &self,
+        plan: &PlanId,
+        after: Option<i32>,
+        page_size: i64,
+    ) -> Result<Page<Task, i32>> {
+        self.get_plan(plan).await?;
+        let rows: Vec<TaskRow> = sqlx::query_as(
+            "SELECT id, position, number, title, body, part_number, part_title, section_number, section_title,
+                    source_line, mentions, deadlines, targets
+             FROM plans.tasks WHERE plan_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+        )
+        .bind(plan.as_str())
+        .bind(after.unwrap_or(0))
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .into_iter()
+            .map(Task::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let next = if items.len() as i64 > page_size {
+            items.truncate(page_size as usize);
+            items.last().map(|last| last.position)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}

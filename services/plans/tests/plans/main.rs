@@ -1,0 +1,398 @@
+//! The plans service over real gRPC, calling the real units service over loopback, each with a
+//! fresh database.
+
+#![allow(clippy::unwrap_used)]
+
+use fazhi_platform::auth::Role;
+use fazhi_platform::server::GrpcServer;
+use fazhi_proto::plans::v1 as pb;
+use fazhi_proto::plans::v1::plans_service_client::PlansServiceClient;
+use fazhi_proto::units::v1 as units;
+use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
+use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use futures::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/fixtures/plans"
+);
+const REGISTRIES: [&str; 4] = [
+    include_str!("../../../units/registry/groups.yaml"),
+    include_str!("../../../units/registry/tongliao.yaml"),
+    include_str!("../../../units/registry/ningguo.yaml"),
+    include_str!("../../../units/registry/xuchang.yaml"),
+];
+
+struct App {
+    // Kept for the life of the test: dropping them drops the databases.
+    _units_database: TestDatabase,
+    plans_database: TestDatabase,
+    _server: TestServer,
+    plans: PlansServiceClient<Channel>,
+    admin: String,
+}
+
+impl App {
+    async fn start() -> Self {
+        let units_database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+        let plans_database = TestDatabase::migrated(&fazhi_plans::MIGRATOR).await;
+        let settings = fazhi_testkit::server_settings();
+        let (listener, endpoint) = TestServer::listener().await;
+        let server = GrpcServer::new()
+            .add_service(fazhi_units::grpc_service(
+                units_database.pool.clone(),
+                fazhi_testkit::authenticator(),
+                &settings,
+            ))
+            .await
+            .add_service(fazhi_plans::grpc_service(
+                plans_database.pool.clone(),
+                fazhi_plans::UnitsClient::new(&endpoint).unwrap(),
+                fazhi_testkit::authenticator(),
+                &settings,
+            ))
+            .await;
+        let server = TestServer::start_on(listener, server, settings).await;
+        let admin = bearer("admin", None, &[Role::Admin]);
+        let mut registry = UnitsServiceClient::new(server.channel.clone());
+        for content in REGISTRIES {
+            registry
+                .import_units(with_token(
+                    units::ImportUnitsRequest {
+                        format: units::RegistryFormat::Yaml as i32,
+                        content: content.as_bytes().to_vec(),
+                        ..Default::default()
+                    },
+                    &admin,
+                ))
+                .await
+                .unwrap();
+        }
+        Self {
+            plans: PlansServiceClient::new(server.channel.clone()),
+            _units_database: units_database,
+            plans_database,
+            _server: server,
+            admin,
+        }
+    }
+
+    async fn import(
+        &mut self,
+        fixture: &str,
+        issuer: &str,
+        token: &str,
+    ) -> Result<pb::ImportPlanResponse, tonic::Status> {
+        let content = std::fs::read(format!("{FIXTURES}/{fixture}")).unwrap();
+        Ok(self
+            .plans
+            .import_plan(with_token(
+                pb::ImportPlanRequest {
+                    issuer: format!("units/{issuer}"),
+                    content,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await?
+            .into_inner())
+    }
+
+    async fn tasks(&mut self, plan: &str) -> Vec<pb::Task> {
+        let mut tasks = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .plans
+                .list_tasks(with_token(
+                    pb::ListTasksRequest {
+                        parent: plan.to_owned(),
+                        page_size: 10,
+                        page_token: token,
+                    },
+                    &self.admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            tasks.extend(page.tasks);
+            if page.next_page_token.is_empty() {
+                return tasks;
+            }
+            token = page.next_page_token;
+        }
+    }
+}
+
+fn targets(task: &pb::Task, role: pb::AssignmentRole) -> Vec<String> {
+    task.mentions
+        .iter()
+        .filter(|mention| mention.role == role as i32)
+        .map(|mention| match &mention.target {
+            Some(pb::task_mention::Target::Unit(unit)) => unit.clone(),
+            Some(pb::task_mention::Target::UnitGroup(group)) => group.clone(),
+            None => format!("unresolved {}", mention.mention),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_coordinator_imports_a_plan_with_every_unit_resolved() {
+    let mut app = App::start().await;
+    let coordinator = bearer("office", Some("ningguo"), &[Role::Coordinator]);
+    let imported = app
+        .import("ningguo-2024.txt", "ningguo", &coordinator)
+        .await
+        .unwrap();
+    let plan = imported.plan.unwrap();
+    let report = imported.report.unwrap();
+    assert_eq!(plan.title, "宁国市政府系统依法行政能力提升行动方案");
+    assert_eq!(plan.document_number, "宁政〔2024〕9号");
+    assert_eq!(plan.state, pb::PlanState::Draft as i32);
+    assert_eq!((plan.task_count, report.task_count), (37, 37));
+    assert_eq!(
+        report.resolved_mention_count, report.mention_count,
+        "{:?}",
+        report.warnings
+    );
+    println!(
+        "宁国: {}/{} mentions resolved",
+        report.resolved_mention_count, report.mention_count
+    );
+
+    let tasks = app.tasks(&plan.name).await;
+    assert_eq!(tasks.len(), 37);
+    let first = &tasks[0];
+    assert_eq!(first.name, format!("{}/tasks/t1", plan.name));
+    assert_eq!(
+        (first.part_title.as_str(), first.section_title.as_str()),
+        ("主要任务", "实施主体能力提升行动")
+    );
+    assert_eq!(
+        targets(first, pb::AssignmentRole::Lead),
+        vec!["units/ng-sfj"]
+    );
+    assert_eq!(
+        targets(first, pb::AssignmentRole::Responsible),
+        vec![
+            "unitGroups/townships",
+            "unitGroups/townships",
+            "unitGroups/government-departments"
+        ]
+    );
+    assert_eq!(first.targets[0].value, Some(40.0));
+
+    let fetched = app
+        .plans
+        .get_plan(with_token(
+            pb::GetPlanRequest {
+                name: plan.name.clone(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(fetched, plan);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM plans.audit_log WHERE resource = $1 AND result = 'OK'",
+    )
+    .bind(&plan.name)
+    .fetch_one(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn the_three_fixtures_import_and_list() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let mut rates = Vec::new();
+    for (fixture, issuer, tasks) in [
+        ("ningguo-2024.txt", "ningguo", 37),
+        ("tongliao-2020.txt", "tongliao", 45),
+        ("xuchang-2022-2025.txt", "xuchang", 25),
+    ] {
+        let report = app
+            .import(fixture, issuer, &admin)
+            .await
+            .unwrap()
+            .report
+            .unwrap();
+        assert_eq!(report.task_count, tasks, "{fixture}");
+        assert_eq!(
+            report.resolved_mention_count, report.mention_count,
+            "{fixture}: {:?}",
+            report.warnings
+        );
+        rates.push(format!(
+            "{issuer} {}/{}",
+            report.resolved_mention_count, report.mention_count
+        ));
+    }
+    println!("mentions resolved: {}", rates.join(", "));
+    let plans = app
+        .plans
+        .list_plans(with_token(pb::ListPlansRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    let issuers: Vec<&str> = plans.iter().map(|plan| plan.issuer.as_str()).collect();
+    assert_eq!(
+        issuers,
+        vec!["units/xuchang", "units/tongliao", "units/ningguo"],
+        "newest first"
+    );
+    let tongliao = app
+        .plans
+        .list_plans(with_token(
+            pb::ListPlansRequest {
+                issuer: "units/tongliao".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    assert_eq!(tongliao.len(), 1);
+    let xuchang = &plans[0];
+    let codes: Vec<&str> = xuchang
+        .import_report
+        .as_ref()
+        .unwrap()
+        .warnings
+        .iter()
+        .map(|warning| warning.code.as_str())
+        .collect();
+    assert_eq!(codes, vec!["NO_ASSIGNMENTS"]);
+}
+
+#[tokio::test]
+async fn import_refusals() {
+    let mut app = App::start().await;
+    let staff = bearer("clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let other_coordinator = bearer("office", Some("tongliao"), &[Role::Coordinator]);
+    for token in [&staff, &other_coordinator] {
+        let error = app
+            .import("ningguo-2024.txt", "ningguo", token)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::PermissionDenied);
+    }
+    let error = app
+        .import("ningguo-2024.txt", "nowhere", &app.admin.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let error = app
+        .import("ningguo-2024.txt", "ningguo", "Bearer nonsense")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Unauthenticated);
+    let garbage = app
+        .plans
+        .import_plan(with_token(
+            pb::ImportPlanRequest {
+                issuer: "units/ningguo".to_owned(),
+                content: b"PK\x03\x04broken".to_vec(),
+                ..Default::default()
+            },
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    use tonic_types::StatusExt;
+    let fields: Vec<String> = garbage
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|violation| violation.field.clone())
+        .collect();
+    assert_eq!(fields, vec!["content"]);
+    let missing = app
+        .plans
+        .get_plan(with_token(
+            pb::GetPlanRequest {
+                name: "plans/p-nothing".to_owned(),
+            },
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM plans.plans")
+        .fetch_one(&app.plans_database.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing half-written");
+}
+
+#[tokio::test]
+async fn retries_and_events() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let request = pb::ImportPlanRequest {
+        issuer: "units/xuchang".to_owned(),
+        content: std::fs::read(format!("{FIXTURES}/xuchang-2022-2025.txt")).unwrap(),
+        request_id: "3f1e8a52-0b7c-4f8e-9d4a-1c2b3d4e5f60".to_owned(),
+        validate_only: false,
+    };
+    let first = app
+        .plans
+        .import_plan(with_token(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = app
+        .plans
+        .import_plan(with_token(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.plan, again.plan, "a retry returns the first draft");
+    let checked = app
+        .plans
+        .import_plan(with_token(
+            pb::ImportPlanRequest {
+                request_id: String::new(),
+                validate_only: true,
+                ..request
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(checked.plan.is_none());
+    assert_eq!(checked.report.unwrap().task_count, 25);
+
+    let mut events = app
+        .plans
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let event = events.next().await.unwrap().unwrap().event.unwrap();
+    let Some(pb::plan_event::Payload::PlanImported(imported)) = event.payload else {
+        panic!("expected plan.imported");
+    };
+    assert_eq!(imported.plan, first.plan);
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans.plans")
+        .fetch_one(&app.plans_database.pool)
+        .await
+        .unwrap();
+    assert_eq!(plans, 1, "validate_only and the retry stored nothing");
+}
