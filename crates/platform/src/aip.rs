@@ -69,6 +69,24 @@ fn query_fingerprint<Q: Serialize>(query: &Q) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..9])
 }
 
+/// A page of a keyset-paginated list and the position after its last item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, K> {
+    pub items: Vec<T>,
+    pub next: Option<K>,
+}
+
+impl<T, K> Page<T, K> {
+    /// From rows fetched with `LIMIT page_size + 1`: the extra row only says another page exists;
+    /// `key` gives the keyset position of the last row kept.
+    pub fn from_overfetch(mut items: Vec<T>, page_size: i64, key: impl Fn(&T) -> K) -> Self {
+        let more = items.len() as i64 > page_size;
+        items.truncate(page_size.max(0) as usize);
+        let next = if more { items.last().map(key) } else { None };
+        Self { items, next }
+    }
+}
+
 /// The etag of a resource revision (AIP-154).
 pub fn etag(revision: i64) -> String {
     format!("\"{revision}\"")
@@ -228,6 +246,14 @@ mod tests {
         );
         assert!(decode_page_token::<(String, String), _>(&token, &("kind", 3)).is_err());
         assert!(decode_page_token::<(String, String), _>("garbage!", &("kind", 2)).is_err());
+    }
+
+    #[test]
+    fn pages_from_overfetched_rows() {
+        let full = Page::from_overfetch(vec![1, 2, 3], 2, |item| *item);
+        assert_eq!((full.items, full.next), (vec![1, 2], Some(2)));
+        let last = Page::from_overfetch(vec![1, 2], 2, |item| *item);
+        assert_eq!((last.items, last.next), (vec![1, 2], None));
     }
 
     #[test]

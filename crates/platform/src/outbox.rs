@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
-use futures::Stream;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
 use sqlx::postgres::PgListener;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::error::PlatformError;
+use crate::error::{FieldViolation, PlatformError};
 
 /// An event as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -84,4 +87,42 @@ pub fn watch(
             }
         }
     }
+}
+
+/// What a `WatchEvents` RPC answers with.
+pub type ResponseStream<R> = Pin<Box<dyn Stream<Item = Result<R, tonic::Status>> + Send>>;
+
+/// The stream of a service's `WatchEvents` RPC: the outbox after `after_sequence`, each event
+/// turned into the service's response by `convert` (`None` skips types it does not publish),
+/// errors as statuses. A negative cursor is refused.
+pub fn watch_responses<R, E>(
+    pool: PgPool,
+    schema: &'static str,
+    after_sequence: i64,
+    convert: impl Fn(StoredEvent) -> Result<Option<R>, E> + Send + Sync + 'static,
+) -> Result<ResponseStream<R>, PlatformError>
+where
+    R: Send + 'static,
+    E: From<PlatformError> + Into<tonic::Status>,
+{
+    if after_sequence < 0 {
+        return Err(PlatformError::InvalidArgument(vec![FieldViolation::new(
+            "after_sequence",
+            "NEGATIVE_SEQUENCE",
+            "after_sequence must not be negative",
+            "after_sequence 不能为负数",
+        )]));
+    }
+    let convert = Arc::new(convert);
+    let stream = watch(pool, schema, after_sequence).filter_map(move |event| {
+        let convert = Arc::clone(&convert);
+        async move {
+            match event.map_err(E::from).and_then(|event| convert(event)) {
+                Ok(Some(response)) => Some(Ok(response)),
+                Ok(None) => None,
+                Err(error) => Some(Err(error.into())),
+            }
+        }
+    });
+    Ok(Box::pin(stream))
 }

@@ -1,7 +1,5 @@
 //! The gRPC surface: converts protos to domain values, calls [`PlanBook`], converts back.
 
-use std::pin::Pin;
-
 use chrono::{DateTime, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
@@ -9,7 +7,6 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::MutationContext;
 use fazhi_platform::outbox::{self, StoredEvent};
 use fazhi_proto::plans::v1 as pb;
-use futures::{Stream, StreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -199,8 +196,6 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
     }))
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl pb::plans_service_server::PlansService for PlansApi {
     #[tracing::instrument(skip_all, fields(issuer = %request.get_ref().issuer, bytes = request.get_ref().content.len()))]
@@ -316,7 +311,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         }))
     }
 
-    type WatchEventsStream = EventStream;
+    type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
     async fn watch_events(
@@ -324,23 +319,13 @@ impl pb::plans_service_server::PlansService for PlansApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> ApiResult<Self::WatchEventsStream> {
         require_caller(&request)?;
-        let after = request.get_ref().after_sequence;
-        if after < 0 {
-            return Err(invalid(FieldViolation::new(
-                "after_sequence",
-                "NEGATIVE_SEQUENCE",
-                "after_sequence must not be negative",
-                "after_sequence 不能为负数",
-            )));
-        }
         let pool = self.book.store().pool().clone();
-        let stream = outbox::watch(pool, SCHEMA, after).filter_map(|event| async move {
-            match event.map_err(PlansError::from).and_then(event_to_proto) {
-                Ok(Some(event)) => Some(Ok(pb::WatchEventsResponse { event: Some(event) })),
-                Ok(None) => None,
-                Err(error) => Some(Err(Status::from(error))),
-            }
-        });
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            outbox::watch_responses(pool, SCHEMA, request.get_ref().after_sequence, |event| {
+                event_to_proto(event)
+                    .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
+            })
+            .map_err(PlansError::from)?;
+        Ok(Response::new(stream))
     }
 }

@@ -8,8 +8,9 @@ use fazhi_platform::mutation::MutationContext;
 use crate::domain::import::{document_text, parse};
 use crate::domain::{ImportReport, Plan, PlanId, Task, distinct_mentions, draft};
 use crate::error::{PlansError, Result};
-use crate::store::{Page, Store};
+use crate::store::Store;
 use crate::units_client::{Issuer, UnitsClient};
+use fazhi_platform::aip::Page;
 
 /// The plans service's use cases.
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! All SQL of the plans service (schema `plans`).
 
 use chrono::{DateTime, Utc};
+use fazhi_platform::aip::Page;
 use fazhi_platform::error::PlatformError;
 use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
 use serde::Serialize;
@@ -103,12 +104,6 @@ impl TryFrom<TaskRow> for Task {
 const PLAN_COLUMNS: &str =
     "id, title, document_number, issuer_id, period_start_year, period_end_year, state,
     task_count, import_report, revision, create_time, update_time";
-
-/// A page and the keyset position after it.
-pub struct Page<T, K> {
-    pub items: Vec<T>,
-    pub next: Option<K>,
-}
 
 /// Postgres access for plans.
 #[derive(Clone)]
@@ -238,19 +233,13 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(Plan::try_from)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() as i64 > page_size {
-            items.truncate(page_size as usize);
-            items
-                .last()
-                .map(|last| (last.create_time, last.id.as_str().to_owned()))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |last| {
+            (last.create_time, last.id.as_str().to_owned())
+        }))
     }
 
     /// A plan's tasks in document order after a position.
@@ -271,16 +260,10 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(Task::try_from)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() as i64 > page_size {
-            items.truncate(page_size as usize);
-            items.last().map(|last| last.position)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |last| last.position))
     }
 }

@@ -1,7 +1,5 @@
 //! The gRPC surface: converts protos to domain values, calls [`UnitRegistry`], converts back.
 
-use std::pin::Pin;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
@@ -9,7 +7,6 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::MutationContext;
 use fazhi_platform::outbox::{self, StoredEvent};
 use fazhi_proto::units::v1 as pb;
-use futures::{Stream, StreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -464,8 +461,6 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::UnitEvent>, UnitsErro
         payload: Some(payload),
     }))
 }
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchEventsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl pb::units_service_server::UnitsService for UnitsApi {
@@ -947,7 +942,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         Ok(Response::new(pb::ExportUnitsResponse { content }))
     }
 
-    type WatchEventsStream = EventStream;
+    type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
     async fn watch_events(
@@ -955,28 +950,14 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> ApiResult<Self::WatchEventsStream> {
         require_caller(&request)?;
-        let after = request.get_ref().after_sequence;
-        if after < 0 {
-            return Err(invalid(FieldViolation::new(
-                "after_sequence",
-                "NEGATIVE_SEQUENCE",
-                "after_sequence must not be negative",
-                "after_sequence 不能为负数",
-            )));
-        }
         let pool = self.registry.store().pool().clone();
-        let stream = outbox::watch(pool, SCHEMA, after).filter_map(|event| async move {
-            let converted = event
-                .map_err(UnitsError::from)
-                .and_then(event_to_proto)
-                .map_err(Status::from);
-            match converted {
-                Ok(Some(event)) => Some(Ok(pb::WatchEventsResponse { event: Some(event) })),
-                Ok(None) => None,
-                Err(status) => Some(Err(status)),
-            }
-        });
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            outbox::watch_responses(pool, SCHEMA, request.get_ref().after_sequence, |event| {
+                event_to_proto(event)
+                    .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
+            })
+            .map_err(UnitsError::from)?;
+        Ok(Response::new(stream))
     }
 }
 

@@ -15,7 +15,8 @@ use crate::domain::{
 };
 use crate::error::{Result, UnitsError};
 use crate::registry_file::{self, Format};
-use crate::store::{Descendant, ImportCounts, ImportedGroup, Page, Store, UnitFilter, showing_day};
+use crate::store::{Descendant, ImportCounts, ImportedGroup, Store, UnitFilter, showing_day};
+use fazhi_platform::aip::Page;
 
 /// At most this many mentions in one resolution call.
 pub const MAX_MENTIONS: usize = 1000;

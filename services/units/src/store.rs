@@ -2,6 +2,7 @@
 //! hierarchy take a day and see the unit versions valid on it.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use fazhi_platform::aip::Page;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
 use serde::Serialize;
@@ -203,12 +204,6 @@ pub struct UnitFilter {
     pub show_deleted: bool,
 }
 
-/// A page of results and the keyset position after its last item.
-pub struct Page<T, K> {
-    pub items: Vec<T>,
-    pub next: Option<K>,
-}
-
 /// Where a unit sits relative to a unit whose descendants were listed.
 pub struct Descendant {
     pub unit: Unit,
@@ -360,17 +355,9 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut units = units_from(rows)?;
-        let next = (units.len() as i64 > page_size).then(|| {
-            units.truncate(page_size as usize);
-            units
-                .last()
-                .map(|unit| (unit.display_name.clone(), unit.id.as_str().to_owned()))
-        });
-        Ok(Page {
-            items: units,
-            next: next.flatten(),
-        })
+        Ok(Page::from_overfetch(units_from(rows)?, page_size, |unit| {
+            (unit.display_name.clone(), unit.id.as_str().to_owned())
+        }))
     }
 
     /// The unit and its ancestors on a day, the unit first.
@@ -448,26 +435,20 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = found
+        let items = found
             .into_iter()
             .map(|row| {
                 let depth = row.depth;
                 Unit::try_from(row.unit).map(|unit| Descendant { unit, depth })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() as i64 > page_size {
-            items.truncate(page_size as usize);
-            items.last().map(|last| {
-                (
-                    last.depth,
-                    last.unit.display_name.clone(),
-                    last.unit.id.as_str().to_owned(),
-                )
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |last| {
+            (
+                last.depth,
+                last.unit.display_name.clone(),
+                last.unit.id.as_str().to_owned(),
+            )
+        }))
     }
 
     /// Every unit below a unit on a day, in one read (for group rules and mention scopes).
@@ -744,19 +725,13 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(Reorganization::try_from)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() as i64 > page_size {
-            items.truncate(page_size as usize);
-            items
-                .last()
-                .map(|last| (last.effective_date, last.id.as_str().to_owned()))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |last| {
+            (last.effective_date, last.id.as_str().to_owned())
+        }))
     }
 
     pub async fn create_group(
@@ -821,17 +796,13 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
+        let items = rows
             .into_iter()
             .map(UnitGroup::try_from)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() as i64 > page_size {
-            items.truncate(page_size as usize);
-            items.last().map(|last| last.id.as_str().to_owned())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, page_size, |last| {
+            last.id.as_str().to_owned()
+        }))
     }
 
     pub async fn delete_group(
