@@ -32,7 +32,8 @@ def ensure_environment():
     from grpc_tools import protoc  # noqa: PLC0415 (only inside the venv)
     import grpc_tools
     include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    protos = ["fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto"]
+    protos = ["fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto",
+              "fazhi/plans/v1/plans.proto", "fazhi/plans/v1/plans_service.proto"]
     status = protoc.main(["protoc", f"-I{ROOT}/proto", f"-I{include}", f"--python_out={generated}",
                           f"--grpc_python_out={generated}", *protos])
     if status != 0:
@@ -75,6 +76,7 @@ def main():
     from grpc_status import rpc_status
     from google.rpc import error_details_pb2
     from fazhi.units.v1 import units_pb2, units_service_pb2, units_service_pb2_grpc
+    from fazhi.plans.v1 import plans_pb2, plans_service_pb2, plans_service_pb2_grpc
 
     binary = sys.argv[1]
     port = free_port()
@@ -175,11 +177,33 @@ def main():
             again = units.CreateUnit(request, metadata=auth("coordinator")).unit
             assert first == again and first.name == "units/ng-tjj", (first, again)
 
+        def demo_plans():
+            plans = plans_service_pb2_grpc.PlansServiceStub(channel)
+            deadline = time.time() + 30
+            listed = []
+            while time.time() < deadline:
+                listed = plans.ListPlans(plans_service_pb2.ListPlansRequest(), metadata=auth("unit staff")).plans
+                if len(listed) == 3:
+                    break
+                time.sleep(0.5)
+            by_issuer = {plan.issuer: plan for plan in listed}
+            assert set(by_issuer) == {"units/ningguo", "units/tongliao", "units/xuchang"}, by_issuer.keys()
+            ningguo = by_issuer["units/ningguo"]
+            assert ningguo.state == plans_pb2.PLAN_STATE_DRAFT and ningguo.task_count == 37, ningguo
+            report = ningguo.import_report
+            assert report.resolved_mention_count == report.mention_count > 0, report
+            tasks = plans.ListTasks(plans_service_pb2.ListTasksRequest(parent=ningguo.name, page_size=100),
+                                    metadata=auth("unit staff")).tasks
+            assert [task.number for task in tasks] == [str(n) for n in range(1, 38)]
+            lead = [m.unit for m in tasks[0].mentions if m.role == plans_pb2.ASSIGNMENT_ROLE_LEAD]
+            assert lead == ["units/ng-sfj"], lead
+
         for name, function in [("health reports SERVING", health), ("reflection lists the service", reflection),
                                ("GetUnit with a dev token", get_with_token), ("no token: UNAUTHENTICATED", no_token),
                                ("ResolveUnitMentions", resolve), ("INVALID_ARGUMENT details", invalid_argument_details),
                                ("PERMISSION_DENIED across units", staff_cannot_touch_other_units),
-                               ("create with request_id replay", coordinator_creates_below_own_unit)]:
+                               ("create with request_id replay", coordinator_creates_below_own_unit),
+                               ("demo plans imported with units resolved", demo_plans)]:
             check(name, function)
     finally:
         process.send_signal(signal.SIGTERM)

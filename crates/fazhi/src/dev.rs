@@ -51,9 +51,55 @@ pub fn with_dev_secret(mut settings: Settings) -> Settings {
     settings
 }
 
+/// The demo plans: the issuer and the text of each real plan.
+const DEMO_PLANS: [(&str, &str); 3] = [
+    ("ningguo", include_str!("../demo/plans/ningguo-2024.txt")),
+    ("tongliao", include_str!("../demo/plans/tongliao-2020.txt")),
+    (
+        "xuchang",
+        include_str!("../demo/plans/xuchang-2022-2025.txt"),
+    ),
+];
+
 /// Applies every service's migrations.
 pub async fn migrate_all(pool: &PgPool) -> anyhow::Result<()> {
     fazhi_platform::db::migrate(pool, &fazhi_units::MIGRATOR).await?;
+    fazhi_platform::db::migrate(pool, &fazhi_plans::MIGRATOR).await?;
+    Ok(())
+}
+
+/// Imports the demo plans through the running server, as an operator would; a request id per
+/// plan makes a restart on the same database replay instead of importing twice.
+async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Result<()> {
+    use fazhi_proto::plans::v1 as pb;
+    let channel = tonic::transport::Endpoint::from_shared(endpoint)?
+        .connect()
+        .await?;
+    let mut plans = pb::plans_service_client::PlansServiceClient::new(channel);
+    for (issuer, text) in DEMO_PLANS {
+        let mut request = tonic::Request::new(pb::ImportPlanRequest {
+            issuer: format!("units/{issuer}"),
+            content: text.as_bytes().to_vec(),
+            request_id: format!("fazhi-dev-demo-plan-{issuer}"),
+            validate_only: false,
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {admin_token}").parse()?);
+        let response = plans.import_plan(request).await?.into_inner();
+        let (plan, report) = (
+            response.plan.unwrap_or_default(),
+            response.report.unwrap_or_default(),
+        );
+        println!(
+            "  demo plan       {} ({}): {} tasks, {}/{} unit mentions resolved",
+            plan.title,
+            plan.name,
+            report.task_count,
+            report.resolved_mention_count,
+            report.mention_count
+        );
+    }
     Ok(())
 }
 
@@ -107,14 +153,35 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;
     let address = listener.local_addr()?;
+    let endpoint = format!("http://{address}");
     let server = GrpcServer::new()
         .add_service(fazhi_units::grpc_service(
             pool.clone(),
+            authenticator.clone(),
+            &settings.server,
+        ))
+        .await
+        .add_service(fazhi_plans::grpc_service(
+            pool.clone(),
+            fazhi_plans::UnitsClient::new(&endpoint)?,
             authenticator,
             &settings.server,
         ))
         .await;
+    let admin = issue_dev_token(
+        &settings.auth,
+        "dev-admin",
+        None,
+        &[Role::Admin],
+        Duration::from_secs(3600),
+    )?;
     print_banner(&settings, address, cluster.as_ref(), started.elapsed())?;
+    // The plans go in through the server itself, once it listens.
+    tokio::spawn(async move {
+        if let Err(error) = import_demo_plans(endpoint, admin).await {
+            tracing::error!(%error, "demo plans not imported");
+        }
+    });
     let served = server
         .serve(&settings.server, listener, shutdown_signal())
         .await;
@@ -149,9 +216,9 @@ fn print_banner(
     println!(
         "\nFazhi dev is ready in {:.1} s\n\
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
-         \n  services        fazhi.units.v1.UnitsService\
+         \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService\
          \n  database        {database}\
-         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans as drafts\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\
          \n    coordinator of 宁国市人民政府      {coordinator}\
