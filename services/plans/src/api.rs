@@ -11,7 +11,9 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
-use crate::domain::{ImportReport, MentionTarget, Plan, PlanId, PlanState, Role, Task};
+use crate::domain::{
+    Assignment, AssignmentState, ImportReport, MentionTarget, Plan, PlanId, PlanState, Role, Task,
+};
 use crate::error::PlansError;
 use crate::service::{ImportCommand, PlanBook};
 use crate::store::SCHEMA;
@@ -104,7 +106,64 @@ fn plan_to_proto(plan: Plan) -> pb::Plan {
         create_time: Some(timestamp(plan.create_time)),
         update_time: Some(timestamp(plan.update_time)),
         etag: aip::etag(plan.revision),
+        publish_date: plan
+            .publish_date
+            .map(|day| day.to_string())
+            .unwrap_or_default(),
     }
+}
+fn role_to_proto(role: Role) -> pb::AssignmentRole {
+    match role {
+        Role::Lead => pb::AssignmentRole::Lead,
+        Role::Responsible => pb::AssignmentRole::Responsible,
+        Role::Participating => pb::AssignmentRole::Participating,
+    }
+}
+
+fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
+    pb::Assignment {
+        name: format!(
+            "{}/tasks/{}/assignments/{}",
+            assignment.plan.name(),
+            assignment.task_id,
+            assignment.id
+        ),
+        unit: format!("units/{}", assignment.unit),
+        role: role_to_proto(assignment.role) as i32,
+        mention: assignment.mention,
+        state: match assignment.state {
+            AssignmentState::Open => pb::AssignmentState::Open,
+            AssignmentState::Claimed => pb::AssignmentState::Claimed,
+            AssignmentState::Completed => pb::AssignmentState::Completed,
+        } as i32,
+        task_number: assignment.task_number,
+        task_title: assignment.task_title,
+        create_time: Some(timestamp(assignment.create_time)),
+    }
+}
+
+/// The caller's `authorization` header, forwarded to the units service.
+fn authorization_of<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Who calls, with which request id and payload fingerprint.
+fn mutation_context<T: Message>(
+    request: &Request<T>,
+    method: &'static str,
+    request_id: &str,
+) -> Result<MutationContext, Status> {
+    Ok(MutationContext {
+        caller: caller_of(request).map_err(PlansError::from)?,
+        method,
+        request_id: aip::request_id(request_id).map_err(invalid)?,
+        fingerprint: aip::request_fingerprint(method, &request.get_ref().encode_to_vec()),
+    })
 }
 
 fn snake_case<T: serde::Serialize>(value: &T) -> String {
@@ -128,11 +187,7 @@ fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
             .mentions
             .into_iter()
             .map(|mention| pb::TaskMention {
-                role: match mention.role {
-                    Role::Lead => pb::AssignmentRole::Lead,
-                    Role::Responsible => pb::AssignmentRole::Responsible,
-                    Role::Participating => pb::AssignmentRole::Participating,
-                } as i32,
+                role: role_to_proto(mention.role) as i32,
                 mention: mention.mention,
                 target: mention.resolution.target.map(|target| match target {
                     MentionTarget::Unit(unit) => pb::task_mention::Target::Unit(unit),
@@ -176,15 +231,33 @@ fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
 }
 
 fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansError> {
+    let sequence = event.sequence;
+    let unreadable = |error: serde_json::Error| {
+        PlansError::Platform(PlatformError::Internal(format!(
+            "event {sequence} unreadable: {error}"
+        )))
+    };
     let payload = match event.event_type.as_str() {
         "plan.imported" => pb::plan_event::Payload::PlanImported(pb::PlanImported {
             plan: Some(plan_to_proto(
-                serde_json::from_value(event.payload).map_err(|error| {
-                    PlansError::Platform(PlatformError::Internal(format!(
-                        "event {} unreadable: {error}",
-                        event.sequence
-                    )))
-                })?,
+                serde_json::from_value(event.payload).map_err(unreadable)?,
+            )),
+        }),
+        "plan.published" => {
+            #[derive(serde::Deserialize)]
+            struct Published {
+                plan: Plan,
+                assignment_count: i32,
+            }
+            let published: Published = serde_json::from_value(event.payload).map_err(unreadable)?;
+            pb::plan_event::Payload::PlanPublished(pb::PlanPublished {
+                plan: Some(plan_to_proto(published.plan)),
+                assignment_count: published.assignment_count,
+            })
+        }
+        "assignment.created" => pb::plan_event::Payload::AssignmentCreated(pb::AssignmentCreated {
+            assignment: Some(assignment_to_proto(
+                serde_json::from_value(event.payload).map_err(unreadable)?,
             )),
         }),
         _ => return Ok(None),
@@ -203,21 +276,12 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ImportPlanRequest>,
     ) -> ApiResult<pb::ImportPlanResponse> {
-        let method = "/fazhi.plans.v1.PlansService/ImportPlan";
-        let caller = caller_of(&request).map_err(PlansError::from)?;
-        let authorization = request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let request_id = aip::request_id(&request.get_ref().request_id).map_err(invalid)?;
-        let context = MutationContext {
-            caller,
-            method,
-            request_id,
-            fingerprint: aip::request_fingerprint(method, &request.get_ref().encode_to_vec()),
-        };
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ImportPlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
         let message = request.into_inner();
         let issuer = unit_id("issuer", &message.issuer)?;
         if message.content.is_empty() {
@@ -307,6 +371,73 @@ impl pb::plans_service_server::PlansService for PlansApi {
             next_page_token: page
                 .next
                 .map(|next| aip::encode_page_token(&next, &message.parent))
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().name))]
+    async fn publish_plan(
+        &self,
+        request: Request<pb::PublishPlanRequest>,
+    ) -> ApiResult<pb::PublishPlanResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/PublishPlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let id = plan_id("name", &message.name)?;
+        let publish_date = aip::optional_date("publish_date", &message.publish_date)
+            .map_err(invalid)?
+            .unwrap_or_else(|| Utc::now().date_naive());
+        let (plan, assignment_count) = self
+            .book
+            .publish(&context, &id, &message.etag, publish_date, &authorization)
+            .await?;
+        Ok(Response::new(pb::PublishPlanResponse {
+            plan: Some(plan_to_proto(plan)),
+            assignment_count,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().plan, unit = %request.get_ref().unit))]
+    async fn list_assignments(
+        &self,
+        request: Request<pb::ListAssignmentsRequest>,
+    ) -> ApiResult<pb::ListAssignmentsResponse> {
+        let context =
+            mutation_context(&request, "/fazhi.plans.v1.PlansService/ListAssignments", "")?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let plan = match message.plan.as_str() {
+            "" => None,
+            name => Some(plan_id("plan", name)?),
+        };
+        let unit = match message.unit.as_str() {
+            "" => None,
+            name => Some(unit_id("unit", name)?),
+        };
+        let query = (&message.plan, &message.unit);
+        let size = aip::page_size(message.page_size, 200, 1000).map_err(PlansError::from)?;
+        let after =
+            aip::decode_page_token(&message.page_token, &query).map_err(PlansError::from)?;
+        let page = self
+            .book
+            .list_assignments(
+                &context,
+                plan.as_ref(),
+                unit.as_deref(),
+                &authorization,
+                after,
+                size,
+            )
+            .await?;
+        Ok(Response::new(pb::ListAssignmentsResponse {
+            assignments: page.items.into_iter().map(assignment_to_proto).collect(),
+            next_page_token: page
+                .next
+                .map(|next| aip::encode_page_token(&next, &query))
                 .unwrap_or_default(),
         }))
     }

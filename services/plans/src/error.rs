@@ -14,6 +14,10 @@ pub enum PlansError {
     PlanNotFound(String),
     #[error("the units service could not be reached: {0}")]
     UnitsUnavailable(String),
+    #[error("the plan is not a draft")]
+    PlanNotDraft,
+    #[error("unresolved unit mentions: {}", .0.join("; "))]
+    UnresolvedMentions(Vec<String>),
 }
 
 impl PlansError {
@@ -37,6 +41,18 @@ impl DescribeError for PlansError {
                 "PLAN_NOT_FOUND",
                 self.to_string(),
                 format!("未找到实施方案 {plan}"),
+            ),
+            Self::PlanNotDraft => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "PLAN_NOT_DRAFT",
+                self.to_string(),
+                "只有草稿状态的实施方案才能发布",
+            ),
+            Self::UnresolvedMentions(mentions) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "UNRESOLVED_MENTIONS",
+                self.to_string(),
+                format!("以下单位名称尚未对应到单位,请先处理:{}", mentions.join(";")),
             ),
             Self::UnitsUnavailable(_) => ErrorDescription::new(
                 Code::Unavailable,

@@ -6,9 +6,12 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::MutationContext;
 
 use crate::domain::import::{document_text, parse};
-use crate::domain::{ImportReport, Plan, PlanId, Task, distinct_mentions, draft};
+use crate::domain::{
+    Assignment, ImportReport, Plan, PlanId, PublishRefusal, Task, assignments, check_publishable,
+    distinct_mentions, draft, groups_to_expand,
+};
 use crate::error::{PlansError, Result};
-use crate::store::Store;
+use crate::store::{AssignmentKey, Store};
 use crate::units_client::{Issuer, UnitsClient};
 use fazhi_platform::aip::Page;
 
@@ -17,6 +20,24 @@ use fazhi_platform::aip::Page;
 pub struct PlanBook {
     store: Store,
     units: UnitsClient,
+}
+
+/// What the caller must be to a unit.
+#[derive(Clone, Copy)]
+enum Manage {
+    /// Its coordinator (or above).
+    Coordinate,
+    /// Its own staff, or its coordinator.
+    WorkFor,
+}
+
+impl Manage {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Coordinate => "issuer",
+            Self::WorkFor => "unit",
+        }
+    }
 }
 
 /// An import request, checked.
@@ -44,31 +65,13 @@ impl PlanBook {
         context: &MutationContext,
         command: ImportCommand<'_>,
     ) -> Result<(Option<Plan>, ImportReport)> {
-        let ancestry = match self
-            .units
-            .issuer(&command.issuer, &command.authorization)
-            .await?
-        {
-            Issuer::Found(ancestry) => ancestry,
-            Issuer::Unknown => {
-                return Err(PlansError::invalid_field(FieldViolation::new(
-                    "issuer",
-                    "ISSUER_NOT_FOUND",
-                    "issuer names no registered unit",
-                    "issuer 指定的单位不存在",
-                )));
-            }
-        };
-        if !context.caller.may_manage(&ancestry) {
-            self.store
-                .audit_refusal(
-                    context,
-                    &format!("units/{}", command.issuer),
-                    "PERMISSION_DENIED",
-                )
-                .await?;
-            return Err(PlatformError::PermissionDenied.into());
-        }
+        self.authorize_for_unit(
+            context,
+            &command.issuer,
+            &command.authorization,
+            Manage::Coordinate,
+        )
+        .await?;
         let text = document_text(command.content).map_err(|error| {
             PlansError::invalid_field(FieldViolation::new(
                 "content",
@@ -95,6 +98,109 @@ impl PlanBook {
         let plan = self.store.create_draft(context, &draft).await?;
         let report = plan.report.clone();
         Ok((Some(plan), report))
+    }
+
+    /// Refuses, auditing the refusal, unless the caller may act for the unit: coordinate it (its
+    /// coordinators above it, admins), or work for it (also its own staff).
+    async fn authorize_for_unit(
+        &self,
+        context: &MutationContext,
+        unit: &str,
+        authorization: &str,
+        need: Manage,
+    ) -> Result<()> {
+        let ancestry = match self.units.issuer(unit, authorization).await? {
+            Issuer::Found(ancestry) => ancestry,
+            Issuer::Unknown => {
+                return Err(PlansError::invalid_field(FieldViolation::new(
+                    need.field(),
+                    "UNIT_NOT_FOUND",
+                    format!("{} names no registered unit", need.field()),
+                    format!("{} 指定的单位不存在", need.field()),
+                )));
+            }
+        };
+        let allowed = match need {
+            Manage::Coordinate => context.caller.may_manage(&ancestry),
+            Manage::WorkFor => context.caller.may_work_for(unit, &ancestry),
+        };
+        if allowed {
+            return Ok(());
+        }
+        self.store
+            .audit_refusal(context, &format!("units/{unit}"), "PERMISSION_DENIED")
+            .await?;
+        Err(PlatformError::PermissionDenied.into())
+    }
+
+    /// Publishes a draft: groups expanded through the units service as of `publish_date`, one
+    /// assignment per task, unit and role.
+    pub async fn publish(
+        &self,
+        context: &MutationContext,
+        id: &PlanId,
+        etag: &str,
+        publish_date: chrono::NaiveDate,
+        authorization: &str,
+    ) -> Result<(Plan, i32)> {
+        let plan = self.store.get_plan(id).await?;
+        self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
+            .await?;
+        fazhi_platform::aip::check_etag(etag, plan.revision)?;
+        let tasks = self.store.all_tasks(id).await?;
+        check_publishable(&plan, &tasks).map_err(|refusal| match refusal {
+            PublishRefusal::NotDraft(_) => PlansError::PlanNotDraft,
+            PublishRefusal::UnresolvedMentions(mentions) => {
+                PlansError::UnresolvedMentions(mentions)
+            }
+        })?;
+        let mut members = HashMap::new();
+        for group in groups_to_expand(&tasks) {
+            let units = self
+                .units
+                .expand(&group, &plan.issuer, publish_date, authorization)
+                .await?;
+            members.insert(group, units);
+        }
+        let new_assignments = assignments(&tasks, &members);
+        self.store
+            .publish(context, &plan, publish_date, &new_assignments)
+            .await
+    }
+
+    /// A unit's assignments (its staff, or those who manage it), or a plan's (those who manage
+    /// its issuer).
+    pub async fn list_assignments(
+        &self,
+        context: &MutationContext,
+        plan: Option<&PlanId>,
+        unit: Option<&str>,
+        authorization: &str,
+        after: Option<AssignmentKey>,
+        page_size: i64,
+    ) -> Result<Page<Assignment, AssignmentKey>> {
+        match (plan, unit) {
+            (_, Some(unit)) => {
+                self.authorize_for_unit(context, unit, authorization, Manage::WorkFor)
+                    .await?
+            }
+            (Some(plan), None) => {
+                let issuer = self.store.get_plan(plan).await?.issuer;
+                self.authorize_for_unit(context, &issuer, authorization, Manage::Coordinate)
+                    .await?;
+            }
+            (None, None) => {
+                return Err(PlansError::invalid_field(FieldViolation::new(
+                    "unit",
+                    "REQUIRED",
+                    "give a plan or a unit",
+                    "须指定实施方案或单位",
+                )));
+            }
+        }
+        self.store
+            .list_assignments(plan, unit, after, page_size)
+            .await
     }
 
     pub async fn get_plan(&self, id: &PlanId) -> Result<Plan> {

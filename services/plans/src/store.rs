@@ -7,7 +7,10 @@ use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::domain::{Draft, ImportReport, Plan, PlanId, PlanState, Task};
+use crate::domain::{
+    Assignment, AssignmentState, Draft, ImportReport, NewAssignment, Plan, PlanId, PlanState, Role,
+    Task,
+};
 use crate::error::{PlansError, Result};
 
 /// The schema this service owns.
@@ -38,6 +41,7 @@ struct PlanRow {
     revision: i64,
     create_time: DateTime<Utc>,
     update_time: DateTime<Utc>,
+    publish_date: Option<chrono::NaiveDate>,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -57,9 +61,47 @@ impl TryFrom<PlanRow> for Plan {
             revision: row.revision,
             create_time: row.create_time,
             update_time: row.update_time,
+            publish_date: row.publish_date,
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct AssignmentRow {
+    id: String,
+    plan_id: String,
+    task_id: String,
+    task_number: String,
+    task_title: String,
+    unit_id: String,
+    role: String,
+    mention: String,
+    state: String,
+    create_time: DateTime<Utc>,
+    position: i32,
+}
+
+impl TryFrom<AssignmentRow> for Assignment {
+    type Error = PlansError;
+    fn try_from(row: AssignmentRow) -> Result<Self> {
+        let bad = |what: &str| corrupt(format!("assignment {} has a bad {what}", row.id));
+        Ok(Assignment {
+            role: Role::parse(&row.role).ok_or_else(|| bad("role"))?,
+            state: AssignmentState::parse(&row.state).ok_or_else(|| bad("state"))?,
+            id: row.id,
+            plan: PlanId::from_trusted(row.plan_id),
+            task_id: row.task_id,
+            task_number: row.task_number,
+            task_title: row.task_title,
+            unit: row.unit_id,
+            mention: row.mention,
+            create_time: row.create_time,
+        })
+    }
+}
+
+/// Where a list of assignments stopped: plan, task position, unit, role.
+pub type AssignmentKey = (String, i32, String, String);
 
 #[derive(sqlx::FromRow)]
 struct TaskRow {
@@ -103,7 +145,12 @@ impl TryFrom<TaskRow> for Task {
 
 const PLAN_COLUMNS: &str =
     "id, title, document_number, issuer_id, period_start_year, period_end_year, state,
-    task_count, import_report, revision, create_time, update_time";
+    task_count, import_report, revision, create_time, update_time, publish_date";
+
+const ASSIGNMENT_SELECT: &str =
+    "SELECT a.id, a.plan_id, a.task_id, t.number AS task_number, t.title AS task_title,
+    a.unit_id, a.role, a.mention, a.state, a.create_time, t.position
+    FROM plans.assignments a JOIN plans.tasks t ON t.plan_id = a.plan_id AND t.id = a.task_id";
 
 /// Postgres access for plans.
 #[derive(Clone)]
@@ -240,6 +287,183 @@ impl Store {
         Ok(Page::from_overfetch(items, page_size, |last| {
             (last.create_time, last.id.as_str().to_owned())
         }))
+    }
+
+    /// Publishes a draft read at `revision`: state, date and assignments in one transaction,
+    /// with an event for the plan and one per assignment.
+    pub async fn publish(
+        &self,
+        context: &MutationContext,
+        plan: &Plan,
+        publish_date: chrono::NaiveDate,
+        new_assignments: &[NewAssignment],
+    ) -> Result<(Plan, i32)> {
+        let mut transaction =
+            match mutation::begin::<(Plan, i32)>(&self.pool, SCHEMA, context).await? {
+                Begun::Replay(done) => return Ok(done),
+                Begun::Fresh(transaction) => transaction,
+            };
+        let updated = sqlx::query(
+            "UPDATE plans.plans SET state = 'published', publish_date = $3, revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2 AND state = 'draft'",
+        )
+        .bind(plan.id.as_str())
+        .bind(plan.revision)
+        .bind(publish_date)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(PlatformError::EtagMismatch.into());
+        }
+        let ids: Vec<String> = new_assignments
+            .iter()
+            .map(|_| format!("a-{}", uuid::Uuid::now_v7().simple()))
+            .collect();
+        sqlx::query(
+            "INSERT INTO plans.assignments (id, plan_id, task_id, unit_id, role, mention, state)
+             SELECT new.id, $1, new.task_id, new.unit_id, new.role, new.mention, 'open'
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  AS new (id, task_id, unit_id, role, mention)",
+        )
+        .bind(plan.id.as_str())
+        .bind(&ids)
+        .bind(
+            new_assignments
+                .iter()
+                .map(|new| new.task_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new_assignments
+                .iter()
+                .map(|new| new.unit.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new_assignments
+                .iter()
+                .map(|new| new.role.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new_assignments
+                .iter()
+                .map(|new| new.mention.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *transaction)
+        .await?;
+        let published: Plan = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1"
+        )))
+        .bind(plan.id.as_str())
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_into()?;
+        let created: Vec<Assignment> =
+            sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
+                "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 ORDER BY t.position, a.unit_id, a.role"
+            )))
+            .bind(plan.id.as_str())
+            .fetch_all(&mut *transaction)
+            .await?
+            .into_iter()
+            .map(Assignment::try_from)
+            .collect::<Result<_>>()?;
+        let count = created.len() as i32;
+        let mut events = vec![NewEvent {
+            event_type: "plan.published",
+            resource: published.id.name(),
+            payload: serde_json::json!({ "plan": json(&published), "assignment_count": count }),
+        }];
+        events.extend(created.iter().map(|assignment| NewEvent {
+            event_type: "assignment.created",
+            resource: format!(
+                "{}/tasks/{}/assignments/{}",
+                assignment.plan.name(),
+                assignment.task_id,
+                assignment.id
+            ),
+            payload: json(assignment),
+        }));
+        let outcome = (published, count);
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: plan.id.name(),
+                before: Some(json(plan)),
+                after: Some(json(&outcome.0)),
+            }],
+            events,
+            &outcome,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Assignments of a plan and/or a unit, in task order, after a keyset position.
+    pub async fn list_assignments(
+        &self,
+        plan: Option<&PlanId>,
+        unit: Option<&str>,
+        after: Option<AssignmentKey>,
+        page_size: i64,
+    ) -> Result<Page<Assignment, AssignmentKey>> {
+        let (after_plan, after_position, after_unit, after_role) = match after {
+            Some((plan, position, unit, role)) => {
+                (Some(plan), Some(position), Some(unit), Some(role))
+            }
+            None => (None, None, None, None),
+        };
+        let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{ASSIGNMENT_SELECT}
+             WHERE ($1::text IS NULL OR a.plan_id = $1) AND ($2::text IS NULL OR a.unit_id = $2)
+               AND ($3::text IS NULL OR (a.plan_id, t.position, a.unit_id, a.role) > ($3, $4, $5, $6))
+             ORDER BY a.plan_id, t.position, a.unit_id, a.role
+             LIMIT $7"
+        )))
+        .bind(plan.map(PlanId::as_str))
+        .bind(unit)
+        .bind(after_plan)
+        .bind(after_position)
+        .bind(after_unit)
+        .bind(after_role)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
+        let items = rows
+            .into_iter()
+            .map(Assignment::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let keyed: Vec<(Assignment, i32)> = items.into_iter().zip(positions).collect();
+        let page = Page::from_overfetch(keyed, page_size, |(assignment, position)| {
+            (
+                assignment.plan.as_str().to_owned(),
+                *position,
+                assignment.unit.clone(),
+                assignment.role.as_str().to_owned(),
+            )
+        });
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|(assignment, _)| assignment)
+                .collect(),
+            next: page.next,
+        })
+    }
+
+    /// Every task of a plan, in document order.
+    pub async fn all_tasks(&self, plan: &PlanId) -> Result<Vec<Task>> {
+        Ok(self
+            .list_tasks(plan, None, i64::from(i32::MAX) - 1)
+            .await?
+            .items)
     }
 
     /// A plan's tasks in document order after a position.

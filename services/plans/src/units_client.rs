@@ -83,6 +83,35 @@ impl UnitsClient {
         }
     }
 
+    /// The ids of a group's member units relative to the issuer on a day.
+    pub async fn expand(
+        &self,
+        group: &str,
+        issuer: &str,
+        as_of: chrono::NaiveDate,
+        authorization: &str,
+    ) -> Result<Vec<String>> {
+        let response = self
+            .client
+            .clone()
+            .expand_unit_group(Self::request(
+                units::ExpandUnitGroupRequest {
+                    name: group.to_owned(),
+                    context_unit: format!("units/{issuer}"),
+                    as_of: as_of.to_string(),
+                },
+                authorization,
+            )?)
+            .await
+            .map_err(|status| Self::unavailable(&status))?;
+        Ok(response
+            .into_inner()
+            .units
+            .into_iter()
+            .map(|unit| unit.name.trim_start_matches("units/").to_owned())
+            .collect())
+    }
+
     /// Resolves mentions relative to the issuer, in order.
     pub async fn resolve(
         &self,

@@ -4,6 +4,7 @@ pub mod import;
 mod plan;
 
 pub use plan::{
-    Draft, ImportReport, MentionResolution, MentionTarget, Plan, PlanId, PlanState, ReportWarning,
-    Role, Task, TaskMention, distinct_mentions, draft,
+    Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,
+    NewAssignment, Plan, PlanId, PlanState, PublishRefusal, ReportWarning, Role, Task, TaskMention,
+    assignments, check_publishable, distinct_mentions, draft, groups_to_expand,
 };

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::import::{Deadline, ParsedPlan, QuantitativeTarget};
@@ -40,7 +40,7 @@ impl PlanState {
 }
 
 /// The role a unit has in a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 牵头单位
@@ -130,6 +130,133 @@ pub struct Plan {
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
     pub revision: i64,
+    /// The day it was published; groups were expanded as of it.
+    pub publish_date: Option<NaiveDate>,
+}
+
+/// Where an assignment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentState {
+    Open,
+    Claimed,
+    Completed,
+}
+
+impl AssignmentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Open, Self::Claimed, Self::Completed]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// A unit's part in a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub id: String,
+    pub plan: PlanId,
+    pub task_id: String,
+    pub task_number: String,
+    pub task_title: String,
+    /// The unit's id (without `units/`).
+    pub unit: String,
+    pub role: Role,
+    pub mention: String,
+    pub state: AssignmentState,
+    pub create_time: DateTime<Utc>,
+}
+
+/// An assignment to create on publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAssignment {
+    pub task_id: String,
+    pub unit: String,
+    pub role: Role,
+    pub mention: String,
+}
+
+/// Why a plan cannot be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishRefusal {
+    NotDraft(PlanState),
+    /// `task number: mention` of each unresolved mention.
+    UnresolvedMentions(Vec<String>),
+}
+
+/// Checks that a plan may be published: a draft whose every mention is resolved.
+pub fn check_publishable(plan: &Plan, tasks: &[Task]) -> Result<(), PublishRefusal> {
+    if plan.state != PlanState::Draft {
+        return Err(PublishRefusal::NotDraft(plan.state));
+    }
+    let unresolved: Vec<String> = tasks
+        .iter()
+        .flat_map(|task| {
+            task.mentions
+                .iter()
+                .filter(|mention| mention.resolution.target.is_none())
+                .map(move |mention| format!("{}: {}", task.number, mention.mention))
+        })
+        .collect();
+    if unresolved.is_empty() {
+        Ok(())
+    } else {
+        Err(PublishRefusal::UnresolvedMentions(unresolved))
+    }
+}
+
+/// The groups whose members publishing needs, by name.
+pub fn groups_to_expand(tasks: &[Task]) -> Vec<String> {
+    let mut groups: Vec<String> = tasks
+        .iter()
+        .flat_map(|task| &task.mentions)
+        .filter_map(|mention| match &mention.resolution.target {
+            Some(MentionTarget::Group(group)) => Some(group.clone()),
+            _ => None,
+        })
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// One assignment per task, unit and role: a unit named twice (各乡镇 and 街道 are the same group)
+/// gets one, from the first mention.
+pub fn assignments(tasks: &[Task], members: &HashMap<String, Vec<String>>) -> Vec<NewAssignment> {
+    let mut seen = std::collections::HashSet::new();
+    let mut assignments = Vec::new();
+    for task in tasks {
+        for mention in &task.mentions {
+            let units: Vec<String> = match &mention.resolution.target {
+                Some(MentionTarget::Unit(unit)) => {
+                    vec![unit.trim_start_matches("units/").to_owned()]
+                }
+                Some(MentionTarget::Group(group)) => {
+                    members.get(group).cloned().unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            for unit in units {
+                if seen.insert((task.id.clone(), unit.clone(), mention.role)) {
+                    assignments.push(NewAssignment {
+                        task_id: task.id.clone(),
+                        unit,
+                        role: mention.role,
+                        mention: mention.mention.clone(),
+                    });
+                }
+            }
+        }
+    }
+    assignments
 }
 
 /// A plan to store: its fields and tasks.
@@ -273,5 +400,21 @@ pub fn draft(
         period: parsed.period,
         tasks,
         report,
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::Responsible => "responsible",
+            Self::Participating => "participating",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Lead, Self::Responsible, Self::Participating]
+            .into_iter()
+            .find(|role| role.as_str() == text)
     }
 }

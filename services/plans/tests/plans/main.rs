@@ -396,3 +396,166 @@ async fn retries_and_events() {
         .unwrap();
     assert_eq!(plans, 1, "validate_only and the retry stored nothing");
 }
+
+impl App {
+    async fn publish(
+        &mut self,
+        plan: &str,
+        token: &str,
+    ) -> Result<pb::PublishPlanResponse, tonic::Status> {
+        Ok(self
+            .plans
+            .publish_plan(with_token(
+                pb::PublishPlanRequest {
+                    name: plan.to_owned(),
+                    publish_date: "2024-02-08".to_owned(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await?
+            .into_inner())
+    }
+
+    async fn assignments_of(
+        &mut self,
+        unit: &str,
+        token: &str,
+    ) -> Result<Vec<pb::Assignment>, tonic::Status> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .plans
+                .list_assignments(with_token(
+                    pb::ListAssignmentsRequest {
+                        unit: format!("units/{unit}"),
+                        page_size: 7,
+                        page_token,
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await?
+                .into_inner();
+            all.extend(page.assignments);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+}
+
+#[tokio::test]
+async fn publishing_gives_every_unit_its_own_assignments() {
+    let mut app = App::start().await;
+    let coordinator = bearer("office", Some("ningguo"), &[Role::Coordinator]);
+    let plan = app
+        .import("ningguo-2024.txt", "ningguo", &coordinator)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    let staff = bearer("clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let refused = app.publish(&plan.name, &staff).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let published = app.publish(&plan.name, &coordinator).await.unwrap();
+    let plan = published.plan.unwrap();
+    assert_eq!(plan.state, pb::PlanState::Published as i32);
+    assert_eq!(plan.publish_date, "2024-02-08");
+    assert!(
+        published.assignment_count > 37 * 14,
+        "{}",
+        published.assignment_count
+    );
+
+    // 市司法局 sees its own work: it leads task 1, and is responsible for it as a department.
+    let own = app.assignments_of("ng-sfj", &staff).await.unwrap();
+    let task_one: Vec<i32> = own
+        .iter()
+        .filter(|assignment| assignment.task_number == "1")
+        .map(|assignment| assignment.role)
+        .collect();
+    assert_eq!(
+        task_one,
+        vec![
+            pb::AssignmentRole::Lead as i32,
+            pb::AssignmentRole::Responsible as i32
+        ]
+    );
+    assert!(
+        own.iter()
+            .all(|assignment| assignment.unit == "units/ng-sfj"
+                && assignment.state == pb::AssignmentState::Open as i32)
+    );
+    // A township named twice (各乡镇 and 街道) has one assignment per task and role.
+    let township = app.assignments_of("ng-gkz", &coordinator).await.unwrap();
+    let first: Vec<&pb::Assignment> = township
+        .iter()
+        .filter(|assignment| assignment.task_number == "1")
+        .collect();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].mention, "各乡镇");
+    // …and nobody else's.
+    let error = app.assignments_of("ng-czj", &staff).await.unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+
+    let again = app.publish(&plan.name, &coordinator).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    let mut events = app
+        .plans
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 1 },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let published_event = events.next().await.unwrap().unwrap().event.unwrap();
+    assert!(matches!(
+        published_event.payload,
+        Some(pb::plan_event::Payload::PlanPublished(_))
+    ));
+    let assignment_event = events.next().await.unwrap().unwrap().event.unwrap();
+    assert!(matches!(
+        assignment_event.payload,
+        Some(pb::plan_event::Payload::AssignmentCreated(_))
+    ));
+}
+
+#[tokio::test]
+async fn unresolved_mentions_block_publishing() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let text = "宁国市气象工作方案\n一、主要任务\n1.做好气象服务。\n牵头单位:市气象局\n责任单位:各乡镇、街道\n";
+    let imported = app
+        .plans
+        .import_plan(with_token(
+            pb::ImportPlanRequest {
+                issuer: "units/ningguo".to_owned(),
+                content: text.as_bytes().to_vec(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let report = imported.report.unwrap();
+    assert_eq!(
+        (report.mention_count, report.resolved_mention_count),
+        (3, 2)
+    );
+    assert!(report.warnings.iter().any(
+        |warning| warning.code == "UNRESOLVED_MENTION" && warning.message.contains("市气象局")
+    ));
+    let error = app
+        .publish(&imported.plan.unwrap().name, &admin)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::FailedPrecondition);
+    assert!(error.message().contains("市气象局"), "{}", error.message());
+}
