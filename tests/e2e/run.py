@@ -183,13 +183,13 @@ def main():
             listed = []
             while time.time() < deadline:
                 listed = plans.ListPlans(plans_service_pb2.ListPlansRequest(), metadata=auth("unit staff")).plans
-                if len(listed) == 3:
+                if len(listed) == 3 and all(p.state == plans_pb2.PLAN_STATE_PUBLISHED for p in listed):
                     break
                 time.sleep(0.5)
             by_issuer = {plan.issuer: plan for plan in listed}
             assert set(by_issuer) == {"units/ningguo", "units/tongliao", "units/xuchang"}, by_issuer.keys()
             ningguo = by_issuer["units/ningguo"]
-            assert ningguo.state == plans_pb2.PLAN_STATE_DRAFT and ningguo.task_count == 37, ningguo
+            assert ningguo.state == plans_pb2.PLAN_STATE_PUBLISHED and ningguo.task_count == 37, ningguo
             report = ningguo.import_report
             assert report.resolved_mention_count == report.mention_count > 0, report
             tasks = plans.ListTasks(plans_service_pb2.ListTasksRequest(parent=ningguo.name, page_size=100),
@@ -197,13 +197,17 @@ def main():
             assert [task.number for task in tasks] == [str(n) for n in range(1, 38)]
             lead = [m.unit for m in tasks[0].mentions if m.role == plans_pb2.ASSIGNMENT_ROLE_LEAD]
             assert lead == ["units/ng-sfj"], lead
+            own = plans.ListAssignments(plans_service_pb2.ListAssignmentsRequest(unit="units/ng-sfj", page_size=1000),
+                                        metadata=auth("unit staff")).assignments
+            assert own and all(a.unit == "units/ng-sfj" for a in own), own[:3]
+            assert any(a.task_number == "1" and a.role == plans_pb2.ASSIGNMENT_ROLE_LEAD for a in own)
 
         for name, function in [("health reports SERVING", health), ("reflection lists the service", reflection),
                                ("GetUnit with a dev token", get_with_token), ("no token: UNAUTHENTICATED", no_token),
                                ("ResolveUnitMentions", resolve), ("INVALID_ARGUMENT details", invalid_argument_details),
                                ("PERMISSION_DENIED across units", staff_cannot_touch_other_units),
                                ("create with request_id replay", coordinator_creates_below_own_unit),
-                               ("demo plans imported with units resolved", demo_plans)]:
+                               ("demo plans published; a unit sees its own work", demo_plans)]:
             check(name, function)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -68,8 +68,8 @@ pub async fn migrate_all(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Imports the demo plans through the running server, as an operator would; a request id per
-/// plan makes a restart on the same database replay instead of importing twice.
+/// Imports and publishes the demo plans through the running server, as an operator would; a
+/// request id per call makes a restart on the same database replay instead of doing it twice.
 async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Result<()> {
     use fazhi_proto::plans::v1 as pb;
     let channel = tonic::transport::Endpoint::from_shared(endpoint)?
@@ -91,13 +91,24 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
             response.plan.unwrap_or_default(),
             response.report.unwrap_or_default(),
         );
+        let mut publish = tonic::Request::new(pb::PublishPlanRequest {
+            name: plan.name.clone(),
+            etag: String::new(),
+            request_id: format!("fazhi-dev-demo-publish-{issuer}"),
+            publish_date: String::new(),
+        });
+        publish
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {admin_token}").parse()?);
+        let published = plans.publish_plan(publish).await?.into_inner();
         println!(
-            "  demo plan       {} ({}): {} tasks, {}/{} unit mentions resolved",
+            "  demo plan       {} ({}): {} tasks, {}/{} unit mentions resolved, published with {} assignments",
             plan.title,
             plan.name,
             report.task_count,
             report.resolved_mention_count,
-            report.mention_count
+            report.mention_count,
+            published.assignment_count
         );
     }
     Ok(())
@@ -218,7 +229,7 @@ fn print_banner(
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
          \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService\
          \n  database        {database}\
-         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans as drafts\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\
          \n    coordinator of 宁国市人民政府      {coordinator}\
