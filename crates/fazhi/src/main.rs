@@ -56,6 +56,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PlansCommand {
+    /// Imports a plan document (text or .docx) as a draft through a running server and prints
+    /// the import report.
+    Import {
+        file: PathBuf,
+        /// The issuing unit's id, e.g. `ningguo`.
+        #[arg(long)]
+        issuer: String,
+        /// Parse and resolve, report, store nothing.
+        #[arg(long)]
+        validate_only: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Parses a plan document (UTF-8 text or .docx) and prints its structure; needs no server or
     /// database.
     Parse {
@@ -166,6 +179,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Units { command } => units_command(command).await,
         Command::Plans {
             command:
+                PlansCommand::Import {
+                    file,
+                    issuer,
+                    validate_only,
+                    server,
+                },
+        } => import_plan(file, issuer, validate_only, server).await,
+        Command::Plans {
+            command:
                 PlansCommand::Parse {
                     file,
                     format: ParseFormat::Json,
@@ -197,6 +219,48 @@ fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
     Ok(request)
+}
+
+async fn import_plan(
+    file: PathBuf,
+    issuer: String,
+    validate_only: bool,
+    server: ServerArgs,
+) -> anyhow::Result<()> {
+    use fazhi_proto::plans::v1 as plans;
+    let content =
+        std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    let response = plans::plans_service_client::PlansServiceClient::new(channel)
+        .import_plan(authorized(
+            plans::ImportPlanRequest {
+                issuer: format!("units/{issuer}"),
+                content,
+                request_id: String::new(),
+                validate_only,
+            },
+            &server.token,
+        )?)
+        .await?
+        .into_inner();
+    let report = response.report.unwrap_or_default();
+    if let Some(plan) = response.plan {
+        println!("{} — {} (draft)", plan.name, plan.title);
+    }
+    println!(
+        "{} tasks; {}/{} unit mentions resolved",
+        report.task_count, report.resolved_mention_count, report.mention_count
+    );
+    for warning in report.warnings {
+        println!(
+            "  {:<20} line {:>4}  {}",
+            warning.code, warning.line, warning.message
+        );
+    }
+    Ok(())
 }
 
 async fn units_command(command: UnitsCommand) -> anyhow::Result<()> {
