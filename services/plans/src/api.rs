@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
     Assignment, AssignmentState, ImportReport, MentionTarget, Plan, PlanId, PlanState, Role, Task,
+    WorkPlanInput,
 };
 use crate::error::PlansError;
 use crate::service::{ImportCommand, PlanBook};
@@ -139,6 +140,14 @@ fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
         task_number: assignment.task_number,
         task_title: assignment.task_title,
         create_time: Some(timestamp(assignment.create_time)),
+        work_plan: assignment.work_plan.map(|plan| pb::WorkPlan {
+            leader_in_charge: plan.leader_in_charge,
+            person_responsible: plan.person_responsible,
+            measures: plan.measures,
+            due_date: plan.due_date.to_string(),
+        }),
+        claim_time: assignment.claim_time.map(timestamp),
+        etag: aip::etag(assignment.revision),
     }
 }
 
@@ -255,6 +264,11 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
                 assignment_count: published.assignment_count,
             })
         }
+        "assignment.claimed" => pb::plan_event::Payload::AssignmentClaimed(pb::AssignmentClaimed {
+            assignment: Some(assignment_to_proto(
+                serde_json::from_value(event.payload).map_err(unreadable)?,
+            )),
+        }),
         "assignment.created" => pb::plan_event::Payload::AssignmentCreated(pb::AssignmentCreated {
             assignment: Some(assignment_to_proto(
                 serde_json::from_value(event.payload).map_err(unreadable)?,
@@ -398,6 +412,54 @@ impl pb::plans_service_server::PlansService for PlansApi {
         Ok(Response::new(pb::PublishPlanResponse {
             plan: Some(plan_to_proto(plan)),
             assignment_count,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment = %request.get_ref().name))]
+    async fn claim_assignment(
+        &self,
+        request: Request<pb::ClaimAssignmentRequest>,
+    ) -> ApiResult<pb::ClaimAssignmentResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ClaimAssignment",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let bad_name = || {
+            invalid(FieldViolation::new(
+                "name",
+                "INVALID_NAME",
+                "name must look like plans/{plan}/tasks/{task}/assignments/{assignment}",
+                "name 须为 plans/{plan}/tasks/{task}/assignments/{assignment} 格式",
+            ))
+        };
+        let parts: Vec<&str> = message.name.split('/').collect();
+        let ["plans", plan, "tasks", task, "assignments", assignment] = parts.as_slice() else {
+            return Err(bad_name());
+        };
+        let plan = PlanId::parse("name", plan).map_err(|_| bad_name())?;
+        let work_plan = message.work_plan.unwrap_or_default();
+        let input = WorkPlanInput {
+            due_date: aip::optional_date("work_plan.due_date", &work_plan.due_date)
+                .map_err(invalid)?,
+            leader_in_charge: work_plan.leader_in_charge,
+            person_responsible: work_plan.person_responsible,
+            measures: work_plan.measures,
+        };
+        let claimed = self
+            .book
+            .claim(
+                &context,
+                (&plan, task, assignment),
+                input,
+                &message.etag,
+                &authorization,
+            )
+            .await?;
+        Ok(Response::new(pb::ClaimAssignmentResponse {
+            assignment: Some(assignment_to_proto(claimed)),
         }))
     }
 

@@ -16,6 +16,10 @@ pub enum PlansError {
     UnitsUnavailable(String),
     #[error("the plan is not a draft")]
     PlanNotDraft,
+    #[error("assignment {0} not found")]
+    AssignmentNotFound(String),
+    #[error("the assignment was claimed already")]
+    AlreadyClaimed,
     #[error("unresolved unit mentions: {}", .0.join("; "))]
     UnresolvedMentions(Vec<String>),
 }
@@ -41,6 +45,18 @@ impl DescribeError for PlansError {
                 "PLAN_NOT_FOUND",
                 self.to_string(),
                 format!("未找到实施方案 {plan}"),
+            ),
+            Self::AssignmentNotFound(name) => ErrorDescription::new(
+                Code::NotFound,
+                "ASSIGNMENT_NOT_FOUND",
+                self.to_string(),
+                format!("未找到任务分工 {name}"),
+            ),
+            Self::AlreadyClaimed => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "ALREADY_CLAIMED",
+                self.to_string(),
+                "该任务已被认领",
             ),
             Self::PlanNotDraft => ErrorDescription::new(
                 Code::FailedPrecondition,

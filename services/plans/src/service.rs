@@ -7,8 +7,8 @@ use fazhi_platform::mutation::MutationContext;
 
 use crate::domain::import::{document_text, parse};
 use crate::domain::{
-    Assignment, ImportReport, Plan, PlanId, PublishRefusal, Task, assignments, check_publishable,
-    distinct_mentions, draft, groups_to_expand,
+    Assignment, AssignmentState, ImportReport, Plan, PlanId, PublishRefusal, Task, WorkPlanInput,
+    assignments, check_publishable, distinct_mentions, draft, groups_to_expand, task_deadline,
 };
 use crate::error::{PlansError, Result};
 use crate::store::{AssignmentKey, Store};
@@ -166,6 +166,31 @@ impl PlanBook {
         self.store
             .publish(context, &plan, publish_date, &new_assignments)
             .await
+    }
+
+    /// Claims an assignment with the unit's work plan: its staff, or those who manage it.
+    pub async fn claim(
+        &self,
+        context: &MutationContext,
+        (plan, task, id): (&PlanId, &str, &str),
+        work_plan: WorkPlanInput,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<Assignment> {
+        let assignment = self.store.get_assignment(plan, task, id).await?;
+        self.authorize_for_unit(context, &assignment.unit, authorization, Manage::WorkFor)
+            .await?;
+        fazhi_platform::aip::check_etag(etag, assignment.revision)?;
+        if assignment.state != AssignmentState::Open {
+            return Err(PlansError::AlreadyClaimed);
+        }
+        let task = self.store.get_task(plan, task).await?;
+        let work_plan = work_plan
+            .validate(task_deadline(&task))
+            .map_err(|violations| {
+                PlansError::Platform(PlatformError::InvalidArgument(violations))
+            })?;
+        self.store.claim(context, &assignment, &work_plan).await
     }
 
     /// A unit's assignments (its staff, or those who manage it), or a plan's (those who manage

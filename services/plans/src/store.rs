@@ -79,23 +79,37 @@ struct AssignmentRow {
     state: String,
     create_time: DateTime<Utc>,
     position: i32,
+    work_plan: Option<serde_json::Value>,
+    claim_time: Option<DateTime<Utc>>,
+    revision: i64,
 }
 
 impl TryFrom<AssignmentRow> for Assignment {
     type Error = PlansError;
     fn try_from(row: AssignmentRow) -> Result<Self> {
         let bad = |what: &str| corrupt(format!("assignment {} has a bad {what}", row.id));
+        let work_plan = row
+            .work_plan
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|_| bad("work plan"))?;
+        let role = Role::parse(&row.role).ok_or_else(|| bad("role"))?;
+        let state = AssignmentState::parse(&row.state).ok_or_else(|| bad("state"))?;
         Ok(Assignment {
-            role: Role::parse(&row.role).ok_or_else(|| bad("role"))?,
-            state: AssignmentState::parse(&row.state).ok_or_else(|| bad("state"))?,
+            role,
+            state,
             id: row.id,
             plan: PlanId::from_trusted(row.plan_id),
             task_id: row.task_id,
             task_number: row.task_number,
             task_title: row.task_title,
             unit: row.unit_id,
+            work_plan,
             mention: row.mention,
             create_time: row.create_time,
+            claim_time: row.claim_time,
+            revision: row.revision,
         })
     }
 }
@@ -149,7 +163,7 @@ const PLAN_COLUMNS: &str =
 
 const ASSIGNMENT_SELECT: &str =
     "SELECT a.id, a.plan_id, a.task_id, t.number AS task_number, t.title AS task_title,
-    a.unit_id, a.role, a.mention, a.state, a.create_time, t.position
+    a.unit_id, a.role, a.mention, a.state, a.create_time, t.position, a.work_plan, a.claim_time, a.revision
     FROM plans.assignments a JOIN plans.tasks t ON t.plan_id = a.plan_id AND t.id = a.task_id";
 
 /// Postgres access for plans.
@@ -456,6 +470,97 @@ impl Store {
                 .collect(),
             next: page.next,
         })
+    }
+
+    /// One assignment.
+    pub async fn get_assignment(&self, plan: &PlanId, task: &str, id: &str) -> Result<Assignment> {
+        sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
+            "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 AND a.task_id = $2 AND a.id = $3"
+        )))
+        .bind(plan.as_str())
+        .bind(task)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| {
+            PlansError::AssignmentNotFound(format!("{}/tasks/{task}/assignments/{id}", plan.name()))
+        })?
+        .try_into()
+    }
+
+    /// One task.
+    pub async fn get_task(&self, plan: &PlanId, task: &str) -> Result<Task> {
+        sqlx::query_as::<_, TaskRow>(
+            "SELECT id, position, number, title, body, part_number, part_title, section_number, section_title,
+                    source_line, mentions, deadlines, targets
+             FROM plans.tasks WHERE plan_id = $1 AND id = $2",
+        )
+        .bind(plan.as_str())
+        .bind(task)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlansError::AssignmentNotFound(format!("{}/tasks/{task}", plan.name())))?
+        .try_into()
+    }
+
+    /// Claims an open assignment read at its revision.
+    pub async fn claim(
+        &self,
+        context: &MutationContext,
+        assignment: &Assignment,
+        work_plan: &crate::domain::WorkPlan,
+    ) -> Result<Assignment> {
+        let mut transaction =
+            match mutation::begin::<Assignment>(&self.pool, SCHEMA, context).await? {
+                Begun::Replay(claimed) => return Ok(claimed),
+                Begun::Fresh(transaction) => transaction,
+            };
+        let updated = sqlx::query(
+            "UPDATE plans.assignments SET state = 'claimed', work_plan = $3, claim_time = now(), claimed_by = $4,
+                 revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2 AND state = 'open'",
+        )
+        .bind(&assignment.id)
+        .bind(assignment.revision)
+        .bind(json(work_plan))
+        .bind(&context.caller.subject)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(PlatformError::Conflict.into());
+        }
+        let claimed: Assignment = sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
+            "{ASSIGNMENT_SELECT} WHERE a.id = $1"
+        )))
+        .bind(&assignment.id)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_into()?;
+        let resource = format!(
+            "{}/tasks/{}/assignments/{}",
+            claimed.plan.name(),
+            claimed.task_id,
+            claimed.id
+        );
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: resource.clone(),
+                before: Some(json(assignment)),
+                after: Some(json(&claimed)),
+            }],
+            vec![NewEvent {
+                event_type: "assignment.claimed",
+                resource,
+                payload: json(&claimed),
+            }],
+            &claimed,
+        )
+        .await?;
+        Ok(claimed)
     }
 
     /// Every task of a plan, in document order.

@@ -6,5 +6,6 @@ mod plan;
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,
     NewAssignment, Plan, PlanId, PlanState, PublishRefusal, ReportWarning, Role, Task, TaskMention,
-    assignments, check_publishable, distinct_mentions, draft, groups_to_expand,
+    WorkPlan, WorkPlanInput, assignments, check_publishable, distinct_mentions, draft,
+    groups_to_expand, task_deadline,
 };

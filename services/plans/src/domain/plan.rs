@@ -173,6 +173,78 @@ pub struct Assignment {
     pub mention: String,
     pub state: AssignmentState,
     pub create_time: DateTime<Utc>,
+    pub work_plan: Option<WorkPlan>,
+    pub claim_time: Option<DateTime<Utc>>,
+    pub revision: i64,
+}
+
+/// How a unit will carry out its part (认领).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkPlan {
+    /// 分管领导
+    pub leader_in_charge: String,
+    /// 具体负责人
+    pub person_responsible: String,
+    /// 措施
+    pub measures: String,
+    /// 完成时限
+    pub due_date: NaiveDate,
+}
+
+/// A work plan as a caller wrote it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkPlanInput {
+    pub leader_in_charge: String,
+    pub person_responsible: String,
+    pub measures: String,
+    pub due_date: Option<NaiveDate>,
+}
+
+impl WorkPlanInput {
+    /// Every field is needed, and the due date may not pass the task's deadline.
+    pub fn validate(
+        self,
+        task_deadline: Option<NaiveDate>,
+    ) -> Result<WorkPlan, Vec<fazhi_platform::error::FieldViolation>> {
+        use fazhi_platform::error::FieldViolation;
+        let mut violations = Vec::new();
+        for (field, value) in [
+            ("work_plan.leader_in_charge", &self.leader_in_charge),
+            ("work_plan.person_responsible", &self.person_responsible),
+            ("work_plan.measures", &self.measures),
+        ] {
+            if value.trim().is_empty() {
+                violations.push(FieldViolation::required(field));
+            }
+        }
+        match (self.due_date, task_deadline) {
+            (None, _) => violations.push(FieldViolation::required("work_plan.due_date")),
+            (Some(due), Some(deadline)) if due > deadline => violations.push(FieldViolation::new(
+                "work_plan.due_date",
+                "AFTER_TASK_DEADLINE",
+                format!("due_date may not be later than the task's deadline {deadline}"),
+                format!("完成时限不得晚于任务期限 {deadline}"),
+            )),
+            _ => {}
+        }
+        match (self.due_date, violations.is_empty()) {
+            (Some(due_date), true) => Ok(WorkPlan {
+                leader_in_charge: self.leader_in_charge.trim().to_owned(),
+                person_responsible: self.person_responsible.trim().to_owned(),
+                measures: self.measures.trim().to_owned(),
+                due_date,
+            }),
+            _ => Err(violations),
+        }
+    }
+}
+
+/// A task's deadline: the earliest date its text fixes.
+pub fn task_deadline(task: &Task) -> Option<NaiveDate> {
+    task.deadlines
+        .iter()
+        .filter_map(|deadline| deadline.date)
+        .min()
 }
 
 /// An assignment to create on publishing.

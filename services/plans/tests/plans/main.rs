@@ -559,3 +559,117 @@ async fn unresolved_mentions_block_publishing() {
     assert_eq!(error.code(), Code::FailedPrecondition);
     assert!(error.message().contains("市气象局"), "{}", error.message());
 }
+
+fn work_plan(due_date: &str) -> pb::WorkPlan {
+    pb::WorkPlan {
+        leader_in_charge: "王副局长".to_owned(),
+        person_responsible: "李科长".to_owned(),
+        measures: "梳理权力事项清单,报市政府审定后公布".to_owned(),
+        due_date: due_date.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_unit_claims_its_assignment_with_a_work_plan() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let plan = app
+        .import("tongliao-2020.txt", "tongliao", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    app.publish(&plan.name, &admin).await.unwrap();
+    // Task 7 (清单 published by the end of March) is led by 政务服务局.
+    let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
+    let own = app.assignments_of("tl-zwfwj", &staff).await.unwrap();
+    let lead = own
+        .iter()
+        .find(|assignment| {
+            assignment.task_number == "7" && assignment.role == pb::AssignmentRole::Lead as i32
+        })
+        .unwrap()
+        .clone();
+    let claim = |due_date: &str, etag: &str| pb::ClaimAssignmentRequest {
+        name: lead.name.clone(),
+        work_plan: Some(work_plan(due_date)),
+        etag: etag.to_owned(),
+        ..Default::default()
+    };
+
+    // Later than the task's deadline (2020-03-31), or missing fields: refused, naming the field.
+    let late = app
+        .plans
+        .claim_assignment(with_token(claim("2020-05-01", &lead.etag), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::InvalidArgument);
+    use tonic_types::StatusExt;
+    let fields: Vec<String> = late
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|violation| violation.field.clone())
+        .collect();
+    assert_eq!(fields, vec!["work_plan.due_date"]);
+    let empty = app
+        .plans
+        .claim_assignment(with_token(
+            pb::ClaimAssignmentRequest {
+                name: lead.name.clone(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(empty.code(), Code::InvalidArgument);
+
+    // Another unit's staff may not claim it.
+    let other = bearer("clerk", Some("tl-sfj"), &[Role::UnitStaff]);
+    let denied = app
+        .plans
+        .claim_assignment(with_token(claim("2020-03-20", ""), &other))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let claimed = app
+        .plans
+        .claim_assignment(with_token(claim("2020-03-20", &lead.etag), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignment
+        .unwrap();
+    assert_eq!(claimed.state, pb::AssignmentState::Claimed as i32);
+    assert_eq!(
+        claimed.work_plan.as_ref().unwrap().person_responsible,
+        "李科长"
+    );
+    assert!(claimed.claim_time.is_some());
+    assert_ne!(claimed.etag, lead.etag);
+
+    let twice = app
+        .plans
+        .claim_assignment(with_token(claim("2020-03-20", ""), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    let stale = app
+        .plans
+        .claim_assignment(with_token(claim("2020-03-20", &lead.etag), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM plans.audit_log WHERE resource = $1 AND result = 'OK'",
+    )
+    .bind(&lead.name)
+    .fetch_one(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
