@@ -1,6 +1,7 @@
 //! `fazhi dev`: the whole system in one process, for a laptop or a demo.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -82,6 +83,7 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
             content: text.as_bytes().to_vec(),
             request_id: format!("fazhi-dev-demo-plan-{issuer}"),
             validate_only: false,
+            parent_plan: String::new(),
         });
         request
             .metadata_mut()
@@ -147,6 +149,8 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
     // Kept alive until the server stops; dropping it stops the cluster.
     let mut cluster = None;
     if settings.database.url.is_none() {
+        // Evidence goes with the throwaway database, next to it.
+        settings.evidence.directory = args.data_dir.with_file_name("evidence");
         let local =
             tokio::task::spawn_blocking(move || LocalPostgres::start(&args.data_dir)).await??;
         settings.database.url = Some(local.url.clone().into());
@@ -175,6 +179,9 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         .add_service(fazhi_plans::grpc_service(
             pool.clone(),
             fazhi_plans::UnitsClient::new(&endpoint)?,
+            Arc::new(fazhi_plans::LocalBlobStore::new(
+                &settings.evidence.directory,
+            )),
             authenticator,
             &settings.server,
         ))

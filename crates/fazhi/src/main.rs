@@ -66,6 +66,21 @@ enum PlansCommand {
         /// Parse and resolve, report, store nothing.
         #[arg(long)]
         validate_only: bool,
+        /// The upper-level plan it implements, e.g. `plans/p-…`: tasks are linked to its tasks.
+        #[arg(long)]
+        parent: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Exports a plan's task breakdown table (任务分解表) or progress table as XLSX.
+    Export {
+        /// `plans/{plan}`
+        plan: String,
+        #[arg(long, value_enum, default_value = "breakdown")]
+        table: TableArg,
+        /// Where to write it; the server's file name in the current directory when absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -76,6 +91,12 @@ enum PlansCommand {
         #[arg(long, value_enum, default_value = "json")]
         format: ParseFormat,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableArg {
+    Breakdown,
+    Progress,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -183,9 +204,19 @@ async fn main() -> anyhow::Result<()> {
                     file,
                     issuer,
                     validate_only,
+                    parent,
                     server,
                 },
-        } => import_plan(file, issuer, validate_only, server).await,
+        } => import_plan(file, issuer, validate_only, parent, server).await,
+        Command::Plans {
+            command:
+                PlansCommand::Export {
+                    plan,
+                    table,
+                    output,
+                    server,
+                },
+        } => export_plan(plan, table, output, server).await,
         Command::Plans {
             command:
                 PlansCommand::Parse {
@@ -193,7 +224,9 @@ async fn main() -> anyhow::Result<()> {
                     format: ParseFormat::Json,
                 },
         } => {
-            let text = std::fs::read_to_string(&file)
+            let content =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = fazhi_plans::domain::import::document_text(&content)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let plan = fazhi_plans::domain::import::parse(&text);
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -225,6 +258,7 @@ async fn import_plan(
     file: PathBuf,
     issuer: String,
     validate_only: bool,
+    parent_plan: Option<String>,
     server: ServerArgs,
 ) -> anyhow::Result<()> {
     use fazhi_proto::plans::v1 as plans;
@@ -241,6 +275,7 @@ async fn import_plan(
                 content,
                 request_id: String::new(),
                 validate_only,
+                parent_plan: parent_plan.unwrap_or_default(),
             },
             &server.token,
         )?)
@@ -260,6 +295,39 @@ async fn import_plan(
             warning.code, warning.line, warning.message
         );
     }
+    Ok(())
+}
+
+async fn export_plan(
+    plan: String,
+    table: TableArg,
+    output: Option<PathBuf>,
+    server: ServerArgs,
+) -> anyhow::Result<()> {
+    use fazhi_proto::plans::v1 as plans;
+    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    let table = match table {
+        TableArg::Breakdown => plans::ExportTable::TaskBreakdown,
+        TableArg::Progress => plans::ExportTable::Progress,
+    };
+    let exported = plans::plans_service_client::PlansServiceClient::new(channel)
+        .max_decoding_message_size(64 << 20)
+        .export_plan(authorized(
+            plans::ExportPlanRequest {
+                name: plan,
+                table: table as i32,
+            },
+            &server.token,
+        )?)
+        .await?
+        .into_inner();
+    let path = output.unwrap_or_else(|| PathBuf::from(&exported.file_name));
+    std::fs::write(&path, &exported.content)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{} ({} bytes)", path.display(), exported.content.len());
     Ok(())
 }
 

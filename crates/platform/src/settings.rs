@@ -18,6 +18,23 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
     pub clients: ClientSettings,
+    pub evidence: EvidenceSettings,
+}
+
+/// Where evidence files (佐证材料) are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// A directory of content-addressed files; on Kubernetes, a persistent volume.
+    pub directory: PathBuf,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> Self {
+        Self {
+            directory: PathBuf::from("data/evidence"),
+        }
+    }
 }
 
 /// Where a service finds the services it calls.

@@ -12,12 +12,12 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
-    Assignment, AssignmentState, ImportReport, MentionTarget, Plan, PlanId, PlanState, Role, Task,
-    WorkPlanInput,
+    Assignment, AssignmentState, Evidence, ImportReport, MentionTarget, Plan, PlanId, PlanState,
+    ProgressInput, ProgressReport, ProgressStatus, Role, Task, Upload, WorkPlanInput,
 };
 use crate::error::PlansError;
 use crate::service::{ImportCommand, PlanBook};
-use crate::store::SCHEMA;
+use crate::store::{AssignmentFilter, SCHEMA};
 
 /// The `fazhi.plans.v1.PlansService` implementation.
 #[derive(Clone)]
@@ -111,6 +111,10 @@ fn plan_to_proto(plan: Plan) -> pb::Plan {
             .publish_date
             .map(|day| day.to_string())
             .unwrap_or_default(),
+        parent_plan: plan
+            .parent_plan
+            .map(|parent| parent.name())
+            .unwrap_or_default(),
     }
 }
 fn role_to_proto(role: Role) -> pb::AssignmentRole {
@@ -121,14 +125,50 @@ fn role_to_proto(role: Role) -> pb::AssignmentRole {
     }
 }
 
+fn status_to_proto(status: ProgressStatus) -> pb::ProgressStatus {
+    match status {
+        ProgressStatus::NotStarted => pb::ProgressStatus::NotStarted,
+        ProgressStatus::InProgress => pb::ProgressStatus::InProgress,
+        ProgressStatus::Completed => pb::ProgressStatus::Completed,
+        ProgressStatus::Blocked => pb::ProgressStatus::Blocked,
+    }
+}
+
+fn evidence_to_proto(evidence: Evidence) -> pb::Evidence {
+    pb::Evidence {
+        file_name: evidence.file_name,
+        content_type: evidence.content_type,
+        size_bytes: evidence.size_bytes,
+        sha256: evidence.sha256,
+    }
+}
+
+fn report_of_assignment_to_proto(assignment: &str, report: ProgressReport) -> pb::ProgressReport {
+    pb::ProgressReport {
+        name: format!("{assignment}/progressReports/{}", report.id),
+        status: status_to_proto(report.status) as i32,
+        percent: report.percent,
+        narrative: report.narrative,
+        evidence: report.evidence.into_iter().map(evidence_to_proto).collect(),
+        reporter: report.reporter,
+        create_time: Some(timestamp(report.create_time)),
+    }
+}
+
 fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
+    let (progress_status, progress_percent, progress_time) = match assignment.progress {
+        Some((status, percent, time)) => (status_to_proto(status), percent, Some(timestamp(time))),
+        None => (pb::ProgressStatus::Unspecified, 0, None),
+    };
     pb::Assignment {
-        name: format!(
-            "{}/tasks/{}/assignments/{}",
-            assignment.plan.name(),
-            assignment.task_id,
-            assignment.id
-        ),
+        name: assignment.name(),
+        due_date: assignment
+            .due_date
+            .map(|date| date.to_string())
+            .unwrap_or_default(),
+        progress_status: progress_status as i32,
+        progress_percent,
+        progress_time,
         unit: format!("units/{}", assignment.unit),
         role: role_to_proto(assignment.role) as i32,
         mention: assignment.mention,
@@ -148,6 +188,34 @@ fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
         }),
         claim_time: assignment.claim_time.map(timestamp),
         etag: aip::etag(assignment.revision),
+    }
+}
+
+/// (plan, task, assignment) from `plans/{plan}/tasks/{task}/assignments/{assignment}`.
+fn assignment_key(field: &str, name: &str) -> Result<(PlanId, String, String), Status> {
+    let bad_name = || {
+        invalid(FieldViolation::new(
+            field,
+            "INVALID_NAME",
+            format!(
+                "{field} must look like plans/{{plan}}/tasks/{{task}}/assignments/{{assignment}}"
+            ),
+            format!("{field} 须为 plans/{{plan}}/tasks/{{task}}/assignments/{{assignment}} 格式"),
+        ))
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    let ["plans", plan, "tasks", task, "assignments", assignment] = parts.as_slice() else {
+        return Err(bad_name());
+    };
+    let plan = PlanId::parse(field, plan).map_err(|_| bad_name())?;
+    Ok((plan, (*task).to_owned(), (*assignment).to_owned()))
+}
+
+fn task_ref(plan: &PlanId, task: &Task) -> pb::TaskRef {
+    pb::TaskRef {
+        name: format!("{}/tasks/{}", plan.name(), task.id),
+        number: task.number.clone(),
+        title: task.title.clone(),
     }
 }
 
@@ -236,6 +304,7 @@ fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
             })
             .collect(),
         source_line: task.source_line,
+        parent_task: task.parent_task.unwrap_or_default(),
     }
 }
 
@@ -274,6 +343,29 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
                 serde_json::from_value(event.payload).map_err(unreadable)?,
             )),
         }),
+        "progress.reported" => {
+            let (report, assignment): (ProgressReport, Assignment) =
+                serde_json::from_value(event.payload).map_err(unreadable)?;
+            let name = assignment.name();
+            pb::plan_event::Payload::ProgressReported(pb::ProgressReported {
+                progress_report: Some(report_of_assignment_to_proto(&name, report)),
+                assignment: Some(assignment_to_proto(assignment)),
+            })
+        }
+        "assignment.reassigned" => {
+            #[derive(serde::Deserialize)]
+            struct Reassigned {
+                assignment: Assignment,
+                previous_unit: String,
+                reason: String,
+            }
+            let moved: Reassigned = serde_json::from_value(event.payload).map_err(unreadable)?;
+            pb::plan_event::Payload::AssignmentReassigned(pb::AssignmentReassigned {
+                assignment: Some(assignment_to_proto(moved.assignment)),
+                previous_unit: format!("units/{}", moved.previous_unit),
+                reason: moved.reason,
+            })
+        }
         _ => return Ok(None),
     };
     Ok(Some(pb::PlanEvent {
@@ -317,6 +409,10 @@ impl pb::plans_service_server::PlansService for PlansApi {
                     issuer,
                     content: &message.content,
                     validate_only: message.validate_only,
+                    parent_plan: match message.parent_plan.as_str() {
+                        "" => None,
+                        name => Some(plan_id("parent_plan", name)?),
+                    },
                     authorization,
                 },
             )
@@ -427,19 +523,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         )?;
         let authorization = authorization_of(&request);
         let message = request.into_inner();
-        let bad_name = || {
-            invalid(FieldViolation::new(
-                "name",
-                "INVALID_NAME",
-                "name must look like plans/{plan}/tasks/{task}/assignments/{assignment}",
-                "name 须为 plans/{plan}/tasks/{task}/assignments/{assignment} 格式",
-            ))
-        };
-        let parts: Vec<&str> = message.name.split('/').collect();
-        let ["plans", plan, "tasks", task, "assignments", assignment] = parts.as_slice() else {
-            return Err(bad_name());
-        };
-        let plan = PlanId::parse("name", plan).map_err(|_| bad_name())?;
+        let (plan, task, assignment) = assignment_key("name", &message.name)?;
         let work_plan = message.work_plan.unwrap_or_default();
         let input = WorkPlanInput {
             due_date: aip::optional_date("work_plan.due_date", &work_plan.due_date)
@@ -452,7 +536,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
             .book
             .claim(
                 &context,
-                (&plan, task, assignment),
+                (&plan, &task, &assignment),
                 input,
                 &message.etag,
                 &authorization,
@@ -480,7 +564,11 @@ impl pb::plans_service_server::PlansService for PlansApi {
             "" => None,
             name => Some(unit_id("unit", name)?),
         };
-        let query = (&message.plan, &message.unit);
+        let led_by = match message.led_by.as_str() {
+            "" => None,
+            name => Some(unit_id("led_by", name)?),
+        };
+        let query = (&message.plan, &message.unit, &message.led_by);
         let size = aip::page_size(message.page_size, 200, 1000).map_err(PlansError::from)?;
         let after =
             aip::decode_page_token(&message.page_token, &query).map_err(PlansError::from)?;
@@ -488,8 +576,11 @@ impl pb::plans_service_server::PlansService for PlansApi {
             .book
             .list_assignments(
                 &context,
-                plan.as_ref(),
-                unit.as_deref(),
+                AssignmentFilter {
+                    plan: plan.as_ref(),
+                    unit: unit.as_deref(),
+                    led_by: led_by.as_deref(),
+                },
                 &authorization,
                 after,
                 size,
@@ -502,6 +593,309 @@ impl pb::plans_service_server::PlansService for PlansApi {
                 .map(|next| aip::encode_page_token(&next, &query))
                 .unwrap_or_default(),
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment = %request.get_ref().parent, files = request.get_ref().evidence.len()))]
+    async fn report_progress(
+        &self,
+        request: Request<pb::ReportProgressRequest>,
+    ) -> ApiResult<pb::ReportProgressResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ReportProgress",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let (plan, task, assignment) = assignment_key("parent", &message.parent)?;
+        let status = match pb::ProgressStatus::try_from(message.status) {
+            Ok(pb::ProgressStatus::NotStarted) => Some(ProgressStatus::NotStarted),
+            Ok(pb::ProgressStatus::InProgress) => Some(ProgressStatus::InProgress),
+            Ok(pb::ProgressStatus::Completed) => Some(ProgressStatus::Completed),
+            Ok(pb::ProgressStatus::Blocked) => Some(ProgressStatus::Blocked),
+            Ok(pb::ProgressStatus::Unspecified) | Err(_) => None,
+        };
+        let input = ProgressInput {
+            status,
+            percent: message.percent,
+            narrative: message.narrative,
+            evidence: message
+                .evidence
+                .into_iter()
+                .map(|upload| Upload {
+                    file_name: upload.file_name,
+                    content: upload.content,
+                })
+                .collect(),
+        };
+        let (report, assignment) = self
+            .book
+            .report_progress(&context, (&plan, &task, &assignment), input, &authorization)
+            .await?;
+        Ok(Response::new(pb::ReportProgressResponse {
+            progress_report: Some(report_of_assignment_to_proto(&assignment.name(), report)),
+            assignment: Some(assignment_to_proto(assignment)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment = %request.get_ref().parent))]
+    async fn list_progress_reports(
+        &self,
+        request: Request<pb::ListProgressReportsRequest>,
+    ) -> ApiResult<pb::ListProgressReportsResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ListProgressReports",
+            "",
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let (plan, task, assignment) = assignment_key("parent", &message.parent)?;
+        let size = aip::page_size(message.page_size, 50, 500).map_err(PlansError::from)?;
+        let after = aip::decode_page_token(&message.page_token, &message.parent)
+            .map_err(PlansError::from)?;
+        let page = self
+            .book
+            .list_progress_reports(
+                &context,
+                (&plan, &task, &assignment),
+                &authorization,
+                after,
+                size,
+            )
+            .await?;
+        Ok(Response::new(pb::ListProgressReportsResponse {
+            progress_reports: page
+                .items
+                .into_iter()
+                .map(|report| report_of_assignment_to_proto(&message.parent, report))
+                .collect(),
+            next_page_token: page
+                .next
+                .map(|next| aip::encode_page_token(&next, &message.parent))
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment = %request.get_ref().assignment))]
+    async fn get_evidence(
+        &self,
+        request: Request<pb::GetEvidenceRequest>,
+    ) -> ApiResult<pb::GetEvidenceResponse> {
+        let context = mutation_context(&request, "/fazhi.plans.v1.PlansService/GetEvidence", "")?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let (plan, task, assignment) = assignment_key("assignment", &message.assignment)?;
+        let sha256 = message.sha256.to_ascii_lowercase();
+        if !crate::blobs::is_sha256_hex(&sha256) {
+            return Err(invalid(FieldViolation::new(
+                "sha256",
+                "INVALID_DIGEST",
+                "sha256 must be 64 hex digits",
+                "sha256 须为 64 位十六进制数",
+            )));
+        }
+        let (evidence, content) = self
+            .book
+            .get_evidence(
+                &context,
+                (&plan, &task, &assignment),
+                &sha256,
+                &authorization,
+            )
+            .await?;
+        Ok(Response::new(pb::GetEvidenceResponse {
+            evidence: Some(evidence_to_proto(evidence)),
+            content,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit, plan = %request.get_ref().plan))]
+    async fn list_overdue_assignments(
+        &self,
+        request: Request<pb::ListOverdueAssignmentsRequest>,
+    ) -> ApiResult<pb::ListOverdueAssignmentsResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ListOverdueAssignments",
+            "",
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let as_of = aip::optional_date("as_of", &message.as_of)
+            .map_err(invalid)?
+            .unwrap_or_else(|| Utc::now().date_naive());
+        let unit = match message.unit.as_str() {
+            "" => None,
+            name => Some(unit_id("unit", name)?),
+        };
+        let plan = match message.plan.as_str() {
+            "" => None,
+            name => Some(plan_id("plan", name)?),
+        };
+        let query = (
+            as_of,
+            &message.unit,
+            message.include_descendants,
+            &message.plan,
+        );
+        let size = aip::page_size(message.page_size, 200, 1000).map_err(PlansError::from)?;
+        let after =
+            aip::decode_page_token(&message.page_token, &query).map_err(PlansError::from)?;
+        let page = self
+            .book
+            .list_overdue(
+                &context,
+                as_of,
+                (unit.as_deref(), message.include_descendants),
+                plan.as_ref(),
+                &authorization,
+                after,
+                size,
+            )
+            .await?;
+        Ok(Response::new(pb::ListOverdueAssignmentsResponse {
+            overdue_assignments: page
+                .items
+                .into_iter()
+                .map(|assignment| pb::OverdueAssignment {
+                    days_overdue: assignment.days_overdue(as_of).unwrap_or_default() as i32,
+                    assignment: Some(assignment_to_proto(assignment)),
+                })
+                .collect(),
+            next_page_token: page
+                .next
+                .map(|next| aip::encode_page_token(&next, &query))
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment = %request.get_ref().name, unit = %request.get_ref().unit))]
+    async fn reassign_assignment(
+        &self,
+        request: Request<pb::ReassignAssignmentRequest>,
+    ) -> ApiResult<pb::ReassignAssignmentResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ReassignAssignment",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let (plan, task, assignment) = assignment_key("name", &message.name)?;
+        let unit = unit_id("unit", &message.unit)?;
+        let moved = self
+            .book
+            .reassign(
+                &context,
+                (&plan, &task, &assignment),
+                (&unit, &message.reason),
+                &message.etag,
+                &authorization,
+            )
+            .await?;
+        Ok(Response::new(pb::ReassignAssignmentResponse {
+            assignment: Some(assignment_to_proto(moved)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(parent = %request.get_ref().parent_plan, issuer = %request.get_ref().issuer))]
+    async fn cascade_plan(
+        &self,
+        request: Request<pb::CascadePlanRequest>,
+    ) -> ApiResult<pb::CascadePlanResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/CascadePlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let parent = plan_id("parent_plan", &message.parent_plan)?;
+        let issuer = unit_id("issuer", &message.issuer)?;
+        let (plan, report) = self
+            .book
+            .cascade(&context, &parent, &issuer, &message.title, &authorization)
+            .await?;
+        Ok(Response::new(pb::CascadePlanResponse {
+            plan: Some(plan_to_proto(plan)),
+            report: Some(report_to_proto(report)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().plan))]
+    async fn get_coverage_report(
+        &self,
+        request: Request<pb::GetCoverageReportRequest>,
+    ) -> ApiResult<pb::GetCoverageReportResponse> {
+        require_caller(&request)?;
+        let plan = plan_id("plan", &request.get_ref().plan)?;
+        let (coverage, children, parents, parent_plan) = self.book.coverage(&plan).await?;
+        let child_tasks: std::collections::HashMap<&str, &Task> = children
+            .iter()
+            .map(|task| (task.id.as_str(), task))
+            .collect();
+        let parent_tasks: std::collections::HashMap<&str, &Task> = parents
+            .iter()
+            .map(|task| (task.id.as_str(), task))
+            .collect();
+        let refs =
+            |plan: &PlanId, tasks: &std::collections::HashMap<&str, &Task>, ids: &[String]| {
+                ids.iter()
+                    .filter_map(|id| tasks.get(id.as_str()))
+                    .map(|task| task_ref(plan, task))
+                    .collect::<Vec<_>>()
+            };
+        Ok(Response::new(pb::GetCoverageReportResponse {
+            coverage_report: Some(pb::CoverageReport {
+                plan: plan.name(),
+                parent_plan: parent_plan.name(),
+                covered: coverage
+                    .covered
+                    .iter()
+                    .map(|(parent, children)| pb::CoveredTask {
+                        parent_task: refs(
+                            &parent_plan,
+                            &parent_tasks,
+                            std::slice::from_ref(parent),
+                        )
+                        .pop(),
+                        child_tasks: refs(&plan, &child_tasks, children),
+                    })
+                    .collect(),
+                missed: refs(&parent_plan, &parent_tasks, &coverage.missed),
+                unlinked: refs(&plan, &child_tasks, &coverage.unlinked),
+                parent_task_count: parents.len() as i32,
+            }),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().name))]
+    async fn export_plan(
+        &self,
+        request: Request<pb::ExportPlanRequest>,
+    ) -> ApiResult<pb::ExportPlanResponse> {
+        let context = mutation_context(&request, "/fazhi.plans.v1.PlansService/ExportPlan", "")?;
+        let authorization = authorization_of(&request);
+        let message = request.get_ref();
+        let plan = plan_id("name", &message.name)?;
+        let progress = match pb::ExportTable::try_from(message.table) {
+            Ok(pb::ExportTable::TaskBreakdown) => false,
+            Ok(pb::ExportTable::Progress) => true,
+            _ => {
+                return Err(invalid(FieldViolation::new(
+                    "table",
+                    "REQUIRED",
+                    "table must be TASK_BREAKDOWN or PROGRESS",
+                    "须指定导出任务分解表或进展情况表",
+                )));
+            }
+        };
+        let (content, file_name) = self
+            .book
+            .export(&context, &plan, progress, &authorization)
+            .await?;
+        Ok(Response::new(pb::ExportPlanResponse { content, file_name }))
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;

@@ -20,6 +20,14 @@ pub enum PlansError {
     AssignmentNotFound(String),
     #[error("the assignment was claimed already")]
     AlreadyClaimed,
+    #[error("the assignment must be claimed before progress is reported")]
+    NotClaimed,
+    #[error("unit {0} already has this part of the task")]
+    AlreadyAssigned(String),
+    #[error("evidence {0} not found")]
+    EvidenceNotFound(String),
+    #[error("the plan has no parent plan")]
+    NoParentPlan,
     #[error("unresolved unit mentions: {}", .0.join("; "))]
     UnresolvedMentions(Vec<String>),
 }
@@ -57,6 +65,30 @@ impl DescribeError for PlansError {
                 "ALREADY_CLAIMED",
                 self.to_string(),
                 "该任务已被认领",
+            ),
+            Self::NotClaimed => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "NOT_CLAIMED",
+                self.to_string(),
+                "须先认领任务,再报送工作进展",
+            ),
+            Self::AlreadyAssigned(unit) => ErrorDescription::new(
+                Code::AlreadyExists,
+                "ALREADY_ASSIGNED",
+                self.to_string(),
+                format!("单位 {unit} 已承担该任务的同一角色"),
+            ),
+            Self::EvidenceNotFound(sha256) => ErrorDescription::new(
+                Code::NotFound,
+                "EVIDENCE_NOT_FOUND",
+                self.to_string(),
+                format!("未找到佐证材料 {sha256}"),
+            ),
+            Self::NoParentPlan => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "NO_PARENT_PLAN",
+                self.to_string(),
+                "该实施方案没有上级方案,无法对标",
             ),
             Self::PlanNotDraft => ErrorDescription::new(
                 Code::FailedPrecondition,

@@ -24,6 +24,9 @@ async fn main() -> anyhow::Result<()> {
         .add_service(fazhi_plans::grpc_service(
             pool,
             units,
+            std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(
+                &settings.evidence.directory,
+            )),
             authenticator,
             &settings.server,
         ))

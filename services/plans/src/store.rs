@@ -8,8 +8,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::domain::{
-    Assignment, AssignmentState, Draft, ImportReport, NewAssignment, Plan, PlanId, PlanState, Role,
-    Task,
+    Assignment, AssignmentState, CheckedProgress, Draft, Evidence, ImportReport, NewAssignment,
+    Plan, PlanId, PlanState, ProgressReport, ProgressStatus, Role, Task,
 };
 use crate::error::{PlansError, Result};
 
@@ -21,6 +21,47 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 fn json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Commits a change of one assignment: audited before and after, with its event.
+async fn finish_assignment_change<T: Serialize>(
+    transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+    context: &MutationContext,
+    (before, after): (&Assignment, &Assignment),
+    (event_type, payload): (&'static str, serde_json::Value),
+    response: &T,
+) -> Result<()> {
+    let resource = after.name();
+    mutation::finish(
+        transaction,
+        SCHEMA,
+        context,
+        &[Change {
+            resource: resource.clone(),
+            before: Some(json(before)),
+            after: Some(json(after)),
+        }],
+        vec![NewEvent {
+            event_type,
+            resource,
+            payload,
+        }],
+        response,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Rows read one past the page, converted, as a page keyed by its last item.
+fn page_of<R, T, K>(rows: Vec<R>, page_size: i64, key: impl Fn(&T) -> K) -> Result<Page<T, K>>
+where
+    T: TryFrom<R, Error = PlansError>,
+{
+    let items = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, page_size, key))
 }
 
 fn corrupt(what: String) -> PlansError {
@@ -42,6 +83,7 @@ struct PlanRow {
     create_time: DateTime<Utc>,
     update_time: DateTime<Utc>,
     publish_date: Option<chrono::NaiveDate>,
+    parent_plan_id: Option<String>,
 }
 
 impl TryFrom<PlanRow> for Plan {
@@ -62,6 +104,7 @@ impl TryFrom<PlanRow> for Plan {
             create_time: row.create_time,
             update_time: row.update_time,
             publish_date: row.publish_date,
+            parent_plan: row.parent_plan_id.map(PlanId::from_trusted),
         })
     }
 }
@@ -82,6 +125,10 @@ struct AssignmentRow {
     work_plan: Option<serde_json::Value>,
     claim_time: Option<DateTime<Utc>>,
     revision: i64,
+    due_date: Option<chrono::NaiveDate>,
+    progress_status: Option<String>,
+    progress_percent: Option<i32>,
+    progress_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<AssignmentRow> for Assignment {
@@ -96,7 +143,17 @@ impl TryFrom<AssignmentRow> for Assignment {
             .map_err(|_| bad("work plan"))?;
         let role = Role::parse(&row.role).ok_or_else(|| bad("role"))?;
         let state = AssignmentState::parse(&row.state).ok_or_else(|| bad("state"))?;
+        let progress = match (row.progress_status, row.progress_percent, row.progress_time) {
+            (Some(status), Some(percent), Some(time)) => Some((
+                ProgressStatus::parse(&status).ok_or_else(|| bad("progress status"))?,
+                percent,
+                time,
+            )),
+            _ => None,
+        };
         Ok(Assignment {
+            progress,
+            due_date: row.due_date,
             role,
             state,
             id: row.id,
@@ -132,6 +189,7 @@ struct TaskRow {
     mentions: serde_json::Value,
     deadlines: serde_json::Value,
     targets: serde_json::Value,
+    parent_task_id: Option<String>,
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -153,17 +211,69 @@ impl TryFrom<TaskRow> for Task {
             section_number: row.section_number,
             section_title: row.section_title,
             source_line: row.source_line,
+            parent_task: row.parent_task_id,
         })
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct ProgressRow {
+    id: String,
+    assignment_id: String,
+    status: String,
+    percent: i32,
+    narrative: String,
+    reporter: String,
+    create_time: DateTime<Utc>,
+    evidence: serde_json::Value,
+}
+
+impl TryFrom<ProgressRow> for ProgressReport {
+    type Error = PlansError;
+    fn try_from(row: ProgressRow) -> Result<Self> {
+        let bad = |what: &str| corrupt(format!("progress report {} has a bad {what}", row.id));
+        Ok(ProgressReport {
+            status: ProgressStatus::parse(&row.status).ok_or_else(|| bad("status"))?,
+            evidence: serde_json::from_value(row.evidence.clone()).map_err(|_| bad("evidence"))?,
+            id: row.id,
+            assignment_id: row.assignment_id,
+            percent: row.percent,
+            narrative: row.narrative,
+            reporter: row.reporter,
+            create_time: row.create_time,
+        })
+    }
+}
+
+const PROGRESS_SELECT: &str = "SELECT r.id, r.assignment_id, r.status, r.percent, r.narrative, r.reporter, r.create_time,
+    coalesce((SELECT jsonb_agg(jsonb_build_object('file_name', e.file_name, 'content_type', e.content_type,
+                                                  'size_bytes', e.size_bytes, 'sha256', e.sha256) ORDER BY e.position)
+              FROM plans.evidence e WHERE e.report_id = r.id), '[]') AS evidence
+    FROM plans.progress_reports r";
+
+/// Where a list of progress reports stopped: newest first.
+pub type ProgressKey = (DateTime<Utc>, String);
+
+/// Where a list of overdue assignments stopped: due date, id.
+pub type OverdueKey = (chrono::NaiveDate, String);
+
+/// Which assignments to list.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AssignmentFilter<'a> {
+    pub plan: Option<&'a PlanId>,
+    pub unit: Option<&'a str>,
+    /// Every assignment of the tasks this unit leads.
+    pub led_by: Option<&'a str>,
+}
+
 const PLAN_COLUMNS: &str =
     "id, title, document_number, issuer_id, period_start_year, period_end_year, state,
-    task_count, import_report, revision, create_time, update_time, publish_date";
+    task_count, import_report, revision, create_time, update_time, publish_date, parent_plan_id";
 
 const ASSIGNMENT_SELECT: &str =
     "SELECT a.id, a.plan_id, a.task_id, t.number AS task_number, t.title AS task_title,
-    a.unit_id, a.role, a.mention, a.state, a.create_time, t.position, a.work_plan, a.claim_time, a.revision
+    a.unit_id, a.role, a.mention, a.state, a.create_time, t.position, a.work_plan, a.claim_time, a.revision,
+    a.due_date, a.progress_status, a.progress_percent, a.progress_time
     FROM plans.assignments a JOIN plans.tasks t ON t.plan_id = a.plan_id AND t.id = a.task_id";
 
 /// Postgres access for plans.
@@ -198,8 +308,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO plans.plans (id, title, document_number, issuer_id, period_start_year, period_end_year,
-                                      state, task_count, import_report)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                      state, task_count, import_report, parent_plan_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(draft.id.as_str())
         .bind(&draft.title)
@@ -210,15 +320,17 @@ impl Store {
         .bind(PlanState::Draft.as_str())
         .bind(draft.tasks.len() as i32)
         .bind(json(&draft.report))
+        .bind(draft.parent_plan.as_ref().map(PlanId::as_str))
         .execute(&mut *transaction)
         .await?;
         let tasks = &draft.tasks;
         sqlx::query(
             "INSERT INTO plans.tasks (plan_id, id, position, number, title, body, part_number, part_title,
-                                      section_number, section_title, source_line, mentions, deadlines, targets)
+                                      section_number, section_title, source_line, mentions, deadlines, targets,
+                                      parent_task_id)
              SELECT $1, task.* FROM UNNEST($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
                                            $8::text[], $9::text[], $10::text[], $11::int[], $12::jsonb[],
-                                           $13::jsonb[], $14::jsonb[]) AS task",
+                                           $13::jsonb[], $14::jsonb[], $15::text[]) AS task",
         )
         .bind(draft.id.as_str())
         .bind(tasks.iter().map(|task| task.id.as_str()).collect::<Vec<_>>())
@@ -234,6 +346,12 @@ impl Store {
         .bind(tasks.iter().map(|task| json(&task.mentions)).collect::<Vec<_>>())
         .bind(tasks.iter().map(|task| json(&task.deadlines)).collect::<Vec<_>>())
         .bind(tasks.iter().map(|task| json(&task.targets)).collect::<Vec<_>>())
+        .bind(
+            tasks
+                .iter()
+                .map(|task| task.parent_task.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *transaction)
         .await?;
         let plan: Plan = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
@@ -294,13 +412,9 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows
-            .into_iter()
-            .map(Plan::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page_size, |last| {
+        page_of(rows, page_size, |last: &Plan| {
             (last.create_time, last.id.as_str().to_owned())
-        }))
+        })
     }
 
     /// Publishes a draft read at `revision`: state, date and assignments in one transaction,
@@ -335,10 +449,10 @@ impl Store {
             .map(|_| format!("a-{}", uuid::Uuid::now_v7().simple()))
             .collect();
         sqlx::query(
-            "INSERT INTO plans.assignments (id, plan_id, task_id, unit_id, role, mention, state)
-             SELECT new.id, $1, new.task_id, new.unit_id, new.role, new.mention, 'open'
-             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                  AS new (id, task_id, unit_id, role, mention)",
+            "INSERT INTO plans.assignments (id, plan_id, task_id, unit_id, role, mention, state, due_date)
+             SELECT new.id, $1, new.task_id, new.unit_id, new.role, new.mention, 'open', new.due_date
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[])
+                  AS new (id, task_id, unit_id, role, mention, due_date)",
         )
         .bind(plan.id.as_str())
         .bind(&ids)
@@ -364,6 +478,12 @@ impl Store {
             new_assignments
                 .iter()
                 .map(|new| new.mention.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            new_assignments
+                .iter()
+                .map(|new| new.due_date)
                 .collect::<Vec<_>>(),
         )
         .execute(&mut *transaction)
@@ -421,8 +541,7 @@ impl Store {
     /// Assignments of a plan and/or a unit, in task order, after a keyset position.
     pub async fn list_assignments(
         &self,
-        plan: Option<&PlanId>,
-        unit: Option<&str>,
+        filter: AssignmentFilter<'_>,
         after: Option<AssignmentKey>,
         page_size: i64,
     ) -> Result<Page<Assignment, AssignmentKey>> {
@@ -436,16 +555,20 @@ impl Store {
             "{ASSIGNMENT_SELECT}
              WHERE ($1::text IS NULL OR a.plan_id = $1) AND ($2::text IS NULL OR a.unit_id = $2)
                AND ($3::text IS NULL OR (a.plan_id, t.position, a.unit_id, a.role) > ($3, $4, $5, $6))
+               AND ($8::text IS NULL OR (a.plan_id, a.task_id) IN (
+                     SELECT lead.plan_id, lead.task_id FROM plans.assignments lead
+                     WHERE lead.unit_id = $8 AND lead.role = 'lead'))
              ORDER BY a.plan_id, t.position, a.unit_id, a.role
              LIMIT $7"
         )))
-        .bind(plan.map(PlanId::as_str))
-        .bind(unit)
+        .bind(filter.plan.map(PlanId::as_str))
+        .bind(filter.unit)
         .bind(after_plan)
         .bind(after_position)
         .bind(after_unit)
         .bind(after_role)
         .bind(page_size + 1)
+        .bind(filter.led_by)
         .fetch_all(&self.pool)
         .await?;
         let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
@@ -492,7 +615,7 @@ impl Store {
     pub async fn get_task(&self, plan: &PlanId, task: &str) -> Result<Task> {
         sqlx::query_as::<_, TaskRow>(
             "SELECT id, position, number, title, body, part_number, part_title, section_number, section_title,
-                    source_line, mentions, deadlines, targets
+                    source_line, mentions, deadlines, targets, parent_task_id
              FROM plans.tasks WHERE plan_id = $1 AND id = $2",
         )
         .bind(plan.as_str())
@@ -517,46 +640,27 @@ impl Store {
             };
         let updated = sqlx::query(
             "UPDATE plans.assignments SET state = 'claimed', work_plan = $3, claim_time = now(), claimed_by = $4,
-                 revision = revision + 1, update_time = now()
+                 due_date = $5, revision = revision + 1, update_time = now()
              WHERE id = $1 AND revision = $2 AND state = 'open'",
         )
         .bind(&assignment.id)
         .bind(assignment.revision)
         .bind(json(work_plan))
         .bind(&context.caller.subject)
+        .bind(work_plan.due_date)
         .execute(&mut *transaction)
         .await?
         .rows_affected();
         if updated == 0 {
             return Err(PlatformError::Conflict.into());
         }
-        let claimed: Assignment = sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
-            "{ASSIGNMENT_SELECT} WHERE a.id = $1"
-        )))
-        .bind(&assignment.id)
-        .fetch_one(&mut *transaction)
-        .await?
-        .try_into()?;
-        let resource = format!(
-            "{}/tasks/{}/assignments/{}",
-            claimed.plan.name(),
-            claimed.task_id,
-            claimed.id
-        );
-        mutation::finish(
+        let claimed = self.assignment_in(&mut transaction, &assignment.id).await?;
+        let payload = json(&claimed);
+        finish_assignment_change(
             transaction,
-            SCHEMA,
             context,
-            &[Change {
-                resource: resource.clone(),
-                before: Some(json(assignment)),
-                after: Some(json(&claimed)),
-            }],
-            vec![NewEvent {
-                event_type: "assignment.claimed",
-                resource,
-                payload: json(&claimed),
-            }],
+            (assignment, &claimed),
+            ("assignment.claimed", payload),
             &claimed,
         )
         .await?;
@@ -581,7 +685,7 @@ impl Store {
         self.get_plan(plan).await?;
         let rows: Vec<TaskRow> = sqlx::query_as(
             "SELECT id, position, number, title, body, part_number, part_title, section_number, section_title,
-                    source_line, mentions, deadlines, targets
+                    source_line, mentions, deadlines, targets, parent_task_id
              FROM plans.tasks WHERE plan_id = $1 AND position > $2 ORDER BY position LIMIT $3",
         )
         .bind(plan.as_str())
@@ -589,10 +693,232 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(&self.pool)
         .await?;
-        let items = rows
-            .into_iter()
-            .map(Task::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page_size, |last| last.position))
+        page_of(rows, page_size, |last: &Task| last.position)
+    }
+
+    /// Appends a progress report with its evidence (already in the blob store) and brings the
+    /// assignment up to it; a COMPLETED report completes the assignment, a later other one
+    /// reopens it. Refused while the assignment is not claimed.
+    pub async fn report_progress(
+        &self,
+        context: &MutationContext,
+        assignment: &Assignment,
+        progress: &CheckedProgress,
+        evidence: &[Evidence],
+    ) -> Result<(ProgressReport, Assignment)> {
+        let mut transaction =
+            match mutation::begin::<(ProgressReport, Assignment)>(&self.pool, SCHEMA, context)
+                .await?
+            {
+                Begun::Replay(done) => return Ok(done),
+                Begun::Fresh(transaction) => transaction,
+            };
+        let state = match progress.status {
+            ProgressStatus::Completed => AssignmentState::Completed,
+            _ => AssignmentState::Claimed,
+        };
+        let id = format!("r-{}", uuid::Uuid::now_v7().simple());
+        let updated = sqlx::query(
+            "UPDATE plans.assignments SET state = $2, progress_status = $3, progress_percent = $4,
+                 progress_time = now(), revision = revision + 1, update_time = now()
+             WHERE id = $1 AND state <> 'open'",
+        )
+        .bind(&assignment.id)
+        .bind(state.as_str())
+        .bind(progress.status.as_str())
+        .bind(progress.percent)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(PlansError::NotClaimed);
+        }
+        sqlx::query(
+            "INSERT INTO plans.progress_reports (id, assignment_id, unit_id, status, percent, narrative, reporter)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(&assignment.id)
+        .bind(&assignment.unit)
+        .bind(progress.status.as_str())
+        .bind(progress.percent)
+        .bind(&progress.narrative)
+        .bind(&context.caller.subject)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query(
+            "INSERT INTO plans.evidence (report_id, position, sha256, file_name, content_type, size_bytes)
+             SELECT $1, file.* FROM UNNEST($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS file",
+        )
+        .bind(&id)
+        .bind((0..evidence.len() as i32).collect::<Vec<_>>())
+        .bind(evidence.iter().map(|file| file.sha256.as_str()).collect::<Vec<_>>())
+        .bind(evidence.iter().map(|file| file.file_name.as_str()).collect::<Vec<_>>())
+        .bind(evidence.iter().map(|file| file.content_type.as_str()).collect::<Vec<_>>())
+        .bind(evidence.iter().map(|file| file.size_bytes).collect::<Vec<_>>())
+        .execute(&mut *transaction)
+        .await?;
+        let report: ProgressReport = sqlx::query_as::<_, ProgressRow>(sqlx::AssertSqlSafe(
+            format!("{PROGRESS_SELECT} WHERE r.id = $1"),
+        ))
+        .bind(&id)
+        .fetch_one(&mut *transaction)
+        .await?
+        .try_into()?;
+        let updated = self.assignment_in(&mut transaction, &assignment.id).await?;
+        let outcome = (report, updated);
+        finish_assignment_change(
+            transaction,
+            context,
+            (assignment, &outcome.1),
+            ("progress.reported", json(&outcome)),
+            &outcome,
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    async fn assignment_in(
+        &self,
+        transaction: &mut sqlx::PgConnection,
+        id: &str,
+    ) -> Result<Assignment> {
+        sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
+            "{ASSIGNMENT_SELECT} WHERE a.id = $1"
+        )))
+        .bind(id)
+        .fetch_one(transaction)
+        .await?
+        .try_into()
+    }
+
+    /// An assignment's progress reports, newest first.
+    pub async fn list_progress_reports(
+        &self,
+        assignment: &str,
+        after: Option<ProgressKey>,
+        page_size: i64,
+    ) -> Result<Page<ProgressReport, ProgressKey>> {
+        let (after_time, after_id) = after.unzip();
+        let rows: Vec<ProgressRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{PROGRESS_SELECT} WHERE r.assignment_id = $1
+               AND ($2::timestamptz IS NULL OR (r.create_time, r.id) < ($2, $3))
+             ORDER BY r.create_time DESC, r.id DESC LIMIT $4"
+        )))
+        .bind(assignment)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        page_of(rows, page_size, |last: &ProgressReport| {
+            (last.create_time, last.id.clone())
+        })
+    }
+
+    /// An evidence file reported for an assignment, by digest.
+    pub async fn find_evidence(&self, assignment: &str, sha256: &str) -> Result<Option<Evidence>> {
+        let found: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT e.file_name, e.content_type, e.size_bytes
+             FROM plans.evidence e JOIN plans.progress_reports r ON r.id = e.report_id
+             WHERE r.assignment_id = $1 AND e.sha256 = $2
+             ORDER BY r.create_time LIMIT 1",
+        )
+        .bind(assignment)
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(|(file_name, content_type, size_bytes)| Evidence {
+            file_name,
+            content_type,
+            size_bytes,
+            sha256: sha256.to_owned(),
+        }))
+    }
+
+    /// Assignments due before a day and not completed, most overdue first; optionally only of
+    /// some units and of one plan.
+    pub async fn list_overdue(
+        &self,
+        as_of: chrono::NaiveDate,
+        units: Option<&[String]>,
+        plan: Option<&PlanId>,
+        after: Option<OverdueKey>,
+        page_size: i64,
+    ) -> Result<Page<Assignment, OverdueKey>> {
+        let (after_due, after_id) = after.unzip();
+        let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{ASSIGNMENT_SELECT}
+             JOIN plans.plans p ON p.id = a.plan_id AND p.state = 'published'
+             WHERE a.state <> 'completed' AND a.due_date < $1
+               AND ($2::text[] IS NULL OR a.unit_id = ANY($2))
+               AND ($3::text IS NULL OR a.plan_id = $3)
+               AND ($4::date IS NULL OR (a.due_date, a.id) > ($4, $5))
+             ORDER BY a.due_date, a.id LIMIT $6"
+        )))
+        .bind(as_of)
+        .bind(units)
+        .bind(plan.map(PlanId::as_str))
+        .bind(after_due)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        page_of(rows, page_size, |last: &Assignment| {
+            (last.due_date.unwrap_or(as_of), last.id.clone())
+        })
+    }
+
+    /// Gives an assignment read at its revision to another unit, back to OPEN; its claim and
+    /// reports stay in the audit log and the progress history.
+    pub async fn reassign(
+        &self,
+        context: &MutationContext,
+        assignment: &Assignment,
+        unit: &str,
+        reason: &str,
+        task_deadline: Option<chrono::NaiveDate>,
+    ) -> Result<Assignment> {
+        let mut transaction =
+            match mutation::begin::<Assignment>(&self.pool, SCHEMA, context).await? {
+                Begun::Replay(done) => return Ok(done),
+                Begun::Fresh(transaction) => transaction,
+            };
+        let updated = sqlx::query(
+            "UPDATE plans.assignments SET unit_id = $3, state = 'open', work_plan = NULL, claim_time = NULL,
+                 claimed_by = NULL, due_date = $4, progress_status = NULL, progress_percent = NULL,
+                 progress_time = NULL, revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2",
+        )
+        .bind(&assignment.id)
+        .bind(assignment.revision)
+        .bind(unit)
+        .bind(task_deadline)
+        .execute(&mut *transaction)
+        .await;
+        let updated = match updated {
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                return Err(PlansError::AlreadyAssigned(unit.to_owned()));
+            }
+            other => other?.rows_affected(),
+        };
+        if updated == 0 {
+            return Err(PlatformError::EtagMismatch.into());
+        }
+        let moved = self.assignment_in(&mut transaction, &assignment.id).await?;
+        let payload = serde_json::json!({
+            "assignment": json(&moved),
+            "previous_unit": assignment.unit,
+            "reason": reason,
+        });
+        finish_assignment_change(
+            transaction,
+            context,
+            (assignment, &moved),
+            ("assignment.reassigned", payload),
+            &moved,
+        )
+        .await?;
+        Ok(moved)
     }
 }

@@ -160,4 +160,63 @@ impl UnitsClient {
         }
         Ok(resolutions)
     }
+
+    /// Every unit under a unit on a day (all levels), as (id, display name).
+    pub async fn descendants(
+        &self,
+        unit: &str,
+        as_of: chrono::NaiveDate,
+        authorization: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let mut found = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .client
+                .clone()
+                .list_unit_descendants(Self::request(
+                    units::ListUnitDescendantsRequest {
+                        name: format!("units/{unit}"),
+                        as_of: as_of.to_string(),
+                        max_depth: 0,
+                        page_size: 5000,
+                        page_token,
+                    },
+                    authorization,
+                )?)
+                .await
+                .map_err(|status| Self::unavailable(&status))?
+                .into_inner();
+            found.extend(page.units.into_iter().map(|unit| {
+                (
+                    unit.name.trim_start_matches("units/").to_owned(),
+                    unit.display_name,
+                )
+            }));
+            if page.next_page_token.is_empty() {
+                return Ok(found);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// A unit's display name, or `None` when no such unit.
+    pub async fn display_name(&self, unit: &str, authorization: &str) -> Result<Option<String>> {
+        let response = self
+            .client
+            .clone()
+            .get_unit(Self::request(
+                units::GetUnitRequest {
+                    name: format!("units/{unit}"),
+                    as_of: String::new(),
+                },
+                authorization,
+            )?)
+            .await;
+        match response {
+            Ok(response) => Ok(response.into_inner().unit.map(|unit| unit.display_name)),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(Self::unavailable(&status)),
+        }
+    }
 }

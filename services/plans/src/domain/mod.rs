@@ -1,11 +1,18 @@
 //! The plans context's rules; no tonic, no sqlx.
 
+mod cascade;
 pub mod import;
 mod plan;
+mod progress;
 
+pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,
     NewAssignment, Plan, PlanId, PlanState, PublishRefusal, ReportWarning, Role, Task, TaskMention,
-    WorkPlan, WorkPlanInput, assignments, check_publishable, distinct_mentions, draft,
-    groups_to_expand, task_deadline,
+    WorkPlan, WorkPlanInput, apply_resolutions, assignments, check_publishable, distinct_mentions,
+    draft, groups_to_expand, task_deadline, task_mentions,
+};
+pub use progress::{
+    CheckedProgress, Evidence, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, ProgressInput,
+    ProgressReport, ProgressStatus, Upload, evidence_type,
 };

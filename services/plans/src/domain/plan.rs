@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::import::{Deadline, ParsedPlan, QuantitativeTarget};
+use super::progress::ProgressStatus;
 
 fazhi_platform::resource_id!(
     /// The `{plan}` of `plans/{plan}`.
@@ -71,6 +72,60 @@ pub struct MentionResolution {
     pub candidates: Vec<String>,
 }
 
+impl MentionResolution {
+    pub fn unresolved() -> Self {
+        Self {
+            target: None,
+            confidence: 0.0,
+            method: "unresolved".to_owned(),
+            candidates: Vec::new(),
+        }
+    }
+}
+
+/// Gives every mention of the tasks its resolution, counting them in the report and warning of
+/// each left unresolved with its candidates.
+pub fn apply_resolutions(
+    tasks: &mut [Task],
+    resolutions: &HashMap<String, MentionResolution>,
+    report: &mut ImportReport,
+) {
+    for task in tasks {
+        for mention in &mut task.mentions {
+            mention.resolution = resolutions
+                .get(&mention.mention)
+                .cloned()
+                .unwrap_or_else(MentionResolution::unresolved);
+            report.mention_count += 1;
+            if mention.resolution.target.is_some() {
+                report.resolved_mention_count += 1;
+            } else {
+                report.warnings.push(ReportWarning {
+                    code: "UNRESOLVED_MENTION".to_owned(),
+                    line: task.source_line,
+                    message: format!(
+                        "task {}: {} not resolved; candidates: {}",
+                        task.number,
+                        mention.mention,
+                        mention.resolution.candidates.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// Every distinct mention text of some tasks, in first-seen order.
+pub fn task_mentions(tasks: &[Task]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    tasks
+        .iter()
+        .flat_map(|task| &task.mentions)
+        .filter(|mention| seen.insert(mention.mention.as_str()))
+        .map(|mention| mention.mention.clone())
+        .collect()
+}
+
 /// A mention of a task with its role and resolution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskMention {
@@ -96,6 +151,9 @@ pub struct Task {
     pub mentions: Vec<TaskMention>,
     pub deadlines: Vec<Deadline>,
     pub targets: Vec<QuantitativeTarget>,
+    /// The parent plan's task this one implements (对标), `plans/{plan}/tasks/{task}`.
+    #[serde(default)]
+    pub parent_task: Option<String>,
 }
 
 /// A warning of an import, stored with the plan.
@@ -132,6 +190,9 @@ pub struct Plan {
     pub revision: i64,
     /// The day it was published; groups were expanded as of it.
     pub publish_date: Option<NaiveDate>,
+    /// The upper-level plan it implements.
+    #[serde(default)]
+    pub parent_plan: Option<PlanId>,
 }
 
 /// Where an assignment is.
@@ -176,6 +237,30 @@ pub struct Assignment {
     pub work_plan: Option<WorkPlan>,
     pub claim_time: Option<DateTime<Utc>>,
     pub revision: i64,
+    /// 完成时限: the work plan's once claimed, else the task's deadline.
+    #[serde(default)]
+    pub due_date: Option<NaiveDate>,
+    /// The latest progress report's status, percent and time.
+    #[serde(default)]
+    pub progress: Option<(ProgressStatus, i32, DateTime<Utc>)>,
+}
+
+impl Assignment {
+    /// `plans/{plan}/tasks/{task}/assignments/{assignment}`
+    pub fn name(&self) -> String {
+        format!(
+            "{}/tasks/{}/assignments/{}",
+            self.plan.name(),
+            self.task_id,
+            self.id
+        )
+    }
+
+    /// Days past its due date as of a day, when not completed by then.
+    pub fn days_overdue(&self, as_of: NaiveDate) -> Option<i64> {
+        let due = self.due_date?;
+        (self.state != AssignmentState::Completed && due < as_of).then(|| (as_of - due).num_days())
+    }
 }
 
 /// How a unit will carry out its part (认领).
@@ -254,6 +339,8 @@ pub struct NewAssignment {
     pub unit: String,
     pub role: Role,
     pub mention: String,
+    /// The task's deadline.
+    pub due_date: Option<NaiveDate>,
 }
 
 /// Why a plan cannot be published.
@@ -323,6 +410,7 @@ pub fn assignments(tasks: &[Task], members: &HashMap<String, Vec<String>>) -> Ve
                         unit,
                         role: mention.role,
                         mention: mention.mention.clone(),
+                        due_date: task_deadline(task),
                     });
                 }
             }
@@ -341,6 +429,7 @@ pub struct Draft {
     pub period: Option<(i32, i32)>,
     pub tasks: Vec<Task>,
     pub report: ImportReport,
+    pub parent_plan: Option<PlanId>,
 }
 
 /// Every distinct mention of a parse, in first-seen order: what to ask the units service.
@@ -398,12 +487,6 @@ pub fn draft(
             message: warning.message.clone(),
         })
         .collect();
-    let unresolved = || MentionResolution {
-        target: None,
-        confidence: 0.0,
-        method: "unresolved".to_owned(),
-        candidates: Vec::new(),
-    };
     let mut tasks = Vec::with_capacity(parsed.tasks.len());
     for (position, parsed_task) in parsed.tasks.into_iter().enumerate() {
         let part = parsed_task.part.clone().unwrap_or_default();
@@ -413,35 +496,16 @@ pub fn draft(
             (Role::Responsible, &parsed_task.responsible),
             (Role::Participating, &parsed_task.participating),
         ];
-        let mut mentions = Vec::new();
-        for (role, list) in roles {
-            for mention in list {
-                let resolution = resolutions
-                    .get(&mention.mention)
-                    .cloned()
-                    .unwrap_or_else(unresolved);
-                report.mention_count += 1;
-                if resolution.target.is_some() {
-                    report.resolved_mention_count += 1;
-                } else {
-                    report.warnings.push(ReportWarning {
-                        code: "UNRESOLVED_MENTION".to_owned(),
-                        line: parsed_task.line as i32,
-                        message: format!(
-                            "task {}: {} not resolved; candidates: {}",
-                            parsed_task.number,
-                            mention.mention,
-                            resolution.candidates.join(", ")
-                        ),
-                    });
-                }
-                mentions.push(TaskMention {
+        let mentions = roles
+            .into_iter()
+            .flat_map(|(role, list)| {
+                list.iter().map(move |mention| TaskMention {
                     role,
                     mention: mention.mention.clone(),
-                    resolution,
-                });
-            }
-        }
+                    resolution: MentionResolution::unresolved(),
+                })
+            })
+            .collect();
         tasks.push(Task {
             id: format!("t{}", position + 1),
             position: position as i32 + 1,
@@ -462,8 +526,10 @@ pub fn draft(
             mentions,
             deadlines: parsed_task.deadlines,
             targets: parsed_task.targets,
+            parent_task: None,
         });
     }
+    apply_resolutions(&mut tasks, resolutions, &mut report);
     Draft {
         id,
         title: parsed.title,
@@ -472,6 +538,7 @@ pub fn draft(
         period: parsed.period,
         tasks,
         report,
+        parent_plan: None,
     }
 }
 

@@ -29,6 +29,7 @@ struct App {
     // Kept for the life of the test: dropping them drops the databases.
     _units_database: TestDatabase,
     plans_database: TestDatabase,
+    evidence: tempfile::TempDir,
     _server: TestServer,
     plans: PlansServiceClient<Channel>,
     admin: String,
@@ -39,6 +40,7 @@ impl App {
         let units_database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
         let plans_database = TestDatabase::migrated(&fazhi_plans::MIGRATOR).await;
         let settings = fazhi_testkit::server_settings();
+        let evidence = tempfile::tempdir().unwrap();
         let (listener, endpoint) = TestServer::listener().await;
         let server = GrpcServer::new()
             .add_service(fazhi_units::grpc_service(
@@ -50,6 +52,7 @@ impl App {
             .add_service(fazhi_plans::grpc_service(
                 plans_database.pool.clone(),
                 fazhi_plans::UnitsClient::new(&endpoint).unwrap(),
+                std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(evidence.path())),
                 fazhi_testkit::authenticator(),
                 &settings,
             ))
@@ -74,6 +77,7 @@ impl App {
             plans: PlansServiceClient::new(server.channel.clone()),
             _units_database: units_database,
             plans_database,
+            evidence,
             _server: server,
             admin,
         }
@@ -345,7 +349,7 @@ async fn retries_and_events() {
         issuer: "units/xuchang".to_owned(),
         content: std::fs::read(format!("{FIXTURES}/xuchang-2022-2025.txt")).unwrap(),
         request_id: "3f1e8a52-0b7c-4f8e-9d4a-1c2b3d4e5f60".to_owned(),
-        validate_only: false,
+        ..Default::default()
     };
     let first = app
         .plans
@@ -673,3 +677,5 @@ async fn a_unit_claims_its_assignment_with_a_work_plan() {
     .unwrap();
     assert_eq!(audited, 1);
 }
+
+mod work;

@@ -1,0 +1,905 @@
+//! After publishing: progress with evidence, overdue lists, reassignment and the lead unit's
+//! view, XLSX export read back, cascade and coverage.
+
+use super::*;
+use calamine::Reader;
+use tonic_types::StatusExt;
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D,
+];
+
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|request| {
+            request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+impl App {
+    /// The 通辽 plan imported and published as of 2024-02-08 by an admin.
+    async fn published_tongliao(&mut self) -> String {
+        let admin = self.admin.clone();
+        let plan = self
+            .import("tongliao-2020.txt", "tongliao", &admin)
+            .await
+            .unwrap()
+            .plan
+            .unwrap();
+        self.publish(&plan.name, &admin).await.unwrap();
+        plan.name
+    }
+
+    async fn own_assignment(
+        &mut self,
+        unit: &str,
+        task: &str,
+        role: pb::AssignmentRole,
+    ) -> pb::Assignment {
+        let admin = self.admin.clone();
+        self.assignments_of(unit, &admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|assignment| assignment.task_number == task && assignment.role == role as i32)
+            .unwrap()
+    }
+
+    async fn claim(
+        &mut self,
+        assignment: &pb::Assignment,
+        due_date: &str,
+        token: &str,
+    ) -> pb::Assignment {
+        self.plans
+            .claim_assignment(with_token(
+                pb::ClaimAssignmentRequest {
+                    name: assignment.name.clone(),
+                    work_plan: Some(work_plan(due_date)),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .assignment
+            .unwrap()
+    }
+
+    async fn report(
+        &mut self,
+        request: pb::ReportProgressRequest,
+        token: &str,
+    ) -> Result<pb::ReportProgressResponse, tonic::Status> {
+        Ok(self
+            .plans
+            .report_progress(with_token(request, token))
+            .await?
+            .into_inner())
+    }
+
+    async fn overdue(
+        &mut self,
+        request: pb::ListOverdueAssignmentsRequest,
+        token: &str,
+    ) -> Result<Vec<pb::OverdueAssignment>, tonic::Status> {
+        let mut all = Vec::new();
+        let mut request = request;
+        request.page_size = 50;
+        loop {
+            let page = self
+                .plans
+                .list_overdue_assignments(with_token(request.clone(), token))
+                .await?
+                .into_inner();
+            all.extend(page.overdue_assignments);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            request.page_token = page.next_page_token;
+        }
+    }
+
+    async fn reports_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM plans.progress_reports")
+            .fetch_one(&self.plans_database.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn export(
+        &mut self,
+        plan: &str,
+        table: pb::ExportTable,
+        token: &str,
+    ) -> Result<Vec<Vec<String>>, tonic::Status> {
+        let exported = self
+            .plans
+            .export_plan(with_token(
+                pb::ExportPlanRequest {
+                    name: plan.to_owned(),
+                    table: table as i32,
+                },
+                token,
+            ))
+            .await?
+            .into_inner();
+        assert!(
+            exported.file_name.ends_with(".xlsx"),
+            "{}",
+            exported.file_name
+        );
+        let mut workbook: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(exported.content)).unwrap();
+        let sheet = workbook.worksheet_range_at(0).unwrap().unwrap();
+        Ok(sheet
+            .rows()
+            .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+            .collect())
+    }
+}
+
+fn progress(
+    parent: &str,
+    status: pb::ProgressStatus,
+    percent: i32,
+    files: Vec<(&str, &[u8])>,
+) -> pb::ReportProgressRequest {
+    pb::ReportProgressRequest {
+        parent: parent.to_owned(),
+        status: status as i32,
+        percent,
+        narrative: "已梳理权责清单并报市政府审定".to_owned(),
+        evidence: files
+            .into_iter()
+            .map(|(file_name, content)| pb::EvidenceUpload {
+                file_name: file_name.to_owned(),
+                content: content.to_vec(),
+            })
+            .collect(),
+        request_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_unit_reports_progress_with_evidence_and_history_is_kept() {
+    let mut app = App::start().await;
+    app.published_tongliao().await;
+    let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
+    let lead = app
+        .own_assignment("tl-zwfwj", "7", pb::AssignmentRole::Lead)
+        .await;
+    assert_eq!(
+        lead.due_date, "2020-03-31",
+        "the task's deadline until claimed"
+    );
+
+    // Not before it is claimed.
+    let early = app
+        .report(
+            progress(&lead.name, pb::ProgressStatus::InProgress, 10, vec![]),
+            &staff,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (early.code(), reason(&early).as_str()),
+        (Code::FailedPrecondition, "NOT_CLAIMED")
+    );
+
+    let claimed = app.claim(&lead, "2020-03-20", &staff).await;
+    assert_eq!(
+        claimed.due_date, "2020-03-20",
+        "the work plan's due date once claimed"
+    );
+
+    let mut first = progress(
+        &lead.name,
+        pb::ProgressStatus::InProgress,
+        40,
+        vec![("权责清单(送审稿).pdf", PDF)],
+    );
+    first.request_id = "5b0f6c1e-8d2a-4c3b-9e4f-0a1b2c3d4e5f".to_owned();
+    let reported = app.report(first.clone(), &staff).await.unwrap();
+    let report = reported.progress_report.unwrap();
+    assert!(
+        report
+            .name
+            .starts_with(&format!("{}/progressReports/", lead.name))
+    );
+    assert_eq!(report.reporter, "clerk");
+    let evidence = &report.evidence[0];
+    assert_eq!(
+        (
+            evidence.file_name.as_str(),
+            evidence.content_type.as_str(),
+            evidence.size_bytes
+        ),
+        ("权责清单(送审稿).pdf", "application/pdf", PDF.len() as i64)
+    );
+    assert_eq!(evidence.sha256, fazhi_plans::blobs::sha256_hex(PDF));
+    let on_disk = app
+        .evidence
+        .path()
+        .join(&evidence.sha256[..2])
+        .join(&evidence.sha256);
+    assert_eq!(std::fs::read(on_disk).unwrap(), PDF);
+    let assignment = reported.assignment.unwrap();
+    assert_eq!(
+        (
+            assignment.state,
+            assignment.progress_status,
+            assignment.progress_percent
+        ),
+        (
+            pb::AssignmentState::Claimed as i32,
+            pb::ProgressStatus::InProgress as i32,
+            40
+        )
+    );
+    // A retry is answered from the first, not stored twice.
+    let retried = app
+        .report(first, &staff)
+        .await
+        .unwrap()
+        .progress_report
+        .unwrap();
+    assert_eq!(retried.name, report.name);
+    assert_eq!(app.reports_count().await, 1);
+
+    // Bad reports are refused whole, naming each field; nothing is stored.
+    let renamed_program = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00".as_slice();
+    let bad = app
+        .report(
+            progress(
+                &lead.name,
+                pb::ProgressStatus::Completed,
+                90,
+                vec![("照片.pdf", renamed_program)],
+            ),
+            &staff,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&bad), ["percent", "evidence[0].content"]);
+    let mut empty = progress(&lead.name, pb::ProgressStatus::Unspecified, 0, vec![]);
+    empty.narrative = " ".to_owned();
+    let empty = app.report(empty, &staff).await.unwrap_err();
+    assert_eq!(violated_fields(&empty), ["status", "narrative"]);
+    assert_eq!(app.reports_count().await, 1);
+
+    // Another unit may neither report nor read.
+    let other = bearer("clerk", Some("tl-sfj"), &[Role::UnitStaff]);
+    let denied = app
+        .report(
+            progress(&lead.name, pb::ProgressStatus::InProgress, 50, vec![]),
+            &other,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let done = app
+        .report(
+            progress(
+                &lead.name,
+                pb::ProgressStatus::Completed,
+                100,
+                vec![("公布截图.png", PNG)],
+            ),
+            &staff,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        done.assignment.unwrap().state,
+        pb::AssignmentState::Completed as i32
+    );
+
+    let history = app
+        .plans
+        .list_progress_reports(with_token(
+            pb::ListProgressReportsRequest {
+                parent: lead.name.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        history.progress_reports[0].status,
+        pb::ProgressStatus::Completed as i32
+    );
+    assert!(
+        !history.next_page_token.is_empty(),
+        "the earlier report is kept"
+    );
+    let older = app
+        .plans
+        .list_progress_reports(with_token(
+            pb::ListProgressReportsRequest {
+                parent: lead.name.clone(),
+                page_size: 1,
+                page_token: history.next_page_token,
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(older.progress_reports[0].name, report.name);
+    assert_eq!(older.progress_reports[0].percent, 40);
+
+    let file = app
+        .plans
+        .get_evidence(with_token(
+            pb::GetEvidenceRequest {
+                assignment: lead.name.clone(),
+                sha256: evidence.sha256.clone(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(file.content, PDF);
+    assert_eq!(file.evidence.unwrap().file_name, "权责清单(送审稿).pdf");
+    let denied = app
+        .plans
+        .get_evidence(with_token(
+            pb::GetEvidenceRequest {
+                assignment: lead.name.clone(),
+                sha256: evidence.sha256.clone(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let unknown = app
+        .plans
+        .get_evidence(with_token(
+            pb::GetEvidenceRequest {
+                assignment: lead.name.clone(),
+                sha256: "0".repeat(64),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let mut events = app
+        .plans
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut reported_events = 0;
+    while let Some(Ok(response)) = events.next().await {
+        if let Some(pb::plan_event::Payload::ProgressReported(event)) =
+            response.event.unwrap().payload
+        {
+            reported_events += 1;
+            if event.progress_report.unwrap().status == pb::ProgressStatus::Completed as i32 {
+                break;
+            }
+        }
+    }
+    assert_eq!(reported_events, 2);
+}
+
+#[tokio::test]
+async fn overdue_assignments_as_of_a_day_per_unit_and_region() {
+    let mut app = App::start().await;
+    let plan = app.published_tongliao().await;
+    let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
+    let lead = app
+        .own_assignment("tl-zwfwj", "7", pb::AssignmentRole::Lead)
+        .await;
+    app.claim(&lead, "2020-03-20", &staff).await;
+
+    let of_unit = |as_of: &str| pb::ListOverdueAssignmentsRequest {
+        as_of: as_of.to_owned(),
+        unit: "units/tl-zwfwj".to_owned(),
+        ..Default::default()
+    };
+    let before = app.overdue(of_unit("2020-03-20"), &staff).await.unwrap();
+    assert!(
+        before
+            .iter()
+            .all(|overdue| overdue.assignment.as_ref().unwrap().name != lead.name)
+    );
+    let after = app.overdue(of_unit("2020-04-10"), &staff).await.unwrap();
+    let listed = after
+        .iter()
+        .find(|overdue| overdue.assignment.as_ref().unwrap().name == lead.name)
+        .unwrap();
+    assert_eq!(listed.days_overdue, 21);
+
+    // Exactly the unit's open work due before the day, most overdue first.
+    let expected: std::collections::BTreeSet<String> = app
+        .assignments_of("tl-zwfwj", &staff)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|assignment| {
+            !assignment.due_date.is_empty() && assignment.due_date.as_str() < "2020-04-10"
+        })
+        .map(|assignment| assignment.name)
+        .collect();
+    let found: std::collections::BTreeSet<String> = after
+        .iter()
+        .map(|overdue| overdue.assignment.as_ref().unwrap().name.clone())
+        .collect();
+    assert_eq!(found, expected);
+    let days: Vec<i32> = after.iter().map(|overdue| overdue.days_overdue).collect();
+    assert!(days.windows(2).all(|pair| pair[0] >= pair[1]), "{days:?}");
+
+    // Completed work is not overdue.
+    app.report(
+        progress(&lead.name, pb::ProgressStatus::Completed, 100, vec![]),
+        &staff,
+    )
+    .await
+    .unwrap();
+    let after = app.overdue(of_unit("2020-04-10"), &staff).await.unwrap();
+    assert!(
+        after
+            .iter()
+            .all(|overdue| overdue.assignment.as_ref().unwrap().name != lead.name)
+    );
+
+    // A region: the city and every unit under it, for the city's coordinator only.
+    let coordinator = bearer("office", Some("tongliao"), &[Role::Coordinator]);
+    let region = pb::ListOverdueAssignmentsRequest {
+        as_of: "2020-04-10".to_owned(),
+        unit: "units/tongliao".to_owned(),
+        include_descendants: true,
+        ..Default::default()
+    };
+    let whole = app.overdue(region.clone(), &coordinator).await.unwrap();
+    let units: std::collections::BTreeSet<&str> = whole
+        .iter()
+        .map(|overdue| overdue.assignment.as_ref().unwrap().unit.as_str())
+        .collect();
+    assert!(
+        units.contains("units/tl-zwfwj") && units.len() > 10,
+        "{units:?}"
+    );
+    assert!(whole.len() > after.len());
+    let by_plan = app
+        .overdue(
+            pb::ListOverdueAssignmentsRequest {
+                as_of: "2020-04-10".to_owned(),
+                plan: plan.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_plan.len(), whole.len());
+    let denied = app.overdue(region, &staff).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad_day = app
+        .overdue(of_unit("2020-02-30"), &staff)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad_day), ["as_of"]);
+}
+
+#[tokio::test]
+async fn the_coordinator_reassigns_and_the_lead_unit_sees_its_tasks() {
+    let mut app = App::start().await;
+    let plan = app.published_tongliao().await;
+    let lead_staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
+
+    // The lead unit sees every assignment of the tasks it leads, other units' included.
+    let mut led = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .plans
+            .list_assignments(with_token(
+                pb::ListAssignmentsRequest {
+                    led_by: "units/tl-zwfwj".to_owned(),
+                    page_size: 100,
+                    page_token,
+                    ..Default::default()
+                },
+                &lead_staff,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        led.extend(page.assignments);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let led_tasks: std::collections::BTreeSet<&str> = led
+        .iter()
+        .map(|assignment| assignment.task_number.as_str())
+        .collect();
+    assert!(led_tasks.contains("7"));
+    let task_seven: Vec<&pb::Assignment> = led
+        .iter()
+        .filter(|assignment| assignment.task_number == "7")
+        .collect();
+    assert!(task_seven.len() > 5, "{}", task_seven.len());
+    assert!(
+        task_seven
+            .iter()
+            .any(|assignment| assignment.unit != "units/tl-zwfwj")
+    );
+    let denied = app
+        .plans
+        .list_assignments(with_token(
+            pb::ListAssignmentsRequest {
+                led_by: "units/tl-sfj".to_owned(),
+                ..Default::default()
+            },
+            &lead_staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // A responsible assignment of task 7 moves to another unit, back to OPEN.
+    let moving = task_seven
+        .iter()
+        .find(|assignment| {
+            assignment.role == pb::AssignmentRole::Responsible as i32
+                && assignment.unit != "units/tl-zwfwj"
+        })
+        .unwrap();
+    let previous_unit = moving.unit.clone();
+    let reassign = |unit: &str, reason: &str, etag: &str| pb::ReassignAssignmentRequest {
+        name: moving.name.clone(),
+        unit: unit.to_owned(),
+        reason: reason.to_owned(),
+        etag: etag.to_owned(),
+        ..Default::default()
+    };
+    let coordinator = bearer("office", Some("tongliao"), &[Role::Coordinator]);
+    let refused = app
+        .plans
+        .reassign_assignment(with_token(
+            reassign("units/tl-gsl", "职能调整", ""),
+            &lead_staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let invalid = app
+        .plans
+        .reassign_assignment(with_token(reassign("units/nowhere", "", ""), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&invalid), ["reason", "unit"]);
+    let moved = app
+        .plans
+        .reassign_assignment(with_token(
+            reassign("units/tl-gsl", "职能调整", &moving.etag),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignment
+        .unwrap();
+    assert_eq!(
+        (moved.unit.as_str(), moved.state),
+        ("units/tl-gsl", pb::AssignmentState::Open as i32)
+    );
+    let stale = app
+        .plans
+        .reassign_assignment(with_token(
+            reassign("units/tl-mzj", "再调整", &moving.etag),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let old_unit = previous_unit.trim_start_matches("units/").to_owned();
+    let admin = app.admin.clone();
+    assert!(
+        app.assignments_of(&old_unit, &admin)
+            .await
+            .unwrap()
+            .iter()
+            .all(|assignment| assignment.name != moving.name)
+    );
+    assert!(
+        app.assignments_of("tl-gsl", &admin)
+            .await
+            .unwrap()
+            .iter()
+            .any(|assignment| assignment.name == moving.name)
+    );
+    // Onto a unit that has this part already: refused.
+    let holder = task_seven
+        .iter()
+        .find(|assignment| {
+            assignment.role == pb::AssignmentRole::Responsible as i32
+                && assignment.name != moving.name
+                && assignment.unit != "units/tl-gsl"
+        })
+        .unwrap();
+    let taken = app
+        .plans
+        .reassign_assignment(with_token(reassign(&holder.unit, "合并", ""), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT after ->> 'unit' FROM plans.audit_log WHERE resource = $1 AND method LIKE '%Reassign%' AND result = 'OK'",
+    )
+    .bind(&moving.name)
+    .fetch_all(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, ["tl-gsl"]);
+    let _ = plan;
+}
+
+#[tokio::test]
+async fn the_task_breakdown_and_progress_tables_read_back_from_xlsx() {
+    let mut app = App::start().await;
+    let plan = app.published_tongliao().await;
+    let admin = app.admin.clone();
+    let rows = app
+        .export(&plan, pb::ExportTable::TaskBreakdown, &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0][0],
+        "通辽市2020年度法治政府建设工作实施方案重点工作任务分解表"
+    );
+    assert_eq!(
+        rows[1],
+        ["序号", "重点工作任务", "牵头单位", "责任单位", "完成时限"]
+    );
+    let tasks = app.tasks(&plan).await;
+    assert_eq!(rows.len(), 2 + tasks.len());
+    for (row, task) in rows[2..].iter().zip(&tasks) {
+        let mentions = |roles: &[pb::AssignmentRole]| {
+            roles
+                .iter()
+                .flat_map(|role| {
+                    task.mentions
+                        .iter()
+                        .filter(move |mention| mention.role == *role as i32)
+                })
+                .map(|mention| mention.mention.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        };
+        assert_eq!(row[0], task.number);
+        assert_eq!(row[1], task.text);
+        assert_eq!(row[2], mentions(&[pb::AssignmentRole::Lead]));
+        assert_eq!(
+            row[3],
+            mentions(&[
+                pb::AssignmentRole::Responsible,
+                pb::AssignmentRole::Participating
+            ])
+        );
+    }
+    assert_eq!(rows[2][2], "市委办、政府办");
+    let seventh = rows.iter().find(|row| row[0] == "7").unwrap();
+    assert!(seventh[4].contains("3月底"), "{seventh:?}");
+
+    let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
+    let lead = app
+        .own_assignment("tl-zwfwj", "7", pb::AssignmentRole::Lead)
+        .await;
+    app.claim(&lead, "2020-03-20", &staff).await;
+    app.report(
+        progress(&lead.name, pb::ProgressStatus::InProgress, 40, vec![]),
+        &staff,
+    )
+    .await
+    .unwrap();
+    let denied = app
+        .export(&plan, pb::ExportTable::Progress, &staff)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let rows = app
+        .export(&plan, pb::ExportTable::Progress, &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[1][..5],
+        ["序号", "重点工作任务", "单位", "角色", "状态"]
+    );
+    assert_eq!(rows.len() - 2, 1089, "one row per assignment");
+    let row = rows
+        .iter()
+        .find(|row| row[0] == "7" && row[2] == "通辽市政务服务局" && row[3] == "牵头")
+        .unwrap();
+    assert_eq!(
+        (row[4].as_str(), row[5].as_str(), row[6].as_str()),
+        ("推进中", "2020-03-20", "40")
+    );
+    // Long past 2020: everything not completed is overdue today.
+    assert!(row[8].parse::<i64>().unwrap() > 365);
+}
+
+#[tokio::test]
+async fn a_child_plan_cascades_and_its_coverage_is_reported() {
+    let mut app = App::start().await;
+    let parent = app.published_tongliao().await;
+    let district = bearer("office", Some("tl-keqq"), &[Role::Coordinator]);
+    let cascaded = app
+        .plans
+        .cascade_plan(with_token(
+            pb::CascadePlanRequest {
+                parent_plan: parent.clone(),
+                issuer: "units/tl-keqq".to_owned(),
+                ..Default::default()
+            },
+            &district,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let child = cascaded.plan.unwrap();
+    assert_eq!(child.title, "科尔沁区2020年度法治政府建设工作实施方案");
+    assert_eq!(
+        (child.state, child.parent_plan.as_str(), child.task_count),
+        (pb::PlanState::Draft as i32, parent.as_str(), 45)
+    );
+    let report = cascaded.report.unwrap();
+    assert!(report.mention_count > 0);
+    let child_tasks = app.tasks(&child.name).await;
+    let parent_tasks = app.tasks(&parent).await;
+    assert_eq!(child_tasks[0].parent_task, parent_tasks[0].name);
+    // 市委办 of the city's plan is the district's 区委办.
+    assert!(
+        child_tasks
+            .iter()
+            .flat_map(|task| &task.mentions)
+            .any(|mention| mention.mention == "区委办")
+    );
+    let coverage = app
+        .plans
+        .get_coverage_report(with_token(
+            pb::GetCoverageReportRequest {
+                plan: child.name.clone(),
+            },
+            &district,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .coverage_report
+        .unwrap();
+    assert_eq!(
+        (
+            coverage.covered.len(),
+            coverage.missed.len(),
+            coverage.unlinked.len()
+        ),
+        (45, 0, 0)
+    );
+    // Another district's coordinator may not cascade for this one.
+    let other = bearer("office", Some("tl-kzzq"), &[Role::Coordinator]);
+    let denied = app
+        .plans
+        .cascade_plan(with_token(
+            pb::CascadePlanRequest {
+                parent_plan: parent.clone(),
+                issuer: "units/tl-keqq".to_owned(),
+                ..Default::default()
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // An imported child plan: tasks matched to the parent's by their text.
+    let text = format!(
+        "科尔沁区2020年度法治政府建设工作实施方案\n一、重点任务\n1.{}\n牵头单位:区司法局\n2.{}\n牵头单位:区司法局\n3.组织开展“法律明白人”骨干培训,每个嘎查村培养3名法律明白人。\n牵头单位:区司法局\n",
+        parent_tasks[0].text, parent_tasks[9].text
+    );
+    let imported = app
+        .plans
+        .import_plan(with_token(
+            pb::ImportPlanRequest {
+                issuer: "units/tl-keqq".to_owned(),
+                content: text.into_bytes(),
+                parent_plan: parent.clone(),
+                ..Default::default()
+            },
+            &district,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let coverage = app
+        .plans
+        .get_coverage_report(with_token(
+            pb::GetCoverageReportRequest {
+                plan: imported.name.clone(),
+            },
+            &district,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .coverage_report
+        .unwrap();
+    let covered: Vec<(&str, Vec<&str>)> = coverage
+        .covered
+        .iter()
+        .map(|covered| {
+            (
+                covered.parent_task.as_ref().unwrap().number.as_str(),
+                covered
+                    .child_tasks
+                    .iter()
+                    .map(|task| task.number.as_str())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            ("1", vec!["1"]),
+            (parent_tasks[9].number.as_str(), vec!["2"])
+        ]
+    );
+    assert_eq!(coverage.missed.len(), 43);
+    assert_eq!(
+        coverage
+            .unlinked
+            .iter()
+            .map(|task| task.number.as_str())
+            .collect::<Vec<_>>(),
+        ["3"]
+    );
+    assert_eq!(coverage.parent_task_count, 45);
+    let no_parent = app
+        .plans
+        .get_coverage_report(with_token(
+            pb::GetCoverageReportRequest {
+                plan: parent.clone(),
+            },
+            &district,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(no_parent.code(), Code::FailedPrecondition);
+}
