@@ -3,6 +3,9 @@
 independent gRPC implementation, using stubs generated from proto/ and only the tokens the dev
 banner prints. Usage: run.py PATH_TO_FAZHI_BINARY"""
 
+import datetime
+import hashlib
+import io
 import os
 import re
 import signal
@@ -15,7 +18,7 @@ import venv
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORK = os.path.join(ROOT, "target", "e2e")
 PACKAGES = ["grpcio==1.*", "grpcio-tools==1.*", "grpcio-health-checking==1.*",
-            "grpcio-reflection==1.*", "grpcio-status==1.*"]
+            "grpcio-reflection==1.*", "grpcio-status==1.*", "openpyxl==3.*"]
 
 
 def ensure_environment():
@@ -23,9 +26,13 @@ def ensure_environment():
     env_dir = os.path.join(WORK, "venv")
     python = os.path.join(env_dir, "bin", "python")
     if sys.prefix != env_dir:
-        if not os.path.exists(python):
+        stamp = os.path.join(env_dir, "packages.txt")
+        wanted = "\n".join(PACKAGES)
+        if not os.path.exists(stamp) or open(stamp, encoding="utf-8").read() != wanted:
             venv.create(env_dir, with_pip=True)
             subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES], check=True)
+            with open(stamp, "w", encoding="utf-8") as file:
+                file.write(wanted)
         os.execv(python, [python, *sys.argv])
     generated = os.path.join(WORK, "generated")
     os.makedirs(generated, exist_ok=True)
@@ -182,8 +189,10 @@ def main():
             deadline = time.time() + 30
             listed = []
             while time.time() < deadline:
-                listed = plans.ListPlans(plans_service_pb2.ListPlansRequest(), metadata=auth("unit staff")).plans
-                if len(listed) == 3 and all(p.state == plans_pb2.PLAN_STATE_PUBLISHED for p in listed):
+                listed = [plan for plan in plans.ListPlans(plans_service_pb2.ListPlansRequest(),
+                                                            metadata=auth("unit staff")).plans
+                          if plan.state == plans_pb2.PLAN_STATE_PUBLISHED]
+                if len(listed) == 3:
                     break
                 time.sleep(0.5)
             by_issuer = {plan.issuer: plan for plan in listed}
@@ -202,12 +211,75 @@ def main():
             assert own and all(a.unit == "units/ng-sfj" for a in own), own[:3]
             assert any(a.task_number == "1" and a.role == plans_pb2.ASSIGNMENT_ROLE_LEAD for a in own)
 
+        plans = plans_service_pb2_grpc.PlansServiceStub(channel)
+
+        def published(issuer):
+            listed = plans.ListPlans(plans_service_pb2.ListPlansRequest(issuer=issuer), metadata=auth("admin")).plans
+            return next(plan for plan in listed if plan.state == plans_pb2.PLAN_STATE_PUBLISHED)
+
+        def claim_and_report_with_a_file():
+            own = plans.ListAssignments(plans_service_pb2.ListAssignmentsRequest(unit="units/ng-sfj", page_size=1000),
+                                        metadata=auth("unit staff")).assignments
+            lead = next(a for a in own if a.task_number == "1" and a.role == plans_pb2.ASSIGNMENT_ROLE_LEAD)
+            due = lead.due_date or "2024-12-31"
+            plans.ClaimAssignment(plans_service_pb2.ClaimAssignmentRequest(name=lead.name, work_plan=plans_pb2.WorkPlan(
+                leader_in_charge="王副局长", person_responsible="李科长", measures="梳理清单", due_date=due)),
+                metadata=auth("unit staff"))
+            pdf = b"%PDF-1.4\n% e2e evidence\n%%EOF\n"
+            response = plans.ReportProgress(plans_service_pb2.ReportProgressRequest(
+                parent=lead.name, status=plans_pb2.PROGRESS_STATUS_IN_PROGRESS, percent=60, narrative="已完成初稿",
+                evidence=[plans_pb2.EvidenceUpload(file_name="初稿.pdf", content=pdf)]), metadata=auth("unit staff"))
+            evidence = response.progress_report.evidence[0]
+            assert evidence.sha256 == hashlib.sha256(pdf).hexdigest(), evidence
+            assert response.assignment.progress_percent == 60, response.assignment
+            fetched = plans.GetEvidence(plans_service_pb2.GetEvidenceRequest(assignment=lead.name, sha256=evidence.sha256),
+                                        metadata=auth("coordinator"))
+            assert fetched.content == pdf and fetched.evidence.content_type == "application/pdf", fetched.evidence
+
+        def overdue_days():
+            as_of = datetime.date(2030, 1, 1)
+            overdue = plans.ListOverdueAssignments(plans_service_pb2.ListOverdueAssignmentsRequest(
+                as_of=as_of.isoformat(), unit="units/ng-sfj", page_size=1000), metadata=auth("unit staff"))
+            assert overdue.overdue_assignments, "nothing overdue by 2030"
+            for item in overdue.overdue_assignments:
+                due = datetime.date.fromisoformat(item.assignment.due_date)
+                assert item.days_overdue == (as_of - due).days, item
+
+        def export_reads_back():
+            import openpyxl  # noqa: PLC0415 (only inside the venv)
+            plan = published("units/tongliao")
+            exported = plans.ExportPlan(plans_service_pb2.ExportPlanRequest(
+                name=plan.name, table=plans_pb2.EXPORT_TABLE_TASK_BREAKDOWN), metadata=auth("unit staff"))
+            sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+            rows = list(sheet.iter_rows(values_only=True))
+            assert list(rows[1]) == ["序号", "重点工作任务", "牵头单位", "责任单位", "完成时限"], rows[1]
+            assert len(rows) == 2 + plan.task_count and rows[2][0] == "1", len(rows)
+            progress = plans.ExportPlan(plans_service_pb2.ExportPlanRequest(
+                name=published("units/ningguo").name, table=plans_pb2.EXPORT_TABLE_PROGRESS), metadata=auth("coordinator"))
+            rows = list(openpyxl.load_workbook(io.BytesIO(progress.content)).active.iter_rows(values_only=True))
+            assert any(row[2] == "宁国市司法局" and row[6] == 60 for row in rows[2:]), rows[:4]
+
+        def coverage_of_the_cascaded_plan():
+            deadline = time.time() + 30
+            children = []
+            while not children and time.time() < deadline:
+                children = [plan for plan in plans.ListPlans(plans_service_pb2.ListPlansRequest(
+                    issuer="units/tl-keqq"), metadata=auth("admin")).plans if plan.parent_plan]
+                time.sleep(0.2)
+            report = plans.GetCoverageReport(plans_service_pb2.GetCoverageReportRequest(plan=children[0].name),
+                                             metadata=auth("admin")).coverage_report
+            assert len(report.covered) == report.parent_task_count == 45 and not report.missed, report
+
         for name, function in [("health reports SERVING", health), ("reflection lists the service", reflection),
                                ("GetUnit with a dev token", get_with_token), ("no token: UNAUTHENTICATED", no_token),
                                ("ResolveUnitMentions", resolve), ("INVALID_ARGUMENT details", invalid_argument_details),
                                ("PERMISSION_DENIED across units", staff_cannot_touch_other_units),
                                ("create with request_id replay", coordinator_creates_below_own_unit),
-                               ("demo plans published; a unit sees its own work", demo_plans)]:
+                               ("demo plans published; a unit sees its own work", demo_plans),
+                               ("claim, report progress with a file, fetch it", claim_and_report_with_a_file),
+                               ("overdue days as of 2030-01-01", overdue_days),
+                               ("XLSX task breakdown and progress read back", export_reads_back),
+                               ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan)]:
             check(name, function)
     finally:
         process.send_signal(signal.SIGTERM)

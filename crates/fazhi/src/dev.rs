@@ -77,6 +77,7 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
         .connect()
         .await?;
     let mut plans = pb::plans_service_client::PlansServiceClient::new(channel);
+    let mut tongliao = String::new();
     for (issuer, text) in DEMO_PLANS {
         let mut request = tonic::Request::new(pb::ImportPlanRequest {
             issuer: format!("units/{issuer}"),
@@ -103,6 +104,9 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
             .metadata_mut()
             .insert("authorization", format!("Bearer {admin_token}").parse()?);
         let published = plans.publish_plan(publish).await?.into_inner();
+        if issuer == "tongliao" {
+            tongliao.clone_from(&plan.name);
+        }
         println!(
             "  demo plan       {} ({}): {} tasks, {}/{} unit mentions resolved, published with {} assignments",
             plan.title,
@@ -113,6 +117,25 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
             published.assignment_count
         );
     }
+    // 对标对表: 科尔沁区 answers the city's plan with a draft of its own.
+    let mut cascade = tonic::Request::new(pb::CascadePlanRequest {
+        parent_plan: tongliao,
+        issuer: "units/tl-keqq".to_owned(),
+        title: String::new(),
+        request_id: "fazhi-dev-demo-cascade-tl-keqq".to_owned(),
+    });
+    cascade
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {admin_token}").parse()?);
+    let child = plans.cascade_plan(cascade).await?.into_inner();
+    let (plan, report) = (
+        child.plan.unwrap_or_default(),
+        child.report.unwrap_or_default(),
+    );
+    println!(
+        "  demo plan       {} ({}): cascaded from the 通辽 plan as a draft, {}/{} unit mentions resolved",
+        plan.title, plan.name, report.resolved_mention_count, report.mention_count
+    );
     Ok(())
 }
 
@@ -236,7 +259,7 @@ fn print_banner(
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
          \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService\
          \n  database        {database}\
-         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\
          \n    coordinator of 宁国市人民政府      {coordinator}\
