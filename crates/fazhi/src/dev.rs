@@ -192,6 +192,19 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;
     let address = listener.local_addr()?;
     let endpoint = format!("http://{address}");
+    let units = fazhi_plans::UnitsClient::new(&endpoint)?;
+    let plans_token = issue_dev_token(
+        &settings.auth,
+        "fazhi-plans",
+        None,
+        &[Role::Admin],
+        Duration::from_secs(30 * 24 * 3600),
+    )?;
+    tokio::spawn(fazhi_plans::follow_reorganizations(
+        fazhi_plans::Store::new(pool.clone()),
+        units.clone(),
+        plans_token.into(),
+    ));
     let server = GrpcServer::new()
         .add_service(fazhi_units::grpc_service(
             pool.clone(),
@@ -201,7 +214,7 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         .await
         .add_service(fazhi_plans::grpc_service(
             pool.clone(),
-            fazhi_plans::UnitsClient::new(&endpoint)?,
+            units,
             Arc::new(fazhi_plans::LocalBlobStore::new(
                 &settings.evidence.directory,
             )),

@@ -43,12 +43,16 @@ impl Default for EvidenceSettings {
 pub struct ClientSettings {
     /// The units service, e.g. `http://fazhi-units:50051`.
     pub units_endpoint: String,
+    /// A bearer token the plans service presents for its own calls to the units service
+    /// (following reorganisations); without one, open assignments are not re-pointed.
+    pub units_token: Option<SecretString>,
 }
 
 impl Default for ClientSettings {
     fn default() -> Self {
         Self {
             units_endpoint: "http://127.0.0.1:50051".to_owned(),
+            units_token: None,
         }
     }
 }

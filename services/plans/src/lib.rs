@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod follow;
 pub mod service;
 pub mod store;
 pub mod units_client;
@@ -21,6 +22,7 @@ use tonic::service::interceptor::InterceptedService;
 
 pub use api::PlansApi;
 pub use blobs::{BlobStore, LocalBlobStore};
+pub use follow::follow_reorganizations;
 pub use service::PlanBook;
 pub use store::{MIGRATOR, Store};
 pub use units_client::UnitsClient;

@@ -18,6 +18,18 @@ async fn main() -> anyhow::Result<()> {
     }
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let units = fazhi_plans::UnitsClient::new(&settings.clients.units_endpoint)?;
+    match settings.clients.units_token.clone() {
+        Some(token) => {
+            tokio::spawn(fazhi_plans::follow_reorganizations(
+                fazhi_plans::Store::new(pool.clone()),
+                units.clone(),
+                token,
+            ));
+        }
+        None => tracing::warn!(
+            "clients.units_token is not set: unit reorganisations will not re-point assignments"
+        ),
+    }
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address).await?;
     tracing::info!(address = %listener.local_addr()?, "fazhi-plans serving");
     GrpcServer::new()

@@ -921,4 +921,93 @@ impl Store {
         .await?;
         Ok(moved)
     }
+
+    /// How far a stream of another service has been applied; 0 before the first event.
+    pub async fn cursor(&self, stream: &str) -> Result<i64> {
+        let sequence: Option<i64> =
+            sqlx::query_scalar("SELECT sequence FROM plans.consumer_cursors WHERE stream = $1")
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(sequence.unwrap_or(0))
+    }
+
+    /// Applies one event of another service's stream once: re-points the open (not completed)
+    /// assignments of published plans from each unit to its successor, audited with an event
+    /// each, and advances the cursor in the same transaction. An assignment whose successor has
+    /// the same part of the task already stays, for the coordinator. Returns how many moved.
+    pub async fn apply_unit_moves(
+        &self,
+        context: &MutationContext,
+        (stream, sequence): (&str, i64),
+        moves: &[(String, String)],
+        reason: &str,
+    ) -> Result<usize> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO plans.consumer_cursors (stream, sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+        )
+        .bind(stream)
+        .execute(&mut *transaction)
+        .await?;
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT sequence FROM plans.consumer_cursors WHERE stream = $1 FOR UPDATE",
+        )
+        .bind(stream)
+        .fetch_one(&mut *transaction)
+        .await?;
+        if applied >= sequence {
+            return Ok(0);
+        }
+        let mut changes = Vec::new();
+        let mut events = Vec::new();
+        for (from, to) in moves {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "UPDATE plans.assignments a SET unit_id = $2, revision = a.revision + 1, update_time = now()
+                 FROM plans.plans p
+                 WHERE p.id = a.plan_id AND p.state = 'published' AND a.unit_id = $1 AND a.state <> 'completed'
+                   AND NOT EXISTS (SELECT 1 FROM plans.assignments b WHERE b.plan_id = a.plan_id
+                                   AND b.task_id = a.task_id AND b.role = a.role AND b.unit_id = $2)
+                 RETURNING a.id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *transaction)
+            .await?;
+            for id in ids {
+                let moved = self.assignment_in(&mut transaction, &id).await?;
+                let before = Assignment {
+                    unit: from.clone(),
+                    revision: moved.revision - 1,
+                    ..moved.clone()
+                };
+                changes.push(Change {
+                    resource: moved.name(),
+                    before: Some(json(&before)),
+                    after: Some(json(&moved)),
+                });
+                events.push(NewEvent {
+                    event_type: "assignment.reassigned",
+                    resource: moved.name(),
+                    payload: serde_json::json!({
+                        "assignment": json(&moved),
+                        "previous_unit": from,
+                        "reason": reason,
+                    }),
+                });
+            }
+        }
+        sqlx::query("UPDATE plans.consumer_cursors SET sequence = $2 WHERE stream = $1")
+            .bind(stream)
+            .bind(sequence)
+            .execute(&mut *transaction)
+            .await?;
+        let moved = changes.len();
+        if moved == 0 {
+            transaction.commit().await?;
+        } else {
+            mutation::finish(transaction, SCHEMA, context, &changes, events, &moved).await?;
+        }
+        Ok(moved)
+    }
 }

@@ -219,4 +219,22 @@ impl UnitsClient {
             Err(status) => Err(Self::unavailable(&status)),
         }
     }
+
+    /// The units service's events after a sequence, as the plans service itself.
+    pub async fn watch_events(
+        &self,
+        after_sequence: i64,
+        authorization: &str,
+    ) -> Result<tonic::Streaming<units::WatchEventsResponse>> {
+        Ok(self
+            .client
+            .clone()
+            .watch_events(Self::request(
+                units::WatchEventsRequest { after_sequence },
+                authorization,
+            )?)
+            .await
+            .map_err(|status| Self::unavailable(&status))?
+            .into_inner())
+    }
 }

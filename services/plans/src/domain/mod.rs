@@ -4,6 +4,7 @@ mod cascade;
 pub mod import;
 mod plan;
 mod progress;
+mod reorganization;
 
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use plan::{
@@ -16,3 +17,4 @@ pub use progress::{
     CheckedProgress, Evidence, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, ProgressInput,
     ProgressReport, ProgressStatus, Upload, evidence_type,
 };
+pub use reorganization::{Reorganization, successor_moves};

@@ -30,6 +30,7 @@ struct App {
     _units_database: TestDatabase,
     plans_database: TestDatabase,
     evidence: tempfile::TempDir,
+    endpoint: String,
     _server: TestServer,
     plans: PlansServiceClient<Channel>,
     admin: String,
@@ -78,6 +79,7 @@ impl App {
             _units_database: units_database,
             plans_database,
             evidence,
+            endpoint,
             _server: server,
             admin,
         }

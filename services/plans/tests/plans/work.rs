@@ -903,3 +903,150 @@ async fn a_child_plan_cascades_and_its_coverage_is_reported() {
         .unwrap_err();
     assert_eq!(no_parent.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn a_merge_moves_open_assignments_to_the_successor() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let plan = app
+        .import("ningguo-2024.txt", "ningguo", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    app.publish(&plan.name, &admin).await.unwrap();
+    let merged = ["ng-sjzyj", "ng-zfb"];
+    let mut before = Vec::new();
+    for unit in merged {
+        before.extend(app.assignments_of(unit, &admin).await.unwrap());
+    }
+    assert!(before.len() > 40, "{}", before.len());
+    // One is done already: completed work stays where it was done.
+    let done = before[0].clone();
+    let staff = bearer(
+        "clerk",
+        Some(done.unit.trim_start_matches("units/")),
+        &[Role::UnitStaff],
+    );
+    let due = if done.due_date.is_empty() {
+        "2024-12-31"
+    } else {
+        done.due_date.as_str()
+    };
+    app.claim(&done, due, &staff).await;
+    app.report(
+        progress(&done.name, pb::ProgressStatus::Completed, 100, vec![]),
+        &staff,
+    )
+    .await
+    .unwrap();
+
+    let follower = tokio::spawn(fazhi_plans::follow_reorganizations(
+        fazhi_plans::Store::new(app.plans_database.pool.clone()),
+        fazhi_plans::UnitsClient::new(&app.endpoint).unwrap(),
+        admin.trim_start_matches("Bearer ").to_owned().into(),
+    ));
+    let mut registry = UnitsServiceClient::new(app._server.channel.clone());
+    registry
+        .reorganize_units(with_token(
+            units::ReorganizeUnitsRequest {
+                reorganization: Some(units::Reorganization {
+                    kind: units::ReorganizationKind::Merge as i32,
+                    effective_date: "2024-03-01".to_owned(),
+                    source_units: merged.iter().map(|id| format!("units/{id}")).collect(),
+                    note: "宁编〔2024〕3号".to_owned(),
+                    ..Default::default()
+                }),
+                new_units: vec![units::Unit {
+                    name: "units/ng-zwsj".to_owned(),
+                    display_name: "宁国市政务服务和数据资源管理局".to_owned(),
+                    short_name: "市数据资源局".to_owned(),
+                    kind: units::UnitKind::GovernmentDepartment as i32,
+                    level: units::AdministrativeLevel::County as i32,
+                    parent: "units/ningguo".to_owned(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+
+    let mut after = Vec::new();
+    for _ in 0..100 {
+        after = app.assignments_of("ng-zwsj", &admin).await.unwrap();
+        if !after.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    follower.abort();
+    let successor: std::collections::HashSet<(String, i32)> = after
+        .iter()
+        .map(|assignment| (assignment.task_number.clone(), assignment.role))
+        .collect();
+    let moved: std::collections::HashSet<&str> = after
+        .iter()
+        .map(|assignment| assignment.name.as_str())
+        .collect();
+    for assignment in &before {
+        if assignment.name == done.name {
+            assert!(
+                !moved.contains(assignment.name.as_str()),
+                "completed work moved"
+            );
+        } else {
+            // Moved, or the successor already has that part (both merged units had it).
+            assert!(
+                moved.contains(assignment.name.as_str())
+                    || successor.contains(&(assignment.task_number.clone(), assignment.role)),
+                "{} stayed with {}",
+                assignment.name,
+                assignment.unit
+            );
+        }
+    }
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT payload ->> 'reason' FROM plans.events WHERE event_type = 'assignment.reassigned'",
+    )
+    .fetch_all(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(reasons.len(), after.len());
+    assert!(
+        reasons
+            .iter()
+            .all(|reason| reason == "机构改革(合并):宁编〔2024〕3号"),
+        "{reasons:?}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM plans.audit_log WHERE subject = 'system' AND method = 'fazhi.units.v1/UnitsReorganized'",
+    )
+    .fetch_one(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited as usize, after.len());
+
+    // Replaying the stream from the start applies nothing twice.
+    let store = fazhi_plans::Store::new(app.plans_database.pool.clone());
+    let cursor = store.cursor("units").await.unwrap();
+    assert!(cursor > 0);
+    let context = fazhi_platform::mutation::MutationContext {
+        caller: fazhi_platform::auth::Caller::system(),
+        method: "replay",
+        request_id: None,
+        fingerprint: Vec::new(),
+    };
+    let again = store
+        .apply_unit_moves(
+            &context,
+            ("units", cursor),
+            &[("ng-zfb".to_owned(), "ng-zwsj".to_owned())],
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let _ = plan;
+}
