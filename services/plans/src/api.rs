@@ -12,11 +12,12 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
-    Assignment, AssignmentState, Evidence, ImportReport, MentionTarget, Plan, PlanId, PlanState,
-    ProgressInput, ProgressReport, ProgressStatus, Role, Task, Upload, WorkPlanInput,
+    Assignment, AssignmentState, Evidence, ImportReport, MentionTarget, Phase, Plan, PlanField,
+    PlanId, PlanKind, PlanState, ProgressInput, ProgressReport, ProgressStatus, Role, Task, Upload,
+    WorkPlanInput,
 };
 use crate::error::PlansError;
-use crate::service::{ImportCommand, PlanBook};
+use crate::service::{ImportCommand, MentionEdit, PlanBook, TaskEdit};
 use crate::store::{AssignmentFilter, SCHEMA};
 
 /// The `fazhi.plans.v1.PlansService` implementation.
@@ -115,6 +116,21 @@ fn plan_to_proto(plan: Plan) -> pb::Plan {
             .parent_plan
             .map(|parent| parent.name())
             .unwrap_or_default(),
+        kind: match plan.kind {
+            None => pb::PlanKind::Unspecified,
+            Some(PlanKind::MultiYear) => pb::PlanKind::MultiYear,
+            Some(PlanKind::Annual) => pb::PlanKind::Annual,
+            Some(PlanKind::SpecialAction) => pb::PlanKind::SpecialAction,
+        } as i32,
+        phases: plan
+            .phases
+            .into_iter()
+            .map(|phase| pb::PlanPhase {
+                title: phase.title,
+                start_date: phase.start_date.to_string(),
+                end_date: phase.end_date.to_string(),
+            })
+            .collect(),
     }
 }
 fn role_to_proto(role: Role) -> pb::AssignmentRole {
@@ -209,6 +225,35 @@ fn assignment_key(field: &str, name: &str) -> Result<(PlanId, String, String), S
     };
     let plan = PlanId::parse(field, plan).map_err(|_| bad_name())?;
     Ok((plan, (*task).to_owned(), (*assignment).to_owned()))
+}
+
+/// The paths of an update mask, each one of those allowed; an empty mask is refused.
+fn mask_paths(
+    mask: Option<prost_types::FieldMask>,
+    allowed: &[&str],
+) -> Result<Vec<String>, Status> {
+    let paths = mask.map(|mask| mask.paths).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(invalid(FieldViolation::required("update_mask")));
+    }
+    match paths.iter().find(|path| !allowed.contains(&path.as_str())) {
+        Some(path) => Err(invalid(FieldViolation::new(
+            "update_mask",
+            "UNKNOWN_FIELD",
+            format!("{path} cannot be updated; allowed: {}", allowed.join(", ")),
+            format!("{path} 不可修改;可修改:{}", allowed.join("、")),
+        ))),
+        None => Ok(paths),
+    }
+}
+
+fn role_from_proto(field: &str, role: i32) -> Result<Role, Status> {
+    match pb::AssignmentRole::try_from(role) {
+        Ok(pb::AssignmentRole::Lead) => Ok(Role::Lead),
+        Ok(pb::AssignmentRole::Responsible) => Ok(Role::Responsible),
+        Ok(pb::AssignmentRole::Participating) => Ok(Role::Participating),
+        _ => Err(invalid(FieldViolation::required(field))),
+    }
 }
 
 fn task_ref(plan: &PlanId, task: &Task) -> pb::TaskRef {
@@ -343,6 +388,18 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
                 serde_json::from_value(event.payload).map_err(unreadable)?,
             )),
         }),
+        "plan.updated" => {
+            #[derive(serde::Deserialize)]
+            struct Updated {
+                plan: Plan,
+                changed: Vec<String>,
+            }
+            let updated: Updated = serde_json::from_value(event.payload).map_err(unreadable)?;
+            pb::plan_event::Payload::PlanUpdated(pb::PlanUpdated {
+                plan: Some(plan_to_proto(updated.plan)),
+                changed: updated.changed,
+            })
+        }
         "progress.reported" => {
             let (report, assignment): (ProgressReport, Assignment) =
                 serde_json::from_value(event.payload).map_err(unreadable)?;
@@ -896,6 +953,161 @@ impl pb::plans_service_server::PlansService for PlansApi {
             .export(&context, &plan, progress, &authorization)
             .await?;
         Ok(Response::new(pb::ExportPlanResponse { content, file_name }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_plan(
+        &self,
+        request: Request<pb::UpdatePlanRequest>,
+    ) -> ApiResult<pb::UpdatePlanResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/UpdatePlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let plan = message.plan.unwrap_or_default();
+        let id = plan_id("plan.name", &plan.name)?;
+        let paths = mask_paths(
+            message.update_mask,
+            &[
+                "title",
+                "document_number",
+                "kind",
+                "period_start_year",
+                "period_end_year",
+                "phases",
+            ],
+        )?;
+        let mut fields = Vec::with_capacity(paths.len());
+        for path in paths {
+            fields.push(match path.as_str() {
+                "title" => PlanField::Title(plan.title.clone()),
+                "document_number" => PlanField::DocumentNumber(plan.document_number.clone()),
+                "kind" => PlanField::Kind(match pb::PlanKind::try_from(plan.kind) {
+                    Ok(pb::PlanKind::MultiYear) => Some(PlanKind::MultiYear),
+                    Ok(pb::PlanKind::Annual) => Some(PlanKind::Annual),
+                    Ok(pb::PlanKind::SpecialAction) => Some(PlanKind::SpecialAction),
+                    _ => None,
+                }),
+                "period_start_year" => PlanField::PeriodStartYear(plan.period_start_year),
+                "period_end_year" => PlanField::PeriodEndYear(plan.period_end_year),
+                _ => {
+                    let mut phases = Vec::with_capacity(plan.phases.len());
+                    for (index, phase) in plan.phases.iter().enumerate() {
+                        let date = |name: &str, value: &str| {
+                            let field = format!("plan.phases[{index}].{name}");
+                            aip::optional_date(&field, value)
+                                .map_err(invalid)?
+                                .ok_or_else(|| invalid(FieldViolation::required(field)))
+                        };
+                        phases.push(Phase {
+                            title: phase.title.clone(),
+                            start_date: date("start_date", &phase.start_date)?,
+                            end_date: date("end_date", &phase.end_date)?,
+                        });
+                    }
+                    PlanField::Phases(phases)
+                }
+            });
+        }
+        let updated = self
+            .book
+            .update_plan(&context, &id, fields, &plan.etag, &authorization)
+            .await?;
+        Ok(Response::new(pb::UpdatePlanResponse {
+            plan: Some(plan_to_proto(updated)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_task(
+        &self,
+        request: Request<pb::UpdateTaskRequest>,
+    ) -> ApiResult<pb::UpdateTaskResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/UpdateTask",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let task = message.task.unwrap_or_default();
+        let parts: Vec<&str> = task.name.split('/').collect();
+        let ["plans", plan, "tasks", task_id] = parts.as_slice() else {
+            return Err(invalid(FieldViolation::new(
+                "task.name",
+                "INVALID_NAME",
+                "task.name must look like plans/{plan}/tasks/{task}",
+                "task.name 须为 plans/{plan}/tasks/{task} 格式",
+            )));
+        };
+        let plan = PlanId::parse("task.name", plan).map_err(invalid)?;
+        let paths = mask_paths(message.update_mask, &["title", "text", "mentions"])?;
+        let mut edit = TaskEdit::default();
+        for path in paths {
+            match path.as_str() {
+                "title" => edit.title = Some(task.title.clone()),
+                "text" => edit.text = Some(task.text.clone()),
+                _ => {
+                    let mut mentions = Vec::with_capacity(task.mentions.len());
+                    for (index, mention) in task.mentions.iter().enumerate() {
+                        let unit = match &mention.target {
+                            Some(pb::task_mention::Target::Unit(unit)) => {
+                                Some(unit_id(&format!("task.mentions[{index}].unit"), unit)?)
+                            }
+                            _ => None,
+                        };
+                        mentions.push(MentionEdit {
+                            role: role_from_proto(
+                                &format!("task.mentions[{index}].role"),
+                                mention.role,
+                            )?,
+                            mention: mention.mention.clone(),
+                            unit,
+                        });
+                    }
+                    edit.mentions = Some(mentions);
+                }
+            }
+        }
+        let (task, plan_after) = self
+            .book
+            .update_task(
+                &context,
+                (&plan, task_id),
+                edit,
+                &message.etag,
+                &authorization,
+            )
+            .await?;
+        Ok(Response::new(pb::UpdateTaskResponse {
+            task: Some(task_to_proto(&plan, task)),
+            plan: Some(plan_to_proto(plan_after)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().name))]
+    async fn close_plan(
+        &self,
+        request: Request<pb::ClosePlanRequest>,
+    ) -> ApiResult<pb::ClosePlanResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/ClosePlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let id = plan_id("name", &message.name)?;
+        let closed = self
+            .book
+            .close_plan(&context, &id, &message.etag, &authorization)
+            .await?;
+        Ok(Response::new(pb::ClosePlanResponse {
+            plan: Some(plan_to_proto(closed)),
+        }))
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;

@@ -28,6 +28,12 @@ pub enum PlansError {
     EvidenceNotFound(String),
     #[error("the plan has no parent plan")]
     NoParentPlan,
+    #[error("the plan is closed")]
+    PlanClosed,
+    #[error("only a published plan can be closed")]
+    PlanNotPublished,
+    #[error("tasks are edited only while the plan is a draft; reassign its assignments instead")]
+    TasksFrozen,
     #[error("unresolved unit mentions: {}", .0.join("; "))]
     UnresolvedMentions(Vec<String>),
 }
@@ -89,6 +95,24 @@ impl DescribeError for PlansError {
                 "NO_PARENT_PLAN",
                 self.to_string(),
                 "该实施方案没有上级方案,无法对标",
+            ),
+            Self::PlanClosed => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "PLAN_CLOSED",
+                self.to_string(),
+                "实施方案已结束,不能修改",
+            ),
+            Self::PlanNotPublished => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "PLAN_NOT_PUBLISHED",
+                self.to_string(),
+                "只有已发布的实施方案才能结束",
+            ),
+            Self::TasksFrozen => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "TASKS_FROZEN",
+                self.to_string(),
+                "实施方案发布后不能修改任务,请调整任务分工",
             ),
             Self::PlanNotDraft => ErrorDescription::new(
                 Code::FailedPrecondition,

@@ -17,6 +17,10 @@ use crate::domain::{
     Coverage, Draft, apply_resolutions, copy_task, coverage, level_word, link_to_parent,
     place_name, task_mentions,
 };
+use crate::domain::{
+    EditRefusal, MentionResolution, MentionTarget, PlanField, Role, TaskMention, check_editable,
+    check_tasks_editable, close, edit_plan, edit_task,
+};
 use crate::error::{PlansError, Result};
 use crate::export::{self, Table};
 use crate::store::{AssignmentFilter, AssignmentKey, OverdueKey, ProgressKey, Store};
@@ -46,6 +50,30 @@ impl Manage {
             Self::Coordinate => "issuer",
             Self::WorkFor => "unit",
         }
+    }
+}
+
+/// A new mention of a task: its text, resolved against the issuer, or a unit named directly.
+pub struct MentionEdit {
+    pub role: Role,
+    pub mention: String,
+    /// A unit id, when the caller picked the unit itself.
+    pub unit: Option<String>,
+}
+
+/// What an edit of a draft's task changes.
+#[derive(Default)]
+pub struct TaskEdit {
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub mentions: Option<Vec<MentionEdit>>,
+}
+
+fn refused(refusal: EditRefusal) -> PlansError {
+    match refusal {
+        EditRefusal::Closed => PlansError::PlanClosed,
+        EditRefusal::NotDraft => PlansError::TasksFrozen,
+        EditRefusal::NotPublished => PlansError::PlanNotPublished,
     }
 }
 
@@ -516,6 +544,7 @@ impl PlanBook {
             document_number: String::new(),
             issuer: issuer.to_owned(),
             period: parent.period,
+            kind: parent.kind,
             tasks,
             report,
             parent_plan: Some(parent.id),
@@ -586,5 +615,153 @@ impl PlanBook {
         let content = export::to_xlsx(&table)
             .map_err(|error| PlatformError::Internal(format!("writing XLSX failed: {error}")))?;
         Ok((content, format!("{}.xlsx", table.title)))
+    }
+
+    /// A plan read for a change by its issuer's coordinators, at the caller's etag.
+    async fn plan_to_change(
+        &self,
+        context: &MutationContext,
+        id: &PlanId,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<Plan> {
+        let plan = self.store.get_plan(id).await?;
+        self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
+            .await?;
+        fazhi_platform::aip::check_etag(etag, plan.revision)?;
+        Ok(plan)
+    }
+
+    /// Edits a plan's fields until it is closed.
+    pub async fn update_plan(
+        &self,
+        context: &MutationContext,
+        id: &PlanId,
+        fields: Vec<PlanField>,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<Plan> {
+        let plan = self
+            .plan_to_change(context, id, etag, authorization)
+            .await?;
+        check_editable(&plan).map_err(refused)?;
+        let changed = fields.iter().map(|field| field.path().to_owned()).collect();
+        let edited = edit_plan(&plan, fields).map_err(PlatformError::InvalidArgument)?;
+        self.store.save_plan(context, &plan, &edited, changed).await
+    }
+
+    /// Closes a published plan.
+    pub async fn close_plan(
+        &self,
+        context: &MutationContext,
+        id: &PlanId,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<Plan> {
+        let plan = self
+            .plan_to_change(context, id, etag, authorization)
+            .await?;
+        let closed = close(&plan).map_err(refused)?;
+        self.store
+            .save_plan(context, &plan, &closed, vec!["state".to_owned()])
+            .await
+    }
+
+    /// Edits a draft's task: title, text, and mentions resolved anew.
+    pub async fn update_task(
+        &self,
+        context: &MutationContext,
+        (plan_id, task_id): (&PlanId, &str),
+        edit: TaskEdit,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<(Task, Plan)> {
+        let plan = self
+            .plan_to_change(context, plan_id, etag, authorization)
+            .await?;
+        check_tasks_editable(&plan).map_err(refused)?;
+        let task = self.store.get_task(plan_id, task_id).await?;
+        let mut changed = Vec::new();
+        if edit.title.is_some() || edit.text.is_some() {
+            changed.push(format!("tasks/{task_id}"));
+        }
+        let mut edited = edit_task(
+            &task,
+            edit.title,
+            edit.text,
+            plan.period.map(|(start, _)| start),
+        )
+        .map_err(PlatformError::InvalidArgument)?;
+        if let Some(mentions) = edit.mentions {
+            edited.mentions = self
+                .resolve_edited_mentions(&plan.issuer, mentions, authorization)
+                .await?;
+            changed.push(format!("tasks/{task_id}/mentions"));
+        }
+        let saved = self
+            .store
+            .save_task(context, &plan, &edited, changed)
+            .await?;
+        Ok((self.store.get_task(plan_id, task_id).await?, saved))
+    }
+
+    async fn resolve_edited_mentions(
+        &self,
+        issuer: &str,
+        mentions: Vec<MentionEdit>,
+        authorization: &str,
+    ) -> Result<Vec<TaskMention>> {
+        let mut violations = Vec::new();
+        let mut resolved = Vec::with_capacity(mentions.len());
+        let texts: Vec<String> = mentions
+            .iter()
+            .filter(|mention| mention.unit.is_none() && !mention.mention.trim().is_empty())
+            .map(|mention| mention.mention.trim().to_owned())
+            .collect();
+        let mut resolutions = self
+            .units
+            .resolve(issuer, &texts, authorization)
+            .await?
+            .into_iter();
+        for (index, mention) in mentions.into_iter().enumerate() {
+            let resolution = match &mention.unit {
+                Some(unit) => match self.units.display_name(unit, authorization).await? {
+                    Some(_) => MentionResolution {
+                        target: Some(MentionTarget::Unit(format!("units/{unit}"))),
+                        confidence: 1.0,
+                        method: "chosen".to_owned(),
+                        candidates: Vec::new(),
+                    },
+                    None => {
+                        violations.push(FieldViolation::new(
+                            format!("task.mentions[{index}].unit"),
+                            "UNIT_NOT_FOUND",
+                            "names no registered unit",
+                            "指定的单位不存在",
+                        ));
+                        continue;
+                    }
+                },
+                None if mention.mention.trim().is_empty() => {
+                    violations.push(FieldViolation::required(format!(
+                        "task.mentions[{index}].mention"
+                    )));
+                    continue;
+                }
+                None => resolutions
+                    .next()
+                    .unwrap_or_else(MentionResolution::unresolved),
+            };
+            resolved.push(TaskMention {
+                role: mention.role,
+                mention: mention.mention.trim().to_owned(),
+                resolution,
+            });
+        }
+        if violations.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(PlatformError::InvalidArgument(violations).into())
+        }
     }
 }

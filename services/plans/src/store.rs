@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use crate::domain::{
     Assignment, AssignmentState, CheckedProgress, Draft, Evidence, ImportReport, NewAssignment,
-    Plan, PlanId, PlanState, ProgressReport, ProgressStatus, Role, Task,
+    Plan, PlanId, PlanKind, PlanState, ProgressReport, ProgressStatus, Role, Task,
 };
 use crate::error::{PlansError, Result};
 
@@ -84,11 +84,15 @@ struct PlanRow {
     update_time: DateTime<Utc>,
     publish_date: Option<chrono::NaiveDate>,
     parent_plan_id: Option<String>,
+    kind: Option<String>,
+    phases: serde_json::Value,
 }
 
 impl TryFrom<PlanRow> for Plan {
     type Error = PlansError;
     fn try_from(row: PlanRow) -> Result<Self> {
+        let phases = serde_json::from_value(row.phases)
+            .map_err(|_| corrupt(format!("plan {} has bad phases", row.id)))?;
         Ok(Plan {
             state: PlanState::parse(&row.state)
                 .ok_or_else(|| corrupt(format!("plan {} has a bad state", row.id)))?,
@@ -105,6 +109,8 @@ impl TryFrom<PlanRow> for Plan {
             update_time: row.update_time,
             publish_date: row.publish_date,
             parent_plan: row.parent_plan_id.map(PlanId::from_trusted),
+            kind: row.kind.as_deref().and_then(PlanKind::parse),
+            phases,
         })
     }
 }
@@ -268,7 +274,7 @@ pub struct AssignmentFilter<'a> {
 
 const PLAN_COLUMNS: &str =
     "id, title, document_number, issuer_id, period_start_year, period_end_year, state,
-    task_count, import_report, revision, create_time, update_time, publish_date, parent_plan_id";
+    task_count, import_report, revision, create_time, update_time, publish_date, parent_plan_id, kind, phases";
 
 const ASSIGNMENT_SELECT: &str =
     "SELECT a.id, a.plan_id, a.task_id, t.number AS task_number, t.title AS task_title,
@@ -308,8 +314,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO plans.plans (id, title, document_number, issuer_id, period_start_year, period_end_year,
-                                      state, task_count, import_report, parent_plan_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                      state, task_count, import_report, parent_plan_id, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(draft.id.as_str())
         .bind(&draft.title)
@@ -321,6 +327,7 @@ impl Store {
         .bind(draft.tasks.len() as i32)
         .bind(json(&draft.report))
         .bind(draft.parent_plan.as_ref().map(PlanId::as_str))
+        .bind(draft.kind.map(PlanKind::as_str))
         .execute(&mut *transaction)
         .await?;
         let tasks = &draft.tasks;
@@ -354,13 +361,7 @@ impl Store {
         )
         .execute(&mut *transaction)
         .await?;
-        let plan: Plan = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1"
-        )))
-        .bind(draft.id.as_str())
-        .fetch_one(&mut *transaction)
-        .await?
-        .try_into()?;
+        let plan: Plan = self.plan_in(&mut transaction, draft.id.as_str()).await?;
         mutation::finish(
             transaction,
             SCHEMA,
@@ -488,13 +489,7 @@ impl Store {
         )
         .execute(&mut *transaction)
         .await?;
-        let published: Plan = sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1"
-        )))
-        .bind(plan.id.as_str())
-        .fetch_one(&mut *transaction)
-        .await?
-        .try_into()?;
+        let published: Plan = self.plan_in(&mut transaction, plan.id.as_str()).await?;
         let created: Vec<Assignment> =
             sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
                 "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 ORDER BY t.position, a.unit_id, a.role"
@@ -778,6 +773,16 @@ impl Store {
         Ok(outcome)
     }
 
+    async fn plan_in(&self, transaction: &mut sqlx::PgConnection, id: &str) -> Result<Plan> {
+        sqlx::query_as::<_, PlanRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(transaction)
+        .await?
+        .try_into()
+    }
+
     async fn assignment_in(
         &self,
         transaction: &mut sqlx::PgConnection,
@@ -1009,5 +1014,111 @@ impl Store {
             mutation::finish(transaction, SCHEMA, context, &changes, events, &moved).await?;
         }
         Ok(moved)
+    }
+
+    /// Writes a plan's editable fields and state as read at `before`'s revision, with a
+    /// `plan.updated` event naming what changed.
+    pub async fn save_plan(
+        &self,
+        context: &MutationContext,
+        before: &Plan,
+        after: &Plan,
+        changed: Vec<String>,
+    ) -> Result<Plan> {
+        let mut transaction = match mutation::begin::<Plan>(&self.pool, SCHEMA, context).await? {
+            Begun::Replay(plan) => return Ok(plan),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let updated = sqlx::query(
+            "UPDATE plans.plans SET title = $3, document_number = $4, kind = $5, period_start_year = $6,
+                 period_end_year = $7, phases = $8, state = $9, revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2",
+        )
+        .bind(before.id.as_str())
+        .bind(before.revision)
+        .bind(&after.title)
+        .bind(&after.document_number)
+        .bind(after.kind.map(PlanKind::as_str))
+        .bind(after.period.map(|(start, _)| start))
+        .bind(after.period.map(|(_, end)| end))
+        .bind(json(&after.phases))
+        .bind(after.state.as_str())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(PlatformError::EtagMismatch.into());
+        }
+        self.finish_plan_change(transaction, context, before, changed)
+            .await
+    }
+
+    /// Writes a draft's task read with the plan at `plan`'s revision; the plan's revision moves.
+    pub async fn save_task(
+        &self,
+        context: &MutationContext,
+        plan: &Plan,
+        task: &Task,
+        changed: Vec<String>,
+    ) -> Result<Plan> {
+        let mut transaction = match mutation::begin::<Plan>(&self.pool, SCHEMA, context).await? {
+            Begun::Replay(plan) => return Ok(plan),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let updated = sqlx::query(
+            "UPDATE plans.plans SET revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2 AND state = 'draft'",
+        )
+        .bind(plan.id.as_str())
+        .bind(plan.revision)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(PlatformError::EtagMismatch.into());
+        }
+        sqlx::query(
+            "UPDATE plans.tasks SET title = $3, body = $4, mentions = $5, deadlines = $6, targets = $7
+             WHERE plan_id = $1 AND id = $2",
+        )
+        .bind(plan.id.as_str())
+        .bind(&task.id)
+        .bind(&task.title)
+        .bind(&task.text)
+        .bind(json(&task.mentions))
+        .bind(json(&task.deadlines))
+        .bind(json(&task.targets))
+        .execute(&mut *transaction)
+        .await?;
+        self.finish_plan_change(transaction, context, plan, changed)
+            .await
+    }
+
+    async fn finish_plan_change(
+        &self,
+        mut transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+        context: &MutationContext,
+        before: &Plan,
+        changed: Vec<String>,
+    ) -> Result<Plan> {
+        let after: Plan = self.plan_in(&mut transaction, before.id.as_str()).await?;
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: before.id.name(),
+                before: Some(json(before)),
+                after: Some(json(&after)),
+            }],
+            vec![NewEvent {
+                event_type: "plan.updated",
+                resource: after.id.name(),
+                payload: serde_json::json!({ "plan": json(&after), "changed": changed }),
+            }],
+            &after,
+        )
+        .await?;
+        Ok(after)
     }
 }

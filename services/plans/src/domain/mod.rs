@@ -1,12 +1,17 @@
 //! The plans context's rules; no tonic, no sqlx.
 
 mod cascade;
+mod edit;
 pub mod import;
 mod plan;
 mod progress;
 mod reorganization;
 
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
+pub use edit::{
+    EditRefusal, Phase, PlanField, PlanKind, check_editable, check_tasks_editable, close,
+    edit_plan, edit_task, infer_kind,
+};
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,
     NewAssignment, Plan, PlanId, PlanState, PublishRefusal, ReportWarning, Role, Task, TaskMention,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::edit::{Phase, PlanKind, infer_kind};
 use super::import::{Deadline, ParsedPlan, QuantitativeTarget};
 use super::progress::ProgressStatus;
 
@@ -193,6 +194,11 @@ pub struct Plan {
     /// The upper-level plan it implements.
     #[serde(default)]
     pub parent_plan: Option<PlanId>,
+    #[serde(default)]
+    pub kind: Option<PlanKind>,
+    /// 阶段, in order.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
 }
 
 /// Where an assignment is.
@@ -430,6 +436,7 @@ pub struct Draft {
     pub tasks: Vec<Task>,
     pub report: ImportReport,
     pub parent_plan: Option<PlanId>,
+    pub kind: Option<PlanKind>,
 }
 
 /// Every distinct mention of a parse, in first-seen order: what to ask the units service.
@@ -532,6 +539,7 @@ pub fn draft(
     apply_resolutions(&mut tasks, resolutions, &mut report);
     Draft {
         id,
+        kind: infer_kind(&parsed.title, parsed.period),
         title: parsed.title,
         document_number: parsed.document_number.unwrap_or_default(),
         issuer,

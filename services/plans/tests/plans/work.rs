@@ -1050,3 +1050,220 @@ async fn a_merge_moves_open_assignments_to_the_successor() {
     assert_eq!(again, 0);
     let _ = plan;
 }
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn a_draft_is_edited_then_published_then_closed() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    // 许昌's plan names no units per task: the coordinator assigns them before publishing.
+    let plan = app
+        .import("xuchang-2022-2025.txt", "xuchang", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    assert_eq!(plan.kind, pb::PlanKind::MultiYear as i32);
+    let tasks = app.tasks(&plan.name).await;
+    let first = tasks[0].clone();
+    let coordinator = bearer("office", Some("xuchang"), &[Role::Coordinator]);
+    let edit = |etag: &str, mentions: Vec<pb::TaskMention>| pb::UpdateTaskRequest {
+        task: Some(pb::Task {
+            name: first.name.clone(),
+            text: format!("{}2023年6月底前完成。", first.text),
+            mentions,
+            ..Default::default()
+        }),
+        update_mask: mask(&["text", "mentions"]),
+        etag: etag.to_owned(),
+        ..Default::default()
+    };
+    let mentions = vec![
+        pb::TaskMention {
+            role: pb::AssignmentRole::Lead as i32,
+            mention: "市司法局".to_owned(),
+            ..Default::default()
+        },
+        pb::TaskMention {
+            role: pb::AssignmentRole::Responsible as i32,
+            mention: "市政府办公室".to_owned(),
+            target: Some(pb::task_mention::Target::Unit("units/xc-zfb".to_owned())),
+            ..Default::default()
+        },
+        pb::TaskMention {
+            role: pb::AssignmentRole::Responsible as i32,
+            mention: "各县(市、区)".to_owned(),
+            ..Default::default()
+        },
+    ];
+    let staff = bearer("clerk", Some("xc-sfj"), &[Role::UnitStaff]);
+    let denied = app
+        .plans
+        .update_task(with_token(edit("", mentions.clone()), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let edited = app
+        .plans
+        .update_task(with_token(edit(&plan.etag, mentions.clone()), &coordinator))
+        .await
+        .unwrap()
+        .into_inner();
+    let task = edited.task.unwrap();
+    assert_eq!(targets(&task, pb::AssignmentRole::Lead), ["units/xc-sfj"]);
+    assert_eq!(
+        targets(&task, pb::AssignmentRole::Responsible)[0],
+        "units/xc-zfb"
+    );
+    assert!(targets(&task, pb::AssignmentRole::Responsible)[1].starts_with("unitGroups/"));
+    assert!(
+        task.deadlines
+            .iter()
+            .any(|deadline| deadline.date == "2023-06-30"),
+        "{:?}",
+        task.deadlines
+    );
+    let stale = app
+        .plans
+        .update_task(with_token(edit(&plan.etag, mentions.clone()), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let unknown_unit = vec![pb::TaskMention {
+        role: pb::AssignmentRole::Lead as i32,
+        mention: "某局".to_owned(),
+        target: Some(pb::task_mention::Target::Unit(
+            "units/xc-nowhere".to_owned(),
+        )),
+        ..Default::default()
+    }];
+    let refused = app
+        .plans
+        .update_task(with_token(edit("", unknown_unit), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["task.mentions[0].unit"]);
+
+    // Phases and kind; bad phases named.
+    let phases = |end: &str| pb::Plan {
+        name: plan.name.clone(),
+        kind: pb::PlanKind::MultiYear as i32,
+        phases: vec![
+            pb::PlanPhase {
+                title: "制定方案".to_owned(),
+                start_date: "2022-01-01".to_owned(),
+                end_date: end.to_owned(),
+            },
+            pb::PlanPhase {
+                title: "全面总结".to_owned(),
+                start_date: "2025-10-01".to_owned(),
+                end_date: "2025-12-31".to_owned(),
+            },
+        ],
+        ..Default::default()
+    };
+    let bad = app
+        .plans
+        .update_plan(with_token(
+            pb::UpdatePlanRequest {
+                plan: Some(phases("2021-12-31")),
+                update_mask: mask(&["phases"]),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad), ["plan.phases[0].end_date"]);
+    let not_updatable = app
+        .plans
+        .update_plan(with_token(
+            pb::UpdatePlanRequest {
+                plan: Some(phases("2022-03-31")),
+                update_mask: mask(&["issuer"]),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&not_updatable), ["update_mask"]);
+    let updated = app
+        .plans
+        .update_plan(with_token(
+            pb::UpdatePlanRequest {
+                plan: Some(phases("2022-03-31")),
+                update_mask: mask(&["phases", "kind"]),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(updated.phases.len(), 2);
+    assert_eq!(updated.phases[0].end_date, "2022-03-31");
+
+    let published = app.publish(&plan.name, &coordinator).await.unwrap();
+    assert!(
+        published.assignment_count > 2,
+        "{}",
+        published.assignment_count
+    );
+    let frozen = app
+        .plans
+        .update_task(with_token(edit("", mentions), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&frozen), "TASKS_FROZEN");
+
+    let close = || pb::ClosePlanRequest {
+        name: plan.name.clone(),
+        ..Default::default()
+    };
+    let closed = app
+        .plans
+        .close_plan(with_token(close(), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(closed.state, pb::PlanState::Closed as i32);
+    let again = app
+        .plans
+        .close_plan(with_token(close(), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&again), "PLAN_NOT_PUBLISHED");
+    let after_close = app
+        .plans
+        .update_plan(with_token(
+            pb::UpdatePlanRequest {
+                plan: Some(phases("2022-03-31")),
+                update_mask: mask(&["phases"]),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&after_close), "PLAN_CLOSED");
+    let changes: Vec<String> = sqlx::query_scalar(
+        "SELECT jsonb_array_elements_text(payload -> 'changed') FROM plans.events WHERE event_type = 'plan.updated' ORDER BY sequence",
+    )
+    .fetch_all(&app.plans_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        changes,
+        ["tasks/t1", "tasks/t1/mentions", "phases", "kind", "state"]
+    );
+}

@@ -12,11 +12,11 @@
 //! Resolving mentions to units is the units service's work, not the parser's.
 
 mod assignments;
-mod deadlines;
+pub(crate) mod deadlines;
 mod docx;
 mod normalize;
 mod segment;
-mod targets;
+pub(crate) mod targets;
 
 use std::sync::LazyLock;
 
