@@ -241,8 +241,8 @@ impl PlanBook {
         self.store.claim(context, &assignment, &work_plan).await
     }
 
-    /// A unit's assignments (its staff, or those who manage it), or a plan's (those who manage
-    /// its issuer).
+    /// A unit's assignments, or those of the tasks it leads (its staff, or those who manage it),
+    /// or a plan's (those who manage its issuer).
     pub async fn list_assignments(
         &self,
         context: &MutationContext,
@@ -251,10 +251,6 @@ impl PlanBook {
         after: Option<AssignmentKey>,
         page_size: i64,
     ) -> Result<Page<Assignment, AssignmentKey>> {
-        if let Some(lead) = filter.led_by {
-            self.authorize_for_unit(context, lead, authorization, Manage::WorkFor)
-                .await?;
-        }
         match (filter.plan, filter.unit.or(filter.led_by)) {
             (_, Some(unit)) => {
                 self.authorize_for_unit(context, unit, authorization, Manage::WorkFor)
