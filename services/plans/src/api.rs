@@ -1110,6 +1110,25 @@ impl pb::plans_service_server::PlansService for PlansApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().name))]
+    async fn delete_plan(
+        &self,
+        request: Request<pb::DeletePlanRequest>,
+    ) -> ApiResult<pb::DeletePlanResponse> {
+        let context = mutation_context(
+            &request,
+            "/fazhi.plans.v1.PlansService/DeletePlan",
+            &request.get_ref().request_id,
+        )?;
+        let authorization = authorization_of(&request);
+        let message = request.into_inner();
+        let id = plan_id("name", &message.name)?;
+        self.book
+            .delete_plan(&context, &id, &message.etag, &authorization)
+            .await?;
+        Ok(Response::new(pb::DeletePlanResponse {}))
+    }
+
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]

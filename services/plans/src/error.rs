@@ -118,7 +118,7 @@ impl DescribeError for PlansError {
                 Code::FailedPrecondition,
                 "PLAN_NOT_DRAFT",
                 self.to_string(),
-                "只有草稿状态的实施方案才能发布",
+                "只有草稿状态的实施方案才能发布或删除",
             ),
             Self::UnresolvedMentions(mentions) => ErrorDescription::new(
                 Code::FailedPrecondition,

@@ -18,8 +18,8 @@ use crate::domain::{
     place_name, task_mentions,
 };
 use crate::domain::{
-    EditRefusal, MentionResolution, MentionTarget, PlanField, Role, TaskMention, check_editable,
-    check_tasks_editable, close, edit_plan, edit_task,
+    EditRefusal, MentionResolution, MentionTarget, PlanField, Role, TaskMention, check_deletable,
+    check_editable, check_tasks_editable, close, edit_plan, edit_task,
 };
 use crate::error::{PlansError, Result};
 use crate::export::{self, Table};
@@ -759,5 +759,20 @@ impl PlanBook {
         } else {
             Err(PlatformError::InvalidArgument(violations).into())
         }
+    }
+
+    /// Deletes a draft.
+    pub async fn delete_plan(
+        &self,
+        context: &MutationContext,
+        id: &PlanId,
+        etag: &str,
+        authorization: &str,
+    ) -> Result<()> {
+        let plan = self
+            .plan_to_change(context, id, etag, authorization)
+            .await?;
+        check_deletable(&plan).map_err(|_| PlansError::PlanNotDraft)?;
+        self.store.delete_draft(context, &plan).await
     }
 }

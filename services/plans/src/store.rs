@@ -1121,4 +1121,42 @@ impl Store {
         .await?;
         Ok(after)
     }
+
+    /// Soft-deletes a draft read at its revision.
+    pub async fn delete_draft(&self, context: &MutationContext, plan: &Plan) -> Result<()> {
+        let mut transaction = match mutation::begin::<()>(&self.pool, SCHEMA, context).await? {
+            Begun::Replay(()) => return Ok(()),
+            Begun::Fresh(transaction) => transaction,
+        };
+        let deleted = sqlx::query(
+            "UPDATE plans.plans SET delete_time = now(), revision = revision + 1, update_time = now()
+             WHERE id = $1 AND revision = $2 AND state = 'draft' AND delete_time IS NULL",
+        )
+        .bind(plan.id.as_str())
+        .bind(plan.revision)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if deleted == 0 {
+            return Err(PlatformError::EtagMismatch.into());
+        }
+        mutation::finish(
+            transaction,
+            SCHEMA,
+            context,
+            &[Change {
+                resource: plan.id.name(),
+                before: Some(json(plan)),
+                after: None,
+            }],
+            vec![NewEvent {
+                event_type: "plan.deleted",
+                resource: plan.id.name(),
+                payload: serde_json::json!({ "plan": plan.id.name() }),
+            }],
+            &(),
+        )
+        .await?;
+        Ok(())
+    }
 }

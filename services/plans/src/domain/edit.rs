@@ -188,6 +188,11 @@ pub fn check_tasks_editable(plan: &Plan) -> Result<(), EditRefusal> {
     }
 }
 
+/// Only a draft is deleted: a published plan has assignments units work on.
+pub fn check_deletable(plan: &Plan) -> Result<(), EditRefusal> {
+    check_tasks_editable(plan)
+}
+
 /// Only a published plan is closed.
 pub fn close(plan: &Plan) -> Result<Plan, EditRefusal> {
     match plan.state {

@@ -9,8 +9,8 @@ mod reorganization;
 
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use edit::{
-    EditRefusal, Phase, PlanField, PlanKind, check_editable, check_tasks_editable, close,
-    edit_plan, edit_task, infer_kind,
+    EditRefusal, Phase, PlanField, PlanKind, check_deletable, check_editable, check_tasks_editable,
+    close, edit_plan, edit_task, infer_kind,
 };
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,

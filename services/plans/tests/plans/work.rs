@@ -1256,6 +1256,38 @@ async fn a_draft_is_edited_then_published_then_closed() {
         .await
         .unwrap_err();
     assert_eq!(reason(&after_close), "PLAN_CLOSED");
+    let delete = |name: &str| pb::DeletePlanRequest {
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    let not_draft = app
+        .plans
+        .delete_plan(with_token(delete(&plan.name), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&not_draft), "PLAN_NOT_DRAFT");
+    // A draft thrown away is gone.
+    let draft = app
+        .import("xuchang-2022-2025.txt", "xuchang", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    app.plans
+        .delete_plan(with_token(delete(&draft.name), &coordinator))
+        .await
+        .unwrap();
+    let gone = app
+        .plans
+        .get_plan(with_token(
+            pb::GetPlanRequest {
+                name: draft.name.clone(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
     let changes: Vec<String> = sqlx::query_scalar(
         "SELECT jsonb_array_elements_text(payload -> 'changed') FROM plans.events WHERE event_type = 'plan.updated' ORDER BY sequence",
     )
