@@ -388,6 +388,9 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
                 serde_json::from_value(event.payload).map_err(unreadable)?,
             )),
         }),
+        "plan.deleted" => pb::plan_event::Payload::PlanDeleted(pb::PlanDeleted {
+            plan: event.resource,
+        }),
         "plan.updated" => {
             #[derive(serde::Deserialize)]
             struct Updated {

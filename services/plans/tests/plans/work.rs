@@ -1288,6 +1288,22 @@ async fn a_draft_is_edited_then_published_then_closed() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
+    let mut events = app
+        .plans
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    loop {
+        let event = events.next().await.unwrap().unwrap().event.unwrap();
+        if let Some(pb::plan_event::Payload::PlanDeleted(deleted)) = event.payload {
+            assert_eq!(deleted.plan, draft.name);
+            break;
+        }
+    }
     let changes: Vec<String> = sqlx::query_scalar(
         "SELECT jsonb_array_elements_text(payload -> 'changed') FROM plans.events WHERE event_type = 'plan.updated' ORDER BY sequence",
     )
