@@ -541,6 +541,7 @@ impl PlanBook {
             issuer: issuer.to_owned(),
             period: parent.period,
             kind: parent.kind,
+            phases: parent.phases,
             tasks,
             report,
             parent_plan: Some(parent.id),

@@ -314,8 +314,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO plans.plans (id, title, document_number, issuer_id, period_start_year, period_end_year,
-                                      state, task_count, import_report, parent_plan_id, kind)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                      state, task_count, import_report, parent_plan_id, kind, phases)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(draft.id.as_str())
         .bind(&draft.title)
@@ -328,6 +328,7 @@ impl Store {
         .bind(json(&draft.report))
         .bind(draft.parent_plan.as_ref().map(PlanId::as_str))
         .bind(draft.kind.map(PlanKind::as_str))
+        .bind(json(&draft.phases))
         .execute(&mut *transaction)
         .await?;
         let tasks = &draft.tasks;

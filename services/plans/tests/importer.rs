@@ -203,7 +203,30 @@ fn tongliao_tasks_from_the_annexed_table() {
             .iter()
             .all(|task| !task.lead.is_empty() && !task.responsible.is_empty())
     );
-    assert_eq!(warning_codes(&plan), vec!["NOISE_DROPPED"]);
+    // The stages of 三、具体方法步骤, whose dates lost 年 and 月 in extraction, read back.
+    let phases: Vec<(&str, String, String)> = plan
+        .phases
+        .iter()
+        .map(|phase| {
+            (
+                phase.title.as_str(),
+                phase.start_date.to_string(),
+                phase.end_date.to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("制定方案", "2020-03-01", "2020-03-20"),
+        ("自查自评", "2020-03-21", "2020-04-30"),
+        ("整改推进", "2020-05-01", "2020-07-31"),
+        ("组织验收", "2020-08-01", "2020-10-31"),
+        ("全面总结", "2020-11-01", "2020-12-05"),
+    ]
+    .map(|(title, start, end)| (title, start.to_owned(), end.to_owned()));
+    assert_eq!(phases, expected);
+    let mut codes = vec!["NOISE_DROPPED"];
+    codes.extend(["PHASE_DATES_RECOVERED"; 5]);
+    assert_eq!(warning_codes(&plan), codes);
 }
 
 #[test]

@@ -437,6 +437,7 @@ pub struct Draft {
     pub report: ImportReport,
     pub parent_plan: Option<PlanId>,
     pub kind: Option<PlanKind>,
+    pub phases: Vec<Phase>,
 }
 
 /// Every distinct mention of a parse, in first-seen order: what to ask the units service.
@@ -540,6 +541,15 @@ pub fn draft(
     Draft {
         id,
         kind: infer_kind(&parsed.title, parsed.period),
+        phases: parsed
+            .phases
+            .into_iter()
+            .map(|phase| Phase {
+                title: phase.title,
+                start_date: phase.start_date,
+                end_date: phase.end_date,
+            })
+            .collect(),
         title: parsed.title,
         document_number: parsed.document_number.unwrap_or_default(),
         issuer,

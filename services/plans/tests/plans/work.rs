@@ -779,6 +779,17 @@ async fn a_child_plan_cascades_and_its_coverage_is_reported() {
     );
     let report = cascaded.report.unwrap();
     assert!(report.mention_count > 0);
+    // The city's stages (read from its text) come along.
+    let stages: Vec<&str> = child
+        .phases
+        .iter()
+        .map(|phase| phase.title.as_str())
+        .collect();
+    assert_eq!(
+        stages,
+        ["制定方案", "自查自评", "整改推进", "组织验收", "全面总结"]
+    );
+    assert_eq!(child.kind, pb::PlanKind::Annual as i32);
     let child_tasks = app.tasks(&child.name).await;
     let parent_tasks = app.tasks(&parent).await;
     assert_eq!(child_tasks[0].parent_task, parent_tasks[0].name);

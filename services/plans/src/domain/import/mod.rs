@@ -7,7 +7,8 @@
 //! 3. this module builds the structure — title, parts (一、), sections ((一)), tasks (1.) or the
 //!    rows of an annexed task breakdown table (任务分解表) — and reports what it could not place;
 //! 4. [`assignments`] splits unit cells into mentions;
-//! 5. [`deadlines`] and [`targets`] read dates, recurrences and quantitative targets from the text.
+//! 5. [`deadlines`] and [`targets`] read dates, recurrences and quantitative targets from the
+//!    text, [`phases`] the stages (实施步骤) with their dates.
 //!
 //! Resolving mentions to units is the units service's work, not the parser's.
 
@@ -15,6 +16,7 @@ mod assignments;
 pub(crate) mod deadlines;
 mod docx;
 mod normalize;
+mod phases;
 mod segment;
 pub(crate) mod targets;
 
@@ -25,6 +27,7 @@ use serde::Serialize;
 
 pub use deadlines::{Deadline, Recurrence};
 pub use docx::{DocumentError, MAX_DOCUMENT_BYTES, document_text};
+pub use phases::ParsedPhase;
 pub use targets::{Comparator, QuantitativeTarget};
 
 use normalize::Line;
@@ -42,6 +45,8 @@ pub struct ParsedPlan {
     pub period: Option<(i32, i32)>,
     pub parts: Vec<Part>,
     pub tasks: Vec<Task>,
+    /// Stages (实施步骤) with their dates, in document order.
+    pub phases: Vec<ParsedPhase>,
     pub warnings: Vec<Warning>,
 }
 
@@ -90,7 +95,8 @@ pub struct Mention {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
-    /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`.
+    /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`,
+    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`.
     pub code: &'static str,
     pub line: usize,
     pub message: String,
@@ -171,12 +177,15 @@ pub fn parse(text: &str) -> ParsedPlan {
     }
     check_numbering(&tasks, &mut warnings);
     check_assignments(&tasks, &mut warnings);
+    let (phases, phase_warnings) = phases::find(body, plan_year);
+    warnings.extend(phase_warnings);
     ParsedPlan {
         title,
         document_number,
         period,
         parts,
         tasks,
+        phases,
         warnings,
     }
 }
