@@ -398,3 +398,101 @@ fn docx_reads_like_the_text() {
     assert!(document_text(b"PK\x03\x04 not really a zip").is_err());
     assert!(document_text(&[0xff, 0xfe, 0x00]).is_err());
 }
+
+/// A task's number with its lead, responsible and participating mentions.
+type Roles<'a> = (&'a str, Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+
+/// Layouts other than the fixtures': each file in `tests/layouts/` as the importer reads it.
+fn roles(plan: &ParsedPlan) -> Vec<Roles<'_>> {
+    plan.tasks
+        .iter()
+        .map(|task| {
+            (
+                task.number.as_str(),
+                mentions(&task.lead),
+                mentions(&task.responsible),
+                mentions(&task.participating),
+            )
+        })
+        .collect()
+}
+
+fn layout(name: &str) -> ParsedPlan {
+    parse(
+        &std::fs::read_to_string(format!(
+            "{}/tests/layouts/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+}
+
+#[test]
+fn units_in_brackets_after_each_item() {
+    let plan = layout("bracketed-units.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            (
+                "1",
+                vec!["县司法局"],
+                vec!["县政府各部门", "各乡镇人民政府"],
+                vec![]
+            ),
+            // (县委组织部、县委党校按职责分工负责): both responsible, the duty phrase dropped.
+            ("2", vec![], vec!["县委组织部", "县委党校"], vec![]),
+            ("3", vec!["县委编办"], vec![], vec!["县政府各部门"]),
+            ("4", vec![], vec!["县政务服务中心", "县市场监管局"], vec![]),
+        ]
+    );
+    assert_eq!(plan.period, Some((2023, 2023)));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn pdf_extracted_text_with_hard_line_breaks() {
+    let plan = layout("pdf-extracted.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec![], vec!["市委编办", "市直各部门"], vec![]),
+            (
+                "2",
+                vec![],
+                vec!["市政务服务管理局", "市直有关部门"],
+                vec![]
+            ),
+            // 各县(市、区): the list separator inside the brackets is not a list separator.
+            (
+                "3",
+                vec!["市发展改革委"],
+                vec!["各县(市、区)人民政府"],
+                vec![]
+            ),
+        ]
+    );
+    // A deadline broken over two lines (2022 / 年底前) is read whole; the page number dropped.
+    let dates: Vec<String> = task(&plan, "2")
+        .deadlines
+        .iter()
+        .filter_map(|deadline| deadline.date.map(|date| date.to_string()))
+        .collect();
+    assert_eq!(dates, ["2022-12-31"]);
+    assert!(!task(&plan, "2").text.contains("- 3 -"));
+    assert_eq!(plan.period, Some((2021, 2025)));
+}
+
+#[test]
+fn a_prose_plan_without_numbered_items() {
+    let plan = layout("prose-only.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("一", vec![], vec!["各行政执法部门", "县司法局"], vec![]),
+            ("二", vec![], vec!["各行政执法部门"], vec![]),
+            ("三", vec!["县司法局"], vec!["各行政执法部门"], vec![]),
+        ]
+    );
+    assert_eq!(task(&plan, "一").title, "全面推行行政执法公示制度");
+    assert_eq!(warning_codes(&plan), vec!["TASKS_FROM_HEADINGS"]);
+}

@@ -1,15 +1,70 @@
 //! Layer 4: unit cells and labels → one mention per unit or group, as printed.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use super::segment::LabelRole;
 
-/// Splits a unit cell at list separators, keeping `X等…的各相关部门` whole: its separators belong
-/// to the description, not to the list.
+/// A clause of running text that opens with units and says their part: 县司法局牵头,
+/// 由市财政局负责, 各行政执法部门具体落实, 各乡镇要…. The units end in a word units end in.
+static PROSE_DUTY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:由)?((?:[\p{Han}()]{1,24}?(?:局|委|办|厅|部|院|中心|政府|部门|单位|乡镇|街道|机关|委员会|党校|法院|检察院)、?)+?)(牵头|负责牵头|具体落实|负责落实|抓好落实|负责实施|负责|落实|配合|协助|参与|要|应当|应)",
+    )
+    .expect("a valid pattern")
+});
+
+/// The cell's fragments between list separators outside brackets (normalised to ASCII): 各县(市、区)
+/// 人民政府 is one.
+fn list_fragments(cell: &str) -> Vec<&str> {
+    let mut fragments = Vec::new();
+    let (mut depth, mut start) = (0_i32, 0);
+    for (index, character) in cell.char_indices() {
+        match character {
+            '(' => depth += 1,
+            ')' => depth = (depth - 1).max(0),
+            '、' | ',' | ';' | ',' | ';' if depth == 0 => {
+                fragments.push(&cell[start..index]);
+                start = index + character.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    fragments.push(&cell[start..]);
+    fragments
+}
+
+/// Phrases that say how units share a duty, not which units: 县委党校按职责分工(负责).
+const DUTY_FILLERS: [&str; 7] = [
+    "按职责分工",
+    "按照职责分工",
+    "按职责",
+    "分别",
+    "共同",
+    "具体",
+    "负责",
+];
+
+fn strip_fillers(mention: &str) -> &str {
+    let mut rest = mention.trim();
+    while let Some(shorter) = DUTY_FILLERS
+        .iter()
+        .find_map(|filler| rest.strip_suffix(filler))
+    {
+        rest = shorter.trim_end();
+    }
+    rest
+}
+
+/// Splits a unit cell at list separators outside brackets, keeping `X等…的各相关部门` whole: its
+/// separators belong to the description, not to the list.
 pub fn split_mentions(cell: &str) -> Vec<String> {
     let mut mentions: Vec<String> = Vec::new();
     let mut open_description = false;
-    for fragment in cell
-        .split(['、', ',', ';', ',', ';'])
-        .map(str::trim)
+    for fragment in list_fragments(cell)
+        .into_iter()
+        .map(strip_fillers)
         .filter(|fragment| !fragment.is_empty())
     {
         match mentions.last_mut() {
@@ -99,6 +154,28 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
     (body[..open].trim_end().to_owned(), assignments)
 }
 
+/// Units and their parts named in running text, for plans that print no unit labels: each clause
+/// (between , ; 。 :) that opens with units followed by 牵头 (lead), 配合/协助/参与
+/// (participating), or 负责/落实/要/应当 (responsible). A unit named twice keeps its first part.
+pub fn from_prose(text: &str) -> Vec<(LabelRole, String)> {
+    let mut found: Vec<(LabelRole, String)> = Vec::new();
+    for clause in text.split(['。', ',', ';', ':', ',', ';']).map(str::trim) {
+        let Some(captures) = PROSE_DUTY.captures(clause) else {
+            continue;
+        };
+        let role = match &captures[2] {
+            "牵头" | "负责牵头" => LabelRole::Lead,
+            "配合" | "协助" | "参与" => LabelRole::Participating,
+            _ => LabelRole::Responsible,
+        };
+        let units = captures[1].trim_end_matches('、');
+        if !found.iter().any(|(_, known)| known == units) {
+            found.push((role, units.to_owned()));
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,7 +197,44 @@ mod tests {
             ]
         );
         assert_eq!(split_mentions(" 市司法局 "), vec!["市司法局"]);
+        assert_eq!(
+            split_mentions("市直有关部门、各县(市、区)人民政府"),
+            vec!["市直有关部门", "各县(市、区)人民政府"]
+        );
+        assert_eq!(
+            split_mentions("县委组织部、县委党校按职责分工"),
+            vec!["县委组织部", "县委党校"]
+        );
         assert!(split_mentions("").is_empty());
+    }
+
+    #[test]
+    fn reads_units_named_in_running_text() {
+        assert_eq!(
+            from_prose("各行政执法部门要在2023年9月底前全面公示执法信息。县司法局负责统筹推进。"),
+            vec![
+                (LabelRole::Responsible, "各行政执法部门".to_owned()),
+                (LabelRole::Responsible, "县司法局".to_owned())
+            ]
+        );
+        assert_eq!(
+            from_prose(
+                "全面推行法制审核制度。县司法局牵头,各行政执法部门具体落实,审核率达到100%。"
+            ),
+            vec![
+                (LabelRole::Lead, "县司法局".to_owned()),
+                (LabelRole::Responsible, "各行政执法部门".to_owned())
+            ]
+        );
+        assert_eq!(
+            from_prose("由市财政局、市审计局负责,市发展改革委配合。"),
+            vec![
+                (LabelRole::Responsible, "市财政局、市审计局".to_owned()),
+                (LabelRole::Participating, "市发展改革委".to_owned())
+            ]
+        );
+        // Sentences without units say nothing.
+        assert!(from_prose("要加强组织领导,确保各项任务落到实处。").is_empty());
     }
 
     #[test]

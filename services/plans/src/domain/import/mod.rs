@@ -96,7 +96,7 @@ pub struct Mention {
 pub struct Warning {
     /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
     /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`,
-    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`.
+    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`.
     pub code: &'static str,
     pub line: usize,
     pub message: String,
@@ -171,6 +171,19 @@ pub fn parse(text: &str) -> ParsedPlan {
         Some(start) => table_tasks(&body[start..], &body_kinds[start..], &mut warnings),
         None => item_tasks(body, body_kinds, &mut warnings),
     };
+    if tasks.is_empty() {
+        tasks = heading_tasks(body, body_kinds);
+        if let Some(first) = tasks.first() {
+            warnings.push(Warning {
+                code: "TASKS_FROM_HEADINGS",
+                line: first.line,
+                message: format!(
+                    "no numbered items: took {} headings as tasks, units from their text",
+                    tasks.len()
+                ),
+            });
+        }
+    }
     for task in &mut tasks {
         task.deadlines = deadlines::find(&task.text, plan_year);
         task.targets = targets::find(&task.text);
@@ -390,6 +403,96 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     tasks
 }
 
+/// Parts that frame a plan rather than assign work.
+static FRAME_PART: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"总体要求|指导思想|工作目标|基本原则|主要目标|保障措施|组织领导|工作要求|组织实施|实施步骤|方法步骤|工作步骤")
+        .expect("a valid pattern")
+});
+
+/// Tasks of a prose plan with no numbered items: its sections ((一)) outside the framing parts,
+/// else its parts (一、) that are not framing; the heading's number as printed, units read from
+/// labels, a trailing bracket, or the running text.
+fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
+    let mut framing = false;
+    let mut headings: Vec<(usize, bool)> = Vec::new();
+    for (index, kind) in kinds.iter().enumerate() {
+        match kind {
+            LineKind::Part { title, .. } => {
+                framing = FRAME_PART.is_match(title);
+                if !framing {
+                    headings.push((index, false));
+                }
+            }
+            LineKind::Section { .. } if !framing => headings.push((index, true)),
+            _ => {}
+        }
+    }
+    let use_sections = headings.iter().any(|(_, section)| *section);
+    let starts: Vec<usize> = headings
+        .into_iter()
+        .filter(|(_, section)| *section == use_sections)
+        .map(|(index, _)| index)
+        .collect();
+    let mut tasks = Vec::new();
+    for (position, start) in starts.iter().enumerate() {
+        let end = starts.get(position + 1).copied().unwrap_or(kinds.len());
+        let (number, part) = match &kinds[*start] {
+            LineKind::Section { number, .. } => (number.clone(), None),
+            LineKind::Part { number, .. } => (number.clone(), Some(number.clone())),
+            _ => continue,
+        };
+        let heading = &body[*start].text;
+        let opening = heading
+            .char_indices()
+            .find(|(_, character)| matches!(character, '、' | ')'))
+            .map_or(heading.as_str(), |(at, character)| {
+                &heading[at + character.len_utf8()..]
+            });
+        let mut text = opening.trim().to_owned();
+        let mut labels = Vec::new();
+        for (line, kind) in body[*start + 1..end].iter().zip(&kinds[*start + 1..end]) {
+            match kind {
+                LineKind::Label { role, text } => labels.push((*role, text.clone())),
+                LineKind::Text | LineKind::Item { .. } => text.push_str(&line.text),
+                // A later part ends the task (its sections are not ours).
+                LineKind::Part { .. } => break,
+                _ => {}
+            }
+        }
+        let (text, inline) = assignments::split_inline(&text);
+        let mut task = new_task(0, text, part, None, body[*start].number);
+        task.number = number.trim_matches(['(', ')']).to_owned();
+        let named = if labels.is_empty() && inline.is_empty() {
+            assignments::from_prose(&task.text)
+        } else {
+            labels.into_iter().chain(inline).collect()
+        };
+        for (role, cell) in named {
+            assign(&mut task, role, &cell);
+        }
+        tasks.push(task);
+    }
+    tasks
+}
+
+/// 一 → 1 … 九十九 → 99.
+fn chinese_numeral(text: &str) -> Option<u32> {
+    let digit = |character: char| {
+        "一二三四五六七八九"
+            .find(character)
+            .map(|at| at as u32 / 3 + 1)
+    };
+    let characters: Vec<char> = text.chars().collect();
+    match characters.as_slice() {
+        [single] if *single == '十' => Some(10),
+        [single] => digit(*single),
+        ['十', ones] => Some(10 + digit(*ones)?),
+        [tens, '十'] => Some(digit(*tens)? * 10),
+        [tens, '十', ones] => Some(digit(*tens)? * 10 + digit(*ones)?),
+        _ => None,
+    }
+}
+
 /// Tasks from a table flattened to one cell per line: row number, task text, lead cell, then
 /// responsible cells. A cell ending in 、 continues on the next line.
 fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -> Vec<Task> {
@@ -466,7 +569,12 @@ fn check_numbering(tasks: &[Task], warnings: &mut Vec<Warning>) {
     let mut seen = std::collections::HashSet::new();
     let mut previous: Option<u32> = None;
     for task in tasks {
-        let number: u32 = task.number.parse().unwrap_or(0);
+        let number: u32 = task
+            .number
+            .parse()
+            .ok()
+            .or_else(|| chinese_numeral(&task.number))
+            .unwrap_or(0);
         if !seen.insert(number) {
             warnings.push(Warning {
                 code: "DUPLICATE_NUMBER",
