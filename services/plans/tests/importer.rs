@@ -496,3 +496,43 @@ fn a_prose_plan_without_numbered_items() {
     assert_eq!(task(&plan, "一").title, "全面推行行政执法公示制度");
     assert_eq!(warning_codes(&plan), vec!["TASKS_FROM_HEADINGS"]);
 }
+
+#[test]
+fn a_table_copied_with_tabs_and_a_time_limit_column() {
+    let plan = layout("tab-separated-table.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["区司法局"], vec!["区政府各部门"], vec![]),
+            (
+                "2",
+                vec!["区司法局"],
+                vec!["各行政执法部门", "各街道办事处"],
+                vec![]
+            ),
+            ("3", vec!["区政府办"], vec!["区直各单位"], vec![]),
+        ]
+    );
+    // The 完成时限 cell is a deadline, not a unit.
+    let dates: Vec<String> = task(&plan, "2")
+        .deadlines
+        .iter()
+        .filter_map(|deadline| deadline.date.map(|date| date.to_string()))
+        .collect();
+    assert_eq!(dates, ["2024-12-31"]);
+    assert!(task(&plan, "3").text.ends_with("(完成时限:持续推进)"));
+}
+
+#[test]
+fn sub_items_and_several_labels_on_one_line() {
+    let plan = layout("sub-items.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            // (1) and (2) both name 市司法局 as lead: once.
+            ("1", vec!["市司法局"], vec!["市直各部门"], vec![]),
+            ("2", vec![], vec!["市委编办", "市司法局"], vec![]),
+        ]
+    );
+    assert!(task(&plan, "1").text.contains("(2)加强规范性文件监督管理"));
+}

@@ -383,7 +383,11 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
                 collecting = true;
             }
             LineKind::Label { role, text } => match tasks.last_mut() {
-                Some(task) if collecting => assign(task, *role, text),
+                Some(task) if collecting => {
+                    for (role, units) in segment::split_labels(*role, text) {
+                        assign(task, role, &units);
+                    }
+                }
                 _ => warnings.push(Warning {
                     code: "LABEL_OUTSIDE_TASK",
                     line: line.number,
@@ -402,6 +406,12 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     }
     tasks
 }
+
+/// A cell of a 完成时限 column: 2024年3月底前, 6月30日前, 年底前, 长期坚持, 每季度.
+static TIME_LIMIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:(?:20\d{2}年)?(?:\d{1,2}月)?(?:\d{1,2}日)?(?:底|末|中旬|上旬|下旬|上半年|下半年|年底|年末|年内)?(?:前|以前|之前|完成)?|长期坚持|持续推进|长期|常态化|每年|每半年|每季度|每月)$")
+        .expect("a valid pattern")
+});
 
 /// Parts that frame a plan rather than assign work.
 static FRAME_PART: LazyLock<Regex> = LazyLock::new(|| {
@@ -452,7 +462,7 @@ fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
         let mut labels = Vec::new();
         for (line, kind) in body[*start + 1..end].iter().zip(&kinds[*start + 1..end]) {
             match kind {
-                LineKind::Label { role, text } => labels.push((*role, text.clone())),
+                LineKind::Label { role, text } => labels.extend(segment::split_labels(*role, text)),
                 LineKind::Text | LineKind::Item { .. } => text.push_str(&line.text),
                 // A later part ends the task (its sections are not ours).
                 LineKind::Part { .. } => break,
@@ -527,9 +537,16 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
             cells[0].push_str(&continued);
         }
         let mut cells = cells.into_iter();
-        let Some(text) = cells.next() else { continue };
+        let Some(mut text) = cells.next() else {
+            continue;
+        };
+        // A 完成时限 column: its cell belongs with the text, where deadlines are read.
+        let (limits, units): (Vec<String>, Vec<String>) =
+            cells.partition(|cell| TIME_LIMIT.is_match(cell));
+        for limit in limits {
+            text.push_str(&format!("(完成时限:{limit})"));
+        }
         let mut task = new_task(expected - 1, text, None, None, line);
-        let units: Vec<String> = cells.collect();
         match units.split_first() {
             Some((lead, responsible)) => {
                 assign(&mut task, LabelRole::Lead, lead);
@@ -546,14 +563,18 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
     tasks
 }
 
+/// Adds a cell's mentions to a role; a unit named again for the same role (sub-items of one task
+/// each naming it) is kept once.
 fn assign(task: &mut Task, role: LabelRole, cell: &str) {
-    let mentions = assignments::split_mentions(cell)
-        .into_iter()
-        .map(|mention| Mention { mention });
-    match role {
-        LabelRole::Lead => task.lead.extend(mentions),
-        LabelRole::Responsible => task.responsible.extend(mentions),
-        LabelRole::Participating => task.participating.extend(mentions),
+    let list = match role {
+        LabelRole::Lead => &mut task.lead,
+        LabelRole::Responsible => &mut task.responsible,
+        LabelRole::Participating => &mut task.participating,
+    };
+    for mention in assignments::split_mentions(cell) {
+        if !list.iter().any(|known| known.mention == mention) {
+            list.push(Mention { mention });
+        }
     }
 }
 

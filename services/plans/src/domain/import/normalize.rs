@@ -12,15 +12,25 @@ pub struct Line {
 
 /// Full-width letters, digits and brackets folded (NFKC keeps 、。 and 〔〕), all white space
 /// folded to nothing between Chinese characters and to one space elsewhere, page markers such
-/// as `-10 -` removed, empty lines dropped.
+/// as `-10 -` removed, empty lines dropped; a line with two or more tabs is a table row, one
+/// line per cell.
 pub fn normalize(text: &str) -> Vec<Line> {
     text.lines()
         .enumerate()
-        .filter_map(|(index, raw)| {
-            let cleaned = clean_line(raw);
-            (!cleaned.is_empty()).then_some(Line {
-                number: index + 1,
-                text: cleaned,
+        .flat_map(|(index, raw)| {
+            // A table row copied with tabs between its cells: one line per cell, as tables
+            // flattened by extraction come.
+            let cells: Vec<&str> = if raw.matches('\t').count() >= 2 {
+                raw.split('\t').collect()
+            } else {
+                vec![raw]
+            };
+            cells.into_iter().filter_map(move |cell| {
+                let cleaned = clean_line(cell);
+                (!cleaned.is_empty()).then_some(Line {
+                    number: index + 1,
+                    text: cleaned,
+                })
             })
         })
         .collect()

@@ -107,13 +107,8 @@ pub fn classify(line: &Line) -> LineKind {
         return LineKind::Noise;
     }
     if let Some(captures) = LABEL.captures(text) {
-        let role = match &captures[1] {
-            "牵头单位" | "牵头部门" => LabelRole::Lead,
-            "责任单位" | "责任部门" => LabelRole::Responsible,
-            _ => LabelRole::Participating,
-        };
         return LineKind::Label {
-            role,
+            role: label_role(&captures[1]),
             text: captures[2].to_owned(),
         };
     }
@@ -146,6 +141,34 @@ pub fn classify(line: &Line) -> LineKind {
 }
 
 /// The text up to the first full stop, without it.
+fn label_role(label: &str) -> LabelRole {
+    match label {
+        "牵头单位" | "牵头部门" => LabelRole::Lead,
+        "责任单位" | "责任部门" => LabelRole::Responsible,
+        _ => LabelRole::Participating,
+    }
+}
+
+/// A label line that carries several labels: 牵头单位:市司法局;责任单位:市直各部门.
+pub fn split_labels(role: LabelRole, text: &str) -> Vec<(LabelRole, String)> {
+    let mut labels = vec![(role, String::new())];
+    for piece in text.split([';', ';']).map(str::trim) {
+        match LABEL.captures(piece) {
+            Some(captures) => labels.push((label_role(&captures[1]), captures[2].to_owned())),
+            None => {
+                if let Some((_, units)) = labels.last_mut() {
+                    if !units.is_empty() {
+                        units.push('、');
+                    }
+                    units.push_str(piece);
+                }
+            }
+        }
+    }
+    labels.retain(|(_, units)| !units.is_empty());
+    labels
+}
+
 pub fn first_sentence(text: &str) -> String {
     let end = text.find(['。', ';', '!', '?']).unwrap_or(text.len());
     text[..end].trim().to_owned()
