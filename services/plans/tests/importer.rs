@@ -536,3 +536,31 @@ fn sub_items_and_several_labels_on_one_line() {
     );
     assert!(task(&plan, "1").text.contains("(2)加强规范性文件监督管理"));
 }
+
+#[test]
+fn labels_in_brackets_of_any_kind_run_into_the_text_or_on_the_next_line() {
+    let plan = layout("inline-labels.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["县司法局"], vec!["各乡镇"], vec![]),
+            ("2", vec!["县司法局"], vec!["县直各单位"], vec![]),
+            ("3", vec![], vec!["县委宣传部", "县司法局"], vec![]),
+            ("4", vec![], vec!["县司法局"], vec![]),
+            ("5", vec!["县政府办公室"], vec![], vec![]),
+        ]
+    );
+    // The time limit written with the units is kept in the text and read as a deadline.
+    assert_eq!(
+        task(&plan, "4").text,
+        "完善行政执法监督。(完成时限:2023年12月底前)"
+    );
+    assert_eq!(
+        task(&plan, "4").deadlines[0]
+            .date
+            .map(|date| date.to_string()),
+        Some("2023-12-31".to_owned())
+    );
+    assert_eq!(task(&plan, "2").text, "推进行政复议规范化建设。");
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}

@@ -92,39 +92,73 @@ pub fn reads_as_prose(text: &str) -> bool {
     text.contains(['。', ',', ':', '“']) || text.chars().count() > 40
 }
 
-/// Takes a trailing bracket that assigns units — `(牵头单位:市司法局;责任单位:各县区)` or
-/// `(市司法局牵头,各乡镇负责)` — off a task's text, returning the text and the assignments.
+/// Unit labels written inside a task's text, without a line of their own.
+static INLINE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(牵头单位|牵头部门|责任单位|责任部门|配合单位|配合部门|参加单位|参与单位|协办单位)\s*[::]")
+        .expect("a valid pattern")
+});
+/// A time limit given with the units: 完成时限:2023年12月底前.
+static TIME_LIMIT_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(完成时限|完成时间|时间节点|时限)\s*[::]").expect("a valid pattern")
+});
+
+/// Takes the units a task's text assigns off it: a trailing bracket — `(牵头单位:市司法局;责任单位:
+/// 各县区)`, `【…】`, `[县委宣传部、县司法局负责]`, `(市司法局牵头,各乡镇负责)` — or labels run into
+/// the text (`…建设。牵头单位:县司法局;责任单位:县直各单位。`). A time limit given with them stays
+/// in the text as (完成时限:…), where deadlines are read.
 pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
     let trimmed = text.trim_end_matches(['。', ' ']);
-    let Some(body) = trimmed.strip_suffix(')') else {
-        return (text.to_owned(), Vec::new());
+    let bracketed = [('(', ')'), ('【', '】'), ('[', ']')]
+        .into_iter()
+        .find_map(|(open, close)| {
+            let body = trimmed.strip_suffix(close)?;
+            let at = body.rfind(open)?;
+            Some((&body[..at], &body[at + open.len_utf8()..]))
+        })
+        .filter(|(_, content)| {
+            ["牵头", "责任单位", "负责", "配合"]
+                .iter()
+                .any(|keyword| content.contains(keyword))
+        });
+    let (before, content) = match bracketed {
+        Some(found) => found,
+        None => match INLINE_LABEL.find(trimmed) {
+            Some(label) if label.start() > 0 => {
+                (&trimmed[..label.start()], &trimmed[label.start()..])
+            }
+            _ => return (text.to_owned(), Vec::new()),
+        },
     };
-    let Some(open) = body.rfind('(') else {
-        return (text.to_owned(), Vec::new());
-    };
-    let content = &body[open + 1..];
-    if !["牵头", "责任单位", "负责", "配合"]
-        .iter()
-        .any(|keyword| content.contains(keyword))
-    {
-        return (text.to_owned(), Vec::new());
-    }
-    let mut assignments = Vec::new();
-    for clause in content
+    // Each label and time limit starts a clause of its own, even without a separator before it.
+    let separated = INLINE_LABEL.replace_all(content, ";$0");
+    let separated = TIME_LIMIT_KEY.replace_all(&separated, ";$0");
+    let mut assignments: Vec<(LabelRole, String)> = Vec::new();
+    let mut limits = Vec::new();
+    for clause in separated
         .split([';', ';', ',', ','])
-        .map(str::trim)
+        .map(|clause| clause.trim().trim_end_matches('。'))
         .filter(|clause| !clause.is_empty())
     {
+        if let Some(key) = TIME_LIMIT_KEY.find(clause).filter(|key| key.start() == 0) {
+            limits.push(clause[key.end()..].trim().to_owned());
+            continue;
+        }
         let labelled = [
             ("牵头单位", LabelRole::Lead),
+            ("牵头部门", LabelRole::Lead),
             ("责任单位", LabelRole::Responsible),
+            ("责任部门", LabelRole::Responsible),
             ("配合单位", LabelRole::Participating),
+            ("配合部门", LabelRole::Participating),
+            ("参加单位", LabelRole::Participating),
+            ("参与单位", LabelRole::Participating),
+            ("协办单位", LabelRole::Participating),
         ]
         .into_iter()
         .find_map(|(label, role)| {
             clause
                 .strip_prefix(label)
-                .map(|rest| (role, rest.trim_start_matches([':', ':']).to_owned()))
+                .map(|rest| (role, rest.trim_start_matches([':', ':', ' ']).to_owned()))
         });
         let suffixed = [
             ("牵头", LabelRole::Lead),
@@ -151,7 +185,11 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
             },
         }
     }
-    (body[..open].trim_end().to_owned(), assignments)
+    let mut text = before.trim_end().to_owned();
+    for limit in limits.iter().filter(|limit| !limit.is_empty()) {
+        text.push_str(&format!("(完成时限:{limit})"));
+    }
+    (text, assignments)
 }
 
 /// Units and their parts named in running text, for plans that print no unit labels: each clause

@@ -374,12 +374,13 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
                 collecting = false;
             }
             LineKind::Item { number, text } if in_task_part => {
-                let (text, inline) = assignments::split_inline(text);
-                let mut task = new_task(*number, text, part.clone(), section.clone(), line.number);
-                for (role, cell) in inline {
-                    assign(&mut task, role, &cell);
-                }
-                tasks.push(task);
+                tasks.push(new_task(
+                    *number,
+                    text.clone(),
+                    part.clone(),
+                    section.clone(),
+                    line.number,
+                ));
                 collecting = true;
             }
             LineKind::Label { role, text } => match tasks.last_mut() {
@@ -402,6 +403,15 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
             // Page chrome between a task and its labels belongs to neither.
             LineKind::Noise => {}
             _ => collecting = false,
+        }
+    }
+    // Units written into the text — a bracket closing it (perhaps on a line of its own), or
+    // labels run into it — once the whole text is collected.
+    for task in &mut tasks {
+        let (text, inline) = assignments::split_inline(&task.text);
+        task.text = text;
+        for (role, cell) in inline {
+            assign(task, role, &cell);
         }
     }
     tasks
