@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod bench;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -451,10 +451,12 @@ impl Store {
             .map(|_| format!("a-{}", uuid::Uuid::now_v7().simple()))
             .collect();
         sqlx::query(
-            "INSERT INTO plans.assignments (id, plan_id, task_id, unit_id, role, mention, state, due_date)
-             SELECT new.id, $1, new.task_id, new.unit_id, new.role, new.mention, 'open', new.due_date
+            "INSERT INTO plans.assignments (id, plan_id, task_id, unit_id, role, mention, state, due_date,
+                                            task_position)
+             SELECT new.id, $1, new.task_id, new.unit_id, new.role, new.mention, 'open', new.due_date, t.position
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[])
-                  AS new (id, task_id, unit_id, role, mention, due_date)",
+                  AS new (id, task_id, unit_id, role, mention, due_date)
+             JOIN plans.tasks t ON t.plan_id = $1 AND t.id = new.task_id",
         )
         .bind(plan.id.as_str())
         .bind(&ids)
@@ -493,7 +495,7 @@ impl Store {
         let published: Plan = self.plan_in(&mut transaction, plan.id.as_str()).await?;
         let created: Vec<Assignment> =
             sqlx::query_as::<_, AssignmentRow>(sqlx::AssertSqlSafe(format!(
-                "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 ORDER BY t.position, a.unit_id, a.role"
+                "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 ORDER BY a.task_position, a.unit_id, a.role"
             )))
             .bind(plan.id.as_str())
             .fetch_all(&mut *transaction)
@@ -550,11 +552,11 @@ impl Store {
         let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{ASSIGNMENT_SELECT}
              WHERE ($1::text IS NULL OR a.plan_id = $1) AND ($2::text IS NULL OR a.unit_id = $2)
-               AND ($3::text IS NULL OR (a.plan_id, t.position, a.unit_id, a.role) > ($3, $4, $5, $6))
+               AND ($3::text IS NULL OR (a.plan_id, a.task_position, a.unit_id, a.role) > ($3, $4, $5, $6))
                AND ($8::text IS NULL OR (a.plan_id, a.task_id) IN (
                      SELECT lead.plan_id, lead.task_id FROM plans.assignments lead
                      WHERE lead.unit_id = $8 AND lead.role = 'lead'))
-             ORDER BY a.plan_id, t.position, a.unit_id, a.role
+             ORDER BY a.plan_id, a.task_position, a.unit_id, a.role
              LIMIT $7"
         )))
         .bind(filter.plan.map(PlanId::as_str))

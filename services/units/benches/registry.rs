@@ -6,12 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use fazhi_platform::auth::Caller;
 use fazhi_platform::mutation::MutationContext;
 use fazhi_testkit::TestDatabase;
+use fazhi_testkit::bench::time;
 use fazhi_units::domain::UnitId;
 use fazhi_units::registry_file::Format;
 use fazhi_units::{Store, UnitRegistry};
@@ -106,48 +107,6 @@ fn registry_yaml() -> (String, usize) {
     }
     yaml.push_str(include_str!("../registry/groups.yaml"));
     (yaml, count)
-}
-
-struct Timing {
-    name: &'static str,
-    samples: Vec<Duration>,
-    rows: usize,
-}
-
-impl Timing {
-    fn print(&self) {
-        let mut sorted = self.samples.clone();
-        sorted.sort();
-        let mean = sorted.iter().sum::<Duration>() / sorted.len() as u32;
-        let p95 = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
-        println!(
-            "{:<44} {:>9.2} ms mean {:>9.2} ms p95 {:>8} rows  ({} runs)",
-            self.name,
-            mean.as_secs_f64() * 1e3,
-            p95.as_secs_f64() * 1e3,
-            self.rows,
-            sorted.len()
-        );
-    }
-}
-
-async fn time<F, Fut>(name: &'static str, runs: usize, mut operation: F) -> Timing
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = usize>,
-{
-    let mut rows = operation().await; // warm-up
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        rows = operation().await;
-        samples.push(started.elapsed());
-    }
-    Timing {
-        name,
-        samples,
-        rows,
-    }
 }
 
 #[tokio::main]
