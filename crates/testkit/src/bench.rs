@@ -48,3 +48,12 @@ where
         rows,
     }
 }
+
+/// The floor every database operation is compared with: a `SELECT 1` round trip on the pool.
+pub async fn round_trip(pool: &sqlx::PgPool) -> Timing {
+    time("baseline: SELECT 1 round trip", 200, || async {
+        sqlx::query("SELECT 1").execute(pool).await.unwrap();
+        1
+    })
+    .await
+}

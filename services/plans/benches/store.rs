@@ -15,7 +15,7 @@ use fazhi_plans::store::AssignmentFilter;
 use fazhi_platform::auth::Caller;
 use fazhi_platform::mutation::MutationContext;
 use fazhi_testkit::TestDatabase;
-use fazhi_testkit::bench::time;
+use fazhi_testkit::bench::{round_trip, time};
 
 const UNITS: usize = 450;
 /// Units leading some tasks (the first ten each lead four or five).
@@ -85,39 +85,31 @@ async fn main() {
 
     let as_of = NaiveDate::from_ymd_opt(2020, 9, 1).unwrap();
     let region: Vec<String> = (0..UNITS).map(|unit| format!("u{unit}")).collect();
-    let timings = vec![
-        time("baseline: SELECT 1 round trip", 200, || async {
-            sqlx::query("SELECT 1")
-                .execute(&database.pool)
+    let first_page = |filter: AssignmentFilter<'static>| {
+        let store = store.clone();
+        async move {
+            store
+                .list_assignments(filter, None, 200)
                 .await
-                .unwrap();
-            1
-        })
-        .await,
-        time("a unit's assignments (page of 200)", 100, || async {
-            let filter = AssignmentFilter {
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    let timings = vec![
+        round_trip(&database.pool).await,
+        time("a unit's assignments (page of 200)", 100, || {
+            first_page(AssignmentFilter {
                 unit: Some("u7"),
                 ..AssignmentFilter::default()
-            };
-            store
-                .list_assignments(filter, None, 200)
-                .await
-                .unwrap()
-                .items
-                .len()
+            })
         })
         .await,
-        time("the lead unit's view (page of 200)", 100, || async {
-            let filter = AssignmentFilter {
+        time("the lead unit's view (page of 200)", 100, || {
+            first_page(AssignmentFilter {
                 led_by: Some("u3"),
                 ..AssignmentFilter::default()
-            };
-            store
-                .list_assignments(filter, None, 200)
-                .await
-                .unwrap()
-                .items
-                .len()
+            })
         })
         .await,
         time("overdue of a unit", 100, || async {

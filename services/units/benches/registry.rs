@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use fazhi_platform::auth::Caller;
 use fazhi_platform::mutation::MutationContext;
 use fazhi_testkit::TestDatabase;
-use fazhi_testkit::bench::time;
+use fazhi_testkit::bench::{round_trip, time};
 use fazhi_units::domain::UnitId;
 use fazhi_units::registry_file::Format;
 use fazhi_units::{Store, UnitRegistry};
@@ -148,14 +148,7 @@ async fn main() {
         .collect();
 
     let timings = vec![
-        time("baseline: SELECT 1 round trip", 200, || async {
-            sqlx::query("SELECT 1")
-                .execute(&database.pool)
-                .await
-                .unwrap();
-            1
-        })
-        .await,
+        round_trip(&database.pool).await,
         time("GetUnit (as of a day)", 200, || async {
             usize::from(store.get_unit(&village, day).await.unwrap().is_some())
         })
