@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 pub mod bench;
+pub mod demo;
 
 use std::net::SocketAddr;
 use std::time::Duration;

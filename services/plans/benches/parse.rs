@@ -6,11 +6,6 @@ use std::time::{Duration, Instant};
 use fazhi_plans::domain::import::parse;
 use unicode_normalization::UnicodeNormalization;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/plans"
-);
-
 fn throughput(bytes: usize, elapsed: Duration, runs: u32) -> f64 {
     bytes as f64 * f64::from(runs) / elapsed.as_secs_f64() / 1e6
 }
@@ -21,12 +16,8 @@ fn main() {
         "{:<24} {:>8} {:>6} {:>12} {:>16} {:>12}",
         "fixture", "bytes", "tasks", "parse", "parse MB/s", "NFKC MB/s"
     );
-    for name in [
-        "ningguo-2024.txt",
-        "tongliao-2020.txt",
-        "xuchang-2022-2025.txt",
-    ] {
-        let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap_or_default();
+    for name in fazhi_testkit::demo::PLAN_FILES {
+        let text = fazhi_testkit::demo::plan_text(name);
         let tasks = parse(&text).tasks.len();
         let started = Instant::now();
         for _ in 0..RUNS {

@@ -1,18 +1,11 @@
-//! The importer on the three real plans in `../shared/fixtures/plans/`, on the noise real pages
+//! The importer on the three real plans (`crates/fazhi/demo/plans/`), on the noise real pages
 //! carry, and on arbitrary input.
 
 #![allow(clippy::unwrap_used)]
 
 use fazhi_plans::domain::import::{ParsedPlan, Task, parse};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/plans"
-);
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()
-}
+use fazhi_testkit::demo::plan_text as fixture;
 
 fn mentions(list: &[fazhi_plans::domain::import::Mention]) -> Vec<&str> {
     list.iter()

@@ -14,17 +14,6 @@ use futures::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/plans"
-);
-const REGISTRIES: [&str; 4] = [
-    include_str!("../../../units/registry/groups.yaml"),
-    include_str!("../../../units/registry/tongliao.yaml"),
-    include_str!("../../../units/registry/ningguo.yaml"),
-    include_str!("../../../units/registry/xuchang.yaml"),
-];
-
 struct App {
     // Kept for the life of the test: dropping them drops the databases.
     _units_database: TestDatabase,
@@ -61,7 +50,7 @@ impl App {
         let server = TestServer::start_on(listener, server, settings).await;
         let admin = bearer("admin", None, &[Role::Admin]);
         let mut registry = UnitsServiceClient::new(server.channel.clone());
-        for content in REGISTRIES {
+        for content in fazhi_testkit::demo::REGISTRIES {
             registry
                 .import_units(with_token(
                     units::ImportUnitsRequest {
@@ -91,7 +80,7 @@ impl App {
         issuer: &str,
         token: &str,
     ) -> Result<pb::ImportPlanResponse, tonic::Status> {
-        let content = std::fs::read(format!("{FIXTURES}/{fixture}")).unwrap();
+        let content = fazhi_testkit::demo::plan_text(fixture).into_bytes();
         Ok(self
             .plans
             .import_plan(with_token(
@@ -349,7 +338,7 @@ async fn retries_and_events() {
     let admin = app.admin.clone();
     let request = pb::ImportPlanRequest {
         issuer: "units/xuchang".to_owned(),
-        content: std::fs::read(format!("{FIXTURES}/xuchang-2022-2025.txt")).unwrap(),
+        content: fazhi_testkit::demo::plan_text("xuchang-2022-2025.txt").into_bytes(),
         request_id: "3f1e8a52-0b7c-4f8e-9d4a-1c2b3d4e5f60".to_owned(),
         ..Default::default()
     };

@@ -5,14 +5,6 @@ use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
 use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
 use tonic::transport::Channel;
 
-/// The demo registries `fazhi dev` loads, as files.
-pub const DEMO_REGISTRIES: [&str; 4] = [
-    include_str!("../../registry/groups.yaml"),
-    include_str!("../../registry/tongliao.yaml"),
-    include_str!("../../registry/ningguo.yaml"),
-    include_str!("../../registry/xuchang.yaml"),
-];
-
 pub struct App {
     pub database: TestDatabase,
     pub server: TestServer,
@@ -45,7 +37,7 @@ impl App {
     /// With the demo registries of the three fixture issuers.
     pub async fn with_demo_registry() -> Self {
         let mut app = Self::empty().await;
-        for registry in DEMO_REGISTRIES {
+        for registry in fazhi_testkit::demo::REGISTRIES {
             app.client
                 .import_units(with_token(
                     pb::ImportUnitsRequest {

@@ -5,11 +5,6 @@ use fazhi_testkit::with_token;
 
 use crate::helpers::App;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/plans"
-);
-
 fn split_mentions(cell: &str) -> impl Iterator<Item = String> + '_ {
     cell.split(['、', ',', ',', ';', ';'])
         .map(str::trim)
@@ -86,11 +81,8 @@ async fn resolve(app: &mut App, context: &str, mentions: &[String]) -> Vec<pb::M
 #[tokio::test]
 async fn every_fixture_mention_resolves() {
     let mut app = App::with_demo_registry().await;
-    let ningguo =
-        ningguo_mentions(&std::fs::read_to_string(format!("{FIXTURES}/ningguo-2024.txt")).unwrap());
-    let tongliao = tongliao_mentions(
-        &std::fs::read_to_string(format!("{FIXTURES}/tongliao-2020.txt")).unwrap(),
-    );
+    let ningguo = ningguo_mentions(&fazhi_testkit::demo::plan_text("ningguo-2024.txt"));
+    let tongliao = tongliao_mentions(&fazhi_testkit::demo::plan_text("tongliao-2020.txt"));
     assert!(ningguo.len() > 150, "{}", ningguo.len());
     assert!(tongliao.len() > 100, "{}", tongliao.len());
     let mut total = 0;
