@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fazhi_platform::auth::{Authenticator, Caller, Role, issue_dev_token};
-use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::auth::{Authenticator, Role, issue_dev_token};
+use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_platform::server::{GrpcServer, shutdown_signal};
 use fazhi_platform::settings::{LogFormat, Settings};
 use sqlx::PgPool;
@@ -64,8 +64,8 @@ const DEMO_PLANS: [(&str, &str); 3] = [
 
 /// Applies every service's migrations.
 pub async fn migrate_all(pool: &PgPool) -> anyhow::Result<()> {
-    fazhi_platform::db::migrate(pool, &fazhi_units::MIGRATOR).await?;
-    fazhi_platform::db::migrate(pool, &fazhi_plans::MIGRATOR).await?;
+    fazhi_platform::db::migrate(pool, fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await?;
+    fazhi_platform::db::migrate(pool, fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await?;
     Ok(())
 }
 
@@ -141,12 +141,7 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
 
 async fn load_demo_registries(pool: &PgPool) -> anyhow::Result<()> {
     let registry = fazhi_units::UnitRegistry::new(fazhi_units::Store::new(pool.clone()));
-    let context = MutationContext {
-        caller: Caller::system(),
-        method: "fazhi dev: load demo registry",
-        request_id: None,
-        fingerprint: Vec::new(),
-    };
+    let context = CallContext::system("fazhi dev: load demo registry", Credentials::default());
     for (name, content) in DEMO_REGISTRIES {
         registry
             .import(
@@ -200,11 +195,18 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         &[Role::Admin],
         Duration::from_secs(30 * 24 * 3600),
     )?;
-    tokio::spawn(fazhi_plans::follow_reorganizations(
-        fazhi_plans::Store::new(pool.clone()),
-        units.clone(),
-        plans_token.into(),
-    ));
+    let plans = fazhi_plans::mount(
+        pool.clone(),
+        units,
+        Arc::new(fazhi_plans::LocalBlobStore::new(
+            &settings.evidence.directory,
+        )),
+        authenticator.clone(),
+        (&settings.server, Some(plans_token.into())),
+    );
+    if let Some(follower) = plans.follower {
+        tokio::spawn(follower);
+    }
     let server = GrpcServer::new()
         .add_service(fazhi_units::grpc_service(
             pool.clone(),
@@ -212,15 +214,7 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
             &settings.server,
         ))
         .await
-        .add_service(fazhi_plans::grpc_service(
-            pool.clone(),
-            units,
-            Arc::new(fazhi_plans::LocalBlobStore::new(
-                &settings.evidence.directory,
-            )),
-            authenticator,
-            &settings.server,
-        ))
+        .add_service(plans.service)
         .await;
     let admin = issue_dev_token(
         &settings.auth,

@@ -30,6 +30,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// The API name, as tokens carry it and audit rows record it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Coordinator => "coordinator",
+            Self::UnitStaff => "unit_staff",
+            Self::Viewer => "viewer",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "admin" => Some(Self::Admin),

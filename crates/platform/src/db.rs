@@ -4,9 +4,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::settings::DatabaseSettings;
 
@@ -21,6 +21,8 @@ pub enum DatabaseSetupError {
     Connect(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("platform tables could not be set up: {0}")]
+    PlatformTables(#[source] sqlx::Error),
 }
 
 /// Opens a pool whose every session carries the statement, lock and idle-transaction timeouts,
@@ -55,9 +57,98 @@ pub async fn connect(
         .map_err(DatabaseSetupError::Connect)
 }
 
-/// Runs a service's migrations. sqlx holds an advisory lock meanwhile, so replicas starting
-/// together apply each migration once; each service keeps its migrations table in its schema.
-pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> Result<(), DatabaseSetupError> {
+/// Runs a service's migrations, then the platform's own for the same schema. sqlx holds an
+/// advisory lock meanwhile, so replicas starting together apply each migration once; each
+/// service keeps its migrations table in its schema.
+///
+/// The platform tables come after the service's migrations because the first two services'
+/// `0001` migrations create them themselves (append-only, so they stay); the platform steps are
+/// written to be no-ops where the tables exist, and a new service's migrations never mention them.
+pub async fn migrate(
+    pool: &PgPool,
+    schema: &'static str,
+    migrator: &Migrator,
+) -> Result<(), DatabaseSetupError> {
     migrator.run(pool).await?;
-    Ok(())
+    platform_tables(pool, schema)
+        .await
+        .map_err(DatabaseSetupError::PlatformTables)
+}
+
+/// The platform's tables in a service's schema, one step per version, each applied once
+/// (recorded in `{schema}.platform_migrations`). Append-only, like every migration.
+const PLATFORM_STEPS: [(i32, &str); 1] = [(
+    1,
+    "CREATE TABLE IF NOT EXISTS {schema}.audit_log (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at          timestamptz NOT NULL DEFAULT now(),
+        subject     text NOT NULL,
+        caller_unit text,
+        roles       text[] NOT NULL,
+        method      text NOT NULL,
+        resource    text NOT NULL,
+        before      jsonb,
+        after       jsonb,
+        result      text NOT NULL,
+        request_id  text
+    );
+    CREATE INDEX IF NOT EXISTS audit_log_resource ON {schema}.audit_log (resource, at);
+    CREATE TABLE IF NOT EXISTS {schema}.idempotency (
+        subject     text NOT NULL,
+        request_id  text NOT NULL,
+        method      text NOT NULL,
+        fingerprint bytea NOT NULL,
+        response    jsonb,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (subject, request_id)
+    );
+    CREATE TABLE IF NOT EXISTS {schema}.events (
+        sequence    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_type  text NOT NULL,
+        resource    text NOT NULL,
+        payload     jsonb NOT NULL,
+        occurred_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS {schema}.consumer_cursors (
+        stream   text PRIMARY KEY,
+        sequence bigint NOT NULL
+    );",
+)];
+
+async fn platform_tables(pool: &PgPool, schema: &'static str) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    // Replicas starting together take turns; the lock ends with the transaction.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("{schema}.platform_migrations"))
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {schema}.platform_migrations (
+             version    int PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    )))
+    .execute(&mut *transaction)
+    .await?;
+    let applied: Vec<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT version FROM {schema}.platform_migrations"
+    )))
+    .fetch_all(&mut *transaction)
+    .await?;
+    for (version, step) in PLATFORM_STEPS {
+        if applied.contains(&version) {
+            continue;
+        }
+        sqlx::raw_sql(AssertSqlSafe(step.replace("{schema}", schema)))
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {schema}.platform_migrations (version) VALUES ($1)"
+        )))
+        .bind(version)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await
 }

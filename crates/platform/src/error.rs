@@ -164,6 +164,8 @@ pub enum PlatformError {
     AlreadyExists(String),
     #[error("concurrent change, retry")]
     Conflict,
+    #[error("too many open event streams (at most {0} per caller)")]
+    TooManyStreams(usize),
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("database statement timed out")]
@@ -264,6 +266,12 @@ impl DescribeError for PlatformError {
                 "CONCURRENT_CHANGE",
                 "a concurrent change got in the way; retry",
                 "数据正被并发修改,请重试",
+            ),
+            Self::TooManyStreams(limit) => ErrorDescription::new(
+                Code::ResourceExhausted,
+                "TOO_MANY_STREAMS",
+                self.to_string(),
+                format!("打开的事件流过多(每个调用方最多 {limit} 个),请先关闭不用的流"),
             ),
             Self::DatabaseUnavailable(_) => ErrorDescription::new(
                 Code::Unavailable,

@@ -4,6 +4,7 @@
 
 pub mod aip;
 pub mod auth;
+pub mod call;
 pub mod db;
 pub mod error;
 pub mod mutation;

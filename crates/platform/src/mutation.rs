@@ -1,27 +1,16 @@
 //! Every mutation in one transaction: claim the `request_id`, change the data, write the audit
-//! record and the outbox events, store the response for replays, commit.
+//! record and the outbox events, store the response for replays, commit. [`run`] is the only
+//! way in, so the claim always comes before the checks.
 //!
-//! The tables (`audit_log`, `idempotency`, `events`) live in each service's own schema. Their
-//! DDL opens `services/units/migrations/0001_units.sql`; a new service's first migration starts
-//! with the same three tables in its own schema (migrations are static SQL, so they are copied).
+//! The tables (`audit_log`, `idempotency`, `events`, `consumer_cursors`) live in each service's
+//! own schema, created by the platform's migrations (`crate::db::migrate`).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
-use crate::auth::Caller;
-use crate::error::PlatformError;
-
-/// Who does what, with which idempotency key.
-#[derive(Debug, Clone)]
-pub struct MutationContext {
-    pub caller: Caller,
-    /// Full gRPC method, e.g. `/fazhi.units.v1.UnitsService/CreateUnit`.
-    pub method: &'static str,
-    pub request_id: Option<String>,
-    /// See [`crate::aip::request_fingerprint`].
-    pub fingerprint: Vec<u8>,
-}
+use crate::call::CallContext;
+use crate::error::{DescribeError, PlatformError};
 
 /// A domain event to publish with the change.
 #[derive(Debug, Clone)]
@@ -41,22 +30,136 @@ pub struct Change {
     pub after: Option<serde_json::Value>,
 }
 
-/// A mutation in progress: either a fresh transaction, or the stored response of a retry.
-pub enum Begun<T> {
-    Fresh(Transaction<'static, Postgres>),
-    Replay(T),
+impl Change {
+    /// A resource's change from `before` to `after` (`None`: did not exist / no longer does).
+    pub fn of<B: Serialize, A: Serialize>(
+        resource: impl Into<String>,
+        before: Option<&B>,
+        after: Option<&A>,
+    ) -> Result<Self, PlatformError> {
+        Ok(Self {
+            resource: resource.into(),
+            before: before.map(to_json).transpose()?,
+            after: after.map(to_json).transpose()?,
+        })
+    }
+
+    /// The call's target when nothing changed (or a refusal): audited all the same.
+    fn none(resource: &str) -> Self {
+        Self {
+            resource: resource.to_owned(),
+            before: None,
+            after: None,
+        }
+    }
 }
 
-/// Opens the transaction and claims the request id. A concurrent duplicate waits on the
-/// idempotency row's unique key until the first commits, then replays its response.
-pub async fn begin<T: DeserializeOwned>(
+/// A value as audit or event JSON; a value that cannot be written is an error, never `null`.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<serde_json::Value, PlatformError> {
+    serde_json::to_value(value)
+        .map_err(|error| PlatformError::Internal(format!("not serialisable as JSON: {error}")))
+}
+
+/// What a mutation's change amounts to: the answer, and what the audit and the outbox record.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    pub response: T,
+    /// One audit row each; none still leaves one row for the call's target.
+    pub changes: Vec<Change>,
+    pub events: Vec<NewEvent>,
+}
+
+/// Runs a mutation the one way it may run (AIP-155):
+///
+/// 1. a retry (same caller, same `request_id`) gets the stored response at once, before anything
+///    else is looked at: not the resource's current state, not the caller's rights today;
+/// 2. `prepare` runs outside any transaction: authorisation, calls to other services;
+/// 3. a transaction opens and claims the request id (a concurrent duplicate waits on the key,
+///    then replays the first answer); only then `apply` reads `FOR UPDATE`, checks etag and
+///    state, and writes;
+/// 4. audit rows, outbox events and the stored response are written and the transaction commits.
+///
+/// A refusal from `prepare` or `apply` rolls the change back and is audited against `target`
+/// with its `ErrorInfo` reason, in a transaction of its own.
+pub async fn run<T, E, P>(
     pool: &PgPool,
+    schema: &'static str,
+    context: &CallContext,
+    target: &str,
+    prepare: impl AsyncFnOnce() -> Result<P, E>,
+    apply: impl AsyncFnOnce(&mut PgConnection, P) -> Result<Outcome<T>, E>,
+) -> Result<T, E>
+where
+    T: Serialize + DeserializeOwned,
+    E: From<PlatformError> + DescribeError,
+{
+    let attempt = async {
+        if let Some(stored) = stored_response(pool, schema, context).await? {
+            return Ok(stored);
+        }
+        let prepared = prepare().await?;
+        let mut transaction = pool.begin().await.map_err(PlatformError::from)?;
+        if !claim(&mut transaction, schema, context).await? {
+            // A duplicate committed while this call prepared (or this claim waited for it to
+            // commit); its answer is the answer. Read on the same connection: the duplicates
+            // waiting here must not need a second one each.
+            return match stored_response(&mut *transaction, schema, context).await? {
+                Some(stored) => Ok(stored),
+                None => Err(PlatformError::Conflict.into()),
+            };
+        }
+        let outcome = apply(&mut transaction, prepared).await?;
+        Ok::<T, E>(finish(transaction, schema, context, target, outcome).await?)
+    };
+    match attempt.await {
+        Ok(response) => Ok(response),
+        Err(error) => {
+            audit_refusal(pool, schema, context, target, error.describe().reason).await;
+            Err(error)
+        }
+    }
+}
+
+/// The stored answer of an earlier call with this caller and request id, if one committed; a
+/// reuse of the id for another request is refused.
+async fn stored_response<T: DeserializeOwned>(
+    executor: impl sqlx::PgExecutor<'_>,
     schema: &str,
-    context: &MutationContext,
-) -> Result<Begun<T>, PlatformError> {
-    let mut transaction = pool.begin().await?;
+    context: &CallContext,
+) -> Result<Option<T>, PlatformError> {
     let Some(request_id) = &context.request_id else {
-        return Ok(Begun::Fresh(transaction));
+        return Ok(None);
+    };
+    let stored: Option<(Vec<u8>, Option<serde_json::Value>)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT fingerprint, response FROM {schema}.idempotency WHERE subject = $1 AND request_id = $2"
+    )))
+    .bind(&context.caller.subject)
+    .bind(request_id)
+    .fetch_optional(executor)
+    .await?;
+    let Some((fingerprint, response)) = stored else {
+        return Ok(None);
+    };
+    if fingerprint != context.fingerprint {
+        return Err(PlatformError::RequestIdReused);
+    }
+    response
+        .map(|response| {
+            serde_json::from_value(response).map_err(|error| {
+                PlatformError::Internal(format!("stored response unreadable: {error}"))
+            })
+        })
+        .transpose()
+}
+
+/// Claims the request id in the transaction: false when another call holds it.
+async fn claim(
+    transaction: &mut Transaction<'static, Postgres>,
+    schema: &str,
+    context: &CallContext,
+) -> Result<bool, PlatformError> {
+    let Some(request_id) = &context.request_id else {
+        return Ok(true);
     };
     let claimed = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {schema}.idempotency (subject, request_id, method, fingerprint)
@@ -64,46 +167,33 @@ pub async fn begin<T: DeserializeOwned>(
     )))
     .bind(&context.caller.subject)
     .bind(request_id)
-    .bind(context.method)
+    .bind(&*context.method)
     .bind(&context.fingerprint)
-    .execute(&mut *transaction)
+    .execute(&mut **transaction)
     .await?
-    .rows_affected()
-        == 1;
-    if claimed {
-        return Ok(Begun::Fresh(transaction));
-    }
-    let (fingerprint, response): (Vec<u8>, Option<serde_json::Value>) = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT fingerprint, response FROM {schema}.idempotency WHERE subject = $1 AND request_id = $2"
-    )))
-    .bind(&context.caller.subject)
-    .bind(request_id)
-    .fetch_one(&mut *transaction)
-    .await?;
-    if fingerprint != context.fingerprint {
-        return Err(PlatformError::RequestIdReused);
-    }
-    let response = response
-        .ok_or_else(|| PlatformError::Internal("idempotency row without response".to_owned()))?;
-    serde_json::from_value(response)
-        .map(Begun::Replay)
-        .map_err(|error| PlatformError::Internal(format!("stored response unreadable: {error}")))
+    .rows_affected();
+    Ok(claimed == 1)
 }
 
 /// Writes audit, events and the stored response, then commits.
-pub async fn finish<T: Serialize>(
+async fn finish<T: Serialize>(
     mut transaction: Transaction<'static, Postgres>,
     schema: &str,
-    context: &MutationContext,
-    changes: &[Change],
-    events: Vec<NewEvent>,
-    response: &T,
-) -> Result<(), PlatformError> {
+    context: &CallContext,
+    target: &str,
+    outcome: Outcome<T>,
+) -> Result<T, PlatformError> {
+    let untouched = [Change::none(target)];
+    let changes = if outcome.changes.is_empty() {
+        &untouched[..]
+    } else {
+        &outcome.changes[..]
+    };
     write_audit(&mut transaction, schema, context, changes, "OK").await?;
-    append_events(&mut transaction, schema, events).await?;
+    append_events(&mut transaction, schema, outcome.events).await?;
     if let Some(request_id) = &context.request_id {
-        let stored = serde_json::to_value(response)
-            .map_err(|error| PlatformError::Internal(error.to_string()))?;
+        let stored = serde_json::to_value(&outcome.response)
+            .map_err(|error| PlatformError::Internal(format!("response not storable: {error}")))?;
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {schema}.idempotency SET response = $3 WHERE subject = $1 AND request_id = $2"
         )))
@@ -114,45 +204,113 @@ pub async fn finish<T: Serialize>(
         .await?;
     }
     transaction.commit().await?;
-    Ok(())
+    Ok(outcome.response)
+}
+
+/// Applies a change that arrives from another service's event stream, once: the consumer's
+/// cursor for `stream` is locked and, when `sequence` is past it, `apply` runs and the cursor
+/// advances in the same transaction, with the audit and events of the outcome. Returns `None`
+/// for an event applied before. The cursor lives in `{schema}.consumer_cursors`.
+pub async fn apply_once<T, E>(
+    pool: &PgPool,
+    schema: &'static str,
+    context: &CallContext,
+    (stream, sequence): (&str, i64),
+    apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>, E>,
+) -> Result<Option<T>, E>
+where
+    T: Serialize,
+    E: From<PlatformError>,
+{
+    let mut transaction = pool.begin().await.map_err(PlatformError::from)?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {schema}.consumer_cursors (stream, sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING"
+    )))
+    .bind(stream)
+    .execute(&mut *transaction)
+    .await
+    .map_err(PlatformError::from)?;
+    let applied: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT sequence FROM {schema}.consumer_cursors WHERE stream = $1 FOR UPDATE"
+    )))
+    .bind(stream)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(PlatformError::from)?;
+    if applied >= sequence {
+        return Ok(None);
+    }
+    let outcome = apply(&mut transaction).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {schema}.consumer_cursors SET sequence = $2 WHERE stream = $1"
+    )))
+    .bind(stream)
+    .bind(sequence)
+    .execute(&mut *transaction)
+    .await
+    .map_err(PlatformError::from)?;
+    if outcome.changes.is_empty() {
+        transaction.commit().await.map_err(PlatformError::from)?;
+        return Ok(Some(outcome.response));
+    }
+    let target = format!("{schema}.consumer_cursors/{stream}");
+    Ok(Some(
+        finish(transaction, schema, context, &target, outcome).await?,
+    ))
+}
+
+/// How far a consumer has applied another service's stream; 0 before the first event.
+pub async fn cursor(pool: &PgPool, schema: &str, stream: &str) -> Result<i64, PlatformError> {
+    let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT sequence FROM {schema}.consumer_cursors WHERE stream = $1"
+    )))
+    .bind(stream)
+    .fetch_optional(pool)
+    .await?;
+    Ok(sequence.unwrap_or(0))
 }
 
 /// Audits a refused call (denied, or failed on a rule) in a transaction of its own, since the
-/// refused change itself was rolled back.
+/// refused change itself was rolled back. A failure to audit is logged, and the caller still
+/// gets the refusal it earned.
 pub async fn audit_refusal(
     pool: &PgPool,
     schema: &str,
-    context: &MutationContext,
+    context: &CallContext,
     resource: &str,
     result: &str,
-) -> Result<(), PlatformError> {
-    let mut transaction = pool.begin().await?;
-    let change = Change {
-        resource: resource.to_owned(),
-        before: None,
-        after: None,
+) {
+    let audited = async {
+        let mut transaction = pool.begin().await?;
+        write_audit(
+            &mut transaction,
+            schema,
+            context,
+            &[Change::none(resource)],
+            result,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok::<(), PlatformError>(())
     };
-    write_audit(&mut transaction, schema, context, &[change], result).await?;
-    transaction.commit().await?;
-    Ok(())
+    if let Err(error) = audited.await {
+        tracing::warn!(%error, resource, result, "refusal not audited");
+    }
 }
 
 /// One audit row per change, in one statement (an import may change thousands of units).
 async fn write_audit(
     transaction: &mut Transaction<'static, Postgres>,
     schema: &str,
-    context: &MutationContext,
+    context: &CallContext,
     changes: &[Change],
     result: &str,
 ) -> Result<(), PlatformError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let mut roles: Vec<String> = context
+    let mut roles: Vec<&str> = context
         .caller
         .roles
         .iter()
-        .map(|role| format!("{role:?}").to_lowercase())
+        .map(|role| role.as_str())
         .collect();
     roles.sort();
     let resources: Vec<&str> = changes
@@ -176,7 +334,7 @@ async fn write_audit(
     .bind(&context.caller.subject)
     .bind(&context.caller.unit)
     .bind(&roles)
-    .bind(context.method)
+    .bind(&*context.method)
     .bind(&resources)
     .bind(&befores)
     .bind(&afters)

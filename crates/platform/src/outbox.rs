@@ -1,14 +1,16 @@
-//! Reading the transactional outbox: a resumable stream of events by sequence.
+//! Reading the transactional outbox: a resumable stream of events by sequence, woken by one
+//! shared LISTEN connection per schema ([`OutboxHub`]).
 
-use std::time::Duration;
-
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use sqlx::postgres::PgListener;
 use sqlx::{AssertSqlSafe, PgPool};
 
+use crate::call::CallContext;
 use crate::error::{FieldViolation, PlatformError};
 
 /// An event as stored.
@@ -47,43 +49,157 @@ pub async fn read_after(
     .await?)
 }
 
-/// Streams every event after `after_sequence`, then waits for new ones; never ends on its own.
-pub fn watch(
+/// One LISTEN connection per process and schema, on a connection of its own outside the request
+/// pool, fanned out to every open stream; a stream borrows a pooled connection only while it
+/// reads a batch. Open streams are capped per caller, so no caller can hold the service.
+pub struct OutboxHub {
     pool: PgPool,
     schema: &'static str,
-    after_sequence: i64,
-) -> impl Stream<Item = Result<StoredEvent, PlatformError>> + Send + 'static {
-    async_stream::try_stream! {
-        let mut cursor = after_sequence;
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(&channel(schema)).await {
-                Ok(()) => Some(listener),
-                Err(error) => {
-                    tracing::warn!(%error, "outbox listen failed; polling instead");
-                    None
+    notified: tokio::sync::watch::Receiver<u64>,
+    open_streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    max_streams_per_caller: usize,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OutboxHub {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl OutboxHub {
+    /// Starts listening for `schema`'s outbox (in the background, reconnecting when the
+    /// connection is lost). Needs a Tokio runtime.
+    pub fn start(pool: PgPool, schema: &'static str, max_streams_per_caller: usize) -> Arc<Self> {
+        let (sender, notified) = tokio::sync::watch::channel(0);
+        let options = (*pool.connect_options()).clone();
+        let listener = tokio::spawn(listen(options, channel(schema), sender));
+        Arc::new(Self {
+            pool,
+            schema,
+            notified,
+            open_streams: Arc::default(),
+            max_streams_per_caller,
+            listener,
+        })
+    }
+
+    /// Every event after `after_sequence`, then new ones as they commit; never ends on its own.
+    /// Refused with `RESOURCE_EXHAUSTED` when `subject` has its streams' worth open already.
+    pub fn watch(
+        &self,
+        subject: &str,
+        after_sequence: i64,
+    ) -> Result<
+        impl Stream<Item = Result<StoredEvent, PlatformError>> + Send + 'static,
+        PlatformError,
+    > {
+        let slot = StreamSlot::take(&self.open_streams, subject, self.max_streams_per_caller)?;
+        let pool = self.pool.clone();
+        let schema = self.schema;
+        let mut notified = self.notified.clone();
+        Ok(async_stream::try_stream! {
+            let _slot = slot;
+            let mut cursor = after_sequence;
+            loop {
+                notified.mark_unchanged();
+                let batch = read_after(&pool, schema, cursor, BATCH).await?;
+                let full = batch.len() as i64 == BATCH;
+                for event in batch {
+                    cursor = event.sequence;
+                    yield event;
                 }
-            },
-            Err(error) => {
-                tracing::warn!(%error, "outbox listener unavailable; polling instead");
-                None
+                if full {
+                    continue;
+                }
+                // A notification or the poll interval (a lost listener, a missed NOTIFY); both
+                // lead to a re-read.
+                let _ = tokio::time::timeout(POLL_INTERVAL, notified.changed()).await;
             }
+        })
+    }
+}
+
+/// Keeps one LISTEN connection up and counts notifications into `sender`.
+async fn listen(
+    options: sqlx::postgres::PgConnectOptions,
+    channel: String,
+    sender: tokio::sync::watch::Sender<u64>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let connected = async {
+            // A pool of one of its own: the listener never takes a request connection.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_lazy_with(options.clone());
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(&channel).await?;
+            Ok::<_, sqlx::Error>(listener)
         };
-        loop {
-            let batch = read_after(&pool, schema, cursor, BATCH).await?;
-            let full = batch.len() as i64 == BATCH;
-            for event in batch {
-                cursor = event.sequence;
-                yield event;
-            }
-            if full {
-                continue;
-            }
-            match listener.as_mut() {
-                Some(listener) => {
-                    // Either a notification or the poll interval; both lead to a re-read.
-                    let _ = tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await;
+        match connected.await {
+            Ok(mut listener) => {
+                backoff = Duration::from_millis(200);
+                // Streams re-read after a reconnect, in case a notification fell in the gap.
+                sender.send_modify(|count| *count += 1);
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(_)) => sender.send_modify(|count| *count += 1),
+                        // The connection was lost and is re-established by the listener.
+                        Ok(None) => sender.send_modify(|count| *count += 1),
+                        Err(error) => {
+                            tracing::warn!(%error, channel, "outbox listener failed; reconnecting");
+                            break;
+                        }
+                    }
                 }
-                None => tokio::time::sleep(POLL_INTERVAL).await,
+            }
+            Err(error) => {
+                tracing::warn!(%error, channel, "outbox listener unavailable; streams poll meanwhile");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One open stream of a caller; dropping it (the stream ends or the client goes) frees it.
+struct StreamSlot {
+    open_streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    subject: String,
+}
+
+impl StreamSlot {
+    fn take(
+        open_streams: &Arc<std::sync::Mutex<HashMap<String, usize>>>,
+        subject: &str,
+        limit: usize,
+    ) -> Result<Self, PlatformError> {
+        let mut open = open_streams
+            .lock()
+            .map_err(|_| PlatformError::Internal("stream count poisoned".to_owned()))?;
+        let count = open.entry(subject.to_owned()).or_insert(0);
+        if *count >= limit {
+            return Err(PlatformError::TooManyStreams(limit));
+        }
+        *count += 1;
+        Ok(Self {
+            open_streams: Arc::clone(open_streams),
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open_streams.lock()
+            && let Some(count) = open.get_mut(&self.subject)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.subject);
             }
         }
     }
@@ -96,8 +212,8 @@ pub type ResponseStream<R> = Pin<Box<dyn Stream<Item = Result<R, tonic::Status>>
 /// turned into the service's response by `convert` (`None` skips types it does not publish),
 /// errors as statuses. A negative cursor is refused.
 pub fn watch_responses<R, E>(
-    pool: PgPool,
-    schema: &'static str,
+    hub: &OutboxHub,
+    context: &CallContext,
     after_sequence: i64,
     convert: impl Fn(StoredEvent) -> Result<Option<R>, E> + Send + Sync + 'static,
 ) -> Result<ResponseStream<R>, PlatformError>
@@ -114,15 +230,17 @@ where
         )]));
     }
     let convert = Arc::new(convert);
-    let stream = watch(pool, schema, after_sequence).filter_map(move |event| {
-        let convert = Arc::clone(&convert);
-        async move {
-            match event.map_err(E::from).and_then(|event| convert(event)) {
-                Ok(Some(response)) => Some(Ok(response)),
-                Ok(None) => None,
-                Err(error) => Some(Err(error.into())),
+    let stream = hub
+        .watch(&context.caller.subject, after_sequence)?
+        .filter_map(move |event| {
+            let convert = Arc::clone(&convert);
+            async move {
+                match event.map_err(E::from).and_then(|event| convert(event)) {
+                    Ok(Some(response)) => Some(Ok(response)),
+                    Ok(None) => None,
+                    Err(error) => Some(Err(error.into())),
+                }
             }
-        }
-    });
+        });
     Ok(Box::pin(stream))
 }

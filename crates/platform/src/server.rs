@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use tokio::net::TcpListener;
@@ -15,6 +15,7 @@ use tonic::service::Routes;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
+use crate::call::{Deadline, RpcMethod, parse_grpc_timeout};
 use crate::settings::ServerSettings;
 use crate::telemetry::{rpc_metrics, server_span};
 
@@ -103,8 +104,11 @@ impl GrpcServer {
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.concurrency_limit,
             ))
-            // Innermost: bounds the handler's own time.
-            .timeout(settings.request_timeout())
+            // Innermost: bounds the handler's own time by the server's limit or the caller's
+            // shorter `grpc-timeout`, and tells the handler when that is.
+            .layer(DeadlineLayer {
+                server_timeout: settings.request_timeout(),
+            })
             .into_inner();
         let health = self.health.clone();
         let service_names = self.service_names.clone();
@@ -272,11 +276,18 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let method: std::sync::Arc<str> = std::sync::Arc::from(request.uri().path());
+        request
+            .extensions_mut()
+            .insert(RpcMethod(std::sync::Arc::clone(&method)));
         let span = server_span(&method, request.headers());
-        let started = Instant::now();
         let future = self.inner.call(request);
+        let mut sample = CallSample {
+            method,
+            started: Instant::now(),
+            recorded: false,
+        };
         Box::pin(
             async move {
                 let result = future.await;
@@ -290,12 +301,98 @@ where
                         .and_then(|value| value.parse::<i32>().ok())
                         .map(tonic::Code::from_i32)
                         .unwrap_or(tonic::Code::Ok);
-                    rpc_metrics().record(&method, code, started.elapsed());
-                    tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+                    sample.record(code);
                 }
                 result
             }
             .instrument(span),
         )
+    }
+}
+
+/// One call's metric sample; a call dropped before it answered (the caller went away, or its
+/// `grpc-timeout` ran out in tonic's own layer outside this stack) counts as `CANCELLED`.
+struct CallSample {
+    method: std::sync::Arc<str>,
+    started: Instant,
+    recorded: bool,
+}
+
+impl CallSample {
+    fn record(&mut self, code: tonic::Code) {
+        self.recorded = true;
+        rpc_metrics().record(&self.method, code, self.started.elapsed());
+        tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+    }
+}
+
+impl Drop for CallSample {
+    fn drop(&mut self) {
+        if !self.recorded {
+            rpc_metrics().record(&self.method, tonic::Code::Cancelled, self.started.elapsed());
+        }
+    }
+}
+
+/// Answered this long before the caller's own deadline, so that our `DEADLINE_EXCEEDED` (with
+/// ErrorInfo) reaches it rather than tonic's bare `CANCELLED`, whose timer runs outside the stack.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
+
+/// Applies the shorter of the server's limit and the caller's `grpc-timeout`, and puts the
+/// resulting [`Deadline`] in the request for the handler (and its calls to other services).
+#[derive(Clone, Copy)]
+struct DeadlineLayer {
+    server_timeout: Duration,
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            inner,
+            server_timeout: self.server_timeout,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct DeadlineService<S> {
+    inner: S,
+    server_timeout: Duration,
+}
+
+impl<S, B> Service<Request<B>> for DeadlineService<S>
+where
+    S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<S::Response, BoxError>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let callers = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map(|timeout| timeout.saturating_sub(DEADLINE_MARGIN));
+        let timeout = callers.map_or(self.server_timeout, |callers| {
+            callers.min(self.server_timeout)
+        });
+        let deadline = tokio::time::Instant::now() + timeout;
+        request.extensions_mut().insert(Deadline(deadline));
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            match tokio::time::timeout_at(deadline, future).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(tower::timeout::error::Elapsed::new().into()),
+            }
+        })
     }
 }

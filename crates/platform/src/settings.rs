@@ -69,6 +69,8 @@ pub struct ServerSettings {
     pub max_message_bytes: usize,
     /// Time given to in-flight calls after SIGTERM.
     pub shutdown_grace_ms: u64,
+    /// `WatchEvents` streams one caller (token subject) may hold open at once, per service.
+    pub max_streams_per_caller: usize,
 }
 
 impl Default for ServerSettings {
@@ -79,6 +81,7 @@ impl Default for ServerSettings {
             concurrency_limit: 256,
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace_ms: 10_000,
+            max_streams_per_caller: 16,
         }
     }
 }

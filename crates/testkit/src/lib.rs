@@ -57,9 +57,9 @@ impl TestDatabase {
     }
 
     /// Creates a database and runs a service's migrations in it.
-    pub async fn migrated(migrator: &sqlx::migrate::Migrator) -> Self {
+    pub async fn migrated(schema: &'static str, migrator: &sqlx::migrate::Migrator) -> Self {
         let database = Self::new().await;
-        fazhi_platform::db::migrate(&database.pool, migrator)
+        fazhi_platform::db::migrate(&database.pool, schema, migrator)
             .await
             .unwrap();
         database

@@ -30,6 +30,7 @@ fn assignments(count: usize) -> Vec<Assignment> {
             create_time: Utc::now(),
             work_plan: None,
             claim_time: None,
+            claimed_by: None,
             revision: 1,
             due_date: Some(due),
             progress: (index % 2 == 0).then(|| (ProgressStatus::InProgress, 40, Utc::now())),

@@ -10,10 +10,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use fazhi_plans::Store;
 use fazhi_plans::domain::import::parse;
-use fazhi_plans::domain::{NewAssignment, PlanId, Role, draft, task_deadline};
-use fazhi_plans::store::AssignmentFilter;
-use fazhi_platform::auth::Caller;
-use fazhi_platform::mutation::MutationContext;
+use fazhi_plans::domain::{AssignmentFilter, NewAssignment, PlanId, Role, draft, task_deadline};
 use fazhi_testkit::TestDatabase;
 use fazhi_testkit::bench::{round_trip, time};
 
@@ -23,27 +20,24 @@ const LEADS: usize = 10;
 
 #[tokio::main]
 async fn main() {
-    let database = TestDatabase::migrated(&fazhi_plans::MIGRATOR).await;
+    let database = TestDatabase::migrated(fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await;
     let store = Store::new(database.pool.clone());
-    let context = MutationContext {
-        caller: Caller::system(),
-        method: "bench",
-        request_id: None,
-        fingerprint: Vec::new(),
-    };
     let text = include_str!("../../../crates/fazhi/demo/plans/tongliao-2020.txt");
-    let plan = store
-        .create_draft(
-            &context,
-            &draft(
-                PlanId::generate(),
-                "p".to_owned(),
-                parse(text),
-                &HashMap::new(),
-            ),
-        )
-        .await
-        .unwrap();
+    // The store's writes, in a transaction of the bench's own (no audit or request id needed).
+    let mut transaction = database.pool.begin().await.unwrap();
+    let plan = fazhi_plans::store::insert_draft(
+        &mut transaction,
+        &draft(
+            PlanId::generate(),
+            "p".to_owned(),
+            parse(text),
+            &HashMap::new(),
+        ),
+    )
+    .await
+    .unwrap()
+    .response;
+    transaction.commit().await.unwrap();
     let tasks = store.all_tasks(&plan.id).await.unwrap();
     let fallback = NaiveDate::from_ymd_opt(2020, 12, 31);
     let mut assignments = Vec::new();
@@ -65,15 +59,17 @@ async fn main() {
         }));
     }
     let started = Instant::now();
-    let (plan, count) = store
-        .publish(
-            &context,
-            &plan,
-            NaiveDate::from_ymd_opt(2020, 3, 1).unwrap(),
-            &assignments,
-        )
-        .await
-        .unwrap();
+    let mut transaction = database.pool.begin().await.unwrap();
+    let (plan, count) = fazhi_plans::store::publish(
+        &mut transaction,
+        &plan,
+        NaiveDate::from_ymd_opt(2020, 3, 1).unwrap(),
+        &assignments,
+    )
+    .await
+    .unwrap()
+    .response;
+    transaction.commit().await.unwrap();
     println!(
         "publish: {count} assignments with an event each, one transaction: {:.2} s",
         started.elapsed().as_secs_f64()

@@ -3,32 +3,34 @@
 use chrono::{DateTime, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
+use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
-use fazhi_platform::mutation::MutationContext;
-use fazhi_platform::outbox::{self, StoredEvent};
+use std::sync::Arc;
+
+use fazhi_platform::outbox::{self, OutboxHub, StoredEvent};
 use fazhi_proto::plans::v1 as pb;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
-    Assignment, AssignmentState, Evidence, ImportReport, MentionTarget, Phase, Plan, PlanField,
-    PlanId, PlanKind, PlanState, ProgressInput, ProgressReport, ProgressStatus, Role, Task, Upload,
-    WorkPlanInput,
+    Assignment, AssignmentFilter, AssignmentState, Evidence, ImportReport, MentionTarget, Phase,
+    Plan, PlanField, PlanId, PlanKind, PlanState, ProgressInput, ProgressReport, ProgressStatus,
+    Role, Task, Upload, WorkPlanInput,
 };
 use crate::error::PlansError;
 use crate::service::{ImportCommand, MentionEdit, PlanBook, TaskEdit};
-use crate::store::{AssignmentFilter, SCHEMA};
 
 /// The `fazhi.plans.v1.PlansService` implementation.
 #[derive(Clone)]
 pub struct PlansApi {
     book: PlanBook,
+    events: Arc<OutboxHub>,
 }
 
 impl PlansApi {
-    pub fn new(book: PlanBook) -> Self {
-        Self { book }
+    pub fn new(book: PlanBook, events: Arc<OutboxHub>) -> Self {
+        Self { book, events }
     }
 }
 
@@ -264,28 +266,14 @@ fn task_ref(plan: &PlanId, task: &Task) -> pb::TaskRef {
     }
 }
 
-/// The caller's `authorization` header, forwarded to the units service.
-fn authorization_of<T>(request: &Request<T>) -> String {
-    request
-        .metadata()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+/// The context of a mutation carrying `request_id`.
+fn call_context<T: Message>(request: &Request<T>, request_id: &str) -> Result<CallContext, Status> {
+    Ok(CallContext::mutation(request, request_id).map_err(PlansError::from)?)
 }
 
-/// Who calls, with which request id and payload fingerprint.
-fn mutation_context<T: Message>(
-    request: &Request<T>,
-    method: &'static str,
-    request_id: &str,
-) -> Result<MutationContext, Status> {
-    Ok(MutationContext {
-        caller: caller_of(request).map_err(PlansError::from)?,
-        method,
-        request_id: aip::request_id(request_id).map_err(invalid)?,
-        fingerprint: aip::request_fingerprint(method, &request.get_ref().encode_to_vec()),
-    })
+/// The context of a read.
+fn read_context<T>(request: &Request<T>) -> Result<CallContext, Status> {
+    Ok(CallContext::of(request).map_err(PlansError::from)?)
 }
 
 fn snake_case<T: serde::Serialize>(value: &T) -> String {
@@ -442,12 +430,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ImportPlanRequest>,
     ) -> ApiResult<pb::ImportPlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ImportPlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let issuer = unit_id("issuer", &message.issuer)?;
         if message.content.is_empty() {
@@ -473,7 +456,6 @@ impl pb::plans_service_server::PlansService for PlansApi {
                         "" => None,
                         name => Some(plan_id("parent_plan", name)?),
                     },
-                    authorization,
                 },
             )
             .await?;
@@ -550,20 +532,15 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::PublishPlanRequest>,
     ) -> ApiResult<pb::PublishPlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/PublishPlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = plan_id("name", &message.name)?;
         let publish_date = aip::optional_date("publish_date", &message.publish_date)
             .map_err(invalid)?
-            .unwrap_or_else(|| Utc::now().date_naive());
+            .unwrap_or_else(|| context.clock.today());
         let (plan, assignment_count) = self
             .book
-            .publish(&context, &id, &message.etag, publish_date, &authorization)
+            .publish(&context, &id, &message.etag, publish_date)
             .await?;
         Ok(Response::new(pb::PublishPlanResponse {
             plan: Some(plan_to_proto(plan)),
@@ -576,12 +553,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ClaimAssignmentRequest>,
     ) -> ApiResult<pb::ClaimAssignmentResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ClaimAssignment",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let (plan, task, assignment) = assignment_key("name", &message.name)?;
         let work_plan = message.work_plan.unwrap_or_default();
@@ -594,13 +566,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         };
         let claimed = self
             .book
-            .claim(
-                &context,
-                (&plan, &task, &assignment),
-                input,
-                &message.etag,
-                &authorization,
-            )
+            .claim(&context, (&plan, &task, &assignment), input, &message.etag)
             .await?;
         Ok(Response::new(pb::ClaimAssignmentResponse {
             assignment: Some(assignment_to_proto(claimed)),
@@ -612,9 +578,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ListAssignmentsRequest>,
     ) -> ApiResult<pb::ListAssignmentsResponse> {
-        let context =
-            mutation_context(&request, "/fazhi.plans.v1.PlansService/ListAssignments", "")?;
-        let authorization = authorization_of(&request);
+        let context = read_context(&request)?;
         let message = request.into_inner();
         let plan = match message.plan.as_str() {
             "" => None,
@@ -641,7 +605,6 @@ impl pb::plans_service_server::PlansService for PlansApi {
                     unit: unit.as_deref(),
                     led_by: led_by.as_deref(),
                 },
-                &authorization,
                 after,
                 size,
             )
@@ -660,12 +623,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ReportProgressRequest>,
     ) -> ApiResult<pb::ReportProgressResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ReportProgress",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let (plan, task, assignment) = assignment_key("parent", &message.parent)?;
         let status = match pb::ProgressStatus::try_from(message.status) {
@@ -690,7 +648,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         };
         let (report, assignment) = self
             .book
-            .report_progress(&context, (&plan, &task, &assignment), input, &authorization)
+            .report_progress(&context, (&plan, &task, &assignment), input)
             .await?;
         Ok(Response::new(pb::ReportProgressResponse {
             progress_report: Some(report_of_assignment_to_proto(&assignment.name(), report)),
@@ -703,12 +661,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ListProgressReportsRequest>,
     ) -> ApiResult<pb::ListProgressReportsResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ListProgressReports",
-            "",
-        )?;
-        let authorization = authorization_of(&request);
+        let context = read_context(&request)?;
         let message = request.into_inner();
         let (plan, task, assignment) = assignment_key("parent", &message.parent)?;
         let size = aip::page_size(message.page_size, 50, 500).map_err(PlansError::from)?;
@@ -716,13 +669,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
             .map_err(PlansError::from)?;
         let page = self
             .book
-            .list_progress_reports(
-                &context,
-                (&plan, &task, &assignment),
-                &authorization,
-                after,
-                size,
-            )
+            .list_progress_reports(&context, (&plan, &task, &assignment), after, size)
             .await?;
         Ok(Response::new(pb::ListProgressReportsResponse {
             progress_reports: page
@@ -742,8 +689,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::GetEvidenceRequest>,
     ) -> ApiResult<pb::GetEvidenceResponse> {
-        let context = mutation_context(&request, "/fazhi.plans.v1.PlansService/GetEvidence", "")?;
-        let authorization = authorization_of(&request);
+        let context = read_context(&request)?;
         let message = request.into_inner();
         let (plan, task, assignment) = assignment_key("assignment", &message.assignment)?;
         let sha256 = message.sha256.to_ascii_lowercase();
@@ -757,12 +703,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         }
         let (evidence, content) = self
             .book
-            .get_evidence(
-                &context,
-                (&plan, &task, &assignment),
-                &sha256,
-                &authorization,
-            )
+            .get_evidence(&context, (&plan, &task, &assignment), &sha256)
             .await?;
         Ok(Response::new(pb::GetEvidenceResponse {
             evidence: Some(evidence_to_proto(evidence)),
@@ -775,16 +716,11 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ListOverdueAssignmentsRequest>,
     ) -> ApiResult<pb::ListOverdueAssignmentsResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ListOverdueAssignments",
-            "",
-        )?;
-        let authorization = authorization_of(&request);
+        let context = read_context(&request)?;
         let message = request.into_inner();
         let as_of = aip::optional_date("as_of", &message.as_of)
             .map_err(invalid)?
-            .unwrap_or_else(|| Utc::now().date_naive());
+            .unwrap_or_else(|| context.clock.today());
         let unit = match message.unit.as_str() {
             "" => None,
             name => Some(unit_id("unit", name)?),
@@ -809,9 +745,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
                 as_of,
                 (unit.as_deref(), message.include_descendants),
                 plan.as_ref(),
-                &authorization,
-                after,
-                size,
+                (after, size),
             )
             .await?;
         Ok(Response::new(pb::ListOverdueAssignmentsResponse {
@@ -835,12 +769,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ReassignAssignmentRequest>,
     ) -> ApiResult<pb::ReassignAssignmentResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ReassignAssignment",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let (plan, task, assignment) = assignment_key("name", &message.name)?;
         let unit = unit_id("unit", &message.unit)?;
@@ -851,7 +780,6 @@ impl pb::plans_service_server::PlansService for PlansApi {
                 (&plan, &task, &assignment),
                 (&unit, &message.reason),
                 &message.etag,
-                &authorization,
             )
             .await?;
         Ok(Response::new(pb::ReassignAssignmentResponse {
@@ -864,18 +792,13 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::CascadePlanRequest>,
     ) -> ApiResult<pb::CascadePlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/CascadePlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let parent = plan_id("parent_plan", &message.parent_plan)?;
         let issuer = unit_id("issuer", &message.issuer)?;
         let (plan, report) = self
             .book
-            .cascade(&context, &parent, &issuer, &message.title, &authorization)
+            .cascade(&context, &parent, &issuer, &message.title)
             .await?;
         Ok(Response::new(pb::CascadePlanResponse {
             plan: Some(plan_to_proto(plan)),
@@ -935,8 +858,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ExportPlanRequest>,
     ) -> ApiResult<pb::ExportPlanResponse> {
-        let context = mutation_context(&request, "/fazhi.plans.v1.PlansService/ExportPlan", "")?;
-        let authorization = authorization_of(&request);
+        let context = read_context(&request)?;
         let message = request.get_ref();
         let plan = plan_id("name", &message.name)?;
         let progress = match pb::ExportTable::try_from(message.table) {
@@ -951,10 +873,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
                 )));
             }
         };
-        let (content, file_name) = self
-            .book
-            .export(&context, &plan, progress, &authorization)
-            .await?;
+        let (content, file_name) = self.book.export(&context, &plan, progress).await?;
         Ok(Response::new(pb::ExportPlanResponse { content, file_name }))
     }
 
@@ -963,12 +882,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::UpdatePlanRequest>,
     ) -> ApiResult<pb::UpdatePlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/UpdatePlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let plan = message.plan.unwrap_or_default();
         let id = plan_id("plan.name", &plan.name)?;
@@ -1017,7 +931,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         }
         let updated = self
             .book
-            .update_plan(&context, &id, fields, &plan.etag, &authorization)
+            .update_plan(&context, &id, fields, &plan.etag)
             .await?;
         Ok(Response::new(pb::UpdatePlanResponse {
             plan: Some(plan_to_proto(updated)),
@@ -1029,12 +943,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::UpdateTaskRequest>,
     ) -> ApiResult<pb::UpdateTaskResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/UpdateTask",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let task = message.task.unwrap_or_default();
         let parts: Vec<&str> = task.name.split('/').collect();
@@ -1077,13 +986,7 @@ impl pb::plans_service_server::PlansService for PlansApi {
         }
         let (task, plan_after) = self
             .book
-            .update_task(
-                &context,
-                (&plan, task_id),
-                edit,
-                &message.etag,
-                &authorization,
-            )
+            .update_task(&context, (&plan, task_id), edit, &message.etag)
             .await?;
         Ok(Response::new(pb::UpdateTaskResponse {
             task: Some(task_to_proto(&plan, task)),
@@ -1096,18 +999,10 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::ClosePlanRequest>,
     ) -> ApiResult<pb::ClosePlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/ClosePlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = plan_id("name", &message.name)?;
-        let closed = self
-            .book
-            .close_plan(&context, &id, &message.etag, &authorization)
-            .await?;
+        let closed = self.book.close_plan(&context, &id, &message.etag).await?;
         Ok(Response::new(pb::ClosePlanResponse {
             plan: Some(plan_to_proto(closed)),
         }))
@@ -1118,17 +1013,10 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::DeletePlanRequest>,
     ) -> ApiResult<pb::DeletePlanResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.plans.v1.PlansService/DeletePlan",
-            &request.get_ref().request_id,
-        )?;
-        let authorization = authorization_of(&request);
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = plan_id("name", &message.name)?;
-        self.book
-            .delete_plan(&context, &id, &message.etag, &authorization)
-            .await?;
+        self.book.delete_plan(&context, &id, &message.etag).await?;
         Ok(Response::new(pb::DeletePlanResponse {}))
     }
 
@@ -1139,14 +1027,17 @@ impl pb::plans_service_server::PlansService for PlansApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> ApiResult<Self::WatchEventsStream> {
-        require_caller(&request)?;
-        let pool = self.book.store().pool().clone();
-        let stream =
-            outbox::watch_responses(pool, SCHEMA, request.get_ref().after_sequence, |event| {
+        let context = read_context(&request)?;
+        let stream = outbox::watch_responses(
+            &self.events,
+            &context,
+            request.get_ref().after_sequence,
+            |event| {
                 event_to_proto(event)
                     .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
-            })
-            .map_err(PlansError::from)?;
+            },
+        )
+        .map_err(PlansError::from)?;
         Ok(Response::new(stream))
     }
 }

@@ -1,6 +1,7 @@
 //! The plans service's errors, mapped once to `google.rpc.Status`.
 
 use fazhi_platform::error::{DescribeError, ErrorDescription, FieldViolation, PlatformError};
+use fazhi_units_client::UnitsClientError;
 use tonic::Code;
 
 /// `ErrorInfo.domain` of every error this service returns.
@@ -14,6 +15,10 @@ pub enum PlansError {
     PlanNotFound(String),
     #[error("the units service could not be reached: {0}")]
     UnitsUnavailable(String),
+    #[error("the units service rejected the request: {0}")]
+    UnitsRejected(String),
+    #[error("task {0} not found")]
+    TaskNotFound(String),
     #[error("the plan is not a draft")]
     PlanNotDraft,
     #[error("assignment {0} not found")]
@@ -41,6 +46,24 @@ pub enum PlansError {
 impl PlansError {
     pub fn invalid_field(violation: FieldViolation) -> Self {
         Self::Platform(PlatformError::InvalidArgument(vec![violation]))
+    }
+}
+
+impl From<UnitsClientError> for PlansError {
+    /// Keeps what the units service said: a refusal stays a refusal, only an outage says retry.
+    fn from(error: UnitsClientError) -> Self {
+        match error {
+            UnitsClientError::NotFound(name) => Self::Platform(PlatformError::NotFound(name)),
+            UnitsClientError::PermissionDenied => Self::Platform(PlatformError::PermissionDenied),
+            UnitsClientError::Unauthenticated => Self::Platform(PlatformError::Unauthenticated(
+                "the units service did not accept the credentials".to_owned(),
+            )),
+            UnitsClientError::InvalidArgument(message) => Self::UnitsRejected(message),
+            UnitsClientError::Unavailable(message) => Self::UnitsUnavailable(message),
+            UnitsClientError::Failed(message) => {
+                Self::Platform(PlatformError::Internal(format!("units service: {message}")))
+            }
+        }
     }
 }
 
@@ -125,6 +148,18 @@ impl DescribeError for PlansError {
                 "UNRESOLVED_MENTIONS",
                 self.to_string(),
                 format!("以下单位名称尚未对应到单位,请先处理:{}", mentions.join(";")),
+            ),
+            Self::UnitsRejected(message) => ErrorDescription::new(
+                Code::InvalidArgument,
+                "UNITS_REJECTED",
+                self.to_string(),
+                format!("单位库服务拒绝了该请求:{message}"),
+            ),
+            Self::TaskNotFound(name) => ErrorDescription::new(
+                Code::NotFound,
+                "TASK_NOT_FOUND",
+                self.to_string(),
+                format!("未找到任务 {name}"),
             ),
             Self::UnitsUnavailable(_) => ErrorDescription::new(
                 Code::Unavailable,

@@ -4,26 +4,28 @@
 
 use std::time::Duration;
 
-use fazhi_platform::auth::Caller;
-use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_proto::units::v1 as units;
+use fazhi_units_client::UnitsClient;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::{Reorganization, successor_moves};
 use crate::error::Result;
-use crate::store::Store;
-use crate::units_client::UnitsClient;
+use crate::service::PlanBook;
 
 const STREAM: &str = "units";
 /// Other events only move the cursor every so often: replaying a few after a restart is free.
 const CURSOR_EVERY: i64 = 500;
 
 /// Runs until the process ends, reconnecting with backoff when the units service is away.
-pub async fn follow_reorganizations(store: Store, units: UnitsClient, token: SecretString) {
-    let authorization = format!("Bearer {}", token.expose_secret());
+pub async fn follow_reorganizations(book: PlanBook, units: UnitsClient, token: SecretString) {
+    let context = CallContext::system(
+        "fazhi.units.v1/UnitsReorganized",
+        Credentials::bearer(format!("Bearer {}", token.expose_secret())),
+    );
     let mut backoff = Duration::from_millis(200);
     loop {
-        match follow_once(&store, &units, &authorization).await {
+        match follow_once(&book, &units, &context).await {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(error) => {
                 tracing::warn!(error = ?error, retry_in_ms = backoff.as_millis() as u64, "following unit events");
@@ -34,15 +36,6 @@ pub async fn follow_reorganizations(store: Store, units: UnitsClient, token: Sec
     }
 }
 
-fn context() -> MutationContext {
-    MutationContext {
-        caller: Caller::system(),
-        method: "fazhi.units.v1/UnitsReorganized",
-        request_id: None,
-        fingerprint: Vec::new(),
-    }
-}
-
 fn ids(names: &[String]) -> Vec<String> {
     names
         .iter()
@@ -50,10 +43,9 @@ fn ids(names: &[String]) -> Vec<String> {
         .collect()
 }
 
-async fn follow_once(store: &Store, units: &UnitsClient, authorization: &str) -> Result<()> {
-    let mut applied = store.cursor(STREAM).await?;
-    let mut events = units.watch_events(applied, authorization).await?;
-    let context = context();
+async fn follow_once(book: &PlanBook, units: &UnitsClient, context: &CallContext) -> Result<()> {
+    let mut applied = book.cursor(STREAM).await?;
+    let mut events = units.watch_events(context, applied).await?;
     while let Some(response) = events
         .message()
         .await
@@ -70,8 +62,7 @@ async fn follow_once(store: &Store, units: &UnitsClient, authorization: &str) ->
         };
         let Some(reorganization) = reorganization else {
             if event.sequence - applied >= CURSOR_EVERY {
-                store
-                    .apply_unit_moves(&context, (STREAM, event.sequence), &[], "")
+                book.apply_unit_moves(context, (STREAM, event.sequence), &[], "")
                     .await?;
                 applied = event.sequence;
             }
@@ -88,9 +79,10 @@ async fn follow_once(store: &Store, units: &UnitsClient, authorization: &str) ->
             &ids(&reorganization.successor_units),
         );
         let reason = format!("机构改革({label}):{}", reorganization.note);
-        let moved = store
-            .apply_unit_moves(&context, (STREAM, event.sequence), &moves, &reason)
-            .await?;
+        let moved = book
+            .apply_unit_moves(context, (STREAM, event.sequence), &moves, &reason)
+            .await?
+            .unwrap_or(0);
         applied = event.sequence;
         tracing::info!(
             sequence = event.sequence,

@@ -14,34 +14,27 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry)?;
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-plans").await?;
     if settings.database.migrate_on_start {
-        fazhi_platform::db::migrate(&pool, &fazhi_plans::MIGRATOR).await?;
+        fazhi_platform::db::migrate(&pool, fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR)
+            .await?;
     }
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let units = fazhi_plans::UnitsClient::new(&settings.clients.units_endpoint)?;
-    match settings.clients.units_token.clone() {
-        Some(token) => {
-            tokio::spawn(fazhi_plans::follow_reorganizations(
-                fazhi_plans::Store::new(pool.clone()),
-                units.clone(),
-                token,
-            ));
-        }
-        None => tracing::warn!(
-            "clients.units_token is not set: unit reorganisations will not re-point assignments"
-        ),
+    let mounted = fazhi_plans::mount(
+        pool,
+        units,
+        std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(
+            &settings.evidence.directory,
+        )),
+        authenticator,
+        (&settings.server, settings.clients.units_token.clone()),
+    );
+    if let Some(follower) = mounted.follower {
+        tokio::spawn(follower);
     }
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address).await?;
     tracing::info!(address = %listener.local_addr()?, "fazhi-plans serving");
     GrpcServer::new()
-        .add_service(fazhi_plans::grpc_service(
-            pool,
-            units,
-            std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(
-                &settings.evidence.directory,
-            )),
-            authenticator,
-            &settings.server,
-        ))
+        .add_service(mounted.service)
         .await
         .serve(&settings.server, listener, shutdown_signal())
         .await?;

@@ -1,31 +1,36 @@
 //! The use cases of plans: authorise, apply the domain, call the store and the units service.
+//!
+//! Every mutation goes through [`PlanBook::mutate`] (`fazhi_platform::mutation::run`): a retry
+//! is answered from its stored response before anything else; authorisation and calls to the
+//! units service run next, outside the transaction; then, with the request id claimed, the
+//! resource is locked, its etag and state checked by the domain, and the change written.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use fazhi_platform::aip::{Page, check_etag};
+use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
-use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::mutation::{self, Outcome};
+use fazhi_units_client::{Resolution, ResolvedTarget, UnitId, UnitsClient, UnitsClientError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
 
 use crate::blobs::BlobStore;
 use crate::domain::import::{document_text, parse};
 use crate::domain::{
-    Assignment, AssignmentState, Evidence, ImportReport, Plan, PlanId, ProgressInput,
-    ProgressReport, PublishRefusal, Task, WorkPlanInput, assignments, check_publishable,
-    distinct_mentions, draft, groups_to_expand, task_deadline,
-};
-use crate::domain::{
-    Coverage, Draft, apply_resolutions, copy_task, coverage, level_word, link_to_parent,
-    place_name, task_mentions,
-};
-use crate::domain::{
-    EditRefusal, MentionResolution, MentionTarget, PlanField, Role, TaskMention, check_deletable,
-    check_editable, check_tasks_editable, close, edit_plan, edit_task,
+    Assignment, AssignmentFilter, AssignmentRefusal, CheckedProgress, Coverage, Draft, EditRefusal,
+    Evidence, ImportReport, MentionResolution, MentionTarget, NewAssignment, Plan, PlanField,
+    PlanId, ProgressInput, ProgressReport, PublishRefusal, Role, Task, TaskMention, WorkPlanInput,
+    apply_resolutions, assignments, check_deletable, check_editable, check_publishable,
+    check_tasks_editable, close, copy_task, coverage, distinct_mentions, draft, edit_plan,
+    edit_task, groups_to_expand, level_word, link_to_parent, place_name, task_deadline,
+    task_mentions,
 };
 use crate::error::{PlansError, Result};
 use crate::export::{self, Table};
-use crate::store::{AssignmentFilter, AssignmentKey, OverdueKey, ProgressKey, Store};
-use crate::units_client::{Issuer, UnitsClient};
-use fazhi_platform::aip::Page;
+use crate::store::{self, AssignmentKey, OverdueKey, ProgressKey, SCHEMA, Store};
 
 /// The plans service's use cases.
 #[derive(Clone)]
@@ -37,14 +42,14 @@ pub struct PlanBook {
 
 /// What the caller must be to a unit.
 #[derive(Clone, Copy)]
-enum Manage {
+enum Need {
     /// Its coordinator (or above).
     Coordinate,
     /// Its own staff, or its coordinator.
     WorkFor,
 }
 
-impl Manage {
+impl Need {
     fn field(self) -> &'static str {
         match self {
             Self::Coordinate => "issuer",
@@ -69,11 +74,53 @@ pub struct TaskEdit {
     pub mentions: Option<Vec<MentionEdit>>,
 }
 
-fn refused(refusal: EditRefusal) -> PlansError {
+fn edit_refused(refusal: EditRefusal) -> PlansError {
     match refusal {
         EditRefusal::Closed => PlansError::PlanClosed,
         EditRefusal::NotDraft => PlansError::TasksFrozen,
         EditRefusal::NotPublished => PlansError::PlanNotPublished,
+    }
+}
+
+fn assignment_refused(refusal: AssignmentRefusal) -> PlansError {
+    match refusal {
+        AssignmentRefusal::AlreadyClaimed => PlansError::AlreadyClaimed,
+        AssignmentRefusal::NotClaimed => PlansError::NotClaimed,
+        AssignmentRefusal::SameUnit => PlansError::invalid_field(FieldViolation::new(
+            "unit",
+            "SAME_UNIT",
+            "the assignment is with this unit already",
+            "该任务已由此单位承担",
+        )),
+    }
+}
+
+fn invalid(violations: Vec<FieldViolation>) -> PlansError {
+    PlatformError::InvalidArgument(violations).into()
+}
+
+fn unit_not_found(field: &str) -> FieldViolation {
+    FieldViolation::new(
+        field,
+        "UNIT_NOT_FOUND",
+        format!("{field} names no registered unit"),
+        format!("{field} 指定的单位不存在"),
+    )
+}
+
+fn unit(id: &str) -> UnitId {
+    UnitId::from_trusted(id.to_owned())
+}
+
+fn resolution(resolved: Resolution) -> MentionResolution {
+    MentionResolution {
+        target: resolved.target.map(|target| match target {
+            ResolvedTarget::Unit(unit) => MentionTarget::Unit(unit),
+            ResolvedTarget::Group(group) => MentionTarget::Group(group),
+        }),
+        confidence: resolved.confidence,
+        method: resolved.method,
+        candidates: resolved.candidates,
     }
 }
 
@@ -85,8 +132,6 @@ pub struct ImportCommand<'a> {
     pub validate_only: bool,
     /// The upper-level plan it implements: tasks are linked to parent tasks by text.
     pub parent_plan: Option<PlanId>,
-    /// The caller's `authorization` header, forwarded to the units service.
-    pub authorization: String,
 }
 
 impl PlanBook {
@@ -102,163 +147,343 @@ impl PlanBook {
         &self.store
     }
 
+    /// Runs a mutation of this service; see the module comment.
+    async fn mutate<T, P>(
+        &self,
+        context: &CallContext,
+        target: &str,
+        prepare: impl AsyncFnOnce() -> Result<P>,
+        apply: impl AsyncFnOnce(&mut PgConnection, P) -> Result<Outcome<T>>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        mutation::run(self.store.pool(), SCHEMA, context, target, prepare, apply).await
+    }
+
+    /// Refuses unless the caller may act for the unit: coordinate it (its coordinators above
+    /// it, admins), or work for it (also its own staff). Mutations audit the refusal through
+    /// [`Self::mutate`]; reads go through [`Self::authorize_read`].
+    async fn authorize(&self, context: &CallContext, unit_id: &str, need: Need) -> Result<()> {
+        let access = match self.units.access(context, &unit(unit_id)).await {
+            Ok(access) => access,
+            Err(UnitsClientError::NotFound(_)) => {
+                return Err(PlansError::invalid_field(unit_not_found(need.field())));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let allowed = match need {
+            Need::Coordinate => access.may_coordinate(),
+            Need::WorkFor => access.may_work_for(),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(PlatformError::PermissionDenied.into())
+        }
+    }
+
+    /// [`Self::authorize`] for a read: a refusal is audited here.
+    async fn authorize_read(&self, context: &CallContext, unit_id: &str, need: Need) -> Result<()> {
+        let decision = self.authorize(context, unit_id, need).await;
+        if let Err(PlansError::Platform(PlatformError::PermissionDenied)) = &decision {
+            mutation::audit_refusal(
+                self.store.pool(),
+                SCHEMA,
+                context,
+                &unit(unit_id).name(),
+                "PERMISSION_DENIED",
+            )
+            .await;
+        }
+        decision
+    }
+
+    /// Resolves mentions against a unit through the units service, in order.
+    async fn resolve(
+        &self,
+        context: &CallContext,
+        context_unit: &str,
+        mentions: &[String],
+    ) -> Result<Vec<MentionResolution>> {
+        Ok(self
+            .units
+            .resolve(context, &unit(context_unit), mentions)
+            .await?
+            .into_iter()
+            .map(resolution)
+            .collect())
+    }
+
     /// Parses, resolves against the units service and stores a draft: coordinators of the issuer.
     pub async fn import(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         command: ImportCommand<'_>,
     ) -> Result<(Option<Plan>, ImportReport)> {
-        self.authorize_for_unit(
-            context,
-            &command.issuer,
-            &command.authorization,
-            Manage::Coordinate,
-        )
-        .await?;
-        let text = document_text(command.content).map_err(|error| {
-            PlansError::invalid_field(FieldViolation::new(
-                "content",
-                "UNREADABLE_DOCUMENT",
-                error.to_string(),
-                "无法读取文件内容(须为 UTF-8 文本或 .docx)",
-            ))
-        })?;
-        let parsed = parse(&text);
-        let mentions = distinct_mentions(&parsed);
-        let resolutions: HashMap<String, _> = mentions
-            .iter()
-            .cloned()
-            .zip(
-                self.units
-                    .resolve(&command.issuer, &mentions, &command.authorization)
-                    .await?,
-            )
-            .collect();
-        let mut draft = draft(PlanId::generate(), command.issuer, parsed, &resolutions);
-        if let Some(parent) = command.parent_plan {
-            let parent_tasks = self.store.all_tasks(&parent).await?;
-            link_to_parent(&mut draft.tasks, &parent, &parent_tasks);
-            draft.parent_plan = Some(parent);
-        }
+        let prepare = async || {
+            self.authorize(context, &command.issuer, Need::Coordinate)
+                .await?;
+            let text = document_text(command.content).map_err(|error| {
+                PlansError::invalid_field(FieldViolation::new(
+                    "content",
+                    "UNREADABLE_DOCUMENT",
+                    error.to_string(),
+                    "无法读取文件内容(须为 UTF-8 文本或 .docx)",
+                ))
+            })?;
+            // Parsing is CPU work: off the async runtime, so no call waits behind it.
+            let parsed = tokio::task::spawn_blocking(move || parse(&text))
+                .await
+                .map_err(|error| PlatformError::Internal(format!("parser failed: {error}")))?;
+            let mentions = distinct_mentions(&parsed);
+            let resolutions: HashMap<String, _> = mentions
+                .iter()
+                .cloned()
+                .zip(self.resolve(context, &command.issuer, &mentions).await?)
+                .collect();
+            let mut draft = draft(
+                PlanId::generate(),
+                command.issuer.clone(),
+                parsed,
+                &resolutions,
+            );
+            if let Some(parent) = &command.parent_plan {
+                let parent_tasks = self.store.all_tasks(parent).await?;
+                link_to_parent(&mut draft.tasks, parent, &parent_tasks);
+                draft.parent_plan = Some(parent.clone());
+            }
+            Ok(draft)
+        };
         if command.validate_only {
-            return Ok((None, draft.report));
+            return Ok((None, prepare().await?.report));
         }
-        let plan = self.store.create_draft(context, &draft).await?;
+        let target = unit(&command.issuer).name();
+        let plan = self
+            .mutate(context, &target, prepare, async |connection, draft| {
+                store::insert_draft(connection, &draft).await
+            })
+            .await?;
         let report = plan.report.clone();
         Ok((Some(plan), report))
-    }
-
-    /// Refuses, auditing the refusal, unless the caller may act for the unit: coordinate it (its
-    /// coordinators above it, admins), or work for it (also its own staff).
-    async fn authorize_for_unit(
-        &self,
-        context: &MutationContext,
-        unit: &str,
-        authorization: &str,
-        need: Manage,
-    ) -> Result<()> {
-        let ancestry = match self.units.issuer(unit, authorization).await? {
-            Issuer::Found(ancestry) => ancestry,
-            Issuer::Unknown => {
-                return Err(PlansError::invalid_field(FieldViolation::new(
-                    need.field(),
-                    "UNIT_NOT_FOUND",
-                    format!("{} names no registered unit", need.field()),
-                    format!("{} 指定的单位不存在", need.field()),
-                )));
-            }
-        };
-        let allowed = match need {
-            Manage::Coordinate => context.caller.may_manage(&ancestry),
-            Manage::WorkFor => context.caller.may_work_for(unit, &ancestry),
-        };
-        if allowed {
-            return Ok(());
-        }
-        self.store
-            .audit_refusal(context, &format!("units/{unit}"), "PERMISSION_DENIED")
-            .await?;
-        Err(PlatformError::PermissionDenied.into())
     }
 
     /// Publishes a draft: groups expanded through the units service as of `publish_date`, one
     /// assignment per task, unit and role.
     pub async fn publish(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &PlanId,
         etag: &str,
         publish_date: chrono::NaiveDate,
-        authorization: &str,
     ) -> Result<(Plan, i32)> {
-        let plan = self.store.get_plan(id).await?;
-        self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
-            .await?;
-        fazhi_platform::aip::check_etag(etag, plan.revision)?;
-        let tasks = self.store.all_tasks(id).await?;
-        check_publishable(&plan, &tasks).map_err(|refusal| match refusal {
-            PublishRefusal::NotDraft(_) => PlansError::PlanNotDraft,
-            PublishRefusal::UnresolvedMentions(mentions) => {
-                PlansError::UnresolvedMentions(mentions)
-            }
-        })?;
-        let mut members = HashMap::new();
-        for group in groups_to_expand(&tasks) {
-            let units = self
-                .units
-                .expand(&group, &plan.issuer, publish_date, authorization)
+        let prepare = async || {
+            let plan = self.store.get_plan(id).await?;
+            self.authorize(context, &plan.issuer, Need::Coordinate)
                 .await?;
-            members.insert(group, units);
-        }
-        let new_assignments = assignments(&tasks, &members);
-        self.store
-            .publish(context, &plan, publish_date, &new_assignments)
-            .await
+            let tasks = self.store.all_tasks(id).await?;
+            let mut members = HashMap::new();
+            for group in groups_to_expand(&tasks) {
+                let units = self
+                    .units
+                    .expand(context, &group, &unit(&plan.issuer), publish_date)
+                    .await?;
+                let ids = units.iter().map(|id| id.as_str().to_owned()).collect();
+                members.insert(group, ids);
+            }
+            let new_assignments = assignments(&tasks, &members);
+            Ok((plan.revision, tasks, new_assignments))
+        };
+        let apply =
+            async |connection: &mut PgConnection,
+                   (seen_revision, tasks, new): (i64, Vec<Task>, Vec<NewAssignment>)| {
+                let plan = store::lock_plan(connection, id).await?;
+                check_etag(etag, plan.revision)?;
+                check_publishable(&plan, &tasks).map_err(|refusal| match refusal {
+                    PublishRefusal::NotDraft(_) => PlansError::PlanNotDraft,
+                    PublishRefusal::UnresolvedMentions(mentions) => {
+                        PlansError::UnresolvedMentions(mentions)
+                    }
+                })?;
+                // Its tasks were read, and its groups expanded, at this revision.
+                if plan.revision != seen_revision {
+                    return Err(PlatformError::Conflict.into());
+                }
+                store::publish(connection, &plan, publish_date, &new).await
+            };
+        self.mutate(context, &id.name(), prepare, apply).await
+    }
+
+    /// An assignment, once the caller is found to work for its unit.
+    async fn assignment_for_unit(
+        &self,
+        context: &CallContext,
+        (plan, task, id): (&PlanId, &str, &str),
+    ) -> Result<Assignment> {
+        let assignment = self.store.get_assignment(plan, task, id).await?;
+        self.authorize(context, &assignment.unit, Need::WorkFor)
+            .await?;
+        Ok(assignment)
     }
 
     /// Claims an assignment with the unit's work plan: its staff, or those who manage it.
     pub async fn claim(
         &self,
-        context: &MutationContext,
-        (plan, task, id): (&PlanId, &str, &str),
+        context: &CallContext,
+        key: (&PlanId, &str, &str),
         work_plan: WorkPlanInput,
         etag: &str,
-        authorization: &str,
     ) -> Result<Assignment> {
-        let assignment = self.store.get_assignment(plan, task, id).await?;
-        self.authorize_for_unit(context, &assignment.unit, authorization, Manage::WorkFor)
-            .await?;
-        fazhi_platform::aip::check_etag(etag, assignment.revision)?;
-        if assignment.state != AssignmentState::Open {
-            return Err(PlansError::AlreadyClaimed);
-        }
-        let task = self.store.get_task(plan, task).await?;
-        let work_plan = work_plan
-            .validate(task_deadline(&task))
-            .map_err(|violations| {
-                PlansError::Platform(PlatformError::InvalidArgument(violations))
-            })?;
-        self.store.claim(context, &assignment, &work_plan).await
+        let (plan, task, id) = key;
+        let target = format!("{}/tasks/{task}/assignments/{id}", plan.name());
+        let prepare = async || {
+            self.assignment_for_unit(context, key).await?;
+            let task = self.store.get_task(plan, task).await?;
+            work_plan.validate(task_deadline(&task)).map_err(invalid)
+        };
+        let apply = async |connection: &mut PgConnection, work_plan| {
+            let before = store::lock_assignment(connection, key).await?;
+            check_etag(etag, before.revision)?;
+            let after = before
+                .claim(work_plan, &context.caller.subject, context.clock.now())
+                .map_err(assignment_refused)?;
+            let claimed = store::update_assignment(connection, &before, &after).await?;
+            store::assignment_change(
+                &before,
+                &claimed,
+                ("assignment.claimed", None),
+                claimed.clone(),
+            )
+        };
+        self.mutate(context, &target, prepare, apply).await
+    }
+
+    /// Reports progress: the evidence goes to the blob store first (durably), then the report
+    /// and the assignment's new standing in one transaction.
+    pub async fn report_progress(
+        &self,
+        context: &CallContext,
+        key: (&PlanId, &str, &str),
+        input: ProgressInput,
+    ) -> Result<(ProgressReport, Assignment)> {
+        let (plan, task, id) = key;
+        let target = format!("{}/tasks/{task}/assignments/{id}", plan.name());
+        let prepare = async || {
+            self.assignment_for_unit(context, key).await?;
+            let progress = input.check().map_err(invalid)?;
+            let mut evidence = Vec::with_capacity(progress.evidence.len());
+            for (upload, content_type) in &progress.evidence {
+                let sha256 = self.blobs.put(&upload.content).await.map_err(|error| {
+                    PlatformError::Internal(format!("storing evidence failed: {error}"))
+                })?;
+                evidence.push(Evidence {
+                    file_name: upload.file_name.trim().to_owned(),
+                    content_type: (*content_type).to_owned(),
+                    size_bytes: upload.content.len() as i64,
+                    sha256,
+                });
+            }
+            Ok((progress, evidence))
+        };
+        let apply =
+            async |connection: &mut PgConnection,
+                   (progress, evidence): (CheckedProgress, Vec<Evidence>)| {
+                let now = context.clock.now();
+                let before = store::lock_assignment(connection, key).await?;
+                let after = before
+                    .report(progress.status, progress.percent, now)
+                    .map_err(assignment_refused)?;
+                let report = store::insert_report(
+                    connection,
+                    &before,
+                    &progress,
+                    &evidence,
+                    (&context.caller.subject, now),
+                )
+                .await?;
+                let updated = store::update_assignment(connection, &before, &after).await?;
+                let outcome = (report, updated);
+                let payload = store::json(&outcome)?;
+                store::assignment_change(
+                    &before,
+                    &outcome.1,
+                    ("progress.reported", Some(payload)),
+                    outcome.clone(),
+                )
+            };
+        self.mutate(context, &target, prepare, apply).await
+    }
+
+    /// Gives an assignment to another unit: coordinators of the plan's issuer.
+    pub async fn reassign(
+        &self,
+        context: &CallContext,
+        key: (&PlanId, &str, &str),
+        (unit_id, reason): (&str, &str),
+        etag: &str,
+    ) -> Result<Assignment> {
+        let (plan_id, task, id) = key;
+        let target = format!("{}/tasks/{task}/assignments/{id}", plan_id.name());
+        let reason = reason.trim();
+        let prepare = async || {
+            let assignment = self.store.get_assignment(plan_id, task, id).await?;
+            let plan = self.store.get_plan(plan_id).await?;
+            self.authorize(context, &plan.issuer, Need::Coordinate)
+                .await?;
+            let mut violations = Vec::new();
+            if reason.is_empty() {
+                violations.push(FieldViolation::required("reason"));
+            }
+            if unit_id != assignment.unit
+                && self
+                    .units
+                    .display_name(context, &unit(unit_id))
+                    .await?
+                    .is_none()
+            {
+                violations.push(unit_not_found("unit"));
+            }
+            if !violations.is_empty() {
+                return Err(invalid(violations));
+            }
+            Ok(task_deadline(&self.store.get_task(plan_id, task).await?))
+        };
+        let apply = async |connection: &mut PgConnection, deadline| {
+            let before = store::lock_assignment(connection, key).await?;
+            check_etag(etag, before.revision)?;
+            let after = before
+                .reassign(unit_id, deadline)
+                .map_err(assignment_refused)?;
+            let moved = store::update_assignment(connection, &before, &after).await?;
+            let payload = serde_json::json!({
+                "assignment": store::json(&moved)?,
+                "previous_unit": before.unit,
+                "reason": reason,
+            });
+            store::assignment_change(
+                &before,
+                &moved,
+                ("assignment.reassigned", Some(payload)),
+                moved.clone(),
+            )
+        };
+        self.mutate(context, &target, prepare, apply).await
     }
 
     /// A unit's assignments, or those of the tasks it leads (its staff, or those who manage it),
     /// or a plan's (those who manage its issuer).
     pub async fn list_assignments(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         filter: AssignmentFilter<'_>,
-        authorization: &str,
         after: Option<AssignmentKey>,
         page_size: i64,
     ) -> Result<Page<Assignment, AssignmentKey>> {
         match (filter.plan, filter.unit.or(filter.led_by)) {
-            (_, Some(unit)) => {
-                self.authorize_for_unit(context, unit, authorization, Manage::WorkFor)
-                    .await?
-            }
+            (_, Some(unit)) => self.authorize_read(context, unit, Need::WorkFor).await?,
             (Some(plan), None) => {
                 let issuer = self.store.get_plan(plan).await?.issuer;
-                self.authorize_for_unit(context, &issuer, authorization, Manage::Coordinate)
+                self.authorize_read(context, &issuer, Need::Coordinate)
                     .await?;
             }
             (None, None) => {
@@ -295,64 +520,27 @@ impl PlanBook {
         self.store.list_tasks(plan, after, page_size).await
     }
 
-    /// An assignment, once the caller is found to work for its unit.
-    async fn assignment_for_unit(
+    /// An assignment for a read by those who work for its unit (a refusal audited).
+    async fn assignment_to_read(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         (plan, task, id): (&PlanId, &str, &str),
-        authorization: &str,
     ) -> Result<Assignment> {
         let assignment = self.store.get_assignment(plan, task, id).await?;
-        self.authorize_for_unit(context, &assignment.unit, authorization, Manage::WorkFor)
+        self.authorize_read(context, &assignment.unit, Need::WorkFor)
             .await?;
         Ok(assignment)
-    }
-
-    /// Reports progress: the evidence goes to the blob store first (durably), then the report
-    /// and the assignment's new standing in one transaction.
-    pub async fn report_progress(
-        &self,
-        context: &MutationContext,
-        key: (&PlanId, &str, &str),
-        input: ProgressInput,
-        authorization: &str,
-    ) -> Result<(ProgressReport, Assignment)> {
-        let assignment = self
-            .assignment_for_unit(context, key, authorization)
-            .await?;
-        let progress = input.check().map_err(PlatformError::InvalidArgument)?;
-        if assignment.state == AssignmentState::Open {
-            return Err(PlansError::NotClaimed);
-        }
-        let mut evidence = Vec::with_capacity(progress.evidence.len());
-        for (upload, content_type) in &progress.evidence {
-            let sha256 = self.blobs.put(&upload.content).await.map_err(|error| {
-                PlatformError::Internal(format!("storing evidence failed: {error}"))
-            })?;
-            evidence.push(Evidence {
-                file_name: upload.file_name.trim().to_owned(),
-                content_type: (*content_type).to_owned(),
-                size_bytes: upload.content.len() as i64,
-                sha256,
-            });
-        }
-        self.store
-            .report_progress(context, &assignment, &progress, &evidence)
-            .await
     }
 
     /// An assignment's reports, newest first: for those who work for its unit.
     pub async fn list_progress_reports(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         key: (&PlanId, &str, &str),
-        authorization: &str,
         after: Option<ProgressKey>,
         page_size: i64,
     ) -> Result<Page<ProgressReport, ProgressKey>> {
-        let assignment = self
-            .assignment_for_unit(context, key, authorization)
-            .await?;
+        let assignment = self.assignment_to_read(context, key).await?;
         self.store
             .list_progress_reports(&assignment.id, after, page_size)
             .await
@@ -361,14 +549,11 @@ impl PlanBook {
     /// One evidence file of an assignment, with its content.
     pub async fn get_evidence(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         key: (&PlanId, &str, &str),
         sha256: &str,
-        authorization: &str,
     ) -> Result<(Evidence, Vec<u8>)> {
-        let assignment = self
-            .assignment_for_unit(context, key, authorization)
-            .await?;
+        let assignment = self.assignment_to_read(context, key).await?;
         let evidence = self
             .store
             .find_evidence(&assignment.id, sha256)
@@ -387,36 +572,32 @@ impl PlanBook {
 
     /// Overdue assignments as of a day: of a unit (and, for a region, every unit under it) for
     /// those who work for it, or of a plan for those who manage its issuer.
-    #[allow(clippy::too_many_arguments)]
     pub async fn list_overdue(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         as_of: chrono::NaiveDate,
-        (unit, include_descendants): (Option<&str>, bool),
+        (unit_id, include_descendants): (Option<&str>, bool),
         plan: Option<&PlanId>,
-        authorization: &str,
-        after: Option<OverdueKey>,
-        page_size: i64,
+        (after, page_size): (Option<OverdueKey>, i64),
     ) -> Result<Page<Assignment, OverdueKey>> {
-        let units = match (unit, plan) {
-            (Some(unit), _) => {
-                self.authorize_for_unit(context, unit, authorization, Manage::WorkFor)
-                    .await?;
-                let mut units = vec![unit.to_owned()];
+        let units = match (unit_id, plan) {
+            (Some(unit_id), _) => {
+                self.authorize_read(context, unit_id, Need::WorkFor).await?;
+                let mut units = vec![unit_id.to_owned()];
                 if include_descendants {
                     units.extend(
                         self.units
-                            .descendants(unit, as_of, authorization)
+                            .descendants(context, &unit(unit_id), as_of)
                             .await?
                             .into_iter()
-                            .map(|(id, _)| id),
+                            .map(|(id, _)| id.as_str().to_owned()),
                     );
                 }
                 Some(units)
             }
             (None, Some(plan)) => {
                 let issuer = self.store.get_plan(plan).await?.issuer;
-                self.authorize_for_unit(context, &issuer, authorization, Manage::Coordinate)
+                self.authorize_read(context, &issuer, Need::Coordinate)
                     .await?;
                 None
             }
@@ -434,119 +615,79 @@ impl PlanBook {
             .await
     }
 
-    /// Gives an assignment to another unit: coordinators of the plan's issuer.
-    pub async fn reassign(
-        &self,
-        context: &MutationContext,
-        (plan_id, task, id): (&PlanId, &str, &str),
-        (unit, reason): (&str, &str),
-        etag: &str,
-        authorization: &str,
-    ) -> Result<Assignment> {
-        let assignment = self.store.get_assignment(plan_id, task, id).await?;
-        let plan = self.store.get_plan(plan_id).await?;
-        self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
-            .await?;
-        fazhi_platform::aip::check_etag(etag, assignment.revision)?;
-        let mut violations = Vec::new();
-        if reason.trim().is_empty() {
-            violations.push(FieldViolation::required("reason"));
-        }
-        if unit == assignment.unit {
-            violations.push(FieldViolation::new(
-                "unit",
-                "SAME_UNIT",
-                "the assignment is with this unit already",
-                "该任务已由此单位承担",
-            ));
-        } else if self
-            .units
-            .display_name(unit, authorization)
-            .await?
-            .is_none()
-        {
-            violations.push(FieldViolation::new(
-                "unit",
-                "UNIT_NOT_FOUND",
-                "unit names no registered unit",
-                "unit 指定的单位不存在",
-            ));
-        }
-        if !violations.is_empty() {
-            return Err(PlatformError::InvalidArgument(violations).into());
-        }
-        let deadline = task_deadline(&self.store.get_task(plan_id, task).await?);
-        self.store
-            .reassign(context, &assignment, unit, reason.trim(), deadline)
-            .await
-    }
-
     /// A draft child plan for a lower-level issuer (对标对表): the parent's tasks copied and
     /// linked, their mentions moved to the child's level and resolved against it.
     pub async fn cascade(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         parent_id: &PlanId,
         issuer: &str,
         title: &str,
-        authorization: &str,
     ) -> Result<(Plan, ImportReport)> {
-        let parent = self.store.get_plan(parent_id).await?;
-        self.authorize_for_unit(context, issuer, authorization, Manage::Coordinate)
-            .await?;
-        let issuer_name = self
-            .units
-            .display_name(issuer, authorization)
-            .await?
-            .unwrap_or_default();
-        let child_place = place_name(&issuer_name);
-        let level = level_word(&issuer_name);
-        let mut tasks: Vec<Task> = self
-            .store
-            .all_tasks(parent_id)
-            .await?
-            .iter()
-            .map(|task| copy_task(parent_id, task, level))
-            .collect();
-        let mentions = task_mentions(&tasks);
-        let resolutions: HashMap<String, _> = mentions
-            .iter()
-            .cloned()
-            .zip(self.units.resolve(issuer, &mentions, authorization).await?)
-            .collect();
-        let mut report = ImportReport {
-            task_count: tasks.len() as i32,
-            ..ImportReport::default()
-        };
-        apply_resolutions(&mut tasks, &resolutions, &mut report);
-        let title = match title.trim() {
-            "" => {
-                let parent_name = self
-                    .units
-                    .display_name(&parent.issuer, authorization)
-                    .await?
-                    .unwrap_or_default();
-                let parent_place = place_name(&parent_name);
-                match parent.title.strip_prefix(parent_place) {
-                    Some(rest) if !parent_place.is_empty() => format!("{child_place}{rest}"),
-                    _ => format!("{child_place}{}", parent.title),
+        let prepare = async || {
+            let parent = self.store.get_plan(parent_id).await?;
+            self.authorize(context, issuer, Need::Coordinate).await?;
+            let issuer_name = self
+                .units
+                .display_name(context, &unit(issuer))
+                .await?
+                .unwrap_or_default();
+            let child_place = place_name(&issuer_name);
+            let level = level_word(&issuer_name);
+            let mut tasks: Vec<Task> = self
+                .store
+                .all_tasks(parent_id)
+                .await?
+                .iter()
+                .map(|task| copy_task(parent_id, task, level))
+                .collect();
+            let mentions = task_mentions(&tasks);
+            let resolutions: HashMap<String, _> = mentions
+                .iter()
+                .cloned()
+                .zip(self.resolve(context, issuer, &mentions).await?)
+                .collect();
+            let mut report = ImportReport {
+                task_count: tasks.len() as i32,
+                ..ImportReport::default()
+            };
+            apply_resolutions(&mut tasks, &resolutions, &mut report);
+            let title = match title.trim() {
+                "" => {
+                    let parent_name = self
+                        .units
+                        .display_name(context, &unit(&parent.issuer))
+                        .await?
+                        .unwrap_or_default();
+                    let parent_place = place_name(&parent_name);
+                    match parent.title.strip_prefix(parent_place) {
+                        Some(rest) if !parent_place.is_empty() => format!("{child_place}{rest}"),
+                        _ => format!("{child_place}{}", parent.title),
+                    }
                 }
-            }
-            title => title.to_owned(),
+                title => title.to_owned(),
+            };
+            Ok(Draft {
+                id: PlanId::generate(),
+                title,
+                document_number: String::new(),
+                issuer: issuer.to_owned(),
+                period: parent.period,
+                kind: parent.kind,
+                phases: parent.phases,
+                tasks,
+                report,
+                parent_plan: Some(parent.id),
+            })
         };
-        let child = Draft {
-            id: PlanId::generate(),
-            title,
-            document_number: String::new(),
-            issuer: issuer.to_owned(),
-            period: parent.period,
-            kind: parent.kind,
-            phases: parent.phases,
-            tasks,
-            report,
-            parent_plan: Some(parent.id),
-        };
-        let plan = self.store.create_draft(context, &child).await?;
+        let plan = self
+            .mutate(
+                context,
+                &parent_id.name(),
+                prepare,
+                async |connection, child| store::insert_draft(connection, &child).await,
+            )
+            .await?;
         let report = plan.report.clone();
         Ok((plan, report))
     }
@@ -572,23 +713,24 @@ impl PlanBook {
     /// as of today (for those who manage the issuer), as XLSX with a file name.
     pub async fn export(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         plan_id: &PlanId,
         progress: bool,
-        authorization: &str,
     ) -> Result<(Vec<u8>, String)> {
         let plan = self.store.get_plan(plan_id).await?;
         let table: Table = if progress {
-            self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
+            self.authorize_read(context, &plan.issuer, Need::Coordinate)
                 .await?;
-            let today = chrono::Utc::now().date_naive();
+            let today = context.clock.today();
+            let issuer = unit(&plan.issuer);
             let mut unit_names: HashMap<String, String> = self
                 .units
-                .descendants(&plan.issuer, today, authorization)
+                .descendants(context, &issuer, today)
                 .await?
                 .into_iter()
+                .map(|(id, name)| (id.as_str().to_owned(), name))
                 .collect();
-            if let Some(name) = self.units.display_name(&plan.issuer, authorization).await? {
+            if let Some(name) = self.units.display_name(context, &issuer).await? {
                 unit_names.insert(plan.issuer.clone(), name);
             }
             let mut assignments = Vec::new();
@@ -614,99 +756,108 @@ impl PlanBook {
         Ok((content, format!("{}.xlsx", table.title)))
     }
 
-    /// A plan read for a change by its issuer's coordinators, at the caller's etag.
-    async fn plan_to_change(
-        &self,
-        context: &MutationContext,
-        id: &PlanId,
-        etag: &str,
-        authorization: &str,
-    ) -> Result<Plan> {
+    /// Authorises a change of a plan by its issuer's coordinators.
+    async fn authorize_plan_change(&self, context: &CallContext, id: &PlanId) -> Result<()> {
         let plan = self.store.get_plan(id).await?;
-        self.authorize_for_unit(context, &plan.issuer, authorization, Manage::Coordinate)
-            .await?;
-        fazhi_platform::aip::check_etag(etag, plan.revision)?;
-        Ok(plan)
+        self.authorize(context, &plan.issuer, Need::Coordinate)
+            .await
     }
 
     /// Edits a plan's fields until it is closed.
     pub async fn update_plan(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &PlanId,
         fields: Vec<PlanField>,
         etag: &str,
-        authorization: &str,
     ) -> Result<Plan> {
-        let plan = self
-            .plan_to_change(context, id, etag, authorization)
-            .await?;
-        check_editable(&plan).map_err(refused)?;
-        let changed = fields.iter().map(|field| field.path().to_owned()).collect();
-        let edited = edit_plan(&plan, fields).map_err(PlatformError::InvalidArgument)?;
-        self.store.save_plan(context, &plan, &edited, changed).await
+        let prepare = async || self.authorize_plan_change(context, id).await;
+        let apply = async |connection: &mut PgConnection, ()| {
+            let plan = store::lock_plan(connection, id).await?;
+            check_etag(etag, plan.revision)?;
+            check_editable(&plan).map_err(edit_refused)?;
+            let changed = fields.iter().map(|field| field.path().to_owned()).collect();
+            let edited = edit_plan(&plan, fields).map_err(invalid)?;
+            store::save_plan(connection, &plan, &edited, changed).await
+        };
+        self.mutate(context, &id.name(), prepare, apply).await
     }
 
     /// Closes a published plan.
-    pub async fn close_plan(
-        &self,
-        context: &MutationContext,
-        id: &PlanId,
-        etag: &str,
-        authorization: &str,
-    ) -> Result<Plan> {
-        let plan = self
-            .plan_to_change(context, id, etag, authorization)
-            .await?;
-        let closed = close(&plan).map_err(refused)?;
-        self.store
-            .save_plan(context, &plan, &closed, vec!["state".to_owned()])
-            .await
+    pub async fn close_plan(&self, context: &CallContext, id: &PlanId, etag: &str) -> Result<Plan> {
+        let prepare = async || self.authorize_plan_change(context, id).await;
+        let apply = async |connection: &mut PgConnection, ()| {
+            let plan = store::lock_plan(connection, id).await?;
+            check_etag(etag, plan.revision)?;
+            let closed = close(&plan).map_err(edit_refused)?;
+            store::save_plan(connection, &plan, &closed, vec!["state".to_owned()]).await
+        };
+        self.mutate(context, &id.name(), prepare, apply).await
     }
 
     /// Edits a draft's task: title, text, and mentions resolved anew.
     pub async fn update_task(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         (plan_id, task_id): (&PlanId, &str),
         edit: TaskEdit,
         etag: &str,
-        authorization: &str,
     ) -> Result<(Task, Plan)> {
-        let plan = self
-            .plan_to_change(context, plan_id, etag, authorization)
-            .await?;
-        check_tasks_editable(&plan).map_err(refused)?;
-        let task = self.store.get_task(plan_id, task_id).await?;
-        let mut changed = Vec::new();
-        if edit.title.is_some() || edit.text.is_some() {
-            changed.push(format!("tasks/{task_id}"));
-        }
-        let mut edited = edit_task(
-            &task,
-            edit.title,
-            edit.text,
-            plan.period.map(|(start, _)| start),
-        )
-        .map_err(PlatformError::InvalidArgument)?;
-        if let Some(mentions) = edit.mentions {
-            edited.mentions = self
-                .resolve_edited_mentions(&plan.issuer, mentions, authorization)
+        let target = format!("{}/tasks/{task_id}", plan_id.name());
+        let TaskEdit {
+            title,
+            text,
+            mentions,
+        } = edit;
+        let prepare = async || {
+            let plan = self.store.get_plan(plan_id).await?;
+            self.authorize(context, &plan.issuer, Need::Coordinate)
                 .await?;
-            changed.push(format!("tasks/{task_id}/mentions"));
-        }
-        let saved = self
-            .store
-            .save_task(context, &plan, &edited, changed)
-            .await?;
-        Ok((self.store.get_task(plan_id, task_id).await?, saved))
+            match mentions {
+                Some(mentions) => Ok(Some(
+                    self.resolve_edited_mentions(context, &plan.issuer, mentions)
+                        .await?,
+                )),
+                None => Ok(None),
+            }
+        };
+        let apply = async |connection: &mut PgConnection, mentions: Option<Vec<TaskMention>>| {
+            let plan = store::lock_plan(connection, plan_id).await?;
+            check_etag(etag, plan.revision)?;
+            check_tasks_editable(&plan).map_err(edit_refused)?;
+            let task = store::task_in(connection, plan_id, task_id).await?;
+            let mut changed = Vec::new();
+            if title.is_some() || text.is_some() {
+                changed.push(format!("tasks/{task_id}"));
+            }
+            let mut edited = edit_task(&task, title, text, plan.period.map(|(start, _)| start))
+                .map_err(invalid)?;
+            if let Some(mentions) = mentions {
+                edited.mentions = mentions;
+                changed.push(format!("tasks/{task_id}/mentions"));
+            }
+            let mut outcome = store::save_task(connection, &plan, &edited, changed).await?;
+            let saved = store::task_in(connection, plan_id, task_id).await?;
+            let response = (saved, outcome.response);
+            outcome.changes.push(mutation::Change::of(
+                format!("{}/tasks/{task_id}", plan_id.name()),
+                Some(&task),
+                Some(&response.0),
+            )?);
+            Ok(Outcome {
+                response,
+                changes: outcome.changes,
+                events: outcome.events,
+            })
+        };
+        self.mutate(context, &target, prepare, apply).await
     }
 
     async fn resolve_edited_mentions(
         &self,
+        context: &CallContext,
         issuer: &str,
         mentions: Vec<MentionEdit>,
-        authorization: &str,
     ) -> Result<Vec<TaskMention>> {
         let mut violations = Vec::new();
         let mut resolved = Vec::with_capacity(mentions.len());
@@ -715,16 +866,12 @@ impl PlanBook {
             .filter(|mention| mention.unit.is_none() && !mention.mention.trim().is_empty())
             .map(|mention| mention.mention.trim().to_owned())
             .collect();
-        let mut resolutions = self
-            .units
-            .resolve(issuer, &texts, authorization)
-            .await?
-            .into_iter();
+        let mut resolutions = self.resolve(context, issuer, &texts).await?.into_iter();
         for (index, mention) in mentions.into_iter().enumerate() {
             let resolution = match &mention.unit {
-                Some(unit) => match self.units.display_name(unit, authorization).await? {
+                Some(unit_id) => match self.units.display_name(context, &unit(unit_id)).await? {
                     Some(_) => MentionResolution {
-                        target: Some(MentionTarget::Unit(format!("units/{unit}"))),
+                        target: Some(MentionTarget::Unit(unit(unit_id).name())),
                         confidence: 1.0,
                         method: "chosen".to_owned(),
                         candidates: Vec::new(),
@@ -758,22 +905,43 @@ impl PlanBook {
         if violations.is_empty() {
             Ok(resolved)
         } else {
-            Err(PlatformError::InvalidArgument(violations).into())
+            Err(invalid(violations))
         }
     }
 
     /// Deletes a draft.
-    pub async fn delete_plan(
+    pub async fn delete_plan(&self, context: &CallContext, id: &PlanId, etag: &str) -> Result<()> {
+        let prepare = async || self.authorize_plan_change(context, id).await;
+        let apply = async |connection: &mut PgConnection, ()| {
+            let plan = store::lock_plan(connection, id).await?;
+            check_etag(etag, plan.revision)?;
+            check_deletable(&plan).map_err(|_| PlansError::PlanNotDraft)?;
+            store::delete_draft(connection, &plan).await
+        };
+        self.mutate(context, &id.name(), prepare, apply).await
+    }
+
+    /// Applies a unit reorganisation from the units stream once: open assignments move to the
+    /// successors (see [`crate::follow`]). `None` when this event was applied before.
+    pub async fn apply_unit_moves(
         &self,
-        context: &MutationContext,
-        id: &PlanId,
-        etag: &str,
-        authorization: &str,
-    ) -> Result<()> {
-        let plan = self
-            .plan_to_change(context, id, etag, authorization)
-            .await?;
-        check_deletable(&plan).map_err(|_| PlansError::PlanNotDraft)?;
-        self.store.delete_draft(context, &plan).await
+        context: &CallContext,
+        (stream, sequence): (&str, i64),
+        moves: &[(String, String)],
+        reason: &str,
+    ) -> Result<Option<usize>> {
+        mutation::apply_once(
+            self.store.pool(),
+            SCHEMA,
+            context,
+            (stream, sequence),
+            async |connection| store::repoint_assignments(connection, moves, reason).await,
+        )
+        .await
+    }
+
+    /// How far the units stream has been applied.
+    pub async fn cursor(&self, stream: &str) -> Result<i64> {
+        Ok(mutation::cursor(self.store.pool(), SCHEMA, stream).await?)
     }
 }

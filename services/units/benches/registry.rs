@@ -9,8 +9,7 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use fazhi_platform::auth::Caller;
-use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_testkit::TestDatabase;
 use fazhi_testkit::bench::{round_trip, time};
 use fazhi_units::domain::UnitId;
@@ -111,16 +110,11 @@ fn registry_yaml() -> (String, usize) {
 
 #[tokio::main]
 async fn main() {
-    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     let store = Store::new(database.pool.clone());
     let registry = UnitRegistry::new(store.clone());
     let (yaml, count) = registry_yaml();
-    let context = MutationContext {
-        caller: Caller::system(),
-        method: "bench",
-        request_id: None,
-        fingerprint: Vec::new(),
-    };
+    let context = CallContext::system("bench", Credentials::default());
     let started = Instant::now();
     registry
         .import(&context, Format::Yaml, yaml.as_bytes(), false)

@@ -3,9 +3,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
+use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
-use fazhi_platform::mutation::MutationContext;
-use fazhi_platform::outbox::{self, StoredEvent};
+use std::sync::Arc;
+
+use fazhi_platform::outbox::{self, OutboxHub, StoredEvent};
 use fazhi_proto::units::v1 as pb;
 use prost::Message;
 use tonic::{Request, Response, Status};
@@ -19,17 +21,18 @@ use crate::domain::{
 use crate::error::UnitsError;
 use crate::registry_file::Format;
 use crate::service::{MAX_MENTIONS, UnitRegistry};
-use crate::store::{ImportedGroup, SCHEMA, UnitFilter};
+use crate::store::{ImportedGroup, UnitFilter};
 
 /// The `fazhi.units.v1.UnitsService` implementation.
 #[derive(Clone)]
 pub struct UnitsApi {
     registry: UnitRegistry,
+    events: Arc<OutboxHub>,
 }
 
 impl UnitsApi {
-    pub fn new(registry: UnitRegistry) -> Self {
-        Self { registry }
+    pub fn new(registry: UnitRegistry, events: Arc<OutboxHub>) -> Self {
+        Self { registry, events }
     }
 }
 
@@ -43,20 +46,9 @@ fn invalid_all(violations: Vec<FieldViolation>) -> Status {
     UnitsError::invalid(violations).into()
 }
 
-/// Who calls, with which request id and payload fingerprint.
-fn mutation_context<T: Message>(
-    request: &Request<T>,
-    method: &'static str,
-    request_id: &str,
-) -> Result<MutationContext, Status> {
-    let caller = caller_of(request).map_err(UnitsError::from)?;
-    let request_id = aip::request_id(request_id).map_err(invalid)?;
-    Ok(MutationContext {
-        caller,
-        method,
-        request_id,
-        fingerprint: aip::request_fingerprint(method, &request.get_ref().encode_to_vec()),
-    })
+/// The context of a mutation carrying `request_id`.
+fn call_context<T: Message>(request: &Request<T>, request_id: &str) -> Result<CallContext, Status> {
+    Ok(CallContext::mutation(request, request_id).map_err(UnitsError::from)?)
 }
 
 fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
@@ -522,11 +514,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::CreateUnitRequest>,
     ) -> ApiResult<pb::CreateUnitResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/CreateUnit",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = match message.unit_id.as_str() {
             "" => UnitId::generate(),
@@ -554,11 +542,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::UpdateUnitRequest>,
     ) -> ApiResult<pb::UpdateUnitResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/UpdateUnit",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let unit = message
             .unit
@@ -604,11 +588,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::DeleteUnitRequest>,
     ) -> ApiResult<pb::DeleteUnitResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/DeleteUnit",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = unit_id("name", &message.name)?;
         let unit = self
@@ -679,11 +659,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::CreateUnitGroupRequest>,
     ) -> ApiResult<pb::CreateUnitGroupResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/CreateUnitGroup",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = match message.unit_group_id.as_str() {
             "" => UnitGroupId::generate(),
@@ -750,11 +726,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::DeleteUnitGroupRequest>,
     ) -> ApiResult<pb::DeleteUnitGroupResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/DeleteUnitGroup",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = group_id("name", &message.name)?;
         self.registry
@@ -786,11 +758,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ReorganizeUnitsRequest>,
     ) -> ApiResult<pb::ReorganizeUnitsResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/ReorganizeUnits",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let reorganization = message
             .reorganization
@@ -912,11 +880,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ImportUnitsRequest>,
     ) -> ApiResult<pb::ImportUnitsResponse> {
-        let context = mutation_context(
-            &request,
-            "/fazhi.units.v1.UnitsService/ImportUnits",
-            &request.get_ref().request_id,
-        )?;
+        let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let format = format_from_proto(message.format)?;
         let counts = self
@@ -949,14 +913,17 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> ApiResult<Self::WatchEventsStream> {
-        require_caller(&request)?;
-        let pool = self.registry.store().pool().clone();
-        let stream =
-            outbox::watch_responses(pool, SCHEMA, request.get_ref().after_sequence, |event| {
+        let context = CallContext::of(&request).map_err(UnitsError::from)?;
+        let stream = outbox::watch_responses(
+            &self.events,
+            &context,
+            request.get_ref().after_sequence,
+            |event| {
                 event_to_proto(event)
                     .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
-            })
-            .map_err(UnitsError::from)?;
+            },
+        )
+        .map_err(UnitsError::from)?;
         Ok(Response::new(stream))
     }
 }

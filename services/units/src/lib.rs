@@ -9,6 +9,7 @@ pub mod service;
 pub mod store;
 
 use fazhi_platform::auth::{AuthInterceptor, Authenticator};
+use fazhi_platform::outbox::OutboxHub;
 use fazhi_platform::settings::ServerSettings;
 use fazhi_proto::units::v1::units_service_server::UnitsServiceServer;
 use sqlx::PgPool;
@@ -24,7 +25,8 @@ pub fn grpc_service(
     authenticator: Authenticator,
     settings: &ServerSettings,
 ) -> InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor> {
-    let api = UnitsApi::new(UnitRegistry::new(Store::new(pool)));
+    let events = OutboxHub::start(pool.clone(), store::SCHEMA, settings.max_streams_per_caller);
+    let api = UnitsApi::new(UnitRegistry::new(Store::new(pool)), events);
     let server = UnitsServiceServer::new(api)
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);

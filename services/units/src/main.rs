@@ -15,7 +15,8 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry)?;
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-units").await?;
     if settings.database.migrate_on_start {
-        fazhi_platform::db::migrate(&pool, &fazhi_units::MIGRATOR).await?;
+        fazhi_platform::db::migrate(&pool, fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR)
+            .await?;
     }
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address).await?;

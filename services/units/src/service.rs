@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
 use fazhi_platform::auth::Role;
+use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
-use fazhi_platform::mutation::MutationContext;
 
 use crate::domain::mentions::{MentionIndex, Resolution, Scope, ScopedUnit, is_government};
 use crate::domain::{
@@ -41,18 +41,13 @@ impl UnitRegistry {
     }
 
     /// Refuses, auditing the refusal, unless `allowed`.
-    async fn require(
-        &self,
-        allowed: bool,
-        context: &MutationContext,
-        resource: &str,
-    ) -> Result<()> {
+    async fn require(&self, allowed: bool, context: &CallContext, resource: &str) -> Result<()> {
         if allowed {
             return Ok(());
         }
         self.store
             .audit_refusal(context, resource, "PERMISSION_DENIED")
-            .await?;
+            .await;
         Err(PlatformError::PermissionDenied.into())
     }
 
@@ -111,7 +106,7 @@ impl UnitRegistry {
     /// Creates a unit: admins anywhere, coordinators below their own unit.
     pub async fn create_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         fields: ValidUnitFields,
         valid_from: Option<NaiveDate>,
     ) -> Result<Unit> {
@@ -128,7 +123,7 @@ impl UnitRegistry {
     /// Updates the masked fields; a unit's staff may change its contacts only.
     pub async fn update_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitId,
         etag: &str,
         patch: UnitPatch,
@@ -153,7 +148,7 @@ impl UnitRegistry {
 
     pub async fn delete_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitId,
         etag: &str,
     ) -> Result<Unit> {
@@ -165,7 +160,7 @@ impl UnitRegistry {
     /// Groups are shared definitions: admins and coordinators maintain them.
     pub async fn create_group(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         group: ImportedGroup,
     ) -> Result<UnitGroup> {
         let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
@@ -187,7 +182,7 @@ impl UnitRegistry {
 
     pub async fn delete_group(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitGroupId,
         etag: &str,
     ) -> Result<()> {
@@ -233,7 +228,7 @@ impl UnitRegistry {
     /// Records a reorganisation: the caller must manage every unit it touches.
     pub async fn reorganize(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         reorganization: Reorganization,
         new_units: Vec<ValidUnitFields>,
     ) -> Result<(Reorganization, Vec<Unit>)> {
@@ -321,7 +316,7 @@ impl UnitRegistry {
     /// Imports a registry file: admins only.
     pub async fn import(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         format: Format,
         content: &[u8],
         validate_only: bool,

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip::Page;
+use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
-use fazhi_platform::mutation::{self, Begun, Change, MutationContext, NewEvent};
+use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::domain::{
     AdministrativeLevel, Contact, GroupDefinition, RegionCode, Reorganization, ReorganizationId,
@@ -45,6 +47,13 @@ const UNIT_SELECT: &str = concat!(
 const UNIT_AS_CREATED: &str = concat!(
     unit_columns!(),
     "JOIN units.unit_versions v ON v.unit_id = u.id AND v.valid_from = u.valid_from\n"
+);
+
+/// The columns of units with their latest version (the one an import corrects).
+const UNIT_LATEST: &str = concat!(
+    unit_columns!(),
+    "JOIN units.unit_versions v ON v.unit_id = u.id
+       AND v.valid_from = (SELECT max(latest.valid_from) FROM units.unit_versions latest WHERE latest.unit_id = u.id)\n"
 );
 
 /// A page size meaning "everything" for internal reads.
@@ -233,20 +242,30 @@ pub struct ImportedGroup {
     pub definition: GroupDefinition,
 }
 
-/// A unit change under way, or the stored answer to a retry.
-enum UnitChange {
-    Replayed(Box<Unit>),
-    Open(Transaction<'static, Postgres>, Box<Unit>),
-}
-
 /// Postgres access for the unit registry.
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
 }
 
-fn json<T: Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    Ok(fazhi_platform::mutation::to_json(value)?)
+}
+
+/// A live unit locked for a change at the caller's etag.
+async fn unit_to_change(
+    transaction: &mut PgConnection,
+    id: &UnitId,
+    etag: &str,
+    today: NaiveDate,
+) -> Result<Unit> {
+    lock_unit(transaction, id).await?;
+    let before = current_unit_in(transaction, id, today).await?;
+    if before.delete_time.is_some() {
+        return Err(UnitsError::UnitNotFound(id.name()));
+    }
+    fazhi_platform::aip::check_etag(etag, before.revision)?;
+    Ok(before)
 }
 
 fn is_unique_violation(error: &sqlx::Error, constraint: &str) -> bool {
@@ -264,40 +283,28 @@ impl Store {
         &self.pool
     }
 
-    async fn begin<T: DeserializeOwned>(&self, context: &MutationContext) -> Result<Begun<T>> {
-        Ok(mutation::begin(&self.pool, SCHEMA, context).await?)
-    }
-
-    /// Starts a change of a live unit: replays a retried request, else locks the unit and
-    /// checks the etag.
-    async fn open_unit_change(
+    /// Runs a mutation of the registry (`fazhi_platform::mutation::run`): the request id is
+    /// claimed (or its answer replayed) before `apply` looks at anything.
+    async fn mutate<T: Serialize + DeserializeOwned>(
         &self,
-        context: &MutationContext,
-        id: &UnitId,
-        etag: &str,
-        today: NaiveDate,
-    ) -> Result<UnitChange> {
-        let mut transaction = match self.begin::<Unit>(context).await? {
-            Begun::Replay(unit) => return Ok(UnitChange::Replayed(Box::new(unit))),
-            Begun::Fresh(transaction) => transaction,
-        };
-        lock_unit(&mut transaction, id).await?;
-        let before = current_unit_in(&mut transaction, id, today).await?;
-        if before.delete_time.is_some() {
-            return Err(UnitsError::UnitNotFound(id.name()));
-        }
-        fazhi_platform::aip::check_etag(etag, before.revision)?;
-        Ok(UnitChange::Open(transaction, Box::new(before)))
+        context: &CallContext,
+        target: &str,
+        apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>>,
+    ) -> Result<T> {
+        mutation::run(
+            &self.pool,
+            SCHEMA,
+            context,
+            target,
+            async || Ok(()),
+            async |transaction, ()| apply(transaction).await,
+        )
+        .await
     }
 
     /// Records a refused call.
-    pub async fn audit_refusal(
-        &self,
-        context: &MutationContext,
-        resource: &str,
-        result: &str,
-    ) -> Result<()> {
-        Ok(mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await?)
+    pub async fn audit_refusal(&self, context: &CallContext, resource: &str, result: &str) {
+        mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await;
     }
 
     /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
@@ -464,93 +471,82 @@ impl Store {
     /// Creates a unit existing from `valid_from`.
     pub async fn create_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         fields: &ValidUnitFields,
         valid_from: NaiveDate,
     ) -> Result<Unit> {
-        let mut transaction = match self.begin::<Unit>(context).await? {
-            Begun::Replay(unit) => return Ok(unit),
-            Begun::Fresh(transaction) => transaction,
-        };
-        insert_unit(&mut transaction, fields, valid_from).await?;
-        let unit = unit_in(&mut transaction, &fields.id, valid_from).await?;
-        mutation::finish(
-            transaction,
-            SCHEMA,
+        self.mutate(
             context,
-            &[Change {
-                resource: unit.id.name(),
-                before: None,
-                after: Some(json(&unit)),
-            }],
-            vec![NewEvent {
-                event_type: "unit.created",
-                resource: unit.id.name(),
-                payload: json(&unit),
-            }],
-            &unit,
+            &fields.id.name(),
+            async |transaction: &mut PgConnection| {
+                insert_unit(transaction, fields, valid_from).await?;
+                let unit = unit_in(transaction, &fields.id, valid_from).await?;
+                Ok(Outcome {
+                    response: unit.clone(),
+                    changes: vec![Change {
+                        resource: unit.id.name(),
+                        before: None,
+                        after: Some(json(&unit)?),
+                    }],
+                    events: vec![NewEvent {
+                        event_type: "unit.created",
+                        resource: unit.id.name(),
+                        payload: json(&unit)?,
+                    }],
+                })
+            },
         )
-        .await?;
-        Ok(unit)
+        .await
     }
 
     /// Updates the fields `apply` computes from the current unit, checking the etag first.
     pub async fn update_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitId,
         etag: &str,
         fields: &[UnitField],
         apply: impl FnOnce(&Unit) -> Result<ValidUnitFields>,
     ) -> Result<Unit> {
         let today = Utc::now().date_naive();
-        let (mut transaction, before) =
-            match self.open_unit_change(context, id, etag, today).await? {
-                UnitChange::Replayed(unit) => return Ok(*unit),
-                UnitChange::Open(transaction, before) => (transaction, before),
-            };
+        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
+        let before = unit_to_change(transaction, id, etag, today).await?;
         let after_fields = apply(&before)?;
         if after_fields.parent != before.parent
             && let Some(parent) = &after_fields.parent
         {
-            check_no_cycle(&mut transaction, id, parent, today).await?;
+            check_no_cycle(transaction, id, parent, today).await?;
         }
-        correct_unit(&mut transaction, &after_fields, "unit.parent").await?;
-        let after = current_unit_in(&mut transaction, id, today).await?;
+        correct_unit(transaction, &after_fields, "unit.parent").await?;
+        let after = current_unit_in(transaction, id, today).await?;
         let changed: Vec<&str> = fields.iter().map(|field| field.path()).collect();
-        mutation::finish(
-            transaction,
-            SCHEMA,
-            context,
-            &[Change {
+        Ok(Outcome {
+            response: after.clone(),
+            changes: vec![Change {
                 resource: id.name(),
-                before: Some(json(&before)),
-                after: Some(json(&after)),
+                before: Some(json(&before)?),
+                after: Some(json(&after)?),
             }],
-            vec![NewEvent {
+            events: vec![NewEvent {
                 event_type: "unit.updated",
                 resource: id.name(),
-                payload: serde_json::json!({ "unit": json(&after), "changed_fields": changed }),
+                payload: serde_json::json!({ "unit": json(&after)?, "changed_fields": changed }),
             }],
-            &after,
-        )
-        .await?;
-        Ok(after)
+        })
+        })
+        .await
     }
 
     /// Soft-deletes a unit that has no live units below it.
     pub async fn delete_unit(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitId,
         etag: &str,
     ) -> Result<Unit> {
         let today = Utc::now().date_naive();
-        let (mut transaction, before) =
-            match self.open_unit_change(context, id, etag, today).await? {
-                UnitChange::Replayed(unit) => return Ok(*unit),
-                UnitChange::Open(transaction, before) => (transaction, before),
-            };
+        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
+        let before = unit_to_change(transaction, id, etag, today).await?;
         let has_children: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM units.unit_versions v JOIN units.units u ON u.id = v.unit_id
                             WHERE v.parent_id = $1 AND u.delete_time IS NULL AND u.valid_until IS NULL)",
@@ -565,43 +561,37 @@ impl Store {
             .bind(id.as_str())
             .execute(&mut *transaction)
             .await?;
-        let after = current_unit_in(&mut transaction, id, today).await?;
-        mutation::finish(
-            transaction,
-            SCHEMA,
-            context,
-            &[Change {
+        let after = current_unit_in(transaction, id, today).await?;
+        Ok(Outcome {
+            response: after.clone(),
+            changes: vec![Change {
                 resource: id.name(),
-                before: Some(json(&before)),
-                after: Some(json(&after)),
+                before: Some(json(&before)?),
+                after: Some(json(&after)?),
             }],
-            vec![NewEvent {
+            events: vec![NewEvent {
                 event_type: "unit.deleted",
                 resource: id.name(),
                 payload: serde_json::json!({ "unit": id.name() }),
             }],
-            &after,
-        )
-        .await?;
-        Ok(after)
+        })
+        })
+        .await
     }
 
     /// Records a reorganisation and the units it creates, all from its effective date.
     pub async fn reorganize(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         reorganization: &Reorganization,
         new_units: &[ValidUnitFields],
     ) -> Result<(Reorganization, Vec<Unit>)> {
-        let mut transaction = match self.begin::<(Reorganization, Vec<Unit>)>(context).await? {
-            Begun::Replay(done) => return Ok(done),
-            Begun::Fresh(transaction) => transaction,
-        };
+        self.mutate(context, &reorganization.id.name(), async |transaction: &mut PgConnection| {
         let day = reorganization.effective_date;
         let mut changes = Vec::new();
         for source in &reorganization.source_units {
-            lock_unit(&mut transaction, source).await?;
-            let unit = current_unit_in(&mut transaction, source, day).await?;
+            lock_unit(transaction, source).await?;
+            let unit = current_unit_in(transaction, source, day).await?;
             if unit.valid_from >= day
                 || unit.valid_until.is_some_and(|until| until <= day)
                 || unit.delete_time.is_some()
@@ -610,15 +600,15 @@ impl Store {
             }
             changes.push(Change {
                 resource: source.name(),
-                before: Some(json(&unit)),
+                before: Some(json(&unit)?),
                 after: None,
             });
         }
         for fields in new_units {
-            insert_unit(&mut transaction, fields, day).await?;
+            insert_unit(transaction, fields, day).await?;
         }
         for successor in &reorganization.successor_units {
-            let unit = unit_in(&mut transaction, successor, day).await;
+            let unit = unit_in(transaction, successor, day).await;
             if unit.is_err() {
                 return Err(UnitsError::UnitNotActive(successor.name(), day));
             }
@@ -666,19 +656,19 @@ impl Store {
                     if let (ReorganizationKind::Move, Some(parent)) =
                         (reorganization.kind, &reorganization.new_parent)
                     {
-                        check_no_cycle(&mut transaction, source, parent, day).await?;
+                        check_no_cycle(transaction, source, parent, day).await?;
                     }
-                    start_version(&mut transaction, source, day, reorganization).await?;
+                    start_version(transaction, source, day, reorganization).await?;
                 }
             }
         }
         let mut created = Vec::new();
         for fields in new_units {
-            created.push(unit_in(&mut transaction, &fields.id, day).await?);
+            created.push(unit_in(transaction, &fields.id, day).await?);
         }
         for change in &mut changes {
             let id = UnitId::from_trusted(change.resource.trim_start_matches("units/").to_owned());
-            change.after = Some(json(&current_unit_in(&mut transaction, &id, day).await?));
+            change.after = Some(json(&current_unit_in(transaction, &id, day).await?)?);
         }
         let stored: Reorganization = sqlx::query_as::<_, ReorganizationRow>(
             "SELECT * FROM units.reorganizations WHERE id = $1",
@@ -688,20 +678,17 @@ impl Store {
         .await?
         .try_into()?;
         let outcome = (stored, created);
-        mutation::finish(
-            transaction,
-            SCHEMA,
-            context,
-            &changes,
-            vec![NewEvent {
+        Ok(Outcome {
+            response: outcome.clone(),
+            changes,
+            events: vec![NewEvent {
                 event_type: "units.reorganized",
                 resource: outcome.0.id.name(),
-                payload: json(&outcome.0),
+                payload: json(&outcome.0)?,
             }],
-            &outcome,
-        )
-        .await?;
-        Ok(outcome)
+        })
+        })
+        .await
     }
 
     /// Reorganisations touching a unit (or all), newest effective date first.
@@ -736,20 +723,17 @@ impl Store {
 
     pub async fn create_group(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         group: &ImportedGroup,
     ) -> Result<UnitGroup> {
-        let mut transaction = match self.begin::<UnitGroup>(context).await? {
-            Begun::Replay(group) => return Ok(group),
-            Begun::Fresh(transaction) => transaction,
-        };
+        self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
         let inserted = sqlx::query(
             "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
         )
         .bind(group.id.as_str())
         .bind(&group.display_name)
         .bind(&group.aliases)
-        .bind(json(&group.definition))
+        .bind(json(&group.definition)?)
         .execute(&mut *transaction)
         .await;
         if let Err(error) = inserted {
@@ -759,21 +743,18 @@ impl Store {
                 error.into()
             });
         }
-        let stored = group_in(&mut transaction, &group.id).await?;
-        mutation::finish(
-            transaction,
-            SCHEMA,
-            context,
-            &[Change {
+        let stored = group_in(transaction, &group.id).await?;
+        Ok(Outcome {
+            response: stored.clone(),
+            changes: vec![Change {
                 resource: stored.id.name(),
                 before: None,
-                after: Some(json(&stored)),
+                after: Some(json(&stored)?),
             }],
-            vec![group_event(&stored.id, false)],
-            &stored,
-        )
-        .await?;
-        Ok(stored)
+            events: vec![group_event(&stored.id, false)],
+        })
+        })
+        .await
     }
 
     pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
@@ -807,34 +788,28 @@ impl Store {
 
     pub async fn delete_group(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         id: &UnitGroupId,
         etag: &str,
     ) -> Result<()> {
-        let mut transaction = match self.begin::<()>(context).await? {
-            Begun::Replay(()) => return Ok(()),
-            Begun::Fresh(transaction) => transaction,
-        };
-        let before = group_in(&mut transaction, id).await?;
+        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
+        let before = group_in(transaction, id).await?;
         fazhi_platform::aip::check_etag(etag, before.revision)?;
         sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
             .bind(id.as_str())
             .execute(&mut *transaction)
             .await?;
-        mutation::finish(
-            transaction,
-            SCHEMA,
-            context,
-            &[Change {
+        Ok(Outcome {
+            response: (),
+            changes: vec![Change {
                 resource: id.name(),
-                before: Some(json(&before)),
+                before: Some(json(&before)?),
                 after: None,
             }],
-            vec![group_event(id, true)],
-            &(),
-        )
+            events: vec![group_event(id, true)],
+        })
+        })
         .await
-        .map_err(Into::into)
     }
 
     /// Live units with these ids on a day; a unit that ceased is replaced by its successors.
@@ -860,14 +835,11 @@ impl Store {
     /// the statement count does not grow with the file (a province is tens of thousands of units).
     pub async fn import(
         &self,
-        context: &MutationContext,
+        context: &CallContext,
         units: &[ImportedUnit],
         groups: &[ImportedGroup],
     ) -> Result<ImportCounts> {
-        let mut transaction = match self.begin::<ImportCounts>(context).await? {
-            Begun::Replay(counts) => return Ok(counts),
-            Begun::Fresh(transaction) => transaction,
-        };
+        self.mutate(context, "units", async |transaction: &mut PgConnection| {
         let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
         let existing: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM units.units WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
@@ -880,10 +852,12 @@ impl Store {
         let (known, new): (Vec<&ImportedUnit>, Vec<&ImportedUnit>) = units
             .iter()
             .partition(|unit| existing.contains(unit.fields.id.as_str()));
-        check_import_parents(&mut transaction, units).await?;
-        let corrected = correct_units(&mut transaction, &known).await?;
-        insert_units(&mut transaction, &new).await?;
-        check_parents_alive(&mut transaction, &new).await?;
+        check_import_parents(transaction, units).await?;
+        let known_ids: Vec<&str> = known.iter().map(|unit| unit.fields.id.as_str()).collect();
+        let before_images = latest_units(transaction, &known_ids).await?;
+        let corrected = correct_units(transaction, &known).await?;
+        insert_units(transaction, &new).await?;
+        check_parents_alive(transaction, &new).await?;
 
         let new_ids: Vec<&str> = new.iter().map(|unit| unit.fields.id.as_str()).collect();
         let created: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -899,32 +873,28 @@ impl Store {
             units_updated: corrected.len() as i32,
             ..ImportCounts::default()
         };
-        let mut changes: Vec<Change> = created
+        let mut changes = created
             .iter()
-            .map(|unit| Change {
-                resource: unit.id.name(),
-                before: None,
-                after: Some(json(unit)),
+            .map(|unit| Change::of::<Unit, Unit>(unit.id.name(), None, Some(unit)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = created
+            .iter()
+            .map(|unit| {
+                Ok(NewEvent {
+                    event_type: "unit.created",
+                    resource: unit.id.name(),
+                    payload: json(unit)?,
+                })
             })
-            .collect();
-        let mut events: Vec<NewEvent> = created
-            .iter()
-            .map(|unit| NewEvent {
-                event_type: "unit.created",
-                resource: unit.id.name(),
-                payload: json(unit),
-            })
-            .collect();
-        for fields in known
-            .iter()
-            .map(|unit| &unit.fields)
-            .filter(|fields| corrected.contains(fields.id.as_str()))
-        {
-            changes.push(Change {
-                resource: fields.id.name(),
-                before: None,
-                after: Some(json(fields)),
-            });
+            .collect::<Result<Vec<_>>>()?;
+        let corrected_ids: Vec<&str> = corrected.iter().map(String::as_str).collect();
+        let after_images = latest_units(transaction, &corrected_ids).await?;
+        for id in &corrected_ids {
+            changes.push(Change::of(
+                format!("units/{id}"),
+                before_images.get(*id),
+                after_images.get(*id),
+            )?);
         }
         for group in groups {
             let outcome: Option<bool> = sqlx::query_scalar(
@@ -940,7 +910,7 @@ impl Store {
             .bind(group.id.as_str())
             .bind(&group.display_name)
             .bind(&group.aliases)
-            .bind(json(&group.definition))
+            .bind(json(&group.definition)?)
             .fetch_optional(&mut *transaction)
             .await?;
             match outcome {
@@ -951,12 +921,17 @@ impl Store {
             changes.push(Change {
                 resource: group.id.name(),
                 before: None,
-                after: Some(json(&group.definition)),
+                after: Some(json(&group.definition)?),
             });
             events.push(group_event(&group.id, false));
         }
-        mutation::finish(transaction, SCHEMA, context, &changes, events, &counts).await?;
-        Ok(counts)
+        Ok(Outcome {
+            response: counts,
+            changes,
+            events,
+        })
+        })
+        .await
     }
 
     /// Every live unit as it stands today, parents before children, and every live group.
@@ -1022,9 +997,9 @@ async fn group_in(executor: &mut sqlx::PgConnection, id: &UnitGroupId) -> Result
 
 /// Binds `$1`–`$9`: id, short name, aliases, kind, level, region code, credit code, tags, contacts.
 fn bind_unit_fields<'q>(
-    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     fields: &'q ValidUnitFields,
-) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     query
         .bind(fields.id.as_str())
         .bind(&fields.short_name)
@@ -1034,13 +1009,13 @@ fn bind_unit_fields<'q>(
         .bind(fields.region_code.as_ref().map(RegionCode::as_str))
         .bind(fields.credit_code.as_ref().map(|code| code.as_str()))
         .bind(&fields.tags)
-        .bind(json(&fields.contacts))
+        .bind(Json(&fields.contacts))
 }
 
 /// Corrects a unit in place: its fields, and its latest version's name and parent. Bumps the
 /// revision only when something changed; says whether it did.
 async fn correct_unit(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     fields: &ValidUnitFields,
     parent_field: &str,
 ) -> Result<bool> {
@@ -1052,7 +1027,7 @@ async fn correct_unit(
     .bind(fields.id.as_str())
     .bind(&fields.display_name)
     .bind(fields.parent.as_ref().map(UnitId::as_str))
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await
     .map_err(|error| parent_error(error, parent_field))?
     .rows_affected()
@@ -1070,7 +1045,7 @@ async fn correct_unit(
         fields,
     )
     .bind(version_changed)
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await;
     Ok(map_unit_write(updated)? > 0)
 }
@@ -1081,13 +1056,13 @@ struct UnitColumns<'a> {
     display_names: Vec<&'a str>,
     parents: Vec<Option<&'a str>>,
     short_names: Vec<&'a str>,
-    aliases: Vec<serde_json::Value>,
+    aliases: Vec<Json<&'a Vec<String>>>,
     kinds: Vec<&'static str>,
     levels: Vec<&'static str>,
     region_codes: Vec<Option<&'a str>>,
     credit_codes: Vec<Option<&'a str>>,
-    tags: Vec<serde_json::Value>,
-    contacts: Vec<serde_json::Value>,
+    tags: Vec<Json<&'a Vec<String>>>,
+    contacts: Vec<Json<&'a Vec<Contact>>>,
     valid_froms: Vec<NaiveDate>,
 }
 
@@ -1101,7 +1076,7 @@ impl<'a> UnitColumns<'a> {
                 .map(|unit| unit.parent.as_ref().map(UnitId::as_str))
                 .collect(),
             short_names: fields().map(|unit| unit.short_name.as_str()).collect(),
-            aliases: fields().map(|unit| json(&unit.aliases)).collect(),
+            aliases: fields().map(|unit| Json(&unit.aliases)).collect(),
             kinds: fields().map(|unit| unit.kind.as_str()).collect(),
             levels: fields().map(|unit| unit.level.as_str()).collect(),
             region_codes: fields()
@@ -1110,8 +1085,8 @@ impl<'a> UnitColumns<'a> {
             credit_codes: fields()
                 .map(|unit| unit.credit_code.as_ref().map(|code| code.as_str()))
                 .collect(),
-            tags: fields().map(|unit| json(&unit.tags)).collect(),
-            contacts: fields().map(|unit| json(&unit.contacts)).collect(),
+            tags: fields().map(|unit| Json(&unit.tags)).collect(),
+            contacts: fields().map(|unit| Json(&unit.contacts)).collect(),
             valid_froms: units.iter().map(|unit| unit.valid_from).collect(),
         }
     }
@@ -1124,9 +1099,9 @@ const IMPORT_ROWS: &str = "UNNEST($1::text[], $2::text[], $3::text[], $4::text[]
              contacts, valid_from)";
 
 fn bind_columns<'q>(
-    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     columns: &'q UnitColumns<'q>,
-) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     query
         .bind(&columns.ids)
         .bind(&columns.display_names)
@@ -1144,7 +1119,7 @@ fn bind_columns<'q>(
 
 /// Refuses parents that are neither in the file nor registered, naming the unit.
 async fn check_import_parents(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     units: &[ImportedUnit],
 ) -> Result<()> {
     let in_file: std::collections::HashSet<&str> =
@@ -1157,7 +1132,7 @@ async fn check_import_parents(
     let registered: Vec<String> =
         sqlx::query_scalar("SELECT id FROM units.units WHERE id = ANY ($1)")
             .bind(&outside)
-            .fetch_all(&mut **transaction)
+            .fetch_all(&mut *transaction)
             .await?;
     let missing = units.iter().find(|unit| {
         unit.fields.parent.as_ref().is_some_and(|parent| {
@@ -1175,7 +1150,7 @@ async fn check_import_parents(
 
 /// Corrects registered units from the file in two statements; answers the ids that changed.
 async fn correct_units(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     units: &[&ImportedUnit],
 ) -> Result<std::collections::HashSet<String>> {
     let columns = UnitColumns::of(units);
@@ -1190,7 +1165,7 @@ async fn correct_units(
         ))),
         &columns,
     )
-    .fetch_all(&mut **transaction)
+    .fetch_all(&mut *transaction)
     .await?
     .iter()
     .map(|row| row.get::<String, _>(0))
@@ -1214,7 +1189,7 @@ async fn correct_units(
         &columns,
     )
     .bind(&versions_changed)
-    .fetch_all(&mut **transaction)
+    .fetch_all(&mut *transaction)
     .await;
     match changed {
         Ok(rows) => Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect()),
@@ -1226,10 +1201,7 @@ async fn correct_units(
 }
 
 /// Inserts new units and their first versions, two statements for any number.
-async fn insert_units(
-    transaction: &mut Transaction<'static, Postgres>,
-    units: &[&ImportedUnit],
-) -> Result<()> {
+async fn insert_units(transaction: &mut PgConnection, units: &[&ImportedUnit]) -> Result<()> {
     let columns = UnitColumns::of(units);
     let inserted = bind_columns(
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -1240,7 +1212,7 @@ async fn insert_units(
         ))),
         &columns,
     )
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await;
     map_unit_write(inserted)?;
     // Foreign keys are checked at the end of the statement, so children may precede parents.
@@ -1251,7 +1223,7 @@ async fn insert_units(
         ))),
         &columns,
     )
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await
     .map_err(|error| parent_error(error, "units.parent"))?;
     Ok(())
@@ -1259,7 +1231,7 @@ async fn insert_units(
 
 /// Refuses new units whose parent does not exist on the unit's first day.
 async fn check_parents_alive(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     units: &[&ImportedUnit],
 ) -> Result<()> {
     let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
@@ -1273,7 +1245,7 @@ async fn check_parents_alive(
          LIMIT 1",
     )
     .bind(&ids)
-    .fetch_optional(&mut **transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
     match orphan {
         Some(id) => Err(UnitsError::BadRegistry {
@@ -1285,7 +1257,7 @@ async fn check_parents_alive(
 }
 
 async fn insert_unit(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     fields: &ValidUnitFields,
     valid_from: NaiveDate,
 ) -> Result<()> {
@@ -1297,7 +1269,7 @@ async fn insert_unit(
         fields,
     )
     .bind(valid_from)
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await;
     if let Err(error) = &inserted
         && is_unique_violation(error, "units_pkey")
@@ -1312,7 +1284,7 @@ async fn insert_unit(
         )
         .bind(parent.as_str())
         .bind(valid_from)
-        .fetch_one(&mut **transaction)
+        .fetch_one(&mut *transaction)
         .await?;
         if !parent_exists {
             return Err(parent_missing("unit.parent"));
@@ -1323,14 +1295,14 @@ async fn insert_unit(
         .bind(valid_from)
         .bind(&fields.display_name)
         .bind(fields.parent.as_ref().map(UnitId::as_str))
-        .execute(&mut **transaction)
+        .execute(&mut *transaction)
         .await?;
     Ok(())
 }
 
 /// Closes the version valid on `day` and opens one with the rename or move applied.
 async fn start_version(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     id: &UnitId,
     day: NaiveDate,
     reorganization: &Reorganization,
@@ -1353,7 +1325,7 @@ async fn start_version(
     )
     .bind(id.as_str())
     .bind(day)
-    .fetch_optional(&mut **transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
     if closed.is_none() {
         return Err(UnitsError::UnitNotActive(id.name(), day));
@@ -1367,38 +1339,51 @@ async fn start_version(
     .bind(day)
     .bind(&display_name)
     .bind(parent.as_ref().map(UnitId::as_str))
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await
     .map_err(|error| parent_error(error, "reorganization.new_parent"))?;
     sqlx::query(
         "UPDATE units.units SET revision = revision + 1, update_time = now() WHERE id = $1",
     )
     .bind(id.as_str())
-    .execute(&mut **transaction)
+    .execute(&mut *transaction)
     .await?;
     Ok(())
 }
 
-async fn lock_unit(transaction: &mut Transaction<'static, Postgres>, id: &UnitId) -> Result<()> {
+/// Units with their latest version, by id: the before- and after-images of an import.
+async fn latest_units(
+    transaction: &mut PgConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Unit>> {
+    let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{UNIT_LATEST} WHERE u.id = ANY ($1)"
+    )))
+    .bind(ids)
+    .fetch_all(&mut *transaction)
+    .await?;
+    Ok(units_from(rows)?
+        .into_iter()
+        .map(|unit| (unit.id.as_str().to_owned(), unit))
+        .collect())
+}
+
+async fn lock_unit(transaction: &mut PgConnection, id: &UnitId) -> Result<()> {
     sqlx::query_scalar::<_, String>("SELECT id FROM units.units WHERE id = $1 FOR UPDATE")
         .bind(id.as_str())
-        .fetch_optional(&mut **transaction)
+        .fetch_optional(&mut *transaction)
         .await?
         .map(|_| ())
         .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
 }
 
-async fn unit_in(
-    transaction: &mut Transaction<'static, Postgres>,
-    id: &UnitId,
-    day: NaiveDate,
-) -> Result<Unit> {
+async fn unit_in(transaction: &mut PgConnection, id: &UnitId, day: NaiveDate) -> Result<Unit> {
     let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{UNIT_SELECT} WHERE u.id = $2"
     )))
     .bind(day)
     .bind(id.as_str())
-    .fetch_optional(&mut **transaction)
+    .fetch_optional(&mut *transaction)
     .await?;
     row.ok_or_else(|| UnitsError::UnitNotFound(id.name()))?
         .try_into()
@@ -1406,14 +1391,14 @@ async fn unit_in(
 
 /// The unit on `day`, or on its last day if it ceased before, or its first if it starts later.
 async fn current_unit_in(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     id: &UnitId,
     day: NaiveDate,
 ) -> Result<Unit> {
     let (valid_from, valid_until): (NaiveDate, Option<NaiveDate>) =
         sqlx::query_as("SELECT valid_from, valid_until FROM units.units WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&mut **transaction)
+            .fetch_optional(&mut *transaction)
             .await?
             .ok_or_else(|| UnitsError::UnitNotFound(id.name()))?;
     unit_in(transaction, id, showing_day(valid_from, valid_until, day)).await
@@ -1433,7 +1418,7 @@ pub fn showing_day(
 }
 
 async fn check_no_cycle(
-    transaction: &mut Transaction<'static, Postgres>,
+    transaction: &mut PgConnection,
     id: &UnitId,
     new_parent: &UnitId,
     day: NaiveDate,
@@ -1451,7 +1436,7 @@ async fn check_no_cycle(
     .bind(id.as_str())
     .bind(new_parent.as_str())
     .bind(day)
-    .fetch_one(&mut **transaction)
+    .fetch_one(&mut *transaction)
     .await?;
     if cycle {
         return Err(UnitsError::HierarchyCycle(id.name(), new_parent.name()));

@@ -1,5 +1,6 @@
 //! The plans context's rules; no tonic, no sqlx.
 
+mod assignment;
 mod cascade;
 mod edit;
 pub mod import;
@@ -7,6 +8,7 @@ mod plan;
 mod progress;
 mod reorganization;
 
+pub use assignment::{AssignmentFilter, AssignmentRefusal};
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use edit::{
     EditRefusal, Phase, PlanField, PlanKind, check_deletable, check_editable, check_tasks_editable,

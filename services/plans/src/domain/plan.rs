@@ -242,6 +242,9 @@ pub struct Assignment {
     pub create_time: DateTime<Utc>,
     pub work_plan: Option<WorkPlan>,
     pub claim_time: Option<DateTime<Utc>>,
+    /// The subject who claimed it.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
     pub revision: i64,
     /// 完成时限: the work plan's once claimed, else the task's deadline.
     #[serde(default)]

@@ -26,9 +26,20 @@ struct App {
 }
 
 impl App {
+    /// The service's use cases on the test database, as the follower runs them.
+    fn book(&self) -> fazhi_plans::PlanBook {
+        fazhi_plans::PlanBook::new(
+            fazhi_plans::Store::new(self.plans_database.pool.clone()),
+            fazhi_plans::UnitsClient::new(&self.endpoint).unwrap(),
+            std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(std::env::temp_dir())),
+        )
+    }
+
     async fn start() -> Self {
-        let units_database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
-        let plans_database = TestDatabase::migrated(&fazhi_plans::MIGRATOR).await;
+        let units_database =
+            TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+        let plans_database =
+            TestDatabase::migrated(fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await;
         let settings = fazhi_testkit::server_settings();
         let evidence = tempfile::tempdir().unwrap();
         let (listener, endpoint) = TestServer::listener().await;
@@ -39,13 +50,16 @@ impl App {
                 &settings,
             ))
             .await
-            .add_service(fazhi_plans::grpc_service(
-                plans_database.pool.clone(),
-                fazhi_plans::UnitsClient::new(&endpoint).unwrap(),
-                std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(evidence.path())),
-                fazhi_testkit::authenticator(),
-                &settings,
-            ))
+            .add_service(
+                fazhi_plans::mount(
+                    plans_database.pool.clone(),
+                    fazhi_plans::UnitsClient::new(&endpoint).unwrap(),
+                    std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(evidence.path())),
+                    fazhi_testkit::authenticator(),
+                    (&settings, None),
+                )
+                .service,
+            )
             .await;
         let server = TestServer::start_on(listener, server, settings).await;
         let admin = bearer("admin", None, &[Role::Admin]);

@@ -953,7 +953,7 @@ async fn a_merge_moves_open_assignments_to_the_successor() {
     .unwrap();
 
     let follower = tokio::spawn(fazhi_plans::follow_reorganizations(
-        fazhi_plans::Store::new(app.plans_database.pool.clone()),
+        app.book(),
         fazhi_plans::UnitsClient::new(&app.endpoint).unwrap(),
         admin.trim_start_matches("Bearer ").to_owned().into(),
     ));
@@ -1040,16 +1040,14 @@ async fn a_merge_moves_open_assignments_to_the_successor() {
     assert_eq!(audited as usize, after.len());
 
     // Replaying the stream from the start applies nothing twice.
-    let store = fazhi_plans::Store::new(app.plans_database.pool.clone());
-    let cursor = store.cursor("units").await.unwrap();
+    let book = app.book();
+    let cursor = book.cursor("units").await.unwrap();
     assert!(cursor > 0);
-    let context = fazhi_platform::mutation::MutationContext {
-        caller: fazhi_platform::auth::Caller::system(),
-        method: "replay",
-        request_id: None,
-        fingerprint: Vec::new(),
-    };
-    let again = store
+    let context = fazhi_platform::call::CallContext::system(
+        "replay",
+        fazhi_platform::call::Credentials::default(),
+    );
+    let again = book
         .apply_unit_moves(
             &context,
             ("units", cursor),
@@ -1058,7 +1056,7 @@ async fn a_merge_moves_open_assignments_to_the_successor() {
         )
         .await
         .unwrap();
-    assert_eq!(again, 0);
+    assert_eq!(again, None, "an event applied before is not applied again");
     let _ = plan;
 }
 

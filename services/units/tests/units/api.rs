@@ -145,17 +145,22 @@ async fn create_get_update_delete_with_etags_and_audit() {
         .into_inner();
     assert!(listed.units.is_empty(), "deleted units are hidden");
 
+    // Every call is audited, the refused update (stale etag) with its reason.
     let audit = app.audit("units/ng-tjj").await;
-    let methods: Vec<&str> = audit
+    let rows: Vec<(&str, &str)> = audit
         .iter()
-        .map(|(method, _, _)| method.rsplit('/').next().unwrap())
+        .map(|(method, result, _)| (method.rsplit('/').next().unwrap(), result.as_str()))
         .collect();
-    assert_eq!(methods, vec!["CreateUnit", "UpdateUnit", "DeleteUnit"]);
-    assert!(
-        audit
-            .iter()
-            .all(|(_, result, subject)| result == "OK" && subject == "admin")
+    assert_eq!(
+        rows,
+        vec![
+            ("CreateUnit", "OK"),
+            ("UpdateUnit", "OK"),
+            ("UpdateUnit", "ETAG_MISMATCH"),
+            ("DeleteUnit", "OK")
+        ]
     );
+    assert!(audit.iter().all(|(_, _, subject)| subject == "admin"));
 }
 
 #[tokio::test]

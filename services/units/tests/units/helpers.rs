@@ -15,7 +15,8 @@ pub struct App {
 impl App {
     /// A migrated database and a running server, with nothing loaded.
     pub async fn empty() -> Self {
-        let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+        let database =
+            TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
         let settings = fazhi_testkit::server_settings();
         let server = GrpcServer::new()
             .add_service(fazhi_units::grpc_service(

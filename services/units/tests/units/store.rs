@@ -1,17 +1,15 @@
 //! The store on its own: constraints, concurrency, migrations.
 
-use fazhi_platform::auth::Caller;
-use fazhi_platform::mutation::MutationContext;
+use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_testkit::TestDatabase;
 use fazhi_units::Store;
 use fazhi_units::domain::{AdministrativeLevel, NewUnit, UnitId, UnitKind};
 
-fn context(request_id: Option<&str>) -> MutationContext {
-    MutationContext {
-        caller: Caller::system(),
-        method: "/test/Create",
+fn context(request_id: Option<&str>) -> CallContext {
+    CallContext {
         request_id: request_id.map(str::to_owned),
         fingerprint: vec![1, 2, 3],
+        ..CallContext::system("/test/Create", Credentials::default())
     }
 }
 
@@ -35,11 +33,15 @@ fn unit(id: &str, name: &str, credit_code: &str) -> fazhi_units::domain::ValidUn
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_live_in_the_schema() {
-    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     // A second replica starting later finds nothing to do.
-    fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR)
-        .await
-        .unwrap();
+    fazhi_platform::db::migrate(
+        &database.pool,
+        fazhi_units::store::SCHEMA,
+        &fazhi_units::MIGRATOR,
+    )
+    .await
+    .unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'units' ORDER BY 1",
     )
@@ -62,8 +64,16 @@ async fn migrations_are_idempotent_and_live_in_the_schema() {
 #[tokio::test]
 async fn two_replicas_migrating_at_once() {
     let database = TestDatabase::new().await;
-    let first = fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR);
-    let second = fazhi_platform::db::migrate(&database.pool, &fazhi_units::MIGRATOR);
+    let first = fazhi_platform::db::migrate(
+        &database.pool,
+        fazhi_units::store::SCHEMA,
+        &fazhi_units::MIGRATOR,
+    );
+    let second = fazhi_platform::db::migrate(
+        &database.pool,
+        fazhi_units::store::SCHEMA,
+        &fazhi_units::MIGRATOR,
+    );
     let (first, second) = tokio::join!(first, second);
     first.unwrap();
     second.unwrap();
@@ -71,7 +81,7 @@ async fn two_replicas_migrating_at_once() {
 
 #[tokio::test]
 async fn credit_codes_are_unique_and_concurrent_retries_apply_once() {
-    let database = TestDatabase::migrated(&fazhi_units::MIGRATOR).await;
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     let store = Store::new(database.pool.clone());
     let today = chrono::Utc::now().date_naive();
     store

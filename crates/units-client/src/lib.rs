@@ -1,0 +1,364 @@
+//! The units service as every other service calls it: over gRPC, with the caller's own
+//! credentials, the current trace and the call's remaining deadline carried along; unit ids as
+//! [`UnitId`]; the upstream status code kept (a refusal is not an outage); and an [`Access`]
+//! decision built once per call.
+
+use fazhi_platform::call::CallContext;
+use fazhi_platform::telemetry::TraceContextInterceptor;
+use fazhi_proto::units::v1 as units;
+use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+fazhi_platform::resource_id!(
+    /// A unit of the registry (`units/{unit}`), as other services refer to it.
+    UnitId,
+    "units",
+    "u"
+);
+
+/// Mentions per resolution call (the units service accepts at most 1000).
+const MENTIONS_PER_CALL: usize = 500;
+
+/// What went wrong calling the units service, with the upstream code kept: only
+/// [`UnitsClientError::Unavailable`] means "retry later".
+#[derive(Debug, thiserror::Error)]
+pub enum UnitsClientError {
+    #[error("{0} not found in the units service")]
+    NotFound(String),
+    #[error("the units service refused the caller")]
+    PermissionDenied,
+    #[error("the units service did not accept the caller's credentials")]
+    Unauthenticated,
+    #[error("the units service rejected the request: {0}")]
+    InvalidArgument(String),
+    #[error("the units service could not be reached: {0}")]
+    Unavailable(String),
+    #[error("the units service failed: {0}")]
+    Failed(String),
+}
+
+impl UnitsClientError {
+    /// Keeps the code: NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED and INVALID_ARGUMENT pass
+    /// through; UNAVAILABLE and DEADLINE_EXCEEDED are an outage; anything else is a fault there.
+    fn from_status(status: &tonic::Status, what: &str) -> Self {
+        match status.code() {
+            Code::NotFound => Self::NotFound(what.to_owned()),
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::Unauthenticated => Self::Unauthenticated,
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                Self::InvalidArgument(status.message().to_owned())
+            }
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+                Self::Unavailable(format!("{:?}: {}", status.code(), status.message()))
+            }
+            code => Self::Failed(format!("{code:?}: {}", status.message())),
+        }
+    }
+}
+
+pub type Result<T, E = UnitsClientError> = std::result::Result<T, E>;
+
+/// What the caller may do for one unit, decided once from the unit's ancestry.
+#[derive(Debug, Clone)]
+pub struct Access {
+    unit: UnitId,
+    /// The unit itself, then its ancestors, nearest first.
+    ancestry: Vec<String>,
+    caller: fazhi_platform::auth::Caller,
+}
+
+impl Access {
+    pub fn unit(&self) -> &UnitId {
+        &self.unit
+    }
+
+    /// Its coordinators (at or above it) and admins.
+    pub fn may_coordinate(&self) -> bool {
+        self.caller.may_manage(&self.ancestry)
+    }
+
+    /// Its own staff, and whoever may coordinate it.
+    pub fn may_work_for(&self) -> bool {
+        self.caller.may_work_for(self.unit.as_str(), &self.ancestry)
+    }
+}
+
+/// A unit mention as the units service resolved it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub target: Option<ResolvedTarget>,
+    pub confidence: f64,
+    pub method: String,
+    /// Display names of the candidates, when ambiguous.
+    pub candidates: Vec<String>,
+}
+
+/// What a mention resolved to (resource names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolvedTarget {
+    Unit(String),
+    Group(String),
+}
+
+/// A client of `fazhi.units.v1.UnitsService`. Cheap to clone.
+#[derive(Clone)]
+pub struct UnitsClient {
+    client: UnitsServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+}
+
+impl UnitsClient {
+    /// Connects on first use, so services can start in any order.
+    pub fn new(endpoint: &str) -> Result<Self> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|error| UnitsClientError::Unavailable(format!("bad endpoint: {error}")))?
+            .connect_lazy();
+        Ok(Self {
+            client: UnitsServiceClient::with_interceptor(channel, TraceContextInterceptor),
+        })
+    }
+
+    /// A request carrying the caller's credentials and the call's remaining deadline.
+    fn request<T>(message: T, context: &CallContext) -> Result<tonic::Request<T>> {
+        let mut request = tonic::Request::new(message);
+        if let Some(authorization) = context.credentials.authorization() {
+            let value = authorization
+                .parse()
+                .map_err(|_| UnitsClientError::Unauthenticated)?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        if let Some(remaining) = context.remaining() {
+            request.set_timeout(remaining);
+        }
+        Ok(request)
+    }
+
+    /// What the caller may do for `unit`; [`UnitsClientError::NotFound`] when no such unit.
+    pub async fn access(&self, context: &CallContext, unit: &UnitId) -> Result<Access> {
+        let response = self
+            .client
+            .clone()
+            .list_unit_ancestors(Self::request(
+                units::ListUnitAncestorsRequest {
+                    name: unit.name(),
+                    as_of: String::new(),
+                },
+                context,
+            )?)
+            .await
+            .map_err(|status| UnitsClientError::from_status(&status, &unit.name()))?;
+        let ancestors = response
+            .into_inner()
+            .units
+            .into_iter()
+            .map(|ancestor| id_of(&ancestor.name).as_str().to_owned());
+        Ok(Access {
+            unit: unit.clone(),
+            ancestry: std::iter::once(unit.as_str().to_owned())
+                .chain(ancestors)
+                .collect(),
+            caller: context.caller.clone(),
+        })
+    }
+
+    /// A group's member units relative to `context_unit` on a day.
+    pub async fn expand(
+        &self,
+        context: &CallContext,
+        group: &str,
+        context_unit: &UnitId,
+        as_of: chrono::NaiveDate,
+    ) -> Result<Vec<UnitId>> {
+        let response = self
+            .client
+            .clone()
+            .expand_unit_group(Self::request(
+                units::ExpandUnitGroupRequest {
+                    name: group.to_owned(),
+                    context_unit: context_unit.name(),
+                    as_of: as_of.to_string(),
+                },
+                context,
+            )?)
+            .await
+            .map_err(|status| UnitsClientError::from_status(&status, group))?;
+        Ok(response
+            .into_inner()
+            .units
+            .iter()
+            .map(|unit| id_of(&unit.name))
+            .collect())
+    }
+
+    /// Resolves mentions relative to `context_unit`, in order.
+    pub async fn resolve(
+        &self,
+        context: &CallContext,
+        context_unit: &UnitId,
+        mentions: &[String],
+    ) -> Result<Vec<Resolution>> {
+        let mut resolutions = Vec::with_capacity(mentions.len());
+        for chunk in mentions.chunks(MENTIONS_PER_CALL) {
+            let response = self
+                .client
+                .clone()
+                .resolve_unit_mentions(Self::request(
+                    units::ResolveUnitMentionsRequest {
+                        context_unit: context_unit.name(),
+                        mentions: chunk.to_vec(),
+                        as_of: String::new(),
+                    },
+                    context,
+                )?)
+                .await
+                .map_err(|status| UnitsClientError::from_status(&status, &context_unit.name()))?;
+            resolutions.extend(
+                response
+                    .into_inner()
+                    .resolutions
+                    .into_iter()
+                    .map(|resolution| Resolution {
+                        target: resolution.target.map(|target| match target {
+                            units::mention_resolution::Target::Unit(unit) => {
+                                ResolvedTarget::Unit(unit)
+                            }
+                            units::mention_resolution::Target::UnitGroup(group) => {
+                                ResolvedTarget::Group(group)
+                            }
+                        }),
+                        confidence: resolution.confidence,
+                        method: resolution.method,
+                        candidates: resolution
+                            .candidates
+                            .into_iter()
+                            .map(|candidate| candidate.display_name)
+                            .collect(),
+                    }),
+            );
+        }
+        Ok(resolutions)
+    }
+
+    /// Every unit under `unit` on a day (all levels), with its display name.
+    pub async fn descendants(
+        &self,
+        context: &CallContext,
+        unit: &UnitId,
+        as_of: chrono::NaiveDate,
+    ) -> Result<Vec<(UnitId, String)>> {
+        let mut found = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .client
+                .clone()
+                .list_unit_descendants(Self::request(
+                    units::ListUnitDescendantsRequest {
+                        name: unit.name(),
+                        as_of: as_of.to_string(),
+                        max_depth: 0,
+                        page_size: 5000,
+                        page_token,
+                    },
+                    context,
+                )?)
+                .await
+                .map_err(|status| UnitsClientError::from_status(&status, &unit.name()))?
+                .into_inner();
+            found.extend(
+                page.units
+                    .into_iter()
+                    .map(|descendant| (id_of(&descendant.name), descendant.display_name)),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(found);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// A unit's display name, or `None` when no such unit.
+    pub async fn display_name(
+        &self,
+        context: &CallContext,
+        unit: &UnitId,
+    ) -> Result<Option<String>> {
+        let response = self
+            .client
+            .clone()
+            .get_unit(Self::request(
+                units::GetUnitRequest {
+                    name: unit.name(),
+                    as_of: String::new(),
+                },
+                context,
+            )?)
+            .await;
+        match response {
+            Ok(response) => Ok(response.into_inner().unit.map(|unit| unit.display_name)),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(UnitsClientError::from_status(&status, &unit.name())),
+        }
+    }
+
+    /// The units service's events after a sequence.
+    pub async fn watch_events(
+        &self,
+        context: &CallContext,
+        after_sequence: i64,
+    ) -> Result<tonic::Streaming<units::WatchEventsResponse>> {
+        Ok(self
+            .client
+            .clone()
+            .watch_events(Self::request(
+                units::WatchEventsRequest { after_sequence },
+                context,
+            )?)
+            .await
+            .map_err(|status| UnitsClientError::from_status(&status, "units events"))?
+            .into_inner())
+    }
+}
+
+/// The id in a `units/{unit}` name the units service answered with (trusted: it made it).
+pub fn id_of(name: &str) -> UnitId {
+    UnitId::from_trusted(name.strip_prefix("units/").unwrap_or(name).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_not_outages() {
+        let denied = tonic::Status::permission_denied("no");
+        assert!(matches!(
+            UnitsClientError::from_status(&denied, "units/x"),
+            UnitsClientError::PermissionDenied
+        ));
+        let invalid = tonic::Status::invalid_argument("bad");
+        assert!(matches!(
+            UnitsClientError::from_status(&invalid, "units/x"),
+            UnitsClientError::InvalidArgument(_)
+        ));
+        let unauthenticated = tonic::Status::unauthenticated("who");
+        assert!(matches!(
+            UnitsClientError::from_status(&unauthenticated, "units/x"),
+            UnitsClientError::Unauthenticated
+        ));
+        for status in [
+            tonic::Status::unavailable("down"),
+            tonic::Status::deadline_exceeded("slow"),
+        ] {
+            assert!(matches!(
+                UnitsClientError::from_status(&status, "units/x"),
+                UnitsClientError::Unavailable(_)
+            ));
+        }
+        assert!(matches!(
+            UnitsClientError::from_status(&tonic::Status::internal("oops"), "units/x"),
+            UnitsClientError::Failed(_)
+        ));
+    }
+}
