@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod replay;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -90,11 +90,9 @@ pub async fn insert_report(
     .bind(evidence.iter().map(|file| file.size_bytes).collect::<Vec<_>>())
     .execute(&mut *connection)
     .await?;
-    sqlx::query_as::<_, ProgressRow>(AssertSqlSafe(format!(
-        "{PROGRESS_SELECT} WHERE r.id = $1"
-    )))
-    .bind(&id)
-    .fetch_one(connection)
-    .await?
-    .try_into()
+    sqlx::query_as::<_, ProgressRow>(AssertSqlSafe(format!("{PROGRESS_SELECT} WHERE r.id = $1")))
+        .bind(&id)
+        .fetch_one(connection)
+        .await?
+        .try_into()
 }

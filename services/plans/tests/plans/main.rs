@@ -683,4 +683,5 @@ async fn a_unit_claims_its_assignment_with_a_work_plan() {
     assert_eq!(audited, 1);
 }
 
+mod replay;
 mod work;

@@ -8,4 +8,6 @@ mod errors;
 mod helpers;
 mod mentions;
 mod reorganization;
+mod replay;
 mod store;
+mod streams;
