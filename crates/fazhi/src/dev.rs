@@ -159,6 +159,7 @@ async fn load_demo_registries(pool: &PgPool) -> anyhow::Result<()> {
 pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = with_dev_secret(settings);
+    settings.auth.development = true;
     if std::env::var_os("FAZHI__TELEMETRY__LOG_FORMAT").is_none() {
         settings.telemetry.log_format = LogFormat::Pretty;
     }

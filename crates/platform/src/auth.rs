@@ -51,7 +51,8 @@ impl Role {
     }
 }
 
-/// Claims Fazhi reads from a token.
+/// The claims of the tokens Fazhi issues itself (`fazhi token`, tests). Tokens from an identity
+/// provider are read more leniently, see [`Authenticator::authenticate`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -125,6 +126,29 @@ struct AuthenticatorInner {
     issuer: String,
     audience: String,
     leeway_seconds: u64,
+    unit_claim: String,
+    roles_claim: String,
+}
+
+/// A claim at a dotted path (`realm_access.roles`), or at the top level.
+fn claim_at<'a>(claims: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    claims.get(path).or_else(|| {
+        path.split('.')
+            .try_fold(claims, |value, key| value.get(key))
+    })
+}
+
+/// Roles from a claim that is an array of names or one space-separated string; names Fazhi does
+/// not know (`offline_access`, another system's roles) are ignored, not a reason to refuse.
+fn roles_of(claim: Option<&serde_json::Value>) -> HashSet<Role> {
+    let names: Vec<&str> = match claim {
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        Some(serde_json::Value::String(text)) => text.split_whitespace().collect(),
+        _ => Vec::new(),
+    };
+    names.into_iter().filter_map(Role::parse).collect()
 }
 
 /// Why the authenticator could not be built.
@@ -198,6 +222,8 @@ impl Authenticator {
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 leeway_seconds: settings.leeway_seconds,
+                unit_claim: settings.unit_claim.clone(),
+                roles_claim: settings.roles_claim.clone(),
             }),
         })
     }
@@ -276,14 +302,25 @@ impl Authenticator {
         validation.set_issuer(&[&inner.issuer]);
         validation.set_audience(&[&inner.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = inner.leeway_seconds;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        // `aud` may be a string or an array (checked by `validation`); the rest is read by name.
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, key, &validation)
             .map_err(|error| unauthenticated(&format!("invalid token: {}", error.kind_name())))?
             .claims;
+        let subject = claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|subject| !subject.is_empty())
+            .ok_or_else(|| unauthenticated("invalid token: empty subject"))?;
+        let unit = claim_at(&claims, &inner.unit_claim)
+            .and_then(serde_json::Value::as_str)
+            .map(|unit| unit.strip_prefix("units/").unwrap_or(unit).to_owned());
         Ok(Caller {
-            subject: claims.sub,
-            unit: claims.unit,
-            roles: claims.roles.into_iter().collect(),
+            subject: subject.to_owned(),
+            unit,
+            roles: roles_of(claim_at(&claims, &inner.roles_claim)),
         })
     }
 }
@@ -354,6 +391,9 @@ impl tonic::service::Interceptor for AuthInterceptor {
             .and_then(|value| value.to_str().ok());
         match self.authenticator.authenticate(header) {
             Ok(caller) => {
+                if let Some(root) = request.extensions().get::<crate::call::RootSpan>() {
+                    root.0.record("subject", caller.subject.as_str());
+                }
                 request.extensions_mut().insert(caller);
                 Ok(request)
             }

@@ -17,6 +17,12 @@ use crate::error::PlatformError;
 #[derive(Debug, Clone)]
 pub struct RpcMethod(pub Arc<str>);
 
+/// The `grpc.server` span of a call, put in the request's extensions by the server stack, so
+/// that what is learnt later (the subject, the request id) lands on the span every log line of
+/// the call carries.
+#[derive(Debug, Clone)]
+pub struct RootSpan(pub tracing::Span);
+
 /// When the call must be answered by: the caller's `grpc-timeout` or the server's own limit,
 /// whichever comes first. Put in the request's extensions by the server stack.
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +126,11 @@ impl CallContext {
         let mut context = Self::of(request)?;
         context.request_id = aip::request_id(request_id)
             .map_err(|violation| PlatformError::InvalidArgument(vec![violation]))?;
+        if let (Some(root), Some(request_id)) =
+            (request.extensions().get::<RootSpan>(), &context.request_id)
+        {
+            root.0.record("request_id", request_id.as_str());
+        }
         context.fingerprint =
             aip::request_fingerprint(&context.method, &request.get_ref().encode_to_vec());
         Ok(context)

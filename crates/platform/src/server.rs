@@ -15,7 +15,7 @@ use tonic::service::Routes;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
-use crate::call::{Deadline, RpcMethod, parse_grpc_timeout};
+use crate::call::{Deadline, RootSpan, RpcMethod, parse_grpc_timeout};
 use crate::settings::ServerSettings;
 use crate::telemetry::{rpc_metrics, server_span};
 
@@ -281,7 +281,13 @@ where
         request
             .extensions_mut()
             .insert(RpcMethod(std::sync::Arc::clone(&method)));
-        let span = server_span(&method, request.headers());
+        // Health checks come every few seconds from every probe: counted, not traced.
+        let span = if method.starts_with("/grpc.health.v1.Health/") {
+            tracing::Span::none()
+        } else {
+            server_span(&method, request.headers())
+        };
+        request.extensions_mut().insert(RootSpan(span.clone()));
         let future = self.inner.call(request);
         let mut sample = CallSample {
             method,
@@ -322,7 +328,11 @@ impl CallSample {
     fn record(&mut self, code: tonic::Code) {
         self.recorded = true;
         rpc_metrics().record(&self.method, code, self.started.elapsed());
-        tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+        let span = tracing::Span::current();
+        span.record("rpc.grpc.status_code", code as i32);
+        if crate::telemetry::is_server_fault(code) {
+            span.record("otel.status_code", "ERROR");
+        }
     }
 }
 
@@ -335,8 +345,8 @@ impl Drop for CallSample {
 }
 
 /// Answered this long before the caller's own deadline, so that our `DEADLINE_EXCEEDED` (with
-/// ErrorInfo) reaches it rather than tonic's bare `CANCELLED`, whose timer runs outside the stack.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
+/// ErrorInfo) reaches it before its own timer (and tonic's, outside this stack) says `CANCELLED`.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
 
 /// Applies the shorter of the server's limit and the caller's `grpc-timeout`, and puts the
 /// resulting [`Deadline`] in the request for the handler (and its calls to other services).

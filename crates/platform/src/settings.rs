@@ -168,6 +168,13 @@ pub struct AuthSettings {
     pub jwks_refresh_seconds: u64,
     /// Seconds of clock skew tolerated on `exp` and `nbf`.
     pub leeway_seconds: u64,
+    /// The claim carrying the caller's unit id (a dotted path reaches into objects).
+    pub unit_claim: String,
+    /// The claim carrying the caller's roles: an array of names, or one space-separated string
+    /// (`realm_access.roles` for Keycloak). Names Fazhi does not know are ignored.
+    pub roles_claim: String,
+    /// Development only (`fazhi dev`): HS256 tokens are accepted next to a JWKS.
+    pub development: bool,
 }
 
 impl Default for AuthSettings {
@@ -180,6 +187,9 @@ impl Default for AuthSettings {
             jwks_url: None,
             jwks_refresh_seconds: 600,
             leeway_seconds: 30,
+            unit_claim: "unit".to_owned(),
+            roles_claim: "roles".to_owned(),
+            development: false,
         }
     }
 }
@@ -250,6 +260,15 @@ impl Settings {
                 "set auth.jwks_url or auth.jwks_file, or auth.hs256_secret for development",
             );
         }
+        if self.auth.hs256_secret.is_some()
+            && (self.auth.jwks_file.is_some() || self.auth.jwks_url.is_some())
+            && !self.auth.development
+        {
+            return invalid(
+                "auth.hs256_secret",
+                "a shared secret next to a JWKS would let anyone holding it mint tokens; remove it (it is for development)",
+            );
+        }
         if self.auth.jwks_url.is_some() && self.auth.jwks_refresh_seconds == 0 {
             return invalid("auth.jwks_refresh_seconds", "must be positive");
         }
@@ -291,6 +310,17 @@ mod tests {
         std::fs::write(&bad, "[server]\nconcurency_limit = 7\n").expect("write");
         let error = Settings::load(Some(&bad)).expect_err("unknown key");
         assert!(error.to_string().contains("concurency_limit"), "{error}");
+    }
+
+    #[test]
+    fn a_shared_secret_next_to_a_jwks_is_for_development_only() {
+        let mut settings = Settings::default();
+        settings.auth.hs256_secret = Some("dev".into());
+        settings.auth.jwks_url = Some("https://sso.example.gov.cn/jwks".to_owned());
+        let error = settings.validate().expect_err("must be rejected");
+        assert!(error.to_string().contains("auth.hs256_secret"), "{error}");
+        settings.auth.development = true;
+        assert!(settings.validate().is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram};
-use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -48,28 +48,46 @@ pub enum TelemetryError {
     AlreadySet,
 }
 
+/// The log layer, writing to `writer`. In JSON every line carries the list of its spans, so
+/// the root `grpc.server` span's `trace_id`, `subject` and `request_id` are on every line a call
+/// logs, however deep in the handler.
+pub fn log_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_writer(writer)
+            .boxed(),
+    }
+}
+
 /// Installs the global subscriber, propagator and (when configured) OTLP exporters.
+/// `OTEL_SERVICE_NAME`, when set, names the service over `telemetry.service_name`.
 pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
-    let log_layer = match settings.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
-    };
+    let log_layer = log_layer(settings.log_format, std::io::stdout);
+    let service_name = std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| settings.service_name.clone());
     let otlp_enabled = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
     let mut guard = TelemetryGuard {
         tracer_provider: None,
         meter_provider: None,
     };
     let trace_layer = if otlp_enabled {
-        let resource = Resource::builder()
-            .with_service_name(settings.service_name.clone())
-            .build();
+        let resource = Resource::builder().with_service_name(service_name).build();
         let span_exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .build()
@@ -116,25 +134,49 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// The span of an incoming call, child of the caller's W3C trace context when it sent one.
+/// Its `trace_id` is the trace's (ours under OTLP, else the caller's), or a fresh random one so
+/// that a call's log lines still belong together; `subject` and `request_id` are recorded by
+/// authentication and [`crate::call::CallContext`].
 pub fn server_span(method: &str, headers: &http::HeaderMap) -> tracing::Span {
     let span = tracing::info_span!(
         "grpc.server",
         otel.name = method,
         otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         rpc.system = "grpc",
         rpc.method = method,
         rpc.grpc.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
+        subject = tracing::field::Empty,
+        request_id = tracing::field::Empty,
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(headers))
-    });
+    // W3C trace context always, whether or not `init` ran (tests, embedders).
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    let callers = parent.span().span_context().trace_id();
     let _ = span.set_parent(parent);
-    let trace_id = span.context().span().span_context().trace_id();
-    if trace_id != opentelemetry::trace::TraceId::INVALID {
-        span.record("trace_id", tracing::field::display(trace_id));
-    }
+    let ours = span.context().span().span_context().trace_id();
+    let invalid = opentelemetry::trace::TraceId::INVALID;
+    let trace_id = if ours != invalid {
+        ours.to_string()
+    } else if callers != invalid {
+        callers.to_string()
+    } else {
+        uuid::Uuid::now_v7().simple().to_string()
+    };
+    span.record("trace_id", trace_id.as_str());
     span
+}
+
+/// Whether a status is the server's fault (the span is marked ERROR), not the caller's.
+pub fn is_server_fault(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::Internal
+            | tonic::Code::Unknown
+            | tonic::Code::DataLoss
+            | tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+    )
 }
 
 struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
@@ -160,9 +202,8 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
         let context = tracing::Span::current().context();
-        opentelemetry::global::get_text_map_propagator(|propagator| {
-            propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
-        });
+        TraceContextPropagator::new()
+            .inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
         Ok(request)
     }
 }

@@ -118,3 +118,88 @@ async fn an_unreachable_jwks_url_fails_at_start() {
     .expect("no keys, no start");
     assert!(error.to_string().contains("auth.jwks_url"), "{error}");
 }
+
+/// A token as an identity provider such as Keycloak issues it: `aud` an array, roles nested and
+/// mixed with roles of other systems, the unit as a resource name.
+fn provider_token(claims: serde_json::Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-key-1".to_owned());
+    let key = EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).unwrap();
+    format!(
+        "Bearer {}",
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    )
+}
+
+#[tokio::test]
+async fn provider_tokens_with_a_claim_mapping() {
+    let path = std::env::temp_dir().join(format!("fazhi-jwks-map-{}.json", std::process::id()));
+    std::fs::write(&path, JWKS).unwrap();
+    let authenticator = Authenticator::new(&AuthSettings {
+        jwks_file: Some(path),
+        unit_claim: "fazhi_unit".to_owned(),
+        roles_claim: "realm_access.roles".to_owned(),
+        ..settings()
+    })
+    .unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |sub: &str, roles: serde_json::Value, nbf: u64| {
+        serde_json::json!({
+            "sub": sub,
+            "iss": "https://sso.example.gov.cn",
+            "aud": ["account", "fazhi"],
+            "exp": now + 600,
+            "nbf": nbf,
+            "fazhi_unit": "units/ningguo",
+            "realm_access": { "roles": roles },
+        })
+    };
+    let caller = authenticator
+        .authenticate(Some(&provider_token(claims(
+            "li.si",
+            serde_json::json!(["offline_access", "coordinator", "uma_authorization"]),
+            now,
+        ))))
+        .unwrap();
+    assert_eq!(caller.subject, "li.si");
+    assert_eq!(caller.unit.as_deref(), Some("ningguo"));
+    assert_eq!(
+        caller.roles.iter().copied().collect::<Vec<_>>(),
+        vec![Role::Coordinator],
+        "unknown roles are ignored"
+    );
+    let no_fazhi_role = authenticator
+        .authenticate(Some(&provider_token(claims(
+            "wang.wu",
+            serde_json::json!(["offline_access"]),
+            now,
+        ))))
+        .unwrap();
+    assert!(
+        no_fazhi_role.roles.is_empty(),
+        "authenticated, but no rights"
+    );
+
+    let empty_subject = authenticator.authenticate(Some(&provider_token(claims(
+        " ",
+        serde_json::json!(["viewer"]),
+        now,
+    ))));
+    assert!(empty_subject.is_err(), "an empty sub is refused");
+    let not_yet = authenticator.authenticate(Some(&provider_token(claims(
+        "zhao.liu",
+        serde_json::json!(["viewer"]),
+        now + 86_400,
+    ))));
+    assert!(not_yet.is_err(), "nbf a day ahead is refused");
+    let other_audience = authenticator.authenticate(Some(&provider_token(serde_json::json!({
+        "sub": "li.si", "iss": "https://sso.example.gov.cn", "aud": ["account"], "exp": now + 600,
+    }))));
+    assert!(
+        other_audience.is_err(),
+        "an aud array without ours is refused"
+    );
+}

@@ -43,11 +43,23 @@ impl tower::Service<http::Request<Body>> for Slow {
 }
 
 async fn call(channel: tonic::transport::Channel) -> tonic::Status {
+    call_within(channel, None).await
+}
+
+/// A call, with the caller's own deadline when given (sent as `grpc-timeout`).
+async fn call_within(
+    channel: tonic::transport::Channel,
+    deadline: Option<Duration>,
+) -> tonic::Status {
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    if let Some(deadline) = deadline {
+        request.set_timeout(deadline);
+    }
     client
         .unary::<HealthCheckRequest, HealthCheckResponse, _>(
-            tonic::Request::new(HealthCheckRequest::default()),
+            request,
             http::uri::PathAndQuery::from_static("/fazhi.test.Slow/Check"),
             tonic_prost::ProstCodec::default(),
         )
@@ -73,6 +85,18 @@ async fn a_call_over_the_server_timeout_is_deadline_exceeded() {
     let details = status.get_error_details();
     assert_eq!(details.error_info().unwrap().reason, "DEADLINE_EXCEEDED");
     assert_eq!(details.localized_message().unwrap().locale, "zh-CN");
+}
+
+#[tokio::test]
+async fn a_callers_shorter_deadline_is_ours_too() {
+    // The server allows 10 s; the caller gives 300 ms and gets our status, with ErrorInfo.
+    let server = serve(Duration::from_secs(5), 10_000, 16).await;
+    let status = call_within(server.channel.clone(), Some(Duration::from_millis(300))).await;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "DEADLINE_EXCEEDED"
+    );
 }
 
 #[tokio::test]

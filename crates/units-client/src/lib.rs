@@ -135,6 +135,7 @@ impl UnitsClient {
     }
 
     /// What the caller may do for `unit`; [`UnitsClientError::NotFound`] when no such unit.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ListUnitAncestors"))]
     pub async fn access(&self, context: &CallContext, unit: &UnitId) -> Result<Access> {
         let response = self
             .client
@@ -163,6 +164,7 @@ impl UnitsClient {
     }
 
     /// A group's member units relative to `context_unit` on a day.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ExpandUnitGroup"))]
     pub async fn expand(
         &self,
         context: &CallContext,
@@ -192,6 +194,7 @@ impl UnitsClient {
     }
 
     /// Resolves mentions relative to `context_unit`, in order.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ResolveUnitMentions"))]
     pub async fn resolve(
         &self,
         context: &CallContext,
@@ -241,6 +244,7 @@ impl UnitsClient {
     }
 
     /// Every unit under `unit` on a day (all levels), with its display name.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ListUnitDescendants"))]
     pub async fn descendants(
         &self,
         context: &CallContext,
@@ -279,6 +283,7 @@ impl UnitsClient {
     }
 
     /// A unit's display name, or `None` when no such unit.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/GetUnit"))]
     pub async fn display_name(
         &self,
         context: &CallContext,
@@ -303,6 +308,7 @@ impl UnitsClient {
     }
 
     /// The units service's events after a sequence.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/WatchEvents"))]
     pub async fn watch_events(
         &self,
         context: &CallContext,

@@ -6,6 +6,7 @@
 mod api;
 mod errors;
 mod helpers;
+mod logs;
 mod mentions;
 mod reorganization;
 mod replay;
