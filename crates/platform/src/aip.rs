@@ -127,6 +127,46 @@ pub fn request_fingerprint(method: &str, encoded_request: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// A time as a protobuf `Timestamp`.
+pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// The fields an update mask names (AIP-134), each one of `allowed`; `*` means all of them. An
+/// empty mask is refused: an update says what it changes.
+pub fn update_mask(
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&'static str],
+) -> Result<Vec<&'static str>, FieldViolation> {
+    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(FieldViolation::required("update_mask"));
+    }
+    if paths.iter().any(|path| path == "*") {
+        return Ok(allowed.to_vec());
+    }
+    paths
+        .iter()
+        .map(|path| {
+            allowed
+                .iter()
+                .find(|known| *known == path)
+                .copied()
+                .ok_or_else(|| {
+                    FieldViolation::new(
+                        "update_mask",
+                        "UNKNOWN_FIELD",
+                        format!("{path} cannot be updated; allowed: {}", allowed.join(", ")),
+                        format!("{path} 不可修改;可修改:{}", allowed.join("、")),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Parses an optional ISO 8601 date field (`2024-02-08`).
 pub fn optional_date(field: &str, text: &str) -> Result<Option<NaiveDate>, FieldViolation> {
     if text.is_empty() {
@@ -142,6 +182,31 @@ pub fn optional_date(field: &str, text: &str) -> Result<Option<NaiveDate>, Field
                 format!("{field} 须为形如 2024-02-08 的日期"),
             )
         })
+}
+
+/// Declares an enum with a stable text form per variant (`as_str`, `parse`, `ALL`), serialised
+/// in snake case: how enums are stored and written in files. The using crate needs `serde`.
+#[macro_export]
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$variant_meta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable text form, as stored and as written in files.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
 }
 
 /// Declares an id newtype for one collection (`resource_id!(UnitId, "units", "u")`): parsing of
@@ -160,6 +225,14 @@ macro_rules! resource_id {
             pub fn parse(field: &str, text: &str) -> Result<Self, $crate::error::FieldViolation> {
                 $crate::aip::resource_id(field, text)?;
                 Ok(Self(text.to_owned()))
+            }
+
+            /// Parses a resource name that must be given: empty is `REQUIRED`.
+            pub fn from_required_name(field: &str, name: &str) -> Result<Self, $crate::error::FieldViolation> {
+                if name.is_empty() {
+                    return Err($crate::error::FieldViolation::required(field));
+                }
+                Self::from_name(field, name)
             }
 
             /// Parses a resource name, e.g. `units/ningguo`.
@@ -264,6 +337,30 @@ mod tests {
             check_etag(&etag(2), 3),
             Err(PlatformError::EtagMismatch)
         ));
+    }
+
+    #[test]
+    fn update_masks() {
+        let mask = |paths: &[&str]| prost_types::FieldMask {
+            paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+        };
+        let allowed = ["title", "kind"];
+        assert_eq!(
+            update_mask(Some(&mask(&["kind"])), &allowed),
+            Ok(vec!["kind"])
+        );
+        assert_eq!(
+            update_mask(Some(&mask(&["*"])), &allowed),
+            Ok(vec!["title", "kind"])
+        );
+        assert_eq!(
+            update_mask(Some(&mask(&["issuer"])), &allowed).map_err(|violation| violation.reason),
+            Err("UNKNOWN_FIELD")
+        );
+        assert_eq!(
+            update_mask(None, &allowed).map_err(|violation| violation.reason),
+            Err("REQUIRED")
+        );
     }
 
     #[test]

@@ -145,6 +145,41 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// The glue every service's error enum needs, written once: `$error` must have a
+/// `Platform(#[from] PlatformError)` variant and implement [`DescribeError`]. Adds
+/// `invalid`/`invalid_field`, `From<sqlx::Error>`, `From<$error> for tonic::Status` (with
+/// `ErrorInfo.domain` = `$domain`) and `type Result<T>`.
+#[macro_export]
+macro_rules! service_error {
+    ($error:ident, $domain:expr) => {
+        impl $error {
+            /// Bad request fields, every one named.
+            pub fn invalid(violations: Vec<$crate::error::FieldViolation>) -> Self {
+                Self::Platform($crate::error::PlatformError::InvalidArgument(violations))
+            }
+
+            /// One bad request field.
+            pub fn invalid_field(violation: $crate::error::FieldViolation) -> Self {
+                Self::invalid(vec![violation])
+            }
+        }
+
+        impl From<sqlx::Error> for $error {
+            fn from(error: sqlx::Error) -> Self {
+                Self::Platform(error.into())
+            }
+        }
+
+        impl From<$error> for tonic::Status {
+            fn from(error: $error) -> Self {
+                $crate::error::into_status($domain, &error)
+            }
+        }
+
+        pub type Result<T, E = $error> = std::result::Result<T, E>;
+    };
+}
+
 /// Errors every service shares; a service's own enum wraps it.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {

@@ -12,3 +12,4 @@ pub mod outbox;
 pub mod server;
 pub mod settings;
 pub mod telemetry;
+pub mod text;

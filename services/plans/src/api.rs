@@ -1,10 +1,10 @@
 //! The gRPC surface: converts protos to domain values, calls [`PlanBook`], converts back.
 
-use chrono::{DateTime, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_units_client::UnitId;
 use std::sync::Arc;
 
 use fazhi_platform::outbox::{self, OutboxHub, StoredEvent};
@@ -47,31 +47,15 @@ fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
 }
 
 fn plan_id(field: &str, name: &str) -> Result<PlanId, Status> {
-    if name.is_empty() {
-        return Err(invalid(FieldViolation::required(field)));
-    }
-    PlanId::from_name(field, name).map_err(invalid)
+    PlanId::from_required_name(field, name).map_err(invalid)
 }
 
 /// A unit id from `units/{unit}`.
 fn unit_id(field: &str, name: &str) -> Result<String, Status> {
-    let id = name.strip_prefix("units/").unwrap_or_default();
-    aip::resource_id(field, id).map_err(|_| {
-        invalid(FieldViolation::new(
-            field,
-            "INVALID_NAME",
-            format!("{field} must look like units/{{unit}}"),
-            format!("{field} 须为 units/{{unit}} 格式"),
-        ))
-    })?;
-    Ok(id.to_owned())
-}
-
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
+    Ok(UnitId::from_required_name(field, name)
+        .map_err(invalid)?
+        .as_str()
+        .to_owned())
 }
 
 fn report_to_proto(report: ImportReport) -> pb::ImportReport {
@@ -107,8 +91,8 @@ fn plan_to_proto(plan: Plan) -> pb::Plan {
         state: state as i32,
         task_count: plan.task_count,
         import_report: Some(report_to_proto(plan.report)),
-        create_time: Some(timestamp(plan.create_time)),
-        update_time: Some(timestamp(plan.update_time)),
+        create_time: Some(aip::timestamp(plan.create_time)),
+        update_time: Some(aip::timestamp(plan.update_time)),
         etag: aip::etag(plan.revision),
         publish_date: plan
             .publish_date
@@ -169,13 +153,15 @@ fn report_of_assignment_to_proto(assignment: &str, report: ProgressReport) -> pb
         narrative: report.narrative,
         evidence: report.evidence.into_iter().map(evidence_to_proto).collect(),
         reporter: report.reporter,
-        create_time: Some(timestamp(report.create_time)),
+        create_time: Some(aip::timestamp(report.create_time)),
     }
 }
 
 fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
     let (progress_status, progress_percent, progress_time) = match assignment.progress {
-        Some((status, percent, time)) => (status_to_proto(status), percent, Some(timestamp(time))),
+        Some((status, percent, time)) => {
+            (status_to_proto(status), percent, Some(aip::timestamp(time)))
+        }
         None => (pb::ProgressStatus::Unspecified, 0, None),
     };
     pb::Assignment {
@@ -197,14 +183,14 @@ fn assignment_to_proto(assignment: Assignment) -> pb::Assignment {
         } as i32,
         task_number: assignment.task_number,
         task_title: assignment.task_title,
-        create_time: Some(timestamp(assignment.create_time)),
+        create_time: Some(aip::timestamp(assignment.create_time)),
         work_plan: assignment.work_plan.map(|plan| pb::WorkPlan {
             leader_in_charge: plan.leader_in_charge,
             person_responsible: plan.person_responsible,
             measures: plan.measures,
             due_date: plan.due_date.to_string(),
         }),
-        claim_time: assignment.claim_time.map(timestamp),
+        claim_time: assignment.claim_time.map(aip::timestamp),
         etag: aip::etag(assignment.revision),
     }
 }
@@ -227,26 +213,6 @@ fn assignment_key(field: &str, name: &str) -> Result<(PlanId, String, String), S
     };
     let plan = PlanId::parse(field, plan).map_err(|_| bad_name())?;
     Ok((plan, (*task).to_owned(), (*assignment).to_owned()))
-}
-
-/// The paths of an update mask, each one of those allowed; an empty mask is refused.
-fn mask_paths(
-    mask: Option<prost_types::FieldMask>,
-    allowed: &[&str],
-) -> Result<Vec<String>, Status> {
-    let paths = mask.map(|mask| mask.paths).unwrap_or_default();
-    if paths.is_empty() {
-        return Err(invalid(FieldViolation::required("update_mask")));
-    }
-    match paths.iter().find(|path| !allowed.contains(&path.as_str())) {
-        Some(path) => Err(invalid(FieldViolation::new(
-            "update_mask",
-            "UNKNOWN_FIELD",
-            format!("{path} cannot be updated; allowed: {}", allowed.join(", ")),
-            format!("{path} 不可修改;可修改:{}", allowed.join("、")),
-        ))),
-        None => Ok(paths),
-    }
 }
 
 fn role_from_proto(field: &str, role: i32) -> Result<Role, Status> {
@@ -418,7 +384,7 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansErro
     };
     Ok(Some(pb::PlanEvent {
         sequence: event.sequence,
-        occur_time: Some(timestamp(event.occurred_at)),
+        occur_time: Some(aip::timestamp(event.occurred_at)),
         payload: Some(payload),
     }))
 }
@@ -886,8 +852,8 @@ impl pb::plans_service_server::PlansService for PlansApi {
         let message = request.into_inner();
         let plan = message.plan.unwrap_or_default();
         let id = plan_id("plan.name", &plan.name)?;
-        let paths = mask_paths(
-            message.update_mask,
+        let paths = aip::update_mask(
+            message.update_mask.as_ref(),
             &[
                 "title",
                 "document_number",
@@ -896,10 +862,11 @@ impl pb::plans_service_server::PlansService for PlansApi {
                 "period_end_year",
                 "phases",
             ],
-        )?;
+        )
+        .map_err(invalid)?;
         let mut fields = Vec::with_capacity(paths.len());
         for path in paths {
-            fields.push(match path.as_str() {
+            fields.push(match path {
                 "title" => PlanField::Title(plan.title.clone()),
                 "document_number" => PlanField::DocumentNumber(plan.document_number.clone()),
                 "kind" => PlanField::Kind(match pb::PlanKind::try_from(plan.kind) {
@@ -956,10 +923,11 @@ impl pb::plans_service_server::PlansService for PlansApi {
             )));
         };
         let plan = PlanId::parse("task.name", plan).map_err(invalid)?;
-        let paths = mask_paths(message.update_mask, &["title", "text", "mentions"])?;
+        let paths = aip::update_mask(message.update_mask.as_ref(), &["title", "text", "mentions"])
+            .map_err(invalid)?;
         let mut edit = TaskEdit::default();
         for path in paths {
-            match path.as_str() {
+            match path {
                 "title" => edit.title = Some(task.title.clone()),
                 "text" => edit.text = Some(task.text.clone()),
                 _ => {

@@ -1,6 +1,6 @@
 //! The plans service's errors, mapped once to `google.rpc.Status`.
 
-use fazhi_platform::error::{DescribeError, ErrorDescription, FieldViolation, PlatformError};
+use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
 use fazhi_units_client::UnitsClientError;
 use tonic::Code;
 
@@ -43,11 +43,7 @@ pub enum PlansError {
     UnresolvedMentions(Vec<String>),
 }
 
-impl PlansError {
-    pub fn invalid_field(violation: FieldViolation) -> Self {
-        Self::Platform(PlatformError::InvalidArgument(vec![violation]))
-    }
-}
+fazhi_platform::service_error!(PlansError, ERROR_DOMAIN);
 
 impl From<UnitsClientError> for PlansError {
     /// Keeps what the units service said: a refusal stays a refusal, only an outage says retry.
@@ -64,12 +60,6 @@ impl From<UnitsClientError> for PlansError {
                 Self::Platform(PlatformError::Internal(format!("units service: {message}")))
             }
         }
-    }
-}
-
-impl From<sqlx::Error> for PlansError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Platform(error.into())
     }
 }
 
@@ -170,11 +160,3 @@ impl DescribeError for PlansError {
         }
     }
 }
-
-impl From<PlansError> for tonic::Status {
-    fn from(error: PlansError) -> Self {
-        fazhi_platform::error::into_status(ERROR_DOMAIN, &error)
-    }
-}
-
-pub type Result<T, E = PlansError> = std::result::Result<T, E>;

@@ -95,10 +95,6 @@ fn assignment_refused(refusal: AssignmentRefusal) -> PlansError {
     }
 }
 
-fn invalid(violations: Vec<FieldViolation>) -> PlansError {
-    PlatformError::InvalidArgument(violations).into()
-}
-
 fn unit_not_found(field: &str) -> FieldViolation {
     FieldViolation::new(
         field,
@@ -339,7 +335,9 @@ impl PlanBook {
         let prepare = async || {
             self.assignment_for_unit(context, key).await?;
             let task = self.store.get_task(plan, task).await?;
-            work_plan.validate(task_deadline(&task)).map_err(invalid)
+            work_plan
+                .validate(task_deadline(&task))
+                .map_err(PlansError::invalid)
         };
         let apply = async |connection: &mut PgConnection, work_plan| {
             let before = store::lock_assignment(connection, key).await?;
@@ -370,7 +368,7 @@ impl PlanBook {
         let target = format!("{}/tasks/{task}/assignments/{id}", plan.name());
         let prepare = async || {
             self.assignment_for_unit(context, key).await?;
-            let progress = input.check().map_err(invalid)?;
+            let progress = input.check().map_err(PlansError::invalid)?;
             let mut evidence = Vec::with_capacity(progress.evidence.len());
             for (upload, content_type) in &progress.evidence {
                 let sha256 = self.blobs.put(&upload.content).await.map_err(|error| {
@@ -444,7 +442,7 @@ impl PlanBook {
                 violations.push(unit_not_found("unit"));
             }
             if !violations.is_empty() {
-                return Err(invalid(violations));
+                return Err(PlansError::invalid(violations));
             }
             Ok(task_deadline(&self.store.get_task(plan_id, task).await?))
         };
@@ -777,7 +775,7 @@ impl PlanBook {
             check_etag(etag, plan.revision)?;
             check_editable(&plan).map_err(edit_refused)?;
             let changed = fields.iter().map(|field| field.path().to_owned()).collect();
-            let edited = edit_plan(&plan, fields).map_err(invalid)?;
+            let edited = edit_plan(&plan, fields).map_err(PlansError::invalid)?;
             store::save_plan(connection, &plan, &edited, changed).await
         };
         self.mutate(context, &id.name(), prepare, apply).await
@@ -831,7 +829,7 @@ impl PlanBook {
                 changed.push(format!("tasks/{task_id}"));
             }
             let mut edited = edit_task(&task, title, text, plan.period.map(|(start, _)| start))
-                .map_err(invalid)?;
+                .map_err(PlansError::invalid)?;
             if let Some(mentions) = mentions {
                 edited.mentions = mentions;
                 changed.push(format!("tasks/{task_id}/mentions"));
@@ -905,7 +903,7 @@ impl PlanBook {
         if violations.is_empty() {
             Ok(resolved)
         } else {
-            Err(invalid(violations))
+            Err(PlansError::invalid(violations))
         }
     }
 

@@ -1,6 +1,6 @@
 //! The gRPC surface: converts protos to domain values, calls [`UnitRegistry`], converts back.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
 use fazhi_platform::call::CallContext;
@@ -62,10 +62,7 @@ fn date(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> {
 }
 
 fn unit_id(field: &str, name: &str) -> Result<UnitId, Status> {
-    if name.is_empty() {
-        return Err(invalid(FieldViolation::required(field)));
-    }
-    UnitId::from_name(field, name).map_err(invalid)
+    UnitId::from_required_name(field, name).map_err(invalid)
 }
 
 fn optional_unit_id(field: &str, name: &str) -> Result<Option<UnitId>, Status> {
@@ -77,10 +74,7 @@ fn optional_unit_id(field: &str, name: &str) -> Result<Option<UnitId>, Status> {
 }
 
 fn group_id(field: &str, name: &str) -> Result<UnitGroupId, Status> {
-    if name.is_empty() {
-        return Err(invalid(FieldViolation::required(field)));
-    }
-    UnitGroupId::from_name(field, name).map_err(invalid)
+    UnitGroupId::from_required_name(field, name).map_err(invalid)
 }
 
 fn page_size(requested: i32, default: i64, max: i64) -> Result<i64, Status> {
@@ -92,13 +86,6 @@ fn decode_token<K: serde::de::DeserializeOwned, Q: serde::Serialize>(
     query: &Q,
 ) -> Result<Option<K>, Status> {
     aip::decode_page_token(token, query).map_err(|error| UnitsError::from(error).into())
-}
-
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
 }
 
 fn kind_to_proto(kind: UnitKind) -> pb::UnitKind {
@@ -183,9 +170,9 @@ fn unit_to_proto(unit: Unit) -> pb::Unit {
             .into_iter()
             .map(|successor| successor.name())
             .collect(),
-        create_time: Some(timestamp(unit.create_time)),
-        update_time: Some(timestamp(unit.update_time)),
-        delete_time: unit.delete_time.map(timestamp),
+        create_time: Some(aip::timestamp(unit.create_time)),
+        update_time: Some(aip::timestamp(unit.update_time)),
+        delete_time: unit.delete_time.map(aip::timestamp),
         etag: aip::etag(unit.revision),
     }
 }
@@ -277,8 +264,8 @@ fn group_to_proto(group: UnitGroup) -> pb::UnitGroup {
         display_name: group.display_name,
         aliases: group.aliases,
         definition: Some(definition),
-        create_time: Some(timestamp(group.create_time)),
-        update_time: Some(timestamp(group.update_time)),
+        create_time: Some(aip::timestamp(group.create_time)),
+        update_time: Some(aip::timestamp(group.update_time)),
         etag: aip::etag(group.revision),
     }
 }
@@ -368,7 +355,7 @@ fn reorganization_to_proto(reorganization: Reorganization) -> pb::Reorganization
             .map(|id| id.name())
             .unwrap_or_default(),
         note: reorganization.note,
-        create_time: Some(timestamp(reorganization.create_time)),
+        create_time: Some(aip::timestamp(reorganization.create_time)),
     }
 }
 
@@ -449,7 +436,7 @@ fn event_to_proto(event: StoredEvent) -> Result<Option<pb::UnitEvent>, UnitsErro
     };
     Ok(Some(pb::UnitEvent {
         sequence: event.sequence,
-        occur_time: Some(timestamp(event.occurred_at)),
+        occur_time: Some(aip::timestamp(event.occurred_at)),
         payload: Some(payload),
     }))
 }
@@ -548,30 +535,12 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             .unit
             .ok_or_else(|| invalid(FieldViolation::required("unit")))?;
         let id = unit_id("unit.name", &unit.name)?;
-        let paths = message
-            .update_mask
-            .map(|mask| mask.paths)
-            .unwrap_or_default();
-        if paths.is_empty() {
-            return Err(invalid(FieldViolation::required("update_mask")));
-        }
-        let fields: Vec<UnitField> = if paths.iter().any(|path| path == "*") {
-            UnitField::ALL.to_vec()
-        } else {
-            paths
-                .iter()
-                .map(|path| {
-                    UnitField::from_path(path).ok_or_else(|| {
-                        invalid(FieldViolation::new(
-                            "update_mask",
-                            "UNKNOWN_FIELD",
-                            format!("{path} is not an updatable field"),
-                            format!("{path} 不是可更新的字段"),
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let allowed: Vec<&'static str> = UnitField::ALL.iter().map(|field| field.path()).collect();
+        let fields: Vec<UnitField> = aip::update_mask(message.update_mask.as_ref(), &allowed)
+            .map_err(invalid)?
+            .into_iter()
+            .filter_map(UnitField::from_path)
+            .collect();
         let etag = unit.etag.clone();
         let values = new_unit_from_proto("unit", id.clone(), unit).map_err(invalid_all)?;
         let updated = self

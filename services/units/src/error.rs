@@ -26,21 +26,7 @@ pub enum UnitsError {
     BadRegistry { location: String, message: String },
 }
 
-impl UnitsError {
-    pub fn invalid(violations: Vec<FieldViolation>) -> Self {
-        Self::Platform(PlatformError::InvalidArgument(violations))
-    }
-
-    pub fn invalid_field(violation: FieldViolation) -> Self {
-        Self::invalid(vec![violation])
-    }
-}
-
-impl From<sqlx::Error> for UnitsError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Platform(error.into())
-    }
-}
+fazhi_platform::service_error!(UnitsError, ERROR_DOMAIN);
 
 impl DescribeError for UnitsError {
     fn describe(&self) -> ErrorDescription {
@@ -99,11 +85,3 @@ impl DescribeError for UnitsError {
         }
     }
 }
-
-impl From<UnitsError> for tonic::Status {
-    fn from(error: UnitsError) -> Self {
-        fazhi_platform::error::into_status(ERROR_DOMAIN, &error)
-    }
-}
-
-pub type Result<T, E = UnitsError> = std::result::Result<T, E>;

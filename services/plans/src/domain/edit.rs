@@ -1,63 +1,9 @@
 //! Editing a plan's fields and a draft's tasks: what an edit may change, checked.
 
-use chrono::NaiveDate;
 use fazhi_platform::error::FieldViolation;
-use serde::{Deserialize, Serialize};
 
 use super::import::{deadlines, targets};
-use super::plan::{Plan, PlanState, Task};
-
-/// What a plan is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanKind {
-    /// 五年/多年实施方案
-    MultiYear,
-    /// 年度
-    Annual,
-    /// 专项行动
-    SpecialAction,
-}
-
-impl PlanKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MultiYear => "multi_year",
-            Self::Annual => "annual",
-            Self::SpecialAction => "special_action",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::MultiYear, Self::Annual, Self::SpecialAction]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-    }
-}
-
-/// The kind a plan's title and period say: 年度 → annual, 行动/专项 → special action, several
-/// years → multi-year.
-pub fn infer_kind(title: &str, period: Option<(i32, i32)>) -> Option<PlanKind> {
-    if title.contains("年度") || title.contains("工作要点") {
-        Some(PlanKind::Annual)
-    } else if title.contains("行动") || title.contains("专项") {
-        Some(PlanKind::SpecialAction)
-    } else {
-        match period {
-            Some((start, end)) if end > start => Some(PlanKind::MultiYear),
-            Some(_) => Some(PlanKind::Annual),
-            None => None,
-        }
-    }
-}
-
-/// A stage of a plan with its dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Phase {
-    pub title: String,
-    pub start_date: NaiveDate,
-    pub end_date: NaiveDate,
-}
+use super::plan::{Phase, Plan, PlanKind, PlanState, Task};
 
 /// A new value for one field of a plan.
 #[derive(Debug, Clone)]
@@ -238,6 +184,7 @@ pub fn edit_task(
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan::infer_kind;
     use super::*;
 
     #[test]

@@ -11,14 +11,14 @@ mod reorganization;
 pub use assignment::{AssignmentFilter, AssignmentRefusal};
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use edit::{
-    EditRefusal, Phase, PlanField, PlanKind, check_deletable, check_editable, check_tasks_editable,
-    close, edit_plan, edit_task, infer_kind,
+    EditRefusal, PlanField, check_deletable, check_editable, check_tasks_editable, close,
+    edit_plan, edit_task,
 };
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,
-    NewAssignment, Plan, PlanId, PlanState, PublishRefusal, ReportWarning, Role, Task, TaskMention,
-    WorkPlan, WorkPlanInput, apply_resolutions, assignments, check_publishable, distinct_mentions,
-    draft, groups_to_expand, task_deadline, task_mentions,
+    NewAssignment, Phase, Plan, PlanId, PlanKind, PlanState, PublishRefusal, ReportWarning, Role,
+    Task, TaskMention, WorkPlan, WorkPlanInput, apply_resolutions, assignments, check_publishable,
+    distinct_mentions, draft, groups_to_expand, infer_kind, task_deadline, task_mentions,
 };
 pub use progress::{
     CheckedProgress, Evidence, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, ProgressInput,

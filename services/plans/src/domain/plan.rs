@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::edit::{Phase, PlanKind, infer_kind};
 use super::import::{Deadline, ParsedPlan, QuantitativeTarget};
 use super::progress::ProgressStatus;
+use fazhi_platform::string_enum;
 
 fazhi_platform::resource_id!(
     /// The `{plan}` of `plans/{plan}`.
@@ -16,41 +16,61 @@ fazhi_platform::resource_id!(
     "p"
 );
 
-/// Where a plan is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanState {
-    Draft,
-    Published,
-    Closed,
+string_enum! {
+    /// Where a plan is in its life.
+    PlanState {
+        Draft = "draft",
+        Published = "published",
+        Closed = "closed",
+    }
 }
 
-impl PlanState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Published => "published",
-            Self::Closed => "closed",
+string_enum! {
+    /// The role a unit has in a task.
+    Role {
+        /// 牵头单位
+        Lead = "lead",
+        /// 责任单位
+        Responsible = "responsible",
+        /// 参加/配合单位
+        Participating = "participating",
+    }
+}
+
+string_enum! {
+    /// What a plan is for.
+    PlanKind {
+        /// 五年/多年实施方案
+        MultiYear = "multi_year",
+        /// 年度
+        Annual = "annual",
+        /// 专项行动
+        SpecialAction = "special_action",
+    }
+}
+
+/// The kind a plan's title and period say: 年度 → annual, 行动/专项 → special action, several
+/// years → multi-year.
+pub fn infer_kind(title: &str, period: Option<(i32, i32)>) -> Option<PlanKind> {
+    if title.contains("年度") || title.contains("工作要点") {
+        Some(PlanKind::Annual)
+    } else if title.contains("行动") || title.contains("专项") {
+        Some(PlanKind::SpecialAction)
+    } else {
+        match period {
+            Some((start, end)) if end > start => Some(PlanKind::MultiYear),
+            Some(_) => Some(PlanKind::Annual),
+            None => None,
         }
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Draft, Self::Published, Self::Closed]
-            .into_iter()
-            .find(|state| state.as_str() == text)
-    }
 }
 
-/// The role a unit has in a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 牵头单位
-    Lead,
-    /// 责任单位
-    Responsible,
-    /// 参加/配合单位
-    Participating,
+/// A stage of a plan with its dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    pub title: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
 }
 
 /// What the units service resolved a mention to.
@@ -201,28 +221,12 @@ pub struct Plan {
     pub phases: Vec<Phase>,
 }
 
-/// Where an assignment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentState {
-    Open,
-    Claimed,
-    Completed,
-}
-
-impl AssignmentState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Claimed => "claimed",
-            Self::Completed => "completed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Open, Self::Claimed, Self::Completed]
-            .into_iter()
-            .find(|state| state.as_str() == text)
+string_enum! {
+    /// Where an assignment is.
+    AssignmentState {
+        Open = "open",
+        Claimed = "claimed",
+        Completed = "completed",
     }
 }
 
@@ -560,21 +564,5 @@ pub fn draft(
         tasks,
         report,
         parent_plan: None,
-    }
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Lead => "lead",
-            Self::Responsible => "responsible",
-            Self::Participating => "participating",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Lead, Self::Responsible, Self::Participating]
-            .into_iter()
-            .find(|role| role.as_str() == text)
     }
 }

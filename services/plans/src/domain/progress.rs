@@ -2,43 +2,24 @@
 
 use chrono::{DateTime, Utc};
 use fazhi_platform::error::FieldViolation;
+use fazhi_platform::string_enum;
 use serde::{Deserialize, Serialize};
 
-/// Where a unit says its work is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProgressStatus {
-    /// 未开始
-    NotStarted,
-    /// 推进中
-    InProgress,
-    /// 已完成
-    Completed,
-    /// 受阻
-    Blocked,
+string_enum! {
+    /// Where a unit says its work is.
+    ProgressStatus {
+        /// 未开始
+        NotStarted = "not_started",
+        /// 推进中
+        InProgress = "in_progress",
+        /// 已完成
+        Completed = "completed",
+        /// 受阻
+        Blocked = "blocked",
+    }
 }
 
 impl ProgressStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotStarted => "not_started",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Blocked => "blocked",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::NotStarted,
-            Self::InProgress,
-            Self::Completed,
-            Self::Blocked,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
-    }
-
     /// As the progress table prints it.
     pub fn label(self) -> &'static str {
         match self {

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::unit::{clean_names, clean_text, string_enum};
+use super::unit::{clean_names, clean_text};
 use super::{AdministrativeLevel, Unit, UnitId, UnitKind, Violations};
+use fazhi_platform::string_enum;
 
 fazhi_platform::resource_id!(
     /// A group's id, the `{unit_group}` of `unitGroups/{unit_group}`.

@@ -352,7 +352,7 @@ pub fn place_name(government_name: &str) -> String {
 /// `-10-` removed, stray digits and punctuation trimmed from the ends.
 pub fn normalize(text: &str) -> String {
     let folded: String = text.nfkc().filter(|c| !c.is_whitespace()).collect();
-    let without_page_numbers = remove_page_numbers(&folded);
+    let without_page_numbers = fazhi_platform::text::remove_page_markers(&folded);
     let is_edge_noise = |c: char| {
         c.is_ascii_digit()
             || c.is_ascii_punctuation() && c != '(' && c != ')'
@@ -367,29 +367,6 @@ pub fn normalize(text: &str) -> String {
         .trim_end_matches('(')
         .trim_start_matches(')')
         .to_owned()
-}
-
-/// Removes `-10-`, `—10—` and `- 10 -` page markers that web extraction leaves inside text.
-fn remove_page_numbers(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let is_dash = |c: char| matches!(c, '-' | '—' | '–' | '−');
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        if is_dash(chars[index]) {
-            let mut end = index + 1;
-            while end < chars.len() && chars[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > index + 1 && end < chars.len() && is_dash(chars[end]) {
-                index = end + 1;
-                continue;
-            }
-        }
-        out.push(chars[index]);
-        index += 1;
-    }
-    out
 }
 
 /// The form names are compared in: 人民政府 and 政府 are the same word in plans.

@@ -4,8 +4,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::unit::string_enum;
 use super::{UnitId, Violations};
+use fazhi_platform::string_enum;
 
 fazhi_platform::resource_id!(
     /// The `{reorganization}` of `reorganizations/{reorganization}`.

@@ -41,8 +41,10 @@ async fn a_refused_call_logs_its_trace_caller_and_request_id() {
             LogFormat::Json,
             captured.clone(),
         ));
-    // A current-thread test runtime: the server's tasks run on this thread, under this subscriber.
-    let _default = tracing::subscriber::set_default(subscriber);
+    // The process's subscriber, as `telemetry::init` installs it (a thread's own default would
+    // miss events while other tests run): this is the only test that sets it, and it looks for
+    // its own request id among whatever the others log.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
     let mut app = App::with_demo_registry().await;
     let mut request = with_token(
         pb::DeleteUnitRequest {
@@ -65,7 +67,10 @@ async fn a_refused_call_logs_its_trace_caller_and_request_id() {
     let line: serde_json::Value = output
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|line| line["fields"]["reason"] == "ETAG_MISMATCH")
+        .find(|line| {
+            line["fields"]["reason"] == "ETAG_MISMATCH"
+                && line["spans"].to_string().contains("log-line-test")
+        })
         .unwrap_or_else(|| panic!("no log line of the refusal in:\n{output}"));
     assert_eq!(line["level"], "WARN");
     let root = line["spans"]

@@ -38,7 +38,7 @@ pub fn normalize(text: &str) -> Vec<Line> {
 
 fn clean_line(raw: &str) -> String {
     let folded: String = raw.nfkc().collect();
-    let without_markers = remove_page_markers(&folded);
+    let without_markers = fazhi_platform::text::remove_page_markers(&folded);
     let mut out = String::with_capacity(without_markers.len());
     let mut pending_space = false;
     for character in without_markers.chars() {
@@ -63,37 +63,6 @@ fn clean_line(raw: &str) -> String {
 pub fn is_cjk(character: char) -> bool {
     matches!(character as u32, 0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF)
         || matches!(character, '“' | '”' | '‘' | '’' | '—' | '…' | '·')
-}
-
-/// Removes `-10-`, `- 10 -` and `—10—` page markers that extraction leaves inside sentences.
-fn remove_page_markers(text: &str) -> String {
-    let characters: Vec<char> = text.chars().collect();
-    let is_dash = |character: char| matches!(character, '-' | '—' | '–' | '−');
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < characters.len() {
-        if is_dash(characters[index]) {
-            let mut end = index + 1;
-            while end < characters.len() && characters[end] == ' ' {
-                end += 1;
-            }
-            let digits_start = end;
-            while end < characters.len() && characters[end].is_ascii_digit() {
-                end += 1;
-            }
-            let digits = end - digits_start;
-            while end < characters.len() && characters[end] == ' ' {
-                end += 1;
-            }
-            if (1..=3).contains(&digits) && end < characters.len() && is_dash(characters[end]) {
-                index = end + 1;
-                continue;
-            }
-        }
-        out.push(characters[index]);
-        index += 1;
-    }
-    out
 }
 
 #[cfg(test)]
