@@ -1,14 +1,15 @@
 //! `fazhi dev`: the whole system in one process, for a laptop or a demo.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use fazhi_plans::PlansSettings;
 use fazhi_platform::auth::{Authenticator, Role, issue_dev_token};
 use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_platform::server::{GrpcServer, shutdown_signal};
-use fazhi_platform::settings::{LogFormat, Settings};
+use fazhi_platform::service::Environment;
+use fazhi_platform::settings::{LogFormat, NoServiceSettings, ServiceSettings, Settings};
 use sqlx::PgPool;
 
 use crate::local_postgres::LocalPostgres;
@@ -156,26 +157,29 @@ async fn load_demo_registries(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
+pub async fn run(
+    (settings, mut plans_settings): (Settings, PlansSettings),
+    args: DevArgs,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut settings = with_dev_secret(settings);
     settings.auth.development = true;
     if std::env::var_os("FAZHI__TELEMETRY__LOG_FORMAT").is_none() {
         settings.telemetry.log_format = LogFormat::Pretty;
     }
-    settings.telemetry.service_name = "fazhi-dev".to_owned();
-    let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry)?;
+    let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry, "fazhi-dev")?;
     // Kept alive until the server stops; dropping it stops the cluster.
     let mut cluster = None;
     if settings.database.url.is_none() {
         // Evidence goes with the throwaway database, next to it.
-        settings.evidence.directory = args.data_dir.with_file_name("evidence");
+        plans_settings.evidence.directory = args.data_dir.with_file_name("evidence");
         let local =
             tokio::task::spawn_blocking(move || LocalPostgres::start(&args.data_dir)).await??;
         settings.database.url = Some(local.url.clone().into());
         cluster = Some(local);
     }
     settings.validate()?;
+    plans_settings.validate()?;
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-dev")
         .await
         .context("cannot connect to the database")?;
@@ -188,32 +192,36 @@ pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;
     let address = listener.local_addr()?;
     let endpoint = format!("http://{address}");
-    let units = fazhi_plans::UnitsClient::new(&endpoint)?;
-    let plans_token = issue_dev_token(
-        &settings.auth,
-        "fazhi-plans",
-        None,
-        &[Role::Admin],
-        Duration::from_secs(30 * 24 * 3600),
-    )?;
-    let plans = fazhi_plans::mount(
-        pool.clone(),
-        units,
-        Arc::new(fazhi_plans::LocalBlobStore::new(
-            &settings.evidence.directory,
-        )),
-        authenticator.clone(),
-        (&settings.server, Some(plans_token.into())),
+    // The plans service calls the units service through this very server, with a token of its
+    // own for following reorganisations.
+    plans_settings.clients.units_endpoint.clone_from(&endpoint);
+    plans_settings.clients.units_token = Some(
+        issue_dev_token(
+            &settings.auth,
+            "fazhi-plans",
+            None,
+            &[Role::Admin],
+            Duration::from_secs(30 * 24 * 3600),
+        )?
+        .into(),
     );
-    if let Some(follower) = plans.follower {
-        tokio::spawn(follower);
+    let units = fazhi_units::mount(Environment {
+        settings: &settings,
+        service_settings: NoServiceSettings {},
+        pool: pool.clone(),
+        authenticator: authenticator.clone(),
+    });
+    let plans = fazhi_plans::mount(Environment {
+        settings: &settings,
+        service_settings: plans_settings,
+        pool: pool.clone(),
+        authenticator,
+    })?;
+    for task in units.background.into_iter().chain(plans.background) {
+        tokio::spawn(task);
     }
     let server = GrpcServer::new()
-        .add_service(fazhi_units::grpc_service(
-            pool.clone(),
-            authenticator.clone(),
-            &settings.server,
-        ))
+        .add_service(units.service)
         .await
         .add_service(plans.service)
         .await;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use fazhi_plans::PlansSettings;
 use fazhi_platform::auth::{Role, issue_dev_token};
 use fazhi_platform::settings::Settings;
 use fazhi_proto::units::v1 as pb;
@@ -170,9 +171,11 @@ impl From<FormatArg> for pb::RegistryFormat {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load_unvalidated(cli.config.as_deref())?;
+    // Every service runs in this process: the platform's sections and plans' own.
+    let (settings, plans_settings) =
+        Settings::load_unvalidated_with::<PlansSettings>(cli.config.as_deref())?;
     match cli.command {
-        Command::Dev(args) => dev::run(settings, args).await,
+        Command::Dev(args) => dev::run((settings, plans_settings), args).await,
         Command::Migrate => {
             settings.validate()?;
             let pool = fazhi_platform::db::connect(&settings.database, "fazhi-migrate").await?;

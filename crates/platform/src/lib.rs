@@ -10,6 +10,7 @@ pub mod error;
 pub mod mutation;
 pub mod outbox;
 pub mod server;
+pub mod service;
 pub mod settings;
 pub mod telemetry;
 pub mod text;

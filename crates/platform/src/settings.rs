@@ -1,6 +1,8 @@
 //! Layered settings: defaults → optional TOML file → `FAZHI__SECTION__KEY` environment variables.
 //!
-//! Every service binary reads the same [`Settings`]; `fazhi dev` fills in what it starts itself.
+//! The platform owns `server`, `database`, `telemetry` and `auth` ([`Settings`]); a service adds
+//! its own sections ([`ServiceSettings`], e.g. plans' `clients` and `evidence`), so each binary
+//! reads, checks and documents only what it uses. `fazhi dev` fills in what it starts itself.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,53 +10,39 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
-/// Settings shared by every Fazhi process.
+/// The settings every Fazhi process has. Each section refuses keys it does not know; a section
+/// no one knows is refused by [`Settings::load_with`].
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
-    pub clients: ClientSettings,
-    pub evidence: EvidenceSettings,
 }
 
-/// Where evidence files (佐证材料) are kept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EvidenceSettings {
-    /// A directory of content-addressed files; on Kubernetes, a persistent volume.
-    pub directory: PathBuf,
-}
+/// The sections of [`Settings`].
+const PLATFORM_SECTIONS: [&str; 4] = ["server", "database", "telemetry", "auth"];
 
-impl Default for EvidenceSettings {
-    fn default() -> Self {
-        Self {
-            directory: PathBuf::from("data/evidence"),
-        }
+/// A service's own sections, read from the same layers as the platform's.
+pub trait ServiceSettings: DeserializeOwned + Default {
+    /// The top-level sections it reads, e.g. `["clients", "evidence"]`.
+    const SECTIONS: &'static [&'static str];
+
+    /// Checks what types cannot express.
+    fn validate(&self) -> Result<(), SettingsError> {
+        Ok(())
     }
 }
 
-/// Where a service finds the services it calls.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClientSettings {
-    /// The units service, e.g. `http://fazhi-units:50051`.
-    pub units_endpoint: String,
-    /// A bearer token the plans service presents for its own calls to the units service
-    /// (following reorganisations); without one, open assignments are not re-pointed.
-    pub units_token: Option<SecretString>,
-}
+/// For a service with no settings of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NoServiceSettings {}
 
-impl Default for ClientSettings {
-    fn default() -> Self {
-        Self {
-            units_endpoint: "http://127.0.0.1:50051".to_owned(),
-            units_token: None,
-        }
-    }
+impl ServiceSettings for NoServiceSettings {
+    const SECTIONS: &'static [&'static str] = &[];
 }
 
 /// The gRPC listener and its limits.
@@ -137,7 +125,9 @@ pub struct TelemetrySettings {
     pub log_format: LogFormat,
     /// An `EnvFilter` directive, e.g. `info,fazhi_units=debug`; `RUST_LOG` wins when set.
     pub log_filter: String,
-    pub service_name: String,
+    /// OpenTelemetry `service.name`; by default the binary's own name (`fazhi-plans`).
+    /// `OTEL_SERVICE_NAME` wins when set.
+    pub service_name: Option<String>,
 }
 
 impl Default for TelemetrySettings {
@@ -145,7 +135,7 @@ impl Default for TelemetrySettings {
         Self {
             log_format: LogFormat::Json,
             log_filter: "info".to_owned(),
-            service_name: "fazhi".to_owned(),
+            service_name: None,
         }
     }
 }
@@ -201,31 +191,57 @@ pub enum SettingsError {
     Load(#[from] config::ConfigError),
     #[error("invalid setting `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("unknown setting section `{0}` (this binary reads: {1})")]
+    UnknownSection(String, String),
 }
 
 impl Settings {
     /// Loads defaults, then `file` when given, then `FAZHI__…` variables, and validates.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        let settings = Self::load_unvalidated(file)?;
-        settings.validate()?;
-        Ok(settings)
+        Ok(Self::load_with::<NoServiceSettings>(file)?.0)
     }
 
-    /// Loads like [`Settings::load`] without validating, for callers that fill in defaults of
-    /// their own first (`fazhi dev`); they must call [`Settings::validate`].
-    pub fn load_unvalidated(file: Option<&Path>) -> Result<Self, SettingsError> {
+    /// Like [`Settings::load`], with a service's own sections.
+    pub fn load_with<S: ServiceSettings>(file: Option<&Path>) -> Result<(Self, S), SettingsError> {
+        let (settings, service) = Self::load_unvalidated_with::<S>(file)?;
+        settings.validate()?;
+        service.validate()?;
+        Ok((settings, service))
+    }
+
+    /// Loads like [`Settings::load_with`] without validating, for callers that fill in defaults
+    /// of their own first (`fazhi dev`); they must validate both.
+    pub fn load_unvalidated_with<S: ServiceSettings>(
+        file: Option<&Path>,
+    ) -> Result<(Self, S), SettingsError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
-        Ok(builder
+        let layered = builder
             .add_source(
                 config::Environment::with_prefix("FAZHI")
                     .prefix_separator("__")
                     .separator("__"),
             )
-            .build()?
-            .try_deserialize()?)
+            .build()?;
+        let sections: std::collections::HashMap<String, serde::de::IgnoredAny> =
+            layered.clone().try_deserialize()?;
+        let known: Vec<&str> = PLATFORM_SECTIONS
+            .iter()
+            .chain(S::SECTIONS)
+            .copied()
+            .collect();
+        if let Some(unknown) = sections.keys().find(|key| !known.contains(&key.as_str())) {
+            return Err(SettingsError::UnknownSection(
+                unknown.clone(),
+                known.join(", "),
+            ));
+        }
+        Ok((
+            layered.clone().try_deserialize()?,
+            layered.try_deserialize()?,
+        ))
     }
 
     /// Checks the relations between values that types cannot express.
@@ -306,6 +322,10 @@ mod tests {
                 .concurrency_limit,
             7
         );
+        let section = directory.join("section.toml");
+        std::fs::write(&section, "[clients]\nunits_endpoint = \"x\"\n").expect("write");
+        let error = Settings::load(Some(&section)).expect_err("not a section of this binary");
+        assert!(error.to_string().contains("`clients`"), "{error}");
         let bad = directory.join("bad.toml");
         std::fs::write(&bad, "[server]\nconcurency_limit = 7\n").expect("write");
         let error = Settings::load(Some(&bad)).expect_err("unknown key");

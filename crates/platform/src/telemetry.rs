@@ -71,8 +71,12 @@ where
 }
 
 /// Installs the global subscriber, propagator and (when configured) OTLP exporters.
-/// `OTEL_SERVICE_NAME`, when set, names the service over `telemetry.service_name`.
-pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+/// The service is named by `OTEL_SERVICE_NAME`, else `telemetry.service_name`, else
+/// `default_service_name` (the binary's).
+pub fn init(
+    settings: &TelemetrySettings,
+    default_service_name: &str,
+) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_filter));
@@ -80,7 +84,8 @@ pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryErr
     let service_name = std::env::var("OTEL_SERVICE_NAME")
         .ok()
         .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| settings.service_name.clone());
+        .or_else(|| settings.service_name.clone())
+        .unwrap_or_else(|| default_service_name.to_owned());
     let otlp_enabled = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
     let mut guard = TelemetryGuard {
         tracer_provider: None,

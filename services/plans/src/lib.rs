@@ -10,14 +10,14 @@ pub mod error;
 pub mod export;
 pub mod follow;
 pub mod service;
+pub mod settings;
 pub mod store;
 
-use fazhi_platform::auth::{AuthInterceptor, Authenticator};
+use fazhi_platform::auth::AuthInterceptor;
 use fazhi_platform::outbox::OutboxHub;
-use fazhi_platform::settings::ServerSettings;
+use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
 use fazhi_proto::plans::v1::plans_service_server::PlansServiceServer;
-use secrecy::SecretString;
-use sqlx::PgPool;
+use fazhi_units_client::UnitsClientError;
 use std::sync::Arc;
 use tonic::service::interceptor::InterceptedService;
 
@@ -26,41 +26,53 @@ pub use blobs::{BlobStore, LocalBlobStore};
 pub use fazhi_units_client::UnitsClient;
 pub use follow::follow_reorganizations;
 pub use service::PlanBook;
+pub use settings::PlansSettings;
 pub use store::{MIGRATOR, Store};
 
 /// The authenticated gRPC service of plans.
 pub type PlansGrpcService = InterceptedService<PlansServiceServer<PlansApi>, AuthInterceptor>;
 
-/// The plans service, ready to add to a [`fazhi_platform::server::GrpcServer`], and its own
-/// background work: following unit reorganisations, when it has a token for the units service.
-pub struct Mounted {
-    pub service: PlansGrpcService,
-    pub follower: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
-}
+/// What the process is called and where plans keeps its tables.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "fazhi-plans",
+    schema: store::SCHEMA,
+    migrator: &MIGRATOR,
+};
 
-/// Builds the plans service on a pool; `main.rs` and `fazhi dev` mount it the same way.
+/// Builds the plans service on a pool, with its background work (following unit
+/// reorganisations, when it has a token for the units service); `main.rs` and `fazhi dev`
+/// mount it the same way.
 pub fn mount(
-    pool: PgPool,
-    units: UnitsClient,
-    blobs: Arc<dyn BlobStore>,
-    authenticator: Authenticator,
-    (settings, units_token): (&ServerSettings, Option<SecretString>),
-) -> Mounted {
-    let events = OutboxHub::start(pool.clone(), store::SCHEMA, settings.max_streams_per_caller);
+    environment: Environment<'_, PlansSettings>,
+) -> Result<Mounted<PlansGrpcService>, UnitsClientError> {
+    let Environment {
+        settings,
+        service_settings,
+        pool,
+        authenticator,
+    } = environment;
+    let units = UnitsClient::new(&service_settings.clients.units_endpoint)?;
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(LocalBlobStore::new(&service_settings.evidence.directory));
+    let events = OutboxHub::start(
+        pool.clone(),
+        store::SCHEMA,
+        settings.server.max_streams_per_caller,
+    );
     let book = PlanBook::new(Store::new(pool), units.clone(), blobs);
-    let follower = match units_token {
-        Some(token) => Some(Box::pin(follow_reorganizations(book.clone(), units, token)) as _),
-        None => {
-            tracing::warn!(
-                "clients.units_token is not set: unit reorganisations will not re-point assignments"
-            );
-            None
+    let mut background: Vec<BackgroundTask> = Vec::new();
+    match service_settings.clients.units_token {
+        Some(token) => {
+            background.push(Box::pin(follow_reorganizations(book.clone(), units, token)))
         }
-    };
+        None => tracing::warn!(
+            "clients.units_token is not set: unit reorganisations will not re-point assignments"
+        ),
+    }
     let server = PlansServiceServer::new(PlansApi::new(book, events))
-        .max_decoding_message_size(settings.max_message_bytes)
-        .max_encoding_message_size(settings.max_message_bytes);
-    Mounted {
+        .max_decoding_message_size(settings.server.max_message_bytes)
+        .max_encoding_message_size(settings.server.max_message_bytes);
+    Ok(Mounted {
         service: InterceptedService::new(
             server,
             AuthInterceptor {
@@ -68,6 +80,6 @@ pub fn mount(
                 error_domain: error::ERROR_DOMAIN,
             },
         ),
-        follower,
-    }
+        background,
+    })
 }

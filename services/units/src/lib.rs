@@ -10,7 +10,8 @@ pub mod store;
 
 use fazhi_platform::auth::{AuthInterceptor, Authenticator};
 use fazhi_platform::outbox::OutboxHub;
-use fazhi_platform::settings::ServerSettings;
+use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
+use fazhi_platform::settings::{NoServiceSettings, ServerSettings};
 use fazhi_proto::units::v1::units_service_server::UnitsServiceServer;
 use sqlx::PgPool;
 use tonic::service::interceptor::InterceptedService;
@@ -18,6 +19,28 @@ use tonic::service::interceptor::InterceptedService;
 pub use api::UnitsApi;
 pub use service::UnitRegistry;
 pub use store::{MIGRATOR, Store};
+
+/// What the process is called and where units keeps its tables.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "fazhi-units",
+    schema: store::SCHEMA,
+    migrator: &MIGRATOR,
+};
+
+/// The units service as `main.rs` and `fazhi dev` mount it: no settings of its own, no
+/// background work.
+pub fn mount(
+    environment: Environment<'_, NoServiceSettings>,
+) -> Mounted<InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor>> {
+    Mounted {
+        service: grpc_service(
+            environment.pool,
+            environment.authenticator,
+            &environment.settings.server,
+        ),
+        background: Vec::new(),
+    }
+}
 
 /// The authenticated gRPC service, ready to add to a [`fazhi_platform::server::GrpcServer`].
 pub fn grpc_service(

@@ -51,13 +51,24 @@ impl App {
             ))
             .await
             .add_service(
-                fazhi_plans::mount(
-                    plans_database.pool.clone(),
-                    fazhi_plans::UnitsClient::new(&endpoint).unwrap(),
-                    std::sync::Arc::new(fazhi_plans::LocalBlobStore::new(evidence.path())),
-                    fazhi_testkit::authenticator(),
-                    (&settings, None),
-                )
+                fazhi_plans::mount(fazhi_platform::service::Environment {
+                    settings: &fazhi_platform::settings::Settings {
+                        server: settings.clone(),
+                        ..Default::default()
+                    },
+                    service_settings: fazhi_plans::PlansSettings {
+                        clients: fazhi_plans::settings::ClientSettings {
+                            units_endpoint: endpoint.clone(),
+                            units_token: None,
+                        },
+                        evidence: fazhi_plans::settings::EvidenceSettings {
+                            directory: evidence.path().to_owned(),
+                        },
+                    },
+                    pool: plans_database.pool.clone(),
+                    authenticator: fazhi_testkit::authenticator(),
+                })
+                .unwrap()
                 .service,
             )
             .await;
