@@ -15,7 +15,7 @@ use tonic::service::Routes;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
-use crate::call::{Deadline, RootSpan, RpcMethod, parse_grpc_timeout};
+use crate::call::{Clock, Deadline, RootSpan, RpcMethod, parse_grpc_timeout};
 use crate::settings::ServerSettings;
 use crate::telemetry::{rpc_metrics, server_span};
 
@@ -24,6 +24,7 @@ pub struct GrpcServer {
     routes: tonic::service::RoutesBuilder,
     health: tonic_health::server::HealthReporter,
     service_names: Vec<&'static str>,
+    clock: Clock,
 }
 
 impl Default for GrpcServer {
@@ -41,7 +42,14 @@ impl GrpcServer {
             routes,
             health,
             service_names: Vec::new(),
+            clock: Clock::System,
         }
+    }
+
+    /// Serves every call with this clock ("today" in tests); the system clock by default.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Adds a service and reports it SERVING.
@@ -95,7 +103,7 @@ impl GrpcServer {
         let layers = ServiceBuilder::new()
             // Outermost: every call gets a span (joined to the caller's trace) and RED metrics,
             // including calls shed or timed out below.
-            .layer(ObserveLayer)
+            .layer(ObserveLayer { clock: self.clock })
             // Turns the errors of the layers below into gRPC statuses the observer can count.
             .layer(EdgeStatusLayer)
             // Rejects at once when the limit below is full, rather than queueing into timeouts.
@@ -247,20 +255,26 @@ fn edge_status(error: BoxError) -> tonic::Status {
     to_status("fazhi", description)
 }
 
-/// Opens the span of each call and records RED metrics.
+/// Opens the span of each call, records RED metrics, and tells the call its method and clock.
 #[derive(Clone, Copy)]
-struct ObserveLayer;
+struct ObserveLayer {
+    clock: Clock,
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner }
+        Observe {
+            inner,
+            clock: self.clock,
+        }
     }
 }
 
 #[derive(Clone)]
 struct Observe<S> {
     inner: S,
+    clock: Clock,
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>
@@ -281,6 +295,7 @@ where
         request
             .extensions_mut()
             .insert(RpcMethod(std::sync::Arc::clone(&method)));
+        request.extensions_mut().insert(self.clock);
         // Health checks come every few seconds from every probe: counted, not traced.
         let span = if method.starts_with("/grpc.health.v1.Health/") {
             tracing::Span::none()

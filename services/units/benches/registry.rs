@@ -174,7 +174,7 @@ async fn main() {
         .await,
         time("expand 乡(镇、街道) of a county", 50, || async {
             registry
-                .expand_group(&townships, Some(&county), Some(day))
+                .expand_group(&townships, Some(&county), (Some(day), day))
                 .await
                 .unwrap()
                 .len()
@@ -182,7 +182,7 @@ async fn main() {
         .await,
         time("resolve 41 mentions for a county", 20, || async {
             registry
-                .resolve_mentions(&county, &mentions, Some(day))
+                .resolve_mentions(&county, &mentions, (Some(day), day))
                 .await
                 .unwrap()
                 .iter()

@@ -1,6 +1,6 @@
 //! The gRPC surface: converts protos to domain values, calls [`UnitRegistry`], converts back.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;
 use fazhi_platform::call::CallContext;
@@ -49,6 +49,11 @@ fn invalid_all(violations: Vec<FieldViolation>) -> Status {
 /// The context of a mutation carrying `request_id`.
 fn call_context<T: Message>(request: &Request<T>, request_id: &str) -> Result<CallContext, Status> {
     Ok(CallContext::mutation(request, request_id).map_err(UnitsError::from)?)
+}
+
+/// The context of a read.
+fn read_context<T>(request: &Request<T>) -> Result<CallContext, Status> {
+    Ok(CallContext::of(request).map_err(UnitsError::from)?)
 }
 
 fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
@@ -448,11 +453,11 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::GetUnitRequest>,
     ) -> ApiResult<pb::GetUnitResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let id = unit_id("name", &message.name)?;
         let as_of = date("as_of", &message.as_of)?;
-        let unit = self.registry.get_unit(&id, as_of).await?;
+        let unit = self.registry.get_unit(&id, as_of, today).await?;
         Ok(Response::new(pb::GetUnitResponse {
             unit: Some(unit_to_proto(unit)),
         }))
@@ -463,7 +468,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ListUnitsRequest>,
     ) -> ApiResult<pb::ListUnitsResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let kind = match message.kind {
             0 => None,
@@ -481,7 +486,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             kind,
             tag: Some(message.tag).filter(|tag| !tag.is_empty()),
             search: Some(message.search.trim().to_owned()).filter(|search| !search.is_empty()),
-            as_of: date("as_of", &message.as_of)?.unwrap_or_else(|| Utc::now().date_naive()),
+            as_of: date("as_of", &message.as_of)?.unwrap_or(today),
             show_deleted: message.show_deleted,
         };
         let size = page_size(message.page_size, 100, 1000)?;
@@ -574,12 +579,12 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ListUnitAncestorsRequest>,
     ) -> ApiResult<pb::ListUnitAncestorsResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let id = unit_id("name", &message.name)?;
         let units = self
             .registry
-            .ancestors(&id, date("as_of", &message.as_of)?)
+            .ancestors(&id, date("as_of", &message.as_of)?, today)
             .await?;
         Ok(Response::new(pb::ListUnitAncestorsResponse {
             units: units.into_iter().map(unit_to_proto).collect(),
@@ -591,7 +596,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ListUnitDescendantsRequest>,
     ) -> ApiResult<pb::ListUnitDescendantsResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let id = unit_id("name", &message.name)?;
         if message.max_depth < 0 {
@@ -608,7 +613,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         let after = decode_token(&message.page_token, &query)?;
         let page = self
             .registry
-            .descendants(&id, as_of, message.max_depth, after, size)
+            .descendants(&id, (as_of, today), message.max_depth, after, size)
             .await?;
         Ok(Response::new(pb::ListUnitDescendantsResponse {
             units: page
@@ -709,13 +714,17 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ExpandUnitGroupRequest>,
     ) -> ApiResult<pb::ExpandUnitGroupResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let id = group_id("name", &message.name)?;
         let context_unit = optional_unit_id("context_unit", &message.context_unit)?;
         let units = self
             .registry
-            .expand_group(&id, context_unit.as_ref(), date("as_of", &message.as_of)?)
+            .expand_group(
+                &id,
+                context_unit.as_ref(),
+                (date("as_of", &message.as_of)?, today),
+            )
             .await?;
         Ok(Response::new(pb::ExpandUnitGroupResponse {
             units: units.into_iter().map(unit_to_proto).collect(),
@@ -776,7 +785,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             new_display_name: reorganization.new_display_name,
             new_parent: optional_unit_id("reorganization.new_parent", &reorganization.new_parent)?,
             note: reorganization.note,
-            create_time: Utc::now(),
+            create_time: context.clock.now(),
         };
         let (stored, created) = self
             .registry
@@ -820,7 +829,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ResolveUnitMentionsRequest>,
     ) -> ApiResult<pb::ResolveUnitMentionsResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let context_unit = unit_id("context_unit", &message.context_unit)?;
         if message.mentions.len() > MAX_MENTIONS {
@@ -836,7 +845,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             .resolve_mentions(
                 &context_unit,
                 &message.mentions,
-                date("as_of", &message.as_of)?,
+                (date("as_of", &message.as_of)?, today),
             )
             .await?;
         Ok(Response::new(pb::ResolveUnitMentionsResponse {
@@ -869,9 +878,9 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         &self,
         request: Request<pb::ExportUnitsRequest>,
     ) -> ApiResult<pb::ExportUnitsResponse> {
-        require_caller(&request)?;
+        let today = read_context(&request)?.clock.today();
         let format = format_from_proto(request.get_ref().format)?;
-        let content = self.registry.export(format).await?;
+        let content = self.registry.export(format, today).await?;
         Ok(Response::new(pb::ExportUnitsResponse { content }))
     }
 

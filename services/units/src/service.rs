@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
@@ -27,10 +27,6 @@ pub struct UnitRegistry {
     store: Store,
 }
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
 impl UnitRegistry {
     pub fn new(store: Store) -> Self {
         Self { store }
@@ -52,12 +48,17 @@ impl UnitRegistry {
     }
 
     /// A unit as of a day; without a day, as it stands today (or on its last day if it ceased).
-    pub async fn get_unit(&self, id: &UnitId, as_of: Option<NaiveDate>) -> Result<Unit> {
+    pub async fn get_unit(
+        &self,
+        id: &UnitId,
+        as_of: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<Unit> {
         let day = match as_of {
             Some(day) => day,
             None => {
                 let (valid_from, valid_until) = self.store.lifetime(id).await?;
-                showing_day(valid_from, valid_until, today())
+                showing_day(valid_from, valid_until, today)
             }
         };
         self.store
@@ -76,9 +77,14 @@ impl UnitRegistry {
     }
 
     /// Ancestors nearest first, without the unit itself.
-    pub async fn ancestors(&self, id: &UnitId, as_of: Option<NaiveDate>) -> Result<Vec<Unit>> {
-        let unit = self.get_unit(id, as_of).await?;
-        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today()));
+    pub async fn ancestors(
+        &self,
+        id: &UnitId,
+        as_of: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<Vec<Unit>> {
+        let unit = self.get_unit(id, as_of, today).await?;
+        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today));
         Ok(self
             .store
             .ancestry(id, day)
@@ -91,13 +97,13 @@ impl UnitRegistry {
     pub async fn descendants(
         &self,
         id: &UnitId,
-        as_of: Option<NaiveDate>,
+        (as_of, today): (Option<NaiveDate>, NaiveDate),
         max_depth: i32,
         after: Option<(i32, String, String)>,
         page_size: i64,
     ) -> Result<Page<Descendant, (i32, String, String)>> {
-        let unit = self.get_unit(id, as_of).await?;
-        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today()));
+        let unit = self.get_unit(id, as_of, today).await?;
+        let day = as_of.unwrap_or_else(|| showing_day(unit.valid_from, unit.valid_until, today));
         self.store
             .descendants(id, day, max_depth, after, page_size)
             .await
@@ -111,12 +117,22 @@ impl UnitRegistry {
         valid_from: Option<NaiveDate>,
     ) -> Result<Unit> {
         let allowed = match &fields.parent {
-            Some(parent) => may_manage(&context.caller, &self.store.ancestry_ids(parent).await?),
+            Some(parent) => may_manage(
+                &context.caller,
+                &self
+                    .store
+                    .ancestry_ids(parent, context.clock.today())
+                    .await?,
+            ),
             None => context.caller.has(Role::Admin),
         };
         self.require(allowed, context, &fields.id.name()).await?;
         self.store
-            .create_unit(context, &fields, valid_from.unwrap_or_else(today))
+            .create_unit(
+                context,
+                &fields,
+                valid_from.unwrap_or_else(|| context.clock.today()),
+            )
             .await
     }
 
@@ -128,14 +144,20 @@ impl UnitRegistry {
         etag: &str,
         patch: UnitPatch,
     ) -> Result<Unit> {
-        let ancestry = self.store.ancestry_ids(id).await?;
+        let ancestry = self.store.ancestry_ids(id, context.clock.today()).await?;
         let mut allowed = may_edit_unit(&context.caller, id, &ancestry, &patch.fields);
         // Moving a unit also needs the right to manage its new parent.
         if allowed
             && patch.fields.contains(&UnitField::Parent)
             && let Some(parent) = &patch.values.parent
         {
-            allowed = may_manage(&context.caller, &self.store.ancestry_ids(parent).await?);
+            allowed = may_manage(
+                &context.caller,
+                &self
+                    .store
+                    .ancestry_ids(parent, context.clock.today())
+                    .await?,
+            );
         }
         self.require(allowed, context, &id.name()).await?;
         let fields = patch.fields.clone();
@@ -152,7 +174,10 @@ impl UnitRegistry {
         id: &UnitId,
         etag: &str,
     ) -> Result<Unit> {
-        let allowed = may_manage(&context.caller, &self.store.ancestry_ids(id).await?);
+        let allowed = may_manage(
+            &context.caller,
+            &self.store.ancestry_ids(id, context.clock.today()).await?,
+        );
         self.require(allowed, context, &id.name()).await?;
         self.store.delete_unit(context, id, etag).await
     }
@@ -196,10 +221,10 @@ impl UnitRegistry {
         &self,
         id: &UnitGroupId,
         context_unit: Option<&UnitId>,
-        as_of: Option<NaiveDate>,
+        (as_of, today): (Option<NaiveDate>, NaiveDate),
     ) -> Result<Vec<Unit>> {
         let group = self.store.get_group(id).await?;
-        let day = as_of.unwrap_or_else(today);
+        let day = as_of.unwrap_or(today);
         match &group.definition {
             GroupDefinition::Static(members) => self.store.units_or_successors(members, day).await,
             GroupDefinition::Rule(rule) => {
@@ -211,7 +236,7 @@ impl UnitRegistry {
                         "展开规则单位组须提供 context_unit",
                     ))
                 })?;
-                self.get_unit(context_unit, Some(day)).await?;
+                self.get_unit(context_unit, Some(day), today).await?;
                 let members = self
                     .store
                     .all_descendants(context_unit, day)
@@ -243,7 +268,10 @@ impl UnitRegistry {
         touched.extend(new_units.iter().filter_map(|unit| unit.parent.as_ref()));
         let mut allowed = true;
         for id in touched {
-            allowed &= may_manage(&context.caller, &self.store.ancestry_ids(id).await?);
+            allowed &= may_manage(
+                &context.caller,
+                &self.store.ancestry_ids(id, context.clock.today()).await?,
+            );
         }
         self.require(allowed, context, &reorganization.id.name())
             .await?;
@@ -268,9 +296,9 @@ impl UnitRegistry {
         &self,
         context_unit: &UnitId,
         mentions: &[String],
-        as_of: Option<NaiveDate>,
+        (as_of, today): (Option<NaiveDate>, NaiveDate),
     ) -> Result<Vec<Resolution>> {
-        let day = as_of.unwrap_or_else(today);
+        let day = as_of.unwrap_or(today);
         let ancestry = self.store.ancestry(context_unit, day).await?;
         if ancestry.is_empty() {
             return Err(UnitsError::UnitNotFound(context_unit.name()));
@@ -334,8 +362,9 @@ impl UnitRegistry {
         self.store.import(context, &units, &groups).await
     }
 
-    pub async fn export(&self, format: Format) -> Result<Vec<u8>> {
-        let (units, groups) = self.store.export().await?;
+    /// The registry as it stands on `today`.
+    pub async fn export(&self, format: Format, today: NaiveDate) -> Result<Vec<u8>> {
+        let (units, groups) = self.store.export(today).await?;
         registry_file::write(format, &units, &groups)
     }
 }

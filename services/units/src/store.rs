@@ -388,9 +388,8 @@ impl Store {
         units_from(rows)
     }
 
-    /// Ids of the unit and its ancestors today, for authorisation.
-    pub async fn ancestry_ids(&self, id: &UnitId) -> Result<Vec<UnitId>> {
-        let today = Utc::now().date_naive();
+    /// Ids of the unit and its ancestors on `today`, for authorisation.
+    pub async fn ancestry_ids(&self, id: &UnitId, today: NaiveDate) -> Result<Vec<UnitId>> {
         Ok(self
             .ancestry(id, today)
             .await?
@@ -508,7 +507,7 @@ impl Store {
         fields: &[UnitField],
         apply: impl FnOnce(&Unit) -> Result<ValidUnitFields>,
     ) -> Result<Unit> {
-        let today = Utc::now().date_naive();
+        let today = context.clock.today();
         self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
         let before = unit_to_change(transaction, id, etag, today).await?;
         let after_fields = apply(&before)?;
@@ -544,7 +543,7 @@ impl Store {
         id: &UnitId,
         etag: &str,
     ) -> Result<Unit> {
-        let today = Utc::now().date_naive();
+        let today = context.clock.today();
         self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
         let before = unit_to_change(transaction, id, etag, today).await?;
         let has_children: bool = sqlx::query_scalar(
@@ -935,8 +934,7 @@ impl Store {
     }
 
     /// Every live unit as it stands today, parents before children, and every live group.
-    pub async fn export(&self) -> Result<(Vec<Unit>, Vec<UnitGroup>)> {
-        let today = Utc::now().date_naive();
+    pub async fn export(&self, today: NaiveDate) -> Result<(Vec<Unit>, Vec<UnitGroup>)> {
         let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             r#"WITH RECURSIVE depth (id, depth) AS (
                  SELECT v.unit_id, 0 FROM units.unit_versions v

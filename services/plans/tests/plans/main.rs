@@ -36,6 +36,11 @@ impl App {
     }
 
     async fn start() -> Self {
+        Self::start_at(fazhi_platform::call::Clock::System).await
+    }
+
+    /// With every call served as of `clock` ("today").
+    async fn start_at(clock: fazhi_platform::call::Clock) -> Self {
         let units_database =
             TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
         let plans_database =
@@ -44,6 +49,7 @@ impl App {
         let evidence = tempfile::tempdir().unwrap();
         let (listener, endpoint) = TestServer::listener().await;
         let server = GrpcServer::new()
+            .with_clock(clock)
             .add_service(fazhi_units::grpc_service(
                 units_database.pool.clone(),
                 fazhi_testkit::authenticator(),
@@ -578,6 +584,53 @@ async fn unresolved_mentions_block_publishing() {
         .unwrap_err();
     assert_eq!(error.code(), Code::FailedPrecondition);
     assert!(error.message().contains("市气象局"), "{}", error.message());
+}
+
+#[tokio::test]
+async fn today_is_the_servers_clock() {
+    let noon = chrono::DateTime::parse_from_rfc3339("2020-04-15T04:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut app = App::start_at(fazhi_platform::call::Clock::Fixed(noon)).await;
+    let admin = app.admin.clone();
+    let plan = app
+        .import("tongliao-2020.txt", "tongliao", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    let published = app
+        .plans
+        .publish_plan(with_token(
+            pb::PublishPlanRequest {
+                name: plan.name.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(published.plan.unwrap().publish_date, "2020-04-15");
+    // Task 7 was due on 2020-03-31: fifteen days overdue "today".
+    let overdue = app
+        .plans
+        .list_overdue_assignments(with_token(
+            pb::ListOverdueAssignmentsRequest {
+                unit: "units/tl-zwfwj".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .overdue_assignments;
+    let task_seven = overdue
+        .iter()
+        .find(|overdue| overdue.assignment.as_ref().unwrap().task_number == "7")
+        .unwrap();
+    assert_eq!(task_seven.days_overdue, 15);
 }
 
 fn work_plan(due_date: &str) -> pb::WorkPlan {
