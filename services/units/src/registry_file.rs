@@ -10,8 +10,8 @@ use crate::domain::{
     AdministrativeLevel, Contact, GroupDefinition, GroupRule, NewUnit, Unit, UnitGroup,
     UnitGroupId, UnitId, UnitKind, validate_group,
 };
+use crate::domain::{ImportedUnit, NewGroup};
 use crate::error::{Result, UnitsError};
-use crate::store::{ImportedGroup, ImportedUnit};
 
 /// A registry file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ fn bad(location: impl Into<String>, message: impl Into<String>) -> UnitsError {
 }
 
 /// Parses and validates a registry file; units come back parents first.
-pub fn parse(format: Format, content: &[u8]) -> Result<(Vec<ImportedUnit>, Vec<ImportedGroup>)> {
+pub fn parse(format: Format, content: &[u8]) -> Result<(Vec<ImportedUnit>, Vec<NewGroup>)> {
     let file = match format {
         Format::Yaml => serde_yaml::from_slice::<RegistryFile>(content).map_err(|error| {
             let location = error
@@ -189,7 +189,7 @@ pub fn parse(format: Format, content: &[u8]) -> Result<(Vec<ImportedUnit>, Vec<I
                     bad(&location, messages.join("; "))
                 },
             )?;
-        groups.push(ImportedGroup {
+        groups.push(NewGroup {
             id,
             display_name,
             aliases,

@@ -9,13 +9,14 @@ use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
 
 use crate::domain::mentions::{MentionIndex, Resolution, Scope, ScopedUnit, is_government};
+use crate::domain::{Descendant, ImportCounts, NewGroup, UnitFilter, showing_day};
 use crate::domain::{
     GroupDefinition, Reorganization, Unit, UnitField, UnitGroup, UnitGroupId, UnitId, UnitPatch,
     ValidUnitFields, may_edit_unit, may_manage,
 };
 use crate::error::{Result, UnitsError};
 use crate::registry_file::{self, Format};
-use crate::store::{Descendant, ImportCounts, ImportedGroup, Store, UnitFilter, showing_day};
+use crate::store::Store;
 use fazhi_platform::aip::Page;
 
 /// At most this many mentions in one resolution call.
@@ -183,11 +184,7 @@ impl UnitRegistry {
     }
 
     /// Groups are shared definitions: admins and coordinators maintain them.
-    pub async fn create_group(
-        &self,
-        context: &CallContext,
-        group: ImportedGroup,
-    ) -> Result<UnitGroup> {
+    pub async fn create_group(&self, context: &CallContext, group: NewGroup) -> Result<UnitGroup> {
         let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
         self.require(allowed, context, &group.id.name()).await?;
         self.store.create_group(context, &group).await

@@ -12,8 +12,9 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::domain::{
-    AdministrativeLevel, Contact, GroupDefinition, RegionCode, Reorganization, ReorganizationId,
-    ReorganizationKind, Unit, UnitField, UnitGroup, UnitGroupId, UnitId, UnitKind, ValidUnitFields,
+    AdministrativeLevel, Contact, Descendant, ImportCounts, ImportedUnit, NewGroup, RegionCode,
+    Reorganization, ReorganizationId, ReorganizationKind, Unit, UnitField, UnitFilter, UnitGroup,
+    UnitGroupId, UnitId, UnitKind, ValidUnitFields, showing_day,
 };
 use crate::error::{Result, UnitsError};
 
@@ -200,46 +201,6 @@ impl TryFrom<ReorganizationRow> for Reorganization {
             create_time: row.create_time,
         })
     }
-}
-
-/// Filters of a unit list.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct UnitFilter {
-    pub parent: Option<UnitId>,
-    pub kind: Option<UnitKind>,
-    pub tag: Option<String>,
-    pub search: Option<String>,
-    pub as_of: NaiveDate,
-    pub show_deleted: bool,
-}
-
-/// Where a unit sits relative to a unit whose descendants were listed.
-pub struct Descendant {
-    pub unit: Unit,
-    pub depth: i32,
-}
-
-/// What a registry import changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ImportCounts {
-    pub units_created: i32,
-    pub units_updated: i32,
-    pub groups_created: i32,
-    pub groups_updated: i32,
-}
-
-/// A unit to write on import: its fields and first day.
-pub struct ImportedUnit {
-    pub fields: ValidUnitFields,
-    pub valid_from: NaiveDate,
-}
-
-/// A group to write on import.
-pub struct ImportedGroup {
-    pub id: UnitGroupId,
-    pub display_name: String,
-    pub aliases: Vec<String>,
-    pub definition: GroupDefinition,
 }
 
 /// Postgres access for the unit registry.
@@ -720,11 +681,7 @@ impl Store {
         }))
     }
 
-    pub async fn create_group(
-        &self,
-        context: &CallContext,
-        group: &ImportedGroup,
-    ) -> Result<UnitGroup> {
+    pub async fn create_group(&self, context: &CallContext, group: &NewGroup) -> Result<UnitGroup> {
         self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
         let inserted = sqlx::query(
             "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
@@ -836,7 +793,7 @@ impl Store {
         &self,
         context: &CallContext,
         units: &[ImportedUnit],
-        groups: &[ImportedGroup],
+        groups: &[NewGroup],
     ) -> Result<ImportCounts> {
         self.mutate(context, "units", async |transaction: &mut PgConnection| {
         let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
@@ -1400,19 +1357,6 @@ async fn current_unit_in(
             .await?
             .ok_or_else(|| UnitsError::UnitNotFound(id.name()))?;
     unit_in(transaction, id, showing_day(valid_from, valid_until, day)).await
-}
-
-/// The day to show a unit on when asked for `day`: clamped into its lifetime.
-pub fn showing_day(
-    valid_from: NaiveDate,
-    valid_until: Option<NaiveDate>,
-    day: NaiveDate,
-) -> NaiveDate {
-    match valid_until {
-        Some(until) if day >= until => until.pred_opt().unwrap_or(until),
-        _ if day < valid_from => valid_from,
-        _ => day,
-    }
 }
 
 async fn check_no_cycle(

@@ -5,16 +5,18 @@ mod access;
 mod credit_code;
 mod group;
 pub mod mentions;
+mod registry;
 mod reorganization;
 mod unit;
 
 pub use access::{may_edit_unit, may_manage};
 pub use credit_code::CreditCode;
 pub use group::{GroupDefinition, GroupRule, GroupScope, UnitGroup, UnitGroupId, validate_group};
+pub use registry::{Descendant, ImportCounts, ImportedUnit, NewGroup, UnitFilter};
 pub use reorganization::{Reorganization, ReorganizationId, ReorganizationKind};
 pub use unit::{
     AdministrativeLevel, Contact, ContactRole, NewUnit, RegionCode, Unit, UnitField, UnitId,
-    UnitKind, UnitPatch, ValidUnitFields,
+    UnitKind, UnitPatch, ValidUnitFields, showing_day,
 };
 
 use fazhi_platform::error::FieldViolation;

@@ -414,6 +414,19 @@ fn too_long(field: &str, max: usize) -> FieldViolation {
     )
 }
 
+/// The day to show a unit on when asked for `day`: clamped into its lifetime.
+pub fn showing_day(
+    valid_from: NaiveDate,
+    valid_until: Option<NaiveDate>,
+    day: NaiveDate,
+) -> NaiveDate {
+    match valid_until {
+        Some(until) if day >= until => until.pred_opt().unwrap_or(until),
+        _ if day < valid_from => valid_from,
+        _ => day,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
