@@ -156,12 +156,22 @@ impl Reorganization {
         }
     }
 
-    /// Whether the sources cease to exist on the effective date.
+    /// Whether the sources cease to exist on the effective date (merge, split, abolish), their
+    /// work passing to the successors; otherwise each source goes on under a new version of
+    /// itself from that day (rename, move).
     pub fn ends_sources(&self) -> bool {
         matches!(
             self.kind,
             ReorganizationKind::Merge | ReorganizationKind::Split | ReorganizationKind::Abolish
         )
+    }
+
+    /// The parent the sources move under, for a move: it must not be below them.
+    pub fn moves_under(&self) -> Option<&UnitId> {
+        match self.kind {
+            ReorganizationKind::Move => self.new_parent.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -185,6 +195,24 @@ mod tests {
             note: String::new(),
             create_time: Utc::now(),
         }
+    }
+
+    #[test]
+    fn effects_per_kind() {
+        for kind in [
+            ReorganizationKind::Merge,
+            ReorganizationKind::Split,
+            ReorganizationKind::Abolish,
+        ] {
+            assert!(reorganization(kind).ends_sources(), "{kind:?}");
+        }
+        let rename = reorganization(ReorganizationKind::Rename);
+        assert!(!rename.ends_sources());
+        assert_eq!(rename.moves_under(), None);
+        let mut move_units = reorganization(ReorganizationKind::Move);
+        move_units.new_parent = Some(unit("p"));
+        assert!(!move_units.ends_sources());
+        assert_eq!(move_units.moves_under(), Some(&unit("p")));
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! Unit groups (单位组): static lists and rules, as plans name them.
+
+use super::*;
+
+impl Store {
+    /// Every live group, in one read.
+    pub async fn all_groups(&self) -> Result<Vec<UnitGroup>> {
+        Ok(self.list_groups(None, UNPAGED).await?.items)
+    }
+
+    pub async fn create_group(&self, context: &CallContext, group: &NewGroup) -> Result<UnitGroup> {
+        self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
+        let inserted = sqlx::query(
+            "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(group.id.as_str())
+        .bind(&group.display_name)
+        .bind(&group.aliases)
+        .bind(json(&group.definition)?)
+        .execute(&mut *transaction)
+        .await;
+        if let Err(error) = inserted {
+            return Err(if is_unique_violation(&error, "unit_groups_pkey") {
+                PlatformError::AlreadyExists(group.id.name()).into()
+            } else {
+                error.into()
+            });
+        }
+        let stored = group_in(transaction, &group.id).await?;
+        Ok(Outcome {
+            response: stored.clone(),
+            changes: vec![Change {
+                resource: stored.id.name(),
+                before: None,
+                after: Some(json(&stored)?),
+            }],
+            events: vec![group_event(&stored.id, false)],
+        })
+        })
+        .await
+    }
+
+    pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
+        let mut connection = self.pool.acquire().await?;
+        group_in(&mut connection, id).await
+    }
+
+    /// Every live group, by id.
+    pub async fn list_groups(
+        &self,
+        after: Option<String>,
+        page_size: i64,
+    ) -> Result<Page<UnitGroup, String>> {
+        let rows: Vec<GroupRow> = sqlx::query_as(
+            "SELECT id, display_name, aliases, definition, revision, create_time, update_time
+             FROM units.unit_groups WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1)
+             ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(page_size + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(UnitGroup::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page_size, |last| {
+            last.id.as_str().to_owned()
+        }))
+    }
+
+    pub async fn delete_group(
+        &self,
+        context: &CallContext,
+        id: &UnitGroupId,
+        etag: &str,
+    ) -> Result<()> {
+        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
+        let before = group_in(transaction, id).await?;
+        fazhi_platform::aip::check_etag(etag, before.revision)?;
+        sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *transaction)
+            .await?;
+        Ok(Outcome {
+            response: (),
+            changes: vec![Change {
+                resource: id.name(),
+                before: Some(json(&before)?),
+                after: None,
+            }],
+            events: vec![group_event(id, true)],
+        })
+        })
+        .await
+    }
+}
+
+pub(super) fn group_event(id: &UnitGroupId, deleted: bool) -> NewEvent {
+    NewEvent {
+        event_type: "unit_group.changed",
+        resource: id.name(),
+        payload: serde_json::json!({ "unit_group": id.name(), "deleted": deleted }),
+    }
+}
+
+pub(super) async fn group_in(
+    executor: &mut sqlx::PgConnection,
+    id: &UnitGroupId,
+) -> Result<UnitGroup> {
+    let row: Option<GroupRow> = sqlx::query_as(
+        "SELECT id, display_name, aliases, definition, revision, create_time, update_time
+         FROM units.unit_groups WHERE id = $1 AND delete_time IS NULL",
+    )
+    .bind(id.as_str())
+    .fetch_optional(executor)
+    .await?;
+    row.ok_or_else(|| UnitsError::GroupNotFound(id.name()))?
+        .try_into()
+}
