@@ -18,6 +18,7 @@ fn assignment_not_found(plan: &PlanId, task: &str, id: &str) -> PlansError {
 
 impl Store {
     /// Assignments of a plan and/or a unit, in task order, after a keyset position.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_assignments"))]
     pub async fn list_assignments(
         &self,
         filter: AssignmentFilter<'_>,
@@ -75,6 +76,7 @@ impl Store {
     }
 
     /// One assignment.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_assignment"))]
     pub async fn get_assignment(&self, plan: &PlanId, task: &str, id: &str) -> Result<Assignment> {
         sqlx::query_as::<_, AssignmentRow>(AssertSqlSafe(format!(
             "{ASSIGNMENT_SELECT} WHERE a.plan_id = $1 AND a.task_id = $2 AND a.id = $3"
@@ -90,6 +92,7 @@ impl Store {
 
     /// Assignments due before a day and not completed, most overdue first; optionally only of
     /// some units and of one plan.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_overdue"))]
     pub async fn list_overdue(
         &self,
         as_of: chrono::NaiveDate,
@@ -133,6 +136,7 @@ async fn assignment_in(connection: &mut PgConnection, id: &str) -> Result<Assign
 }
 
 /// An assignment, locked for the rest of the transaction.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_assignment"))]
 pub async fn lock_assignment(
     connection: &mut PgConnection,
     (plan, task, id): (&PlanId, &str, &str),
@@ -152,6 +156,7 @@ pub async fn lock_assignment(
 /// Persists `after`, the state the domain decided for the assignment locked as `before`, and
 /// reads it back at its new revision. Moving it onto a unit that has this part already is
 /// refused.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "update_assignment"))]
 pub async fn update_assignment(
     connection: &mut PgConnection,
     before: &Assignment,
@@ -220,6 +225,7 @@ pub fn assignment_change<T>(
 /// its successor (`crate::domain::successor_moves`), audited with an event each. An assignment
 /// whose successor has the same part of the task already stays, for the coordinator. Set-based,
 /// since one merge can move hundreds of assignments.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "repoint_assignments"))]
 pub async fn repoint_assignments(
     connection: &mut PgConnection,
     moves: &[(String, String)],

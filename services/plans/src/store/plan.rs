@@ -13,6 +13,7 @@ use crate::domain::{Assignment, Draft, NewAssignment, Plan, PlanId, PlanKind, Pl
 use crate::error::{PlansError, Result};
 
 impl Store {
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_plan"))]
     pub async fn get_plan(&self, id: &PlanId) -> Result<Plan> {
         sqlx::query_as::<_, PlanRow>(AssertSqlSafe(format!(
             "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1 AND delete_time IS NULL"
@@ -25,6 +26,7 @@ impl Store {
     }
 
     /// Plans, newest first, optionally of one issuer.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_plans"))]
     pub async fn list_plans(
         &self,
         issuer: Option<&str>,
@@ -51,6 +53,7 @@ impl Store {
 }
 
 /// A live (not deleted) plan, locked for the rest of the transaction.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_plan"))]
 pub async fn lock_plan(connection: &mut PgConnection, id: &PlanId) -> Result<Plan> {
     sqlx::query_as::<_, PlanRow>(AssertSqlSafe(format!(
         "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1 AND delete_time IS NULL FOR UPDATE"
@@ -91,6 +94,7 @@ fn plan_change<T>(
 }
 
 /// Stores an imported draft with its tasks.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_draft"))]
 pub async fn insert_draft(connection: &mut PgConnection, draft: &Draft) -> Result<Outcome<Plan>> {
     sqlx::query(
         "INSERT INTO plans.plans (id, title, document_number, issuer_id, period_start_year, period_end_year,
@@ -161,6 +165,7 @@ pub async fn insert_draft(connection: &mut PgConnection, draft: &Draft) -> Resul
 
 /// Publishes a draft locked at `plan`: state, date and assignments, with an event for the plan
 /// and one per assignment.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "publish"))]
 pub async fn publish(
     connection: &mut PgConnection,
     plan: &Plan,
@@ -226,6 +231,7 @@ pub async fn publish(
 
 /// Writes a plan's editable fields and state over the plan locked as `before`, with a
 /// `plan.updated` event naming what changed.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_plan"))]
 pub async fn save_plan(
     connection: &mut PgConnection,
     before: &Plan,
@@ -251,6 +257,7 @@ pub async fn save_plan(
 }
 
 /// The plan as it now is, audited against `before`, with a `plan.updated` event.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "plan_updated"))]
 pub(super) async fn plan_updated(
     connection: &mut PgConnection,
     before: &Plan,
@@ -267,6 +274,7 @@ pub(super) async fn plan_updated(
 }
 
 /// Soft-deletes the draft locked as `plan`.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "delete_draft"))]
 pub async fn delete_draft(connection: &mut PgConnection, plan: &Plan) -> Result<Outcome<()>> {
     sqlx::query(
         "UPDATE plans.plans SET delete_time = now(), revision = revision + 1, update_time = now()
@@ -287,6 +295,7 @@ pub async fn delete_draft(connection: &mut PgConnection, plan: &Plan) -> Result<
 }
 
 /// A plan's revision moved by an edit of one of its tasks.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "touch_plan"))]
 pub(super) async fn touch_plan(connection: &mut PgConnection, plan: &Plan) -> Result<()> {
     let updated = sqlx::query(
         "UPDATE plans.plans SET revision = revision + 1, update_time = now() WHERE id = $1",

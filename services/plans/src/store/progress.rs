@@ -10,6 +10,7 @@ use crate::error::Result;
 
 impl Store {
     /// An assignment's progress reports, newest first.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_progress_reports"))]
     pub async fn list_progress_reports(
         &self,
         assignment: &str,
@@ -34,6 +35,7 @@ impl Store {
     }
 
     /// An evidence file reported for an assignment, by digest.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "find_evidence"))]
     pub async fn find_evidence(&self, assignment: &str, sha256: &str) -> Result<Option<Evidence>> {
         let found: Option<(String, String, i64)> = sqlx::query_as(
             "SELECT e.file_name, e.content_type, e.size_bytes
@@ -55,6 +57,7 @@ impl Store {
 }
 
 /// Appends a progress report of `assignment` with its evidence (already in the blob store).
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_report"))]
 pub async fn insert_report(
     connection: &mut PgConnection,
     assignment: &Assignment,

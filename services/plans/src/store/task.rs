@@ -18,12 +18,14 @@ fn task_not_found(plan: &PlanId, task: &str) -> PlansError {
 
 impl Store {
     /// One task.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_task"))]
     pub async fn get_task(&self, plan: &PlanId, task: &str) -> Result<Task> {
         let mut connection = self.pool().acquire().await?;
         task_in(&mut connection, plan, task).await
     }
 
     /// Every task of a plan, in document order.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_tasks"))]
     pub async fn all_tasks(&self, plan: &PlanId) -> Result<Vec<Task>> {
         Ok(self
             .list_tasks(plan, None, i64::from(i32::MAX) - 1)
@@ -32,6 +34,7 @@ impl Store {
     }
 
     /// A plan's tasks in document order after a position.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_tasks"))]
     pub async fn list_tasks(
         &self,
         plan: &PlanId,
@@ -53,6 +56,7 @@ impl Store {
 }
 
 /// One task, read on a connection (inside a mutation, after its plan was locked).
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "task_in"))]
 pub async fn task_in(connection: &mut PgConnection, plan: &PlanId, task: &str) -> Result<Task> {
     sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {TASK_COLUMNS} FROM plans.tasks WHERE plan_id = $1 AND id = $2"
@@ -66,6 +70,7 @@ pub async fn task_in(connection: &mut PgConnection, plan: &PlanId, task: &str) -
 }
 
 /// Writes a draft's task; the plan (locked as `plan`) moves to a new revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_task"))]
 pub async fn save_task(
     connection: &mut PgConnection,
     plan: &Plan,

@@ -4,10 +4,12 @@ use super::*;
 
 impl Store {
     /// Every live group, in one read.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_groups"))]
     pub async fn all_groups(&self) -> Result<Vec<UnitGroup>> {
         Ok(self.list_groups(None, UNPAGED).await?.items)
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "create_group"))]
     pub async fn create_group(&self, context: &CallContext, group: &NewGroup) -> Result<UnitGroup> {
         self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
         let inserted = sqlx::query(
@@ -40,12 +42,14 @@ impl Store {
         .await
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_group"))]
     pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
         let mut connection = self.pool.acquire().await?;
         group_in(&mut connection, id).await
     }
 
     /// Every live group, by id.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_groups"))]
     pub async fn list_groups(
         &self,
         after: Option<String>,
@@ -69,6 +73,7 @@ impl Store {
         }))
     }
 
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "delete_group"))]
     pub async fn delete_group(
         &self,
         context: &CallContext,
@@ -104,6 +109,7 @@ pub(super) fn group_event(id: &UnitGroupId, deleted: bool) -> NewEvent {
     }
 }
 
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "group_in"))]
 pub(super) async fn group_in(
     executor: &mut sqlx::PgConnection,
     id: &UnitGroupId,

@@ -6,6 +6,7 @@ use super::*;
 impl Store {
     /// Imports units and groups in one transaction: created, or corrected by id. Set-based, so
     /// the statement count does not grow with the file (a province is tens of thousands of units).
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "import"))]
     pub async fn import(
         &self,
         context: &CallContext,
@@ -108,6 +109,7 @@ impl Store {
     }
 
     /// Every live unit as it stands today, parents before children, and every live group.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "export"))]
     pub async fn export(&self, today: NaiveDate) -> Result<(Vec<Unit>, Vec<UnitGroup>)> {
         let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             r#"WITH RECURSIVE depth (id, depth) AS (
@@ -208,6 +210,7 @@ pub(super) fn bind_columns<'q>(
 }
 
 /// Refuses parents that are neither in the file nor registered, naming the unit.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "check_import_parents"))]
 pub(super) async fn check_import_parents(
     transaction: &mut PgConnection,
     units: &[ImportedUnit],
@@ -239,6 +242,7 @@ pub(super) async fn check_import_parents(
 }
 
 /// Corrects registered units from the file in two statements; answers the ids that changed.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "correct_units"))]
 pub(super) async fn correct_units(
     transaction: &mut PgConnection,
     units: &[&ImportedUnit],
@@ -291,6 +295,7 @@ pub(super) async fn correct_units(
 }
 
 /// Inserts new units and their first versions, two statements for any number.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_units"))]
 pub(super) async fn insert_units(
     transaction: &mut PgConnection,
     units: &[&ImportedUnit],
@@ -323,6 +328,7 @@ pub(super) async fn insert_units(
 }
 
 /// Refuses new units whose parent does not exist on the unit's first day.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "check_parents_alive"))]
 pub(super) async fn check_parents_alive(
     transaction: &mut PgConnection,
     units: &[&ImportedUnit],
@@ -350,6 +356,7 @@ pub(super) async fn check_parents_alive(
 }
 
 /// Units with their latest version, by id: the before- and after-images of an import.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "latest_units"))]
 pub(super) async fn latest_units(
     transaction: &mut PgConnection,
     ids: &[&str],

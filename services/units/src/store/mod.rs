@@ -254,6 +254,7 @@ impl Store {
     }
 
     /// Records a refused call.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "audit_refusal"))]
     pub async fn audit_refusal(&self, context: &CallContext, resource: &str, result: &str) {
         mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await;
     }

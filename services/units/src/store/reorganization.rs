@@ -7,6 +7,7 @@ use super::*;
 
 impl Store {
     /// Records a reorganisation and the units it creates, all from its effective date.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "reorganize"))]
     pub async fn reorganize(
         &self,
         context: &CallContext,
@@ -112,6 +113,7 @@ impl Store {
     }
 
     /// Reorganisations touching a unit (or all), newest effective date first.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_reorganizations"))]
     pub async fn list_reorganizations(
         &self,
         unit: Option<&UnitId>,

@@ -4,6 +4,7 @@ use super::*;
 
 impl Store {
     /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lifetime"))]
     pub async fn lifetime(&self, id: &UnitId) -> Result<(NaiveDate, Option<NaiveDate>)> {
         sqlx::query_as("SELECT valid_from, valid_until FROM units.units WHERE id = $1")
             .bind(id.as_str())
@@ -13,6 +14,7 @@ impl Store {
     }
 
     /// A unit as of a day; soft-deleted units are found too (they say so).
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_unit"))]
     pub async fn get_unit(&self, id: &UnitId, as_of: NaiveDate) -> Result<Option<Unit>> {
         let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{UNIT_SELECT} WHERE u.id = $2 AND {EXISTS_ON_DAY}"
@@ -25,6 +27,7 @@ impl Store {
     }
 
     /// Units matching a filter, in pinyin order of their names, after a keyset position.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_units"))]
     pub async fn list_units(
         &self,
         filter: &UnitFilter,
@@ -64,6 +67,7 @@ impl Store {
     }
 
     /// The unit and its ancestors on a day, the unit first.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "ancestry"))]
     pub async fn ancestry(&self, id: &UnitId, as_of: NaiveDate) -> Result<Vec<Unit>> {
         let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             r#"WITH RECURSIVE chain (id, depth) AS (
@@ -85,6 +89,7 @@ impl Store {
     }
 
     /// Ids of the unit and its ancestors on `today`, for authorisation.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "ancestry_ids"))]
     pub async fn ancestry_ids(&self, id: &UnitId, today: NaiveDate) -> Result<Vec<UnitId>> {
         Ok(self
             .ancestry(id, today)
@@ -96,6 +101,7 @@ impl Store {
 
     /// Units below a unit on a day, breadth first then by name, after a keyset position.
     /// `max_depth` 0 means no limit.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "descendants"))]
     pub async fn descendants(
         &self,
         id: &UnitId,
@@ -154,11 +160,13 @@ impl Store {
     }
 
     /// Every unit below a unit on a day, in one read (for group rules and mention scopes).
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_descendants"))]
     pub async fn all_descendants(&self, id: &UnitId, as_of: NaiveDate) -> Result<Vec<Descendant>> {
         Ok(self.descendants(id, as_of, 0, None, UNPAGED).await?.items)
     }
 
     /// Creates a unit existing from `valid_from`.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "create_unit"))]
     pub async fn create_unit(
         &self,
         context: &CallContext,
@@ -190,6 +198,7 @@ impl Store {
     }
 
     /// Updates the fields `apply` computes from the current unit, checking the etag first.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "update_unit"))]
     pub async fn update_unit(
         &self,
         context: &CallContext,
@@ -228,6 +237,7 @@ impl Store {
     }
 
     /// Soft-deletes a unit that has no live units below it.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "delete_unit"))]
     pub async fn delete_unit(
         &self,
         context: &CallContext,
@@ -270,6 +280,7 @@ impl Store {
     }
 
     /// Live units with these ids on a day; a unit that ceased is replaced by its successors.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "units_or_successors"))]
     pub async fn units_or_successors(&self, ids: &[UnitId], as_of: NaiveDate) -> Result<Vec<Unit>> {
         let ids: Vec<&str> = ids.iter().map(UnitId::as_str).collect();
         let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -308,6 +319,7 @@ pub(super) fn bind_unit_fields<'q>(
 
 /// Corrects a unit in place: its fields, and its latest version's name and parent. Bumps the
 /// revision only when something changed; says whether it did.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "correct_unit"))]
 pub(super) async fn correct_unit(
     transaction: &mut PgConnection,
     fields: &ValidUnitFields,
@@ -344,6 +356,7 @@ pub(super) async fn correct_unit(
     Ok(map_unit_write(updated)? > 0)
 }
 
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_unit"))]
 pub(super) async fn insert_unit(
     transaction: &mut PgConnection,
     fields: &ValidUnitFields,
@@ -389,6 +402,7 @@ pub(super) async fn insert_unit(
 }
 
 /// Closes the version valid on `day` and opens one with the rename or move applied.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "start_version"))]
 pub(super) async fn start_version(
     transaction: &mut PgConnection,
     id: &UnitId,
@@ -439,6 +453,7 @@ pub(super) async fn start_version(
     Ok(())
 }
 
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_unit"))]
 pub(super) async fn lock_unit(transaction: &mut PgConnection, id: &UnitId) -> Result<()> {
     sqlx::query_scalar::<_, String>("SELECT id FROM units.units WHERE id = $1 FOR UPDATE")
         .bind(id.as_str())
@@ -448,6 +463,7 @@ pub(super) async fn lock_unit(transaction: &mut PgConnection, id: &UnitId) -> Re
         .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
 }
 
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "unit_in"))]
 pub(super) async fn unit_in(
     transaction: &mut PgConnection,
     id: &UnitId,
@@ -465,6 +481,7 @@ pub(super) async fn unit_in(
 }
 
 /// The unit on `day`, or on its last day if it ceased before, or its first if it starts later.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "current_unit_in"))]
 pub(super) async fn current_unit_in(
     transaction: &mut PgConnection,
     id: &UnitId,
@@ -479,6 +496,7 @@ pub(super) async fn current_unit_in(
     unit_in(transaction, id, showing_day(valid_from, valid_until, day)).await
 }
 
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "check_no_cycle"))]
 pub(super) async fn check_no_cycle(
     transaction: &mut PgConnection,
     id: &UnitId,
@@ -507,6 +525,7 @@ pub(super) async fn check_no_cycle(
 }
 
 /// A live unit locked for a change at the caller's etag.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "unit_to_change"))]
 pub(super) async fn unit_to_change(
     transaction: &mut PgConnection,
     id: &UnitId,

@@ -344,6 +344,17 @@ async fn units_see_and_change_only_their_own() {
         .unit
         .unwrap();
     assert_eq!(updated.contacts[0].person_name, "张三");
+    let roles: Vec<Vec<String>> = sqlx::query_scalar(
+        "SELECT roles FROM units.audit_log WHERE resource = 'units/ng-sfj' AND subject = 'clerk'",
+    )
+    .fetch_all(&app.database.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        roles,
+        vec![vec!["unit_staff".to_owned()]],
+        "roles are audited by their API names"
+    );
 
     // Not its name, and nothing of another unit, whether it exists or not.
     let rename = app
