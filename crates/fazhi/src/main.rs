@@ -171,12 +171,14 @@ impl From<FormatArg> for pb::RegistryFormat {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Every service runs in this process: the platform's sections and plans' own.
-    let (settings, plans_settings) =
-        Settings::load_unvalidated_with::<PlansSettings>(cli.config.as_deref())?;
+    // Only the commands that use settings read them: a bad settings file does not break a
+    // subcommand that talks to a server. `fazhi dev` runs every service: the platform's
+    // sections and plans' own.
+    let settings = || Settings::load_unvalidated_with::<PlansSettings>(cli.config.as_deref());
     match cli.command {
-        Command::Dev(args) => dev::run((settings, plans_settings), args).await,
+        Command::Dev(args) => dev::run(settings()?, args).await,
         Command::Migrate => {
+            let (settings, _) = settings()?;
             settings.validate()?;
             let pool = fazhi_platform::db::connect(&settings.database, "fazhi-migrate").await?;
             dev::migrate_all(&pool).await?;
@@ -189,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
             subject,
             hours,
         } => {
-            let settings = dev::with_dev_secret(settings);
+            let settings = dev::with_dev_secret(settings()?.0);
             let token = issue_dev_token(
                 &settings.auth,
                 &subject,
@@ -238,13 +240,18 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// A channel to the running server a subcommand talks to.
+async fn connect(server: &ServerArgs) -> anyhow::Result<tonic::transport::Channel> {
+    tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", server.endpoint))
+}
+
 async fn units_client(
     server: &ServerArgs,
 ) -> anyhow::Result<pb::units_service_client::UnitsServiceClient<tonic::transport::Channel>> {
-    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    let channel = connect(server).await?;
     Ok(pb::units_service_client::UnitsServiceClient::new(channel)
         .max_decoding_message_size(64 << 20))
 }
@@ -267,10 +274,7 @@ async fn import_plan(
     use fazhi_proto::plans::v1 as plans;
     let content =
         std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    let channel = connect(&server).await?;
     let response = plans::plans_service_client::PlansServiceClient::new(channel)
         .import_plan(authorized(
             plans::ImportPlanRequest {
@@ -308,10 +312,7 @@ async fn export_plan(
     server: ServerArgs,
 ) -> anyhow::Result<()> {
     use fazhi_proto::plans::v1 as plans;
-    let channel = tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {}", server.endpoint))?;
+    let channel = connect(&server).await?;
     let table = match table {
         TableArg::Breakdown => plans::ExportTable::TaskBreakdown,
         TableArg::Progress => plans::ExportTable::Progress,
