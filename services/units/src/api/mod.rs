@@ -378,11 +378,10 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         let units = |field: &str, names: &[String]| -> Result<Vec<UnitId>, Status> {
             names.iter().map(|name| unit_id(field, name)).collect()
         };
-        let mut successor_units = units(
+        let successor_units = units(
             "reorganization.successor_units",
             &reorganization.successor_units,
         )?;
-        successor_units.extend(new_units.iter().map(|unit| unit.id.clone()));
         let domain = Reorganization {
             id: ReorganizationId::generate(),
             kind,
@@ -393,7 +392,8 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             new_parent: optional_unit_id("reorganization.new_parent", &reorganization.new_parent)?,
             note: reorganization.note,
             create_time: context.clock.now(),
-        };
+        }
+        .with_new_units(&new_units);
         let (stored, created) = self
             .registry
             .reorganize(&context, domain, new_units)

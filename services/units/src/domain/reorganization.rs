@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::{UnitId, Violations};
+use super::{UnitId, ValidUnitFields, Violations};
 use fazhi_platform::string_enum;
 
 fazhi_platform::resource_id!(
@@ -166,6 +166,17 @@ impl Reorganization {
         )
     }
 
+    /// The units a reorganisation creates (the new unit of a merge, the parts of a split) are
+    /// among its successors.
+    pub fn with_new_units(mut self, new_units: &[ValidUnitFields]) -> Self {
+        for unit in new_units {
+            if !self.successor_units.contains(&unit.id) {
+                self.successor_units.push(unit.id.clone());
+            }
+        }
+        self
+    }
+
     /// The parent the sources move under, for a move: it must not be below them.
     pub fn moves_under(&self) -> Option<&UnitId> {
         match self.kind {
@@ -195,6 +206,31 @@ mod tests {
             note: String::new(),
             create_time: Utc::now(),
         }
+    }
+
+    #[test]
+    fn new_units_are_successors() {
+        let new_unit = crate::domain::NewUnit {
+            id: unit("c"),
+            display_name: "宁国市政务服务和数据资源管理局".to_owned(),
+            short_name: String::new(),
+            aliases: vec![],
+            kind: Some(crate::domain::UnitKind::GovernmentDepartment),
+            level: Some(crate::domain::AdministrativeLevel::County),
+            parent: Some(unit("p")),
+            region_code: String::new(),
+            credit_code: String::new(),
+            tags: vec![],
+            contacts: vec![],
+        }
+        .validate("new_units[0]")
+        .expect("valid");
+        let mut merge = reorganization(ReorganizationKind::Merge);
+        merge.successor_units.clear();
+        let merged = merge.with_new_units(std::slice::from_ref(&new_unit));
+        assert_eq!(merged.successor_units, vec![unit("c")]);
+        let again = merged.with_new_units(&[new_unit]);
+        assert_eq!(again.successor_units, vec![unit("c")], "listed once");
     }
 
     #[test]
