@@ -5,11 +5,12 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::outbox::StoredEvent;
 use fazhi_proto::plans::v1 as pb;
 use fazhi_units_client::UnitId;
+use std::collections::HashMap;
 use tonic::Status;
 
 use crate::domain::{
-    Assignment, AssignmentState, Evidence, ImportReport, MentionTarget, Plan, PlanId, PlanKind,
-    PlanState, ProgressReport, ProgressStatus, Role, Task,
+    Assignment, AssignmentState, Coverage, Evidence, ImportReport, MentionTarget, Plan, PlanId,
+    PlanKind, PlanState, ProgressReport, ProgressStatus, Role, Task,
 };
 use crate::error::PlansError;
 
@@ -352,4 +353,37 @@ pub(super) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>
         occur_time: Some(aip::timestamp(event.occurred_at)),
         payload: Some(payload),
     }))
+}
+
+/// A child plan's coverage of its parent (对标对表), each task id as a reference.
+pub(super) fn coverage_to_proto(
+    (plan, children): (&PlanId, &[Task]),
+    (parent_plan, parents): (&PlanId, &[Task]),
+    coverage: &Coverage,
+) -> pb::CoverageReport {
+    fn index(tasks: &[Task]) -> HashMap<&str, &Task> {
+        tasks.iter().map(|task| (task.id.as_str(), task)).collect()
+    }
+    let (child_tasks, parent_tasks) = (index(children), index(parents));
+    let refs = |plan: &PlanId, tasks: &HashMap<&str, &Task>, ids: &[String]| {
+        ids.iter()
+            .filter_map(|id| tasks.get(id.as_str()))
+            .map(|task| task_ref(plan, task))
+            .collect::<Vec<_>>()
+    };
+    pb::CoverageReport {
+        plan: plan.name(),
+        parent_plan: parent_plan.name(),
+        covered: coverage
+            .covered
+            .iter()
+            .map(|(parent, children)| pb::CoveredTask {
+                parent_task: refs(parent_plan, &parent_tasks, std::slice::from_ref(parent)).pop(),
+                child_tasks: refs(plan, &child_tasks, children),
+            })
+            .collect(),
+        missed: refs(parent_plan, &parent_tasks, &coverage.missed),
+        unlinked: refs(plan, &child_tasks, &coverage.unlinked),
+        parent_task_count: parents.len() as i32,
+    }
 }

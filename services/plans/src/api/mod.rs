@@ -15,8 +15,8 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
-    AssignmentFilter, Phase, PlanField, PlanId, PlanKind, ProgressInput, ProgressStatus, Task,
-    Upload, WorkPlanInput,
+    AssignmentFilter, Phase, PlanField, PlanId, PlanKind, ProgressInput, ProgressStatus, Upload,
+    WorkPlanInput,
 };
 use crate::error::PlansError;
 use crate::service::{ImportCommand, MentionEdit, PlanBook, TaskEdit};
@@ -444,42 +444,12 @@ impl pb::plans_service_server::PlansService for PlansApi {
         require_caller(&request)?;
         let plan = plan_id("plan", &request.get_ref().plan)?;
         let (coverage, children, parents, parent_plan) = self.book.coverage(&plan).await?;
-        let child_tasks: std::collections::HashMap<&str, &Task> = children
-            .iter()
-            .map(|task| (task.id.as_str(), task))
-            .collect();
-        let parent_tasks: std::collections::HashMap<&str, &Task> = parents
-            .iter()
-            .map(|task| (task.id.as_str(), task))
-            .collect();
-        let refs =
-            |plan: &PlanId, tasks: &std::collections::HashMap<&str, &Task>, ids: &[String]| {
-                ids.iter()
-                    .filter_map(|id| tasks.get(id.as_str()))
-                    .map(|task| task_ref(plan, task))
-                    .collect::<Vec<_>>()
-            };
         Ok(Response::new(pb::GetCoverageReportResponse {
-            coverage_report: Some(pb::CoverageReport {
-                plan: plan.name(),
-                parent_plan: parent_plan.name(),
-                covered: coverage
-                    .covered
-                    .iter()
-                    .map(|(parent, children)| pb::CoveredTask {
-                        parent_task: refs(
-                            &parent_plan,
-                            &parent_tasks,
-                            std::slice::from_ref(parent),
-                        )
-                        .pop(),
-                        child_tasks: refs(&plan, &child_tasks, children),
-                    })
-                    .collect(),
-                missed: refs(&parent_plan, &parent_tasks, &coverage.missed),
-                unlinked: refs(&plan, &child_tasks, &coverage.unlinked),
-                parent_task_count: parents.len() as i32,
-            }),
+            coverage_report: Some(coverage_to_proto(
+                (&plan, &children),
+                (&parent_plan, &parents),
+                &coverage,
+            )),
         }))
     }
 
