@@ -12,32 +12,32 @@ impl Store {
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "create_group"))]
     pub async fn create_group(&self, context: &CallContext, group: &NewGroup) -> Result<UnitGroup> {
         self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
-        let inserted = sqlx::query(
-            "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(group.id.as_str())
-        .bind(&group.display_name)
-        .bind(&group.aliases)
-        .bind(json(&group.definition)?)
-        .execute(&mut *transaction)
-        .await;
-        if let Err(error) = inserted {
-            return Err(if is_unique_violation(&error, "unit_groups_pkey") {
-                PlatformError::AlreadyExists(group.id.name()).into()
-            } else {
-                error.into()
-            });
-        }
-        let stored = group_in(transaction, &group.id).await?;
-        Ok(Outcome {
-            response: stored.clone(),
-            changes: vec![Change {
-                resource: stored.id.name(),
-                before: None,
-                after: Some(json(&stored)?),
-            }],
-            events: vec![group_event(&stored.id, false)],
-        })
+            let inserted = sqlx::query(
+                "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(group.id.as_str())
+            .bind(&group.display_name)
+            .bind(&group.aliases)
+            .bind(json(&group.definition)?)
+            .execute(&mut *transaction)
+            .await;
+            if let Err(error) = inserted {
+                return Err(if is_unique_violation(&error, "unit_groups_pkey") {
+                    PlatformError::AlreadyExists(group.id.name()).into()
+                } else {
+                    error.into()
+                });
+            }
+            let stored = group_in(transaction, &group.id).await?;
+            Ok(Outcome {
+                response: stored.clone(),
+                changes: vec![Change {
+                    resource: stored.id.name(),
+                    before: None,
+                    after: Some(json(&stored)?),
+                }],
+                events: vec![group_event(&stored.id, false)],
+            })
         })
         .await
     }
@@ -81,21 +81,21 @@ impl Store {
         etag: &str,
     ) -> Result<()> {
         self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
-        let before = group_in(transaction, id).await?;
-        fazhi_platform::aip::check_etag(etag, before.revision)?;
-        sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut *transaction)
-            .await?;
-        Ok(Outcome {
-            response: (),
-            changes: vec![Change {
-                resource: id.name(),
-                before: Some(json(&before)?),
-                after: None,
-            }],
-            events: vec![group_event(id, true)],
-        })
+            let before = group_in(transaction, id).await?;
+            fazhi_platform::aip::check_etag(etag, before.revision)?;
+            sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *transaction)
+                .await?;
+            Ok(Outcome {
+                response: (),
+                changes: vec![Change {
+                    resource: id.name(),
+                    before: Some(json(&before)?),
+                    after: None,
+                }],
+                events: vec![group_event(id, true)],
+            })
         })
         .await
     }

@@ -14,96 +14,96 @@ impl Store {
         groups: &[NewGroup],
     ) -> Result<ImportCounts> {
         self.mutate(context, "units", async |transaction: &mut PgConnection| {
-        let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
-        let existing: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM units.units WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let existing: std::collections::HashSet<&str> =
-            existing.iter().map(String::as_str).collect();
-        let (known, new): (Vec<&ImportedUnit>, Vec<&ImportedUnit>) = units
-            .iter()
-            .partition(|unit| existing.contains(unit.fields.id.as_str()));
-        check_import_parents(transaction, units).await?;
-        let known_ids: Vec<&str> = known.iter().map(|unit| unit.fields.id.as_str()).collect();
-        let before_images = latest_units(transaction, &known_ids).await?;
-        let corrected = correct_units(transaction, &known).await?;
-        insert_units(transaction, &new).await?;
-        check_parents_alive(transaction, &new).await?;
-
-        let new_ids: Vec<&str> = new.iter().map(|unit| unit.fields.id.as_str()).collect();
-        let created: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{UNIT_AS_CREATED} JOIN UNNEST($1::text[]) WITH ORDINALITY AS wanted (id, position) ON wanted.id = u.id
-             ORDER BY wanted.position"
-        )))
-        .bind(&new_ids)
-        .fetch_all(&mut *transaction)
-        .await?;
-        let created = units_from(created)?;
-        let mut counts = ImportCounts {
-            units_created: created.len() as i32,
-            units_updated: corrected.len() as i32,
-            ..ImportCounts::default()
-        };
-        let mut changes = created
-            .iter()
-            .map(|unit| Change::of::<Unit, Unit>(unit.id.name(), None, Some(unit)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut events = created
-            .iter()
-            .map(|unit| {
-                Ok(NewEvent {
-                    event_type: "unit.created",
-                    resource: unit.id.name(),
-                    payload: json(unit)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let corrected_ids: Vec<&str> = corrected.iter().map(String::as_str).collect();
-        let after_images = latest_units(transaction, &corrected_ids).await?;
-        for id in &corrected_ids {
-            changes.push(Change::of(
-                format!("units/{id}"),
-                before_images.get(*id),
-                after_images.get(*id),
-            )?);
-        }
-        for group in groups {
-            let outcome: Option<bool> = sqlx::query_scalar(
-                "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, aliases = EXCLUDED.aliases,
-                     definition = EXCLUDED.definition, delete_time = NULL,
-                     revision = units.unit_groups.revision + 1, update_time = now()
-                 WHERE (units.unit_groups.display_name, units.unit_groups.aliases, units.unit_groups.definition,
-                        units.unit_groups.delete_time)
-                       IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.aliases, EXCLUDED.definition, NULL)
-                 RETURNING (xmax = 0)",
+            let ids: Vec<&str> = units.iter().map(|unit| unit.fields.id.as_str()).collect();
+            let existing: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM units.units WHERE id = ANY ($1) ORDER BY id FOR UPDATE",
             )
-            .bind(group.id.as_str())
-            .bind(&group.display_name)
-            .bind(&group.aliases)
-            .bind(json(&group.definition)?)
-            .fetch_optional(&mut *transaction)
+            .bind(&ids)
+            .fetch_all(&mut *transaction)
             .await?;
-            match outcome {
-                Some(true) => counts.groups_created += 1,
-                Some(false) => counts.groups_updated += 1,
-                None => continue,
+            let existing: std::collections::HashSet<&str> =
+                existing.iter().map(String::as_str).collect();
+            let (known, new): (Vec<&ImportedUnit>, Vec<&ImportedUnit>) = units
+                .iter()
+                .partition(|unit| existing.contains(unit.fields.id.as_str()));
+            check_import_parents(transaction, units).await?;
+            let known_ids: Vec<&str> = known.iter().map(|unit| unit.fields.id.as_str()).collect();
+            let before_images = latest_units(transaction, &known_ids).await?;
+            let corrected = correct_units(transaction, &known).await?;
+            insert_units(transaction, &new).await?;
+            check_parents_alive(transaction, &new).await?;
+
+            let new_ids: Vec<&str> = new.iter().map(|unit| unit.fields.id.as_str()).collect();
+            let created: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{UNIT_AS_CREATED} JOIN UNNEST($1::text[]) WITH ORDINALITY AS wanted (id, position) ON wanted.id = u.id
+                 ORDER BY wanted.position"
+            )))
+            .bind(&new_ids)
+            .fetch_all(&mut *transaction)
+            .await?;
+            let created = units_from(created)?;
+            let mut counts = ImportCounts {
+                units_created: created.len() as i32,
+                units_updated: corrected.len() as i32,
+                ..ImportCounts::default()
+            };
+            let mut changes = created
+                .iter()
+                .map(|unit| Change::of::<Unit, Unit>(unit.id.name(), None, Some(unit)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut events = created
+                .iter()
+                .map(|unit| {
+                    Ok(NewEvent {
+                        event_type: "unit.created",
+                        resource: unit.id.name(),
+                        payload: json(unit)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let corrected_ids: Vec<&str> = corrected.iter().map(String::as_str).collect();
+            let after_images = latest_units(transaction, &corrected_ids).await?;
+            for id in &corrected_ids {
+                changes.push(Change::of(
+                    format!("units/{id}"),
+                    before_images.get(*id),
+                    after_images.get(*id),
+                )?);
             }
-            changes.push(Change {
-                resource: group.id.name(),
-                before: None,
-                after: Some(json(&group.definition)?),
-            });
-            events.push(group_event(&group.id, false));
-        }
-        Ok(Outcome {
-            response: counts,
-            changes,
-            events,
-        })
+            for group in groups {
+                let outcome: Option<bool> = sqlx::query_scalar(
+                    "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, aliases = EXCLUDED.aliases,
+                         definition = EXCLUDED.definition, delete_time = NULL,
+                         revision = units.unit_groups.revision + 1, update_time = now()
+                     WHERE (units.unit_groups.display_name, units.unit_groups.aliases, units.unit_groups.definition,
+                            units.unit_groups.delete_time)
+                           IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.aliases, EXCLUDED.definition, NULL)
+                     RETURNING (xmax = 0)",
+                )
+                .bind(group.id.as_str())
+                .bind(&group.display_name)
+                .bind(&group.aliases)
+                .bind(json(&group.definition)?)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                match outcome {
+                    Some(true) => counts.groups_created += 1,
+                    Some(false) => counts.groups_updated += 1,
+                    None => continue,
+                }
+                changes.push(Change {
+                    resource: group.id.name(),
+                    before: None,
+                    after: Some(json(&group.definition)?),
+                });
+                events.push(group_event(&group.id, false));
+            }
+            Ok(Outcome {
+                response: counts,
+                changes,
+                events,
+            })
         })
         .await
     }

@@ -15,99 +15,99 @@ impl Store {
         new_units: &[ValidUnitFields],
     ) -> Result<(Reorganization, Vec<Unit>)> {
         self.mutate(context, &reorganization.id.name(), async |transaction: &mut PgConnection| {
-        let day = reorganization.effective_date;
-        let mut changes = Vec::new();
-        for source in &reorganization.source_units {
-            lock_unit(transaction, source).await?;
-            let unit = current_unit_in(transaction, source, day).await?;
-            if unit.valid_from >= day
-                || unit.valid_until.is_some_and(|until| until <= day)
-                || unit.delete_time.is_some()
-            {
-                return Err(UnitsError::UnitNotActive(source.name(), day));
-            }
-            changes.push(Change {
-                resource: source.name(),
-                before: Some(json(&unit)?),
-                after: None,
-            });
-        }
-        for fields in new_units {
-            insert_unit(transaction, fields, day).await?;
-        }
-        for successor in &reorganization.successor_units {
-            let unit = unit_in(transaction, successor, day).await;
-            if unit.is_err() {
-                return Err(UnitsError::UnitNotActive(successor.name(), day));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO units.reorganizations
-               (id, kind, effective_date, source_units, successor_units, new_display_name, new_parent, note)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(reorganization.id.as_str())
-        .bind(reorganization.kind.as_str())
-        .bind(day)
-        .bind(reorganization.source_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
-        .bind(reorganization.successor_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
-        .bind(&reorganization.new_display_name)
-        .bind(reorganization.new_parent.as_ref().map(UnitId::as_str))
-        .bind(&reorganization.note)
-        .execute(&mut *transaction)
-        .await
-        .map_err(|error| parent_error(error, "reorganization.new_parent"))?;
-        for source in &reorganization.source_units {
-            if reorganization.ends_sources() {
-                sqlx::query("UPDATE units.units SET valid_until = $2, revision = revision + 1, update_time = now() WHERE id = $1")
-                    .bind(source.as_str())
-                    .bind(day)
-                    .execute(&mut *transaction)
-                    .await?;
-                for successor in &reorganization.successor_units {
-                    sqlx::query(
-                        "INSERT INTO units.successions (predecessor_id, successor_id, effective_date, reorganization_id)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(source.as_str())
-                    .bind(successor.as_str())
-                    .bind(day)
-                    .bind(reorganization.id.as_str())
-                    .execute(&mut *transaction)
-                    .await?;
+            let day = reorganization.effective_date;
+            let mut changes = Vec::new();
+            for source in &reorganization.source_units {
+                lock_unit(transaction, source).await?;
+                let unit = current_unit_in(transaction, source, day).await?;
+                if unit.valid_from >= day
+                    || unit.valid_until.is_some_and(|until| until <= day)
+                    || unit.delete_time.is_some()
+                {
+                    return Err(UnitsError::UnitNotActive(source.name(), day));
                 }
-            } else {
-                if let Some(parent) = reorganization.moves_under() {
-                    check_no_cycle(transaction, source, parent, day).await?;
-                }
-                start_version(transaction, source, day, reorganization).await?;
+                changes.push(Change {
+                    resource: source.name(),
+                    before: Some(json(&unit)?),
+                    after: None,
+                });
             }
-        }
-        let mut created = Vec::new();
-        for fields in new_units {
-            created.push(unit_in(transaction, &fields.id, day).await?);
-        }
-        for change in &mut changes {
-            let id = UnitId::from_trusted(change.resource.trim_start_matches("units/").to_owned());
-            change.after = Some(json(&current_unit_in(transaction, &id, day).await?)?);
-        }
-        let stored: Reorganization = sqlx::query_as::<_, ReorganizationRow>(
-            "SELECT * FROM units.reorganizations WHERE id = $1",
-        )
-        .bind(reorganization.id.as_str())
-        .fetch_one(&mut *transaction)
-        .await?
-        .try_into()?;
-        let outcome = (stored, created);
-        Ok(Outcome {
-            response: outcome.clone(),
-            changes,
-            events: vec![NewEvent {
-                event_type: "units.reorganized",
-                resource: outcome.0.id.name(),
-                payload: json(&outcome.0)?,
-            }],
-        })
+            for fields in new_units {
+                insert_unit(transaction, fields, day).await?;
+            }
+            for successor in &reorganization.successor_units {
+                let unit = unit_in(transaction, successor, day).await;
+                if unit.is_err() {
+                    return Err(UnitsError::UnitNotActive(successor.name(), day));
+                }
+            }
+            sqlx::query(
+                "INSERT INTO units.reorganizations
+                   (id, kind, effective_date, source_units, successor_units, new_display_name, new_parent, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(reorganization.id.as_str())
+            .bind(reorganization.kind.as_str())
+            .bind(day)
+            .bind(reorganization.source_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+            .bind(reorganization.successor_units.iter().map(UnitId::as_str).collect::<Vec<_>>())
+            .bind(&reorganization.new_display_name)
+            .bind(reorganization.new_parent.as_ref().map(UnitId::as_str))
+            .bind(&reorganization.note)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| parent_error(error, "reorganization.new_parent"))?;
+            for source in &reorganization.source_units {
+                if reorganization.ends_sources() {
+                    sqlx::query("UPDATE units.units SET valid_until = $2, revision = revision + 1, update_time = now() WHERE id = $1")
+                        .bind(source.as_str())
+                        .bind(day)
+                        .execute(&mut *transaction)
+                        .await?;
+                    for successor in &reorganization.successor_units {
+                        sqlx::query(
+                            "INSERT INTO units.successions (predecessor_id, successor_id, effective_date, reorganization_id)
+                             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(source.as_str())
+                        .bind(successor.as_str())
+                        .bind(day)
+                        .bind(reorganization.id.as_str())
+                        .execute(&mut *transaction)
+                        .await?;
+                    }
+                } else {
+                    if let Some(parent) = reorganization.moves_under() {
+                        check_no_cycle(transaction, source, parent, day).await?;
+                    }
+                    start_version(transaction, source, day, reorganization).await?;
+                }
+            }
+            let mut created = Vec::new();
+            for fields in new_units {
+                created.push(unit_in(transaction, &fields.id, day).await?);
+            }
+            for change in &mut changes {
+                let id = UnitId::from_trusted(change.resource.trim_start_matches("units/").to_owned());
+                change.after = Some(json(&current_unit_in(transaction, &id, day).await?)?);
+            }
+            let stored: Reorganization = sqlx::query_as::<_, ReorganizationRow>(
+                "SELECT * FROM units.reorganizations WHERE id = $1",
+            )
+            .bind(reorganization.id.as_str())
+            .fetch_one(&mut *transaction)
+            .await?
+            .try_into()?;
+            let outcome = (stored, created);
+            Ok(Outcome {
+                response: outcome.clone(),
+                changes,
+                events: vec![NewEvent {
+                    event_type: "units.reorganized",
+                    resource: outcome.0.id.name(),
+                    payload: json(&outcome.0)?,
+                }],
+            })
         })
         .await
     }

@@ -208,31 +208,25 @@ impl Store {
         apply: impl FnOnce(&Unit) -> Result<ValidUnitFields>,
     ) -> Result<Unit> {
         let today = context.clock.today();
-        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
-        let before = unit_to_change(transaction, id, etag, today).await?;
-        let after_fields = apply(&before)?;
-        if after_fields.parent != before.parent
-            && let Some(parent) = &after_fields.parent
-        {
-            check_no_cycle(transaction, id, parent, today).await?;
-        }
-        correct_unit(transaction, &after_fields, "unit.parent").await?;
-        let after = current_unit_in(transaction, id, today).await?;
-        let changed: Vec<&str> = fields.iter().map(|field| field.path()).collect();
-        Ok(Outcome {
-            response: after.clone(),
-            changes: vec![Change {
-                resource: id.name(),
-                before: Some(json(&before)?),
-                after: Some(json(&after)?),
-            }],
-            events: vec![NewEvent {
-                event_type: "unit.updated",
-                resource: id.name(),
-                payload: serde_json::json!({ "unit": json(&after)?, "changed_fields": changed }),
-            }],
-        })
-        })
+        self.mutate(
+            context,
+            &id.name(),
+            async |transaction: &mut PgConnection| {
+                let before = unit_to_change(transaction, id, etag, today).await?;
+                let after_fields = apply(&before)?;
+                if after_fields.parent != before.parent
+                    && let Some(parent) = &after_fields.parent
+                {
+                    check_no_cycle(transaction, id, parent, today).await?;
+                }
+                correct_unit(transaction, &after_fields, "unit.parent").await?;
+                let after = current_unit_in(transaction, id, today).await?;
+                let changed: Vec<&str> = fields.iter().map(|field| field.path()).collect();
+                let payload =
+                    serde_json::json!({ "unit": json(&after)?, "changed_fields": changed });
+                unit_change(&before, after, ("unit.updated", payload))
+            },
+        )
         .await
     }
 
@@ -246,35 +240,24 @@ impl Store {
     ) -> Result<Unit> {
         let today = context.clock.today();
         self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
-        let before = unit_to_change(transaction, id, etag, today).await?;
-        let has_children: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM units.unit_versions v JOIN units.units u ON u.id = v.unit_id
-                            WHERE v.parent_id = $1 AND u.delete_time IS NULL AND u.valid_until IS NULL)",
-        )
-        .bind(id.as_str())
-        .fetch_one(&mut *transaction)
-        .await?;
-        if has_children {
-            return Err(UnitsError::HasChildren(id.name()));
-        }
-        sqlx::query("UPDATE units.units SET delete_time = now(), revision = revision + 1, update_time = now() WHERE id = $1")
+            let before = unit_to_change(transaction, id, etag, today).await?;
+            let has_children: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM units.unit_versions v JOIN units.units u ON u.id = v.unit_id
+                                WHERE v.parent_id = $1 AND u.delete_time IS NULL AND u.valid_until IS NULL)",
+            )
             .bind(id.as_str())
-            .execute(&mut *transaction)
+            .fetch_one(&mut *transaction)
             .await?;
-        let after = current_unit_in(transaction, id, today).await?;
-        Ok(Outcome {
-            response: after.clone(),
-            changes: vec![Change {
-                resource: id.name(),
-                before: Some(json(&before)?),
-                after: Some(json(&after)?),
-            }],
-            events: vec![NewEvent {
-                event_type: "unit.deleted",
-                resource: id.name(),
-                payload: serde_json::json!({ "unit": id.name() }),
-            }],
-        })
+            if has_children {
+                return Err(UnitsError::HasChildren(id.name()));
+            }
+            sqlx::query("UPDATE units.units SET delete_time = now(), revision = revision + 1, update_time = now() WHERE id = $1")
+                .bind(id.as_str())
+                .execute(&mut *transaction)
+                .await?;
+            let after = current_unit_in(transaction, id, today).await?;
+            let payload = serde_json::json!({ "unit": id.name() });
+            unit_change(&before, after, ("unit.deleted", payload))
         })
         .await
     }
@@ -539,4 +522,21 @@ pub(super) async fn unit_to_change(
     }
     fazhi_platform::aip::check_etag(etag, before.revision)?;
     Ok(before)
+}
+
+/// A change of one unit, audited before and after, with its event; answers the unit as it is now.
+fn unit_change(
+    before: &Unit,
+    after: Unit,
+    (event_type, payload): (&'static str, serde_json::Value),
+) -> Result<Outcome<Unit>> {
+    Ok(Outcome {
+        changes: vec![Change::of(after.id.name(), Some(before), Some(&after))?],
+        events: vec![NewEvent {
+            event_type,
+            resource: after.id.name(),
+            payload,
+        }],
+        response: after,
+    })
 }
