@@ -353,8 +353,9 @@ impl CallSample {
 
 impl Drop for CallSample {
     fn drop(&mut self) {
+        // Dropped inside the call's span (an instrumented future drops its inner one in it).
         if !self.recorded {
-            rpc_metrics().record(&self.method, tonic::Code::Cancelled, self.started.elapsed());
+            self.record(tonic::Code::Cancelled);
         }
     }
 }
