@@ -220,6 +220,13 @@ pub async fn run(
     for task in units.background.into_iter().chain(plans.background) {
         tokio::spawn(task);
     }
+    for schema in [fazhi_units::SPEC.schema, fazhi_plans::SPEC.schema] {
+        tokio::spawn(fazhi_platform::mutation::forget_old_request_ids(
+            pool.clone(),
+            schema,
+            settings.database.request_id_retention(),
+        ));
+    }
     let server = GrpcServer::new()
         .add_service(units.service)
         .await

@@ -259,6 +259,41 @@ where
     ))
 }
 
+/// Forgets request ids older than `retention`, every hour for as long as the process lives:
+/// replays are promised for the retention, not forever. Safe with several replicas.
+pub async fn forget_old_request_ids(
+    pool: PgPool,
+    schema: &'static str,
+    retention: std::time::Duration,
+) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match forget_request_ids_older_than(&pool, schema, retention).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(schema, forgotten, "old request ids forgotten"),
+            Err(error) => tracing::warn!(%error, schema, "old request ids not forgotten"),
+        }
+    }
+}
+
+/// One pass of [`forget_old_request_ids`]: how many were forgotten.
+pub async fn forget_request_ids_older_than(
+    pool: &PgPool,
+    schema: &str,
+    retention: std::time::Duration,
+) -> Result<u64, PlatformError> {
+    let retention = sqlx::postgres::types::PgInterval::try_from(retention)
+        .map_err(|error| PlatformError::Internal(format!("retention out of range: {error}")))?;
+    Ok(sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {schema}.idempotency WHERE created_at < now() - $1::interval"
+    )))
+    .bind(retention)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 /// How far a consumer has applied another service's stream; 0 before the first event.
 pub async fn cursor(pool: &PgPool, schema: &str, stream: &str) -> Result<i64, PlatformError> {
     let sequence: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(

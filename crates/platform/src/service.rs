@@ -71,9 +71,14 @@ where
     let mounted = mount(Environment {
         settings: &settings,
         service_settings,
-        pool,
+        pool: pool.clone(),
         authenticator,
     })?;
+    tokio::spawn(crate::mutation::forget_old_request_ids(
+        pool,
+        spec.schema,
+        settings.database.request_id_retention(),
+    ));
     for task in mounted.background {
         tokio::spawn(task);
     }

@@ -74,6 +74,12 @@ impl Default for ServerSettings {
     }
 }
 
+impl DatabaseSettings {
+    pub fn request_id_retention(&self) -> Duration {
+        Duration::from_secs(self.request_id_retention_hours * 3600)
+    }
+}
+
 impl ServerSettings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
@@ -94,6 +100,8 @@ pub struct DatabaseSettings {
     pub idle_in_transaction_timeout_ms: u64,
     /// Run pending migrations at start (safe with several replicas: they take an advisory lock).
     pub migrate_on_start: bool,
+    /// How long a request id is remembered for replays (AIP-155); older ones are forgotten.
+    pub request_id_retention_hours: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -106,6 +114,7 @@ impl Default for DatabaseSettings {
             lock_timeout_ms: 2_000,
             idle_in_transaction_timeout_ms: 15_000,
             migrate_on_start: true,
+            request_id_retention_hours: 7 * 24,
         }
     }
 }
@@ -262,6 +271,12 @@ impl Settings {
             return invalid(
                 "database.acquire_timeout_ms",
                 "must be below server.request_timeout_ms so a busy pool fails before the deadline",
+            );
+        }
+        if self.database.request_id_retention_hours == 0 {
+            return invalid(
+                "database.request_id_retention_hours",
+                "must be positive: a retry must find its first answer",
             );
         }
         if self.database.max_connections == 0 {

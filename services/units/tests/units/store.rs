@@ -125,3 +125,30 @@ async fn credit_codes_are_unique_and_concurrent_retries_apply_once() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+#[tokio::test]
+async fn request_ids_are_remembered_for_the_retention_only() {
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    sqlx::query(
+        "INSERT INTO units.idempotency (subject, request_id, method, fingerprint, response, created_at)
+         VALUES ('a', 'old', 'm', '\\x00', 'null', now() - interval '8 days'),
+                ('a', 'recent', 'm', '\\x00', 'null', now() - interval '6 days')",
+    )
+    .execute(&database.pool)
+    .await
+    .unwrap();
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    let forgotten = fazhi_platform::mutation::forget_request_ids_older_than(
+        &database.pool,
+        fazhi_units::store::SCHEMA,
+        week,
+    )
+    .await
+    .unwrap();
+    assert_eq!(forgotten, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT request_id FROM units.idempotency")
+        .fetch_all(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["recent"]);
+}
