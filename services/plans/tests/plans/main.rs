@@ -443,6 +443,19 @@ impl App {
             .into_inner())
     }
 
+    /// 通辽 task 7 (清单 published by the end of March) is led by 政务服务局: its assignment,
+    /// as that unit's staff (`token`) sees it.
+    async fn task_seven_lead(&mut self, token: &str) -> pb::Assignment {
+        self.assignments_of("tl-zwfwj", token)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|assignment| {
+                assignment.task_number == "7" && assignment.role == pb::AssignmentRole::Lead as i32
+            })
+            .unwrap()
+    }
+
     async fn assignments_of(
         &mut self,
         unit: &str,
@@ -653,16 +666,8 @@ async fn a_unit_claims_its_assignment_with_a_work_plan() {
         .plan
         .unwrap();
     app.publish(&plan.name, &admin).await.unwrap();
-    // Task 7 (清单 published by the end of March) is led by 政务服务局.
     let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
-    let own = app.assignments_of("tl-zwfwj", &staff).await.unwrap();
-    let lead = own
-        .iter()
-        .find(|assignment| {
-            assignment.task_number == "7" && assignment.role == pb::AssignmentRole::Lead as i32
-        })
-        .unwrap()
-        .clone();
+    let lead = app.task_seven_lead(&staff).await;
     let claim = |due_date: &str, etag: &str| pb::ClaimAssignmentRequest {
         name: lead.name.clone(),
         work_plan: Some(work_plan(due_date)),

@@ -156,14 +156,7 @@ async fn every_mutation_replays() {
     assert!(published.assignment_count > 0);
 
     let staff = bearer("clerk", Some("tl-zwfwj"), &[Role::UnitStaff]);
-    let own = app.assignments_of("tl-zwfwj", &staff).await.unwrap();
-    let lead = own
-        .iter()
-        .find(|assignment| {
-            assignment.task_number == "7" && assignment.role == pb::AssignmentRole::Lead as i32
-        })
-        .unwrap()
-        .clone();
+    let lead = app.task_seven_lead(&staff).await;
     let report = |percent: i32, request_id: &str| pb::ReportProgressRequest {
         parent: lead.name.clone(),
         status: pb::ProgressStatus::InProgress as i32,
