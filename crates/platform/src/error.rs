@@ -223,6 +223,14 @@ impl From<sqlx::Error> for PlatformError {
             Some("40001" | "40P01" | "55P03") => Self::Conflict,
             // query_canceled: statement_timeout
             Some("57014") => Self::DatabaseTimeout(error),
+            // character_not_in_repertoire, untranslatable_character: text Postgres cannot store,
+            // a NUL character above all; the caller's input, not our fault.
+            Some("22021" | "22P05") => Self::InvalidArgument(vec![FieldViolation::new(
+                "",
+                "INVALID_TEXT",
+                "text must not contain NUL or other characters that cannot be stored",
+                "文本不得包含空字符(NUL)等无法保存的字符",
+            )]),
             _ => match error {
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                     Self::DatabaseUnavailable(error)

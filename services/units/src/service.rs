@@ -321,21 +321,32 @@ impl UnitRegistry {
                 }),
         );
         let groups = self.store.all_groups().await?;
-        let index = MentionIndex::new(&Scope {
-            government: &government,
-            units: &scoped,
-            groups: &groups,
-        });
-        let mut cache: HashMap<&str, Resolution> = HashMap::new();
-        Ok(mentions
-            .iter()
-            .map(|mention| {
-                cache
-                    .entry(mention)
-                    .or_insert_with(|| index.resolve(mention))
-                    .clone()
-            })
-            .collect())
+        let mentions = mentions.to_vec();
+        // Building the index and matching is CPU work (a county has thousands of units, a call
+        // up to 1,000 mentions): off the async runtime, so no other call waits behind it.
+        tokio::task::spawn_blocking(move || {
+            let index = MentionIndex::new(&Scope {
+                government: &government,
+                units: &scoped,
+                groups: &groups,
+            });
+            let mut cache: HashMap<&str, Resolution> = HashMap::new();
+            mentions
+                .iter()
+                .map(|mention| {
+                    cache
+                        .entry(mention)
+                        .or_insert_with(|| index.resolve(mention))
+                        .clone()
+                })
+                .collect()
+        })
+        .await
+        .map_err(|error| {
+            UnitsError::Platform(PlatformError::Internal(format!(
+                "mention resolution failed: {error}"
+            )))
+        })
     }
 
     /// Imports a registry file: admins only.

@@ -24,6 +24,20 @@ pub(super) fn invalid_all(violations: Vec<FieldViolation>) -> Status {
     UnitsError::invalid(violations).into()
 }
 
+/// An optional free-text field, trimmed; a NUL character (which Postgres cannot store) is
+/// refused naming the field.
+pub(super) fn text(field: &str, value: &str) -> Result<Option<String>, Status> {
+    if value.contains('\0') {
+        return Err(invalid(FieldViolation::new(
+            field,
+            "INVALID_TEXT",
+            format!("{field} must not contain NUL characters"),
+            format!("{field} 不得包含空字符(NUL)"),
+        )));
+    }
+    Ok(Some(value.trim().to_owned()).filter(|value| !value.is_empty()))
+}
+
 pub(super) fn date(field: &str, text: &str) -> Result<Option<NaiveDate>, Status> {
     aip::optional_date(field, text).map_err(invalid)
 }

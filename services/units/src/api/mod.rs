@@ -92,7 +92,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             parent: optional_unit_id("parent", &message.parent)?,
             kind,
             tag: Some(message.tag).filter(|tag| !tag.is_empty()),
-            search: Some(message.search.trim().to_owned()).filter(|search| !search.is_empty()),
+            search: text("search", &message.search)?,
             as_of: date("as_of", &message.as_of)?.unwrap_or(today),
             show_deleted: message.show_deleted,
         };

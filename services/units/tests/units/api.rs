@@ -669,3 +669,21 @@ async fn import_export_round_trip() {
         .unwrap_err();
     assert_eq!(error.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_search_names_the_field() {
+    let mut app = App::with_demo_registry().await;
+    let refused = app
+        .client
+        .list_units(with_token(
+            pb::ListUnitsRequest {
+                search: "司法\0局".to_owned(),
+                ..Default::default()
+            },
+            &app.admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(details(&refused).1, vec!["search"]);
+}
