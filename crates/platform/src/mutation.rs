@@ -80,7 +80,7 @@ pub struct Outcome<T> {
 /// 4. audit rows, outbox events and the stored response are written and the transaction commits.
 ///
 /// A refusal from `prepare` or `apply` rolls the change back and is audited against `target`
-/// with its `ErrorInfo` reason, in a transaction of its own.
+/// with its `ErrorInfo` reason, in a transaction of its own (server faults are not refusals).
 pub async fn run<T, E, P>(
     pool: &PgPool,
     schema: &'static str,
@@ -114,7 +114,12 @@ where
     match attempt.await {
         Ok(response) => Ok(response),
         Err(error) => {
-            audit_refusal(pool, schema, context, target, error.describe().reason).await;
+            // A refusal is audited; a fault of ours (the database away, a timeout) is logged
+            // where it is turned into a status, and auditing it would only wait for it again.
+            let description = error.describe();
+            if !crate::telemetry::is_server_fault(description.code) {
+                audit_refusal(pool, schema, context, target, description.reason).await;
+            }
             Err(error)
         }
     }
