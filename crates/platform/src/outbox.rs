@@ -126,15 +126,15 @@ async fn listen(
     channel: String,
     sender: tokio::sync::watch::Sender<u64>,
 ) {
+    // A pool of one of its own: the listener never takes a request connection.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
     let mut backoff = Duration::from_millis(200);
     loop {
         let connected = async {
-            // A pool of one of its own: the listener never takes a request connection.
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_lazy_with(options.clone());
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(&channel).await?;
             Ok::<_, sqlx::Error>(listener)
@@ -142,13 +142,13 @@ async fn listen(
         match connected.await {
             Ok(mut listener) => {
                 backoff = Duration::from_millis(200);
-                // Streams re-read after a reconnect, in case a notification fell in the gap.
+                // Streams re-read after a (re)connect, in case a notification fell in the gap.
                 sender.send_modify(|count| *count += 1);
+                // A notification, or `None` when the listener lost its connection and made a
+                // new one: either way the streams re-read.
                 loop {
                     match listener.try_recv().await {
-                        Ok(Some(_)) => sender.send_modify(|count| *count += 1),
-                        // The connection was lost and is re-established by the listener.
-                        Ok(None) => sender.send_modify(|count| *count += 1),
+                        Ok(_) => sender.send_modify(|count| *count += 1),
                         Err(error) => {
                             tracing::warn!(%error, channel, "outbox listener failed; reconnecting");
                             break;

@@ -306,6 +306,7 @@ where
         let future = self.inner.call(request);
         let mut sample = CallSample {
             method,
+            span: span.clone(),
             started: Instant::now(),
             recorded: false,
         };
@@ -335,6 +336,7 @@ where
 /// `grpc-timeout` ran out in tonic's own layer outside this stack) counts as `CANCELLED`.
 struct CallSample {
     method: std::sync::Arc<str>,
+    span: tracing::Span,
     started: Instant,
     recorded: bool,
 }
@@ -343,17 +345,15 @@ impl CallSample {
     fn record(&mut self, code: tonic::Code) {
         self.recorded = true;
         rpc_metrics().record(&self.method, code, self.started.elapsed());
-        let span = tracing::Span::current();
-        span.record("rpc.grpc.status_code", code as i32);
+        self.span.record("rpc.grpc.status_code", code as i32);
         if crate::telemetry::is_server_fault(code) {
-            span.record("otel.status_code", "ERROR");
+            self.span.record("otel.status_code", "ERROR");
         }
     }
 }
 
 impl Drop for CallSample {
     fn drop(&mut self) {
-        // Dropped inside the call's span (an instrumented future drops its inner one in it).
         if !self.recorded {
             self.record(tonic::Code::Cancelled);
         }
