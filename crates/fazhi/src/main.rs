@@ -231,9 +231,8 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let content =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let text = fazhi_plans::domain::import::document_text(&content)
+            let plan = fazhi_plans::domain::import::parse_document(&content)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let plan = fazhi_plans::domain::import::parse(&text);
             println!("{}", serde_json::to_string_pretty(&plan)?);
             Ok(())
         }

@@ -23,20 +23,22 @@ pub struct Table {
 }
 
 /// The task breakdown table (任务分解表), as in the annex of 通辽市2020年度…实施方案: 序号,
-/// 重点工作任务, 牵头单位, 责任单位 (participating units follow the responsible ones), 完成时限.
+/// 重点工作任务, 牵头单位, 责任单位, then 配合单位 where any task names participating units, and
+/// 完成时限. The importer reads it back (`import::parse_document`).
 pub fn task_breakdown(plan_title: &str, tasks: &[Task]) -> Table {
-    let mentions = |task: &Task, roles: &[Role]| {
-        roles
+    let mentions = |task: &Task, role: Role| {
+        task.mentions
             .iter()
-            .flat_map(|role| {
-                task.mentions
-                    .iter()
-                    .filter(move |mention| mention.role == *role)
-            })
+            .filter(|mention| mention.role == role)
             .map(|mention| mention.mention.as_str())
             .collect::<Vec<_>>()
             .join("、")
     };
+    let participating = tasks.iter().any(|task| {
+        task.mentions
+            .iter()
+            .any(|mention| mention.role == Role::Participating)
+    });
     let rows = tasks
         .iter()
         .map(|task| {
@@ -45,24 +47,32 @@ pub fn task_breakdown(plan_title: &str, tasks: &[Task]) -> Table {
                 .iter()
                 .map(|deadline| deadline.text.as_str())
                 .collect();
-            vec![
+            let mut row = vec![
                 Cell::Text(task.number.clone()),
                 Cell::Text(task.text.clone()),
-                Cell::Text(mentions(task, &[Role::Lead])),
-                Cell::Text(mentions(task, &[Role::Responsible, Role::Participating])),
-                Cell::Text(deadlines.join("、")),
-            ]
+                Cell::Text(mentions(task, Role::Lead)),
+                Cell::Text(mentions(task, Role::Responsible)),
+            ];
+            if participating {
+                row.push(Cell::Text(mentions(task, Role::Participating)));
+            }
+            row.push(Cell::Text(deadlines.join("、")));
+            row
         })
         .collect();
+    let mut headers = vec![
+        ("序号", 6.0),
+        ("重点工作任务", 60.0),
+        ("牵头单位", 20.0),
+        ("责任单位", 30.0),
+    ];
+    if participating {
+        headers.push(("配合单位", 24.0));
+    }
+    headers.push(("完成时限", 14.0));
     Table {
         title: format!("{plan_title}重点工作任务分解表"),
-        headers: vec![
-            ("序号", 6.0),
-            ("重点工作任务", 60.0),
-            ("牵头单位", 20.0),
-            ("责任单位", 30.0),
-            ("完成时限", 14.0),
-        ],
+        headers,
         rows,
     }
 }

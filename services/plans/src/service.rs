@@ -18,15 +18,15 @@ use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 
 use crate::blobs::BlobStore;
-use crate::domain::import::{document_text, parse};
+use crate::domain::import::parse_document;
 use crate::domain::{
     Assignment, AssignmentFilter, AssignmentRefusal, CheckedProgress, Coverage, Draft, EditRefusal,
-    Evidence, ImportReport, MentionResolution, MentionTarget, NewAssignment, Plan, PlanField,
-    PlanId, ProgressInput, ProgressReport, PublishRefusal, Role, Task, TaskMention, WorkPlanInput,
-    apply_resolutions, assignments, check_deletable, check_editable, check_publishable,
-    check_tasks_editable, close, copy_task, coverage, distinct_mentions, draft, edit_plan,
-    edit_task, groups_to_expand, level_word, link_to_parent, place_name, task_deadline,
-    task_mentions,
+    Evidence, ImportReport, MentionResolution, MentionTarget, NewAssignment, NewTask, Plan,
+    PlanField, PlanId, ProgressInput, ProgressReport, PublishRefusal, Role, Task, TaskMention,
+    TaskPlace, WorkPlanInput, apply_resolutions, assignments, check_deletable, check_editable,
+    check_publishable, check_tasks_editable, close, copy_task, coverage, distinct_mentions, draft,
+    edit_plan, edit_task, groups_to_expand, level_word, link_to_parent, moves_place, new_task,
+    place_name, reorder, task_deadline, task_mentions,
 };
 use crate::error::{PlansError, Result};
 use crate::export::{self, Table};
@@ -69,9 +69,18 @@ pub struct MentionEdit {
 /// What an edit of a draft's task changes.
 #[derive(Default)]
 pub struct TaskEdit {
+    pub number: Option<String>,
     pub title: Option<String>,
     pub text: Option<String>,
     pub mentions: Option<Vec<MentionEdit>>,
+}
+
+/// Locks a plan whose tasks a mutation edits: its etag must match and it must be a draft.
+async fn lock_draft(connection: &mut PgConnection, plan_id: &PlanId, etag: &str) -> Result<Plan> {
+    let plan = store::lock_plan(connection, plan_id).await?;
+    check_etag(etag, plan.revision)?;
+    check_tasks_editable(&plan).map_err(edit_refused)?;
+    Ok(plan)
 }
 
 fn edit_refused(refusal: EditRefusal) -> PlansError {
@@ -220,18 +229,19 @@ impl PlanBook {
         let prepare = async || {
             self.authorize(context, &command.issuer, Need::Coordinate)
                 .await?;
-            let text = document_text(command.content).map_err(|error| {
-                PlansError::invalid_field(FieldViolation::new(
-                    "content",
-                    "UNREADABLE_DOCUMENT",
-                    error.to_string(),
-                    "无法读取文件内容(须为 UTF-8 文本或 .docx)",
-                ))
-            })?;
-            // Parsing is CPU work: off the async runtime, so no call waits behind it.
-            let parsed = tokio::task::spawn_blocking(move || parse(&text))
+            // Unzipping and parsing are CPU work: off the async runtime, so no call waits behind it.
+            let content = command.content.to_vec();
+            let parsed = tokio::task::spawn_blocking(move || parse_document(&content))
                 .await
-                .map_err(|error| PlatformError::Internal(format!("parser failed: {error}")))?;
+                .map_err(|error| PlatformError::Internal(format!("parser failed: {error}")))?
+                .map_err(|error| {
+                    PlansError::invalid_field(FieldViolation::new(
+                        "content",
+                        "UNREADABLE_DOCUMENT",
+                        error.to_string(),
+                        "无法读取文件内容(须为 UTF-8 文本、.docx 或任务分解表 .xlsx)",
+                    ))
+                })?;
             let mentions = distinct_mentions(&parsed);
             let resolutions: HashMap<String, _> = mentions
                 .iter()
@@ -803,6 +813,7 @@ impl PlanBook {
     ) -> Result<(Task, Plan)> {
         let target = format!("{}/tasks/{task_id}", plan_id.name());
         let TaskEdit {
+            number,
             title,
             text,
             mentions,
@@ -820,16 +831,15 @@ impl PlanBook {
             }
         };
         let apply = async |connection: &mut PgConnection, mentions: Option<Vec<TaskMention>>| {
-            let plan = store::lock_plan(connection, plan_id).await?;
-            check_etag(etag, plan.revision)?;
-            check_tasks_editable(&plan).map_err(edit_refused)?;
+            let plan = lock_draft(connection, plan_id, etag).await?;
             let task = store::task_in(connection, plan_id, task_id).await?;
             let mut changed = Vec::new();
-            if title.is_some() || text.is_some() {
+            if number.is_some() || title.is_some() || text.is_some() {
                 changed.push(format!("tasks/{task_id}"));
             }
-            let mut edited = edit_task(&task, title, text, plan.period.map(|(start, _)| start))
-                .map_err(PlansError::invalid)?;
+            let plan_year = plan.period.map(|(start, _)| start);
+            let mut edited =
+                edit_task(&task, (number, title, text), plan_year).map_err(PlansError::invalid)?;
             if let Some(mentions) = mentions {
                 edited.mentions = mentions;
                 changed.push(format!("tasks/{task_id}/mentions"));
@@ -849,6 +859,119 @@ impl PlanBook {
             })
         };
         self.mutate(context, &target, prepare, apply).await
+    }
+
+    /// Adds a task to a draft, before another or at the end, its mentions resolved against the
+    /// issuer.
+    pub async fn create_task(
+        &self,
+        context: &CallContext,
+        plan_id: &PlanId,
+        (new, mentions): (NewTask, Vec<MentionEdit>),
+        before: Option<&str>,
+        etag: &str,
+    ) -> Result<(Task, Plan)> {
+        let prepare = async || {
+            let plan = self.store.get_plan(plan_id).await?;
+            self.authorize(context, &plan.issuer, Need::Coordinate)
+                .await?;
+            self.resolve_edited_mentions(context, &plan.issuer, mentions)
+                .await
+        };
+        let apply = async |connection: &mut PgConnection, mentions: Vec<TaskMention>| {
+            let plan = lock_draft(connection, plan_id, etag).await?;
+            let tasks = store::tasks_in(connection, plan_id).await?;
+            let mut task = new_task(&tasks, new, plan.period.map(|(start, _)| start))
+                .map_err(PlansError::invalid)?;
+            task.mentions = mentions;
+            let order = reorder(&tasks, &task.id, before).map_err(PlansError::invalid_field)?;
+            store::insert_task(connection, plan_id, &task).await?;
+            let changed = vec![format!("tasks/{}", task.id)];
+            self.task_outcome(connection, &plan, (None, &task.id), &order, changed)
+                .await
+        };
+        self.mutate(context, &plan_id.name(), prepare, apply).await
+    }
+
+    /// Removes a draft's task.
+    pub async fn delete_task(
+        &self,
+        context: &CallContext,
+        (plan_id, task_id): (&PlanId, &str),
+        etag: &str,
+    ) -> Result<Plan> {
+        let target = format!("{}/tasks/{task_id}", plan_id.name());
+        let prepare = async || self.authorize_plan_change(context, plan_id).await;
+        let apply = async |connection: &mut PgConnection, ()| {
+            let plan = lock_draft(connection, plan_id, etag).await?;
+            let task = store::task_in(connection, plan_id, task_id).await?;
+            store::remove_task(connection, plan_id, task_id).await?;
+            let order: Vec<String> = store::tasks_in(connection, plan_id)
+                .await?
+                .into_iter()
+                .map(|task| task.id)
+                .collect();
+            let changed = vec![format!("tasks/{task_id}")];
+            let mut outcome = store::order_tasks(connection, &plan, &order, changed).await?;
+            outcome.changes.push(mutation::Change::of::<Task, Task>(
+                target.clone(),
+                Some(&task),
+                None,
+            )?);
+            Ok(outcome)
+        };
+        self.mutate(context, &target, prepare, apply).await
+    }
+
+    /// Moves a draft's task before another (or to the end), and into another part and section
+    /// when one is given.
+    pub async fn move_task(
+        &self,
+        context: &CallContext,
+        (plan_id, task_id): (&PlanId, &str),
+        (before, place): (Option<&str>, Option<TaskPlace>),
+        etag: &str,
+    ) -> Result<(Task, Plan)> {
+        let target = format!("{}/tasks/{task_id}", plan_id.name());
+        let prepare = async || self.authorize_plan_change(context, plan_id).await;
+        let apply = async |connection: &mut PgConnection, ()| {
+            let plan = lock_draft(connection, plan_id, etag).await?;
+            let task = store::task_in(connection, plan_id, task_id).await?;
+            let tasks = store::tasks_in(connection, plan_id).await?;
+            let order = reorder(&tasks, task_id, before).map_err(PlansError::invalid_field)?;
+            if let Some(place) = place.filter(|place| moves_place(&task, place)) {
+                store::place_task(connection, plan_id, &place.put(&task)).await?;
+            }
+            let changed = vec![format!("tasks/{task_id}")];
+            self.task_outcome(connection, &plan, (Some(&task), task_id), &order, changed)
+                .await
+        };
+        self.mutate(context, &target, prepare, apply).await
+    }
+
+    /// Puts a draft's tasks in `order` and answers with the task as saved and the plan, the
+    /// task's change recorded from `before`.
+    async fn task_outcome(
+        &self,
+        connection: &mut PgConnection,
+        plan: &Plan,
+        (before, task_id): (Option<&Task>, &str),
+        order: &[String],
+        changed: Vec<String>,
+    ) -> Result<Outcome<(Task, Plan)>> {
+        let outcome = store::order_tasks(connection, plan, order, changed).await?;
+        let saved = store::task_in(connection, &plan.id, task_id).await?;
+        let mut changes = outcome.changes;
+        changes.push(mutation::Change::of(
+            format!("{}/tasks/{task_id}", plan.id.name()),
+            before,
+            Some(&saved),
+        )?);
+        Ok(Outcome {
+            response: (saved, outcome.response),
+            changes,
+            events: outcome.events,
+        })
     }
 
     async fn resolve_edited_mentions(

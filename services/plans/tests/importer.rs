@@ -557,3 +557,127 @@ fn labels_in_brackets_of_any_kind_run_into_the_text_or_on_the_next_line() {
     assert_eq!(task(&plan, "2").text, "推进行政复议规范化建设。");
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
+
+/// The part and section of each task.
+fn places(plan: &ParsedPlan) -> Vec<(&str, Option<&str>, Option<&str>)> {
+    plan.tasks
+        .iter()
+        .map(|task| {
+            (
+                task.number.as_str(),
+                task.part.as_deref(),
+                task.section.as_deref(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sections_numbered_in_each_part_with_units_in_tortoise_shell_brackets() {
+    let plan = layout("per-part-sections.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            (
+                "一.(一)",
+                vec![],
+                vec!["县政务服务中心", "县发改局"],
+                vec![]
+            ),
+            ("一.(二)", vec!["县委编办"], vec!["县直各部门"], vec![]),
+            (
+                "二.(一)",
+                vec![],
+                vec!["县司法局", "各乡镇人民政府"],
+                vec![]
+            ),
+            // In the sentence: 由县司法局牵头,县直各部门负责.
+            ("二.(二)", vec!["县司法局"], vec!["县直各部门"], vec![]),
+            // The 保障措施 part names units for its items, so they are tasks.
+            (
+                "三.(一)",
+                vec![],
+                vec!["各乡镇人民政府", "县直各部门"],
+                vec![]
+            ),
+            (
+                "三.(二)",
+                vec!["县委依法治县办"],
+                vec![],
+                vec!["县委组织部"]
+            ),
+        ]
+    );
+    assert_eq!(places(&plan)[5], ("三.(二)", Some("三"), Some("(二)")));
+    assert_eq!(task(&plan, "一.(一)").title, "深化“放管服”改革");
+    assert_eq!(warning_codes(&plan), vec!["TASKS_FROM_HEADINGS"]);
+}
+
+#[test]
+fn indented_items_numbered_through_the_parts_with_a_closing_bracket_of_units() {
+    let plan = layout("closing-brackets.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            (
+                "1",
+                vec!["市委编办"],
+                vec![],
+                vec!["市政府办公室", "市司法局"]
+            ),
+            (
+                "2",
+                vec!["市政务服务管理局"],
+                vec![],
+                vec!["市直各部门", "各县区人民政府"]
+            ),
+            ("3", vec!["市司法局"], vec![], vec!["市人大常委会法工委"]),
+            ("4", vec!["市司法局"], vec![], vec![]),
+            (
+                "5",
+                vec!["市委依法治市办"],
+                vec![],
+                vec!["各县区党委", "市直各单位"]
+            ),
+        ]
+    );
+    let parts: Vec<Option<&str>> = plan.tasks.iter().map(|task| task.part.as_deref()).collect();
+    assert_eq!(
+        parts,
+        vec![Some("二"), Some("二"), Some("三"), Some("三"), Some("四")]
+    );
+    assert_eq!(plan.period, Some((2021, 2025)));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn a_preview_whose_page_chunks_carry_numbers_of_their_own() {
+    let plan = layout("shared-preview-chunks.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["县委编办"], vec!["县直各部门"], vec![]),
+            ("2", vec!["县政务服务中心"], vec!["县直有关部门"], vec![]),
+            ("3", vec!["县司法局"], vec!["各乡镇人民政府"], vec![]),
+            ("5", vec!["县司法局"], vec!["各行政执法部门"], vec![]),
+            ("6", vec![], vec![], vec![]),
+            // A page out of order: its task is kept where it stands, and warned.
+            ("4", vec!["县政府办公室"], vec!["县直各部门"], vec![]),
+        ]
+    );
+    assert_eq!(
+        places(&plan)[..3],
+        [
+            ("1", Some("二"), Some("(一)")),
+            ("2", Some("二"), Some("(一)")),
+            ("3", Some("二"), Some("(二)"))
+        ]
+    );
+    // The chunk number that broke the sentence is gone and the sentence whole again.
+    assert!(task(&plan, "2").text.contains("对违法审批、造成重大损失的"));
+    assert!(task(&plan, "3").text.contains("审核率达到100%"));
+    assert_eq!(task(&plan, "2").title, "深入推进“放管服”改革");
+    let codes = warning_codes(&plan);
+    assert!(codes.contains(&"NUMBER_OUT_OF_ORDER"), "{codes:?}");
+    assert!(codes.contains(&"TASK_WITHOUT_UNITS"), "{codes:?}");
+}

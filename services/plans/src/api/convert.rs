@@ -10,9 +10,10 @@ use tonic::Status;
 
 use crate::domain::{
     Assignment, AssignmentState, Coverage, Evidence, ImportReport, MentionTarget, Plan, PlanId,
-    PlanKind, PlanState, ProgressReport, ProgressStatus, Role, Task,
+    PlanKind, PlanState, ProgressReport, ProgressStatus, Role, Task, TaskPlace,
 };
 use crate::error::PlansError;
+use crate::service::MentionEdit;
 
 pub(super) fn invalid(violation: FieldViolation) -> Status {
     PlansError::invalid_field(violation).into()
@@ -189,6 +190,69 @@ pub(super) fn assignment_key(field: &str, name: &str) -> Result<(PlanId, String,
     };
     let plan = PlanId::parse(field, plan).map_err(|_| bad_name())?;
     Ok((plan, (*task).to_owned(), (*assignment).to_owned()))
+}
+
+/// `(plan, task)` from `plans/{plan}/tasks/{task}`.
+pub(super) fn task_key(field: &str, name: &str) -> Result<(PlanId, String), Status> {
+    let bad_name = || {
+        invalid(FieldViolation::new(
+            field,
+            "INVALID_NAME",
+            format!("{field} must look like plans/{{plan}}/tasks/{{task}}"),
+            format!("{field} 须为 plans/{{plan}}/tasks/{{task}} 格式"),
+        ))
+    };
+    let parts: Vec<&str> = name.split('/').collect();
+    let ["plans", plan, "tasks", task] = parts.as_slice() else {
+        return Err(bad_name());
+    };
+    let plan = PlanId::parse(field, plan).map_err(|_| bad_name())?;
+    Ok((plan, (*task).to_owned()))
+}
+
+/// The task id of `before_task` when given, which must be a task of `plan`.
+pub(super) fn before_task(plan: &PlanId, name: &str) -> Result<Option<String>, Status> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let (before_plan, task) = task_key("before_task", name)?;
+    if before_plan != *plan {
+        return Err(invalid(FieldViolation::new(
+            "before_task",
+            "OTHER_PLAN",
+            "before_task must be a task of the same plan",
+            "before_task 须为同一方案中的任务",
+        )));
+    }
+    Ok(Some(task))
+}
+
+/// A task's mentions as edited: each with its role and the text to resolve or the unit chosen.
+pub(super) fn mention_edits(task: &pb::Task) -> Result<Vec<MentionEdit>, Status> {
+    let mut mentions = Vec::with_capacity(task.mentions.len());
+    for (index, mention) in task.mentions.iter().enumerate() {
+        let unit = match &mention.target {
+            Some(pb::task_mention::Target::Unit(unit)) => {
+                Some(unit_id(&format!("task.mentions[{index}].unit"), unit)?)
+            }
+            _ => None,
+        };
+        mentions.push(MentionEdit {
+            role: role_from_proto(&format!("task.mentions[{index}].role"), mention.role)?,
+            mention: mention.mention.clone(),
+            unit,
+        });
+    }
+    Ok(mentions)
+}
+
+pub(super) fn place_from_proto(place: pb::TaskPlace) -> TaskPlace {
+    TaskPlace {
+        part_number: place.part_number,
+        part_title: place.part_title,
+        section_number: place.section_number,
+        section_title: place.section_title,
+    }
 }
 
 pub(super) fn role_from_proto(field: &str, role: i32) -> Result<Role, Status> {

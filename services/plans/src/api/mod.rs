@@ -15,11 +15,11 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::import::MAX_DOCUMENT_BYTES;
 use crate::domain::{
-    AssignmentFilter, Phase, PlanField, PlanId, PlanKind, ProgressInput, ProgressStatus, Upload,
+    AssignmentFilter, NewTask, Phase, PlanField, PlanKind, ProgressInput, ProgressStatus, Upload,
     WorkPlanInput,
 };
 use crate::error::PlansError;
-use crate::service::{ImportCommand, MentionEdit, PlanBook, TaskEdit};
+use crate::service::{ImportCommand, PlanBook, TaskEdit};
 use convert::*;
 
 /// The `fazhi.plans.v1.PlansService` implementation.
@@ -547,50 +547,106 @@ impl pb::plans_service_server::PlansService for PlansApi {
         let context = call_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let task = message.task.unwrap_or_default();
-        let parts: Vec<&str> = task.name.split('/').collect();
-        let ["plans", plan, "tasks", task_id] = parts.as_slice() else {
-            return Err(invalid(FieldViolation::new(
-                "task.name",
-                "INVALID_NAME",
-                "task.name must look like plans/{plan}/tasks/{task}",
-                "task.name 须为 plans/{plan}/tasks/{task} 格式",
-            )));
-        };
-        let plan = PlanId::parse("task.name", plan).map_err(invalid)?;
-        let paths = aip::update_mask(message.update_mask.as_ref(), &["title", "text", "mentions"])
-            .map_err(invalid)?;
+        let (plan, task_id) = task_key("task.name", &task.name)?;
+        let paths = aip::update_mask(
+            message.update_mask.as_ref(),
+            &["number", "title", "text", "mentions"],
+        )
+        .map_err(invalid)?;
         let mut edit = TaskEdit::default();
         for path in paths {
             match path {
+                "number" => edit.number = Some(task.number.clone()),
                 "title" => edit.title = Some(task.title.clone()),
                 "text" => edit.text = Some(task.text.clone()),
-                _ => {
-                    let mut mentions = Vec::with_capacity(task.mentions.len());
-                    for (index, mention) in task.mentions.iter().enumerate() {
-                        let unit = match &mention.target {
-                            Some(pb::task_mention::Target::Unit(unit)) => {
-                                Some(unit_id(&format!("task.mentions[{index}].unit"), unit)?)
-                            }
-                            _ => None,
-                        };
-                        mentions.push(MentionEdit {
-                            role: role_from_proto(
-                                &format!("task.mentions[{index}].role"),
-                                mention.role,
-                            )?,
-                            mention: mention.mention.clone(),
-                            unit,
-                        });
-                    }
-                    edit.mentions = Some(mentions);
-                }
+                _ => edit.mentions = Some(mention_edits(&task)?),
             }
         }
         let (task, plan_after) = self
             .book
-            .update_task(&context, (&plan, task_id), edit, &message.etag)
+            .update_task(&context, (&plan, &task_id), edit, &message.etag)
             .await?;
         Ok(Response::new(pb::UpdateTaskResponse {
+            task: Some(task_to_proto(&plan, task)),
+            plan: Some(plan_to_proto(plan_after)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().parent))]
+    async fn create_task(
+        &self,
+        request: Request<pb::CreateTaskRequest>,
+    ) -> ApiResult<pb::CreateTaskResponse> {
+        let context = call_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let plan = plan_id("parent", &message.parent)?;
+        let before = before_task(&plan, &message.before_task)?;
+        let task = message.task.unwrap_or_default();
+        let mentions = mention_edits(&task)?;
+        let new = NewTask {
+            number: task.number,
+            title: task.title,
+            text: task.text,
+            place: place_from_proto(pb::TaskPlace {
+                part_number: task.part_number,
+                part_title: task.part_title,
+                section_number: task.section_number,
+                section_title: task.section_title,
+            }),
+        };
+        let (task, plan_after) = self
+            .book
+            .create_task(
+                &context,
+                &plan,
+                (new, mentions),
+                before.as_deref(),
+                &message.etag,
+            )
+            .await?;
+        Ok(Response::new(pb::CreateTaskResponse {
+            task: Some(task_to_proto(&plan, task)),
+            plan: Some(plan_to_proto(plan_after)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(task = %request.get_ref().name))]
+    async fn delete_task(
+        &self,
+        request: Request<pb::DeleteTaskRequest>,
+    ) -> ApiResult<pb::DeleteTaskResponse> {
+        let context = call_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let (plan, task) = task_key("name", &message.name)?;
+        let plan_after = self
+            .book
+            .delete_task(&context, (&plan, &task), &message.etag)
+            .await?;
+        Ok(Response::new(pb::DeleteTaskResponse {
+            plan: Some(plan_to_proto(plan_after)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(task = %request.get_ref().name))]
+    async fn move_task(
+        &self,
+        request: Request<pb::MoveTaskRequest>,
+    ) -> ApiResult<pb::MoveTaskResponse> {
+        let context = call_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let (plan, task) = task_key("name", &message.name)?;
+        let before = before_task(&plan, &message.before_task)?;
+        let place = message.place.map(place_from_proto);
+        let (task, plan_after) = self
+            .book
+            .move_task(
+                &context,
+                (&plan, &task),
+                (before.as_deref(), place),
+                &message.etag,
+            )
+            .await?;
+        Ok(Response::new(pb::MoveTaskResponse {
             task: Some(task_to_proto(&plan, task)),
             plan: Some(plan_to_proto(plan_after)),
         }))

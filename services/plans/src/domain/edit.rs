@@ -150,15 +150,21 @@ pub fn close(plan: &Plan) -> Result<Plan, EditRefusal> {
     }
 }
 
-/// A task with a new title and/or text; deadlines and targets are read again from new text.
+/// A task with a new number, title and/or text; deadlines and targets are read again from new
+/// text.
 pub fn edit_task(
     task: &Task,
-    title: Option<String>,
-    text: Option<String>,
+    (number, title, text): (Option<String>, Option<String>, Option<String>),
     plan_year: Option<i32>,
 ) -> Result<Task, Vec<FieldViolation>> {
     let mut edited = task.clone();
     let mut violations = Vec::new();
+    if let Some(number) = number {
+        match number.trim() {
+            "" => violations.push(FieldViolation::required("task.number")),
+            number => edited.number = number.to_owned(),
+        }
+    }
     if let Some(title) = title {
         match title.trim() {
             "" => violations.push(FieldViolation::required("task.title")),
@@ -182,10 +188,220 @@ pub fn edit_task(
     }
 }
 
+/// Where a task stands in its plan: its part (一、) and section ((一)), each empty for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPlace {
+    pub part_number: String,
+    pub part_title: String,
+    pub section_number: String,
+    pub section_title: String,
+}
+
+impl TaskPlace {
+    fn of(task: &Task) -> Self {
+        Self {
+            part_number: task.part_number.clone(),
+            part_title: task.part_title.clone(),
+            section_number: task.section_number.clone(),
+            section_title: task.section_title.clone(),
+        }
+    }
+
+    /// The task in this place.
+    pub fn put(self, task: &Task) -> Task {
+        Task {
+            part_number: self.part_number.trim().to_owned(),
+            part_title: self.part_title.trim().to_owned(),
+            section_number: self.section_number.trim().to_owned(),
+            section_title: self.section_title.trim().to_owned(),
+            ..task.clone()
+        }
+    }
+}
+
+/// A task typed in by hand.
+#[derive(Debug, Clone, Default)]
+pub struct NewTask {
+    pub number: String,
+    pub title: String,
+    pub text: String,
+    pub place: TaskPlace,
+}
+
+/// The task to add to a draft holding `tasks`: a number no other task has and a text, the title
+/// the text's first sentence when none is given, and an id no task of the plan has had since
+/// (one past the highest).
+pub fn new_task(
+    tasks: &[Task],
+    new: NewTask,
+    plan_year: Option<i32>,
+) -> Result<Task, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    let number = new.number.trim();
+    if number.is_empty() {
+        violations.push(FieldViolation::required("task.number"));
+    } else if tasks.iter().any(|task| task.number == number) {
+        violations.push(FieldViolation::new(
+            "task.number",
+            "DUPLICATE_NUMBER",
+            format!("the plan has a task numbered {number} already"),
+            format!("方案中已有编号为 {number} 的任务"),
+        ));
+    }
+    let text = new.text.trim();
+    if text.is_empty() {
+        violations.push(FieldViolation::required("task.text"));
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let title = match new.title.trim() {
+        "" => text
+            .split(['。', ';', '!', '?'])
+            .next()
+            .unwrap_or(text)
+            .to_owned(),
+        title => title.to_owned(),
+    };
+    let next = tasks
+        .iter()
+        .filter_map(|task| task.id.strip_prefix('t')?.parse::<i64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let task = Task {
+        id: format!("t{next}"),
+        position: 0,
+        number: number.to_owned(),
+        title,
+        text: text.to_owned(),
+        part_number: String::new(),
+        part_title: String::new(),
+        section_number: String::new(),
+        section_title: String::new(),
+        source_line: 0,
+        mentions: Vec::new(),
+        deadlines: deadlines::find(text, plan_year),
+        targets: targets::find(text),
+        parent_task: None,
+    };
+    Ok(new.place.put(&task))
+}
+
+/// The ids of `tasks` (in document order) with `moving` put before `before` (`None`: at the
+/// end); `moving` need not be among them yet. `before` must name another task of the plan.
+pub fn reorder(
+    tasks: &[Task],
+    moving: &str,
+    before: Option<&str>,
+) -> Result<Vec<String>, FieldViolation> {
+    let mut order: Vec<String> = tasks
+        .iter()
+        .map(|task| task.id.clone())
+        .filter(|id| id != moving)
+        .collect();
+    let at = match before {
+        None => order.len(),
+        Some(before) => order.iter().position(|id| id == before).ok_or_else(|| {
+            FieldViolation::new(
+                "before_task",
+                "TASK_NOT_FOUND",
+                format!("the plan has no other task {before}"),
+                format!("方案中没有任务 {before}"),
+            )
+        })?,
+    };
+    order.insert(at, moving.to_owned());
+    Ok(order)
+}
+
+/// Whether a move changes the task's part or section.
+pub fn moves_place(task: &Task, place: &TaskPlace) -> bool {
+    TaskPlace::of(task) != *place
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::super::plan::infer_kind;
     use super::*;
+
+    fn task(id: &str, number: &str) -> Task {
+        new_task(
+            &[],
+            NewTask {
+                number: number.to_owned(),
+                text: "开展执法检查。每年不少于2次".to_owned(),
+                ..NewTask::default()
+            },
+            Some(2024),
+        )
+        .map(|task| Task {
+            id: id.to_owned(),
+            ..task
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_task_is_checked_and_takes_an_unused_id() {
+        let tasks = [task("t1", "1"), task("t7", "2")];
+        let added = new_task(
+            &tasks,
+            NewTask {
+                number: "3".to_owned(),
+                text: " 推进政务公开。2024年6月底前完成 ".to_owned(),
+                place: TaskPlace {
+                    part_number: "二".to_owned(),
+                    part_title: "主要任务".to_owned(),
+                    ..TaskPlace::default()
+                },
+                ..NewTask::default()
+            },
+            Some(2024),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                added.id.as_str(),
+                added.title.as_str(),
+                added.part_number.as_str()
+            ),
+            ("t8", "推进政务公开", "二")
+        );
+        assert_eq!(added.deadlines.len(), 1);
+        let refused = new_task(
+            &tasks,
+            NewTask {
+                number: "2".to_owned(),
+                ..NewTask::default()
+            },
+            None,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = refused
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["task.number", "task.text"]);
+    }
+
+    #[test]
+    fn tasks_are_reordered_around_the_moving_one() {
+        let tasks = [task("t1", "1"), task("t2", "2"), task("t3", "3")];
+        assert_eq!(
+            reorder(&tasks, "t3", Some("t1")).unwrap(),
+            ["t3", "t1", "t2"]
+        );
+        assert_eq!(reorder(&tasks, "t1", None).unwrap(), ["t2", "t3", "t1"]);
+        assert_eq!(
+            reorder(&tasks, "t9", Some("t2")).unwrap(),
+            ["t1", "t9", "t2", "t3"]
+        );
+        assert!(reorder(&tasks, "t1", Some("t1")).is_err());
+        assert!(reorder(&tasks, "t1", Some("t8")).is_err());
+    }
 
     #[test]
     fn kinds_are_read_from_titles() {

@@ -11,8 +11,8 @@ mod reorganization;
 pub use assignment::{AssignmentFilter, AssignmentRefusal};
 pub use cascade::{Coverage, copy_task, coverage, level_word, link_to_parent, place_name, relevel};
 pub use edit::{
-    EditRefusal, PlanField, check_deletable, check_editable, check_tasks_editable, close,
-    edit_plan, edit_task,
+    EditRefusal, NewTask, PlanField, TaskPlace, check_deletable, check_editable,
+    check_tasks_editable, close, edit_plan, edit_task, moves_place, new_task, reorder,
 };
 pub use plan::{
     Assignment, AssignmentState, Draft, ImportReport, MentionResolution, MentionTarget,

@@ -93,3 +93,108 @@ pub async fn save_task(
     .await?;
     plan_updated(connection, plan, changed).await
 }
+
+/// Adds a task to a draft, after its last one; [`order_tasks`] puts it in its place.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_task"))]
+pub async fn insert_task(connection: &mut PgConnection, plan: &PlanId, task: &Task) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO plans.tasks (plan_id, id, position, number, title, body, part_number, part_title,
+                                  section_number, section_title, source_line, mentions, deadlines, targets)
+         SELECT $1, $2, COALESCE(MAX(position), 0) + 1, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12
+         FROM plans.tasks WHERE plan_id = $1",
+    )
+    .bind(plan.as_str())
+    .bind(&task.id)
+    .bind(&task.number)
+    .bind(&task.title)
+    .bind(&task.text)
+    .bind(&task.part_number)
+    .bind(&task.part_title)
+    .bind(&task.section_number)
+    .bind(&task.section_title)
+    .bind(json(&task.mentions)?)
+    .bind(json(&task.deadlines)?)
+    .bind(json(&task.targets)?)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Removes a draft's task.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "remove_task"))]
+pub async fn remove_task(connection: &mut PgConnection, plan: &PlanId, task: &str) -> Result<()> {
+    let removed = sqlx::query("DELETE FROM plans.tasks WHERE plan_id = $1 AND id = $2")
+        .bind(plan.as_str())
+        .bind(task)
+        .execute(connection)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(task_not_found(plan, task));
+    }
+    Ok(())
+}
+
+/// Moves a draft's task into another part and section.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "place_task"))]
+pub async fn place_task(connection: &mut PgConnection, plan: &PlanId, task: &Task) -> Result<()> {
+    sqlx::query(
+        "UPDATE plans.tasks SET part_number = $3, part_title = $4, section_number = $5, section_title = $6
+         WHERE plan_id = $1 AND id = $2",
+    )
+    .bind(plan.as_str())
+    .bind(&task.id)
+    .bind(&task.part_number)
+    .bind(&task.part_title)
+    .bind(&task.section_number)
+    .bind(&task.section_title)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Numbers a draft's tasks 1… in `order` (every task id, once), counts them, and moves the plan
+/// (locked as `plan`) to a new revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "order_tasks"))]
+pub async fn order_tasks(
+    connection: &mut PgConnection,
+    plan: &Plan,
+    order: &[String],
+    changed: Vec<String>,
+) -> Result<Outcome<Plan>> {
+    touch_plan(connection, plan).await?;
+    // Positions are unique at every row: out of the way first, then into place.
+    sqlx::query("UPDATE plans.tasks SET position = -position WHERE plan_id = $1")
+        .bind(plan.id.as_str())
+        .execute(&mut *connection)
+        .await?;
+    let positions: Vec<i32> = (1..=order.len() as i32).collect();
+    sqlx::query(
+        "UPDATE plans.tasks t SET position = new.position
+         FROM UNNEST($2::text[], $3::int[]) AS new (id, position)
+         WHERE t.plan_id = $1 AND t.id = new.id",
+    )
+    .bind(plan.id.as_str())
+    .bind(order)
+    .bind(&positions)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query("UPDATE plans.plans SET task_count = $2 WHERE id = $1")
+        .bind(plan.id.as_str())
+        .bind(order.len() as i32)
+        .execute(&mut *connection)
+        .await?;
+    plan_updated(connection, plan, changed).await
+}
+
+/// A plan's tasks in document order, read inside a mutation.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "tasks_in"))]
+pub async fn tasks_in(connection: &mut PgConnection, plan: &PlanId) -> Result<Vec<Task>> {
+    let rows: Vec<TaskRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TASK_COLUMNS} FROM plans.tasks WHERE plan_id = $1 ORDER BY position"
+    )))
+    .bind(plan.as_str())
+    .fetch_all(connection)
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}

@@ -134,6 +134,80 @@ async fn every_mutation_replays() {
     .await;
 
     let current = app.plan(&plan.name).await;
+    let create = pb::CreateTaskRequest {
+        parent: plan.name.clone(),
+        task: Some(pb::Task {
+            number: "46".to_owned(),
+            text: "开展法治政府建设示范创建。".to_owned(),
+            mentions: vec![pb::TaskMention {
+                role: pb::AssignmentRole::Lead as i32,
+                mention: "市司法局".to_owned(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        before_task: tasks[1].name.clone(),
+        etag: current.etag.clone(),
+        request_id: "create-task".to_owned(),
+    };
+    let created = assert_replays(
+        "CreateTask with an etag",
+        call!(app, create_task, admin),
+        (
+            create.clone(),
+            pb::CreateTaskRequest {
+                before_task: String::new(),
+                ..create.clone()
+            },
+        ),
+        async || set_title(&client, &admin, &imported_name, "通辽市方案").await,
+    )
+    .await
+    .task
+    .unwrap();
+
+    let current = app.plan(&plan.name).await;
+    let move_task = pb::MoveTaskRequest {
+        name: created.name.clone(),
+        etag: current.etag.clone(),
+        request_id: "move-task".to_owned(),
+        ..Default::default()
+    };
+    assert_replays(
+        "MoveTask with an etag",
+        call!(app, move_task, admin),
+        (
+            move_task.clone(),
+            pb::MoveTaskRequest {
+                before_task: tasks[0].name.clone(),
+                ..move_task.clone()
+            },
+        ),
+        async || set_title(&client, &admin, &imported_name, "通辽市方案").await,
+    )
+    .await;
+
+    let current = app.plan(&plan.name).await;
+    let delete_task = pb::DeleteTaskRequest {
+        name: created.name.clone(),
+        etag: current.etag.clone(),
+        request_id: "delete-task".to_owned(),
+    };
+    assert_replays(
+        "DeleteTask with an etag (gone on the retry)",
+        call!(app, delete_task, admin),
+        (
+            delete_task.clone(),
+            pb::DeleteTaskRequest {
+                name: tasks[0].name.clone(),
+                ..delete_task.clone()
+            },
+        ),
+        async || set_title(&client, &admin, &imported_name, "通辽市方案").await,
+    )
+    .await;
+
+    let current = app.plan(&plan.name).await;
     let publish = pb::PublishPlanRequest {
         name: plan.name.clone(),
         etag: current.etag.clone(),

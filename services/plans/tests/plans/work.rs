@@ -704,15 +704,27 @@ async fn the_task_breakdown_and_progress_tables_read_back_from_xlsx() {
         assert_eq!(row[0], task.number);
         assert_eq!(row[1], task.text);
         assert_eq!(row[2], mentions(&[pb::AssignmentRole::Lead]));
-        assert_eq!(
-            row[3],
-            mentions(&[
-                pb::AssignmentRole::Responsible,
-                pb::AssignmentRole::Participating
-            ])
-        );
+        assert_eq!(row[3], mentions(&[pb::AssignmentRole::Responsible]));
     }
     assert_eq!(rows[2][2], "市委办、政府办");
+    // A published plan's tasks are frozen: no task is added to it.
+    let frozen = app
+        .plans
+        .create_task(with_token(
+            pb::CreateTaskRequest {
+                parent: plan.clone(),
+                task: Some(pb::Task {
+                    number: "46".to_owned(),
+                    text: "开展示范创建。".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(frozen.code(), Code::FailedPrecondition);
     let seventh = rows.iter().find(|row| row[0] == "7").unwrap();
     assert!(seventh[4].contains("3月底"), "{seventh:?}");
 
@@ -1323,4 +1335,307 @@ async fn a_draft_is_edited_then_published_then_closed() {
         changes,
         ["tasks/t1", "tasks/t1/mentions", "phases", "kind", "state"]
     );
+}
+
+/// A task's number, title, part, section and mentions by role, as a coordinator reads them.
+fn outline(task: &pb::Task) -> (String, String, String, String, Vec<(i32, String)>) {
+    (
+        task.number.clone(),
+        task.title.clone(),
+        task.part_number.clone(),
+        task.section_number.clone(),
+        task.mentions
+            .iter()
+            .map(|mention| (mention.role, mention.mention.clone()))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_coordinator_types_tasks_in_moves_and_deletes_them() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    let coordinator = bearer("office", Some("xuchang"), &[Role::Coordinator]);
+    let plan = app
+        .import("xuchang-2022-2025.txt", "xuchang", &admin)
+        .await
+        .unwrap()
+        .plan
+        .unwrap();
+    let before = app.tasks(&plan.name).await;
+    let create = |etag: &str, number: &str, before_task: &str| pb::CreateTaskRequest {
+        parent: plan.name.clone(),
+        task: Some(pb::Task {
+            number: number.to_owned(),
+            text: "开展法治政府建设示范创建。2023年6月底前完成自评。".to_owned(),
+            part_number: "九".to_owned(),
+            part_title: "示范创建".to_owned(),
+            mentions: vec![
+                pb::TaskMention {
+                    role: pb::AssignmentRole::Lead as i32,
+                    mention: "市司法局".to_owned(),
+                    ..Default::default()
+                },
+                pb::TaskMention {
+                    role: pb::AssignmentRole::Responsible as i32,
+                    mention: "各县(市、区)".to_owned(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }),
+        before_task: before_task.to_owned(),
+        etag: etag.to_owned(),
+        ..Default::default()
+    };
+    let staff = bearer("clerk", Some("xc-sfj"), &[Role::UnitStaff]);
+    let denied = app
+        .plans
+        .create_task(with_token(create("", "26", ""), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let duplicate = app
+        .plans
+        .create_task(with_token(create("", "1", ""), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&duplicate), ["task.number"]);
+    let elsewhere = app
+        .plans
+        .create_task(with_token(
+            create("", "26", "plans/p-other/tasks/t1"),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&elsewhere), ["before_task"]);
+
+    let created = app
+        .plans
+        .create_task(with_token(
+            create(&plan.etag, "26", &before[1].name),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let task = created.task.unwrap();
+    assert_eq!(
+        outline(&task),
+        (
+            "26".to_owned(),
+            "开展法治政府建设示范创建".to_owned(),
+            "九".to_owned(),
+            String::new(),
+            vec![
+                (pb::AssignmentRole::Lead as i32, "市司法局".to_owned()),
+                (
+                    pb::AssignmentRole::Responsible as i32,
+                    "各县(市、区)".to_owned()
+                )
+            ]
+        )
+    );
+    // Resolved against the issuer, as in UpdateTask; the deadline read from the text.
+    assert_eq!(targets(&task, pb::AssignmentRole::Lead), ["units/xc-sfj"]);
+    assert!(
+        task.deadlines
+            .iter()
+            .any(|deadline| deadline.date == "2023-06-30")
+    );
+    let plan = created.plan.unwrap();
+    assert_eq!(plan.task_count, before.len() as i32 + 1);
+    let numbers = |tasks: &[pb::Task]| -> Vec<String> {
+        tasks.iter().map(|task| task.number.clone()).collect()
+    };
+    let listed = app.tasks(&plan.name).await;
+    assert_eq!(numbers(&listed)[..3], ["1", "26", "2"]);
+
+    let stale = app
+        .plans
+        .move_task(with_token(
+            pb::MoveTaskRequest {
+                name: task.name.clone(),
+                etag: "W/\"1\"".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let moved = app
+        .plans
+        .move_task(with_token(
+            pb::MoveTaskRequest {
+                name: task.name.clone(),
+                place: Some(pb::TaskPlace {
+                    part_number: "八".to_owned(),
+                    part_title: "加强党的领导".to_owned(),
+                    section_number: "(三)".to_owned(),
+                    section_title: "示范创建".to_owned(),
+                }),
+                etag: plan.etag.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let moved_task = moved.task.unwrap();
+    assert_eq!(
+        (
+            moved_task.part_number.as_str(),
+            moved_task.section_number.as_str()
+        ),
+        ("八", "(三)")
+    );
+    let listed = app.tasks(&plan.name).await;
+    assert_eq!(numbers(&listed).last().unwrap(), "26");
+    assert_eq!(numbers(&listed)[..2], ["1", "2"]);
+
+    let plan = moved.plan.unwrap();
+    let deleted = app
+        .plans
+        .delete_task(with_token(
+            pb::DeleteTaskRequest {
+                name: before[0].name.clone(),
+                etag: plan.etag.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(deleted.task_count, before.len() as i32);
+    let listed = app.tasks(&plan.name).await;
+    assert_eq!(numbers(&listed)[0], "2");
+    assert_eq!(listed.len(), before.len());
+    let gone = app
+        .plans
+        .delete_task(with_token(
+            pb::DeleteTaskRequest {
+                name: before[0].name.clone(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+
+    // Every change audited with the task before and after; the refusals too.
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT method, result FROM plans.audit_log WHERE method LIKE '%Task' ORDER BY id",
+    )
+    .fetch_all(&app.plans_database.pool)
+    .await
+    .unwrap();
+    let mut methods: Vec<(&str, &str)> = audited
+        .iter()
+        .map(|(method, result)| (method.rsplit('/').next().unwrap(), result.as_str()))
+        .collect();
+    // A change writes a row for the plan and one for the task.
+    methods.dedup();
+    assert_eq!(
+        methods,
+        [
+            ("CreateTask", "PERMISSION_DENIED"),
+            ("CreateTask", "INVALID_ARGUMENT"),
+            ("CreateTask", "OK"),
+            ("MoveTask", "ETAG_MISMATCH"),
+            ("MoveTask", "OK"),
+            ("DeleteTask", "OK"),
+            ("DeleteTask", "TASK_NOT_FOUND"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_task_breakdown_table_imports_back_as_the_plan() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    // A real plan, and one with participating units (配合单位, a column of its own).
+    let documents = [
+        fazhi_testkit::demo::plan_text("ningguo-2024.txt"),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/layouts/closing-brackets.txt"
+        ))
+        .unwrap(),
+    ];
+    for document in documents {
+        let import = |content: Vec<u8>| pb::ImportPlanRequest {
+            issuer: "units/ningguo".to_owned(),
+            content,
+            ..Default::default()
+        };
+        let plan = app
+            .plans
+            .import_plan(with_token(import(document.into_bytes()), &admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap();
+        let exported = app
+            .plans
+            .export_plan(with_token(
+                pb::ExportPlanRequest {
+                    name: plan.name.clone(),
+                    table: pb::ExportTable::TaskBreakdown as i32,
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let imported = app
+            .plans
+            .import_plan(with_token(import(exported.content), &admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap();
+        assert_eq!(imported.title, plan.title);
+        let original = app.tasks(&plan.name).await;
+        let again = app.tasks(&imported.name).await;
+        assert_eq!(again.len(), original.len());
+        let summary = |task: &pb::Task| {
+            (
+                task.number.clone(),
+                task.text.clone(),
+                task.mentions
+                    .iter()
+                    .map(|mention| {
+                        (
+                            mention.role,
+                            mention.mention.clone(),
+                            mention.target.clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                task.deadlines
+                    .iter()
+                    .map(|deadline| deadline.date.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        for (before, after) in original.iter().zip(&again) {
+            assert_eq!(summary(after), summary(before));
+        }
+        assert!(
+            original
+                .iter()
+                .flat_map(|task| &task.mentions)
+                .any(|mention| mention.role == pb::AssignmentRole::Participating as i32)
+                || plan.title.contains("宁国")
+        );
+    }
 }

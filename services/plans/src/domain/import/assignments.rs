@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::segment::LabelRole;
+use super::segment::{LABEL_ANYWHERE as INLINE_LABEL, LABELS, LabelRole};
 
 /// A clause of running text that opens with units and says their part: 县司法局牵头,
 /// 由市财政局负责, 各行政执法部门具体落实, 各乡镇要…. The units end in a word units end in.
@@ -92,11 +92,6 @@ pub fn reads_as_prose(text: &str) -> bool {
     text.contains(['。', ',', ':', '“']) || text.chars().count() > 40
 }
 
-/// Unit labels written inside a task's text, without a line of their own.
-static INLINE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(牵头单位|牵头部门|责任单位|责任部门|配合单位|配合部门|参加单位|参与单位|协办单位)\s*[::]")
-        .expect("a valid pattern")
-});
 /// A time limit given with the units: 完成时限:2023年12月底前.
 static TIME_LIMIT_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(完成时限|完成时间|时间节点|时限)\s*[::]").expect("a valid pattern")
@@ -108,7 +103,7 @@ static TIME_LIMIT_KEY: LazyLock<Regex> = LazyLock::new(|| {
 /// in the text as (完成时限:…), where deadlines are read.
 pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
     let trimmed = text.trim_end_matches(['。', ' ']);
-    let bracketed = [('(', ')'), ('【', '】'), ('[', ']')]
+    let bracketed = [('(', ')'), ('【', '】'), ('[', ']'), ('〔', '〕')]
         .into_iter()
         .find_map(|(open, close)| {
             let body = trimmed.strip_suffix(close)?;
@@ -116,9 +111,17 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
             Some((&body[..at], &body[at + open.len_utf8()..]))
         })
         .filter(|(_, content)| {
-            ["牵头", "责任单位", "负责", "配合"]
-                .iter()
-                .any(|keyword| content.contains(keyword))
+            [
+                "牵头",
+                "责任单位",
+                "责任部门",
+                "负责",
+                "配合",
+                "协办",
+                "主办",
+            ]
+            .iter()
+            .any(|keyword| content.contains(keyword))
         });
     let (before, content) = match bracketed {
         Some(found) => found,
@@ -143,29 +146,22 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
             limits.push(clause[key.end()..].trim().to_owned());
             continue;
         }
-        let labelled = [
-            ("牵头单位", LabelRole::Lead),
-            ("牵头部门", LabelRole::Lead),
-            ("责任单位", LabelRole::Responsible),
-            ("责任部门", LabelRole::Responsible),
-            ("配合单位", LabelRole::Participating),
-            ("配合部门", LabelRole::Participating),
-            ("参加单位", LabelRole::Participating),
-            ("参与单位", LabelRole::Participating),
-            ("协办单位", LabelRole::Participating),
-        ]
-        .into_iter()
-        .find_map(|(label, role)| {
-            clause
-                .strip_prefix(label)
-                .map(|rest| (role, rest.trim_start_matches([':', ':', ' ']).to_owned()))
+        let labelled = LABELS.iter().find_map(|(label, role)| {
+            let rest = clause.strip_prefix(label)?;
+            let units = rest.trim_start_matches([':', ':', ' ']);
+            // A short label (牵头, 配合) is one only with its colon: 牵头推进… is a sentence.
+            (label.chars().count() > 2 || units.len() < rest.len())
+                .then(|| (*role, units.to_owned()))
         });
         let suffixed = [
             ("牵头", LabelRole::Lead),
+            ("主办", LabelRole::Lead),
             ("负责", LabelRole::Responsible),
             ("落实", LabelRole::Responsible),
             ("配合", LabelRole::Participating),
             ("参与", LabelRole::Participating),
+            ("参加", LabelRole::Participating),
+            ("协办", LabelRole::Participating),
         ]
         .into_iter()
         .find_map(|(suffix, role)| {

@@ -11,6 +11,8 @@ use quick_xml::events::Event;
 pub enum DocumentError {
     #[error("not a .docx file: {0}")]
     NotDocx(String),
+    #[error("not a task breakdown workbook: {0}")]
+    NotWorkbook(String),
     #[error("the text is not UTF-8")]
     NotUtf8,
     #[error("the document is larger than {0} bytes")]
@@ -21,7 +23,7 @@ pub enum DocumentError {
 pub const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Zip files (and so .docx) start with this.
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 /// The plain text of a plan given as UTF-8 text or as .docx bytes.
 pub fn document_text(bytes: &[u8]) -> Result<String, DocumentError> {

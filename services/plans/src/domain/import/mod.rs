@@ -1,8 +1,10 @@
 //! The plan importer: the text of a published plan → a structured draft.
 //!
 //! Layered so that a new layout needs a new rule in one layer, not a new parser:
-//! 0. [`docx`] turns .docx bytes into text (plain text passes through);
-//! 1. [`normalize`] cleans characters and keeps line numbers;
+//! 0. [`docx`] turns .docx bytes into text (plain text passes through); [`workbook`] reads an
+//!    .xlsx task breakdown table straight into tasks;
+//! 1. [`normalize`] cleans characters and keeps line numbers; [`reline`] cuts the text into the
+//!    lines the document means (noise numbers dropped, the item style chosen by evidence);
 //! 2. [`segment`] says what each line is;
 //! 3. this module builds the structure — title, parts (一、), sections ((一)), tasks (1.) or the
 //!    rows of an annexed task breakdown table (任务分解表) — and reports what it could not place;
@@ -17,8 +19,10 @@ pub(crate) mod deadlines;
 mod docx;
 mod normalize;
 mod phases;
+mod reline;
 mod segment;
 pub(crate) mod targets;
+mod workbook;
 
 use std::sync::LazyLock;
 
@@ -96,7 +100,7 @@ pub struct Mention {
 pub struct Warning {
     /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
     /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`,
-    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`.
+    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`, `ROW_WITHOUT_TASK`.
     pub code: &'static str,
     pub line: usize,
     pub message: String,
@@ -126,8 +130,8 @@ static TABLE_TITLE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Parses plan text. Never fails: what it cannot place becomes a warning.
 pub fn parse(text: &str) -> ParsedPlan {
-    let lines = normalize::normalize(text);
-    let kinds: Vec<LineKind> = lines.iter().map(classify).collect();
+    let (lines, style) = reline::reline(normalize::normalize(text));
+    let kinds: Vec<LineKind> = lines.iter().map(|line| classify(line, style)).collect();
     let mut warnings = Vec::new();
     let noise: Vec<usize> = lines
         .iter()
@@ -184,12 +188,8 @@ pub fn parse(text: &str) -> ParsedPlan {
             });
         }
     }
-    for task in &mut tasks {
-        task.deadlines = deadlines::find(&task.text, plan_year);
-        task.targets = targets::find(&task.text);
-    }
-    check_numbering(&tasks, &mut warnings);
-    check_assignments(&tasks, &mut warnings);
+    qualify_numbers(&mut tasks);
+    read_tasks(&mut tasks, plan_year, &mut warnings);
     let (phases, phase_warnings) = phases::find(body, plan_year);
     warnings.extend(phase_warnings);
     ParsedPlan {
@@ -201,6 +201,28 @@ pub fn parse(text: &str) -> ParsedPlan {
         phases,
         warnings,
     }
+}
+
+/// Parses a plan given as text, .docx or a task breakdown workbook (.xlsx).
+pub fn parse_document(bytes: &[u8]) -> Result<ParsedPlan, DocumentError> {
+    if bytes.starts_with(docx::ZIP_MAGIC) && workbook::is_workbook(bytes) {
+        let mut plan = workbook::parse_workbook(bytes)?;
+        plan.period = find_period(&plan.title, &[]);
+        let plan_year = plan.period.map(|(first, _)| first);
+        read_tasks(&mut plan.tasks, plan_year, &mut plan.warnings);
+        return Ok(plan);
+    }
+    Ok(parse(&document_text(bytes)?))
+}
+
+/// Deadlines and targets read from each task's text, and what the numbering and the units say.
+fn read_tasks(tasks: &mut [Task], plan_year: Option<i32>, warnings: &mut Vec<Warning>) {
+    for task in tasks.iter_mut() {
+        task.deadlines = deadlines::find(&task.text, plan_year);
+        task.targets = targets::find(&task.text);
+    }
+    check_numbering(tasks, warnings);
+    check_assignments(tasks, warnings);
 }
 
 /// The plan's title and the index of the first body line after it. A notice (关于印发《X》的通知)
@@ -356,6 +378,19 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     let any_task_part = kinds
         .iter()
         .any(|kind| matches!(kind, LineKind::Part { title, .. } if TASK_PART.is_match(title)));
+    let carrying = parts_naming_units(body, kinds);
+    let any_carrying = carrying.iter().any(|carries| *carries);
+    // Items are tasks in the parts named like tasks (else in every part that does not frame the
+    // plan), and in any part whose items name units — a 保障措施 part with units is work too.
+    let is_task_part = |title: &str, carries: bool| {
+        carries
+            || if any_task_part {
+                TASK_PART.is_match(title)
+            } else {
+                !any_carrying || !FRAME_PART.is_match(title)
+            }
+    };
+    let mut parts_seen = 0;
     let mut in_task_part = !any_task_part;
     let mut part = None;
     let mut section = None;
@@ -364,7 +399,8 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     for (line, kind) in body.iter().zip(kinds) {
         match kind {
             LineKind::Part { number, title } => {
-                in_task_part = !any_task_part || TASK_PART.is_match(title);
+                in_task_part = is_task_part(title, carrying[parts_seen]);
+                parts_seen += 1;
                 part = Some(number.clone());
                 section = None;
                 collecting = false;
@@ -433,12 +469,16 @@ static FRAME_PART: LazyLock<Regex> = LazyLock::new(|| {
 /// else its parts (一、) that are not framing; the heading's number as printed, units read from
 /// labels, a trailing bracket, or the running text.
 fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
+    let carrying = parts_naming_units(body, kinds);
+    let mut parts_seen = 0;
     let mut framing = false;
     let mut headings: Vec<(usize, bool)> = Vec::new();
     for (index, kind) in kinds.iter().enumerate() {
         match kind {
             LineKind::Part { title, .. } => {
-                framing = FRAME_PART.is_match(title);
+                // A framing part (保障措施) whose headings name units assigns work after all.
+                framing = FRAME_PART.is_match(title) && !carrying[parts_seen];
+                parts_seen += 1;
                 if !framing {
                     headings.push((index, false));
                 }
@@ -454,13 +494,20 @@ fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
         .map(|(index, _)| index)
         .collect();
     let mut tasks = Vec::new();
+    let part_of = |index: usize| {
+        kinds[..=index].iter().rev().find_map(|kind| match kind {
+            LineKind::Part { number, .. } => Some(number.clone()),
+            _ => None,
+        })
+    };
     for (position, start) in starts.iter().enumerate() {
         let end = starts.get(position + 1).copied().unwrap_or(kinds.len());
-        let (number, part) = match &kinds[*start] {
-            LineKind::Section { number, .. } => (number.clone(), None),
-            LineKind::Part { number, .. } => (number.clone(), Some(number.clone())),
+        let (number, section) = match &kinds[*start] {
+            LineKind::Section { number, .. } => (number.clone(), Some(number.clone())),
+            LineKind::Part { number, .. } => (number.clone(), None),
             _ => continue,
         };
+        let part = part_of(*start);
         let heading = &body[*start].text;
         let opening = heading
             .char_indices()
@@ -480,8 +527,8 @@ fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
             }
         }
         let (text, inline) = assignments::split_inline(&text);
-        let mut task = new_task(0, text, part, None, body[*start].number);
-        task.number = number.trim_matches(['(', ')']).to_owned();
+        let mut task = new_task(0, text, part, section, body[*start].number);
+        task.number = number;
         let named = if labels.is_empty() && inline.is_empty() {
             assignments::from_prose(&task.text)
         } else {
@@ -588,6 +635,77 @@ fn assign(task: &mut Task, role: LabelRole, cell: &str) {
     }
 }
 
+/// For each part (一、) in order, whether a line in it names units: a label, or labels or a
+/// bracket of units in the text.
+fn parts_naming_units(body: &[Line], kinds: &[LineKind]) -> Vec<bool> {
+    let mut carrying = Vec::new();
+    for (line, kind) in body.iter().zip(kinds) {
+        match kind {
+            LineKind::Part { .. } => carrying.push(false),
+            LineKind::Label { .. } => {
+                if let Some(last) = carrying.last_mut() {
+                    *last = true;
+                }
+            }
+            LineKind::Text | LineKind::Item { .. } | LineKind::Section { .. } => {
+                if let Some(last) = carrying.last_mut()
+                    && !*last
+                {
+                    *last = !assignments::split_inline(&line.text).1.is_empty();
+                }
+            }
+            _ => {}
+        }
+    }
+    carrying
+}
+
+/// Numbers as printed where they are unique in the plan; where numbering restarts in each part
+/// (or section), qualified by it: `八.(一)`, `二.3`, `二.(一).3`.
+fn qualify_numbers(tasks: &mut [Task]) {
+    let unique = |numbers: &[String]| {
+        let mut seen = std::collections::HashSet::new();
+        numbers.iter().all(|number| seen.insert(number.as_str()))
+    };
+    let printed: Vec<String> = tasks.iter().map(|task| task.number.clone()).collect();
+    let by_part: Vec<String> = tasks
+        .iter()
+        .map(|task| match &task.part {
+            Some(part) => format!("{part}.{}", task.number),
+            None => task.number.clone(),
+        })
+        .collect();
+    let by_section: Vec<String> = tasks
+        .iter()
+        .zip(&by_part)
+        .map(|(task, by_part)| match (&task.part, &task.section) {
+            (Some(part), Some(section)) if *section != task.number => {
+                format!("{part}.{section}.{}", task.number)
+            }
+            _ => by_part.clone(),
+        })
+        .collect();
+    let chosen = if unique(&printed) {
+        // A section taken as a task goes by its numeral alone where that is unique: 一, 二.
+        printed
+            .into_iter()
+            .map(|number| number.trim_matches(['(', ')']).to_owned())
+            .collect()
+    } else if unique(&by_part) {
+        by_part
+    } else if unique(&by_section) {
+        by_section
+    } else {
+        // Repeated even within a section: a numbering mistake, warned as printed.
+        printed
+    };
+    for (task, number) in tasks.iter_mut().zip(chosen) {
+        task.number = number;
+    }
+}
+
+/// Gaps, repeats and reversals in the numbering, counted within each part or section where the
+/// numbers are qualified by it.
 fn check_numbering(tasks: &[Task], warnings: &mut Vec<Warning>) {
     if tasks.is_empty() {
         warnings.push(Warning {
@@ -598,26 +716,32 @@ fn check_numbering(tasks: &[Task], warnings: &mut Vec<Warning>) {
         return;
     }
     let mut seen = std::collections::HashSet::new();
-    let mut previous: Option<u32> = None;
+    let mut previous: Option<(&str, u32)> = None;
     for task in tasks {
-        let number: u32 = task
+        let (scope, last) = task
             .number
+            .rsplit_once('.')
+            .unwrap_or(("", task.number.as_str()));
+        let last = last.trim_matches(['(', ')']);
+        let number: u32 = last
             .parse()
             .ok()
-            .or_else(|| chinese_numeral(&task.number))
+            .or_else(|| chinese_numeral(last))
             .unwrap_or(0);
-        if !seen.insert(number) {
+        if !seen.insert(task.number.as_str()) {
             warnings.push(Warning {
                 code: "DUPLICATE_NUMBER",
                 line: task.line,
-                message: format!("task number {number} appears again"),
+                message: format!("task number {} appears again", task.number),
             });
-        } else if let Some(previous) = previous {
+        } else if let Some((previous_scope, previous)) = previous
+            && previous_scope == scope
+        {
             if number < previous {
                 warnings.push(Warning {
                     code: "NUMBER_OUT_OF_ORDER",
                     line: task.line,
-                    message: format!("task {number} follows task {previous}"),
+                    message: format!("task {} follows task {previous}", task.number),
                 });
             } else if number > previous + 1 {
                 warnings.push(Warning {
@@ -627,7 +751,7 @@ fn check_numbering(tasks: &[Task], warnings: &mut Vec<Warning>) {
                 });
             }
         }
-        previous = Some(number);
+        previous = Some((scope, number));
     }
 }
 

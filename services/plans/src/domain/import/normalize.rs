@@ -12,15 +12,16 @@ pub struct Line {
 
 /// Full-width letters, digits and brackets folded (NFKC keeps 、。 and 〔〕), all white space
 /// folded to nothing between Chinese characters and to one space elsewhere, page markers such
-/// as `-10 -` removed, empty lines dropped; a line with two or more tabs is a table row, one
-/// line per cell.
+/// as `-10 -` removed, empty lines dropped; a line with two or more tabs between its words
+/// (not only before them) is a table row, one line per cell.
 pub fn normalize(text: &str) -> Vec<Line> {
     text.lines()
         .enumerate()
         .flat_map(|(index, raw)| {
             // A table row copied with tabs between its cells: one line per cell, as tables
             // flattened by extraction come.
-            let cells: Vec<&str> = if raw.matches('\t').count() >= 2 {
+            // Tabs that only indent the line do not make it a row.
+            let cells: Vec<&str> = if raw.trim().matches('\t').count() >= 2 {
                 raw.split('\t').collect()
             } else {
                 vec![raw]
@@ -36,7 +37,7 @@ pub fn normalize(text: &str) -> Vec<Line> {
         .collect()
 }
 
-fn clean_line(raw: &str) -> String {
+pub fn clean_line(raw: &str) -> String {
     let folded: String = raw.nfkc().collect();
     let without_markers = fazhi_platform::text::remove_page_markers(&folded);
     let mut out = String::with_capacity(without_markers.len());
@@ -63,6 +64,19 @@ fn clean_line(raw: &str) -> String {
 pub fn is_cjk(character: char) -> bool {
     matches!(character as u32, 0x3000..=0x303F | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF)
         || matches!(character, '“' | '”' | '‘' | '’' | '—' | '…' | '·')
+}
+
+/// Lines numbered from 1, for tests of the later layers.
+#[cfg(test)]
+pub fn numbered(texts: &[&str]) -> Vec<Line> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| Line {
+            number: index + 1,
+            text: (*text).to_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

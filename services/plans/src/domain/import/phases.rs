@@ -201,18 +201,8 @@ fn numbers_of(digits: &[u32]) -> Vec<Vec<u32>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::normalize::numbered as lines;
     use super::*;
-
-    fn lines(texts: &[&str]) -> Vec<Line> {
-        texts
-            .iter()
-            .enumerate()
-            .map(|(index, text)| Line {
-                number: index + 1,
-                text: (*text).to_owned(),
-            })
-            .collect()
-    }
 
     fn read(texts: &[&str]) -> (Vec<(String, String, String)>, Vec<&'static str>) {
         let (phases, warnings) = find(&lines(texts), Some(2020));

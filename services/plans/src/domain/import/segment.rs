@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::normalize::Line;
+use super::reline::ItemStyle;
 
 /// The role a unit label gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +56,43 @@ static SECTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\(([一二三四五六七八九十]{1,3})\)\s*(.*)$").expect("a valid pattern")
 });
 static ITEM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d{1,3})\s*[.、]\s*(\D.*)$").expect("a valid pattern"));
+    LazyLock::new(|| Regex::new(r"^(\d{1,3})\s*([.、])\s*(\D.*)$").expect("a valid pattern"));
+/// The words plans label units with, longest first so that 牵头单位 wins over 牵头.
+pub const LABELS: &[(&str, LabelRole)] = &[
+    ("牵头单位", LabelRole::Lead),
+    ("牵头部门", LabelRole::Lead),
+    ("主办单位", LabelRole::Lead),
+    ("责任单位", LabelRole::Responsible),
+    ("责任部门", LabelRole::Responsible),
+    ("主责单位", LabelRole::Responsible),
+    ("责任主体", LabelRole::Responsible),
+    ("配合单位", LabelRole::Participating),
+    ("配合部门", LabelRole::Participating),
+    ("参加单位", LabelRole::Participating),
+    ("参与单位", LabelRole::Participating),
+    ("协办单位", LabelRole::Participating),
+    ("协同单位", LabelRole::Participating),
+    ("牵头", LabelRole::Lead),
+    ("责任", LabelRole::Responsible),
+    ("配合", LabelRole::Participating),
+    ("协办", LabelRole::Participating),
+];
+
+/// `牵头单位|牵头部门|…` for a pattern.
+pub fn label_alternation() -> String {
+    LABELS
+        .iter()
+        .map(|(label, _)| *label)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// A label inside a line: `牵头单位:`, and the short forms (`牵头:`) only with their colon.
+pub static LABEL_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"({})\s*[::]", label_alternation())).expect("a valid pattern")
+});
 static LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(牵头单位|牵头部门|责任单位|责任部门|配合单位|配合部门|参加单位|参与单位|协办单位)\s*[::]\s*(.*)$")
-        .expect("a valid pattern")
+    Regex::new(&format!(r"^({})\s*[::]\s*(.*)$", label_alternation())).expect("a valid pattern")
 });
 static ROW_NUMBER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{1,3})$").expect("a valid pattern"));
@@ -98,7 +132,9 @@ const NOISE_PREFIXES: &[&str] = &[
     "•",
 ];
 
-pub fn classify(line: &Line) -> LineKind {
+/// What `line` is, in a document whose items are numbered in `style`: a number in another style
+/// is text.
+pub fn classify(line: &Line, style: Option<ItemStyle>) -> LineKind {
     let text = line.text.as_str();
     if text.contains("http://") || text.contains("https://") || DATE_TIME.is_match(text) {
         return LineKind::Noise;
@@ -126,10 +162,11 @@ pub fn classify(line: &Line) -> LineKind {
     }
     if let Some(captures) = ITEM.captures(text)
         && let Ok(number) = captures[1].parse()
+        && style == Some(ItemStyle::of(&captures[2]))
     {
         return LineKind::Item {
             number,
-            text: captures[2].trim().to_owned(),
+            text: captures[3].trim().to_owned(),
         };
     }
     if let Some(captures) = ROW_NUMBER.captures(text)
@@ -140,19 +177,19 @@ pub fn classify(line: &Line) -> LineKind {
     LineKind::Text
 }
 
-/// The text up to the first full stop, without it.
-fn label_role(label: &str) -> LabelRole {
-    match label {
-        "牵头单位" | "牵头部门" => LabelRole::Lead,
-        "责任单位" | "责任部门" => LabelRole::Responsible,
-        _ => LabelRole::Participating,
-    }
+pub fn label_role(label: &str) -> LabelRole {
+    LABELS
+        .iter()
+        .find(|(known, _)| *known == label)
+        .map_or(LabelRole::Participating, |(_, role)| *role)
 }
 
 /// A label line that carries several labels: 牵头单位:市司法局;责任单位:市直各部门.
 pub fn split_labels(role: LabelRole, text: &str) -> Vec<(LabelRole, String)> {
     let mut labels = vec![(role, String::new())];
-    for piece in text.split([';', ';']).map(str::trim) {
+    // Each label starts a piece of its own, with or without a separator before it.
+    let separated = LABEL_ANYWHERE.replace_all(text, ";$0");
+    for piece in separated.split([';', ';']).map(str::trim) {
         match LABEL.captures(piece) {
             Some(captures) => labels.push((label_role(&captures[1]), captures[2].to_owned())),
             None => {
@@ -169,6 +206,7 @@ pub fn split_labels(role: LabelRole, text: &str) -> Vec<(LabelRole, String)> {
     labels
 }
 
+/// The text up to the first full stop, without it.
 pub fn first_sentence(text: &str) -> String {
     let end = text.find(['。', ';', '!', '?']).unwrap_or(text.len());
     text[..end].trim().to_owned()
@@ -179,10 +217,18 @@ mod tests {
     use super::*;
 
     fn kind(text: &str) -> LineKind {
-        classify(&Line {
-            number: 1,
-            text: text.to_owned(),
-        })
+        let style = if text.starts_with("3、") {
+            ItemStyle::Comma
+        } else {
+            ItemStyle::Dot
+        };
+        classify(
+            &Line {
+                number: 1,
+                text: text.to_owned(),
+            },
+            Some(style),
+        )
     }
 
     #[test]
