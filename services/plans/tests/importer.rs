@@ -681,3 +681,81 @@ fn a_preview_whose_page_chunks_carry_numbers_of_their_own() {
     assert!(codes.contains(&"NUMBER_OUT_OF_ORDER"), "{codes:?}");
     assert!(codes.contains(&"TASK_WITHOUT_UNITS"), "{codes:?}");
 }
+
+#[test]
+fn sections_with_a_label_line_whose_units_share_the_duty() {
+    let plan = layout("sections-labels-next-line.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            // 乡镇人民政府按职责分工分别负责。: the duty words and the full stop are not the unit.
+            (
+                "一.(一)",
+                vec![],
+                vec!["县政府办公室", "县司法局", "各有关部门", "乡镇人民政府"],
+                vec![]
+            ),
+            (
+                "一.(二)",
+                vec![],
+                vec!["县卫健委", "县司法局", "各乡镇人民政府"],
+                vec![]
+            ),
+            (
+                "二.(一)",
+                vec![],
+                vec!["县司法局", "县直各有关部门"],
+                vec![]
+            ),
+            ("二.(二)", vec![], vec!["县司法局"], vec![]),
+        ]
+    );
+    assert_eq!(plan.title, "某县2020年度法治政府建设工作安排");
+    assert_eq!(plan.document_number.as_deref(), Some("某政办〔2020〕20号"));
+    // The labels belong to the headings taken as tasks: no LABEL_OUTSIDE_TASK.
+    assert_eq!(warning_codes(&plan), vec!["TASKS_FROM_HEADINGS"]);
+}
+
+#[test]
+fn a_task_ledger_with_indicator_headings_and_merged_unit_cells() {
+    let plan = layout("task-ledger-table.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            (
+                "1",
+                vec!["区政务服务办"],
+                vec!["其他部门", "各街道"],
+                vec![]
+            ),
+            // Rows 2 and 3 sat under row 1's merged unit cell.
+            (
+                "2",
+                vec!["区政务服务办"],
+                vec!["其他部门", "各街道"],
+                vec![]
+            ),
+            (
+                "3",
+                vec!["区政务服务办"],
+                vec!["其他部门", "各街道"],
+                vec![]
+            ),
+            ("4", vec!["区司法局"], vec!["各部门"], vec![]),
+        ]
+    );
+    // 一级指标 and 二级指标 are the rows' part and section.
+    assert_eq!(
+        places(&plan),
+        vec![
+            ("1", Some("一"), Some("1")),
+            ("2", Some("一"), Some("1")),
+            ("3", Some("一"), Some("1")),
+            ("4", Some("一"), Some("2")),
+        ]
+    );
+    assert_eq!(
+        warning_codes(&plan),
+        vec!["UNITS_FROM_ROW_ABOVE", "UNITS_FROM_ROW_ABOVE"]
+    );
+}

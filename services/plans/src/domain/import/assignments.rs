@@ -24,7 +24,7 @@ fn list_fragments(cell: &str) -> Vec<&str> {
         match character {
             '(' => depth += 1,
             ')' => depth = (depth - 1).max(0),
-            '、' | ',' | ';' | ',' | ';' if depth == 0 => {
+            '、' | ',' | ';' | ',' | ';' | '。' if depth == 0 => {
                 fragments.push(&cell[start..index]);
                 start = index + character.len_utf8();
             }

@@ -100,7 +100,8 @@ pub struct Mention {
 pub struct Warning {
     /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
     /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`,
-    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`, `ROW_WITHOUT_TASK`.
+    /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`, `ROW_WITHOUT_TASK`,
+    /// `UNITS_FROM_ROW_ABOVE`.
     pub code: &'static str,
     pub line: usize,
     pub message: String,
@@ -125,7 +126,8 @@ static TASK_PART: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"任务|重点工作|主要工作|工作内容|主要措施|具体措施|举措").expect("a valid pattern")
 });
 static TABLE_TITLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"任务分解表|任务清单|责任分工表|分工方案表").expect("a valid pattern")
+    Regex::new(r"任务分解表|任务清单|责任分工表|分工方案表|任务台账|工作台账")
+        .expect("a valid pattern")
 });
 
 /// Parses plan text. Never fails: what it cannot place becomes a warning.
@@ -170,11 +172,19 @@ pub fn parse(text: &str) -> ParsedPlan {
     let body = &lines[body_start.min(lines.len())..];
     let body_kinds = &kinds[body_start.min(kinds.len())..];
     let parts = collect_parts(body, body_kinds);
-    let table = find_table(body, body_kinds);
+    // A table whose title is the document's own (…任务台账) starts in the body.
+    let table = find_table(body, body_kinds).or_else(|| {
+        (TABLE_TITLE.is_match(&title) && body_kinds.contains(&LineKind::RowNumber(1))).then_some(0)
+    });
+    let mut found_warnings = Vec::new();
     let mut tasks = match table {
-        Some(start) => table_tasks(&body[start..], &body_kinds[start..], &mut warnings),
-        None => item_tasks(body, body_kinds, &mut warnings),
+        Some(start) => table_tasks(&body[start..], &body_kinds[start..], &mut found_warnings),
+        None => item_tasks(body, body_kinds, &mut found_warnings),
     };
+    // What the items said is moot when the headings are the tasks.
+    if !tasks.is_empty() {
+        warnings.append(&mut found_warnings);
+    }
     if tasks.is_empty() {
         tasks = heading_tasks(body, body_kinds);
         if let Some(first) = tasks.first() {
@@ -328,15 +338,14 @@ fn collect_parts(body: &[Line], kinds: &[LineKind]) -> Vec<Part> {
     parts
 }
 
-/// Where an annexed task table's rows begin: after its title line, at the first row number 1.
+/// Where an annexed task table begins: after its title line, when a row number 1 follows.
 fn find_table(body: &[Line], kinds: &[LineKind]) -> Option<usize> {
     let title = body
         .iter()
         .rposition(|line| TABLE_TITLE.is_match(&line.text))?;
-    let first_row = kinds[title..]
-        .iter()
-        .position(|kind| *kind == LineKind::RowNumber(1))?;
-    Some(title + first_row)
+    kinds[title..]
+        .contains(&LineKind::RowNumber(1))
+        .then_some(title + 1)
 }
 
 fn new_task(
@@ -561,28 +570,55 @@ fn chinese_numeral(text: &str) -> Option<u32> {
 }
 
 /// Tasks from a table flattened to one cell per line: row number, task text, lead cell, then
-/// responsible cells. A cell ending in 、 continues on the next line.
+/// responsible cells (a cell ending in 、 continues on the next line), or cells labelled with
+/// their role (牵头单位:…;责任部门:…). Headings between rows (一、 and 1. of a ledger's 一级/二级
+/// 指标) are the rows' part and section, not cells. A row with no unit cell under the same
+/// heading as the row above takes that row's units — a merged cell flattened — and says so.
 fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -> Vec<Task> {
-    let mut tasks = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
     let mut index = 0;
     let mut expected = 1;
+    let (mut part, mut section) = (None, None);
     while index < rows.len() {
         if kinds[index] != LineKind::RowNumber(expected) {
+            match &kinds[index] {
+                LineKind::Part { number, .. } => {
+                    part = Some(number.clone());
+                    section = None;
+                }
+                LineKind::Section { number, .. } => section = Some(number.clone()),
+                LineKind::Item { number, .. } => section = Some(number.to_string()),
+                _ => {}
+            }
             index += 1;
             continue;
         }
         let line = rows[index].number;
         index += 1;
         let mut cells: Vec<String> = Vec::new();
+        let mut labels: Vec<(LabelRole, String)> = Vec::new();
+        let (row_part, row_section) = (part.clone(), section.clone());
         while index < rows.len() && kinds[index] != LineKind::RowNumber(expected + 1) {
-            if kinds[index] != LineKind::Noise {
-                // Only unit cells continue (the first cell is the task's text).
-                let unit_cells = cells.len() > 1;
-                match cells.last_mut() {
-                    Some(cell) if unit_cells && cell.ends_with('、') => {
-                        cell.push_str(&rows[index].text)
+            match &kinds[index] {
+                LineKind::Noise => {}
+                LineKind::Part { number, .. } => {
+                    part = Some(number.clone());
+                    section = None;
+                }
+                LineKind::Section { number, .. } => section = Some(number.clone()),
+                LineKind::Item { number, .. } if !cells.is_empty() => {
+                    section = Some(number.to_string())
+                }
+                LineKind::Label { role, text } => labels.extend(segment::split_labels(*role, text)),
+                _ => {
+                    // Only unit cells continue (the first cell is the task's text).
+                    let unit_cells = cells.len() > 1;
+                    match cells.last_mut() {
+                        Some(cell) if unit_cells && cell.ends_with('、') => {
+                            cell.push_str(&rows[index].text)
+                        }
+                        _ => cells.push(rows[index].text.clone()),
                     }
-                    _ => cells.push(rows[index].text.clone()),
                 }
             }
             index += 1;
@@ -603,17 +639,30 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
         for limit in limits {
             text.push_str(&format!("(完成时限:{limit})"));
         }
-        let mut task = new_task(expected - 1, text, None, None, line);
-        match units.split_first() {
-            Some((lead, responsible)) => {
-                assign(&mut task, LabelRole::Lead, lead);
-                assign(&mut task, LabelRole::Responsible, &responsible.concat());
-            }
-            None => warnings.push(Warning {
-                code: "TASK_WITHOUT_UNITS",
+        let mut task = new_task(expected - 1, text, row_part, row_section, line);
+        if let Some((lead, responsible)) = units.split_first() {
+            assign(&mut task, LabelRole::Lead, lead);
+            assign(&mut task, LabelRole::Responsible, &responsible.concat());
+        }
+        for (role, cell) in labels {
+            assign(&mut task, role, &cell);
+        }
+        let unnamed = task.lead.is_empty() && task.responsible.is_empty();
+        if let Some(above) = tasks
+            .last()
+            .filter(|above| unnamed && above.part == task.part && above.section == task.section)
+        {
+            task.lead = above.lead.clone();
+            task.responsible = above.responsible.clone();
+            task.participating = above.participating.clone();
+            warnings.push(Warning {
+                code: "UNITS_FROM_ROW_ABOVE",
                 line,
-                message: format!("table row {} has no unit cells", task.number),
-            }),
+                message: format!(
+                    "table row {} has no unit cell: took row {}'s (a merged cell?)",
+                    task.number, above.number
+                ),
+            });
         }
         tasks.push(task);
     }
