@@ -759,3 +759,25 @@ fn a_task_ledger_with_indicator_headings_and_merged_unit_cells() {
         vec!["UNITS_FROM_ROW_ABOVE", "UNITS_FROM_ROW_ABOVE"]
     );
 }
+
+#[test]
+fn items_numbered_again_in_each_section_with_roles_in_brackets() {
+    let plan = layout("items-restarting-in-each-section.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("二.(一).1", vec!["县委编办"], vec![], vec![]),
+            (
+                "二.(一).2",
+                vec!["县政务服务中心"],
+                vec!["县直各部门"],
+                vec![]
+            ),
+            // 责任单位:县司法局(牵头)、县直各部门: the bracket gives 县司法局 its role.
+            ("二.(二).1", vec!["县司法局"], vec!["县直各部门"], vec![]),
+            ("二.(二).2", vec!["县政府办公室"], vec![], vec!["县司法局"]),
+        ]
+    );
+    // 保障措施 names no units: its item is not a task.
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}

@@ -80,6 +80,21 @@ pub fn split_mentions(cell: &str) -> Vec<String> {
     mentions
 }
 
+/// The role a mention names in a closing bracket, and the mention without it:
+/// 县司法局(牵头) → lead 县司法局.
+pub fn own_role(mention: &str) -> Option<(LabelRole, String)> {
+    let body = mention.strip_suffix(')')?;
+    let open = body.rfind('(')?;
+    let role = match &body[open + 1..] {
+        "牵头" | "牵头单位" | "主办" => LabelRole::Lead,
+        "负责" | "责任单位" | "责任" => LabelRole::Responsible,
+        "配合" | "配合单位" | "协办" | "参与" | "参加" => LabelRole::Participating,
+        _ => return None,
+    };
+    let unit = body[..open].trim();
+    (!unit.is_empty()).then(|| (role, unit.to_owned()))
+}
+
 fn ends_a_description(text: &str) -> bool {
     ["部门", "单位", "机构", "机关", "等"]
         .iter()
@@ -240,6 +255,20 @@ mod tests {
             vec!["县委组织部", "县委党校"]
         );
         assert!(split_mentions("").is_empty());
+    }
+
+    #[test]
+    fn a_mention_may_carry_its_own_role() {
+        assert_eq!(
+            own_role("县司法局(牵头)"),
+            Some((LabelRole::Lead, "县司法局".to_owned()))
+        );
+        assert_eq!(
+            own_role("县司法局(配合)"),
+            Some((LabelRole::Participating, "县司法局".to_owned()))
+        );
+        assert_eq!(own_role("各县(市、区)"), None);
+        assert_eq!(own_role("(牵头)"), None);
     }
 
     #[test]

@@ -671,13 +671,16 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
 
 /// Adds a cell's mentions to a role; a unit named again for the same role (sub-items of one task
 /// each naming it) is kept once.
+/// A mention that carries its own role in brackets — 县司法局(牵头) in a 责任单位 list — has that
+/// role.
 fn assign(task: &mut Task, role: LabelRole, cell: &str) {
-    let list = match role {
-        LabelRole::Lead => &mut task.lead,
-        LabelRole::Responsible => &mut task.responsible,
-        LabelRole::Participating => &mut task.participating,
-    };
     for mention in assignments::split_mentions(cell) {
+        let (role, mention) = assignments::own_role(&mention).unwrap_or((role, mention));
+        let list = match role {
+            LabelRole::Lead => &mut task.lead,
+            LabelRole::Responsible => &mut task.responsible,
+            LabelRole::Participating => &mut task.participating,
+        };
         if !list.iter().any(|known| known.mention == mention) {
             list.push(Mention { mention });
         }
