@@ -778,6 +778,7 @@ fn items_numbered_again_in_each_section_with_roles_in_brackets() {
             ("二.(二).2", vec!["县政府办公室"], vec![], vec!["县司法局"]),
         ]
     );
-    // 保障措施 names no units: its item is not a task.
-    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    // 保障措施 names no units: its item is not a task, and that is said, not silent.
+    assert_eq!(warning_codes(&plan), vec!["ITEM_NOT_A_TASK"]);
+    assert_eq!(plan.warnings[0].line, 14);
 }

@@ -101,7 +101,7 @@ pub struct Warning {
     /// Stable: `NUMBER_GAP`, `DUPLICATE_NUMBER`, `NUMBER_OUT_OF_ORDER`, `NOISE_DROPPED`,
     /// `NO_ASSIGNMENTS`, `TASK_WITHOUT_UNITS`, `LABEL_OUTSIDE_TASK`, `NO_TASKS`,
     /// `PHASE_DATES_RECOVERED`, `PHASE_DATES_UNREADABLE`, `TASKS_FROM_HEADINGS`, `ROW_WITHOUT_TASK`,
-    /// `UNITS_FROM_ROW_ABOVE`.
+    /// `UNITS_FROM_ROW_ABOVE`, `ITEM_NOT_A_TASK`.
     pub code: &'static str,
     pub line: usize,
     pub message: String,
@@ -427,6 +427,17 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
                     line.number,
                 ));
                 collecting = true;
+            }
+            LineKind::Item { number, .. } => {
+                warnings.push(Warning {
+                    code: "ITEM_NOT_A_TASK",
+                    line: line.number,
+                    message: format!(
+                        "item {number} of part {} was not taken as a task: its part frames the plan and names no units",
+                        part.as_deref().unwrap_or("-")
+                    ),
+                });
+                collecting = false;
             }
             LineKind::Label { role, text } => match tasks.last_mut() {
                 Some(task) if collecting => {
