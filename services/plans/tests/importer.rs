@@ -782,3 +782,42 @@ fn items_numbered_again_in_each_section_with_roles_in_brackets() {
     assert_eq!(warning_codes(&plan), vec!["ITEM_NOT_A_TASK"]);
     assert_eq!(plan.warnings[0].line, 14);
 }
+
+#[test]
+fn units_named_on_headings_hold_for_their_items_numbered_in_brackets() {
+    let plan = layout("units-on-headings-and-paren-items.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            // (1) names no units: its section's hold.
+            ("1", vec!["区委宣传部"], vec!["区直各部门"], vec![]),
+            // (2) names its own.
+            ("2", vec![], vec!["区委党校"], vec![]),
+            // The part names the lead; its section none.
+            ("3", vec!["区司法局"], vec![], vec![]),
+            ("4", vec!["区司法局"], vec![], vec![]),
+        ]
+    );
+    let headings: Vec<(&str, &str)> = plan
+        .parts
+        .iter()
+        .flat_map(|part| {
+            std::iter::once((part.number.as_str(), part.title.as_str())).chain(
+                part.sections
+                    .iter()
+                    .map(|section| (section.number.as_str(), section.title.as_str())),
+            )
+        })
+        .collect();
+    // Heading titles without the units they name.
+    assert_eq!(
+        headings,
+        vec![
+            ("一", "深入学习贯彻习近平法治思想"),
+            ("(一)", "加强理论学习"),
+            ("二", "推进严格规范公正文明执法"),
+            ("(二)", "深化行政执法体制改革"),
+        ]
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}

@@ -316,6 +316,21 @@ fn find_period(title: &str, body: &[Line]) -> Option<(i32, i32)> {
 fn collect_parts(body: &[Line], kinds: &[LineKind]) -> Vec<Part> {
     let mut parts: Vec<Part> = Vec::new();
     for (line, kind) in body.iter().zip(kinds) {
+        // A heading's title without the units it names.
+        let (without_units, units) = assignments::split_inline(&line.text);
+        let stripped;
+        let kind = if units.is_empty() {
+            kind
+        } else {
+            stripped = classify(
+                &Line {
+                    number: line.number,
+                    text: without_units,
+                },
+                None,
+            );
+            &stripped
+        };
         match kind {
             LineKind::Part { number, title } if !TABLE_TITLE.is_match(&line.text) => {
                 parts.push(Part {
@@ -401,6 +416,9 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     };
     let mut parts_seen = 0;
     let mut in_task_part = !any_task_part;
+    // Units a heading names hold for its items that name none: (一)…(牵头单位:县司法局).
+    let (mut part_units, mut section_units) = (Vec::new(), Vec::new());
+    let mut inherited: Vec<Vec<(LabelRole, String)>> = Vec::new();
     let mut part = None;
     let mut section = None;
     let mut tasks: Vec<Task> = Vec::new();
@@ -412,10 +430,13 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
                 parts_seen += 1;
                 part = Some(number.clone());
                 section = None;
+                part_units = assignments::split_inline(&line.text).1;
+                section_units.clear();
                 collecting = false;
             }
             LineKind::Section { number, .. } => {
                 section = Some(number.clone());
+                section_units = assignments::split_inline(&line.text).1;
                 collecting = false;
             }
             LineKind::Item { number, text } if in_task_part => {
@@ -426,6 +447,11 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
                     section.clone(),
                     line.number,
                 ));
+                inherited.push(if section_units.is_empty() {
+                    part_units.clone()
+                } else {
+                    section_units.clone()
+                });
                 collecting = true;
             }
             LineKind::Item { number, .. } => {
@@ -463,11 +489,16 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     }
     // Units written into the text — a bracket closing it (perhaps on a line of its own), or
     // labels run into it — once the whole text is collected.
-    for task in &mut tasks {
+    for (task, inherited) in tasks.iter_mut().zip(inherited) {
         let (text, inline) = assignments::split_inline(&task.text);
         task.text = text;
         for (role, cell) in inline {
             assign(task, role, &cell);
+        }
+        if task.lead.is_empty() && task.responsible.is_empty() && task.participating.is_empty() {
+            for (role, cell) in inherited {
+                assign(task, role, &cell);
+            }
         }
     }
     tasks

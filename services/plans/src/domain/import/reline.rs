@@ -25,6 +25,9 @@ pub enum ItemStyle {
     Dot,
     /// `1、`
     Comma,
+    /// `(1)`, only where a document numbers its items in no other way: elsewhere they are a
+    /// task's sub-items.
+    Paren,
 }
 
 impl ItemStyle {
@@ -39,6 +42,9 @@ impl ItemStyle {
 
 static LINE_START_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{1,3}) ?([.、]) ?").expect("a valid pattern"));
+/// `(1)推进…` at a line start.
+pub static PAREN_ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\((\d{1,3})\)\s*(\D.*)$").expect("a valid pattern"));
 /// Anything that may start a line of its own inside running text: a part heading, a section
 /// heading or an item. Each is checked against what precedes it.
 static INNER_START: LazyLock<Regex> = LazyLock::new(|| {
@@ -219,7 +225,12 @@ pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
         joined.push(line);
     }
     let starts: Vec<Vec<Start>> = joined.iter().map(|line| starts_in(&line.text)).collect();
-    let style = choose_style(&joined, &starts);
+    let style = choose_style(&joined, &starts).or_else(|| {
+        joined
+            .iter()
+            .any(|line| PAREN_ITEM.is_match(&line.text))
+            .then_some(ItemStyle::Paren)
+    });
     let mut out = Vec::with_capacity(joined.len());
     for (line, found) in joined.into_iter().zip(starts) {
         let cuts: Vec<usize> = found

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::normalize::Line;
-use super::reline::ItemStyle;
+use super::reline::{ItemStyle, PAREN_ITEM};
 
 /// The role a unit label gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,6 +167,15 @@ pub fn classify(line: &Line, style: Option<ItemStyle>) -> LineKind {
         return LineKind::Item {
             number,
             text: captures[3].trim().to_owned(),
+        };
+    }
+    if style == Some(ItemStyle::Paren)
+        && let Some(captures) = PAREN_ITEM.captures(text)
+        && let Ok(number) = captures[1].parse()
+    {
+        return LineKind::Item {
+            number,
+            text: captures[2].trim().to_owned(),
         };
     }
     if let Some(captures) = ROW_NUMBER.captures(text)
