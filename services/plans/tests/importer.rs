@@ -821,3 +821,38 @@ fn units_named_on_headings_hold_for_their_items_numbered_in_brackets() {
     );
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
+
+#[test]
+fn a_web_table_with_pipes_and_an_empty_lead_cell() {
+    let plan = layout("pipe-table.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["市司法局"], vec!["市直有关部门"], vec![]),
+            (
+                "2",
+                vec!["市司法局"],
+                vec!["各县(市、区)人民政府", "市直各行政执法部门"],
+                vec![]
+            ),
+            ("3", vec!["市司法局"], vec![], vec![]),
+            // The empty 牵头单位 cell keeps its column: the 责任单位 stay responsible.
+            ("4", vec![], vec!["各乡镇人民政府", "街道办事处"], vec![]),
+        ]
+    );
+    let dates: Vec<Option<String>> = plan
+        .tasks
+        .iter()
+        .map(|task| task.deadlines.first()?.date.map(|date| date.to_string()))
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            Some("2024-03-31".to_owned()),
+            Some("2024-12-31".to_owned()),
+            None,
+            Some("2024-06-30".to_owned())
+        ]
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}

@@ -683,8 +683,13 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
         }
         let mut task = new_task(expected - 1, text, row_part, row_section, line);
         if let Some((lead, responsible)) = units.split_first() {
-            assign(&mut task, LabelRole::Lead, lead);
-            assign(&mut task, LabelRole::Responsible, &responsible.concat());
+            let filled = |cell: &&String| !is_empty_cell(cell);
+            if filled(&lead) {
+                assign(&mut task, LabelRole::Lead, lead);
+            }
+            let responsible: Vec<&String> = responsible.iter().filter(filled).collect();
+            let responsible: String = responsible.iter().map(|cell| cell.as_str()).collect();
+            assign(&mut task, LabelRole::Responsible, &responsible);
         }
         for (role, cell) in labels {
             assign(&mut task, role, &cell);
@@ -709,6 +714,11 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
         tasks.push(task);
     }
     tasks
+}
+
+/// A cell left empty, or filled with a dash: 无, /, —.
+fn is_empty_cell(cell: &str) -> bool {
+    matches!(cell, normalize::EMPTY_CELL | "-" | "—" | "无" | "——")
 }
 
 /// Adds a cell's mentions to a role; a unit named again for the same role (sub-items of one task

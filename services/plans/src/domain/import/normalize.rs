@@ -2,6 +2,9 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// What an empty cell of a table row reads as.
+pub const EMPTY_CELL: &str = "/";
+
 /// A non-empty source line after cleaning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -12,22 +15,32 @@ pub struct Line {
 
 /// Full-width letters, digits and brackets folded (NFKC keeps 、。 and 〔〕), all white space
 /// folded to nothing between Chinese characters and to one space elsewhere, page markers such
-/// as `-10 -` removed, empty lines dropped; a line with two or more tabs between its words
-/// (not only before them) is a table row, one line per cell.
+/// as `-10 -` removed, empty lines dropped; a line with two or more tabs (or `|`) between its
+/// words (not only before them) is a table row, one line per cell.
 pub fn normalize(text: &str) -> Vec<Line> {
     text.lines()
         .enumerate()
         .flat_map(|(index, raw)| {
-            // A table row copied with tabs between its cells: one line per cell, as tables
-            // flattened by extraction come.
-            // Tabs that only indent the line do not make it a row.
-            let cells: Vec<&str> = if raw.trim().matches('\t').count() >= 2 {
-                raw.split('\t').collect()
+            // A table row copied with tabs (or a web page's `|`) between its cells: one line
+            // per cell, as tables flattened by extraction come. Tabs that only indent the line
+            // do not make it a row.
+            let inner = raw.trim();
+            let (cells, row): (Vec<&str>, bool) = if inner.matches('\t').count() >= 2 {
+                (inner.split('\t').collect(), true)
+            } else if inner.trim_matches('|').matches('|').count() >= 2 {
+                (inner.trim_matches('|').split('|').collect(), true)
             } else {
-                vec![raw]
+                (vec![raw], false)
             };
             cells.into_iter().filter_map(move |cell| {
                 let cleaned = clean_line(cell);
+                // An empty cell of a row keeps its place, so the cells after it keep their
+                // columns (an empty 牵头单位 does not make the 责任单位 the lead).
+                let cleaned = if row && cleaned.is_empty() {
+                    EMPTY_CELL.to_owned()
+                } else {
+                    cleaned
+                };
                 (!cleaned.is_empty()).then_some(Line {
                     number: index + 1,
                     text: cleaned,
