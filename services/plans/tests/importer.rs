@@ -316,30 +316,17 @@ proptest::proptest! {
     }
 }
 
-/// A minimal Word document: every line a paragraph; the lines after `table_from` in one-column
-/// table cells, as Word keeps a task breakdown table.
-fn docx(lines: &[&str], table_from: usize) -> Vec<u8> {
+fn docx_paragraph(text: &str) -> String {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(r#"<w:p><w:r><w:t xml:space="preserve">{escaped}</w:t></w:r></w:p>"#)
+}
+
+/// A minimal Word document with this body.
+fn docx_of(body: &str) -> Vec<u8> {
     use std::io::Write;
-    let escape = |text: &str| {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
-    let paragraph = |text: &str| {
-        format!(
-            r#"<w:p><w:r><w:t xml:space="preserve">{}</w:t></w:r></w:p>"#,
-            escape(text)
-        )
-    };
-    let mut body: String = lines[..table_from]
-        .iter()
-        .map(|line| paragraph(line))
-        .collect();
-    body.push_str("<w:tbl>");
-    for line in &lines[table_from..] {
-        body.push_str(&format!("<w:tr><w:tc>{}</w:tc></w:tr>", paragraph(line)));
-    }
-    body.push_str("</w:tbl>");
     let document = format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
     );
@@ -352,6 +339,24 @@ fn docx(lines: &[&str], table_from: usize) -> Vec<u8> {
     archive.start_file("word/document.xml", options).unwrap();
     archive.write_all(document.as_bytes()).unwrap();
     archive.finish().unwrap().into_inner()
+}
+
+/// Every line a paragraph; the lines after `table_from` in one-column table cells, as Word
+/// keeps a task breakdown table.
+fn docx(lines: &[&str], table_from: usize) -> Vec<u8> {
+    let mut body: String = lines[..table_from]
+        .iter()
+        .map(|line| docx_paragraph(line))
+        .collect();
+    body.push_str("<w:tbl>");
+    for line in &lines[table_from..] {
+        body.push_str(&format!(
+            "<w:tr><w:tc>{}</w:tc></w:tr>",
+            docx_paragraph(line)
+        ));
+    }
+    body.push_str("</w:tbl>");
+    docx_of(&body)
 }
 
 #[test]
@@ -855,4 +860,57 @@ fn a_web_table_with_pipes_and_an_empty_lead_cell() {
         ]
     );
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}
+
+#[test]
+fn a_word_table_keeps_its_columns() {
+    use fazhi_plans::domain::import::document_text;
+    // Rows of cells, each cell its paragraphs; the second row's 牵头单位 cell is empty and its
+    // 责任单位 cell lists one unit per paragraph.
+    let rows: [&[&[&str]]; 3] = [
+        &[
+            &["序号"],
+            &["重点任务"],
+            &["牵头单位"],
+            &["责任单位"],
+            &["完成时限"],
+        ],
+        &[
+            &["1"],
+            &["制定年度政府立法计划。", "按程序向社会公布。"],
+            &["县司法局"],
+            &["县直有关部门"],
+            &["2024年3月底前"],
+        ],
+        &[
+            &["2"],
+            &["推进乡镇合法性审查全覆盖。"],
+            &[],
+            &["各乡镇人民政府", "各街道办事处"],
+            &["2024年6月底前"],
+        ],
+    ];
+    let mut body = docx_paragraph("某县2024年法治政府建设重点任务分解表");
+    body.push_str("<w:tbl>");
+    for row in rows {
+        body.push_str("<w:tr>");
+        for cell in row {
+            let paragraphs: String = cell.iter().map(|text| docx_paragraph(text)).collect();
+            body.push_str(&format!("<w:tc>{paragraphs}</w:tc>"));
+        }
+        body.push_str("</w:tr>");
+    }
+    body.push_str("</w:tbl>");
+    let plan = parse(&document_text(&docx_of(&body)).unwrap());
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["县司法局"], vec!["县直有关部门"], vec![]),
+            ("2", vec![], vec!["各乡镇人民政府", "各街道办事处"], vec![]),
+        ]
+    );
+    assert_eq!(
+        task(&plan, "1").text,
+        "制定年度政府立法计划。按程序向社会公布。(完成时限:2024年3月底前)"
+    );
 }

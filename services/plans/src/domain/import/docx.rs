@@ -1,5 +1,6 @@
-//! Word documents (.docx): the text of `word/document.xml`, one line per paragraph. A table
-//! becomes one line per cell paragraph, the same shape as a table pasted from a web page.
+//! Word documents (.docx): the text of `word/document.xml`, one line per paragraph. A table row
+//! becomes one line with a tab between its cells (a row copied from a web page or a
+//! spreadsheet), so the layers after read every table the same way.
 
 use std::io::{Cursor, Read};
 
@@ -55,33 +56,66 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
     let mut reader = Reader::from_str(&xml);
     let mut text = String::new();
     let mut in_text_run = false;
+    // Inside a table cell, paragraphs gather in the cell; a row becomes one line with a tab
+    // between its cells, so an empty cell keeps its column.
+    let mut cell_depth = 0_usize;
+    let mut cell: Vec<String> = Vec::new();
+    let mut row: Vec<String> = Vec::new();
     loop {
+        let target = if cell_depth > 0 {
+            cell.last_mut()
+        } else {
+            None
+        };
+        let out = match target {
+            Some(paragraph) => paragraph,
+            None => &mut text,
+        };
         match reader
             .read_event()
             .map_err(|error| not_docx(error.to_string()))?
         {
-            Event::Start(element) if element.local_name().as_ref() == "t" => in_text_run = true,
+            Event::Start(element) => match element.local_name().as_ref() {
+                "t" => in_text_run = true,
+                "tc" => {
+                    cell_depth += 1;
+                    cell.push(String::new());
+                }
+                _ => {}
+            },
             Event::End(element) => match element.local_name().as_ref() {
                 "t" => in_text_run = false,
+                "p" if cell_depth > 0 => cell.push(String::new()),
                 "p" => text.push('\n'),
+                "tc" => {
+                    cell_depth = cell_depth.saturating_sub(1);
+                    row.push(join_cell(&cell));
+                    cell.clear();
+                }
+                "tr" => {
+                    text.push_str(&row.join("\t"));
+                    text.push('\n');
+                    row.clear();
+                }
                 _ => {}
             },
             Event::Empty(element) => match element.local_name().as_ref() {
-                "tab" => text.push('\t'),
-                "br" | "cr" => text.push('\n'),
+                // A tab inside a cell is layout; outside, it may separate columns.
+                "tab" => out.push(if cell_depth > 0 { ' ' } else { '\t' }),
+                "br" | "cr" => out.push('\n'),
                 _ => {}
             },
             // Entity references arrive as events of their own, so text events are literal.
-            Event::Text(content) if in_text_run => text.push_str(content.as_ref()),
+            Event::Text(content) if in_text_run => out.push_str(content.as_ref()),
             Event::GeneralRef(reference) if in_text_run => {
                 match reference
                     .resolve_char_ref()
                     .map_err(|error| not_docx(error.to_string()))?
                 {
-                    Some(character) => text.push(character),
+                    Some(character) => out.push(character),
                     None => {
                         let entity = format!("&{};", reference.as_ref() as &str);
-                        text.push_str(
+                        out.push_str(
                             &quick_xml::escape::unescape(&entity)
                                 .map_err(|error| not_docx(error.to_string()))?,
                         );
@@ -93,4 +127,25 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
         }
     }
     Ok(text)
+}
+
+/// A cell's paragraphs as one cell: units listed one per paragraph are a list (市司法局、
+/// 市财政局); paragraphs of prose run on.
+fn join_cell(paragraphs: &[String]) -> String {
+    let paragraphs: Vec<&str> = paragraphs
+        .iter()
+        .map(|paragraph| paragraph.trim())
+        .filter(|paragraph| !paragraph.is_empty())
+        .collect();
+    let mut joined = String::new();
+    for paragraph in paragraphs {
+        let list_item =
+            |text: &str| text.chars().count() <= 20 && !text.contains(['。', ',', ',', ';', ';']);
+        let last = joined.rsplit('、').next().unwrap_or_default();
+        if !last.is_empty() && list_item(last) && list_item(paragraph) {
+            joined.push('、');
+        }
+        joined.push_str(paragraph);
+    }
+    joined
 }
