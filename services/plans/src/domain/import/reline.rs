@@ -9,7 +9,8 @@
 //! - of the competing item styles (`1.` and `1、`), the one whose numbers run in sequence and
 //!   carry unit labels is the document's numbering; numbers of the other style stay in the text;
 //! - a heading (`二、`, `(一)`) or an item of the chosen style inside a line starts a line of its
-//!   own when it follows the end of a sentence, a unit label's list or a heading.
+//!   own when it follows the end of a sentence, a unit label's list or a heading;
+//! - a unit label alone on its line (`牵头单位:`) takes the units on the next.
 
 use std::sync::LazyLock;
 
@@ -203,6 +204,17 @@ fn names_units(lines: &[Line], start: (usize, usize), end: Option<(usize, usize)
 pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
     let mut joined: Vec<Line> = Vec::with_capacity(lines.len());
     for line in lines {
+        // A label whose units are on the next line: 牵头单位: / 县司法局.
+        if let Some(previous) = joined.last_mut()
+            && previous.text.ends_with(':')
+            && LABEL_ANYWHERE.is_match(&previous.text)
+            && !LINE_START_ITEM.is_match(&line.text)
+            && !HEADING_START.is_match(&line.text)
+            && !LABEL_KEY.is_match(&line.text)
+        {
+            previous.text.push_str(&line.text);
+            continue;
+        }
         if let Some(marker) = LINE_START_ITEM.find(&line.text) {
             let rest = &line.text[marker.end()..];
             // Two numbers in a row (`3、4 .推进…`): the first is the chunk's, the second the item's.
@@ -295,6 +307,20 @@ mod tests {
                 "1 .推进职能优化。牵头单位:县委编办责任单位:县直各部门",
                 "2 .深化改革。提升3.5倍,开展2、3次。"
             ]
+        );
+    }
+
+    #[test]
+    fn a_label_takes_the_units_on_the_next_line() {
+        let (out, _) = reline(lines(&[
+            "1.推进政务公开。",
+            "牵头单位:",
+            "县政府办公室",
+            "2.深化改革。",
+        ]));
+        assert_eq!(
+            texts(&out),
+            vec!["1.推进政务公开。", "牵头单位:县政府办公室", "2.深化改革。"]
         );
     }
 
