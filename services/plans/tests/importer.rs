@@ -914,3 +914,22 @@ fn a_word_table_keeps_its_columns() {
         "制定年度政府立法计划。按程序向社会公布。(完成时限:2024年3月底前)"
     );
 }
+
+#[test]
+fn items_whose_sentences_give_the_work() {
+    let plan = layout("units-in-the-sentence.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["县司法局"], vec!["各行政执法部门"], vec![]),
+            // 行政机关负责人 is a person, not a unit given work.
+            ("2", vec![], vec![], vec!["县法院"]),
+            // 各乡镇要… exhorts; it does not assign.
+            ("3", vec![], vec![], vec![]),
+        ]
+    );
+    assert_eq!(
+        warning_codes(&plan),
+        vec!["TASK_WITHOUT_UNITS", "TASK_WITHOUT_UNITS"]
+    );
+}

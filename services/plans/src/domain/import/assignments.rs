@@ -203,15 +203,46 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
     (text, assignments)
 }
 
+/// Words a sentence opens with that no unit's name does.
+const VERB_OPENINGS: [&str; 14] = [
+    "严格", "全面", "深入", "加强", "推进", "推动", "落实", "完善", "健全", "建立", "开展", "坚持",
+    "强化", "积极",
+];
+
+/// How much a sentence must say to name units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    /// 牵头, 负责, 落实, 配合 … and also 要, 应当: a prose plan's headings, where nothing else
+    /// names units.
+    Any,
+    /// Only the words that assign work (牵头, 负责, 落实, 配合, 协助, 参与): a numbered item
+    /// without labels, where 各级政府要… is exhortation, not assignment.
+    Assigning,
+}
+
 /// Units and their parts named in running text, for plans that print no unit labels: each clause
 /// (between , ; 。 :) that opens with units followed by 牵头 (lead), 配合/协助/参与
 /// (participating), or 负责/落实/要/应当 (responsible). A unit named twice keeps its first part.
-pub fn from_prose(text: &str) -> Vec<(LabelRole, String)> {
+pub fn from_prose(text: &str, duty: Duty) -> Vec<(LabelRole, String)> {
     let mut found: Vec<(LabelRole, String)> = Vec::new();
     for clause in text.split(['。', ',', ';', ':', ',', ';']).map(str::trim) {
         let Some(captures) = PROSE_DUTY.captures(clause) else {
             continue;
         };
+        if duty == Duty::Assigning {
+            let after = clause[captures.get(2).map_or(0, |found| found.end())..]
+                .chars()
+                .next();
+            // 负责人 is a person and 严格落实行政机关… a sentence, not units given work.
+            let exhortation = matches!(&captures[2], "要" | "应当" | "应");
+            let not_a_duty = matches!(after, Some('人' | '制' | '同' | '的'));
+            let opens_with_a_verb = VERB_OPENINGS
+                .iter()
+                .any(|verb| captures[1].trim_start_matches('由').starts_with(verb));
+            if exhortation || not_a_duty || opens_with_a_verb {
+                continue;
+            }
+        }
         let role = match &captures[2] {
             "牵头" | "负责牵头" => LabelRole::Lead,
             "配合" | "协助" | "参与" => LabelRole::Participating,
@@ -271,17 +302,23 @@ mod tests {
         assert_eq!(own_role("(牵头)"), None);
     }
 
+    fn from_prose_any(text: &str) -> Vec<(LabelRole, String)> {
+        from_prose(text, Duty::Any)
+    }
+
     #[test]
     fn reads_units_named_in_running_text() {
         assert_eq!(
-            from_prose("各行政执法部门要在2023年9月底前全面公示执法信息。县司法局负责统筹推进。"),
+            from_prose_any(
+                "各行政执法部门要在2023年9月底前全面公示执法信息。县司法局负责统筹推进。"
+            ),
             vec![
                 (LabelRole::Responsible, "各行政执法部门".to_owned()),
                 (LabelRole::Responsible, "县司法局".to_owned())
             ]
         );
         assert_eq!(
-            from_prose(
+            from_prose_any(
                 "全面推行法制审核制度。县司法局牵头,各行政执法部门具体落实,审核率达到100%。"
             ),
             vec![
@@ -290,14 +327,22 @@ mod tests {
             ]
         );
         assert_eq!(
-            from_prose("由市财政局、市审计局负责,市发展改革委配合。"),
+            from_prose_any("由市财政局、市审计局负责,市发展改革委配合。"),
             vec![
                 (LabelRole::Responsible, "市财政局、市审计局".to_owned()),
                 (LabelRole::Participating, "市发展改革委".to_owned())
             ]
         );
+        // In a numbered item, only words that give work name units.
+        assert_eq!(
+            from_prose(
+                "严格落实行政机关负责人出庭应诉制度。由县司法局牵头,各乡镇要抓好落实。",
+                Duty::Assigning
+            ),
+            vec![(LabelRole::Lead, "县司法局".to_owned())]
+        );
         // Sentences without units say nothing.
-        assert!(from_prose("要加强组织领导,确保各项任务落到实处。").is_empty());
+        assert!(from_prose_any("要加强组织领导,确保各项任务落到实处。").is_empty());
     }
 
     #[test]

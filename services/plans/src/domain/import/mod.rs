@@ -495,8 +495,17 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
         for (role, cell) in inline {
             assign(task, role, &cell);
         }
-        if task.lead.is_empty() && task.responsible.is_empty() && task.participating.is_empty() {
+        let unnamed = |task: &Task| {
+            task.lead.is_empty() && task.responsible.is_empty() && task.participating.is_empty()
+        };
+        if unnamed(task) {
             for (role, cell) in inherited {
+                assign(task, role, &cell);
+            }
+        }
+        // No label anywhere near it: a sentence that assigns the work (由县司法局牵头).
+        if unnamed(task) {
+            for (role, cell) in assignments::from_prose(&task.text, assignments::Duty::Assigning) {
                 assign(task, role, &cell);
             }
         }
@@ -581,7 +590,7 @@ fn heading_tasks(body: &[Line], kinds: &[LineKind]) -> Vec<Task> {
         let mut task = new_task(0, text, part, section, body[*start].number);
         task.number = number;
         let named = if labels.is_empty() && inline.is_empty() {
-            assignments::from_prose(&task.text)
+            assignments::from_prose(&task.text, assignments::Duty::Any)
         } else {
             labels.into_iter().chain(inline).collect()
         };
