@@ -933,3 +933,38 @@ fn items_whose_sentences_give_the_work() {
         vec!["TASK_WITHOUT_UNITS", "TASK_WITHOUT_UNITS"]
     );
 }
+
+#[test]
+fn labels_as_bracketed_headings_and_a_time_limit_in_the_units_bracket() {
+    let plan = layout("bracket-headed-labels-and-limits.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("一.(一)", vec![], vec!["县司法局"], vec![]),
+            ("一.(二)", vec!["县司法局"], vec![], vec!["县直各执法单位"]),
+            // 【牵头单位】县司法局【责任单位】县直各执法单位
+            ("二.(一)", vec!["县司法局"], vec!["县直各执法单位"], vec![]),
+        ]
+    );
+    // (责任单位:县司法局;完成时限:2023年12月): the month is the limit, by its end.
+    assert_eq!(
+        task(&plan, "一.(一)").deadlines[0]
+            .date
+            .map(|date| date.to_string()),
+        Some("2023-12-31".to_owned())
+    );
+    assert_eq!(warning_codes(&plan), vec!["TASKS_FROM_HEADINGS"]);
+}
+
+#[test]
+fn a_table_whose_only_unit_column_is_the_responsible_one() {
+    let plan = layout("table-without-a-lead-column.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec![], vec!["市委依法治市办"], vec![]),
+            ("2", vec![], vec!["市司法局", "市中级法院"], vec![]),
+        ]
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+}

@@ -36,6 +36,11 @@ static YEAR_HALF: LazyLock<Regex> =
 static YEAR_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(20\d{2})年(\d{1,2})月(?:底|末|份)?前").expect("a valid pattern")
 });
+/// A time limit given as a month, with no 底前: (完成时限:2023年12月) is by its end.
+static LIMIT_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:完成时限|完成时间|时限):((20\d{2})年(\d{1,2})月(?:底|末|份)?)(?:\)|;|,|。|$)")
+        .expect("a valid pattern")
+});
 static MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(\d{1,2})月(?:底|末)前?|(\d{1,2})月(\d{1,2})日前").expect("a valid pattern")
 });
@@ -74,6 +79,16 @@ pub fn find(text: &str, plan_year: Option<i32>) -> Vec<Deadline> {
                 });
             }
         };
+    for captures in LIMIT_MONTH.captures_iter(text) {
+        let date = captures[2]
+            .parse()
+            .ok()
+            .zip(captures[3].parse().ok())
+            .and_then(|(year, month)| last_day_of_month(year, month));
+        if let Some(matched) = captures.get(1) {
+            add(matched, date, None);
+        }
+    }
     for captures in YEAR_MONTH.captures_iter(text) {
         let date = captures[1]
             .parse()
@@ -189,6 +204,11 @@ mod tests {
         assert_eq!(
             dates("2025年前建成", None)[0].1.as_deref(),
             Some("2024-12-31")
+        );
+        // A time limit that names a month is by its end.
+        assert_eq!(
+            dates("学法不少于4次。(完成时限:2023年12月)", None),
+            vec![("2023年12月".to_owned(), Some("2023-12-31".to_owned()), None)]
         );
         let recurring = dates(
             "每年专题研究不少于2次,年中、年终各报告一次,每季度通报",

@@ -626,6 +626,19 @@ fn chinese_numeral(text: &str) -> Option<u32> {
 /// 指标) are the rows' part and section, not cells. A row with no unit cell under the same
 /// heading as the row above takes that row's units — a merged cell flattened — and says so.
 fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -> Vec<Task> {
+    // The unit columns the header row names, in order (a table with only a 责任单位 column has
+    // no lead); without headers, the first unit cell leads and the rest are responsible.
+    let header_end = kinds
+        .iter()
+        .position(|kind| *kind == LineKind::RowNumber(1))
+        .unwrap_or(0);
+    let unit_columns: Vec<LabelRole> = rows[..header_end]
+        .iter()
+        .filter_map(|line| match workbook::column_of(&line.text) {
+            Some(workbook::Column::Units(role)) => Some(role),
+            _ => None,
+        })
+        .collect();
     let mut tasks: Vec<Task> = Vec::new();
     let mut index = 0;
     let mut expected = 1;
@@ -691,14 +704,17 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
             text.push_str(&format!("(完成时限:{limit})"));
         }
         let mut task = new_task(expected - 1, text, row_part, row_section, line);
-        if let Some((lead, responsible)) = units.split_first() {
-            let filled = |cell: &&String| !is_empty_cell(cell);
-            if filled(&lead) {
-                assign(&mut task, LabelRole::Lead, lead);
+        let columns: &[LabelRole] = if unit_columns.is_empty() {
+            &[LabelRole::Lead, LabelRole::Responsible]
+        } else {
+            &unit_columns
+        };
+        for (index, cell) in units.iter().enumerate() {
+            // Cells past the last column continue it (a cell broken over lines).
+            let role = columns[index.min(columns.len() - 1)];
+            if !is_empty_cell(cell) {
+                assign(&mut task, role, cell);
             }
-            let responsible: Vec<&String> = responsible.iter().filter(filled).collect();
-            let responsible: String = responsible.iter().map(|cell| cell.as_str()).collect();
-            assign(&mut task, LabelRole::Responsible, &responsible);
         }
         for (role, cell) in labels {
             assign(&mut task, role, &cell);

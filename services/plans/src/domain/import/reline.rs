@@ -200,10 +200,18 @@ fn names_units(lines: &[Line], start: (usize, usize), end: Option<(usize, usize)
     })
 }
 
+/// A label printed as a bracketed heading: 【牵头单位】县司法局.
+static BRACKETED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"【({})】", super::segment::label_alternation())).expect("a valid pattern")
+});
+
 /// The lines the document means, and the style its items are numbered in.
 pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
     let mut joined: Vec<Line> = Vec::with_capacity(lines.len());
-    for line in lines {
+    for mut line in lines {
+        if BRACKETED_LABEL.is_match(&line.text) {
+            line.text = BRACKETED_LABEL.replace_all(&line.text, "$1:").into_owned();
+        }
         // A label whose units are on the next line: 牵头单位: / 县司法局.
         if let Some(previous) = joined.last_mut()
             && previous.text.ends_with(':')

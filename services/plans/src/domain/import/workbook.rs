@@ -17,8 +17,9 @@ pub fn is_workbook(bytes: &[u8]) -> bool {
         .is_ok_and(|archive| archive.index_for_name("xl/workbook.xml").is_some())
 }
 
+/// What a table's column holds, by its header.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Column {
+pub(super) enum Column {
     Number,
     Text,
     Units(LabelRole),
@@ -26,7 +27,7 @@ enum Column {
 }
 
 /// What a header cell says its column holds.
-fn column_of(header: &str) -> Option<Column> {
+pub(super) fn column_of(header: &str) -> Option<Column> {
     let header: String = header.chars().filter(|c| !c.is_whitespace()).collect();
     match header.as_str() {
         "序号" | "编号" => Some(Column::Number),
