@@ -968,3 +968,28 @@ fn a_table_whose_only_unit_column_is_the_responsible_one() {
     );
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
+
+#[test]
+fn a_time_limit_on_the_label_line_and_a_bracket_of_bare_unit_names() {
+    let plan = layout("limits-on-the-label-line-and-bare-unit-brackets.txt");
+    assert_eq!(
+        roles(&plan),
+        vec![
+            // 责任单位:县司法局 完成时限:2024年底 — the limit is not a unit.
+            ("1", vec![], vec!["县司法局"], vec![]),
+            // (县政府办、县数据资源局): names only, the task's responsible units.
+            ("2", vec![], vec!["县政府办", "县数据资源局"], vec![]),
+            // (试行) names no unit.
+            ("3", vec![], vec![], vec![]),
+        ]
+    );
+    assert_eq!(
+        task(&plan, "1").deadlines[0]
+            .date
+            .map(|date| date.to_string()),
+        Some("2024-12-31".to_owned())
+    );
+    assert_eq!(task(&plan, "2").title, "推进政务公开标准化规范化建设");
+    assert_eq!(task(&plan, "3").text, "严格落实(试行)办法。");
+    assert_eq!(warning_codes(&plan), vec!["TASK_WITHOUT_UNITS"]);
+}

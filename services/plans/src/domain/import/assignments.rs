@@ -108,9 +108,24 @@ pub fn reads_as_prose(text: &str) -> bool {
 }
 
 /// A time limit given with the units: 完成时限:2023年12月底前.
-static TIME_LIMIT_KEY: LazyLock<Regex> = LazyLock::new(|| {
+pub static TIME_LIMIT_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(完成时限|完成时间|时间节点|时限)\s*[::]").expect("a valid pattern")
 });
+/// A unit's or group's name: a few characters ending in a word names of units end in.
+static UNIT_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\p{Han}()]{1,20}(?:局|委|办|厅|院|政府|部门|单位|中心|党校|街道|乡镇|办公室|管委会|机关)$")
+        .expect("a valid pattern")
+});
+
+/// A bracket that holds nothing but unit names, (县政府办、县数据资源局): the task's responsible
+/// units. (试行) and (2021—2025年) are not.
+fn names_only_units(content: &str) -> bool {
+    let fragments = list_fragments(content);
+    !fragments.is_empty()
+        && fragments
+            .iter()
+            .all(|fragment| UNIT_NAME.is_match(fragment.trim()))
+}
 
 /// Takes the units a task's text assigns off it: a trailing bracket — `(牵头单位:市司法局;责任单位:
 /// 各县区)`, `【…】`, `[县委宣传部、县司法局负责]`, `(市司法局牵头,各乡镇负责)` — or labels run into
@@ -137,6 +152,7 @@ pub fn split_inline(text: &str) -> (String, Vec<(LabelRole, String)>) {
             ]
             .iter()
             .any(|keyword| content.contains(keyword))
+                || names_only_units(content)
         });
     let (before, content) = match bracketed {
         Some(found) => found,
@@ -355,6 +371,12 @@ mod tests {
                 (LabelRole::Lead, "市司法局".to_owned()),
                 (LabelRole::Responsible, "各县区".to_owned())
             ]
+        );
+        let (text, assignments) = split_inline("推进政务公开(县政府办、县数据资源局)");
+        assert_eq!(text, "推进政务公开");
+        assert_eq!(
+            assignments,
+            vec![(LabelRole::Responsible, "县政府办、县数据资源局".to_owned())]
         );
         let (_, assignments) = split_inline("推进公开(市政府办公室牵头,市数据资源局配合)");
         assert_eq!(

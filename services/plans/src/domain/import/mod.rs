@@ -491,6 +491,10 @@ fn item_tasks(body: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) ->
     // labels run into it — once the whole text is collected.
     for (task, inherited) in tasks.iter_mut().zip(inherited) {
         let (text, inline) = assignments::split_inline(&task.text);
+        if text != task.text {
+            // A title that ran into the units: without them.
+            task.title = short_title(&text);
+        }
         task.text = text;
         for (role, cell) in inline {
             assign(task, role, &cell);

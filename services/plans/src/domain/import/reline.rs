@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::assignments::TIME_LIMIT_KEY;
 use super::normalize::Line;
 use super::segment::LABEL_ANYWHERE;
 
@@ -211,6 +212,21 @@ pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
     for mut line in lines {
         if BRACKETED_LABEL.is_match(&line.text) {
             line.text = BRACKETED_LABEL.replace_all(&line.text, "$1:").into_owned();
+        }
+        // 责任单位:县司法局完成时限:2024年底 — the limit is no unit: a line of the task's text.
+        if LABEL_KEY.is_match(&line.text)
+            && let Some(limit) = TIME_LIMIT_KEY.find(&line.text)
+            && limit.start() > 0
+        {
+            let rest = line.text[limit.end()..].trim().to_owned();
+            line.text.truncate(limit.start());
+            let number = line.number;
+            joined.push(line);
+            joined.push(Line {
+                number,
+                text: format!("(完成时限:{rest})"),
+            });
+            continue;
         }
         // A label whose units are on the next line: 牵头单位: / 县司法局.
         if let Some(previous) = joined.last_mut()
