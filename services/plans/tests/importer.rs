@@ -993,3 +993,17 @@ fn a_time_limit_on_the_label_line_and_a_bracket_of_bare_unit_names() {
     assert_eq!(task(&plan, "3").text, "严格落实(试行)办法。");
     assert_eq!(warning_codes(&plan), vec!["TASK_WITHOUT_UNITS"]);
 }
+
+#[test]
+fn half_bracket_numbers_are_items_where_nothing_else_numbers_them() {
+    let plan = parse(
+        "某县方案\n一、主要任务\n1)推进政务公开。(牵头单位:县政府办)\n2)深化改革。(牵头单位:县发改局)\n",
+    );
+    assert_eq!(
+        roles(&plan),
+        vec![
+            ("1", vec!["县政府办"], vec![], vec![]),
+            ("2", vec!["县发改局"], vec![], vec![]),
+        ]
+    );
+}

@@ -27,8 +27,8 @@ pub enum ItemStyle {
     Dot,
     /// `1、`
     Comma,
-    /// `(1)`, only where a document numbers its items in no other way: elsewhere they are a
-    /// task's sub-items.
+    /// `(1)` or `1)`, only where a document numbers its items in no other way: elsewhere they
+    /// are a task's sub-items.
     Paren,
 }
 
@@ -44,9 +44,9 @@ impl ItemStyle {
 
 static LINE_START_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\d{1,3}) ?([.、]) ?").expect("a valid pattern"));
-/// `(1)推进…` at a line start.
+/// `(1)推进…` or `1)推进…` at a line start.
 pub static PAREN_ITEM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\((\d{1,3})\)\s*(\D.*)$").expect("a valid pattern"));
+    LazyLock::new(|| Regex::new(r"^\(?(\d{1,3})\)\s*(\D.*)$").expect("a valid pattern"));
 /// Anything that may start a line of its own inside running text: a part heading, a section
 /// heading or an item. Each is checked against what precedes it.
 static INNER_START: LazyLock<Regex> = LazyLock::new(|| {
