@@ -64,6 +64,9 @@ static HEADING_START: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
+/// How far back a clause is read for the label or heading it opens with.
+const MAX_CLAUSE_CHARS: usize = 240;
+
 /// Characters that end a sentence or a clause a new line may follow.
 const SENTENCE_ENDS: &[char] = &['。', ';', '!', '?', ':', ')', '】', '〕', ']', '”'];
 
@@ -74,7 +77,7 @@ fn breaks_sentence(previous: Option<&str>, rest: &str) -> bool {
         return true;
     }
     previous.is_some_and(|previous| {
-        previous.chars().count() > 40
+        previous.chars().take(41).count() > 40
             && !previous.ends_with(SENTENCE_ENDS)
             && !HEADING_START.is_match(previous)
             && !LABEL_KEY.is_match(previous)
@@ -99,13 +102,16 @@ fn may_start_at(line: &str, at: usize) -> bool {
     if SENTENCE_ENDS.contains(&last) {
         return true;
     }
-    let clause = before
-        .char_indices()
-        .rev()
-        .find(|(_, character)| matches!(character, '。' | ';' | '!' | '?'))
-        .map_or(before, |(end, character)| {
-            &before[end + character.len_utf8()..]
-        });
+    // The clause since the last sentence end, looked for no further back than a label's list
+    // runs: a line without full stops costs no more per candidate than that.
+    let mut clause_start = before.len();
+    for (at, character) in before.char_indices().rev().take(MAX_CLAUSE_CHARS) {
+        if matches!(character, '。' | ';' | '!' | '?') {
+            break;
+        }
+        clause_start = at;
+    }
+    let clause = &before[clause_start..];
     LABEL_ANYWHERE.is_match(clause) || HEADING_START.is_match(clause)
 }
 
