@@ -18,7 +18,7 @@ use regex::Regex;
 
 use super::assignments::TIME_LIMIT_KEY;
 use super::normalize::Line;
-use super::segment::LABEL_ANYWHERE;
+use super::segment::{LABEL_ANYWHERE, starts_with_label};
 
 /// How a document numbers its items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +53,6 @@ static INNER_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"([一二三四五六七八九十]{1,3})、|\(([一二三四五六七八九十]{1,3})\)|(\d{1,3}) ?([.、]) ?\p{Han}")
         .expect("a valid pattern")
 });
-/// Where a unit list starts: what it runs to is not a sentence, so a number after it may start
-/// the next item.
-static LABEL_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:牵头|责任|配合|参加|参与|协办|主办|协同)(?:单位|部门)?:")
-        .expect("a valid pattern")
-});
 static HEADING_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:[一二三四五六七八九十]{1,3}、|\([一二三四五六七八九十]{1,3}\))")
         .expect("a valid pattern")
@@ -80,7 +74,7 @@ fn breaks_sentence(previous: Option<&str>, rest: &str) -> bool {
         previous.chars().take(41).count() > 40
             && !previous.ends_with(SENTENCE_ENDS)
             && !HEADING_START.is_match(previous)
-            && !LABEL_KEY.is_match(previous)
+            && !starts_with_label(previous)
     })
 }
 
@@ -220,7 +214,7 @@ pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
             line.text = BRACKETED_LABEL.replace_all(&line.text, "$1:").into_owned();
         }
         // 责任单位:县司法局完成时限:2024年底 — the limit is no unit: a line of the task's text.
-        if LABEL_KEY.is_match(&line.text)
+        if starts_with_label(&line.text)
             && let Some(limit) = TIME_LIMIT_KEY.find(&line.text)
             && limit.start() > 0
         {
@@ -240,7 +234,7 @@ pub fn reline(lines: Vec<Line>) -> (Vec<Line>, Option<ItemStyle>) {
             && LABEL_ANYWHERE.is_match(&previous.text)
             && !LINE_START_ITEM.is_match(&line.text)
             && !HEADING_START.is_match(&line.text)
-            && !LABEL_KEY.is_match(&line.text)
+            && !starts_with_label(&line.text)
         {
             previous.text.push_str(&line.text);
             continue;

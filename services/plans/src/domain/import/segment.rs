@@ -186,6 +186,12 @@ pub fn classify(line: &Line, style: Option<ItemStyle>) -> LineKind {
     LineKind::Text
 }
 
+/// Whether a line opens with a unit label (`责任单位:`): what follows is a list of units, not a
+/// sentence.
+pub fn starts_with_label(text: &str) -> bool {
+    LABEL.is_match(text)
+}
+
 pub fn label_role(label: &str) -> LabelRole {
     LABELS
         .iter()
