@@ -1007,3 +1007,27 @@ fn half_bracket_numbers_are_items_where_nothing_else_numbers_them() {
         ]
     );
 }
+
+#[test]
+fn a_workbook_that_unpacks_past_the_limit_is_refused_before_it_is_read() {
+    use fazhi_plans::domain::import::{DocumentError, MAX_DOCUMENT_BYTES, parse_document};
+    use std::io::Write;
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    archive.start_file("xl/workbook.xml", options).unwrap();
+    archive.write_all(b"<workbook/>").unwrap();
+    archive
+        .start_file("xl/worksheets/sheet1.xml", options)
+        .unwrap();
+    let blank = vec![b' '; 1024 * 1024];
+    for _ in 0..=MAX_DOCUMENT_BYTES / blank.len() {
+        archive.write_all(&blank).unwrap();
+    }
+    let bytes = archive.finish().unwrap().into_inner();
+    assert!(bytes.len() < 1024 * 1024, "{} bytes", bytes.len());
+    assert!(matches!(
+        parse_document(&bytes),
+        Err(DocumentError::TooLarge(_))
+    ));
+}

@@ -59,6 +59,20 @@ pub fn parse_workbook(bytes: &[u8]) -> Result<ParsedPlan, DocumentError> {
         return Err(DocumentError::TooLarge(MAX_DOCUMENT_BYTES));
     }
     let not_workbook = |reason: String| DocumentError::NotWorkbook(reason);
+    // The sheets are read whole: refuse a workbook that unpacks past the limit (a zip bomb)
+    // before reading it.
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|error| not_workbook(error.to_string()))?;
+    let mut unpacked = 0_u64;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|error| not_workbook(error.to_string()))?;
+        unpacked = unpacked.saturating_add(entry.size());
+    }
+    if unpacked > MAX_DOCUMENT_BYTES as u64 {
+        return Err(DocumentError::TooLarge(MAX_DOCUMENT_BYTES));
+    }
     let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|error: calamine::XlsxError| not_workbook(error.to_string()))?;
     let sheet = workbook
