@@ -316,6 +316,9 @@ fn find_period(title: &str, body: &[Line]) -> Option<(i32, i32)> {
 fn collect_parts(body: &[Line], kinds: &[LineKind]) -> Vec<Part> {
     let mut parts: Vec<Part> = Vec::new();
     for (line, kind) in body.iter().zip(kinds) {
+        if !matches!(kind, LineKind::Part { .. } | LineKind::Section { .. }) {
+            continue;
+        }
         // A heading's title without the units it names.
         let (without_units, units) = assignments::split_inline(&line.text);
         let stripped;

@@ -111,26 +111,28 @@ fn may_start_at(line: &str, at: usize) -> bool {
 
 fn starts_in(line: &str) -> Vec<Start> {
     INNER_START
-        .captures_iter(line)
-        .filter_map(|captures| {
-            let whole = captures.get(0)?;
+        .find_iter(line)
+        .filter_map(|found| {
             // A number inside a larger number or a decimal (2025.年, 3.5) starts nothing.
-            let before = line[..whole.start()].chars().last();
+            let before = line[..found.start()].chars().last();
             if before.is_some_and(|character| character.is_ascii_digit() || character == '.') {
                 return None;
             }
-            if !may_start_at(line, whole.start()) {
+            if !may_start_at(line, found.start()) {
                 return None;
             }
-            let item = match (captures.get(3), captures.get(4)) {
-                (Some(number), Some(delimiter)) => Some((
-                    number.as_str().parse().ok()?,
-                    ItemStyle::of(delimiter.as_str()),
-                )),
-                _ => None,
+            // An item is digits, an optional space and its delimiter; a heading is anything else.
+            let text = found.as_str();
+            let digits = text.trim_start_matches(|character: char| character.is_ascii_digit());
+            let item = if digits.len() < text.len() {
+                let number = text[..text.len() - digits.len()].parse().ok()?;
+                let delimiter = digits.trim_start().chars().next()?;
+                Some((number, ItemStyle::of(&delimiter.to_string())))
+            } else {
+                None
             };
             Some(Start {
-                at: whole.start(),
+                at: found.start(),
                 item,
             })
         })
