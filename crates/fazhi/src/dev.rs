@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fazhi_plans::PlansSettings;
+use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::{Authenticator, Role, issue_dev_token};
 use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_platform::server::{GrpcServer, shutdown_signal};
@@ -140,8 +141,9 @@ async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Res
     Ok(())
 }
 
-async fn load_demo_registries(pool: &PgPool) -> anyhow::Result<()> {
-    let registry = fazhi_units::UnitRegistry::new(fazhi_units::Store::new(pool.clone()));
+async fn load_demo_registries(pool: &PgPool, audit_key: AuditKey) -> anyhow::Result<()> {
+    let store = fazhi_units::Store::new(pool.clone()).with_audit_key(audit_key);
+    let registry = fazhi_units::UnitRegistry::new(store);
     let context = CallContext::system("fazhi dev: load demo registry", Credentials::default());
     for (name, content) in DEMO_REGISTRIES {
         registry
@@ -184,7 +186,8 @@ pub async fn run(
         .await
         .context("cannot connect to the database")?;
     migrate_all(&pool).await?;
-    load_demo_registries(&pool).await?;
+    let audit_key = AuditKey::from_settings(settings.database.audit_key.as_ref());
+    load_demo_registries(&pool, audit_key).await?;
 
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address)

@@ -53,6 +53,22 @@ enum Command {
         #[command(subcommand)]
         command: PlansCommand,
     },
+    /// The audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks the audit chain of every service's audit log (or one schema's) against
+    /// `database.audit_key`: names the first row altered, forged or following removed rows.
+    Verify {
+        /// Only this schema: `units` or `plans`.
+        #[arg(long)]
+        schema: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +199,42 @@ async fn main() -> anyhow::Result<()> {
             let pool = fazhi_platform::db::connect(&settings.database, "fazhi-migrate").await?;
             dev::migrate_all(&pool).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { schema },
+        } => {
+            let (settings, _) = settings()?;
+            let pool = fazhi_platform::db::connect(&settings.database, "fazhi-audit").await?;
+            let key = fazhi_platform::audit::AuditKey::from_settings(
+                settings.database.audit_key.as_ref(),
+            );
+            if settings.database.audit_key.is_none() {
+                println!("database.audit_key is not set: checking against the development key");
+            }
+            let mut broken = false;
+            for known in [fazhi_units::store::SCHEMA, fazhi_plans::store::SCHEMA] {
+                if schema.as_deref().is_some_and(|wanted| wanted != known) {
+                    continue;
+                }
+                let found = fazhi_platform::audit::verify(&pool, known, &key).await?;
+                match found.first_broken {
+                    None => println!(
+                        "{known}.audit_log: {} rows sealed and intact ({} from before sealing)",
+                        found.verified, found.unsealed
+                    ),
+                    Some(row) => {
+                        broken = true;
+                        println!(
+                            "{known}.audit_log: the chain breaks at row {row}, after {} intact rows: row {row} was altered or forged, or rows before it were removed",
+                            found.verified
+                        );
+                    }
+                }
+            }
+            if broken {
+                anyhow::bail!("the audit log was tampered with");
+            }
             Ok(())
         }
         Command::Token {

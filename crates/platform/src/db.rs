@@ -77,9 +77,10 @@ pub async fn migrate(
 
 /// The platform's tables in a service's schema, one step per version, each applied once
 /// (recorded in `{schema}.platform_migrations`). Append-only, like every migration.
-const PLATFORM_STEPS: [(i32, &str); 1] = [(
-    1,
-    "CREATE TABLE IF NOT EXISTS {schema}.audit_log (
+const PLATFORM_STEPS: [(i32, &str); 2] = [
+    (
+        1,
+        "CREATE TABLE IF NOT EXISTS {schema}.audit_log (
         id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         at          timestamptz NOT NULL DEFAULT now(),
         subject     text NOT NULL,
@@ -113,7 +114,25 @@ const PLATFORM_STEPS: [(i32, &str); 1] = [(
         stream   text PRIMARY KEY,
         sequence bigint NOT NULL
     );",
-)];
+    ),
+    (
+        // The audit log is append-only whoever asks, and each row carries its seal
+        // (`crate::audit`); rows from before have none.
+        2,
+        "ALTER TABLE {schema}.audit_log ADD COLUMN IF NOT EXISTS chain bytea;
+    CREATE OR REPLACE FUNCTION {schema}.audit_log_is_append_only() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'the audit log is append-only: % refused', TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+        END
+        $$;
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON {schema}.audit_log
+        FOR EACH ROW EXECUTE FUNCTION {schema}.audit_log_is_append_only();
+    CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only();",
+    ),
+];
 
 async fn platform_tables(pool: &PgPool, schema: &'static str) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;

@@ -3,6 +3,7 @@
 //! (page tokens, etags, request ids, audit, outbox).
 
 pub mod aip;
+pub mod audit;
 pub mod auth;
 pub mod call;
 pub mod db;

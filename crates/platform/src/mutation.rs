@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
+use crate::audit::{self, AuditKey, AuditRow};
 use crate::call::CallContext;
 use crate::error::{DescribeError, PlatformError};
 
@@ -83,7 +84,7 @@ pub struct Outcome<T> {
 /// with its `ErrorInfo` reason, in a transaction of its own (server faults are not refusals).
 pub async fn run<T, E, P>(
     pool: &PgPool,
-    schema: &'static str,
+    (schema, key): (&'static str, &AuditKey),
     context: &CallContext,
     target: &str,
     prepare: impl AsyncFnOnce() -> Result<P, E>,
@@ -109,7 +110,7 @@ where
             };
         }
         let outcome = apply(&mut transaction, prepared).await?;
-        Ok::<T, E>(finish(transaction, schema, context, target, outcome).await?)
+        Ok::<T, E>(finish(transaction, (schema, key), context, target, outcome).await?)
     };
     match attempt.await {
         Ok(response) => Ok(response),
@@ -118,7 +119,7 @@ where
             // where it is turned into a status, and auditing it would only wait for it again.
             let description = error.describe();
             if !crate::telemetry::is_server_fault(description.code) {
-                audit_refusal(pool, schema, context, target, description.reason).await;
+                audit_refusal(pool, (schema, key), context, target, description.reason).await;
             }
             Err(error)
         }
@@ -183,7 +184,7 @@ async fn claim(
 /// Writes audit, events and the stored response, then commits.
 async fn finish<T: Serialize>(
     mut transaction: Transaction<'static, Postgres>,
-    schema: &str,
+    (schema, key): (&str, &AuditKey),
     context: &CallContext,
     target: &str,
     outcome: Outcome<T>,
@@ -194,7 +195,7 @@ async fn finish<T: Serialize>(
     } else {
         &outcome.changes[..]
     };
-    write_audit(&mut transaction, schema, context, changes, "OK").await?;
+    write_audit(&mut transaction, (schema, key), context, changes, "OK").await?;
     append_events(&mut transaction, schema, outcome.events).await?;
     if let Some(request_id) = &context.request_id {
         let stored = serde_json::to_value(&outcome.response)
@@ -218,7 +219,7 @@ async fn finish<T: Serialize>(
 /// for an event applied before. The cursor lives in `{schema}.consumer_cursors`.
 pub async fn apply_once<T, E>(
     pool: &PgPool,
-    schema: &'static str,
+    (schema, key): (&'static str, &AuditKey),
     context: &CallContext,
     (stream, sequence): (&str, i64),
     apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>, E>,
@@ -260,7 +261,7 @@ where
     }
     let target = format!("{schema}.consumer_cursors/{stream}");
     Ok(Some(
-        finish(transaction, schema, context, &target, outcome).await?,
+        finish(transaction, (schema, key), context, &target, outcome).await?,
     ))
 }
 
@@ -315,7 +316,7 @@ pub async fn cursor(pool: &PgPool, schema: &str, stream: &str) -> Result<i64, Pl
 /// gets the refusal it earned.
 pub async fn audit_refusal(
     pool: &PgPool,
-    schema: &str,
+    (schema, key): (&str, &AuditKey),
     context: &CallContext,
     resource: &str,
     result: &str,
@@ -324,7 +325,7 @@ pub async fn audit_refusal(
         let mut transaction = pool.begin().await?;
         write_audit(
             &mut transaction,
-            schema,
+            (schema, key),
             context,
             &[Change::none(resource)],
             result,
@@ -338,21 +339,41 @@ pub async fn audit_refusal(
     }
 }
 
-/// One audit row per change, in one statement (an import may change thousands of units).
+/// One audit row per change, in one statement (an import may change thousands of units), each
+/// sealed after the one before it (see [`crate::audit`]).
 async fn write_audit(
     transaction: &mut Transaction<'static, Postgres>,
-    schema: &str,
+    (schema, key): (&str, &AuditKey),
     context: &CallContext,
     changes: &[Change],
     result: &str,
 ) -> Result<(), PlatformError> {
-    let mut roles: Vec<&str> = context
+    let mut roles: Vec<String> = context
         .caller
         .roles
         .iter()
-        .map(|role| role.as_str())
+        .map(|role| role.as_str().to_owned())
         .collect();
     roles.sort();
+    let at = audit::now();
+    let mut previous = audit::last_seal(transaction, schema).await?;
+    let mut seals = Vec::with_capacity(changes.len());
+    for change in changes {
+        let row = AuditRow {
+            at,
+            subject: context.caller.subject.clone(),
+            caller_unit: context.caller.unit.clone(),
+            roles: roles.clone(),
+            method: context.method.to_string(),
+            resource: change.resource.clone(),
+            before: change.before.clone(),
+            after: change.after.clone(),
+            result: result.to_owned(),
+            request_id: context.request_id.clone(),
+        };
+        previous = audit::seal(key, &previous, &row)?;
+        seals.push(previous.clone());
+    }
     let resources: Vec<&str> = changes
         .iter()
         .map(|change| change.resource.as_str())
@@ -365,10 +386,12 @@ async fn write_audit(
         changes.iter().map(|change| change.after.as_ref()).collect();
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {schema}.audit_log
-           (subject, caller_unit, roles, method, resource, before, after, result, request_id)
-         SELECT $1, $2, $3, $4, change.resource, change.before, change.after, $8, $9
-         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
-              AS change (resource, before, after, position)
+           (at, subject, caller_unit, roles, method, resource, before, after, result, request_id,
+            chain)
+         SELECT $10, $1, $2, $3, $4, change.resource, change.before, change.after, $8, $9,
+                change.chain
+         FROM UNNEST($5::text[], $6::jsonb[], $7::jsonb[], $11::bytea[]) WITH ORDINALITY
+              AS change (resource, before, after, chain, position)
          ORDER BY change.position"
     )))
     .bind(&context.caller.subject)
@@ -380,6 +403,8 @@ async fn write_audit(
     .bind(&afters)
     .bind(result)
     .bind(&context.request_id)
+    .bind(at)
+    .bind(&seals)
     .execute(&mut **transaction)
     .await?;
     Ok(())

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -102,6 +102,9 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
     /// How long a request id is remembered for replays (AIP-155); older ones are forgotten.
     pub request_id_retention_hours: u64,
+    /// The HMAC-SM3 key that seals the audit chain (`fazhi audit verify` needs the same);
+    /// required unless `auth.development`.
+    pub audit_key: Option<SecretString>,
 }
 
 impl Default for DatabaseSettings {
@@ -115,6 +118,7 @@ impl Default for DatabaseSettings {
             idle_in_transaction_timeout_ms: 15_000,
             migrate_on_start: true,
             request_id_retention_hours: 7 * 24,
+            audit_key: None,
         }
     }
 }
@@ -303,6 +307,18 @@ impl Settings {
         if self.auth.jwks_url.is_some() && self.auth.jwks_refresh_seconds == 0 {
             return invalid("auth.jwks_refresh_seconds", "must be positive");
         }
+        match &self.database.audit_key {
+            None if !self.auth.development => {
+                return invalid(
+                    "database.audit_key",
+                    "must be set (from a secret): it seals the audit chain; only development may go without",
+                );
+            }
+            Some(key) if key.expose_secret().len() < 32 => {
+                return invalid("database.audit_key", "must be at least 32 characters");
+            }
+            _ => {}
+        }
         Ok(())
     }
 }
@@ -327,7 +343,7 @@ mod tests {
         let good = directory.join("good.toml");
         std::fs::write(
             &good,
-            "[server]\nconcurrency_limit = 7\n[auth]\nhs256_secret = \"s\"\n",
+            "[server]\nconcurrency_limit = 7\n[auth]\nhs256_secret = \"s\"\n[database]\naudit_key = \"0123456789abcdef0123456789abcdef\"\n",
         )
         .expect("write");
         assert_eq!(
@@ -354,6 +370,22 @@ mod tests {
         settings.auth.jwks_url = Some("https://sso.example.gov.cn/jwks".to_owned());
         let error = settings.validate().expect_err("must be rejected");
         assert!(error.to_string().contains("auth.hs256_secret"), "{error}");
+        settings.auth.development = true;
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn the_audit_chain_needs_a_key_outside_development() {
+        let mut settings = Settings::default();
+        settings.auth.hs256_secret = Some("dev".into());
+        let error = settings.validate().expect_err("no key");
+        assert!(error.to_string().contains("database.audit_key"), "{error}");
+        settings.database.audit_key = Some("short".into());
+        let error = settings.validate().expect_err("a short key");
+        assert!(error.to_string().contains("32"), "{error}");
+        settings.database.audit_key = Some("0123456789abcdef0123456789abcdef".into());
+        assert!(settings.validate().is_ok());
+        settings.database.audit_key = None;
         settings.auth.development = true;
         assert!(settings.validate().is_ok());
     }

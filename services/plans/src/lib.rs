@@ -13,6 +13,7 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
+use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::AuthInterceptor;
 use fazhi_platform::outbox::OutboxHub;
 use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
@@ -59,7 +60,10 @@ pub fn mount(
         store::SCHEMA,
         settings.server.max_streams_per_caller,
     );
-    let book = PlanBook::new(Store::new(pool), units.clone(), blobs);
+    let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
+        settings.database.audit_key.as_ref(),
+    ));
+    let book = PlanBook::new(store, units.clone(), blobs);
     let mut background: Vec<BackgroundTask> = Vec::new();
     match service_settings.clients.units_token {
         Some(token) => {

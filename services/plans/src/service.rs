@@ -163,7 +163,15 @@ impl PlanBook {
     where
         T: Serialize + DeserializeOwned,
     {
-        mutation::run(self.store.pool(), SCHEMA, context, target, prepare, apply).await
+        mutation::run(
+            self.store.pool(),
+            self.store.journal(),
+            context,
+            target,
+            prepare,
+            apply,
+        )
+        .await
     }
 
     /// Refuses unless the caller may act for the unit: coordinate it (its coordinators above
@@ -194,7 +202,7 @@ impl PlanBook {
         if let Err(PlansError::Platform(PlatformError::PermissionDenied)) = &decision {
             mutation::audit_refusal(
                 self.store.pool(),
-                SCHEMA,
+                self.store.journal(),
                 context,
                 &unit(unit_id).name(),
                 "PERMISSION_DENIED",
@@ -1053,7 +1061,7 @@ impl PlanBook {
     ) -> Result<Option<usize>> {
         mutation::apply_once(
             self.store.pool(),
-            SCHEMA,
+            self.store.journal(),
             context,
             (stream, sequence),
             async |connection| store::repoint_assignments(connection, moves, reason).await,

@@ -22,7 +22,7 @@ async fn main() {
     let settings = fazhi_testkit::server_settings();
     let server = GrpcServer::new()
         .add_service(fazhi_units::grpc_service(
-            database.pool.clone(),
+            fazhi_units::Store::new(database.pool.clone()),
             fazhi_testkit::authenticator(),
             &settings,
         ))

@@ -8,12 +8,12 @@ pub mod registry_file;
 pub mod service;
 pub mod store;
 
+use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::{AuthInterceptor, Authenticator};
 use fazhi_platform::outbox::OutboxHub;
 use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
 use fazhi_platform::settings::{NoServiceSettings, ServerSettings};
 use fazhi_proto::units::v1::units_service_server::UnitsServiceServer;
-use sqlx::PgPool;
 use tonic::service::interceptor::InterceptedService;
 
 pub use api::UnitsApi;
@@ -34,7 +34,9 @@ pub fn mount(
 ) -> Mounted<InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor>> {
     Mounted {
         service: grpc_service(
-            environment.pool,
+            Store::new(environment.pool).with_audit_key(AuditKey::from_settings(
+                environment.settings.database.audit_key.as_ref(),
+            )),
             environment.authenticator,
             &environment.settings.server,
         ),
@@ -44,12 +46,16 @@ pub fn mount(
 
 /// The authenticated gRPC service, ready to add to a [`fazhi_platform::server::GrpcServer`].
 pub fn grpc_service(
-    pool: PgPool,
+    store: Store,
     authenticator: Authenticator,
     settings: &ServerSettings,
 ) -> InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor> {
-    let events = OutboxHub::start(pool.clone(), store::SCHEMA, settings.max_streams_per_caller);
-    let api = UnitsApi::new(UnitRegistry::new(Store::new(pool)), events);
+    let events = OutboxHub::start(
+        store.pool().clone(),
+        store::SCHEMA,
+        settings.max_streams_per_caller,
+    );
+    let api = UnitsApi::new(UnitRegistry::new(store), events);
     let server = UnitsServiceServer::new(api)
         .max_decoding_message_size(settings.max_message_bytes)
         .max_encoding_message_size(settings.max_message_bytes);

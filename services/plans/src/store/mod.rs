@@ -14,6 +14,7 @@ pub use task::{insert_task, order_tasks, place_task, remove_task, save_task, tas
 
 use chrono::{DateTime, Utc};
 use fazhi_platform::aip::Page;
+use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::PlatformError;
 pub use fazhi_platform::mutation::Outcome;
 use serde::Serialize;
@@ -40,15 +41,30 @@ pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<serde_json::Value
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    audit_key: AuditKey,
 }
 
 impl Store {
+    /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            audit_key: AuditKey::development(),
+        }
+    }
+
+    /// The same store sealing its audit rows with `key` (`database.audit_key`).
+    pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
+        Self { audit_key, ..self }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
+    pub fn journal(&self) -> (&'static str, &AuditKey) {
+        (SCHEMA, &self.audit_key)
     }
 }
 

@@ -51,7 +51,7 @@ impl App {
         let server = GrpcServer::new()
             .with_clock(clock)
             .add_service(fazhi_units::grpc_service(
-                units_database.pool.clone(),
+                fazhi_units::Store::new(units_database.pool.clone()),
                 fazhi_testkit::authenticator(),
                 &settings,
             ))

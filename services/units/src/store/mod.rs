@@ -9,6 +9,7 @@ mod unit;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip::Page;
+use fazhi_platform::audit::AuditKey;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
@@ -213,6 +214,7 @@ impl TryFrom<ReorganizationRow> for Reorganization {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    audit_key: AuditKey,
 }
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
@@ -226,12 +228,26 @@ fn is_unique_violation(error: &sqlx::Error, constraint: &str) -> bool {
 }
 
 impl Store {
+    /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            audit_key: AuditKey::development(),
+        }
+    }
+
+    /// The same store sealing its audit rows with `key` (`database.audit_key`).
+    pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
+        Self { audit_key, ..self }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
+    pub fn journal(&self) -> (&'static str, &AuditKey) {
+        (SCHEMA, &self.audit_key)
     }
 
     /// Runs a mutation of the registry (`fazhi_platform::mutation::run`): the request id is
@@ -244,7 +260,7 @@ impl Store {
     ) -> Result<T> {
         mutation::run(
             &self.pool,
-            SCHEMA,
+            self.journal(),
             context,
             target,
             async || Ok(()),
@@ -256,7 +272,7 @@ impl Store {
     /// Records a refused call.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "audit_refusal"))]
     pub async fn audit_refusal(&self, context: &CallContext, resource: &str, result: &str) {
-        mutation::audit_refusal(&self.pool, SCHEMA, context, resource, result).await;
+        mutation::audit_refusal(&self.pool, self.journal(), context, resource, result).await;
     }
 }
 

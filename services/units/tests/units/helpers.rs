@@ -20,7 +20,7 @@ impl App {
         let settings = fazhi_testkit::server_settings();
         let server = GrpcServer::new()
             .add_service(fazhi_units::grpc_service(
-                database.pool.clone(),
+                fazhi_units::Store::new(database.pool.clone()),
                 fazhi_testkit::authenticator(),
                 &settings,
             ))

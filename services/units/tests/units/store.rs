@@ -152,3 +152,99 @@ async fn request_ids_are_remembered_for_the_retention_only() {
         .unwrap();
     assert_eq!(left, vec!["recent"]);
 }
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row() {
+    use fazhi_platform::audit::{AuditKey, verify};
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    let key = AuditKey::new(&"a key of at least thirty-two characters".into());
+    let store = Store::new(database.pool.clone()).with_audit_key(key.clone());
+    let today = chrono::Utc::now().date_naive();
+    // Concurrent writers: the chain is sealed in commit order all the same.
+    let writes = (0..8).map(|index| {
+        let store = store.clone();
+        async move {
+            store
+                .create_unit(
+                    &context(None),
+                    &unit(&format!("u{index}"), &format!("{index}号单位"), ""),
+                    today,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join_all(writes).await;
+    let refused = store
+        .create_unit(&context(None), &unit("u0", "重复", ""), today)
+        .await;
+    assert!(refused.is_err());
+    let intact = verify(&database.pool, "units", &key).await.unwrap();
+    assert_eq!((intact.verified, intact.first_broken), (9, None));
+    // Another key does not verify: the seal is the key's.
+    let other = AuditKey::new(&"another key of at least thirty-two chars".into());
+    assert_eq!(
+        verify(&database.pool, "units", &other)
+            .await
+            .unwrap()
+            .first_broken,
+        Some(1)
+    );
+
+    // Whoever asks — even the owner of the table — cannot rewrite or remove a row.
+    for statement in [
+        "UPDATE units.audit_log SET subject = 'someone else'",
+        "DELETE FROM units.audit_log",
+        "TRUNCATE units.audit_log",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&database.pool)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
+    }
+
+    // Someone who switches the trigger off is found out by the chain.
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM units.audit_log ORDER BY id")
+        .fetch_all(&database.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql("ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only")
+        .execute(&database.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE units.audit_log SET result = 'OK' WHERE id = $1")
+        .bind(ids[8])
+        .execute(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&database.pool, "units", &key)
+            .await
+            .unwrap()
+            .first_broken,
+        Some(ids[8]),
+        "an altered row"
+    );
+    sqlx::query("DELETE FROM units.audit_log WHERE id = ANY($1)")
+        .bind(&ids[3..])
+        .execute(&database.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM units.audit_log WHERE id = $1")
+        .bind(ids[1])
+        .execute(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&database.pool, "units", &key)
+            .await
+            .unwrap()
+            .first_broken,
+        Some(ids[2]),
+        "the row after a removed one"
+    );
+}
