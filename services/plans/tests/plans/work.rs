@@ -1395,6 +1395,44 @@ async fn a_coordinator_types_tasks_in_moves_and_deletes_them() {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
+    // Without a token, none of the three gets anywhere.
+    let mut anonymous = app.plans.clone();
+    let codes = [
+        anonymous
+            .create_task(create("", "26", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        anonymous
+            .move_task(pb::MoveTaskRequest {
+                name: before[0].name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        anonymous
+            .delete_task(pb::DeleteTaskRequest {
+                name: before[0].name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+    ];
+    assert_eq!(codes, [Code::Unauthenticated; 3]);
+    let malformed = app
+        .plans
+        .move_task(with_token(
+            pb::MoveTaskRequest {
+                name: "plans/x".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&malformed), ["name"]);
     let duplicate = app
         .plans
         .create_task(with_token(create("", "1", ""), &coordinator))
