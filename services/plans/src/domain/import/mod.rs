@@ -652,15 +652,7 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
     let (mut part, mut section) = (None, None);
     while index < rows.len() {
         if kinds[index] != LineKind::RowNumber(expected) {
-            match &kinds[index] {
-                LineKind::Part { number, .. } => {
-                    part = Some(number.clone());
-                    section = None;
-                }
-                LineKind::Section { number, .. } => section = Some(number.clone()),
-                LineKind::Item { number, .. } => section = Some(number.to_string()),
-                _ => {}
-            }
+            take_heading(&kinds[index], (&mut part, &mut section));
             index += 1;
             continue;
         }
@@ -670,16 +662,14 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
         let mut labels: Vec<(LabelRole, String)> = Vec::new();
         let (row_part, row_section) = (part.clone(), section.clone());
         while index < rows.len() && kinds[index] != LineKind::RowNumber(expected + 1) {
+            // An item right after the row number is the row's text, not a heading.
+            let row_text = matches!(kinds[index], LineKind::Item { .. }) && cells.is_empty();
+            if !row_text && take_heading(&kinds[index], (&mut part, &mut section)) {
+                index += 1;
+                continue;
+            }
             match &kinds[index] {
                 LineKind::Noise => {}
-                LineKind::Part { number, .. } => {
-                    part = Some(number.clone());
-                    section = None;
-                }
-                LineKind::Section { number, .. } => section = Some(number.clone()),
-                LineKind::Item { number, .. } if !cells.is_empty() => {
-                    section = Some(number.to_string())
-                }
                 LineKind::Label { role, text } => labels.extend(segment::split_labels(*role, text)),
                 _ => {
                     // Only unit cells continue (the first cell is the task's text).
@@ -746,6 +736,24 @@ fn table_tasks(rows: &[Line], kinds: &[LineKind], warnings: &mut Vec<Warning>) -
         tasks.push(task);
     }
     tasks
+}
+
+/// A heading between a table's rows (一、, (一), 1. of a ledger's 一级/二级指标) sets the part or
+/// section of the rows after it; whether `kind` was one.
+fn take_heading(
+    kind: &LineKind,
+    (part, section): (&mut Option<String>, &mut Option<String>),
+) -> bool {
+    match kind {
+        LineKind::Part { number, .. } => {
+            *part = Some(number.clone());
+            *section = None;
+        }
+        LineKind::Section { number, .. } => *section = Some(number.clone()),
+        LineKind::Item { number, .. } => *section = Some(number.to_string()),
+        _ => return false,
+    }
+    true
 }
 
 /// A cell left empty, or filled with a dash: 无, /, —.
