@@ -70,6 +70,9 @@ struct GroupRecord {
     members: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rule: Option<GroupRule>,
+    /// The region that defines the group for its own plans; absent: shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
 }
 
 /// CSV columns; list cells are separated by `;`.
@@ -179,6 +182,12 @@ pub fn parse(format: Format, content: &[u8]) -> Result<(Vec<ImportedUnit>, Vec<N
             (None, Some(rule)) => GroupDefinition::Rule(rule),
             _ => return Err(bad(location, "a group has either members or a rule")),
         };
+        let owner = record
+            .owner
+            .as_deref()
+            .map(|owner| UnitId::parse("owner", owner))
+            .transpose()
+            .map_err(|violation| bad(&location, violation.message.en))?;
         let (display_name, aliases, definition) =
             validate_group(&record.display_name, &record.aliases, Some(&definition)).map_err(
                 |violations| {
@@ -194,6 +203,7 @@ pub fn parse(format: Format, content: &[u8]) -> Result<(Vec<ImportedUnit>, Vec<N
             display_name,
             aliases,
             definition,
+            owner,
         });
     }
     Ok((units, groups))
@@ -338,6 +348,7 @@ pub fn write(format: Format, units: &[Unit], groups: &[UnitGroup]) -> Result<Vec
                             aliases: group.aliases.clone(),
                             members,
                             rule,
+                            owner: group.owner.as_ref().map(|owner| owner.as_str().to_owned()),
                         }
                     })
                     .collect(),

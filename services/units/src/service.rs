@@ -12,7 +12,7 @@ use crate::domain::mentions::{MentionIndex, Resolution, Scope, ScopedUnit, is_go
 use crate::domain::{Descendant, ImportCounts, NewGroup, UnitFilter, showing_day};
 use crate::domain::{
     GroupDefinition, Reorganization, Unit, UnitField, UnitGroup, UnitGroupId, UnitId, UnitPatch,
-    ValidUnitFields, may_edit_unit, may_manage,
+    ValidUnitFields, groups_in_scope, may_edit_unit, may_maintain_group, may_manage,
 };
 use crate::error::{Result, UnitsError};
 use crate::registry_file::{self, Format};
@@ -183,11 +183,47 @@ impl UnitRegistry {
         self.store.delete_unit(context, id, etag).await
     }
 
-    /// Groups are shared definitions: admins and coordinators maintain them.
+    /// Shared groups are admins'; a region's own group is its managers' (see `may_maintain_group`).
     pub async fn create_group(&self, context: &CallContext, group: NewGroup) -> Result<UnitGroup> {
-        let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
-        self.require(allowed, context, &group.id.name()).await?;
-        self.store.create_group(context, &group).await
+        self.store
+            .create_group(context, &group, async || {
+                self.require_group_maintainer(context, group.owner.as_ref())
+                    .await
+            })
+            .await
+    }
+
+    /// Refuses (audited by the mutation) unless the caller may maintain a group of this owner.
+    async fn require_group_maintainer(
+        &self,
+        context: &CallContext,
+        owner: Option<&UnitId>,
+    ) -> Result<()> {
+        let owner_ancestry = match owner {
+            Some(owner) => {
+                let ancestry = self
+                    .store
+                    .ancestry_ids(owner, context.clock.today())
+                    .await?;
+                if ancestry.is_empty() {
+                    return Err(UnitsError::invalid_field(
+                        fazhi_platform::error::FieldViolation::new(
+                            "unit_group.owner_unit",
+                            "NOT_FOUND",
+                            format!("{} is not a unit", owner.name()),
+                            format!("{} 不是已登记的单位", owner.name()),
+                        ),
+                    ));
+                }
+                Some(ancestry)
+            }
+            None => None,
+        };
+        if may_maintain_group(&context.caller, owner_ancestry.as_deref()) {
+            Ok(())
+        } else {
+            Err(PlatformError::PermissionDenied.into())
+        }
     }
 
     pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
@@ -208,9 +244,18 @@ impl UnitRegistry {
         id: &UnitGroupId,
         etag: &str,
     ) -> Result<()> {
-        let allowed = context.caller.has(Role::Admin) || context.caller.has(Role::Coordinator);
-        self.require(allowed, context, &id.name()).await?;
-        self.store.delete_group(context, id, etag).await
+        self.store
+            .delete_group(context, id, etag, async || {
+                let owner = match self.store.get_group(id).await {
+                    Ok(group) => group.owner,
+                    // The same refusal whether or not the group exists (AIP-211): only admins
+                    // learn more.
+                    Err(UnitsError::GroupNotFound(_)) if !context.caller.has(Role::Admin) => None,
+                    Err(error) => return Err(error),
+                };
+                self.require_group_maintainer(context, owner.as_ref()).await
+            })
+            .await
     }
 
     /// A group's members on a day, relative to a context unit (required for rules).
@@ -222,6 +267,26 @@ impl UnitRegistry {
     ) -> Result<Vec<Unit>> {
         let group = self.store.get_group(id).await?;
         let day = as_of.unwrap_or(today);
+        if let (Some(owner), Some(context_unit)) = (&group.owner, context_unit)
+            && !group.applies_in(&self.store.ancestry_ids(context_unit, day).await?)
+        {
+            return Err(UnitsError::invalid_field(
+                fazhi_platform::error::FieldViolation::new(
+                    "context_unit",
+                    "OUTSIDE_GROUP_REGION",
+                    format!(
+                        "{} is defined by {} and applies at or below it only",
+                        id.name(),
+                        owner.name()
+                    ),
+                    format!(
+                        "{} 由 {} 定义,仅适用于其本级及下级",
+                        id.name(),
+                        owner.name()
+                    ),
+                ),
+            ));
+        }
         match &group.definition {
             GroupDefinition::Static(members) => self.store.units_or_successors(members, day).await,
             GroupDefinition::Rule(rule) => {
@@ -320,7 +385,8 @@ impl UnitRegistry {
                     depth: found.depth,
                 }),
         );
-        let groups = self.store.all_groups().await?;
+        let ancestry_ids: Vec<UnitId> = ancestry.iter().map(|unit| unit.id.clone()).collect();
+        let groups = groups_in_scope(self.store.all_groups().await?, &ancestry_ids);
         let mentions = mentions.to_vec();
         // Building the index and matching is CPU work (a county has thousands of units, a call
         // up to 1,000 mentions): off the async runtime, so no other call waits behind it.

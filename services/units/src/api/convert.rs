@@ -244,6 +244,7 @@ pub(super) fn group_to_proto(group: UnitGroup) -> pb::UnitGroup {
         name: group.id.name(),
         display_name: group.display_name,
         aliases: group.aliases,
+        owner_unit: group.owner.map(|owner| owner.name()).unwrap_or_default(),
         definition: Some(definition),
         create_time: Some(aip::timestamp(group.create_time)),
         update_time: Some(aip::timestamp(group.update_time)),

@@ -250,6 +250,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             .unit_group
             .ok_or_else(|| invalid(FieldViolation::required("unit_group")))?;
         let definition = group_definition_from_proto(group.definition)?;
+        let owner = optional_unit_id("unit_group.owner_unit", &group.owner_unit)?;
         let (display_name, aliases, definition) =
             validate_group(&group.display_name, &group.aliases, definition.as_ref())
                 .map_err(invalid_all)?;
@@ -262,6 +263,7 @@ impl pb::units_service_server::UnitsService for UnitsApi {
                     display_name,
                     aliases,
                     definition,
+                    owner,
                 },
             )
             .await?;

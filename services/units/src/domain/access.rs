@@ -1,6 +1,6 @@
 //! Who may change what in the registry.
 
-use fazhi_platform::auth::Caller;
+use fazhi_platform::auth::{Caller, Role};
 
 use super::{UnitField, UnitId};
 
@@ -23,4 +23,14 @@ pub fn may_edit_unit(
     }
     let ids: Vec<String> = ancestry.iter().map(|id| id.as_str().to_owned()).collect();
     caller.may_work_for(unit.as_str(), &ids) && fields.iter().all(|field| field.staff_may_edit())
+}
+
+/// A shared group belongs to admins: a coordinator changing it would change how every other
+/// region's plans resolve. A region's own group is kept by whoever manages that region
+/// (`owner_ancestry`: the owner, then its ancestors).
+pub fn may_maintain_group(caller: &Caller, owner_ancestry: Option<&[UnitId]>) -> bool {
+    match owner_ancestry {
+        None => caller.has(Role::Admin),
+        Some(ancestry) => may_manage(caller, ancestry),
+    }
 }

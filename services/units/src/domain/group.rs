@@ -64,6 +64,9 @@ pub struct UnitGroup {
     pub display_name: String,
     pub aliases: Vec<String>,
     pub definition: GroupDefinition,
+    /// The region that defines the group for its own plans; it resolves and expands only at or
+    /// below that unit. `None`: shared by every region, maintained by admins.
+    pub owner: Option<UnitId>,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
     pub revision: i64,
@@ -73,6 +76,34 @@ impl UnitGroup {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.display_name.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
+
+    /// Whether the group applies in the region whose ancestry (the context unit, then its
+    /// ancestors) is given.
+    pub fn applies_in(&self, ancestry: &[UnitId]) -> bool {
+        self.owner
+            .as_ref()
+            .is_none_or(|owner| ancestry.contains(owner))
+    }
+}
+
+/// The groups a context sees: shared ones and those its region defines, where a region's own
+/// group replaces a shared one it shares a name with (许昌's 各有关部门 is not the shared one).
+pub fn groups_in_scope(groups: Vec<UnitGroup>, ancestry: &[UnitId]) -> Vec<UnitGroup> {
+    let (regional, shared): (Vec<UnitGroup>, Vec<UnitGroup>) = groups
+        .into_iter()
+        .filter(|group| group.applies_in(ancestry))
+        .partition(|group| group.owner.is_some());
+    let regional_names: std::collections::HashSet<String> = regional
+        .iter()
+        .flat_map(UnitGroup::names)
+        .map(str::to_owned)
+        .collect();
+    let shared = shared
+        .into_iter()
+        .filter(|group| !group.names().any(|name| regional_names.contains(name)));
+    let mut in_scope: Vec<UnitGroup> = shared.collect();
+    in_scope.extend(regional);
+    in_scope
 }
 
 /// Checks a group's caller-written fields; returns them cleaned.
@@ -130,5 +161,49 @@ mod tests {
         let violations = validate_group("乡镇", &[], Some(&rule)).expect_err("empty");
         assert_eq!(violations[0].field, "unit_group.rule");
         assert!(validate_group("", &[], None).is_err());
+    }
+
+    fn group(id: &str, alias: &str, owner: Option<&str>) -> UnitGroup {
+        UnitGroup {
+            id: UnitGroupId::from_trusted(id.to_owned()),
+            display_name: id.to_owned(),
+            aliases: vec![alias.to_owned()],
+            definition: GroupDefinition::Static(vec![]),
+            owner: owner.map(|owner| UnitId::from_trusted(owner.to_owned())),
+            create_time: DateTime::default(),
+            update_time: DateTime::default(),
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn a_region_sees_shared_groups_and_its_own_and_its_own_wins_a_name() {
+        let groups = vec![
+            group("departments", "各有关部门", None),
+            group("townships", "各乡镇", None),
+            group("xuchang-departments", "各有关部门", Some("xuchang")),
+            group("ningguo-core", "核心部门", Some("ningguo")),
+        ];
+        let ids = |ancestry: &[&str]| -> Vec<String> {
+            let ancestry: Vec<UnitId> = ancestry
+                .iter()
+                .map(|unit| UnitId::from_trusted((*unit).to_owned()))
+                .collect();
+            let mut ids: Vec<String> = groups_in_scope(groups.clone(), &ancestry)
+                .into_iter()
+                .map(|group| group.id.as_str().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ids(&["xc-sfj", "xuchang", "henan"]),
+            vec!["townships", "xuchang-departments"]
+        );
+        assert_eq!(
+            ids(&["ningguo"]),
+            vec!["departments", "ningguo-core", "townships"]
+        );
+        assert_eq!(ids(&["tongliao"]), vec!["departments", "townships"]);
     }
 }

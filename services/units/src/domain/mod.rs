@@ -9,9 +9,11 @@ mod registry;
 mod reorganization;
 mod unit;
 
-pub use access::{may_edit_unit, may_manage};
+pub use access::{may_edit_unit, may_maintain_group, may_manage};
 pub use credit_code::CreditCode;
-pub use group::{GroupDefinition, GroupRule, GroupScope, UnitGroup, UnitGroupId, validate_group};
+pub use group::{
+    GroupDefinition, GroupRule, GroupScope, UnitGroup, UnitGroupId, groups_in_scope, validate_group,
+};
 pub use registry::{Descendant, ImportCounts, ImportedUnit, NewGroup, UnitFilter};
 pub use reorganization::{Reorganization, ReorganizationId, ReorganizationKind};
 pub use unit::{

@@ -44,4 +44,6 @@ pub struct NewGroup {
     pub display_name: String,
     pub aliases: Vec<String>,
     pub definition: GroupDefinition,
+    /// The region that defines the group; `None`: shared by every region.
+    pub owner: Option<UnitId>,
 }

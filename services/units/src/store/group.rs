@@ -10,35 +10,47 @@ impl Store {
     }
 
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "create_group"))]
-    pub async fn create_group(&self, context: &CallContext, group: &NewGroup) -> Result<UnitGroup> {
-        self.mutate(context, &group.id.name(), async |transaction: &mut PgConnection| {
-            let inserted = sqlx::query(
-                "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)",
+    pub async fn create_group(
+        &self,
+        context: &CallContext,
+        group: &NewGroup,
+        authorise: impl AsyncFnOnce() -> Result<()>,
+    ) -> Result<UnitGroup> {
+        self.mutate_authorised(
+            context,
+            &group.id.name(),
+            authorise,
+            async |transaction: &mut PgConnection| {
+                let inserted = sqlx::query(
+                "INSERT INTO units.unit_groups (id, display_name, aliases, definition, owner_id)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(group.id.as_str())
             .bind(&group.display_name)
             .bind(&group.aliases)
             .bind(json(&group.definition)?)
+            .bind(group.owner.as_ref().map(UnitId::as_str))
             .execute(&mut *transaction)
             .await;
-            if let Err(error) = inserted {
-                return Err(if is_unique_violation(&error, "unit_groups_pkey") {
-                    PlatformError::AlreadyExists(group.id.name()).into()
-                } else {
-                    error.into()
-                });
-            }
-            let stored = group_in(transaction, &group.id).await?;
-            Ok(Outcome {
-                response: stored.clone(),
-                changes: vec![Change {
-                    resource: stored.id.name(),
-                    before: None,
-                    after: Some(json(&stored)?),
-                }],
-                events: vec![group_event(&stored.id, false)],
-            })
-        })
+                if let Err(error) = inserted {
+                    return Err(if is_unique_violation(&error, "unit_groups_pkey") {
+                        PlatformError::AlreadyExists(group.id.name()).into()
+                    } else {
+                        error.into()
+                    });
+                }
+                let stored = group_in(transaction, &group.id).await?;
+                Ok(Outcome {
+                    response: stored.clone(),
+                    changes: vec![Change {
+                        resource: stored.id.name(),
+                        before: None,
+                        after: Some(json(&stored)?),
+                    }],
+                    events: vec![group_event(&stored.id, false)],
+                })
+            },
+        )
         .await
     }
 
@@ -55,11 +67,10 @@ impl Store {
         after: Option<String>,
         page_size: i64,
     ) -> Result<Page<UnitGroup, String>> {
-        let rows: Vec<GroupRow> = sqlx::query_as(
-            "SELECT id, display_name, aliases, definition, revision, create_time, update_time
-             FROM units.unit_groups WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1)
-             ORDER BY id LIMIT $2",
-        )
+        let rows: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {GROUP_COLUMNS} FROM units.unit_groups
+             WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
+        )))
         .bind(after)
         .bind(page_size + 1)
         .fetch_all(&self.pool)
@@ -79,8 +90,9 @@ impl Store {
         context: &CallContext,
         id: &UnitGroupId,
         etag: &str,
+        authorise: impl AsyncFnOnce() -> Result<()>,
     ) -> Result<()> {
-        self.mutate(context, &id.name(), async |transaction: &mut PgConnection| {
+        self.mutate_authorised(context, &id.name(), authorise, async |transaction: &mut PgConnection| {
             let before = group_in(transaction, id).await?;
             fazhi_platform::aip::check_etag(etag, before.revision)?;
             sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
@@ -114,10 +126,9 @@ pub(super) async fn group_in(
     executor: &mut sqlx::PgConnection,
     id: &UnitGroupId,
 ) -> Result<UnitGroup> {
-    let row: Option<GroupRow> = sqlx::query_as(
-        "SELECT id, display_name, aliases, definition, revision, create_time, update_time
-         FROM units.unit_groups WHERE id = $1 AND delete_time IS NULL",
-    )
+    let row: Option<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {GROUP_COLUMNS} FROM units.unit_groups WHERE id = $1 AND delete_time IS NULL"
+    )))
     .bind(id.as_str())
     .fetch_optional(executor)
     .await?;

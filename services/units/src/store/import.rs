@@ -72,19 +72,21 @@ impl Store {
             }
             for group in groups {
                 let outcome: Option<bool> = sqlx::query_scalar(
-                    "INSERT INTO units.unit_groups (id, display_name, aliases, definition) VALUES ($1, $2, $3, $4)
+                    "INSERT INTO units.unit_groups (id, display_name, aliases, definition, owner_id) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, aliases = EXCLUDED.aliases,
-                         definition = EXCLUDED.definition, delete_time = NULL,
+                         definition = EXCLUDED.definition, owner_id = EXCLUDED.owner_id, delete_time = NULL,
                          revision = units.unit_groups.revision + 1, update_time = now()
                      WHERE (units.unit_groups.display_name, units.unit_groups.aliases, units.unit_groups.definition,
-                            units.unit_groups.delete_time)
-                           IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.aliases, EXCLUDED.definition, NULL)
+                            units.unit_groups.owner_id, units.unit_groups.delete_time)
+                           IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.aliases, EXCLUDED.definition,
+                                             EXCLUDED.owner_id, NULL)
                      RETURNING (xmax = 0)",
                 )
                 .bind(group.id.as_str())
                 .bind(&group.display_name)
                 .bind(&group.aliases)
                 .bind(json(&group.definition)?)
+                .bind(group.owner.as_ref().map(UnitId::as_str))
                 .fetch_optional(&mut *transaction)
                 .await?;
                 match outcome {
@@ -128,10 +130,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let units = units_from(rows)?;
-        let groups: Vec<GroupRow> = sqlx::query_as(
-            "SELECT id, display_name, aliases, definition, revision, create_time, update_time
-             FROM units.unit_groups WHERE delete_time IS NULL ORDER BY id",
-        )
+        let groups: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {GROUP_COLUMNS} FROM units.unit_groups WHERE delete_time IS NULL ORDER BY id"
+        )))
         .fetch_all(&self.pool)
         .await?;
         let groups = groups

@@ -136,12 +136,17 @@ fn units_from(rows: Vec<UnitRow>) -> Result<Vec<Unit>> {
     rows.into_iter().map(Unit::try_from).collect()
 }
 
+/// The columns of a [`GroupRow`].
+const GROUP_COLUMNS: &str =
+    "id, display_name, aliases, definition, owner_id, revision, create_time, update_time";
+
 #[derive(sqlx::FromRow)]
 struct GroupRow {
     id: String,
     display_name: String,
     aliases: Vec<String>,
     definition: serde_json::Value,
+    owner_id: Option<String>,
     revision: i64,
     create_time: DateTime<Utc>,
     update_time: DateTime<Utc>,
@@ -160,6 +165,7 @@ impl TryFrom<GroupRow> for UnitGroup {
             id: UnitGroupId::from_trusted(row.id),
             display_name: row.display_name,
             aliases: row.aliases,
+            owner: row.owner_id.map(UnitId::from_trusted),
             revision: row.revision,
             create_time: row.create_time,
             update_time: row.update_time,
@@ -258,12 +264,25 @@ impl Store {
         target: &str,
         apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>>,
     ) -> Result<T> {
+        self.mutate_authorised(context, target, async || Ok(()), apply)
+            .await
+    }
+
+    /// A mutation whose authorisation reads what a retry may no longer find (a deleted group's
+    /// owner): it runs after the replay check, and its refusal is audited with the call.
+    async fn mutate_authorised<T: Serialize + DeserializeOwned>(
+        &self,
+        context: &CallContext,
+        target: &str,
+        authorise: impl AsyncFnOnce() -> Result<()>,
+        apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>>,
+    ) -> Result<T> {
         mutation::run(
             &self.pool,
             self.journal(),
             context,
             target,
-            async || Ok(()),
+            authorise,
             async |transaction, ()| apply(transaction).await,
         )
         .await

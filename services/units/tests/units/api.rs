@@ -687,3 +687,151 @@ async fn a_nul_character_in_a_search_names_the_field() {
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(details(&refused).1, vec!["search"]);
 }
+
+/// A coordinator of one city cannot change the groups every city's plans resolve through (a
+/// 宁国市 coordinator once deleted 乡(镇、街道) for 通辽 and 许昌 too); the groups a city defines
+/// for itself resolve and expand there only, ahead of a shared group of the same name.
+#[tokio::test]
+async fn shared_groups_are_admins_and_a_city_keeps_its_own() {
+    let mut app = App::with_demo_registry().await;
+    let coordinator = bearer("ng-coordinator", Some("ningguo"), &[Role::Coordinator]);
+    let group = |id: &str, owner: &str| pb::CreateUnitGroupRequest {
+        unit_group_id: id.to_owned(),
+        unit_group: Some(pb::UnitGroup {
+            display_name: "各有关部门".to_owned(),
+            owner_unit: owner.to_owned(),
+            definition: Some(pb::unit_group::Definition::StaticMembers(
+                pb::StaticMembers {
+                    units: vec!["units/ng-sfj".to_owned(), "units/ng-zfb".to_owned()],
+                },
+            )),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    let townships = app
+        .client
+        .get_unit_group(with_token(
+            pb::GetUnitGroupRequest {
+                name: "unitGroups/townships".to_owned(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit_group
+        .unwrap();
+    for name in ["unitGroups/townships", "unitGroups/no-such-group"] {
+        let error = app
+            .client
+            .delete_unit_group(with_token(
+                pb::DeleteUnitGroupRequest {
+                    name: name.to_owned(),
+                    etag: townships.etag.clone(),
+                    ..Default::default()
+                },
+                &coordinator,
+            ))
+            .await
+            .unwrap_err();
+        // The same refusal whether or not the group exists, and audited either way.
+        assert_eq!(error.code(), Code::PermissionDenied, "{name}");
+        assert!(
+            app.audit(name).await.contains(&(
+                "/fazhi.units.v1.UnitsService/DeleteUnitGroup".to_owned(),
+                "PERMISSION_DENIED".to_owned(),
+                "ng-coordinator".to_owned()
+            )),
+            "{name}"
+        );
+    }
+    for (id, owner) in [("shared-by-ningguo", ""), ("for-xuchang", "units/xuchang")] {
+        let error = app
+            .client
+            .create_unit_group(with_token(group(id, owner), &coordinator))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::PermissionDenied, "{id}");
+    }
+    let error = app
+        .client
+        .create_unit_group(with_token(
+            group("nowhere", "units/nowhere"),
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(details(&error).1, vec!["unit_group.owner_unit"]);
+
+    let own = app
+        .client
+        .create_unit_group(with_token(
+            group("ningguo-departments", "units/ningguo"),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .unit_group
+        .unwrap();
+    assert_eq!(own.owner_unit, "units/ningguo");
+    let resolved_in = async |app: &mut App, context: &str| {
+        let resolution = app
+            .client
+            .resolve_unit_mentions(with_token(
+                pb::ResolveUnitMentionsRequest {
+                    context_unit: context.to_owned(),
+                    mentions: vec!["各有关部门".to_owned()],
+                    ..Default::default()
+                },
+                &app.admin.clone(),
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .resolutions
+            .remove(0);
+        match resolution.target {
+            Some(pb::mention_resolution::Target::UnitGroup(group)) => group,
+            other => panic!("{context}: {other:?}"),
+        }
+    };
+    assert_eq!(
+        resolved_in(&mut app, "units/ningguo").await,
+        "unitGroups/ningguo-departments"
+    );
+    assert_eq!(
+        resolved_in(&mut app, "units/ng-gkz").await,
+        "unitGroups/ningguo-departments"
+    );
+    assert_eq!(
+        resolved_in(&mut app, "units/xuchang").await,
+        "unitGroups/government-departments"
+    );
+    let error = app
+        .expand(&own.name, "units/xuchang", "")
+        .await
+        .unwrap_err();
+    assert_eq!(details(&error).1, vec!["context_unit"]);
+    assert_eq!(
+        app.expand(&own.name, "units/ningguo", "")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    app.client
+        .delete_unit_group(with_token(
+            pb::DeleteUnitGroupRequest {
+                name: own.name.clone(),
+                etag: own.etag,
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap();
+}
