@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use fazhi_platform::aip::{Page, check_etag};
 use fazhi_platform::call::CallContext;
-use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_platform::error::{DescribeError, FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Outcome};
 use fazhi_units_client::{Resolution, ResolvedTarget, UnitId, UnitsClient, UnitsClientError};
 use serde::Serialize;
@@ -180,8 +180,15 @@ impl PlanBook {
     async fn authorize(&self, context: &CallContext, unit_id: &str, need: Need) -> Result<()> {
         let access = match self.units.access(context, &unit(unit_id)).await {
             Ok(access) => access,
-            Err(UnitsClientError::NotFound(_)) => {
+            // AIP-211: only a caller who could act anywhere learns that a unit does not exist;
+            // anyone else is refused as they would be for a unit that exists.
+            Err(UnitsClientError::NotFound(_))
+                if context.caller.has(fazhi_platform::auth::Role::Admin) =>
+            {
                 return Err(PlansError::invalid_field(unit_not_found(need.field())));
+            }
+            Err(UnitsClientError::NotFound(_)) => {
+                return Err(PlatformError::PermissionDenied.into());
             }
             Err(error) => return Err(error.into()),
         };
@@ -196,18 +203,22 @@ impl PlanBook {
         }
     }
 
-    /// [`Self::authorize`] for a read: a refusal is audited here.
+    /// [`Self::authorize`] for a read: a refusal is audited here (a mutation's is audited by
+    /// `mutation::run`).
     async fn authorize_read(&self, context: &CallContext, unit_id: &str, need: Need) -> Result<()> {
         let decision = self.authorize(context, unit_id, need).await;
-        if let Err(PlansError::Platform(PlatformError::PermissionDenied)) = &decision {
-            mutation::audit_refusal(
-                self.store.pool(),
-                self.store.journal(),
-                context,
-                &unit(unit_id).name(),
-                "PERMISSION_DENIED",
-            )
-            .await;
+        if let Err(error) = &decision {
+            let description = error.describe();
+            if !fazhi_platform::telemetry::is_server_fault(description.code) {
+                mutation::audit_refusal(
+                    self.store.pool(),
+                    self.store.journal(),
+                    context,
+                    &unit(unit_id).name(),
+                    description.reason,
+                )
+                .await;
+            }
         }
         decision
     }
@@ -334,7 +345,25 @@ impl PlanBook {
         context: &CallContext,
         (plan, task, id): (&PlanId, &str, &str),
     ) -> Result<Assignment> {
-        let assignment = self.store.get_assignment(plan, task, id).await?;
+        let assignment = match self.store.get_assignment(plan, task, id).await {
+            Ok(assignment) => assignment,
+            // AIP-211: a missing assignment is NOT_FOUND only to those who may see every
+            // assignment of the plan; to anyone else it is refused like another unit's.
+            Err(PlansError::AssignmentNotFound(name)) => {
+                let issuer = match self.store.get_plan(plan).await {
+                    Ok(found) => found.issuer,
+                    Err(PlansError::PlanNotFound(_))
+                        if !context.caller.has(fazhi_platform::auth::Role::Admin) =>
+                    {
+                        return Err(PlatformError::PermissionDenied.into());
+                    }
+                    Err(error) => return Err(error),
+                };
+                self.authorize(context, &issuer, Need::Coordinate).await?;
+                return Err(PlansError::AssignmentNotFound(name));
+            }
+            Err(error) => return Err(error),
+        };
         self.authorize(context, &assignment.unit, Need::WorkFor)
             .await?;
         Ok(assignment)

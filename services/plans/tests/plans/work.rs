@@ -1677,3 +1677,109 @@ async fn the_task_breakdown_table_imports_back_as_the_plan() {
         );
     }
 }
+
+/// AIP-211: a caller who may not act on an assignment is refused the same way whether or not it
+/// exists (so names cannot be probed), and every refusal is audited; those who may see every
+/// assignment of the plan learn that one is missing.
+#[tokio::test]
+async fn denials_look_the_same_whether_or_not_the_resource_exists() {
+    let mut app = App::start().await;
+    let admin = app.admin.clone();
+    app.published_tongliao().await;
+    let other = bearer("prober", Some("tl-sfj"), &[Role::UnitStaff]);
+    let existing = app.task_seven_lead(&admin).await.name;
+    let task = existing.rsplit_once("/assignments/").unwrap().0.to_owned();
+    let missing_assignment = format!("{task}/assignments/no-such-assignment");
+    let missing_plan = "plans/no-such-plan/tasks/t/assignments/a".to_owned();
+
+    let claim = async |app: &mut App, name: &str, token: &str| {
+        app.plans
+            .claim_assignment(with_token(
+                pb::ClaimAssignmentRequest {
+                    name: name.to_owned(),
+                    work_plan: Some(work_plan("2020-12-31")),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap_err()
+    };
+    let report = async |app: &mut App, name: &str, token: &str| {
+        app.report(
+            progress(name, pb::ProgressStatus::InProgress, 10, vec![]),
+            token,
+        )
+        .await
+        .unwrap_err()
+    };
+    let shape =
+        |status: &tonic::Status| (status.code(), status.message().to_owned(), reason(status));
+    let denied = shape(&claim(&mut app, &existing, &other).await);
+    assert_eq!(denied.0, Code::PermissionDenied);
+    for name in [&missing_assignment, &missing_plan] {
+        assert_eq!(
+            shape(&claim(&mut app, name, &other).await),
+            denied,
+            "claim {name}"
+        );
+        assert_eq!(
+            shape(&report(&mut app, name, &other).await),
+            denied,
+            "report {name}"
+        );
+    }
+    assert_eq!(shape(&report(&mut app, &existing, &other).await), denied);
+    // Those who may see the whole plan are told what is missing.
+    assert_eq!(
+        claim(&mut app, &missing_assignment, &admin).await.code(),
+        Code::NotFound
+    );
+    let coordinator = bearer("office", Some("tongliao"), &[Role::Coordinator]);
+    assert_eq!(
+        report(&mut app, &missing_assignment, &coordinator)
+            .await
+            .code(),
+        Code::NotFound
+    );
+
+    // Listing another unit's assignments and a unit that does not exist: the same refusal.
+    let list_denied = shape(&app.assignments_of("tl-zwfwj", &other).await.unwrap_err());
+    assert_eq!(list_denied.0, Code::PermissionDenied);
+    assert_eq!(
+        shape(
+            &app.assignments_of("no-such-unit", &other)
+                .await
+                .unwrap_err()
+        ),
+        list_denied
+    );
+    let unknown = app
+        .assignments_of("no-such-unit", &admin)
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&unknown), ["unit"]);
+
+    let refusals: Vec<(String, String)> = sqlx::query_as(
+        "SELECT resource, method FROM plans.audit_log WHERE subject = 'prober' AND result = 'PERMISSION_DENIED'",
+    )
+    .fetch_all(&app.plans_database.pool)
+    .await
+    .unwrap();
+    for (resource, method) in [
+        (&existing, "ClaimAssignment"),
+        (&existing, "ReportProgress"),
+        (&missing_assignment, "ClaimAssignment"),
+        (&missing_assignment, "ReportProgress"),
+        (&missing_plan, "ClaimAssignment"),
+        (&"units/tl-zwfwj".to_owned(), "ListAssignments"),
+        (&"units/no-such-unit".to_owned(), "ListAssignments"),
+    ] {
+        assert!(
+            refusals
+                .iter()
+                .any(|(audited, full)| audited == resource && full.ends_with(method)),
+            "{method} on {resource} not audited: {refusals:?}"
+        );
+    }
+}
