@@ -231,9 +231,9 @@ pub async fn run(
         ));
     }
     let server = GrpcServer::new()
-        .add_service(units.service)
+        .add_database_service(units.service, pool.clone())
         .await
-        .add_service(plans.service)
+        .add_database_service(plans.service, pool.clone())
         .await;
     let admin = issue_dev_token(
         &settings.auth,

@@ -3,6 +3,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,8 @@ pub struct GrpcServer {
     routes: tonic::service::RoutesBuilder,
     health: tonic_health::server::HealthReporter,
     service_names: Vec<&'static str>,
+    /// The database each service needs, by service name, watched while serving.
+    databases: Vec<(&'static str, sqlx::PgPool)>,
     clock: Clock,
 }
 
@@ -42,6 +46,7 @@ impl GrpcServer {
             routes,
             health,
             service_names: Vec::new(),
+            databases: Vec::new(),
             clock: Clock::System,
         }
     }
@@ -68,6 +73,24 @@ impl GrpcServer {
         self.service_names.push(S::NAME);
         self.routes.add_service(service);
         self
+    }
+
+    /// Adds a service whose calls need `pool`. While that database does not answer, the service
+    /// reports NOT_SERVING and its calls are refused at once (`UNAVAILABLE`,
+    /// `DATABASE_UNAVAILABLE`) instead of each waiting out the pool's acquire timeout.
+    pub async fn add_database_service<S>(mut self, service: S, pool: sqlx::PgPool) -> Self
+    where
+        S: Service<Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.databases.push((S::NAME, pool));
+        self.add_service(service).await
     }
 
     /// The health reporter, to flip services to NOT_SERVING on shutdown or lost dependencies.
@@ -100,12 +123,33 @@ impl GrpcServer {
         if let Some(service) = reflection_v1alpha {
             self.routes.add_service(service);
         }
+        let (stop_sender, mut stop_receiver) = tokio::sync::watch::channel(false);
+        let mut gates = Vec::with_capacity(self.databases.len());
+        for (name, pool) in std::mem::take(&mut self.databases) {
+            let available = Arc::new(AtomicBool::new(true));
+            gates.push((format!("/{name}/"), Arc::clone(&available)));
+            tokio::spawn(watch_database(
+                DatabaseWatch {
+                    service: name,
+                    pool,
+                    available,
+                    health: self.health.clone(),
+                    interval: Duration::from_millis(settings.database_probe_interval_ms),
+                },
+                stop_receiver.clone(),
+            ));
+        }
         let layers = ServiceBuilder::new()
             // Outermost: every call gets a span (joined to the caller's trace) and RED metrics,
             // including calls shed or timed out below.
             .layer(ObserveLayer { clock: self.clock })
             // Turns the errors of the layers below into gRPC statuses the observer can count.
             .layer(EdgeStatusLayer)
+            // A call to a service whose database is known to be down is answered now, without
+            // taking a place in the limit below.
+            .layer(DatabaseGateLayer {
+                gates: Arc::from(gates),
+            })
             // Rejects at once when the limit below is full, rather than queueing into timeouts.
             .load_shed()
             // One limit for the whole process, not per connection.
@@ -121,7 +165,6 @@ impl GrpcServer {
         let health = self.health.clone();
         let service_names = self.service_names.clone();
         let grace = std::time::Duration::from_millis(settings.shutdown_grace_ms);
-        let (stop_sender, mut stop_receiver) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
@@ -182,6 +225,102 @@ pub async fn shutdown_signal() {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// One service's database, probed while the server runs.
+struct DatabaseWatch {
+    service: &'static str,
+    pool: sqlx::PgPool,
+    available: Arc<AtomicBool>,
+    health: tonic_health::server::HealthReporter,
+    interval: Duration,
+}
+
+/// Probes the database every `interval` (a `SELECT 1` bounded by the interval) and reports the
+/// service SERVING or NOT_SERVING as the answer changes, until the server stops.
+async fn watch_database(watch: DatabaseWatch, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let probe = async || {
+        tokio::time::timeout(
+            watch.interval,
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&watch.pool),
+        )
+        .await
+        .is_ok_and(|answer| answer.is_ok())
+    };
+    loop {
+        let answers = probe().await;
+        if answers != watch.available.swap(answers, Ordering::Relaxed) {
+            let status = if answers {
+                tracing::info!(service = watch.service, "database answers again");
+                tonic_health::ServingStatus::Serving
+            } else {
+                tracing::error!(service = watch.service, "database does not answer");
+                tonic_health::ServingStatus::NotServing
+            };
+            if !*stopped.borrow() {
+                watch.health.set_service_status(watch.service, status).await;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(watch.interval) => {}
+            _ = stopped.wait_for(|stopped| *stopped) => return,
+        }
+    }
+}
+
+/// The database a call's service needs is known to be down.
+#[derive(Debug, thiserror::Error)]
+#[error("the database is unavailable")]
+struct DatabaseDown;
+
+/// Refuses calls to services whose database the watcher found down.
+#[derive(Clone)]
+struct DatabaseGateLayer {
+    /// (`/{service}/` path prefix, whether its database answers)
+    gates: Arc<[(String, Arc<AtomicBool>)]>,
+}
+
+impl<S> Layer<S> for DatabaseGateLayer {
+    type Service = DatabaseGate<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DatabaseGate {
+            inner,
+            gates: Arc::clone(&self.gates),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct DatabaseGate<S> {
+    inner: S,
+    gates: Arc<[(String, Arc<AtomicBool>)]>,
+}
+
+impl<S, B> Service<Request<B>> for DatabaseGate<S>
+where
+    S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<S::Response, BoxError>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let down = self.gates.iter().any(|(prefix, available)| {
+            path.starts_with(prefix.as_str()) && !available.load(Ordering::Relaxed)
+        });
+        if down {
+            return Box::pin(async { Err(DatabaseDown.into()) });
+        }
+        let future = self.inner.call(request);
+        Box::pin(async move { future.await.map_err(Into::into) })
+    }
+}
+
 /// Maps `tower` timeout and overload errors to `DEADLINE_EXCEEDED` and `UNAVAILABLE`.
 #[derive(Clone, Copy)]
 struct EdgeStatusLayer;
@@ -228,7 +367,7 @@ where
 }
 
 fn edge_status(error: BoxError) -> tonic::Status {
-    use crate::error::{ErrorDescription, to_status};
+    use crate::error::{DescribeError, ErrorDescription, to_status};
     let description = if error.is::<tower::timeout::error::Elapsed>() {
         ErrorDescription::new(
             tonic::Code::DeadlineExceeded,
@@ -236,6 +375,9 @@ fn edge_status(error: BoxError) -> tonic::Status {
             "the call took longer than the server allows",
             "请求处理超时",
         )
+    } else if error.is::<DatabaseDown>() {
+        // As a pool that cannot connect would answer, only without the wait.
+        crate::error::PlatformError::DatabaseUnavailable(sqlx::Error::PoolTimedOut).describe()
     } else if error.is::<tower::load_shed::error::Overloaded>() {
         ErrorDescription::new(
             tonic::Code::Unavailable,

@@ -75,7 +75,7 @@ where
         authenticator,
     })?;
     tokio::spawn(crate::mutation::forget_old_request_ids(
-        pool,
+        pool.clone(),
         spec.schema,
         settings.database.request_id_retention(),
     ));
@@ -85,7 +85,7 @@ where
     let listener = tokio::net::TcpListener::bind(settings.server.listen_address).await?;
     tracing::info!(address = %listener.local_addr()?, service = spec.name, "serving");
     GrpcServer::new()
-        .add_service(mounted.service)
+        .add_database_service(mounted.service, pool)
         .await
         .serve(&settings.server, listener, shutdown_signal())
         .await?;

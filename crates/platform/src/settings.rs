@@ -59,6 +59,9 @@ pub struct ServerSettings {
     pub shutdown_grace_ms: u64,
     /// `WatchEvents` streams one caller (token subject) may hold open at once, per service.
     pub max_streams_per_caller: usize,
+    /// How often each service's database is probed; a service whose database does not answer
+    /// within this reports NOT_SERVING and refuses calls at once until it answers again.
+    pub database_probe_interval_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -70,6 +73,7 @@ impl Default for ServerSettings {
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace_ms: 10_000,
             max_streams_per_caller: 16,
+            database_probe_interval_ms: 1_000,
         }
     }
 }
@@ -270,6 +274,9 @@ impl Settings {
         }
         if self.server.concurrency_limit == 0 {
             return invalid("server.concurrency_limit", "must be positive");
+        }
+        if self.server.database_probe_interval_ms == 0 {
+            return invalid("server.database_probe_interval_ms", "must be positive");
         }
         if self.database.acquire_timeout_ms >= self.server.request_timeout_ms {
             return invalid(

@@ -13,6 +13,7 @@ use fazhi_testkit::TestServer;
 use tonic::Code;
 use tonic::body::Body;
 use tonic::server::NamedService;
+use tonic_health::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tonic_types::StatusExt;
 
@@ -155,4 +156,78 @@ async fn health_reports_each_added_service() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+async fn health_of(channel: tonic::transport::Channel, service: &str) -> i32 {
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .map(|response| response.into_inner().status)
+        .unwrap_or(-1)
+}
+
+/// Waits (up to 10 s) until the service reports `status`.
+async fn until_health(channel: &tonic::transport::Channel, status: ServingStatus) {
+    for _ in 0..100 {
+        if health_of(channel.clone(), "fazhi.test.Slow").await == status as i32 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service never reported {status:?}");
+}
+
+/// A service reports NOT_SERVING while its database does not answer and refuses its calls at
+/// once with DATABASE_UNAVAILABLE (not after the pool's acquire timeout), and SERVING again
+/// when the database returns. The database goes away through a link the test cuts.
+#[tokio::test]
+async fn a_service_whose_database_is_down_is_not_serving_and_refuses_at_once() {
+    let database = fazhi_testkit::TestDatabase::new().await;
+    let target: std::net::SocketAddr = {
+        let options: sqlx::postgres::PgConnectOptions = database.url.parse().unwrap();
+        tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .unwrap()
+            .next()
+            .unwrap()
+    };
+    let link = fazhi_testkit::link::Link::to(target).await;
+    let through_link = database.url.replacen(
+        &format!("{}:{}", target.ip(), target.port()),
+        &link.address.to_string(),
+        1,
+    );
+    let mut settings = database.settings();
+    settings.url = Some(through_link.into());
+    settings.acquire_timeout_ms = 3_000;
+    let pool = fazhi_platform::db::connect(&settings, "fazhi-test")
+        .await
+        .unwrap();
+    let server_settings = fazhi_platform::settings::ServerSettings {
+        database_probe_interval_ms: 200,
+        ..fazhi_testkit::server_settings()
+    };
+    let server = GrpcServer::new()
+        .add_database_service(Slow(Duration::ZERO), pool)
+        .await;
+    let server = TestServer::start(server, server_settings).await;
+    let channel = server.channel.clone();
+    until_health(&channel, ServingStatus::Serving).await;
+    assert_eq!(call(channel.clone()).await.code(), Code::Unimplemented);
+
+    link.cut();
+    until_health(&channel, ServingStatus::NotServing).await;
+    // A 1 s deadline: had the call waited for the pool (3 s), this would be DEADLINE_EXCEEDED.
+    let refused = call_within(channel.clone(), Some(Duration::from_secs(1))).await;
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(
+        refused.get_error_details().error_info().unwrap().reason,
+        "DATABASE_UNAVAILABLE"
+    );
+
+    link.restore();
+    until_health(&channel, ServingStatus::Serving).await;
+    assert_eq!(call(channel).await.code(), Code::Unimplemented);
 }

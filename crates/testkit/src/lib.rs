@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod link;
 pub mod replay;
 
 use std::net::SocketAddr;

@@ -19,11 +19,14 @@ impl App {
             TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
         let settings = fazhi_testkit::server_settings();
         let server = GrpcServer::new()
-            .add_service(fazhi_units::grpc_service(
-                fazhi_units::Store::new(database.pool.clone()),
-                fazhi_testkit::authenticator(),
-                &settings,
-            ))
+            .add_database_service(
+                fazhi_units::grpc_service(
+                    fazhi_units::Store::new(database.pool.clone()),
+                    fazhi_testkit::authenticator(),
+                    &settings,
+                ),
+                database.pool.clone(),
+            )
             .await;
         let server = TestServer::start(server, settings).await;
         let client = UnitsServiceClient::new(server.channel.clone());
