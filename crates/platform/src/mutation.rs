@@ -100,6 +100,7 @@ where
         }
         let prepared = prepare().await?;
         let mut transaction = pool.begin().await.map_err(PlatformError::from)?;
+        bound_by_deadline(&mut transaction, context).await?;
         if !claim(&mut transaction, schema, context).await? {
             // A duplicate committed while this call prepared (or this claim waited for it to
             // commit); its answer is the answer. Read on the same connection: the duplicates
@@ -124,6 +125,29 @@ where
             Err(error)
         }
     }
+}
+
+/// Has Postgres itself cancel the transaction's statements at the call's deadline: a call that
+/// timed out (its caller answered `DEADLINE_EXCEEDED`, its future dropped) must not go on
+/// waiting for a lock or running in its session until `lock_timeout` or `statement_timeout`.
+async fn bound_by_deadline(
+    connection: &mut PgConnection,
+    context: &CallContext,
+) -> Result<(), PlatformError> {
+    let Some(remaining) = context.remaining() else {
+        return Ok(());
+    };
+    let milliseconds = i64::try_from(remaining.as_millis().max(1)).unwrap_or(i64::MAX);
+    // Lowered, never raised: the session's own limit (0: none) stays when it is the shorter.
+    // A statement waiting for a lock counts towards it too.
+    sqlx::query(
+        "SELECT set_config('statement_timeout', least($1, nullif(
+             extract(epoch FROM current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)",
+    )
+    .bind(milliseconds)
+    .execute(connection)
+    .await?;
+    Ok(())
 }
 
 /// The stored answer of an earlier call with this caller and request id, if one committed; a

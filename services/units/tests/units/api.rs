@@ -835,3 +835,62 @@ async fn shared_groups_are_admins_and_a_city_keeps_its_own() {
         .await
         .unwrap();
 }
+
+/// A mutation stuck behind a lock past the caller's deadline answers DEADLINE_EXCEEDED, and
+/// Postgres cancels its statement then too: nothing of the call waits on in a session until
+/// `lock_timeout` (2 s), and no session is left idle in a transaction.
+#[tokio::test]
+async fn a_timed_out_mutation_leaves_no_session_behind() {
+    let mut app = App::with_demo_registry().await;
+    let mut holder = app.database.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM units.units WHERE id = 'ng-sfj' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut request = with_token(
+        pb::UpdateUnitRequest {
+            unit: Some(pb::Unit {
+                name: "units/ng-sfj".to_owned(),
+                short_name: "司法局".to_owned(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["short_name".to_owned()],
+            }),
+            ..Default::default()
+        },
+        &app.admin,
+    );
+    // Set by hand, not with set_timeout, so the client's own timer cannot answer first.
+    request
+        .metadata_mut()
+        .insert("grpc-timeout", "300m".parse().unwrap());
+    let error = app.client.update_unit(request).await.unwrap_err();
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+
+    let waiting = async || -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND (wait_event_type = 'Lock' OR state = 'idle in transaction')
+               AND backend_type = 'client backend'",
+        )
+        .fetch_one(&app.database.pool)
+        .await
+        .unwrap()
+    };
+    // The holder itself is idle in its transaction; the timed-out update must not be waiting.
+    let mut left = waiting().await;
+    for _ in 0..20 {
+        if left <= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        left = waiting().await;
+    }
+    assert_eq!(left, 1, "the timed-out update still waits for the lock");
+    holder.rollback().await.unwrap();
+    assert_eq!(waiting().await, 0);
+    // The unit is unchanged: the update was all or nothing.
+    assert_ne!(app.get("units/ng-sfj").await.short_name, "司法局");
+}
