@@ -143,8 +143,11 @@ impl GrpcServer {
             // Outermost: every call gets a span (joined to the caller's trace) and RED metrics,
             // including calls shed or timed out below.
             .layer(ObserveLayer { clock: self.clock })
-            // Turns the errors of the layers below into gRPC statuses the observer can count.
-            .layer(EdgeStatusLayer)
+            // Turns the errors of the layers below into gRPC statuses the observer can count,
+            // and tonic's own decoding refusals into ours.
+            .layer(EdgeStatusLayer {
+                max_message_bytes: settings.max_message_bytes,
+            })
             // A call to a service whose database is known to be down is answered now, without
             // taking a place in the limit below.
             .layer(DatabaseGateLayer {
@@ -321,20 +324,29 @@ where
     }
 }
 
-/// Maps `tower` timeout and overload errors to `DEADLINE_EXCEEDED` and `UNAVAILABLE`.
+/// Maps `tower` timeout and overload errors to `DEADLINE_EXCEEDED` and `UNAVAILABLE`, and the
+/// bare statuses tonic's decoder answers with to ours, with ErrorInfo: a body that is not the
+/// method's message (tonic: `INTERNAL`) is the caller's error, `INVALID_ARGUMENT`; a message over
+/// the limit (tonic: `OUT_OF_RANGE`) is `RESOURCE_EXHAUSTED`, as gRPC specifies.
 #[derive(Clone, Copy)]
-struct EdgeStatusLayer;
+struct EdgeStatusLayer {
+    max_message_bytes: usize,
+}
 
 impl<S> Layer<S> for EdgeStatusLayer {
     type Service = EdgeStatus<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        EdgeStatus { inner }
+        EdgeStatus {
+            inner,
+            max_message_bytes: self.max_message_bytes,
+        }
     }
 }
 
 #[derive(Clone)]
 struct EdgeStatus<S> {
     inner: S,
+    max_message_bytes: usize,
 }
 
 impl<S, B> Service<Request<B>> for EdgeStatus<S>
@@ -357,13 +369,51 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let future = self.inner.call(request);
+        let max_message_bytes = self.max_message_bytes;
         Box::pin(async move {
             match future.await {
-                Ok(response) => Ok(response),
+                Ok(response) => Ok(codec_status(&response, max_message_bytes)
+                    .map_or(response, tonic::Status::into_http)),
                 Err(error) => Ok(edge_status(error.into()).into_http()),
             }
         })
     }
+}
+
+/// Our status for a refusal of tonic's decoder. Such a refusal is a trailers-only response
+/// (the code in the headers) without details, which every status of ours carries.
+fn codec_status(response: &Response<Body>, max_message_bytes: usize) -> Option<tonic::Status> {
+    use crate::error::{ErrorDescription, to_status};
+    let headers = response.headers();
+    if headers.contains_key("grpc-status-details-bin") {
+        return None;
+    }
+    let status = tonic::Status::from_header_map(headers)?;
+    let description = match status.code() {
+        tonic::Code::Internal if status.message().starts_with("failed to decode Protobuf") => {
+            ErrorDescription::new(
+                tonic::Code::InvalidArgument,
+                "MALFORMED_REQUEST",
+                format!(
+                    "the request is not a valid message of this method: {}",
+                    status.message()
+                ),
+                "请求消息格式错误,无法解析",
+            )
+        }
+        tonic::Code::OutOfRange if status.message().contains("message length too large") => {
+            ErrorDescription::new(
+                tonic::Code::ResourceExhausted,
+                "MESSAGE_TOO_LARGE",
+                format!(
+                    "the request is larger than the {max_message_bytes} bytes the server accepts"
+                ),
+                format!("请求消息超过服务器允许的 {max_message_bytes} 字节"),
+            )
+        }
+        _ => return None,
+    };
+    Some(to_status("fazhi", description))
 }
 
 fn edge_status(error: BoxError) -> tonic::Status {

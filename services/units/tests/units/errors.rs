@@ -455,3 +455,67 @@ async fn rules_each_rpc_enforces() {
         .unwrap();
     assert_ne!(renamed.etag, sfj.etag);
 }
+
+/// Sends `message` as the request of `method`, whatever its type, as a client with other protos
+/// (or a broken encoder) would.
+async fn send_as<M: prost::Message + Default + 'static>(
+    app: &App,
+    method: &'static str,
+    message: M,
+) -> Status {
+    let mut client = tonic::client::Grpc::new(app.server.channel.clone());
+    client.ready().await.unwrap();
+    client
+        .unary::<M, pb::GetUnitResponse, _>(
+            with_token(message, &app.admin),
+            tonic::codegen::http::uri::PathAndQuery::from_static(method),
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err()
+}
+
+/// A body that is not the method's message is the caller's error (INVALID_ARGUMENT), and a
+/// message over the limit is RESOURCE_EXHAUSTED; both with ErrorInfo and a zh-CN message, like
+/// every other refusal (tonic alone answers INTERNAL and OUT_OF_RANGE, bare).
+#[tokio::test]
+async fn undecodable_and_oversized_messages_are_refused_with_error_info() {
+    use tonic_types::StatusExt;
+    let app = App::empty().await;
+    // Field 1 as a varint where GetUnitRequest.name is a string: not decodable.
+    let undecodable = send_as(
+        &app,
+        "/fazhi.units.v1.UnitsService/GetUnit",
+        prost_types::Duration {
+            seconds: 7,
+            nanos: 0,
+        },
+    )
+    .await;
+    assert_eq!(undecodable.code(), Code::InvalidArgument, "{undecodable:?}");
+    let details = undecodable.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "MALFORMED_REQUEST");
+    assert_eq!(details.localized_message().unwrap().locale, "zh-CN");
+
+    let limit = fazhi_testkit::server_settings().max_message_bytes;
+    let oversized = send_as(
+        &app,
+        "/fazhi.units.v1.UnitsService/ResolveUnitMentions",
+        pb::ResolveUnitMentionsRequest {
+            context_unit: "units/ningguo".to_owned(),
+            mentions: vec!["市".repeat(limit / 3 + 1)],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(oversized.code(), Code::ResourceExhausted, "{oversized:?}");
+    let details = oversized.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "MESSAGE_TOO_LARGE");
+    assert!(
+        details
+            .localized_message()
+            .unwrap()
+            .message
+            .contains(&limit.to_string())
+    );
+}
