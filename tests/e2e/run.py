@@ -54,11 +54,15 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_dev(binary, port):
+def dev_command(binary, port, data_dir="pgdata"):
     env = dict(os.environ, FAZHI__SERVER__LISTEN_ADDRESS=f"127.0.0.1:{port}", NO_COLOR="1")
     env.pop("FAZHI__DATABASE__URL", None)
-    process = subprocess.Popen([binary, "dev", "--data-dir", os.path.join(WORK, "pgdata")], cwd=ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return [binary, "dev", "--data-dir", os.path.join(WORK, data_dir)], env
+
+
+def start_dev(binary, port):
+    command, env = dev_command(binary, port)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = []
     deadline = time.time() + 120
     for line in process.stdout:
@@ -72,7 +76,21 @@ def start_dev(binary, port):
         raise SystemExit("fazhi dev did not start:\n" + text)
     ready = re.search(r"ready in ([\d.]+) s", text)
     print(f"fazhi dev ready in {ready.group(1) if ready else '?'} s on port {port}")
+    process.banner = text
     return process, tokens
+
+
+def stop(process):
+    """Ctrl-C, as a developer stops it; the seconds it took, or None if it had to be killed."""
+    started = time.time()
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+        return time.time() - started
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 def main():
@@ -270,6 +288,15 @@ def main():
                                              metadata=auth("admin")).coverage_report
             assert len(report.covered) == report.parent_task_count == 45 and not report.missed, report
 
+        def busy_port_is_one_line():
+            command, env = dev_command(binary, port, "pgdata-busy")
+            second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            lines = [line for line in (second.stdout + second.stderr).splitlines() if line.strip()]
+            assert second.returncode != 0, lines
+            assert len(lines) == 1 and "server.listen_address" in lines[0], lines
+            # Refused before any database was made for it.
+            assert not os.path.exists(os.path.join(WORK, "pgdata-busy")), "a cluster was made first"
+
         for name, function in [("health reports SERVING", health), ("reflection lists the service", reflection),
                                ("GetUnit with a dev token", get_with_token), ("no token: UNAUTHENTICATED", no_token),
                                ("ResolveUnitMentions", resolve), ("INVALID_ARGUMENT details", invalid_argument_details),
@@ -279,17 +306,36 @@ def main():
                                ("claim, report progress with a file, fetch it", claim_and_report_with_a_file),
                                ("overdue days as of 2030-01-01", overdue_days),
                                ("XLSX task breakdown and progress read back", export_reads_back),
-                               ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan)]:
+                               ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan),
+                               ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
-        process.send_signal(signal.SIGTERM)
+        took = stop(process)
+
+    def stops_on_ctrl_c_without_waiting_for_the_grace():
+        # Its own follower's event stream once held it for the whole 10 s grace period.
+        assert took is not None and process.returncode == 0, (took, process.returncode)
+        print(f"        stopped in {took:.1f} s (grace period 10 s)")
+        assert took < 10, took
+        assert not os.path.exists(os.path.join(WORK, "pgdata", "postmaster.pid")), "its Postgres still runs"
+
+
+    def a_killed_runs_cluster_is_stopped_by_the_next():
+        killed, _ = start_dev(binary, port)
+        killed.kill()
+        killed.wait()
+        again, _ = start_dev(binary, port)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            assert "stopped the throwaway Postgres an earlier run left running" in again.banner, again.banner
+        finally:
+            assert stop(again) is not None
+        assert not os.path.exists(os.path.join(WORK, "pgdata", "postmaster.pid")), "its Postgres still runs"
+
+    check("Ctrl-C stops it at once", stops_on_ctrl_c_without_waiting_for_the_grace)
+    check("a killed run's Postgres is stopped by the next run", a_killed_runs_cluster_is_stopped_by_the_next)
     failed = sum(1 for _, error in results if error)
     print(f"e2e: {len(results) - failed} passed, {failed} failed")
-    sys.exit(1 if failed or process.returncode not in (0, -signal.SIGTERM) else 0)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

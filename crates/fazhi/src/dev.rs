@@ -170,6 +170,19 @@ pub async fn run(
         settings.telemetry.log_format = LogFormat::Pretty;
     }
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry, "fazhi-dev")?;
+    // From here on Ctrl-C stops the server and the throwaway cluster with it.
+    let shutdown = shutdown_signal();
+    // First, before a database is made for nothing: the port may be taken.
+    let address = settings.server.listen_address;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {address} (server.listen_address): choose another with \
+             FAZHI__SERVER__LISTEN_ADDRESS=127.0.0.1:{}",
+                address.port().wrapping_add(1)
+            )
+        })?;
     // Kept alive until the server stops; dropping it stops the cluster.
     let mut cluster = None;
     if settings.database.url.is_none() {
@@ -190,9 +203,6 @@ pub async fn run(
     load_demo_registries(&pool, audit_key).await?;
 
     let authenticator = Authenticator::connect(&settings.auth).await?;
-    let listener = tokio::net::TcpListener::bind(settings.server.listen_address)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.server.listen_address))?;
     let address = listener.local_addr()?;
     let endpoint = format!("http://{address}");
     // The plans service calls the units service through this very server, with a token of its
@@ -249,9 +259,7 @@ pub async fn run(
             tracing::error!(%error, "demo plans not imported");
         }
     });
-    let served = server
-        .serve(&settings.server, listener, shutdown_signal())
-        .await;
+    let served = server.serve(&settings.server, listener, shutdown).await;
     pool.close().await;
     drop(cluster);
     served?;

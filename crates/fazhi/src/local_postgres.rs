@@ -58,6 +58,7 @@ impl LocalPostgres {
     pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
         let as_postgres_user = running_as_root();
+        stop_stale(&bin_dir, data_dir, as_postgres_user);
         if data_dir.exists() {
             std::fs::remove_dir_all(data_dir)
                 .with_context(|| format!("cannot clear {}", data_dir.display()))?;
@@ -110,16 +111,46 @@ impl LocalPostgres {
     }
 
     fn run_tool(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
-        let program = self.bin_dir.join(tool);
-        let mut command = if self.as_postgres_user {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&program);
-            command
-        } else {
-            Command::new(&program)
-        };
-        command.args(args).current_dir("/");
-        run(&mut command)
+        run(&mut tool_command(
+            &self.bin_dir,
+            tool,
+            args,
+            self.as_postgres_user,
+        ))
+    }
+}
+
+fn tool_command(bin_dir: &Path, tool: &str, args: &[&str], as_postgres_user: bool) -> Command {
+    let program = bin_dir.join(tool);
+    let mut command = if as_postgres_user {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(&program);
+        command
+    } else {
+        Command::new(&program)
+    };
+    command.args(args).current_dir("/");
+    command
+}
+
+/// A killed `fazhi dev` leaves its cluster running on the directory about to be emptied (and
+/// its port taken): stop it first. Nothing to do when no server holds the directory.
+fn stop_stale(bin_dir: &Path, data_dir: &Path, as_postgres_user: bool) {
+    let pid_file = data_dir.join("postmaster.pid");
+    let Ok(pid) = std::fs::read_to_string(&pid_file) else {
+        return;
+    };
+    let pid = pid.lines().next().unwrap_or_default().trim().to_owned();
+    let data = data_dir.to_string_lossy();
+    let stopped = run(&mut tool_command(
+        bin_dir,
+        "pg_ctl",
+        &["-D", &data, "-m", "immediate", "-w", "stop"],
+        as_postgres_user,
+    ));
+    // When it fails, no server held the directory (a stale pid file): it is emptied all the same.
+    if stopped.is_ok() {
+        println!("stopped the throwaway Postgres an earlier run left running (pid {pid})");
     }
 }
 

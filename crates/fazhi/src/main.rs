@@ -185,8 +185,18 @@ impl From<FormatArg> for pb::RegistryFormat {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with its causes, as an operator reads it; no backtrace.
+            eprintln!("fazhi: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // Only the commands that use settings read them: a bad settings file does not break a
     // subcommand that talks to a server. `fazhi dev` runs every service: the platform's
     // sections and plans' own.

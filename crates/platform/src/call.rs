@@ -28,6 +28,28 @@ pub struct RootSpan(pub tracing::Span);
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline(pub tokio::time::Instant);
 
+/// Resolves when the server begins to shut down, for calls that never end on their own (event
+/// streams), so they end at once rather than hold the shutdown for its whole grace period. Put
+/// in the request's extensions by the server stack; outside a server it never resolves.
+#[derive(Debug, Clone, Default)]
+pub struct Stopping(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl Stopping {
+    pub fn new(receiver: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self(Some(receiver))
+    }
+
+    /// Waits until the server stops (or is gone).
+    pub async fn wait(&self) {
+        match &self.0 {
+            Some(receiver) => {
+                let _ = receiver.clone().wait_for(|stopped| *stopped).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// "Now" for the rules of a call. The system clock in production; tests serve with a fixed one
 /// so that "today" is what the test says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,6 +111,7 @@ pub struct CallContext {
     pub credentials: Credentials,
     pub deadline: Option<tokio::time::Instant>,
     pub clock: Clock,
+    pub stopping: Stopping,
 }
 
 impl CallContext {
@@ -114,6 +137,7 @@ impl CallContext {
             credentials,
             deadline: extensions.get::<Deadline>().map(|deadline| deadline.0),
             clock: extensions.get::<Clock>().copied().unwrap_or_default(),
+            stopping: extensions.get::<Stopping>().cloned().unwrap_or_default(),
         })
     }
 
@@ -147,6 +171,7 @@ impl CallContext {
             credentials,
             deadline: None,
             clock: Clock::System,
+            stopping: Stopping::default(),
         }
     }
 

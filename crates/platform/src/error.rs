@@ -201,6 +201,8 @@ pub enum PlatformError {
     Conflict,
     #[error("too many open event streams (at most {0} per caller)")]
     TooManyStreams(usize),
+    #[error("the server is shutting down; resume after the last sequence received")]
+    ShuttingDown,
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("database statement timed out")]
@@ -315,6 +317,12 @@ impl DescribeError for PlatformError {
                 "TOO_MANY_STREAMS",
                 self.to_string(),
                 format!("打开的事件流过多(每个调用方最多 {limit} 个),请先关闭不用的流"),
+            ),
+            Self::ShuttingDown => ErrorDescription::new(
+                Code::Unavailable,
+                "SHUTTING_DOWN",
+                self.to_string(),
+                "服务正在停止,请从已收到的最后序号处重新订阅",
             ),
             Self::DatabaseUnavailable(_) => ErrorDescription::new(
                 Code::Unavailable,

@@ -230,7 +230,7 @@ where
         )]));
     }
     let convert = Arc::new(convert);
-    let stream = hub
+    let events = hub
         .watch(&context.caller.subject, after_sequence)?
         .filter_map(move |event| {
             let convert = Arc::clone(&convert);
@@ -242,5 +242,22 @@ where
                 }
             }
         });
+    let stopping = context.stopping.clone();
+    // Ends when the server stops, retryably: the client resumes from its cursor elsewhere.
+    let stream = async_stream::stream! {
+        let mut events = std::pin::pin!(events);
+        loop {
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(event) => yield event,
+                    None => break,
+                },
+                () = stopping.wait() => {
+                    yield Err(E::from(PlatformError::ShuttingDown).into());
+                    break;
+                }
+            }
+        }
+    };
     Ok(Box::pin(stream))
 }

@@ -17,7 +17,7 @@ use tonic::service::Routes;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 use tracing::Instrument;
 
-use crate::call::{Clock, Deadline, RootSpan, RpcMethod, parse_grpc_timeout};
+use crate::call::{Clock, Deadline, RootSpan, RpcMethod, Stopping, parse_grpc_timeout};
 use crate::settings::ServerSettings;
 use crate::telemetry::{rpc_metrics, server_span};
 
@@ -142,7 +142,10 @@ impl GrpcServer {
         let layers = ServiceBuilder::new()
             // Outermost: every call gets a span (joined to the caller's trace) and RED metrics,
             // including calls shed or timed out below.
-            .layer(ObserveLayer { clock: self.clock })
+            .layer(ObserveLayer {
+                clock: self.clock,
+                stopping: Stopping::new(stop_receiver.clone()),
+            })
             // Turns the errors of the layers below into gRPC statuses the observer can count,
             // and tonic's own decoding refusals into ours.
             .layer(EdgeStatusLayer {
@@ -204,25 +207,34 @@ impl GrpcServer {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is called, not when
+/// the future is first polled: a signal that comes in between (a Ctrl-C right after the banner)
+/// is a shutdown too, not the default action that would kill the process before it cleans up.
+/// Needs a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let next = |signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = next(interrupt) => {},
+                () = next(terminate) => {},
             }
-            Err(_) => futures::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = futures::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -447,10 +459,12 @@ fn edge_status(error: BoxError) -> tonic::Status {
     to_status("fazhi", description)
 }
 
-/// Opens the span of each call, records RED metrics, and tells the call its method and clock.
-#[derive(Clone, Copy)]
+/// Opens the span of each call, records RED metrics, and tells the call its method, its clock
+/// and when the server stops.
+#[derive(Clone)]
 struct ObserveLayer {
     clock: Clock,
+    stopping: Stopping,
 }
 
 impl<S> Layer<S> for ObserveLayer {
@@ -459,6 +473,7 @@ impl<S> Layer<S> for ObserveLayer {
         Observe {
             inner,
             clock: self.clock,
+            stopping: self.stopping.clone(),
         }
     }
 }
@@ -467,6 +482,7 @@ impl<S> Layer<S> for ObserveLayer {
 struct Observe<S> {
     inner: S,
     clock: Clock,
+    stopping: Stopping,
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>
@@ -488,6 +504,7 @@ where
             .extensions_mut()
             .insert(RpcMethod(std::sync::Arc::clone(&method)));
         request.extensions_mut().insert(self.clock);
+        request.extensions_mut().insert(self.stopping.clone());
         // Health checks come every few seconds from every probe: counted, not traced.
         let span = if method.starts_with("/grpc.health.v1.Health/") {
             tracing::Span::none()

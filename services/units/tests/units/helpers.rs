@@ -15,9 +15,13 @@ pub struct App {
 impl App {
     /// A migrated database and a running server, with nothing loaded.
     pub async fn empty() -> Self {
+        Self::empty_with(fazhi_testkit::server_settings()).await
+    }
+
+    /// [`App::empty`], served with these settings.
+    pub async fn empty_with(settings: fazhi_platform::settings::ServerSettings) -> Self {
         let database =
             TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
-        let settings = fazhi_testkit::server_settings();
         let server = GrpcServer::new()
             .add_database_service(
                 fazhi_units::grpc_service(

@@ -103,3 +103,32 @@ async fn one_caller_holds_a_bounded_number_of_streams() {
     }
     assert!(reopened.is_some(), "a closed stream frees its place");
 }
+
+/// On shutdown an open stream ends at once, retryably (UNAVAILABLE, SHUTTING_DOWN), instead of
+/// holding the server for its whole grace period (`fazhi dev` took 10 s to stop on Ctrl-C
+/// because of its own follower's stream).
+#[tokio::test]
+async fn streams_end_at_once_when_the_server_stops() {
+    let settings = fazhi_platform::settings::ServerSettings {
+        shutdown_grace_ms: 60_000,
+        ..fazhi_testkit::server_settings()
+    };
+    let mut app = App::empty_with(settings).await;
+    let mut stream = app
+        .client
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &app.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    drop(app.server);
+    // Far below the grace period: the stream ended because the server said so.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("the stream outlived the shutdown")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert_eq!(reason(&ended), "SHUTTING_DOWN");
+}
