@@ -64,11 +64,46 @@ const DEMO_PLANS: [(&str, &str); 3] = [
     ),
 ];
 
-/// Applies every service's migrations.
+/// Every service's schema and the migrations that make it.
+const SCHEMAS: [(&str, &sqlx::migrate::Migrator); 2] = [
+    (fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR),
+    (fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR),
+];
+
+/// Applies every service's migrations (`pool`: each schema's owner, or one role owning all).
 pub async fn migrate_all(pool: &PgPool) -> anyhow::Result<()> {
-    fazhi_platform::db::migrate(pool, fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await?;
-    fazhi_platform::db::migrate(pool, fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await?;
+    for (schema, migrator) in SCHEMAS {
+        fazhi_platform::db::migrate(pool, schema, migrator).await?;
+    }
     Ok(())
+}
+
+/// As a deployment runs them, from one administrator's login: each service's roles and schema
+/// made, its migrations run as the schema's owner, and a pool per service acting as its runtime
+/// role, which reaches its own schema only (`docs/architecture.md`). Units' pool first.
+async fn service_pools(
+    settings: &fazhi_platform::settings::DatabaseSettings,
+    admin: &PgPool,
+) -> anyhow::Result<Vec<PgPool>> {
+    use fazhi_platform::db;
+    let mut pools = Vec::with_capacity(SCHEMAS.len());
+    for (schema, migrator) in SCHEMAS {
+        db::provision(admin, schema).await?;
+        let owner = db::connect_as_role(settings, "fazhi-dev-migrate", &db::owner_role(schema))
+            .await
+            .context("the dev database login must be able to SET ROLE (a superuser)")?;
+        db::migrate(&owner, schema, migrator).await?;
+        owner.close().await;
+        pools.push(
+            db::connect_as_role(
+                settings,
+                &format!("fazhi-{schema}"),
+                &db::runtime_role(schema),
+            )
+            .await?,
+        );
+    }
+    Ok(pools)
 }
 
 /// Imports and publishes the demo plans through the running server, as an operator would; a
@@ -198,9 +233,13 @@ pub async fn run(
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-dev")
         .await
         .context("cannot connect to the database")?;
-    migrate_all(&pool).await?;
+    let [units_pool, plans_pool]: [PgPool; 2] = service_pools(&settings.database, &pool)
+        .await?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("one pool per service"))?;
+    pool.close().await;
     let audit_key = AuditKey::from_settings(settings.database.audit_key.as_ref());
-    load_demo_registries(&pool, audit_key).await?;
+    load_demo_registries(&units_pool, audit_key).await?;
 
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let address = listener.local_addr()?;
@@ -221,19 +260,22 @@ pub async fn run(
     let units = fazhi_units::mount(Environment {
         settings: &settings,
         service_settings: NoServiceSettings {},
-        pool: pool.clone(),
+        pool: units_pool.clone(),
         authenticator: authenticator.clone(),
     });
     let plans = fazhi_plans::mount(Environment {
         settings: &settings,
         service_settings: plans_settings,
-        pool: pool.clone(),
+        pool: plans_pool.clone(),
         authenticator,
     })?;
     for task in units.background.into_iter().chain(plans.background) {
         tokio::spawn(task);
     }
-    for schema in [fazhi_units::SPEC.schema, fazhi_plans::SPEC.schema] {
+    for (schema, pool) in [
+        (fazhi_units::SPEC.schema, &units_pool),
+        (fazhi_plans::SPEC.schema, &plans_pool),
+    ] {
         tokio::spawn(fazhi_platform::mutation::forget_old_request_ids(
             pool.clone(),
             schema,
@@ -241,9 +283,9 @@ pub async fn run(
         ));
     }
     let server = GrpcServer::new()
-        .add_database_service(units.service, pool.clone())
+        .add_database_service(units.service, units_pool.clone())
         .await
-        .add_database_service(plans.service, pool.clone())
+        .add_database_service(plans.service, plans_pool.clone())
         .await;
     let admin = issue_dev_token(
         &settings.auth,
@@ -260,7 +302,8 @@ pub async fn run(
         }
     });
     let served = server.serve(&settings.server, listener, shutdown).await;
-    pool.close().await;
+    units_pool.close().await;
+    plans_pool.close().await;
     drop(cluster);
     served?;
     Ok(())

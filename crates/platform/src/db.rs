@@ -35,6 +35,43 @@ pub async fn connect(
         .url
         .as_ref()
         .ok_or(DatabaseSetupError::MissingUrl)?;
+    connect_to(url, settings, application_name, None).await
+}
+
+/// The pool a service's migrations run on: `database.migration_url` (its schema's owner) when
+/// set, else the service's own pool.
+pub async fn migration_pool(
+    settings: &DatabaseSettings,
+    pool: &PgPool,
+    application_name: &str,
+) -> Result<PgPool, DatabaseSetupError> {
+    match &settings.migration_url {
+        Some(url) => connect_to(url, settings, application_name, None).await,
+        None => Ok(pool.clone()),
+    }
+}
+
+/// A pool on an administrator's connection whose sessions act as `role` (`SET ROLE`), for
+/// `fazhi dev` and the tests, which have one superuser login and must still run each service
+/// with its own role's grants.
+pub async fn connect_as_role(
+    settings: &DatabaseSettings,
+    application_name: &str,
+    role: &str,
+) -> Result<PgPool, DatabaseSetupError> {
+    let url = settings
+        .url
+        .as_ref()
+        .ok_or(DatabaseSetupError::MissingUrl)?;
+    connect_to(url, settings, application_name, Some(role)).await
+}
+
+async fn connect_to(
+    url: &secrecy::SecretString,
+    settings: &DatabaseSettings,
+    application_name: &str,
+    role: Option<&str>,
+) -> Result<PgPool, DatabaseSetupError> {
     let options = PgConnectOptions::from_str(url.expose_secret())
         .map_err(DatabaseSetupError::BadUrl)?
         .application_name(application_name)
@@ -49,12 +86,97 @@ pub async fn connect(
                 settings.idle_in_transaction_timeout_ms.to_string(),
             ),
         ]);
+    let set_role = role.map(|role| format!("SET ROLE {}", quote_identifier(role)));
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .after_connect(move |connection, _| {
+            let set_role = set_role.clone();
+            Box::pin(async move {
+                if let Some(set_role) = set_role {
+                    sqlx::raw_sql(AssertSqlSafe(set_role))
+                        .execute(connection)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await
         .map_err(DatabaseSetupError::Connect)
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The role a service runs as: it may read and write its own schema's tables, only insert into
+/// and read its audit log, and reach no other schema.
+pub fn runtime_role(schema: &str) -> String {
+    format!("fazhi_{schema}")
+}
+
+/// The role that owns a service's schema and runs its migrations; no service runs as it.
+pub fn owner_role(schema: &str) -> String {
+    format!("fazhi_{schema}_owner")
+}
+
+/// Creates a service's two roles (if absent) and its schema owned by the owner, as an
+/// administrator (a superuser or a `CREATEROLE` role). `fazhi dev` and the tests do this; in a
+/// cluster the operator's managed roles do (`deploy/`). Roles are shared by the databases of a
+/// cluster, so concurrent callers (tests in parallel) may race to create them: the loser's
+/// duplicate is ignored.
+pub async fn provision(admin: &PgPool, schema: &'static str) -> Result<(), DatabaseSetupError> {
+    let owner = owner_role(schema);
+    let runtime = runtime_role(schema);
+    let create_role = |role: &str, login: &str| {
+        format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                     CREATE ROLE {role} {login};
+                 END IF;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+             END $$;"
+        )
+    };
+    let script = format!(
+        "{}
+         {}
+         DO $$ BEGIN
+             EXECUTE format('GRANT CREATE ON DATABASE %I TO {owner}', current_database());
+         END $$;
+         CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner};",
+        create_role(&owner, "NOLOGIN"),
+        create_role(&runtime, "LOGIN"),
+    );
+    sqlx::raw_sql(AssertSqlSafe(script))
+        .execute(admin)
+        .await
+        .map_err(DatabaseSetupError::PlatformTables)?;
+    Ok(())
+}
+
+/// Gives the runtime role (when it exists) what it needs of the schema's tables, on every
+/// migration, so tables added since are covered: data and platform tables read and written,
+/// the audit log only inserted into and read. Runs as the schema's owner.
+async fn grant_runtime(
+    connection: &mut sqlx::PgConnection,
+    schema: &'static str,
+) -> Result<(), sqlx::Error> {
+    let runtime = runtime_role(schema);
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DO $$ BEGIN
+             IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{runtime}') THEN
+                 GRANT USAGE ON SCHEMA {schema} TO {runtime};
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {runtime};
+                 REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {schema}.audit_log FROM {runtime};
+                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {runtime};
+             END IF;
+         END $$;"
+    )))
+    .execute(connection)
+    .await?;
+    Ok(())
 }
 
 /// Runs a service's migrations, then the platform's own for the same schema. sqlx holds an
@@ -169,5 +291,7 @@ async fn platform_tables(pool: &PgPool, schema: &'static str) -> Result<(), sqlx
         .execute(&mut *transaction)
         .await?;
     }
+    // Under the same lock: concurrent GRANTs on one table fail ("tuple concurrently updated").
+    grant_runtime(&mut transaction, schema).await?;
     transaction.commit().await
 }

@@ -65,7 +65,8 @@ where
     let _telemetry = crate::telemetry::init(&settings.telemetry, spec.name)?;
     let pool = crate::db::connect(&settings.database, spec.name).await?;
     if settings.database.migrate_on_start {
-        crate::db::migrate(&pool, spec.schema, spec.migrator).await?;
+        let owner = crate::db::migration_pool(&settings.database, &pool, spec.name).await?;
+        crate::db::migrate(&owner, spec.schema, spec.migrator).await?;
     }
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let mounted = mount(Environment {

@@ -96,6 +96,10 @@ impl ServerSettings {
 pub struct DatabaseSettings {
     /// `postgres://…`; when absent, `fazhi dev` starts a throwaway cluster and services refuse to start.
     pub url: Option<SecretString>,
+    /// The schema owner's `postgres://…`, for migrations (at start or `fazhi migrate`); absent,
+    /// migrations run as `url`'s role. With it, `url` can be the service's runtime role, which
+    /// cannot alter its tables nor change its audit log (`docs/architecture.md`).
+    pub migration_url: Option<SecretString>,
     pub max_connections: u32,
     /// Kept below the request timeout so a starved pool answers before the caller's deadline.
     pub acquire_timeout_ms: u64,
@@ -115,6 +119,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: None,
+            migration_url: None,
             max_connections: 16,
             acquire_timeout_ms: 3_000,
             statement_timeout_ms: 5_000,

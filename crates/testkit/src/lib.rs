@@ -32,7 +32,11 @@ fn admin_url() -> String {
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    /// What a service gets: after [`TestDatabase::migrated`], sessions acting as the schema's
+    /// runtime role, with its grants and no more, as `fazhi dev` and a deployment run it.
     pub pool: PgPool,
+    /// The administrator's pool, for what a test does behind the service's back (tampering).
+    pub admin_pool: PgPool,
 }
 
 impl TestDatabase {
@@ -55,16 +59,45 @@ impl TestDatabase {
         let pool = fazhi_platform::db::connect(&settings, "fazhi-test")
             .await
             .unwrap();
-        Self { name, url, pool }
+        Self {
+            name,
+            url,
+            admin_pool: pool.clone(),
+            pool,
+        }
     }
 
-    /// Creates a database and runs a service's migrations in it.
+    /// Creates a database with a service's schema and roles (as `fazhi dev` does), runs its
+    /// migrations as the schema's owner, and serves [`TestDatabase::pool`] as its runtime role.
     pub async fn migrated(schema: &'static str, migrator: &sqlx::migrate::Migrator) -> Self {
-        let database = Self::new().await;
-        fazhi_platform::db::migrate(&database.pool, schema, migrator)
+        let mut database = Self::new().await;
+        database.add_schema(schema, migrator).await;
+        database.pool = database
+            .role_pool(&fazhi_platform::db::runtime_role(schema))
+            .await;
+        database
+    }
+
+    /// Provisions and migrates another service's schema in this database (its pool acting as
+    /// its runtime role is [`TestDatabase::role_pool`]).
+    pub async fn add_schema(&self, schema: &'static str, migrator: &sqlx::migrate::Migrator) {
+        fazhi_platform::db::provision(&self.admin_pool, schema)
             .await
             .unwrap();
-        database
+        let owner = self
+            .role_pool(&fazhi_platform::db::owner_role(schema))
+            .await;
+        fazhi_platform::db::migrate(&owner, schema, migrator)
+            .await
+            .unwrap();
+        owner.close().await;
+    }
+
+    /// A pool whose sessions act as `role`.
+    pub async fn role_pool(&self, role: &str) -> PgPool {
+        fazhi_platform::db::connect_as_role(&self.settings(), "fazhi-test", role)
+            .await
+            .unwrap()
     }
 
     pub fn settings(&self) -> DatabaseSettings {

@@ -754,3 +754,62 @@ async fn a_unit_claims_its_assignment_with_a_work_plan() {
 
 mod replay;
 mod work;
+
+/// Least privilege, as `fazhi dev` and a deployment run it: in one database, each service's
+/// role reaches its own schema only, and may only insert into and read its audit log.
+#[tokio::test]
+async fn each_service_role_reaches_only_its_own_schema() {
+    let database = TestDatabase::migrated(fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await;
+    database
+        .add_schema(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR)
+        .await;
+    let plans_role = &database.pool;
+    let units_role = database
+        .role_pool(&fazhi_platform::db::runtime_role("units"))
+        .await;
+    let refused = async |pool: &sqlx::PgPool, statement: &str| {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+            .execute(pool)
+            .await
+            .expect_err(statement)
+            .to_string()
+    };
+    for statement in [
+        "SELECT * FROM units.units",
+        "SELECT * FROM units.audit_log",
+        "INSERT INTO units.events (event_type, resource, payload) VALUES ('x', 'y', '{}')",
+    ] {
+        let error = refused(plans_role, statement).await;
+        assert!(
+            error.contains("permission denied for schema units"),
+            "{statement}: {error}"
+        );
+    }
+    let error = refused(&units_role, "SELECT * FROM plans.plans").await;
+    assert!(
+        error.contains("permission denied for schema plans"),
+        "{error}"
+    );
+    for statement in [
+        "UPDATE plans.audit_log SET subject = 'x'",
+        "DELETE FROM plans.audit_log",
+        "TRUNCATE plans.audit_log",
+        "DROP TABLE plans.plans",
+        "CREATE TABLE plans.extra (id int)",
+    ] {
+        let error = refused(plans_role, statement).await;
+        assert!(
+            error.contains("permission denied") || error.contains("must be owner"),
+            "{statement}: {error}"
+        );
+    }
+    // What the service does need, it has.
+    sqlx::raw_sql(
+        "SELECT count(*) FROM plans.plans;
+         SELECT count(*) FROM plans.audit_log;
+         INSERT INTO plans.events (event_type, resource, payload) VALUES ('x', 'y', '{}');",
+    )
+    .execute(plans_role)
+    .await
+    .unwrap();
+}

@@ -875,7 +875,8 @@ async fn a_timed_out_mutation_leaves_no_session_behind() {
                AND (wait_event_type = 'Lock' OR state = 'idle in transaction')
                AND backend_type = 'client backend'",
         )
-        .fetch_one(&app.database.pool)
+        // The runtime role sees other sessions' state only through an administrator.
+        .fetch_one(&app.database.admin_pool)
         .await
         .unwrap()
     };

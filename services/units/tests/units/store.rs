@@ -35,13 +35,12 @@ fn unit(id: &str, name: &str, credit_code: &str) -> fazhi_units::domain::ValidUn
 async fn migrations_are_idempotent_and_live_in_the_schema() {
     let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     // A second replica starting later finds nothing to do.
-    fazhi_platform::db::migrate(
-        &database.pool,
-        fazhi_units::store::SCHEMA,
-        &fazhi_units::MIGRATOR,
-    )
-    .await
-    .unwrap();
+    let owner = database
+        .role_pool(&fazhi_platform::db::owner_role("units"))
+        .await;
+    fazhi_platform::db::migrate(&owner, fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR)
+        .await
+        .unwrap();
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'units' ORDER BY 1",
     )
@@ -192,13 +191,31 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
     );
 
     // Whoever asks — even the owner of the table — cannot rewrite or remove a row.
-    for statement in [
+    let tampering = [
         "UPDATE units.audit_log SET subject = 'someone else'",
         "DELETE FROM units.audit_log",
         "TRUNCATE units.audit_log",
-    ] {
-        let error = sqlx::query(statement)
+    ];
+    // The service's own role may only insert and read: the grants refuse the rest, and it
+    // cannot switch the trigger off either.
+    for statement in tampering
+        .iter()
+        .chain(&["ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only"])
+    {
+        let error = sqlx::raw_sql(*statement)
             .execute(&database.pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("permission denied") || error.contains("must be owner"),
+            "{statement}: {error}"
+        );
+    }
+    // An administrator meets the trigger.
+    for statement in tampering {
+        let error = sqlx::query(statement)
+            .execute(&database.admin_pool)
             .await
             .unwrap_err();
         assert!(
@@ -207,18 +224,18 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
         );
     }
 
-    // Someone who switches the trigger off is found out by the chain.
+    // An administrator who switches the trigger off is found out by the chain.
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM units.audit_log ORDER BY id")
         .fetch_all(&database.pool)
         .await
         .unwrap();
     sqlx::raw_sql("ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only")
-        .execute(&database.pool)
+        .execute(&database.admin_pool)
         .await
         .unwrap();
     sqlx::query("UPDATE units.audit_log SET result = 'OK' WHERE id = $1")
         .bind(ids[8])
-        .execute(&database.pool)
+        .execute(&database.admin_pool)
         .await
         .unwrap();
     assert_eq!(
@@ -231,12 +248,12 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
     );
     sqlx::query("DELETE FROM units.audit_log WHERE id = ANY($1)")
         .bind(&ids[3..])
-        .execute(&database.pool)
+        .execute(&database.admin_pool)
         .await
         .unwrap();
     sqlx::query("DELETE FROM units.audit_log WHERE id = $1")
         .bind(ids[1])
-        .execute(&database.pool)
+        .execute(&database.admin_pool)
         .await
         .unwrap();
     assert_eq!(
