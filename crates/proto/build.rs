@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = [
+        "fazhi/audit/v1/audit.proto",
         "fazhi/units/v1/units.proto",
         "fazhi/units/v1/units_service.proto",
         "fazhi/plans/v1/plans.proto",

@@ -39,7 +39,7 @@ def ensure_environment():
     from grpc_tools import protoc  # noqa: PLC0415 (only inside the venv)
     import grpc_tools
     include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    protos = ["fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto",
+    protos = ["fazhi/audit/v1/audit.proto", "fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto",
               "fazhi/plans/v1/plans.proto", "fazhi/plans/v1/plans_service.proto"]
     status = protoc.main(["protoc", f"-I{ROOT}/proto", f"-I{include}", f"--python_out={generated}",
                           f"--grpc_python_out={generated}", *protos])

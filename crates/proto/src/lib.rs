@@ -28,3 +28,12 @@ pub mod plans {
         tonic::include_proto!("fazhi.plans.v1");
     }
 }
+
+/// What every service's audit log lists, `fazhi.audit.v1`.
+pub mod audit {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation)]
+        tonic::include_proto!("fazhi.audit.v1");
+    }
+}

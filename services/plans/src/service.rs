@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use fazhi_platform::aip::{Page, check_etag};
+use fazhi_platform::audit;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{DescribeError, FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Outcome};
+use fazhi_proto::audit::v1::{AuditRecord, AuditRecordFilter};
 use fazhi_units_client::{Resolution, ResolvedTarget, UnitId, UnitsClient, UnitsClientError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -541,6 +543,45 @@ impl PlanBook {
             }
         }
         self.store.list_assignments(filter, after, page_size).await
+    }
+
+    /// The plans audit log for the caller: admins all of it, coordinators the records of callers
+    /// in their region (their unit and below, today); anyone else is refused.
+    pub async fn list_audit_records(
+        &self,
+        context: &CallContext,
+        page: (Option<AuditRecordFilter>, i32, &str),
+    ) -> Result<(Vec<AuditRecord>, String)> {
+        let scope = match audit::listing_scope(&context.caller) {
+            Ok(scope) => scope,
+            Err(error) => {
+                let (pool, journal) = (self.store.pool(), self.store.journal());
+                mutation::audit_refusal(
+                    pool,
+                    journal,
+                    context,
+                    "auditRecords",
+                    "PERMISSION_DENIED",
+                )
+                .await;
+                return Err(error.into());
+            }
+        };
+        let region = match scope {
+            None => None,
+            Some(own) => {
+                let below = self
+                    .units
+                    .descendants(context, &unit(own), context.clock.today())
+                    .await?;
+                Some(
+                    std::iter::once(own.to_owned())
+                        .chain(below.into_iter().map(|(id, _)| id.as_str().to_owned()))
+                        .collect(),
+                )
+            }
+        };
+        Ok(audit::list_records(self.store.pool(), SCHEMA, page, region).await?)
     }
 
     pub async fn get_plan(&self, id: &PlanId) -> Result<Plan> {

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use fazhi_platform::audit;
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
+use fazhi_proto::audit::v1::{AuditRecord, AuditRecordFilter};
 
 use crate::domain::mentions::{MentionIndex, Resolution, Scope, ScopedUnit, is_government};
 use crate::domain::{Descendant, ImportCounts, NewGroup, UnitFilter, showing_day};
@@ -46,6 +48,44 @@ impl UnitRegistry {
             .audit_refusal(context, resource, "PERMISSION_DENIED")
             .await;
         Err(PlatformError::PermissionDenied.into())
+    }
+
+    /// The registry's audit log for the caller: admins all of it, coordinators the records of
+    /// callers in their region (their unit and below, today); anyone else is refused.
+    pub async fn list_audit_records(
+        &self,
+        context: &CallContext,
+        page: (Option<AuditRecordFilter>, i32, &str),
+    ) -> Result<(Vec<AuditRecord>, String)> {
+        let scope = match audit::listing_scope(&context.caller) {
+            Ok(scope) => scope,
+            Err(error) => {
+                self.store
+                    .audit_refusal(context, "auditRecords", "PERMISSION_DENIED")
+                    .await;
+                return Err(error.into());
+            }
+        };
+        let region = match scope {
+            None => None,
+            Some(unit) => {
+                let unit = UnitId::from_trusted(unit.to_owned());
+                let below = self
+                    .store
+                    .all_descendants(&unit, context.clock.today())
+                    .await?;
+                Some(
+                    std::iter::once(unit.as_str().to_owned())
+                        .chain(
+                            below
+                                .into_iter()
+                                .map(|found| found.unit.id.as_str().to_owned()),
+                        )
+                        .collect(),
+                )
+            }
+        };
+        Ok(audit::list_records(self.store.pool(), crate::store::SCHEMA, page, region).await?)
     }
 
     /// A unit as of a day; without a day, as it stands today (or on its last day if it ceased).

@@ -680,6 +680,26 @@ impl pb::plans_service_server::PlansService for PlansApi {
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> ApiResult<pb::ListAuditRecordsResponse> {
+        let context = CallContext::of(&request).map_err(PlansError::from)?;
+        let message = request.into_inner();
+        let (audit_records, next_page_token) = self
+            .book
+            .list_audit_records(
+                &context,
+                (message.filter, message.page_size, &message.page_token),
+            )
+            .await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            audit_records,
+            next_page_token,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
     async fn watch_events(
         &self,

@@ -813,3 +813,40 @@ async fn each_service_role_reaches_only_its_own_schema() {
     .await
     .unwrap();
 }
+
+/// The plans audit log: a coordinator sees the calls of its own region (found through the units
+/// service), not another city's; a unit's staff is refused.
+#[tokio::test]
+async fn the_plans_audit_log_is_listed_by_region() {
+    let mut app = App::start().await;
+    let tongliao = bearer("tl-office", Some("tongliao"), &[Role::Coordinator]);
+    let ningguo = bearer("ng-office", Some("ningguo"), &[Role::Coordinator]);
+    app.import("tongliao-2020.txt", "tongliao", &tongliao)
+        .await
+        .unwrap();
+    let list = async |app: &mut App, bearer: &str| {
+        app.plans
+            .list_audit_records(with_token(
+                pb::ListAuditRecordsRequest {
+                    filter: Some(fazhi_proto::audit::v1::AuditRecordFilter {
+                        method: "ImportPlan".to_owned(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(|response| response.into_inner().audit_records)
+    };
+    let own = list(&mut app, &tongliao).await.unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].subject, "tl-office");
+    assert_eq!(own[0].result, "OK");
+    assert!(list(&mut app, &ningguo).await.unwrap().is_empty());
+    let staff = bearer("clerk", Some("tl-sfj"), &[Role::UnitStaff]);
+    assert_eq!(
+        list(&mut app, &staff).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+}

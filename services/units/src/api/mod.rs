@@ -495,6 +495,26 @@ impl pb::units_service_server::UnitsService for UnitsApi {
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> ApiResult<pb::ListAuditRecordsResponse> {
+        let context = CallContext::of(&request).map_err(UnitsError::from)?;
+        let message = request.into_inner();
+        let (audit_records, next_page_token) = self
+            .registry
+            .list_audit_records(
+                &context,
+                (message.filter, message.page_size, &message.page_token),
+            )
+            .await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            audit_records,
+            next_page_token,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
     async fn watch_events(
         &self,
