@@ -44,6 +44,49 @@ impl FieldViolation {
         }
     }
 
+    /// A text over `max` characters.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        let field = field.into();
+        Self::new(
+            field.clone(),
+            "TOO_LONG",
+            format!("{field} must be at most {max} characters"),
+            format!("{field} 不能超过 {max} 个字符"),
+        )
+    }
+
+    /// A list over `max` items.
+    pub fn too_many(field: impl Into<String>, max: usize) -> Self {
+        let field = field.into();
+        Self::new(
+            field.clone(),
+            "TOO_MANY",
+            format!("{field} may hold at most {max} items"),
+            format!("{field} 最多 {max} 项"),
+        )
+    }
+
+    /// The violations of a list of texts: over `max_items`, or an item over `max_chars` (the
+    /// first such, by index). Every list and string an RPC takes is bounded, so no call can make
+    /// the server do unbounded work.
+    pub fn check_texts(
+        field: &str,
+        items: &[String],
+        (max_items, max_chars): (usize, usize),
+    ) -> Vec<Self> {
+        let mut violations = Vec::new();
+        if items.len() > max_items {
+            violations.push(Self::too_many(field, max_items));
+        }
+        if let Some(index) = items
+            .iter()
+            .position(|item| item.chars().count() > max_chars)
+        {
+            violations.push(Self::too_long(format!("{field}[{index}]"), max_chars));
+        }
+        violations
+    }
+
     /// The common case: a required field left empty.
     pub fn required(field: impl Into<String>) -> Self {
         let field = field.into();

@@ -23,6 +23,8 @@ use fazhi_platform::aip::Page;
 
 /// At most this many mentions in one resolution call.
 pub const MAX_MENTIONS: usize = 1000;
+/// A mention longer than this is no unit's name (plans' unit cells are split into mentions).
+pub const MAX_MENTION_CHARS: usize = 200;
 
 /// The unit registry's use cases.
 #[derive(Clone)]

@@ -24,6 +24,9 @@ pub(super) fn invalid_all(violations: Vec<FieldViolation>) -> Status {
     UnitsError::invalid(violations).into()
 }
 
+/// Free text a read takes (a search).
+const MAX_FREE_TEXT_CHARS: usize = 200;
+
 /// An optional free-text field, trimmed; a NUL character (which Postgres cannot store) is
 /// refused naming the field.
 pub(super) fn text(field: &str, value: &str) -> Result<Option<String>, Status> {
@@ -33,6 +36,12 @@ pub(super) fn text(field: &str, value: &str) -> Result<Option<String>, Status> {
             "INVALID_TEXT",
             format!("{field} must not contain NUL characters"),
             format!("{field} 不得包含空字符(NUL)"),
+        )));
+    }
+    if value.chars().count() > MAX_FREE_TEXT_CHARS {
+        return Err(invalid(FieldViolation::too_long(
+            field,
+            MAX_FREE_TEXT_CHARS,
         )));
     }
     Ok(Some(value.trim().to_owned()).filter(|value| !value.is_empty()))

@@ -19,7 +19,7 @@ use crate::domain::{
     UnitPatch, validate_group,
 };
 use crate::error::UnitsError;
-use crate::service::{MAX_MENTIONS, UnitRegistry};
+use crate::service::{MAX_MENTION_CHARS, MAX_MENTIONS, UnitRegistry};
 use convert::*;
 
 /// The `fazhi.units.v1.UnitsService` implementation.
@@ -441,13 +441,13 @@ impl pb::units_service_server::UnitsService for UnitsApi {
         let today = read_context(&request)?.clock.today();
         let message = request.into_inner();
         let context_unit = unit_id("context_unit", &message.context_unit)?;
-        if message.mentions.len() > MAX_MENTIONS {
-            return Err(invalid(FieldViolation::new(
-                "mentions",
-                "TOO_MANY",
-                format!("at most {MAX_MENTIONS} mentions per call"),
-                format!("每次最多解析 {MAX_MENTIONS} 个名称"),
-            )));
+        let violations = FieldViolation::check_texts(
+            "mentions",
+            &message.mentions,
+            (MAX_MENTIONS, MAX_MENTION_CHARS),
+        );
+        if !violations.is_empty() {
+            return Err(invalid_all(violations));
         }
         let resolutions = self
             .registry

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::unit::{clean_names, clean_text};
+use super::unit::{MAX_LIST_ITEMS, MAX_NAME_CHARS, clean_names, clean_text};
+
+/// Members of one static group.
+const MAX_GROUP_MEMBERS: usize = 10_000;
 use super::{AdministrativeLevel, Unit, UnitId, UnitKind, Violations};
 use fazhi_platform::string_enum;
 
@@ -118,6 +121,25 @@ pub fn validate_group(
         violations.push(FieldViolation::required("unit_group.display_name"));
     }
     let aliases = clean_names(aliases);
+    violations.extend(FieldViolation::check_texts(
+        "unit_group.aliases",
+        &aliases,
+        (MAX_LIST_ITEMS, MAX_NAME_CHARS),
+    ));
+    if display_name.chars().count() > MAX_NAME_CHARS {
+        violations.push(FieldViolation::too_long(
+            "unit_group.display_name",
+            MAX_NAME_CHARS,
+        ));
+    }
+    if let Some(GroupDefinition::Static(members)) = definition
+        && members.len() > MAX_GROUP_MEMBERS
+    {
+        violations.push(FieldViolation::too_many(
+            "unit_group.static_members.units",
+            MAX_GROUP_MEMBERS,
+        ));
+    }
     let Some(definition) = definition else {
         violations.push(FieldViolation::new(
             "unit_group.definition",

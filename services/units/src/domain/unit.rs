@@ -164,7 +164,10 @@ pub struct ValidUnitFields {
     pub contacts: Vec<Contact>,
 }
 
-const MAX_NAME_CHARS: usize = 100;
+/// Names, aliases and contact fields.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Aliases, tags and contacts of one unit or group.
+pub const MAX_LIST_ITEMS: usize = 50;
 
 impl NewUnit {
     /// Checks every field, reporting all violations at once under `prefix` (e.g. `unit`).
@@ -175,19 +178,24 @@ impl NewUnit {
         if display_name.is_empty() {
             violations.push(FieldViolation::required(field("display_name")));
         } else if display_name.chars().count() > MAX_NAME_CHARS {
-            violations.push(too_long(&field("display_name"), MAX_NAME_CHARS));
+            violations.push(FieldViolation::too_long(
+                field("display_name"),
+                MAX_NAME_CHARS,
+            ));
         }
         let short_name = clean_text(&self.short_name);
         if short_name.chars().count() > MAX_NAME_CHARS {
-            violations.push(too_long(&field("short_name"), MAX_NAME_CHARS));
+            violations.push(FieldViolation::too_long(
+                field("short_name"),
+                MAX_NAME_CHARS,
+            ));
         }
         let aliases = clean_names(&self.aliases);
-        if aliases
-            .iter()
-            .any(|alias| alias.chars().count() > MAX_NAME_CHARS)
-        {
-            violations.push(too_long(&field("aliases"), MAX_NAME_CHARS));
-        }
+        violations.extend(FieldViolation::check_texts(
+            &field("aliases"),
+            &aliases,
+            (MAX_LIST_ITEMS, MAX_NAME_CHARS),
+        ));
         if self.kind.is_none() {
             violations.push(FieldViolation::required(field("kind")));
         }
@@ -235,6 +243,9 @@ impl NewUnit {
         let mut tags: Vec<String> = self.tags.iter().map(|tag| tag.trim().to_owned()).collect();
         tags.sort();
         tags.dedup();
+        if tags.len() > MAX_LIST_ITEMS {
+            violations.push(FieldViolation::too_many(field("tags"), MAX_LIST_ITEMS));
+        }
         if tags.iter().any(|tag| !is_tag(tag)) {
             violations.push(FieldViolation::new(
                 field("tags"),
@@ -243,11 +254,27 @@ impl NewUnit {
                 "标签须为不超过 63 位的小写字母、数字和下划线",
             ));
         }
+        if self.contacts.len() > MAX_LIST_ITEMS {
+            violations.push(FieldViolation::too_many(field("contacts"), MAX_LIST_ITEMS));
+        }
         for (index, contact) in self.contacts.iter().enumerate() {
             if clean_text(&contact.person_name).is_empty() {
                 violations.push(FieldViolation::required(field(&format!(
                     "contacts[{index}].person_name"
                 ))));
+            }
+            for (name, value) in [
+                ("person_name", &contact.person_name),
+                ("job_title", &contact.job_title),
+                ("phone", &contact.phone),
+                ("email", &contact.email),
+            ] {
+                if value.chars().count() > MAX_NAME_CHARS {
+                    violations.push(FieldViolation::too_long(
+                        field(&format!("contacts[{index}].{name}")),
+                        MAX_NAME_CHARS,
+                    ));
+                }
             }
         }
         let (Some(kind), Some(level), true) = (self.kind, self.level, violations.is_empty()) else {
@@ -403,15 +430,6 @@ fn is_tag(tag: &str) -> bool {
         && tag
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
-}
-
-fn too_long(field: &str, max: usize) -> FieldViolation {
-    FieldViolation::new(
-        field,
-        "TOO_LONG",
-        format!("{field} must be at most {max} characters"),
-        format!("{field} 不能超过 {max} 个字符"),
-    )
 }
 
 /// The day to show a unit on when asked for `day`: clamped into its lifetime.

@@ -7,6 +7,8 @@ mod import;
 mod reorganization;
 mod unit;
 
+pub use unit::{LIFETIME_SQL, unit_on_day_sql};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip::Page;
 use fazhi_platform::audit::AuditKey;

@@ -2,11 +2,21 @@
 
 use super::*;
 
+/// `GetUnit`'s statements, in order: the unit's lifetime (to choose the day shown when none is
+/// asked), then the unit on that day (`$1` the day, `$2` the id). Public for the load benchmark,
+/// whose baseline runs the very same SQL through pgbench.
+pub const LIFETIME_SQL: &str = "SELECT valid_from, valid_until FROM units.units WHERE id = $1";
+
+/// See [`LIFETIME_SQL`].
+pub fn unit_on_day_sql() -> String {
+    format!("{UNIT_SELECT} WHERE u.id = $2 AND {EXISTS_ON_DAY}")
+}
+
 impl Store {
     /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lifetime"))]
     pub async fn lifetime(&self, id: &UnitId) -> Result<(NaiveDate, Option<NaiveDate>)> {
-        sqlx::query_as("SELECT valid_from, valid_until FROM units.units WHERE id = $1")
+        sqlx::query_as(LIFETIME_SQL)
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -16,13 +26,11 @@ impl Store {
     /// A unit as of a day; soft-deleted units are found too (they say so).
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_unit"))]
     pub async fn get_unit(&self, id: &UnitId, as_of: NaiveDate) -> Result<Option<Unit>> {
-        let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{UNIT_SELECT} WHERE u.id = $2 AND {EXISTS_ON_DAY}"
-        )))
-        .bind(as_of)
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(unit_on_day_sql()))
+            .bind(as_of)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Unit::try_from).transpose()
     }
 

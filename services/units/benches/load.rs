@@ -1,0 +1,210 @@
+//! The read path under load: `GetUnit` over real gRPC (16 clients, each its own connection,
+//! closed loop) against pgbench running the same two SQL statements with 16 clients on the same
+//! Postgres in the same run, then `GetUnit` again at half the rate reached, for its latency.
+//! Run: `cargo bench -p fazhi-units --bench load` (needs the test Postgres and `pgbench`, see
+//! docs/testing.md); `FAZHI_LOAD_SECONDS` sets each phase's length (default 10).
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fazhi_platform::auth::Role;
+use fazhi_platform::server::GrpcServer;
+use fazhi_proto::units::v1 as pb;
+use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
+use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use hdrhistogram::Histogram;
+
+const CLIENTS: usize = 16;
+const UNIT: &str = "ng-sfj";
+
+/// What one phase measured.
+struct Phase {
+    calls: u64,
+    elapsed: Duration,
+    latency: Histogram<u64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn print(&self, name: &str) {
+        let ms = |quantile: f64| self.latency.value_at_quantile(quantile) as f64 / 1000.0;
+        println!(
+            "{name:<46} {:>9.0} calls/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+            self.rate(),
+            ms(0.5),
+            ms(0.99),
+            self.latency.max() as f64 / 1000.0
+        );
+    }
+}
+
+/// `GetUnit` from every client for `length`; with `interval`, each client calls at most once
+/// per interval (open loop), else as fast as answers come.
+async fn get_unit_load(
+    clients: &[UnitsServiceClient<tonic::transport::Channel>],
+    token: &Arc<str>,
+    length: Duration,
+    interval: Option<Duration>,
+) -> Phase {
+    let started = Instant::now();
+    let deadline = started + length;
+    let tasks = clients.iter().cloned().map(|mut client| {
+        let token = Arc::clone(token);
+        tokio::spawn(async move {
+            let mut latency = Histogram::<u64>::new(3).unwrap();
+            let mut ticks = interval.map(tokio::time::interval);
+            while Instant::now() < deadline {
+                if let Some(ticks) = &mut ticks {
+                    ticks.tick().await;
+                }
+                let call = Instant::now();
+                client
+                    .get_unit(with_token(
+                        pb::GetUnitRequest {
+                            name: format!("units/{UNIT}"),
+                            ..Default::default()
+                        },
+                        &token,
+                    ))
+                    .await
+                    .unwrap();
+                latency.record(call.elapsed().as_micros() as u64).unwrap();
+            }
+            latency
+        })
+    });
+    let mut latency = Histogram::<u64>::new(3).unwrap();
+    for task in futures::future::join_all(tasks).await {
+        latency.add(task.unwrap()).unwrap();
+    }
+    Phase {
+        calls: latency.len(),
+        elapsed: started.elapsed(),
+        latency,
+    }
+}
+
+/// pgbench with the statements `GetUnit` runs, prepared, for `length`; its transactions/s.
+fn pgbench(url: &str, length: Duration) -> f64 {
+    let script = format!(
+        "{};\n{};\n",
+        fazhi_units::store::LIFETIME_SQL.replace("$1", ":id"),
+        fazhi_units::store::unit_on_day_sql()
+            .replace("$1", ":day::date")
+            .replace("$2", ":id")
+            .replace('\n', " ")
+    );
+    let path = std::env::temp_dir().join(format!("fazhi-get-unit-{}.sql", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let output = Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+            "-T",
+        ])
+        .arg(length.as_secs().to_string())
+        .args(["-D", &format!("id={UNIT}"), "-D", "day=2024-06-01", "-f"])
+        .arg(&path)
+        .arg(url)
+        .output()
+        .expect("pgbench (Debian: postgresql-contrib) on PATH");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "pgbench failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("tps = ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|tps| tps.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let length = Duration::from_secs(
+        std::env::var("FAZHI_LOAD_SECONDS")
+            .ok()
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or(10),
+    );
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    let settings = fazhi_testkit::server_settings();
+    let server = GrpcServer::new()
+        .add_database_service(
+            fazhi_units::grpc_service(
+                fazhi_units::Store::new(database.pool.clone()),
+                fazhi_testkit::authenticator(),
+                &settings,
+            ),
+            database.pool.clone(),
+        )
+        .await;
+    let server = TestServer::start(server, settings).await;
+    let admin = bearer("admin", None, &[Role::Admin]);
+    let mut loader = UnitsServiceClient::new(server.channel.clone());
+    for registry in fazhi_testkit::demo::REGISTRIES {
+        loader
+            .import_units(with_token(
+                pb::ImportUnitsRequest {
+                    format: pb::RegistryFormat::Yaml as i32,
+                    content: registry.as_bytes().to_vec(),
+                    ..Default::default()
+                },
+                &admin,
+            ))
+            .await
+            .unwrap();
+    }
+    sqlx::query("ANALYZE")
+        .execute(&database.admin_pool)
+        .await
+        .unwrap();
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.address))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        clients.push(UnitsServiceClient::new(channel));
+    }
+    let token: Arc<str> = Arc::from(bearer("viewer", None, &[Role::Viewer]));
+    // Warm the pool, the prepared statements and the connections.
+    get_unit_load(&clients, &token, Duration::from_secs(1), None).await;
+
+    println!(
+        "GetUnit, {CLIENTS} clients, {} s per phase",
+        length.as_secs()
+    );
+    let sql = pgbench(&database.url, length);
+    println!(
+        "{:<46} {sql:>9.0} calls/s",
+        "baseline: pgbench, the same 2 statements"
+    );
+    let max = get_unit_load(&clients, &token, length, None).await;
+    max.print("GetUnit over gRPC, closed loop");
+    let per_client = Duration::from_secs_f64(CLIENTS as f64 / (max.rate() / 2.0));
+    let half = get_unit_load(&clients, &token, length, Some(per_client)).await;
+    half.print("GetUnit at half that rate");
+    println!(
+        "ratio to the SQL: {:.2}x (target >= 0.6x); p99 at half load {:.2} ms (target < 10 ms)",
+        max.rate() / sql,
+        half.latency.value_at_quantile(0.99) as f64 / 1000.0
+    );
+}
