@@ -90,6 +90,10 @@ async fn connect_to(
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        // sqlx pings every connection it hands out by default: a round trip per statement that
+        // doubled the read path's cost (load bench). A connection that broke meanwhile fails its
+        // statement instead, and the database watch takes the service out while Postgres is away.
+        .test_before_acquire(false)
         .after_connect(move |connection, _| {
             let set_role = set_role.clone();
             Box::pin(async move {

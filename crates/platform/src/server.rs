@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -190,9 +189,14 @@ impl GrpcServer {
             .max_frame_size(Some(1 << 20))
             .layer(layers)
             .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-                let _ = stop_receiver.wait_for(|stopped| *stopped).await;
-            });
+            // With an incoming stream tonic applies none of its socket options: TCP_NODELAY set
+            // here, or Nagle holds each answer's last frame for the client's delayed ACK.
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async move {
+                    let _ = stop_receiver.wait_for(|stopped| *stopped).await;
+                },
+            );
         tokio::select! {
             result = serve => result,
             () = async {

@@ -2,7 +2,8 @@
 //! closed loop) against pgbench running the same two SQL statements with 16 clients on the same
 //! Postgres in the same run, then `GetUnit` again at half the rate reached, for its latency.
 //! Run: `cargo bench -p fazhi-units --bench load` (needs the test Postgres and `pgbench`, see
-//! docs/testing.md); `FAZHI_LOAD_SECONDS` sets each phase's length (default 10).
+//! docs/testing.md); `FAZHI_LOAD_SECONDS` sets each phase's length (default 10),
+//! `FAZHI_LOAD_CLIENTS` the clients on both sides (default 16).
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +18,6 @@ use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
 use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
 use hdrhistogram::Histogram;
 
-const CLIENTS: usize = 16;
 const UNIT: &str = "ng-sfj";
 
 /// What one phase measured.
@@ -91,7 +91,7 @@ async fn get_unit_load(
 }
 
 /// pgbench with the statements `GetUnit` runs, prepared, for `length`; its transactions/s.
-fn pgbench(url: &str, length: Duration) -> f64 {
+fn pgbench(url: &str, length: Duration, clients: usize) -> f64 {
     let script = format!(
         "{};\n{};\n",
         fazhi_units::store::LIFETIME_SQL.replace("$1", ":id"),
@@ -108,7 +108,7 @@ fn pgbench(url: &str, length: Duration) -> f64 {
             "-M",
             "prepared",
             "-c",
-            &CLIENTS.to_string(),
+            &clients.to_string(),
             "-j",
             "2",
             "-T",
@@ -135,8 +135,59 @@ fn pgbench(url: &str, length: Duration) -> f64 {
         .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
 }
 
+/// The same calls from h2load (a C client, as light on the shared CPU as pgbench is), when it is
+/// on PATH (Debian: nghttp2-client): its requests/s.
+fn h2load(
+    address: std::net::SocketAddr,
+    token: &str,
+    length: Duration,
+    clients: usize,
+) -> Option<f64> {
+    use prost::Message;
+    let message = pb::GetUnitRequest {
+        name: format!("units/{UNIT}"),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    // One gRPC frame: uncompressed, its length, the message.
+    let mut frame = vec![0];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let path = std::env::temp_dir().join(format!("fazhi-get-unit-{}.grpc", std::process::id()));
+    std::fs::write(&path, frame).unwrap();
+    let output = Command::new("h2load")
+        .args(["-c", &clients.to_string(), "-m", "1", "-D"])
+        .arg(length.as_secs().to_string())
+        .args([
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+            "-H",
+        ])
+        .arg(format!("authorization: {token}"))
+        .arg("-d")
+        .arg(&path)
+        .arg(format!(
+            "http://{address}/fazhi.units.v1.UnitsService/GetUnit"
+        ))
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().find_map(|line| {
+        let (_, rest) = line.split_once("finished in ")?;
+        let (_, rate) = rest.split_once(", ")?;
+        rate.split_whitespace().next()?.parse().ok()
+    })
+}
+
 #[tokio::main]
 async fn main() {
+    let clients_wanted: usize = std::env::var("FAZHI_LOAD_CLIENTS")
+        .ok()
+        .and_then(|clients| clients.parse().ok())
+        .unwrap_or(16);
     let length = Duration::from_secs(
         std::env::var("FAZHI_LOAD_SECONDS")
             .ok()
@@ -144,15 +195,26 @@ async fn main() {
             .unwrap_or(10),
     );
     let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    // As many sessions as pgbench has clients.
+    let pool = fazhi_platform::db::connect_as_role(
+        &fazhi_platform::settings::DatabaseSettings {
+            max_connections: clients_wanted as u32,
+            ..database.settings()
+        },
+        "fazhi-units",
+        &fazhi_platform::db::runtime_role(fazhi_units::store::SCHEMA),
+    )
+    .await
+    .unwrap();
     let settings = fazhi_testkit::server_settings();
     let server = GrpcServer::new()
         .add_database_service(
             fazhi_units::grpc_service(
-                fazhi_units::Store::new(database.pool.clone()),
+                fazhi_units::Store::new(pool.clone()),
                 fazhi_testkit::authenticator(),
                 &settings,
             ),
-            database.pool.clone(),
+            pool,
         )
         .await;
     let server = TestServer::start(server, settings).await;
@@ -175,8 +237,8 @@ async fn main() {
         .execute(&database.admin_pool)
         .await
         .unwrap();
-    let mut clients = Vec::with_capacity(CLIENTS);
-    for _ in 0..CLIENTS {
+    let mut clients = Vec::with_capacity(clients_wanted);
+    for _ in 0..clients_wanted {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.address))
             .unwrap()
             .connect()
@@ -189,17 +251,27 @@ async fn main() {
     get_unit_load(&clients, &token, Duration::from_secs(1), None).await;
 
     println!(
-        "GetUnit, {CLIENTS} clients, {} s per phase",
+        "GetUnit, {clients_wanted} clients, {} s per phase",
         length.as_secs()
     );
-    let sql = pgbench(&database.url, length);
+    let sql = pgbench(&database.url, length, clients_wanted);
     println!(
         "{:<46} {sql:>9.0} calls/s",
         "baseline: pgbench, the same 2 statements"
     );
     let max = get_unit_load(&clients, &token, length, None).await;
     max.print("GetUnit over gRPC, closed loop");
-    let per_client = Duration::from_secs_f64(CLIENTS as f64 / (max.rate() / 2.0));
+    if let Some(rate) = h2load(server.address, &token, length, clients_wanted) {
+        println!(
+            "{:<46} {rate:>9.0} calls/s",
+            "GetUnit over gRPC, from h2load"
+        );
+        println!(
+            "ratio to the SQL with h2load as the client: {:.2}x",
+            rate / sql
+        );
+    }
+    let per_client = Duration::from_secs_f64(clients_wanted as f64 / (max.rate() / 2.0));
     let half = get_unit_load(&clients, &token, length, Some(per_client)).await;
     half.print("GetUnit at half that rate");
     println!(
