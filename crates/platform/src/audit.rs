@@ -318,15 +318,28 @@ fn record_to_proto(record: AuditRecord) -> fazhi_proto::audit::v1::AuditRecord {
     }
 }
 
-/// Whose records a caller may list: `Ok(None)` every record (admins); `Ok(Some(unit))` those
-/// of callers in the region under `unit` (a coordinator's own); anyone else is refused.
-pub fn listing_scope(caller: &crate::auth::Caller) -> Result<Option<&str>, PlatformError> {
+/// `ListAuditRecords` for the caller, as every service answers it: admins every record,
+/// coordinators the records of callers in their region — their unit and the units
+/// `units_below` finds under it — anyone else refused, the refusal audited in `journal`.
+pub async fn list_for_caller<E: From<PlatformError>>(
+    pool: &PgPool,
+    journal: (&'static str, &AuditKey),
+    context: &crate::call::CallContext,
+    page: (Option<AuditRecordFilter>, i32, &str),
+    units_below: impl AsyncFnOnce(&str) -> Result<Vec<String>, E>,
+) -> Result<(Vec<fazhi_proto::audit::v1::AuditRecord>, String), E> {
     use crate::auth::Role;
-    if caller.has(Role::Admin) {
-        return Ok(None);
-    }
-    match caller.unit.as_deref() {
-        Some(unit) if caller.has(Role::Coordinator) => Ok(Some(unit)),
-        _ => Err(PlatformError::PermissionDenied),
-    }
+    let caller = &context.caller;
+    let region = if caller.has(Role::Admin) {
+        None
+    } else if let (Some(own), true) = (caller.unit.as_deref(), caller.has(Role::Coordinator)) {
+        let mut region = units_below(own).await?;
+        region.push(own.to_owned());
+        Some(region)
+    } else {
+        crate::mutation::audit_refusal(pool, journal, context, "auditRecords", "PERMISSION_DENIED")
+            .await;
+        return Err(PlatformError::PermissionDenied.into());
+    };
+    Ok(list_records(pool, journal.0, page, region).await?)
 }

@@ -552,36 +552,20 @@ impl PlanBook {
         context: &CallContext,
         page: (Option<AuditRecordFilter>, i32, &str),
     ) -> Result<(Vec<AuditRecord>, String)> {
-        let scope = match audit::listing_scope(&context.caller) {
-            Ok(scope) => scope,
-            Err(error) => {
-                let (pool, journal) = (self.store.pool(), self.store.journal());
-                mutation::audit_refusal(
-                    pool,
-                    journal,
-                    context,
-                    "auditRecords",
-                    "PERMISSION_DENIED",
-                )
-                .await;
-                return Err(error.into());
-            }
-        };
-        let region = match scope {
-            None => None,
-            Some(own) => {
-                let below = self
-                    .units
-                    .descendants(context, &unit(own), context.clock.today())
-                    .await?;
-                Some(
-                    std::iter::once(own.to_owned())
-                        .chain(below.into_iter().map(|(id, _)| id.as_str().to_owned()))
-                        .collect(),
-                )
-            }
-        };
-        Ok(audit::list_records(self.store.pool(), SCHEMA, page, region).await?)
+        let (pool, journal) = (self.store.pool(), self.store.journal());
+        audit::list_for_caller(pool, journal, context, page, async |own: &str| {
+            let below = self
+                .units
+                .descendants(context, &unit(own), context.clock.today())
+                .await?;
+            Ok::<_, PlansError>(
+                below
+                    .into_iter()
+                    .map(|(id, _)| id.as_str().to_owned())
+                    .collect(),
+            )
+        })
+        .await
     }
 
     pub async fn get_plan(&self, id: &PlanId) -> Result<Plan> {

@@ -59,35 +59,20 @@ impl UnitRegistry {
         context: &CallContext,
         page: (Option<AuditRecordFilter>, i32, &str),
     ) -> Result<(Vec<AuditRecord>, String)> {
-        let scope = match audit::listing_scope(&context.caller) {
-            Ok(scope) => scope,
-            Err(error) => {
-                self.store
-                    .audit_refusal(context, "auditRecords", "PERMISSION_DENIED")
-                    .await;
-                return Err(error.into());
-            }
-        };
-        let region = match scope {
-            None => None,
-            Some(unit) => {
-                let unit = UnitId::from_trusted(unit.to_owned());
-                let below = self
-                    .store
-                    .all_descendants(&unit, context.clock.today())
-                    .await?;
-                Some(
-                    std::iter::once(unit.as_str().to_owned())
-                        .chain(
-                            below
-                                .into_iter()
-                                .map(|found| found.unit.id.as_str().to_owned()),
-                        )
-                        .collect(),
-                )
-            }
-        };
-        Ok(audit::list_records(self.store.pool(), crate::store::SCHEMA, page, region).await?)
+        let (pool, journal) = (self.store.pool(), self.store.journal());
+        audit::list_for_caller(pool, journal, context, page, async |own: &str| {
+            let below = self
+                .store
+                .all_descendants(&UnitId::from_trusted(own.to_owned()), context.clock.today())
+                .await?;
+            Ok::<_, UnitsError>(
+                below
+                    .into_iter()
+                    .map(|found| found.unit.id.as_str().to_owned())
+                    .collect(),
+            )
+        })
+        .await
     }
 
     /// A unit as of a day; without a day, as it stands today (or on its last day if it ceased).
