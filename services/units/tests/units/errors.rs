@@ -224,11 +224,25 @@ async fn call(app: &mut App, rpc: &str, name: &str, bearer: Option<&str>) -> Res
                 .into_inner();
             stream.next().await.transpose().map(drop)
         }
+        "ListAuditRecords" => client
+            .list_audit_records(request(
+                pb::ListAuditRecordsRequest {
+                    page_token: if name.starts_with("units/") {
+                        String::new()
+                    } else {
+                        name.to_owned()
+                    },
+                    ..Default::default()
+                },
+                bearer,
+            ))
+            .await
+            .map(drop),
         other => panic!("no such rpc {other}"),
     }
 }
 
-const RPCS: [&str; 18] = [
+const RPCS: [&str; 19] = [
     "GetUnit",
     "ListUnits",
     "CreateUnit",
@@ -247,6 +261,7 @@ const RPCS: [&str; 18] = [
     "ImportUnits",
     "ExportUnits",
     "WatchEvents",
+    "ListAuditRecords",
 ];
 
 #[tokio::test]
@@ -265,7 +280,7 @@ async fn every_rpc_needs_a_token() {
 async fn every_rpc_names_the_bad_field() {
     let mut app = App::with_demo_registry().await;
     let admin = app.admin.clone();
-    let expected: [(&str, &str); 18] = [
+    let expected: [(&str, &str); 19] = [
         ("GetUnit", "name"),
         ("ListUnits", "parent"),
         ("CreateUnit", "unit.parent"),
@@ -284,6 +299,7 @@ async fn every_rpc_names_the_bad_field() {
         ("ImportUnits", "content"),
         ("ExportUnits", "format"),
         ("WatchEvents", "after_sequence"),
+        ("ListAuditRecords", "page_token"),
     ];
     for (rpc, field) in expected {
         let error = call(&mut app, rpc, "bogus name", Some(&admin))
