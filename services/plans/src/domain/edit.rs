@@ -150,6 +150,19 @@ pub fn close(plan: &Plan) -> Result<Plan, EditRefusal> {
     }
 }
 
+/// A task's number, title and text typed in by hand; imported ones are bounded by the
+/// document's size. Past these a change is refused, naming the field.
+const MAX_NUMBER_CHARS: usize = 40;
+const MAX_TITLE_CHARS: usize = 500;
+const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Refuses a field over `max` characters.
+fn check_length(field: &str, value: &str, max: usize, violations: &mut Vec<FieldViolation>) {
+    if value.chars().count() > max {
+        violations.push(FieldViolation::too_long(field, max));
+    }
+}
+
 /// A task with a new number, title and/or text; deadlines and targets are read again from new
 /// text.
 pub fn edit_task(
@@ -159,6 +172,18 @@ pub fn edit_task(
 ) -> Result<Task, Vec<FieldViolation>> {
     let mut edited = task.clone();
     let mut violations = Vec::new();
+    for (field, value, max) in [
+        ("task.number", &number, MAX_NUMBER_CHARS),
+        ("task.title", &title, MAX_TITLE_CHARS),
+        ("task.text", &text, MAX_TEXT_CHARS),
+    ] {
+        check_length(
+            field,
+            value.as_deref().unwrap_or_default(),
+            max,
+            &mut violations,
+        );
+    }
     if let Some(number) = number {
         match number.trim() {
             "" => violations.push(FieldViolation::required("task.number")),
@@ -252,6 +277,9 @@ pub fn new_task(
     if text.is_empty() {
         violations.push(FieldViolation::required("task.text"));
     }
+    check_length("task.number", number, MAX_NUMBER_CHARS, &mut violations);
+    check_length("task.title", &new.title, MAX_TITLE_CHARS, &mut violations);
+    check_length("task.text", text, MAX_TEXT_CHARS, &mut violations);
     if !violations.is_empty() {
         return Err(violations);
     }
@@ -342,6 +370,30 @@ mod tests {
             ..task
         })
         .unwrap()
+    }
+
+    #[test]
+    fn hand_typed_fields_are_bounded() {
+        let long = |count: usize| "长".repeat(count);
+        let refused = new_task(
+            &[],
+            NewTask {
+                number: long(41),
+                title: long(501),
+                text: long(20_001),
+                ..NewTask::default()
+            },
+            Some(2024),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = refused
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["task.number", "task.title", "task.text"]);
+        let edited = edit_task(&task("t1", "1"), (None, Some(long(501)), None), Some(2024));
+        assert_eq!(edited.unwrap_err()[0].field, "task.title");
+        assert!(edit_task(&task("t1", "1"), (None, Some(long(500)), None), Some(2024)).is_ok());
     }
 
     #[test]
