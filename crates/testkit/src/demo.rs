@@ -24,3 +24,22 @@ pub const REGISTRIES: [&str; 4] = [
     include_str!("../../../services/units/registry/ningguo.yaml"),
     include_str!("../../../services/units/registry/xuchang.yaml"),
 ];
+
+/// Imports the demo registries through a running units service, as `admin` (a bearer header).
+pub async fn import_registries(channel: &tonic::transport::Channel, admin: &str) {
+    use fazhi_proto::units::v1 as pb;
+    let mut client = pb::units_service_client::UnitsServiceClient::new(channel.clone());
+    for registry in REGISTRIES {
+        client
+            .import_units(crate::with_token(
+                pb::ImportUnitsRequest {
+                    format: pb::RegistryFormat::Yaml as i32,
+                    content: registry.as_bytes().to_vec(),
+                    ..Default::default()
+                },
+                admin,
+            ))
+            .await
+            .unwrap_or_else(|status| panic!("demo registry import: {status}"));
+    }
+}

@@ -219,20 +219,7 @@ async fn main() {
         .await;
     let server = TestServer::start(server, settings).await;
     let admin = bearer("admin", None, &[Role::Admin]);
-    let mut loader = UnitsServiceClient::new(server.channel.clone());
-    for registry in fazhi_testkit::demo::REGISTRIES {
-        loader
-            .import_units(with_token(
-                pb::ImportUnitsRequest {
-                    format: pb::RegistryFormat::Yaml as i32,
-                    content: registry.as_bytes().to_vec(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await
-            .unwrap();
-    }
+    fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
     sqlx::query("ANALYZE")
         .execute(&database.admin_pool)
         .await

@@ -30,20 +30,7 @@ async fn main() {
     let server = TestServer::start(server, settings).await;
     let admin = bearer("admin", None, &[Role::Admin]);
     let client = UnitsServiceClient::new(server.channel.clone());
-    for registry in fazhi_testkit::demo::REGISTRIES {
-        client
-            .clone()
-            .import_units(with_token(
-                pb::ImportUnitsRequest {
-                    format: pb::RegistryFormat::Yaml as i32,
-                    content: registry.as_bytes().to_vec(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await
-            .unwrap();
-    }
+    fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
     let get_unit = || {
         let mut client = client.clone();
         let admin = admin.clone();

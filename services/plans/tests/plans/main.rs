@@ -80,20 +80,7 @@ impl App {
             .await;
         let server = TestServer::start_on(listener, server, settings).await;
         let admin = bearer("admin", None, &[Role::Admin]);
-        let mut registry = UnitsServiceClient::new(server.channel.clone());
-        for content in fazhi_testkit::demo::REGISTRIES {
-            registry
-                .import_units(with_token(
-                    units::ImportUnitsRequest {
-                        format: units::RegistryFormat::Yaml as i32,
-                        content: content.as_bytes().to_vec(),
-                        ..Default::default()
-                    },
-                    &admin,
-                ))
-                .await
-                .unwrap();
-        }
+        fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
         Self {
             plans: PlansServiceClient::new(server.channel.clone()),
             _units_database: units_database,

@@ -44,20 +44,8 @@ impl App {
 
     /// With the demo registries of the three fixture issuers.
     pub async fn with_demo_registry() -> Self {
-        let mut app = Self::empty().await;
-        for registry in fazhi_testkit::demo::REGISTRIES {
-            app.client
-                .import_units(with_token(
-                    pb::ImportUnitsRequest {
-                        format: pb::RegistryFormat::Yaml as i32,
-                        content: registry.as_bytes().to_vec(),
-                        ..Default::default()
-                    },
-                    &app.admin,
-                ))
-                .await
-                .unwrap();
-        }
+        let app = Self::empty().await;
+        fazhi_testkit::demo::import_registries(&app.server.channel, &app.admin).await;
         app
     }
 
