@@ -276,7 +276,7 @@ pub async fn run(
         (fazhi_units::SPEC.schema, &units_pool),
         (fazhi_plans::SPEC.schema, &plans_pool),
     ] {
-        tokio::spawn(fazhi_platform::mutation::forget_old_request_ids(
+        tokio::spawn(fazhi_platform::service::housekeeping(
             pool.clone(),
             schema,
             settings.database.request_id_retention(),

@@ -69,6 +69,16 @@ enum AuditCommand {
         #[arg(long)]
         schema: Option<String>,
     },
+    /// Drops the audit months that ended before `--before` (kept at least 180 days), as the
+    /// schemas' owner (`database.migration_url`); `verify` then starts where they ended.
+    Prune {
+        /// The first day kept, e.g. `2026-01-01`: earlier whole months go.
+        #[arg(long)]
+        before: chrono::NaiveDate,
+        /// Only this schema: `units` or `plans`.
+        #[arg(long)]
+        schema: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,8 +240,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let found = fazhi_platform::audit::verify(&pool, known, &key).await?;
                 match found.first_broken {
                     None => println!(
-                        "{known}.audit_log: {} rows sealed and intact ({} from before sealing)",
-                        found.verified, found.unsealed
+                        "{known}.audit_log: {} rows sealed and intact ({} from before sealing){}",
+                        found.verified,
+                        found.unsealed,
+                        found
+                            .pruned_through
+                            .map(|row| format!(", going on from row {row} (pruned)"))
+                            .unwrap_or_default()
                     ),
                     Some(row) => {
                         broken = true;
@@ -244,6 +259,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if broken {
                 anyhow::bail!("the audit log was tampered with");
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Prune { before, schema },
+        } => {
+            let (settings, _) = settings()?;
+            let pool = fazhi_platform::db::connect(&settings.database, "fazhi-audit").await?;
+            let owner =
+                fazhi_platform::db::migration_pool(&settings.database, &pool, "fazhi-audit")
+                    .await?;
+            let before = before.and_time(chrono::NaiveTime::MIN).and_utc();
+            for known in [fazhi_units::store::SCHEMA, fazhi_plans::store::SCHEMA] {
+                if schema.as_deref().is_some_and(|wanted| wanted != known) {
+                    continue;
+                }
+                let removed = fazhi_platform::audit::prune(&owner, known, before).await?;
+                println!("{known}.audit_log: {removed} rows of months before {before} dropped");
             }
             Ok(())
         }

@@ -109,6 +109,50 @@ pub struct Verification {
     /// The first row whose seal does not hold: it was altered or forged, or rows before it
     /// were removed.
     pub first_broken: Option<i64>,
+    /// Where the log begins after a retention pruned it ([`prune`]): rows up to this id were
+    /// dropped, and the chain goes on from the last one's seal.
+    pub pruned_through: Option<i64>,
+}
+
+/// Audit rows are kept at least this long (等保 level 3 asks for six months): [`prune`]
+/// refuses a later cutoff, and nothing else removes a row.
+pub const MINIMUM_RETENTION_DAYS: i64 = 180;
+
+/// Makes sure the log has its monthly partitions from now to three months ahead. Returns how
+/// many rows wait in the default partition (a month whose partition was missing when they
+/// were written, which then is never created: its rows stay where they are).
+pub async fn extend_partitions(pool: &PgPool, schema: &str) -> Result<i64, PlatformError> {
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT {schema}.audit_log_extend(now())"
+    )))
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Drops the log's months that ended before `before` (its month start), recording where the
+/// chain goes on; refuses a cutoff within [`MINIMUM_RETENTION_DAYS`]. Needs the schema's owner
+/// (`database.migration_url`): the service's own role cannot. Returns the rows removed.
+pub async fn prune(
+    owner: &PgPool,
+    schema: &str,
+    before: DateTime<Utc>,
+) -> Result<i64, PlatformError> {
+    if before > Utc::now() - chrono::Duration::days(MINIMUM_RETENTION_DAYS) {
+        return Err(PlatformError::InvalidArgument(vec![
+            crate::error::FieldViolation::new(
+                "before",
+                "RETENTION_TOO_SHORT",
+                format!("audit rows are kept at least {MINIMUM_RETENTION_DAYS} days"),
+                format!("审计记录至少保留{MINIMUM_RETENTION_DAYS}天"),
+            ),
+        ]));
+    }
+    Ok(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT {schema}.audit_log_prune($1)"
+    )))
+    .bind(before)
+    .fetch_one(owner)
+    .await?)
 }
 
 /// Walks `{schema}.audit_log` in order and checks every seal.
@@ -124,13 +168,18 @@ pub async fn verify(
         #[sqlx(flatten)]
         row: AuditRow,
     }
+    let anchor: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT through_id, chain FROM {schema}.audit_log_pruned ORDER BY through_id DESC LIMIT 1"
+    )))
+    .fetch_optional(pool)
+    .await?;
     let mut verification = Verification {
         verified: 0,
         unsealed: 0,
         first_broken: None,
+        pruned_through: anchor.as_ref().map(|(through, _)| *through),
     };
-    let mut previous: Option<Vec<u8>> = None;
-    let mut after = 0_i64;
+    let (mut after, mut previous) = anchor.unwrap_or_default();
     loop {
         let page: Vec<Stored> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT id, chain, at, subject, caller_unit, roles, method, resource, before, after,

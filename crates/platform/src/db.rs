@@ -169,12 +169,22 @@ async fn grant_runtime(
 ) -> Result<(), sqlx::Error> {
     let runtime = runtime_role(schema);
     sqlx::raw_sql(AssertSqlSafe(format!(
-        "DO $$ BEGIN
+        "DO $$ DECLARE partition regclass; BEGIN
              IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{runtime}') THEN
                  GRANT USAGE ON SCHEMA {schema} TO {runtime};
                  GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {runtime};
                  REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {schema}.audit_log FROM {runtime};
                  GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {runtime};
+                 -- Absent while upgrading through the steps before partitions.
+                 IF to_regclass('{schema}.audit_log_pruned') IS NOT NULL THEN
+                     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema}.audit_log_pruned FROM {runtime};
+                     GRANT EXECUTE ON FUNCTION {schema}.audit_log_extend(timestamptz) TO {runtime};
+                 END IF;
+                 -- Rows are reached through the log itself, never a partition directly.
+                 FOR partition IN SELECT inhrelid::regclass FROM pg_inherits
+                                  WHERE inhparent = '{schema}.audit_log'::regclass LOOP
+                     EXECUTE format('REVOKE ALL ON %s FROM {runtime}', partition);
+                 END LOOP;
              END IF;
          END $$;"
     )))
@@ -196,14 +206,24 @@ pub async fn migrate(
     migrator: &Migrator,
 ) -> Result<(), DatabaseSetupError> {
     migrator.run(pool).await?;
-    platform_tables(pool, schema)
+    platform_tables_through(pool, schema, i32::MAX).await
+}
+
+/// The platform's steps up to `version` only, for tests of an upgrade from an older layout
+/// ([`migrate`] runs them all).
+pub async fn platform_tables_through(
+    pool: &PgPool,
+    schema: &'static str,
+    version: i32,
+) -> Result<(), DatabaseSetupError> {
+    platform_tables(pool, schema, version)
         .await
         .map_err(DatabaseSetupError::PlatformTables)
 }
 
 /// The platform's tables in a service's schema, one step per version, each applied once
 /// (recorded in `{schema}.platform_migrations`). Append-only, like every migration.
-const PLATFORM_STEPS: [(i32, &str); 2] = [
+const PLATFORM_STEPS: [(i32, &str); 3] = [
     (
         1,
         "CREATE TABLE IF NOT EXISTS {schema}.audit_log (
@@ -258,9 +278,118 @@ const PLATFORM_STEPS: [(i32, &str); 2] = [
     CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.audit_log
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only();",
     ),
+    (
+        // Monthly partitions (UTC months), so that a retention can end by dropping whole months
+        // (`audit_log_prune`) without ever deleting a row. The rows move as they are, seals
+        // and ids included; the identity goes on from the last id. `audit_log_extend` keeps
+        // three months ahead (run by the service, which may not create tables itself: it is
+        // SECURITY DEFINER); the default partition only catches what it missed. TRUNCATE
+        // triggers are per table, so every partition gets its own.
+        3,
+        "ALTER TABLE {schema}.audit_log RENAME TO audit_log_unpartitioned;
+    ALTER INDEX {schema}.audit_log_pkey RENAME TO audit_log_unpartitioned_pkey;
+    ALTER INDEX {schema}.audit_log_resource RENAME TO audit_log_unpartitioned_resource;
+    CREATE TABLE {schema}.audit_log (
+        LIKE {schema}.audit_log_unpartitioned INCLUDING DEFAULTS INCLUDING IDENTITY,
+        PRIMARY KEY (id, at)
+    ) PARTITION BY RANGE (at);
+    CREATE INDEX audit_log_resource ON {schema}.audit_log (resource, at);
+    CREATE TABLE {schema}.audit_log_default PARTITION OF {schema}.audit_log DEFAULT;
+    CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.audit_log_default
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only();
+    CREATE TABLE {schema}.audit_log_pruned (
+        through_id bigint NOT NULL,
+        chain      bytea,
+        before     timestamptz NOT NULL,
+        rows       bigint NOT NULL,
+        pruned_at  timestamptz NOT NULL DEFAULT now(),
+        pruned_by  text NOT NULL DEFAULT current_user
+    );
+    CREATE FUNCTION {schema}.audit_log_extend(since timestamptz) RETURNS bigint
+        LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
+        DECLARE
+            month timestamptz := date_trunc('month', since);
+            last timestamptz := date_trunc('month', now()) + interval '3 months';
+            partition text;
+            waiting bigint;
+        BEGIN
+            -- Replicas extend in turn (two CREATEs of one partition: one would fail).
+            PERFORM pg_advisory_xact_lock(hashtext('{schema}.audit_log_extend'));
+            WHILE month <= last LOOP
+                partition := 'audit_log_p' || to_char(month, 'YYYY_MM');
+                IF to_regclass('{schema}.' || partition) IS NULL AND NOT EXISTS (
+                    SELECT FROM {schema}.audit_log_default
+                    WHERE at >= month AND at < month + interval '1 month'
+                ) THEN
+                    EXECUTE format(
+                        'CREATE TABLE {schema}.%I PARTITION OF {schema}.audit_log
+                             FOR VALUES FROM (%L) TO (%L)',
+                        partition, month, month + interval '1 month');
+                    EXECUTE format(
+                        'CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.%I
+                             FOR EACH STATEMENT
+                             EXECUTE FUNCTION {schema}.audit_log_is_append_only()',
+                        partition);
+                END IF;
+                month := month + interval '1 month';
+            END LOOP;
+            SELECT count(*) INTO waiting FROM {schema}.audit_log_default;
+            RETURN waiting;
+        END
+        $$;
+    REVOKE ALL ON FUNCTION {schema}.audit_log_extend(timestamptz) FROM PUBLIC;
+    CREATE FUNCTION {schema}.audit_log_prune(before timestamptz) RETURNS bigint
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
+        DECLARE
+            dropped oid[];
+            anchor record;
+            removed bigint;
+            partition regclass;
+        BEGIN
+            IF before > now() - interval '180 days' THEN
+                RAISE EXCEPTION 'audit rows are kept at least 180 days: % is too recent', before
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            SELECT coalesce(array_agg(child.oid), '{}') INTO dropped
+            FROM pg_inherits JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+            WHERE pg_inherits.inhparent = '{schema}.audit_log'::regclass
+              AND child.relname ~ '^audit_log_p[0-9]{4}_[0-9]{2}$'
+              AND to_timestamp(substr(child.relname, 12), 'YYYY_MM') + interval '1 month'
+                  <= date_trunc('month', before);
+            SELECT count(*) INTO removed FROM {schema}.audit_log WHERE tableoid = ANY(dropped);
+            SELECT id, chain INTO anchor FROM {schema}.audit_log
+            WHERE tableoid = ANY(dropped) ORDER BY id DESC LIMIT 1;
+            IF removed > 0 THEN
+                INSERT INTO {schema}.audit_log_pruned (through_id, chain, before, rows)
+                VALUES (anchor.id, anchor.chain, date_trunc('month', before), removed);
+            END IF;
+            FOREACH partition IN ARRAY dropped::regclass[] LOOP
+                EXECUTE format('DROP TABLE %s', partition);
+            END LOOP;
+            RETURN removed;
+        END
+        $$;
+    REVOKE ALL ON FUNCTION {schema}.audit_log_prune(timestamptz) FROM PUBLIC;
+    SELECT {schema}.audit_log_extend(
+        coalesce((SELECT min(at) FROM {schema}.audit_log_unpartitioned), now()));
+    INSERT INTO {schema}.audit_log OVERRIDING SYSTEM VALUE
+    SELECT * FROM {schema}.audit_log_unpartitioned;
+    SELECT setval(pg_get_serial_sequence('{schema}.audit_log', 'id'), max(id))
+    FROM {schema}.audit_log_unpartitioned HAVING max(id) IS NOT NULL;
+    DROP TABLE {schema}.audit_log_unpartitioned;
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON {schema}.audit_log
+        FOR EACH ROW EXECUTE FUNCTION {schema}.audit_log_is_append_only();
+    CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only();",
+    ),
 ];
 
-async fn platform_tables(pool: &PgPool, schema: &'static str) -> Result<(), sqlx::Error> {
+async fn platform_tables(
+    pool: &PgPool,
+    schema: &'static str,
+    through: i32,
+) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;
     // Replicas starting together take turns; the lock ends with the transaction.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -282,7 +411,7 @@ async fn platform_tables(pool: &PgPool, schema: &'static str) -> Result<(), sqlx
     .fetch_all(&mut *transaction)
     .await?;
     for (version, step) in PLATFORM_STEPS {
-        if applied.contains(&version) {
+        if applied.contains(&version) || version > through {
             continue;
         }
         sqlx::raw_sql(AssertSqlSafe(step.replace("{schema}", schema)))

@@ -289,25 +289,7 @@ where
     ))
 }
 
-/// Forgets request ids older than `retention`, every hour for as long as the process lives:
-/// replays are promised for the retention, not forever. Safe with several replicas.
-pub async fn forget_old_request_ids(
-    pool: PgPool,
-    schema: &'static str,
-    retention: std::time::Duration,
-) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        every_hour.tick().await;
-        match forget_request_ids_older_than(&pool, schema, retention).await {
-            Ok(0) => {}
-            Ok(forgotten) => tracing::info!(schema, forgotten, "old request ids forgotten"),
-            Err(error) => tracing::warn!(%error, schema, "old request ids not forgotten"),
-        }
-    }
-}
-
-/// One pass of [`forget_old_request_ids`]: how many were forgotten.
+/// Forgets request ids older than `retention` (`crate::service::housekeeping`): how many.
 pub async fn forget_request_ids_older_than(
     pool: &PgPool,
     schema: &str,
@@ -379,8 +361,10 @@ async fn write_audit(
         .map(|role| role.as_str().to_owned())
         .collect();
     roles.sort();
-    let at = audit::now();
     let mut previous = audit::last_seal(transaction, schema).await?;
+    // Stamped under the chain's lock, so ids and times rise together (a month's partition
+    // holds a run of ids, which pruning relies on).
+    let at = audit::now();
     let mut seals = Vec::with_capacity(changes.len());
     for change in changes {
         let row = AuditRow {

@@ -75,7 +75,7 @@ where
         pool: pool.clone(),
         authenticator,
     })?;
-    tokio::spawn(crate::mutation::forget_old_request_ids(
+    tokio::spawn(housekeeping(
         pool.clone(),
         spec.schema,
         settings.database.request_id_retention(),
@@ -91,4 +91,28 @@ where
         .serve(&settings.server, listener, shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// A service's hourly upkeep of its platform tables, for as long as it runs: request ids past
+/// `retention` forgotten (replays are promised for the retention, not forever), the audit
+/// log's partitions kept ahead of the clock. Safe with several replicas.
+pub async fn housekeeping(pool: PgPool, schema: &'static str, retention: std::time::Duration) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match crate::mutation::forget_request_ids_older_than(&pool, schema, retention).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(schema, forgotten, "old request ids forgotten"),
+            Err(error) => tracing::warn!(%error, schema, "old request ids not forgotten"),
+        }
+        match crate::audit::extend_partitions(&pool, schema).await {
+            Ok(0) => {}
+            Ok(waiting) => tracing::error!(
+                schema,
+                waiting,
+                "audit rows in the default partition: their months were not partitioned in time"
+            ),
+            Err(error) => tracing::warn!(%error, schema, "audit partitions not extended"),
+        }
+    }
 }

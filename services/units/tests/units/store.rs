@@ -191,18 +191,25 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
     );
 
     // Whoever asks — even the owner of the table — cannot rewrite or remove a row.
+    // The log and each month's partition alike.
+    let month = format!("units.audit_log_p{}", chrono::Utc::now().format("%Y_%m"));
     let tampering = [
-        "UPDATE units.audit_log SET subject = 'someone else'",
-        "DELETE FROM units.audit_log",
-        "TRUNCATE units.audit_log",
+        "UPDATE units.audit_log SET subject = 'someone else'".to_owned(),
+        "DELETE FROM units.audit_log".to_owned(),
+        "TRUNCATE units.audit_log".to_owned(),
+        format!("UPDATE {month} SET subject = 'someone else'"),
+        format!("DELETE FROM {month}"),
+        format!("TRUNCATE {month}"),
+        "TRUNCATE units.audit_log_default".to_owned(),
     ];
     // The service's own role may only insert and read: the grants refuse the rest, and it
     // cannot switch the trigger off either.
-    for statement in tampering
-        .iter()
-        .chain(&["ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only"])
-    {
-        let error = sqlx::raw_sql(*statement)
+    for statement in tampering.iter().cloned().chain([
+        "ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only".to_owned(),
+        format!("DROP TABLE {month}"),
+        "SELECT units.audit_log_prune('2000-01-01')".to_owned(),
+    ]) {
+        let error = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
             .execute(&database.pool)
             .await
             .unwrap_err()
@@ -214,7 +221,7 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
     }
     // An administrator meets the trigger.
     for statement in tampering {
-        let error = sqlx::query(statement)
+        let error = sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
             .execute(&database.admin_pool)
             .await
             .unwrap_err();
@@ -263,5 +270,185 @@ async fn the_audit_log_is_append_only_and_its_chain_names_the_first_tampered_row
             .first_broken,
         Some(ids[2]),
         "the row after a removed one"
+    );
+}
+
+/// Writes `count` units through the store, each an audited change.
+async fn create_units(store: &Store, prefix: &str, count: usize) {
+    let today = chrono::Utc::now().date_naive();
+    for index in 0..count {
+        store
+            .create_unit(
+                &context(None),
+                &unit(
+                    &format!("{prefix}{index}"),
+                    &format!("{prefix}{index}号单位"),
+                    "",
+                ),
+                today,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_unpartitioned_audit_log_moves_into_monthly_partitions_with_its_chain() {
+    use fazhi_platform::audit::{AuditKey, verify};
+    use fazhi_platform::db;
+    let schema = fazhi_units::store::SCHEMA;
+    let database = TestDatabase::new().await;
+    db::provision(&database.admin_pool, schema).await.unwrap();
+    let owner = database.role_pool(&db::owner_role(schema)).await;
+    // The layout of before partitioning, with rows in it.
+    fazhi_units::MIGRATOR.run(&owner).await.unwrap();
+    db::platform_tables_through(&owner, schema, 2)
+        .await
+        .unwrap();
+    let runtime = database.role_pool(&db::runtime_role(schema)).await;
+    let key = AuditKey::development();
+    let store = Store::new(runtime.clone()).with_audit_key(key.clone());
+    create_units(&store, "old", 5).await;
+    let before: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT id, chain FROM units.audit_log ORDER BY id")
+            .fetch_all(&runtime)
+            .await
+            .unwrap();
+    assert_eq!(before.len(), 5);
+
+    db::migrate(&owner, schema, &fazhi_units::MIGRATOR)
+        .await
+        .unwrap();
+    let partitioned: bool = sqlx::query_scalar(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = 'units.audit_log'::regclass",
+    )
+    .fetch_one(&runtime)
+    .await
+    .unwrap();
+    assert!(partitioned);
+    let after: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT id, chain FROM units.audit_log ORDER BY id")
+            .fetch_all(&runtime)
+            .await
+            .unwrap();
+    assert_eq!(after, before, "the rows moved as they were");
+    // The chain goes on across the move, and ids after the last one.
+    create_units(&store, "new", 3).await;
+    let found = verify(&runtime, schema, &key).await.unwrap();
+    assert_eq!((found.verified, found.first_broken), (8, None));
+    let (first_new, month): (i64, String) = sqlx::query_as(
+        "SELECT min(id), min(tableoid::regclass::text) FROM units.audit_log WHERE id > $1",
+    )
+    .bind(before[4].0)
+    .fetch_one(&runtime)
+    .await
+    .unwrap();
+    assert_eq!(first_new, before[4].0 + 1);
+    assert_eq!(
+        month,
+        format!("units.audit_log_p{}", chrono::Utc::now().format("%Y_%m"))
+    );
+}
+
+#[tokio::test]
+async fn pruning_drops_whole_months_past_the_retention_and_the_chain_goes_on() {
+    use fazhi_platform::audit::{self, AuditKey, AuditRow, verify};
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    let key = AuditKey::development();
+    // Two years ago, then last month: rows written then (sealed as the service would).
+    let long_ago = audit::now() - chrono::Duration::days(730);
+    let mut previous = Vec::new();
+    sqlx::query("SELECT units.audit_log_extend($1)")
+        .bind(long_ago)
+        .execute(&database.admin_pool)
+        .await
+        .unwrap();
+    for month in 0..3 {
+        let row = AuditRow {
+            at: long_ago + chrono::Duration::days(31 * month),
+            subject: "clerk".into(),
+            caller_unit: None,
+            roles: vec!["admin".into()],
+            method: "/fazhi.units.v1.UnitsService/CreateUnit".into(),
+            resource: format!("units/old{month}"),
+            before: None,
+            after: None,
+            result: "OK".into(),
+            request_id: None,
+        };
+        previous = audit::seal(&key, &previous, &row).unwrap();
+        sqlx::query(
+            "INSERT INTO units.audit_log (at, subject, roles, method, resource, result, chain)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(row.at)
+        .bind(&row.subject)
+        .bind(&row.roles)
+        .bind(&row.method)
+        .bind(&row.resource)
+        .bind(&row.result)
+        .bind(&previous)
+        .execute(&database.admin_pool)
+        .await
+        .unwrap();
+    }
+    let store = Store::new(database.pool.clone()).with_audit_key(key.clone());
+    create_units(&store, "now", 2).await;
+    assert_eq!(
+        verify(&database.pool, "units", &key)
+            .await
+            .unwrap()
+            .verified,
+        5
+    );
+
+    // The retention is at least 180 days, and only the owner prunes.
+    let owner = database
+        .role_pool(&fazhi_platform::db::owner_role("units"))
+        .await;
+    let recent = chrono::Utc::now() - chrono::Duration::days(179);
+    let refused = audit::prune(&owner, "units", recent).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        fazhi_platform::error::PlatformError::InvalidArgument(_)
+    ));
+    assert!(
+        audit::prune(
+            &database.pool,
+            "units",
+            long_ago + chrono::Duration::days(70)
+        )
+        .await
+        .is_err()
+    );
+
+    // Cut between the second and third old month: the first two go, whole.
+    let cutoff = long_ago + chrono::Duration::days(62);
+    let removed = audit::prune(&owner, "units", cutoff).await.unwrap();
+    assert_eq!(removed, 2);
+    let left: Vec<String> = sqlx::query_scalar("SELECT resource FROM units.audit_log ORDER BY id")
+        .fetch_all(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["units/old2", "units/now0", "units/now1"]);
+    let found = verify(&database.pool, "units", &key).await.unwrap();
+    assert_eq!(
+        (found.verified, found.first_broken, found.pruned_through),
+        (3, None, Some(2))
+    );
+    // Rows removed without the retention's record still break the chain.
+    sqlx::raw_sql(
+        "ALTER TABLE units.audit_log DISABLE TRIGGER audit_log_append_only;
+         DELETE FROM units.audit_log WHERE resource = 'units/old2';",
+    )
+    .execute(&database.admin_pool)
+    .await
+    .unwrap();
+    assert!(
+        verify(&database.pool, "units", &key)
+            .await
+            .unwrap()
+            .first_broken
+            .is_some()
     );
 }
