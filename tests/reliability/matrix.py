@@ -1,0 +1,623 @@
+#!/usr/bin/env python3
+"""The fault matrix: `fazhi dev` (every service in one process) on a Postgres cluster of its own,
+driven from outside by grpcio (an independent gRPC implementation), with the cluster crashed and
+the server killed at will. Prints one table of figures; exits non-zero when a row fails.
+
+Usage: matrix.py FAZHI_BINARY [--quick]   (scripts/reliability builds the binary and runs this)
+
+--quick is the subset CI runs: one crash and one kill instead of three, smaller counts.
+"""
+
+import concurrent.futures
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import run as e2e  # noqa: E402 (the e2e run's venv, generated stubs and helpers)
+
+WORK = os.path.join(e2e.ROOT, "target", "reliability")
+QUICK = "--quick" in sys.argv
+AUDIT_KEY = "reliability-matrix-audit-key-0123456789abcdef"
+
+
+def postgres_bin():
+    for directory in sorted((os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")),
+                            key=lambda path: int(path.split("/")[4]), reverse=True):
+        if os.path.exists(os.path.join(directory, "pg_ctl")):
+            return directory
+    raise SystemExit("no Postgres installation found (initdb, pg_ctl)")
+
+
+def as_postgres(command):
+    return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else command
+
+
+class Cluster:
+    """A throwaway Postgres cluster that can be crashed: `pg_ctl stop -m immediate` skips the
+    checkpoint, so the restart recovers from the WAL as after a power cut."""
+
+    def __init__(self):
+        self.bin = postgres_bin()
+        self.data = os.path.join(WORK, "pgdata")
+        self.port = e2e.free_port()
+        subprocess.run(["rm", "-rf", self.data], check=True)
+        os.makedirs(self.data)
+        if os.getuid() == 0:
+            subprocess.run(["chown", "-R", "postgres:postgres", WORK], check=True)
+        self.tool("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self.start()
+        self.psql("CREATE DATABASE fazhi", database="postgres")
+
+    def tool(self, name, *arguments, check=True):
+        return subprocess.run(as_postgres([os.path.join(self.bin, name), *arguments]), cwd="/", check=check,
+                              capture_output=True, text=True)
+
+    def start(self):
+        self.tool("pg_ctl", "-D", self.data, "-l", os.path.join(self.data, "server.log"), "-w", "start", "-o",
+                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c max_connections=200")
+
+    def crash(self):
+        self.tool("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def stop(self):
+        self.tool("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop", check=False)
+
+    def url(self, database="fazhi"):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql, database="fazhi"):
+        """Rows of the last statement, as lists of strings."""
+        done = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                               self.url(database), "-c", sql], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"psql: {done.stderr.strip()}\n{sql}")
+        return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+    def scalar(self, sql, database="fazhi"):
+        return self.psql(sql, database)[0][0]
+
+
+class Server:
+    """`fazhi dev` on the matrix's cluster; its output goes to a log file."""
+
+    def __init__(self, binary, cluster, database="fazhi", port=None):
+        self.binary, self.cluster, self.database = binary, cluster, database
+        self.port = port or e2e.free_port()
+        self.log = os.path.join(WORK, f"server-{self.port}.log")
+        self.process = None
+
+    def start(self):
+        env = dict(os.environ, NO_COLOR="1", FAZHI__DATABASE__URL=self.cluster.url(self.database),
+                   FAZHI__SERVER__LISTEN_ADDRESS=f"127.0.0.1:{self.port}", FAZHI__DATABASE__AUDIT_KEY=AUDIT_KEY,
+                   FAZHI__TELEMETRY__LOG_FORMAT="json")
+        log = open(self.log, "a", encoding="utf-8")
+        self.process = subprocess.Popen([self.binary, "dev"], cwd=e2e.ROOT, env=env, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"fazhi dev exited: see {self.log}")
+            with socket_to(self.port) as reachable:
+                if reachable:
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"fazhi dev did not listen: see {self.log}")
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class socket_to:  # noqa: N801 (a context manager read as a phrase)
+    def __init__(self, port):
+        import socket
+        self.socket = socket.socket()
+        self.socket.settimeout(0.2)
+        self.port = port
+
+    def __enter__(self):
+        try:
+            self.socket.connect(("127.0.0.1", self.port))
+            return True
+        except OSError:
+            return False
+
+    def __exit__(self, *_):
+        self.socket.close()
+
+
+class Matrix:
+    def __init__(self, binary):
+        import grpc
+        from grpc_status import rpc_status
+        from google.rpc import error_details_pb2
+        from fazhi.units.v1 import units_pb2, units_service_pb2 as us, units_service_pb2_grpc
+        from fazhi.plans.v1 import plans_pb2, plans_service_pb2 as ps, plans_service_pb2_grpc
+        from fazhi.audit.v1 import audit_pb2
+        self.grpc, self.rpc_status, self.details = grpc, rpc_status, error_details_pb2
+        self.u, self.us, self.p, self.ps, self.audit_pb2 = units_pb2, us, plans_pb2, ps, audit_pb2
+        self.binary = binary
+        self.rows = []
+        self.tokens = {}
+        self.cluster = Cluster()
+        self.server = Server(binary, self.cluster)
+        self.server.start()
+        self.channel = self.open_channel(self.server.port)
+        self.units = units_service_pb2_grpc.UnitsServiceStub(self.channel)
+        self.plans = plans_service_pb2_grpc.PlansServiceStub(self.channel)
+        self.units_stub, self.plans_stub = units_service_pb2_grpc.UnitsServiceStub, plans_service_pb2_grpc.PlansServiceStub
+
+    def open_channel(self, port):
+        channel = self.grpc.insecure_channel(f"127.0.0.1:{port}", options=[
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 500), ("grpc.max_receive_message_length", 64 << 20)])
+        self.grpc.channel_ready_future(channel).result(timeout=60)
+        return channel
+
+    # -- figures ----------------------------------------------------------------------------
+    def row(self, scenario, figure, ok):
+        self.rows.append((scenario, figure, ok))
+        print(f"  {'ok  ' if ok else 'FAIL'}  {scenario}: {figure}", flush=True)
+
+    def table(self):
+        width = max(len(scenario) for scenario, _, _ in self.rows)
+        lines = [f"| {'scenario'.ljust(width)} | figures | |", f"| {'-' * width} | --- | --- |"]
+        lines += [f"| {scenario.ljust(width)} | {figure} | {'ok' if ok else '**FAIL**'} |"
+                  for scenario, figure, ok in self.rows]
+        return "\n".join(lines)
+
+    # -- calls ------------------------------------------------------------------------------
+    def token(self, role, unit=None, subject=None):
+        key = (role, unit, subject)
+        if key not in self.tokens:
+            command = [self.binary, "token", "--role", role, "--subject", subject or f"{role}-{unit or 'all'}"]
+            if unit:
+                command += ["--unit", unit]
+            self.tokens[key] = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+        return [("authorization", f"Bearer {self.tokens[key]}")]
+
+    def admin(self):
+        return self.token("admin", subject="matrix-admin")
+
+    def status(self, error):
+        """(code name, ErrorInfo reason or None) of a failed call."""
+        reason = None
+        status = self.rpc_status.from_call(error)
+        for detail in status.details if status else []:
+            if detail.Is(self.details.ErrorInfo.DESCRIPTOR):
+                info = self.details.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+        return error.code().name, reason
+
+    def outcome(self, call, request, metadata, timeout=30):
+        """'OK' or the status code's name, and the ErrorInfo reason."""
+        try:
+            call(request, metadata=metadata, timeout=timeout)
+            return "OK", None
+        except self.grpc.RpcError as error:
+            return self.status(error)
+
+    # -- the generated tree -------------------------------------------------------------------
+    DEPARTMENTS = ["司法局", "财政局", "公安局", "教育局", "民政局", "自然资源局", "生态环境局", "卫生健康委员会",
+                   "市场监督管理局"]
+    COUNTIES = ["甲", "乙", "丙", "丁", "戊", "己"]
+
+    def build_tree(self):
+        """61 units: a city, six counties, nine departments in each; a group owned by each unit;
+        a published plan of the city and of each county assigning work to its departments."""
+        lines = ["units:", '  - {id: rl, display_name: 演练市人民政府, short_name: 市政府, kind: government, '
+                 'level: city, region_code: "990100"}']
+        # The write load goes under a root of its own, outside the tree the oracle walks.
+        lines.append("  - {id: load, display_name: 压测根单位, kind: other, level: city}")
+        self.parent = {"rl": None}
+        for county_index, county in enumerate(self.COUNTIES, 1):
+            county_id = f"rl-c{county_index}"
+            self.parent[county_id] = "rl"
+            lines.append(f"  - {{id: {county_id}, display_name: {county}县人民政府, short_name: 县政府, kind: government, "
+                         f'level: county, parent: rl, region_code: "9901{county_index:02d}"}}')
+            for index, department in enumerate(self.DEPARTMENTS, 1):
+                unit = f"{county_id}-d{index}"
+                self.parent[unit] = county_id
+                lines.append(f"  - {{id: {unit}, display_name: {county}县{department}, short_name: 县{department}, "
+                             f"kind: government_department, level: county, parent: {county_id}}}")
+        self.tree = list(self.parent)
+        assert len(self.tree) == 61, len(self.tree)
+        self.units.ImportUnits(self.us.ImportUnitsRequest(format=self.us.REGISTRY_FORMAT_YAML, request_id="tree",
+                                                          content="\n".join(lines).encode()), metadata=self.admin())
+        for unit in self.tree:
+            self.units.CreateUnitGroup(self.us.CreateUnitGroupRequest(
+                unit_group_id=f"g-{unit}", request_id=f"group-{unit}", unit_group=self.u.UnitGroup(
+                    display_name=f"演练组{unit}", owner_unit=f"units/{unit}",
+                    static_members=self.u.StaticMembers(units=[f"units/{unit}"]))), metadata=self.admin())
+        self.plan_of = {}
+        for issuer in ["rl"] + [f"rl-c{index}" for index in range(1, 7)]:
+            # The city assigns to its counties, a county to its departments.
+            names = ([f"{county}县人民政府" for county in self.COUNTIES] if issuer == "rl"
+                     else [f"县{name}" for name in self.DEPARTMENTS])
+            text = (f"演练{issuer}法治政府建设工作要点\n\n一、推进依法行政\n1. 加强行政执法监督。\n"
+                    f"  牵头单位:{names[0]}\n  责任单位:{'、'.join(names[1:])}\n")
+            imported = self.plans.ImportPlan(self.ps.ImportPlanRequest(
+                issuer=f"units/{issuer}", content=text.encode(), request_id=f"plan-{issuer}"), metadata=self.admin())
+            plan = imported.plan
+            self.plans.PublishPlan(self.ps.PublishPlanRequest(name=plan.name, etag=plan.etag,
+                                                              request_id=f"publish-{issuer}"), metadata=self.admin())
+            self.plan_of[issuer] = plan.name
+        self.assignment_of = {}
+        for plan in self.plan_of.values():
+            for assignment in self.plans.ListAssignments(self.ps.ListAssignmentsRequest(plan=plan, page_size=100),
+                                                         metadata=self.admin()).assignments:
+                self.assignment_of.setdefault(assignment.unit.removeprefix("units/"), assignment.name)
+        self.row("generated tree", f"{len(self.tree)} units, {len(self.plan_of)} published plans, "
+                 f"{len(self.assignment_of)} units with an assignment", len(self.assignment_of) == 60)
+
+    def ancestry(self, unit):
+        chain = []
+        while unit:
+            chain.append(unit)
+            unit = self.parent.get(unit)
+        return chain
+
+    # -- writes under faults ------------------------------------------------------------------
+    def writes_under_faults(self, name, fault, rounds, clients, seconds):
+        """`clients` threads create units (one request id each, retried until answered) while
+        `fault` strikes `rounds` times; then every acknowledged unit is there once, with one
+        audit row and one event, and nothing else was created."""
+        prefix = f"{name[:2]}{random.randrange(10**6)}"
+        acknowledged, gave_up, stop = [], [], threading.Event()
+        lock = threading.Lock()
+
+        def writer(client):
+            index = 0
+            while not stop.is_set():
+                index += 1
+                display = f"{prefix}号单位{client}-{index}"
+                request = self.us.CreateUnitRequest(request_id=f"{prefix}-{client}-{index}", unit=self.u.Unit(
+                    display_name=display, parent="units/load", kind=self.u.UNIT_KIND_OTHER,
+                    level=self.u.ADMINISTRATIVE_LEVEL_CITY))
+                deadline = time.time() + 120
+                while True:
+                    try:
+                        answer = self.units.CreateUnit(request, metadata=self.admin(), timeout=5)
+                        with lock:
+                            acknowledged.append((display, answer.unit.name))
+                        break
+                    except self.grpc.RpcError as error:
+                        if error.code() in (self.grpc.StatusCode.INVALID_ARGUMENT,
+                                            self.grpc.StatusCode.PERMISSION_DENIED) or time.time() > deadline:
+                            with lock:
+                                gave_up.append((display, self.status(error)))
+                            break
+                        time.sleep(0.05)
+
+        threads = [threading.Thread(target=writer, args=(client,)) for client in range(clients)]
+        for thread in threads:
+            thread.start()
+        for _ in range(rounds):
+            time.sleep(seconds / (rounds + 1))
+            fault()
+        time.sleep(seconds / (rounds + 1))
+        stop.set()
+        for thread in threads:
+            thread.join()
+        stored = self.cluster.psql(
+            f"SELECT v.display_name, count(*) FROM units.unit_versions v WHERE v.display_name LIKE '{prefix}号%' "
+            "GROUP BY 1")
+        counts = {display: int(count) for display, count in stored}
+        names = [name for _, name in acknowledged]
+        audit = dict(self.cluster.psql(
+            "SELECT resource, count(*) FROM units.audit_log WHERE method LIKE '%/CreateUnit' AND result = 'OK' "
+            f"AND resource IN (SELECT 'units/' || unit_id FROM units.unit_versions WHERE display_name LIKE '{prefix}号%') "
+            "GROUP BY 1"))
+        events = dict(self.cluster.psql(
+            "SELECT resource, count(*) FROM units.events WHERE event_type = 'unit.created' "
+            f"AND resource IN (SELECT 'units/' || unit_id FROM units.unit_versions WHERE display_name LIKE '{prefix}号%') "
+            "GROUP BY 1"))
+        lost = sum(1 for display, _ in acknowledged if display not in counts)
+        duplicates = sum(count - 1 for count in counts.values())
+        unacknowledged = len(set(counts) - {display for display, _ in acknowledged})
+        bad_audit = sum(1 for name in names if audit.get(name) != "1")
+        bad_events = sum(1 for name in names if events.get(name) != "1")
+        self.row(f"{name} {rounds}× under {clients} writers",
+                 f"{len(acknowledged)} acknowledged creates, {lost} lost, {duplicates} duplicates, "
+                 f"{unacknowledged} stored unacknowledged, {bad_audit} without exactly one audit row, "
+                 f"{bad_events} without exactly one event, {len(gave_up)} gave up",
+                 len(acknowledged) > 0 and not (lost or duplicates or unacknowledged or bad_audit or bad_events
+                                                or gave_up))
+
+    def crash_postgres(self):
+        self.cluster.crash()
+        time.sleep(1)
+        self.cluster.start()
+
+    def kill_server(self):
+        self.server.kill()
+        time.sleep(0.5)
+        self.server.start()
+
+
+    # -- retries, conflicts, load ------------------------------------------------------------
+    def duplicate_retries(self, total, distinct):
+        """`total` concurrent creates over `distinct` request ids: each id creates one unit, and
+        every answer to one id is the same unit."""
+        prefix = f"dup{random.randrange(10**6)}"
+
+        def create(index):
+            key = index % distinct
+            request = self.us.CreateUnitRequest(request_id=f"{prefix}-{key}", unit=self.u.Unit(
+                display_name=f"{prefix}重复{key}", parent="units/load", kind=self.u.UNIT_KIND_OTHER,
+                level=self.u.ADMINISTRATIVE_LEVEL_CITY))
+            return key, self.units.CreateUnit(request, metadata=self.admin(), timeout=30).unit.name
+
+        with concurrent.futures.ThreadPoolExecutor(64) as pool:
+            answers = list(pool.map(create, range(total)))
+        names = {}
+        for key, name in answers:
+            names.setdefault(key, set()).add(name)
+        stored = int(self.cluster.scalar(
+            f"SELECT count(*) FROM units.unit_versions WHERE display_name LIKE '{prefix}重复%'"))
+        self.row("duplicate retries", f"{total} concurrent calls over {distinct} request ids → {stored} units, "
+                 f"{sum(len(found) - 1 for found in names.values())} ids answered with two units",
+                 stored == distinct and all(len(found) == 1 for found in names.values()))
+
+    def etag_conflicts(self, clients, each):
+        """Read-modify-write of one counter by `clients` at once, retrying on ABORTED: no update
+        is lost."""
+        name = self.units.CreateUnit(self.us.CreateUnitRequest(request_id=f"counter-{random.randrange(10**6)}",
+                                     unit=self.u.Unit(display_name=f"计数单位{random.randrange(10**6)}",
+                                                      short_name="0", parent="units/load",
+                                                      kind=self.u.UNIT_KIND_OTHER,
+                                                      level=self.u.ADMINISTRATIVE_LEVEL_CITY)),
+                                     metadata=self.admin()).unit.name
+        conflicts = [0] * clients
+        from google.protobuf import field_mask_pb2
+
+        def increment(client):
+            for index in range(each):
+                while True:
+                    unit = self.units.GetUnit(self.us.GetUnitRequest(name=name), metadata=self.admin()).unit
+                    update = self.u.Unit(name=name, short_name=str(int(unit.short_name) + 1), etag=unit.etag)
+                    try:
+                        self.units.UpdateUnit(self.us.UpdateUnitRequest(
+                            unit=update, update_mask=field_mask_pb2.FieldMask(paths=["short_name"]),
+                            request_id=f"{name}-{client}-{index}-{conflicts[client]}"), metadata=self.admin())
+                        break
+                    except self.grpc.RpcError as error:
+                        if error.code() != self.grpc.StatusCode.ABORTED:
+                            raise
+                        conflicts[client] += 1
+
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            list(pool.map(increment, range(clients)))
+        final = int(self.units.GetUnit(self.us.GetUnitRequest(name=name), metadata=self.admin()).unit.short_name)
+        self.row("etag conflicts", f"{clients} clients × {each} read-modify-writes, {sum(conflicts)} ETAG_MISMATCH "
+                 f"retries → counter {final} ({clients * each - final} lost updates)", final == clients * each)
+
+    def pool_exhaustion(self, calls):
+        """Far more concurrent calls than the pool has connections: each is answered OK or
+        UNAVAILABLE with ErrorInfo, never INTERNAL, and the health check still answers."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+        request = self.us.ListUnitsRequest(parent="units/load", page_size=1000)
+        futures = [self.units.ListUnits.future(request, metadata=self.admin(), timeout=30) for _ in range(calls)]
+        started = time.time()
+        health = health_pb2_grpc.HealthStub(self.channel).Check(
+            health_pb2.HealthCheckRequest(service="fazhi.units.v1.UnitsService"), timeout=5)
+        health_ms = (time.time() - started) * 1000
+        outcomes = {}
+        bare = 0
+        for future in futures:
+            try:
+                future.result()
+                outcomes["OK"] = outcomes.get("OK", 0) + 1
+            except self.grpc.RpcError as error:
+                code, reason = self.status(error)
+                outcomes[code] = outcomes.get(code, 0) + 1
+                bare += reason is None
+        self.row("pool exhaustion", f"{calls} concurrent ListUnits on a 16-connection pool → "
+                 + ", ".join(f"{count} {code}" for code, count in sorted(outcomes.items()))
+                 + f"; {bare} without ErrorInfo; health answered {health.status == 1 and 'SERVING' or health.status} "
+                 f"in {health_ms:.0f} ms",
+                 set(outcomes) <= {"OK", "UNAVAILABLE"} and bare == 0 and outcomes.get("OK", 0) > 0
+                 and health.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def registry(self, prefix, count):
+        lines = ["units:"] + [f"  - {{id: {prefix}-{index}, display_name: {prefix}导入单位{index}, kind: other, "
+                              f"level: city, parent: load}}" for index in range(count)]
+        return "\n".join(lines).encode()
+
+    def imported(self, prefix):
+        return int(self.cluster.scalar(f"SELECT count(*) FROM units.units WHERE id LIKE '{prefix}-%'"))
+
+    def idle_sessions(self):
+        """Sessions of the server still in a transaction or running a statement."""
+        time.sleep(1)
+        return int(self.cluster.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'fazhi' AND pid <> pg_backend_pid() "
+            "AND (state LIKE 'idle in transaction%' OR state = 'active') AND backend_type = 'client backend'"))
+
+    def client_deadlines(self, calls, deadline=0.2):
+        """A 200 ms deadline on calls that take longer (a 2,000-unit import, 1,000 long
+        mentions): DEADLINE_EXCEEDED within the deadline + 100 ms, the import whole or not at all,
+        and no session left working."""
+        mentions = [f"演练市某某{index}" + "法治" * 90 for index in range(1000)]
+        codes, late, partial = {}, 0, 0
+        slowest = 0.0
+        for index in range(calls):
+            prefix = f"dl{random.randrange(10**6)}x{index}"
+            if index % 2:
+                call, request = self.units.ResolveUnitMentions, self.us.ResolveUnitMentionsRequest(
+                    context_unit="units/rl", mentions=mentions)
+            else:
+                call, request = self.units.ImportUnits, self.us.ImportUnitsRequest(
+                    format=self.us.REGISTRY_FORMAT_YAML, content=self.registry(prefix, 2000), request_id=prefix)
+            started = time.time()
+            code, _ = self.outcome(call, request, self.admin(), timeout=deadline)
+            took = time.time() - started
+            slowest = max(slowest, took)
+            codes[code] = codes.get(code, 0) + 1
+            late += took > deadline + 0.1
+            if not index % 2:
+                partial += self.imported(prefix) not in (0, 2000)
+        left = self.idle_sessions()
+        self.row("client deadlines", f"{calls} calls with a {deadline * 1000:.0f} ms deadline → "
+                 + ", ".join(f"{count} {code}" for code, count in sorted(codes.items()))
+                 + f"; slowest answer {slowest * 1000:.0f} ms, {late} later than deadline + 100 ms; "
+                 f"{partial} imports half-written; {left} sessions left busy",
+                 set(codes) <= {"OK", "DEADLINE_EXCEEDED"} and late == 0 and partial == 0 and left == 0)
+
+    def cancellation(self, calls):
+        """Imports cancelled by the client at a random moment: each is all or nothing."""
+        outcomes = {"all": 0, "nothing": 0, "partial": 0}
+        for index in range(calls):
+            prefix = f"cx{random.randrange(10**6)}x{index}"
+            future = self.units.ImportUnits.future(self.us.ImportUnitsRequest(
+                format=self.us.REGISTRY_FORMAT_YAML, content=self.registry(prefix, 1000), request_id=prefix),
+                metadata=self.admin(), timeout=30)
+            time.sleep(random.uniform(0.005, 0.4))
+            future.cancel()
+            try:
+                future.result()
+            except (self.grpc.RpcError, self.grpc.FutureCancelledError):
+                pass
+            time.sleep(0.3)
+            count = self.imported(prefix)
+            outcomes["all" if count == 1000 else "nothing" if count == 0 else "partial"] += 1
+        left = self.idle_sessions()
+        self.row("cancellation mid-call", f"{calls} imports of 1,000 units cancelled at 5–400 ms → "
+                 f"{outcomes['all']} whole, {outcomes['nothing']} not at all, {outcomes['partial']} partial; "
+                 f"{left} sessions left busy", outcomes["partial"] == 0 and left == 0)
+
+    # -- hostile input ----------------------------------------------------------------------
+    def malformed(self, bodies):
+        """Bytes that are not the request message: INVALID_ARGUMENT with ErrorInfo (or, when they
+        happen to decode, an ordinary answer), never INTERNAL; an oversized message
+        RESOURCE_EXHAUSTED with ErrorInfo."""
+        methods = ["/fazhi.units.v1.UnitsService/GetUnit", "/fazhi.units.v1.UnitsService/CreateUnit",
+                   "/fazhi.units.v1.UnitsService/ListUnits", "/fazhi.plans.v1.PlansService/ImportPlan",
+                   "/fazhi.plans.v1.PlansService/ClaimAssignment"]
+        codes, bare = {}, 0
+        for index in range(bodies):
+            call = self.channel.unary_unary(methods[index % len(methods)])
+            body = random.randbytes(random.randint(1, 300))
+            try:
+                call(body, metadata=self.admin(), timeout=10)
+                code, reason = "OK", "-"
+            except self.grpc.RpcError as error:
+                code, reason = self.status(error)
+            codes[code] = codes.get(code, 0) + 1
+            bare += reason is None
+        self.row("malformed messages", f"{bodies} random bodies → "
+                 + ", ".join(f"{count} {code}" for code, count in sorted(codes.items()))
+                 + f"; {bare} errors without ErrorInfo",
+                 not {"INTERNAL", "UNKNOWN"} & set(codes) and bare == 0)
+        big = self.channel.unary_unary("/fazhi.units.v1.UnitsService/CreateUnit")
+        try:
+            big(b"\x0a" + b"\xff" * (17 << 20), metadata=self.admin(), timeout=30)
+            code, reason = "OK", None
+        except self.grpc.RpcError as error:
+            code, reason = self.status(error)
+        self.row("oversized message", f"17 MiB → {code} {reason}", code == "RESOURCE_EXHAUSTED" and reason)
+
+    PAYLOADS = ["' OR '1'='1", "'; DROP TABLE units.units; --", '" OR 1=1 --', "%' AND pg_sleep(5) --",
+                "1; SELECT pg_sleep(5)", "$$; DROP SCHEMA units CASCADE; $$", "\x00", "a\x00b", "units/rl\x00",
+                "${jndi:ldap://x/a}", "{{7*7}}", "%s%s%s%n", "../../etc/passwd", "<script>alert(1)</script>",
+                "\u3000", "\u202e反转", "𠮷" * 60, "A" * 10000, "units/../units/rl", "units/rl' --", "*", "%", "_",
+                "\\", "''", "NULL", "-1", "9" * 40, "\t\n\r", "\ufeff", "units/rl); DELETE FROM units.units; --",
+                "' UNION SELECT chain FROM units.audit_log --", "\x1b[31m", "😀" * 30, "🀄\u0301\u0301"]
+
+    def schema_digest(self):
+        return self.cluster.scalar(
+            "SELECT md5(string_agg(line, ',' ORDER BY line)) FROM ("
+            " SELECT table_schema || '.' || table_name || '.' || column_name || ':' || data_type AS line"
+            "   FROM information_schema.columns WHERE table_schema IN ('units', 'plans')"
+            " UNION ALL SELECT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            "   WHERE n.nspname IN ('units', 'plans')"
+            " UNION ALL SELECT tgrelid::regclass::text || ':' || tgname || ':' || tgenabled::text FROM pg_trigger"
+            "   WHERE NOT tgisinternal AND tgrelid::regclass::text ~ '^(units|plans)\\.'"
+            " UNION ALL SELECT grantee || ':' || table_schema || '.' || table_name || ':' || privilege_type"
+            "   FROM information_schema.table_privileges WHERE table_schema IN ('units', 'plans')"
+            " UNION ALL SELECT rolname || ':' || rolsuper::text FROM pg_roles) AS catalog")
+
+    def injection(self):
+        """Injection-style strings in every kind of text a caller sends: no INTERNAL, and the
+        schemas, functions, triggers and grants are as before."""
+        before = self.schema_digest()
+        audit_filter = self.audit_pb2.AuditRecordFilter
+        calls = [
+            (self.units.ListUnits, lambda p: self.us.ListUnitsRequest(search=p)),
+            (self.units.ListUnits, lambda p: self.us.ListUnitsRequest(parent=p)),
+            (self.units.GetUnit, lambda p: self.us.GetUnitRequest(name=f"units/{p}")),
+            (self.units.GetUnit, lambda p: self.us.GetUnitRequest(name="units/rl", as_of=p)),
+            (self.units.ResolveUnitMentions, lambda p: self.us.ResolveUnitMentionsRequest(
+                context_unit="units/rl", mentions=[p])),
+            (self.units.CreateUnit, lambda p: self.us.CreateUnitRequest(request_id=hashlib.md5(p.encode()).hexdigest(),
+                                                                        unit=self.u.Unit(
+                display_name=p, short_name=p, aliases=[p], parent="units/load", kind=self.u.UNIT_KIND_OTHER,
+                level=self.u.ADMINISTRATIVE_LEVEL_CITY))),
+            (self.units.ListAuditRecords, lambda p: self.us.ListAuditRecordsRequest(filter=audit_filter(
+                resource=p, subject=p, method=p, result=p, caller_unit=p))),
+            (self.plans.ListPlans, lambda p: self.ps.ListPlansRequest(issuer=p)),
+            (self.plans.GetPlan, lambda p: self.ps.GetPlanRequest(name=f"plans/{p}")),
+            (self.plans.ListAssignments, lambda p: self.ps.ListAssignmentsRequest(unit=p)),
+            (self.plans.ImportPlan, lambda p: self.ps.ImportPlanRequest(
+                issuer="units/rl", content=f"演练{p}方案\n一、{p}\n1. {p}。\n  牵头单位:{p}\n".encode(),
+                validate_only=True, request_id=f"inj{hashlib.md5(p.encode()).hexdigest()}")),
+            (self.plans.ListAuditRecords, lambda p: self.ps.ListAuditRecordsRequest(filter=audit_filter(
+                resource=p, subject=p))),
+        ]
+        codes = {}
+        for payload in self.PAYLOADS:
+            for call, request in calls:
+                code, _ = self.outcome(call, request(payload), self.admin())
+                codes[code] = codes.get(code, 0) + 1
+        after = self.schema_digest()
+        self.row("injection payloads", f"{len(self.PAYLOADS)} payloads × {len(calls)} fields → "
+                 + ", ".join(f"{count} {code}" for code, count in sorted(codes.items()))
+                 + f"; schema digest {'unchanged' if before == after else 'CHANGED'}",
+                 not {"INTERNAL", "UNKNOWN"} & set(codes) and before == after)
+
+
+def main():
+    e2e.ensure_environment()
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    os.makedirs(WORK, exist_ok=True)
+    matrix = Matrix(os.path.abspath(sys.argv[1]))
+    rounds, clients, seconds = (1, 8, 8) if QUICK else (3, 16, 40)
+    started = time.time()
+    try:
+        matrix.build_tree()
+        if not os.environ.get("MATRIX_SKIP_FAULTS"):
+            matrix.writes_under_faults("Postgres crashed", matrix.crash_postgres, rounds, clients, seconds)
+            matrix.writes_under_faults("service killed", matrix.kill_server, rounds, clients, seconds)
+        matrix.duplicate_retries(*((100, 25) if QUICK else (400, 50)))
+        matrix.etag_conflicts(*((8, 20) if QUICK else (32, 100)))
+        matrix.pool_exhaustion(200 if QUICK else 1000)
+        matrix.client_deadlines(20 if QUICK else 100)
+        matrix.cancellation(6 if QUICK else 30)
+        matrix.malformed(400 if QUICK else 4000)
+        matrix.injection()
+    finally:
+        matrix.server.stop()
+        matrix.cluster.stop()
+    print(f"\nfault matrix ({'quick' if QUICK else 'full'}, {time.time() - started:.0f} s):\n")
+    print(matrix.table())
+    sys.exit(0 if all(ok for _, _, ok in matrix.rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
