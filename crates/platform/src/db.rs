@@ -38,6 +38,21 @@ pub async fn connect(
     connect_to(url, settings, application_name, None).await
 }
 
+/// Begins a transaction on a pooled connection so that dropping the caller's future cannot
+/// interrupt `BEGIN` itself: sqlx 0.9.0 counts the transaction only once `BEGIN` is answered, so
+/// a future dropped in between (a client gone, a deadline) would hand the next borrower a
+/// connection inside a transaction nobody rolls back (transact-rs/sqlx#4393, fixed upstream
+/// after 0.9.0). In a task of its own `BEGIN` completes; a transaction no one awaits any more is
+/// then dropped and rolled back as usual.
+pub async fn begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))?
+}
+
 /// The pool a service's migrations run on: `database.migration_url` (its schema's owner) when
 /// set, else the service's own pool.
 pub async fn migration_pool(
@@ -390,7 +405,7 @@ async fn platform_tables(
     schema: &'static str,
     through: i32,
 ) -> Result<(), sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = begin(pool).await?;
     // Replicas starting together take turns; the lock ends with the transaction.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind(format!("{schema}.platform_migrations"))

@@ -99,7 +99,7 @@ where
             return Ok(stored);
         }
         let prepared = prepare().await?;
-        let mut transaction = pool.begin().await.map_err(PlatformError::from)?;
+        let mut transaction = crate::db::begin(pool).await.map_err(PlatformError::from)?;
         bound_by_deadline(&mut transaction, context).await?;
         if !claim(&mut transaction, schema, context).await? {
             // A duplicate committed while this call prepared (or this claim waited for it to
@@ -252,7 +252,7 @@ where
     T: Serialize,
     E: From<PlatformError>,
 {
-    let mut transaction = pool.begin().await.map_err(PlatformError::from)?;
+    let mut transaction = crate::db::begin(pool).await.map_err(PlatformError::from)?;
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {schema}.consumer_cursors (stream, sequence) VALUES ($1, 0) ON CONFLICT DO NOTHING"
     )))
@@ -328,7 +328,7 @@ pub async fn audit_refusal(
     result: &str,
 ) {
     let audited = async {
-        let mut transaction = pool.begin().await?;
+        let mut transaction = crate::db::begin(pool).await?;
         write_audit(
             &mut transaction,
             (schema, key),
