@@ -209,6 +209,17 @@ impl PlanBook {
     /// `mutation::run`).
     async fn authorize_read(&self, context: &CallContext, unit_id: &str, need: Need) -> Result<()> {
         let decision = self.authorize(context, unit_id, need).await;
+        self.audit_read_refusal(context, &unit(unit_id).name(), decision)
+            .await
+    }
+
+    /// Audits a read's refusal of `resource` (not a fault of ours), and passes the decision on.
+    async fn audit_read_refusal<T>(
+        &self,
+        context: &CallContext,
+        resource: &str,
+        decision: Result<T>,
+    ) -> Result<T> {
         if let Err(error) = &decision {
             let description = error.describe();
             if !fazhi_platform::telemetry::is_server_fault(description.code) {
@@ -216,7 +227,7 @@ impl PlanBook {
                     self.store.pool(),
                     self.store.journal(),
                     context,
-                    &unit(unit_id).name(),
+                    resource,
                     description.reason,
                 )
                 .await;
@@ -341,6 +352,19 @@ impl PlanBook {
         self.mutate(context, &id.name(), prepare, apply).await
     }
 
+    /// The plan of an assignment being looked for; a missing plan is refused to anyone but an
+    /// admin as another unit's assignment is (AIP-211).
+    async fn plan_of_assignment(&self, context: &CallContext, plan: &PlanId) -> Result<Plan> {
+        match self.store.get_plan(plan).await {
+            Err(PlansError::PlanNotFound(_))
+                if !context.caller.has(fazhi_platform::auth::Role::Admin) =>
+            {
+                Err(PlatformError::PermissionDenied.into())
+            }
+            found => found,
+        }
+    }
+
     /// An assignment, once the caller is found to work for its unit.
     async fn assignment_for_unit(
         &self,
@@ -352,15 +376,7 @@ impl PlanBook {
             // AIP-211: a missing assignment is NOT_FOUND only to those who may see every
             // assignment of the plan; to anyone else it is refused like another unit's.
             Err(PlansError::AssignmentNotFound(name)) => {
-                let issuer = match self.store.get_plan(plan).await {
-                    Ok(found) => found.issuer,
-                    Err(PlansError::PlanNotFound(_))
-                        if !context.caller.has(fazhi_platform::auth::Role::Admin) =>
-                    {
-                        return Err(PlatformError::PermissionDenied.into());
-                    }
-                    Err(error) => return Err(error),
-                };
+                let issuer = self.plan_of_assignment(context, plan).await?.issuer;
                 self.authorize(context, &issuer, Need::Coordinate).await?;
                 return Err(PlansError::AssignmentNotFound(name));
             }
@@ -473,10 +489,12 @@ impl PlanBook {
         let target = format!("{}/tasks/{task}/assignments/{id}", plan_id.name());
         let reason = reason.trim();
         let prepare = async || {
-            let assignment = self.store.get_assignment(plan_id, task, id).await?;
-            let plan = self.store.get_plan(plan_id).await?;
+            // AIP-211: whether the assignment exists is told only to those who manage the
+            // plan's issuer.
+            let plan = self.plan_of_assignment(context, plan_id).await?;
             self.authorize(context, &plan.issuer, Need::Coordinate)
                 .await?;
+            let assignment = self.store.get_assignment(plan_id, task, id).await?;
             let mut violations = Vec::new();
             if reason.is_empty() {
                 violations.push(FieldViolation::required("reason"));
@@ -590,16 +608,21 @@ impl PlanBook {
         self.store.list_tasks(plan, after, page_size).await
     }
 
-    /// An assignment for a read by those who work for its unit (a refusal audited).
+    /// An assignment for a read by those who work for its unit, refused (and audited) as
+    /// [`Self::assignment_for_unit`] refuses a change.
     async fn assignment_to_read(
         &self,
         context: &CallContext,
-        (plan, task, id): (&PlanId, &str, &str),
+        key: (&PlanId, &str, &str),
     ) -> Result<Assignment> {
-        let assignment = self.store.get_assignment(plan, task, id).await?;
-        self.authorize_read(context, &assignment.unit, Need::WorkFor)
-            .await?;
-        Ok(assignment)
+        let (plan, task, id) = key;
+        let found = self.assignment_for_unit(context, key).await;
+        self.audit_read_refusal(
+            context,
+            &format!("{}/tasks/{task}/assignments/{id}", plan.name()),
+            found,
+        )
+        .await
     }
 
     /// An assignment's reports, newest first: for those who work for its unit.

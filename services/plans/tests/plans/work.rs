@@ -1730,6 +1730,47 @@ async fn denials_look_the_same_whether_or_not_the_resource_exists() {
         );
     }
     assert_eq!(shape(&report(&mut app, &existing, &other).await), denied);
+    // Reading an assignment's reports or evidence, and reassigning it, the same.
+    for name in [&existing, &missing_assignment, &missing_plan] {
+        let reports = app
+            .plans
+            .list_progress_reports(with_token(
+                pb::ListProgressReportsRequest {
+                    parent: name.clone(),
+                    ..Default::default()
+                },
+                &other,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(shape(&reports), denied, "list reports of {name}");
+        let evidence = app
+            .plans
+            .get_evidence(with_token(
+                pb::GetEvidenceRequest {
+                    assignment: name.clone(),
+                    sha256: "0".repeat(64),
+                },
+                &other,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(shape(&evidence), denied, "evidence of {name}");
+        let reassign = app
+            .plans
+            .reassign_assignment(with_token(
+                pb::ReassignAssignmentRequest {
+                    name: name.clone(),
+                    unit: "units/tl-sfj".to_owned(),
+                    reason: "probe".to_owned(),
+                    ..Default::default()
+                },
+                &other,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(shape(&reassign), denied, "reassign {name}");
+    }
     // Those who may see the whole plan are told what is missing.
     assert_eq!(
         claim(&mut app, &missing_assignment, &admin).await.code(),
@@ -1772,6 +1813,9 @@ async fn denials_look_the_same_whether_or_not_the_resource_exists() {
         (&missing_assignment, "ClaimAssignment"),
         (&missing_assignment, "ReportProgress"),
         (&missing_plan, "ClaimAssignment"),
+        (&missing_assignment, "ListProgressReports"),
+        (&missing_plan, "GetEvidence"),
+        (&missing_assignment, "ReassignAssignment"),
         (&"units/tl-zwfwj".to_owned(), "ListAssignments"),
         (&"units/no-such-unit".to_owned(), "ListAssignments"),
     ] {
