@@ -164,6 +164,8 @@ struct ServerArgs {
 enum RoleArg {
     Admin,
     Coordinator,
+    /// Also as the API names it (`unit_staff`), as the README and tokens spell it.
+    #[value(name = "unit_staff", alias = "unit-staff")]
     UnitStaff,
     Viewer,
 }
