@@ -155,12 +155,11 @@ impl GrpcServer {
             .layer(DatabaseGateLayer {
                 gates: Arc::from(gates),
             })
-            // Rejects at once when the limit below is full, rather than queueing into timeouts.
-            .load_shed()
-            // One limit for the whole process, not per connection.
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                settings.concurrency_limit,
-            ))
+            // One limit for the whole process, rejecting at once when full rather than queueing
+            // into timeouts; health checks go around it.
+            .layer(LimitLayer {
+                limit: tower::limit::GlobalConcurrencyLimitLayer::new(settings.concurrency_limit),
+            })
             // Innermost: bounds the handler's own time by the server's limit or the caller's
             // shorter `grpc-timeout`, and tells the handler when that is.
             .layer(DeadlineLayer {
@@ -243,6 +242,8 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
 /// One service's database, probed while the server runs.
 struct DatabaseWatch {
@@ -337,6 +338,59 @@ where
         }
         let future = self.inner.call(request);
         Box::pin(async move { future.await.map_err(Into::into) })
+    }
+}
+
+/// Sheds calls beyond the process's concurrency limit, except health checks: a probe shed under
+/// load has the orchestrator restart a server that is busy, not broken (the fault matrix: 1,000
+/// concurrent calls had the health check answered `UNAVAILABLE`).
+#[derive(Clone)]
+struct LimitLayer {
+    limit: tower::limit::GlobalConcurrencyLimitLayer,
+}
+
+impl<S: Clone> Layer<S> for LimitLayer {
+    type Service = Limit<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Limit {
+            limited: tower::load_shed::LoadShed::new(self.limit.layer(inner.clone())),
+            direct: inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Limit<S> {
+    limited: tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<S>>,
+    direct: S,
+}
+
+impl<S, B> Service<Request<B>> for Limit<S>
+where
+    S: Service<Request<B>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<S::Response, BoxError>>;
+
+    // Which path a call takes is known only from the request: each call readies its own clone
+    // (a clone of the limit holds no permit), so no permit is taken for a call that skips it.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        use tower::ServiceExt;
+        if request.uri().path().starts_with(HEALTH_PREFIX) {
+            let direct = self.direct.clone().oneshot(request);
+            Box::pin(async move { direct.await.map_err(Into::into) })
+        } else {
+            Box::pin(self.limited.clone().oneshot(request))
+        }
     }
 }
 
@@ -510,7 +564,7 @@ where
         request.extensions_mut().insert(self.clock);
         request.extensions_mut().insert(self.stopping.clone());
         // Health checks come every few seconds from every probe: counted, not traced.
-        let span = if method.starts_with("/grpc.health.v1.Health/") {
+        let span = if method.starts_with(HEALTH_PREFIX) {
             tracing::Span::none()
         } else {
             server_span(&method, request.headers())

@@ -131,6 +131,24 @@ async fn calls_beyond_the_concurrency_limit_are_shed_as_unavailable() {
 }
 
 #[tokio::test]
+async fn health_checks_are_answered_while_the_concurrency_limit_is_full() {
+    let server = serve(Duration::from_millis(1500), 10_000, 2).await;
+    let busy: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(call(server.channel.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The limit is full: another call is shed, the health check is answered.
+    assert_eq!(call(server.channel.clone()).await.code(), Code::Unavailable);
+    assert_eq!(
+        health_of(server.channel.clone(), "fazhi.test.Slow").await,
+        ServingStatus::Serving as i32
+    );
+    for call in busy {
+        assert_eq!(call.await.unwrap().code(), Code::Unimplemented);
+    }
+}
+
+#[tokio::test]
 async fn health_reports_each_added_service() {
     let server = serve(Duration::from_millis(1), 1000, 16).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());
