@@ -446,7 +446,8 @@ class Matrix:
         """Sessions of the server still in a transaction or running a statement."""
         time.sleep(1)
         busy = self.cluster.psql(
-            "SELECT application_name, state, now() - state_change, left(query, 120) FROM pg_stat_activity "
+            "SELECT application_name, state, now() - state_change, translate(left(query, 120), E'\\n', ' ') "
+            "FROM pg_stat_activity "
             "WHERE datname = 'fazhi' AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
             "AND (state LIKE 'idle in transaction%' OR state = 'active')")
         for session in busy:

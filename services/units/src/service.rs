@@ -415,6 +415,10 @@ impl UnitRegistry {
         let ancestry_ids: Vec<UnitId> = ancestry.iter().map(|unit| unit.id.clone()).collect();
         let groups = groups_in_scope(self.store.all_groups().await?, &ancestry_ids);
         let mentions = mentions.to_vec();
+        // Once this future is dropped (the deadline passed, the caller went away) nobody waits
+        // for the answer: the matching stops instead of taking CPU from other calls.
+        let abandoned = tokio_util::sync::CancellationToken::new();
+        let _abandon_when_dropped = abandoned.clone().drop_guard();
         // Building the index and matching is CPU work (a county has thousands of units, a call
         // up to 1,000 mentions): off the async runtime, so no other call waits behind it.
         tokio::task::spawn_blocking(move || {
@@ -424,22 +428,30 @@ impl UnitRegistry {
                 groups: &groups,
             });
             let mut cache: HashMap<&str, Resolution> = HashMap::new();
-            mentions
-                .iter()
-                .map(|mention| {
+            let mut resolutions = Vec::with_capacity(mentions.len());
+            for mention in &mentions {
+                if abandoned.is_cancelled() {
+                    return None;
+                }
+                resolutions.push(
                     cache
                         .entry(mention)
                         .or_insert_with(|| index.resolve(mention))
-                        .clone()
-                })
-                .collect()
+                        .clone(),
+                );
+            }
+            Some(resolutions)
         })
         .await
         .map_err(|error| {
             UnitsError::Platform(PlatformError::Internal(format!(
                 "mention resolution failed: {error}"
             )))
-        })
+        })?
+        // Abandoned: the caller has its answer (DEADLINE_EXCEEDED or CANCELLED) already.
+        .ok_or(UnitsError::Platform(PlatformError::Internal(
+            "mention resolution abandoned".to_owned(),
+        )))
     }
 
     /// Imports a registry file: admins only.
