@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod demo;
 pub mod link;
+pub mod load;
 pub mod replay;
 
 use std::net::SocketAddr;

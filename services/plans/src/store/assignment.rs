@@ -16,6 +16,22 @@ fn assignment_not_found(plan: &PlanId, task: &str, id: &str) -> PlansError {
     PlansError::AssignmentNotFound(format!("{}/tasks/{task}/assignments/{id}", plan.name()))
 }
 
+/// Assignments of a plan (`$1`) and/or a unit (`$2`), or of the tasks a unit leads (`$8`), in
+/// list order after the keyset position `$3`–`$6` (when `$3` is not null), at most `$7`. Public
+/// for the load benchmark, whose baseline runs it through pgbench.
+pub fn list_assignments_sql() -> String {
+    format!(
+        "{ASSIGNMENT_SELECT}
+         WHERE ($1::text IS NULL OR a.plan_id = $1) AND ($2::text IS NULL OR a.unit_id = $2)
+           AND ($3::text IS NULL OR (a.plan_id, a.task_position, a.unit_id, a.role) > ($3, $4, $5, $6))
+           AND ($8::text IS NULL OR (a.plan_id, a.task_id) IN (
+                 SELECT lead.plan_id, lead.task_id FROM plans.assignments lead
+                 WHERE lead.unit_id = $8 AND lead.role = 'lead'))
+         ORDER BY a.plan_id, a.task_position, a.unit_id, a.role
+         LIMIT $7"
+    )
+}
+
 impl Store {
     /// Assignments of a plan and/or a unit, in task order, after a keyset position.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_assignments"))]
@@ -31,26 +47,17 @@ impl Store {
             }
             None => (None, None, None, None),
         };
-        let rows: Vec<AssignmentRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "{ASSIGNMENT_SELECT}
-             WHERE ($1::text IS NULL OR a.plan_id = $1) AND ($2::text IS NULL OR a.unit_id = $2)
-               AND ($3::text IS NULL OR (a.plan_id, a.task_position, a.unit_id, a.role) > ($3, $4, $5, $6))
-               AND ($8::text IS NULL OR (a.plan_id, a.task_id) IN (
-                     SELECT lead.plan_id, lead.task_id FROM plans.assignments lead
-                     WHERE lead.unit_id = $8 AND lead.role = 'lead'))
-             ORDER BY a.plan_id, a.task_position, a.unit_id, a.role
-             LIMIT $7"
-        )))
-        .bind(filter.plan.map(PlanId::as_str))
-        .bind(filter.unit)
-        .bind(after_plan)
-        .bind(after_position)
-        .bind(after_unit)
-        .bind(after_role)
-        .bind(page_size + 1)
-        .bind(filter.led_by)
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<AssignmentRow> = sqlx::query_as(AssertSqlSafe(list_assignments_sql()))
+            .bind(filter.plan.map(PlanId::as_str))
+            .bind(filter.unit)
+            .bind(after_plan)
+            .bind(after_position)
+            .bind(after_unit)
+            .bind(after_role)
+            .bind(page_size + 1)
+            .bind(filter.led_by)
+            .fetch_all(self.pool())
+            .await?;
         let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
         let items = rows
             .into_iter()

@@ -7,7 +7,10 @@ mod plan;
 mod progress;
 mod task;
 
-pub use assignment::{assignment_change, lock_assignment, repoint_assignments, update_assignment};
+pub use assignment::{
+    assignment_change, list_assignments_sql, lock_assignment, repoint_assignments,
+    update_assignment,
+};
 pub use plan::{delete_draft, insert_draft, lock_plan, publish, save_plan};
 pub use progress::insert_report;
 pub use task::{insert_task, order_tasks, place_task, remove_task, save_task, task_in, tasks_in};

@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// Live groups in id order after `$1` (when not null), at most `$2`.
+pub fn groups_sql() -> String {
+    format!(
+        "SELECT {GROUP_COLUMNS} FROM units.unit_groups
+         WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    )
+}
+
 impl Store {
     /// Every live group, in one read.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_groups"))]
@@ -67,14 +75,11 @@ impl Store {
         after: Option<String>,
         page_size: i64,
     ) -> Result<Page<UnitGroup, String>> {
-        let rows: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {GROUP_COLUMNS} FROM units.unit_groups
-             WHERE delete_time IS NULL AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
-        )))
-        .bind(after)
-        .bind(page_size + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(groups_sql()))
+            .bind(after)
+            .bind(page_size + 1)
+            .fetch_all(&self.pool)
+            .await?;
         let items = rows
             .into_iter()
             .map(UnitGroup::try_from)

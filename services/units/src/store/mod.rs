@@ -7,7 +7,8 @@ mod import;
 mod reorganization;
 mod unit;
 
-pub use unit::{LIFETIME_SQL, unit_on_day_sql};
+pub use group::groups_sql;
+pub use unit::{LIFETIME_SQL, ancestry_sql, descendants_sql, unit_on_day_sql};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::aip::Page;

@@ -12,6 +12,47 @@ pub fn unit_on_day_sql() -> String {
     format!("{UNIT_SELECT} WHERE u.id = $2 AND {EXISTS_ON_DAY}")
 }
 
+/// A unit and its ancestors on a day (`$1` the day, `$2` the id), the unit first.
+pub fn ancestry_sql() -> String {
+    format!(
+        r#"WITH RECURSIVE chain (id, depth) AS (
+             SELECT $2::text, 0
+             UNION ALL
+             SELECT v.parent_id, chain.depth + 1
+             FROM chain JOIN units.unit_versions v
+               ON v.unit_id = chain.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+             WHERE v.parent_id IS NOT NULL AND chain.depth < 64
+           )
+           {UNIT_SELECT} JOIN chain ON chain.id = u.id
+           ORDER BY chain.depth"#
+    )
+}
+
+/// Units below a unit on a day (`$1` the day, `$2` the unit, `$3` the depth limit or 0, after
+/// the keyset position `$4`–`$6` when `$4` is not null, at most `$7`).
+pub fn descendants_sql() -> String {
+    format!(
+        r#"WITH RECURSIVE tree (id, depth) AS (
+             SELECT v.unit_id, 1 FROM units.unit_versions v
+             WHERE v.parent_id = $2 AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+             UNION ALL
+             SELECT v.unit_id, tree.depth + 1
+             FROM tree JOIN units.unit_versions v
+               ON v.parent_id = tree.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+             WHERE ($3 = 0 OR tree.depth < $3) AND tree.depth < 64
+           ),
+           found AS ({UNIT_SELECT} JOIN tree ON tree.id = u.id
+                     WHERE {EXISTS_ON_DAY} AND u.delete_time IS NULL)
+           SELECT found.*, tree.depth FROM found JOIN tree ON tree.id = found.id
+           WHERE $4::int IS NULL
+              OR tree.depth > $4
+              OR (tree.depth = $4 AND found.display_name COLLATE "zh-Hans-x-icu" > $5)
+              OR (tree.depth = $4 AND found.display_name = $5 AND found.id > $6)
+           ORDER BY tree.depth, found.display_name COLLATE "zh-Hans-x-icu", found.id
+           LIMIT $7"#
+    )
+}
+
 impl Store {
     /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lifetime"))]
@@ -77,22 +118,11 @@ impl Store {
     /// The unit and its ancestors on a day, the unit first.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "ancestry"))]
     pub async fn ancestry(&self, id: &UnitId, as_of: NaiveDate) -> Result<Vec<Unit>> {
-        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            r#"WITH RECURSIVE chain (id, depth) AS (
-                 SELECT $2::text, 0
-                 UNION ALL
-                 SELECT v.parent_id, chain.depth + 1
-                 FROM chain JOIN units.unit_versions v
-                   ON v.unit_id = chain.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
-                 WHERE v.parent_id IS NOT NULL AND chain.depth < 64
-               )
-               {UNIT_SELECT} JOIN chain ON chain.id = u.id
-               ORDER BY chain.depth"#
-        )))
-        .bind(as_of)
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(ancestry_sql()))
+            .bind(as_of)
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         units_from(rows)
     }
 
@@ -122,35 +152,16 @@ impl Store {
             Some((depth, name, id)) => (Some(depth), Some(name), Some(id)),
             None => (None, None, None),
         };
-        let found: Vec<DescendantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            r#"WITH RECURSIVE tree (id, depth) AS (
-                 SELECT v.unit_id, 1 FROM units.unit_versions v
-                 WHERE v.parent_id = $2 AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
-                 UNION ALL
-                 SELECT v.unit_id, tree.depth + 1
-                 FROM tree JOIN units.unit_versions v
-                   ON v.parent_id = tree.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
-                 WHERE ($3 = 0 OR tree.depth < $3) AND tree.depth < 64
-               ),
-               found AS ({UNIT_SELECT} JOIN tree ON tree.id = u.id
-                         WHERE {EXISTS_ON_DAY} AND u.delete_time IS NULL)
-               SELECT found.*, tree.depth FROM found JOIN tree ON tree.id = found.id
-               WHERE $4::int IS NULL
-                  OR tree.depth > $4
-                  OR (tree.depth = $4 AND found.display_name COLLATE "zh-Hans-x-icu" > $5)
-                  OR (tree.depth = $4 AND found.display_name = $5 AND found.id > $6)
-               ORDER BY tree.depth, found.display_name COLLATE "zh-Hans-x-icu", found.id
-               LIMIT $7"#
-        )))
-        .bind(as_of)
-        .bind(id.as_str())
-        .bind(max_depth)
-        .bind(after_depth)
-        .bind(after_name)
-        .bind(after_id)
-        .bind(page_size + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let found: Vec<DescendantRow> = sqlx::query_as(sqlx::AssertSqlSafe(descendants_sql()))
+            .bind(as_of)
+            .bind(id.as_str())
+            .bind(max_depth)
+            .bind(after_depth)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(page_size + 1)
+            .fetch_all(&self.pool)
+            .await?;
         let items = found
             .into_iter()
             .map(|row| {
