@@ -74,11 +74,17 @@ where
 {
     let started = Instant::now();
     let deadline = started + length;
-    let tasks = clients.iter().cloned().map(|client| {
+    let count = clients.len() as u32;
+    let tasks = clients.iter().cloned().zip(0..).map(|(client, index)| {
         let call = call.clone();
         tokio::spawn(async move {
             let mut latency = Histogram::<u64>::new(3).unwrap();
-            let mut ticks = interval.map(tokio::time::interval);
+            // Clients start spread over one interval: started together they would call in
+            // bursts of all at once and measure their own queueing.
+            let mut ticks = interval.map(|interval| {
+                let offset = interval * index / count;
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, interval)
+            });
             while Instant::now() < deadline {
                 if let Some(ticks) = &mut ticks {
                     ticks.tick().await;
@@ -164,12 +170,13 @@ pub fn pgbench(
         .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
 }
 
-/// One statement of a pgbench script: `$n` placeholders become `:name`s, on one line.
-pub fn pgbench_statement(sql: &str, variables: &[&str]) -> String {
+/// One statement of a pgbench script, on one line: `$n` becomes the n-th of `arguments`
+/// (a pgbench variable such as `:id`, or a literal such as `NULL`).
+pub fn pgbench_statement(sql: &str, arguments: &[&str]) -> String {
     let mut statement = sql.replace('\n', " ");
     // From the highest number down, so `$1` does not eat the start of `$10`.
-    for (index, variable) in variables.iter().enumerate().rev() {
-        statement = statement.replace(&format!("${}", index + 1), &format!(":{variable}"));
+    for (index, argument) in arguments.iter().enumerate().rev() {
+        statement = statement.replace(&format!("${}", index + 1), argument);
     }
     format!("{statement};\n")
 }

@@ -144,7 +144,13 @@ async fn main() {
     let timings = vec![
         round_trip(&database.pool).await,
         time("GetUnit (as of a day)", 200, || async {
-            usize::from(store.get_unit(&village, day).await.unwrap().is_some())
+            usize::from(
+                store
+                    .get_unit(&village, Some(day), day)
+                    .await
+                    .unwrap()
+                    .is_some(),
+            )
         })
         .await,
         time("ancestors of a village (depth 4)", 200, || async {

@@ -82,15 +82,8 @@ impl UnitRegistry {
         as_of: Option<NaiveDate>,
         today: NaiveDate,
     ) -> Result<Unit> {
-        let day = match as_of {
-            Some(day) => day,
-            None => {
-                let (valid_from, valid_until) = self.store.lifetime(id).await?;
-                showing_day(valid_from, valid_until, today)
-            }
-        };
         self.store
-            .get_unit(id, day)
+            .get_unit(id, as_of, today)
             .await?
             .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
     }

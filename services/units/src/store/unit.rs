@@ -54,23 +54,34 @@ pub fn descendants_sql() -> String {
 }
 
 impl Store {
-    /// The first and last day of a unit, to pick the day a plain `GetUnit` shows.
-    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lifetime"))]
-    pub async fn lifetime(&self, id: &UnitId) -> Result<(NaiveDate, Option<NaiveDate>)> {
-        sqlx::query_as(LIFETIME_SQL)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| UnitsError::UnitNotFound(id.name()))
-    }
-
-    /// A unit as of a day; soft-deleted units are found too (they say so).
+    /// A unit as of a day, or without one on the day it is shown (today, or its last day if it
+    /// ceased); soft-deleted units are found too (they say so). Both statements go over one
+    /// pooled connection: each connection handed back costs sqlx a spawned task and a wake-up.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_unit"))]
-    pub async fn get_unit(&self, id: &UnitId, as_of: NaiveDate) -> Result<Option<Unit>> {
+    pub async fn get_unit(
+        &self,
+        id: &UnitId,
+        as_of: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Result<Option<Unit>> {
+        let mut connection = self.pool.acquire().await?;
+        let day = match as_of {
+            Some(day) => day,
+            None => {
+                let lifetime: Option<(NaiveDate, Option<NaiveDate>)> = sqlx::query_as(LIFETIME_SQL)
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *connection)
+                    .await?;
+                match lifetime {
+                    Some((valid_from, valid_until)) => showing_day(valid_from, valid_until, today),
+                    None => return Ok(None),
+                }
+            }
+        };
         let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(unit_on_day_sql()))
-            .bind(as_of)
+            .bind(day)
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *connection)
             .await?;
         row.map(Unit::try_from).transpose()
     }
