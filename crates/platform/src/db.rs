@@ -100,6 +100,10 @@ async fn connect_to(
                 "idle_in_transaction_session_timeout",
                 settings.idle_in_transaction_timeout_ms.to_string(),
             ),
+            // Short statements only: JIT pays off for long analytic scans, and a recursive
+            // query whose estimate is far off (one parent with 15,000 children) spent ~1 s
+            // compiling itself to run in 100 ms (fault matrix, client deadlines row).
+            ("jit", "off".to_owned()),
         ]);
     let set_role = role.map(|role| format!("SET ROLE {}", quote_identifier(role)));
     PgPoolOptions::new()

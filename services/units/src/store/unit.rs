@@ -29,26 +29,36 @@ pub fn ancestry_sql() -> String {
 }
 
 /// Units below a unit on a day (`$1` the day, `$2` the unit, `$3` the depth limit or 0, after
-/// the keyset position `$4`–`$6` when `$4` is not null, at most `$7`).
+/// the keyset position `$4`–`$6` when `$4` is not null, at most `$7`). The lateral subqueries
+/// (kept apart by `OFFSET 0`) make each step an index lookup per unit found: joined plainly, a
+/// tree with one parent of 15,000 children had the planner expect 100,000 descendants and
+/// hash-join every unit, 98 ms where the lookups take 4 ms.
 pub fn descendants_sql() -> String {
     format!(
         r#"WITH RECURSIVE tree (id, depth) AS (
              SELECT v.unit_id, 1 FROM units.unit_versions v
              WHERE v.parent_id = $2 AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
              UNION ALL
-             SELECT v.unit_id, tree.depth + 1
-             FROM tree JOIN units.unit_versions v
-               ON v.parent_id = tree.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+             SELECT child.unit_id, tree.depth + 1
+             FROM tree CROSS JOIN LATERAL (
+               SELECT v.unit_id FROM units.unit_versions v
+               WHERE v.parent_id = tree.id AND v.valid_from <= $1 AND (v.valid_until IS NULL OR $1 < v.valid_until)
+               OFFSET 0
+             ) child
              WHERE ($3 = 0 OR tree.depth < $3) AND tree.depth < 64
            ),
-           found AS ({UNIT_SELECT} JOIN tree ON tree.id = u.id
-                     WHERE {EXISTS_ON_DAY} AND u.delete_time IS NULL)
-           SELECT found.*, tree.depth FROM found JOIN tree ON tree.id = found.id
+           found AS (
+             SELECT unit.*, tree.depth FROM tree CROSS JOIN LATERAL (
+               {UNIT_SELECT} WHERE u.id = tree.id AND {EXISTS_ON_DAY} AND u.delete_time IS NULL
+               OFFSET 0
+             ) unit
+           )
+           SELECT found.* FROM found
            WHERE $4::int IS NULL
-              OR tree.depth > $4
-              OR (tree.depth = $4 AND found.display_name COLLATE "zh-Hans-x-icu" > $5)
-              OR (tree.depth = $4 AND found.display_name = $5 AND found.id > $6)
-           ORDER BY tree.depth, found.display_name COLLATE "zh-Hans-x-icu", found.id
+              OR found.depth > $4
+              OR (found.depth = $4 AND found.display_name COLLATE "zh-Hans-x-icu" > $5)
+              OR (found.depth = $4 AND found.display_name = $5 AND found.id > $6)
+           ORDER BY found.depth, found.display_name COLLATE "zh-Hans-x-icu", found.id
            LIMIT $7"#
     )
 }
