@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fazhi/units/v1/units_service.proto",
         "fazhi/plans/v1/plans.proto",
         "fazhi/plans/v1/plans_service.proto",
+        "fazhi/indicators/v1/indicators.proto",
+        "fazhi/indicators/v1/indicators_service.proto",
     ];
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()

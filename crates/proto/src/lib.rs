@@ -29,6 +29,15 @@ pub mod plans {
     }
 }
 
+/// Data elements, indicators, targets and reported values, `fazhi.indicators.v1`.
+pub mod indicators {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+        tonic::include_proto!("fazhi.indicators.v1");
+    }
+}
+
 /// What every service's audit log lists, `fazhi.audit.v1`.
 pub mod audit {
     /// Version 1.

@@ -79,6 +79,11 @@ impl Access {
         self.caller.may_manage(&self.ancestry)
     }
 
+    /// Whether the unit is `region` or lies below it.
+    pub fn is_within(&self, region: &str) -> bool {
+        self.ancestry.iter().any(|unit| unit == region)
+    }
+
     /// Its own staff, and whoever may coordinate it.
     pub fn may_work_for(&self) -> bool {
         self.caller.may_work_for(self.unit.as_str(), &self.ancestry)

@@ -1,0 +1,357 @@
+//! Proto ⇄ domain conversions for the indicators API, and the checks of request fields.
+
+use fazhi_platform::aip;
+use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_platform::outbox::StoredEvent;
+use fazhi_proto::indicators::v1 as pb;
+use fazhi_units_client::UnitId;
+
+use crate::domain::{
+    Aggregation, Comparator, DataElement, DataValue, Direction, Figure, Indicator, IndicatorValue,
+    PeriodType, Target, TargetId, TargetKind, TargetStatus, ValueState, ValueType,
+};
+use crate::error::IndicatorsError;
+use crate::service::TargetEvaluation;
+use crate::store::RevisionRow;
+
+pub(super) fn invalid(violation: FieldViolation) -> tonic::Status {
+    IndicatorsError::invalid_field(violation).into()
+}
+
+fn unspecified(field: &str) -> FieldViolation {
+    FieldViolation::new(
+        field,
+        "REQUIRED",
+        format!("{field} must be set to one of its values"),
+        format!("{field} 须选择一个取值"),
+    )
+}
+
+/// Maps a proto enum to the domain's, `UNSPECIFIED` (and unknown numbers) refused.
+macro_rules! enum_pair {
+    ($to_domain:ident, $to_proto:ident, $proto:ty, $domain:ty, [$(($p:ident, $d:ident)),+ $(,)?]) => {
+        pub(super) fn $to_domain(field: &str, value: i32) -> Result<$domain, FieldViolation> {
+            match <$proto>::try_from(value) {
+                $(Ok(<$proto>::$p) => Ok(<$domain>::$d),)+
+                _ => Err(unspecified(field)),
+            }
+        }
+
+        pub(super) fn $to_proto(value: $domain) -> i32 {
+            match value {
+                $(<$domain>::$d => <$proto>::$p as i32,)+
+            }
+        }
+    };
+}
+
+enum_pair!(value_type, value_type_to_proto, pb::ValueType, ValueType, [
+    (Count, Count), (Decimal, Decimal), (Percentage, Percentage), (Hours, Hours),
+    (WorkingDays, WorkingDays), (Boolean, Boolean),
+]);
+enum_pair!(aggregation, aggregation_to_proto, pb::Aggregation, Aggregation, [
+    (Sum, Sum), (Average, Average), (Max, Max), (Min, Min), (Last, Last), (Count, Count),
+]);
+enum_pair!(period_type, period_type_to_proto, pb::PeriodType, PeriodType, [
+    (Year, Year), (HalfYear, HalfYear), (Quarter, Quarter), (Month, Month), (Week, Week),
+    (TwoYear, TwoYear),
+]);
+enum_pair!(direction, direction_to_proto, pb::Direction, Direction, [
+    (HigherIsBetter, HigherIsBetter), (LowerIsBetter, LowerIsBetter),
+]);
+enum_pair!(comparator, comparator_to_proto, pb::Comparator, Comparator, [
+    (GreaterOrEqual, GreaterOrEqual), (Greater, Greater), (LessOrEqual, LessOrEqual),
+    (Less, Less), (Equal, Equal),
+]);
+
+pub(super) fn state_to_proto(state: ValueState) -> i32 {
+    (match state {
+        ValueState::Draft => pb::DataValueState::Draft,
+        ValueState::Submitted => pb::DataValueState::Submitted,
+        ValueState::Approved => pb::DataValueState::Approved,
+        ValueState::Returned => pb::DataValueState::Returned,
+    }) as i32
+}
+
+fn status_to_proto(status: TargetStatus) -> i32 {
+    (match status {
+        TargetStatus::Met => pb::TargetStatus::Met,
+        TargetStatus::NotMet => pb::TargetStatus::NotMet,
+        TargetStatus::NoData => pb::TargetStatus::NoData,
+        TargetStatus::NotApplicable => pb::TargetStatus::NotApplicable,
+    }) as i32
+}
+
+/// Refuses the request when any of the conversions failed, naming every bad field.
+fn all_valid(results: &[Option<&FieldViolation>]) -> Result<(), tonic::Status> {
+    let violations: Vec<FieldViolation> = results.iter().flatten().map(|&violation| violation.clone()).collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(IndicatorsError::invalid(violations).into())
+    }
+}
+
+pub(super) fn element_from_proto(id: crate::domain::DataElementId, element: pb::DataElement) -> Result<DataElement, tonic::Status> {
+    let over_units = aggregation("data_element.aggregation", element.aggregation);
+    let over_periods = aggregation("data_element.period_aggregation", element.period_aggregation);
+    let values = value_type("data_element.value_type", element.value_type);
+    let periods = period_type("data_element.period_type", element.period_type);
+    all_valid(&[values.as_ref().err(), over_units.as_ref().err(), over_periods.as_ref().err(), periods.as_ref().err()])?;
+    Ok(DataElement {
+        id,
+        value_type: values.map_err(invalid)?,
+        aggregation: over_units.map_err(invalid)?,
+        period_aggregation: over_periods.map_err(invalid)?,
+        period_type: periods.map_err(invalid)?,
+        code: element.code,
+        display_name: element.display_name,
+        category: element.category,
+        category_options: element.category_options,
+        unit_of_measure: element.unit_of_measure,
+        central: element.central,
+        revision: 1,
+        create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    })
+}
+
+pub(super) fn element_to_proto(element: DataElement) -> pb::DataElement {
+    pb::DataElement {
+        name: element.id.name(),
+        code: element.code,
+        display_name: element.display_name,
+        value_type: value_type_to_proto(element.value_type),
+        aggregation: aggregation_to_proto(element.aggregation),
+        period_aggregation: aggregation_to_proto(element.period_aggregation),
+        period_type: period_type_to_proto(element.period_type),
+        category: element.category,
+        category_options: element.category_options,
+        unit_of_measure: element.unit_of_measure,
+        central: element.central,
+        etag: aip::etag(element.revision),
+        create_time: Some(aip::timestamp(element.create_time)),
+    }
+}
+
+pub(super) fn indicator_from_proto(id: crate::domain::IndicatorId, indicator: pb::Indicator) -> Result<Indicator, tonic::Status> {
+    Ok(Indicator {
+        id,
+        direction: direction("indicator.direction", indicator.direction).map_err(invalid)?,
+        code: indicator.code,
+        display_name: indicator.display_name,
+        formula: indicator.formula,
+        factor: if indicator.factor == 0.0 { 1.0 } else { indicator.factor },
+        unit_of_measure: indicator.unit_of_measure,
+        data_element_codes: Vec::new(),
+        revision: 1,
+        create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    })
+}
+
+pub(super) fn indicator_to_proto(indicator: Indicator) -> pb::Indicator {
+    pb::Indicator {
+        name: indicator.id.name(),
+        code: indicator.code,
+        display_name: indicator.display_name,
+        formula: indicator.formula,
+        factor: indicator.factor,
+        unit_of_measure: indicator.unit_of_measure,
+        direction: direction_to_proto(indicator.direction),
+        data_element_codes: indicator.data_element_codes,
+        etag: aip::etag(indicator.revision),
+        create_time: Some(aip::timestamp(indicator.create_time)),
+    }
+}
+
+fn optional(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn target_kind(kind: Option<pb::target::Kind>) -> Result<TargetKind, Vec<FieldViolation>> {
+    let parts = |field: &str, names: Vec<String>| -> Result<Vec<TargetId>, Vec<FieldViolation>> {
+        let (ids, violations): (Vec<_>, Vec<_>) = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| TargetId::from_name(&format!("{field}[{index}]"), name))
+            .partition(Result::is_ok);
+        if violations.is_empty() {
+            Ok(ids.into_iter().flatten().collect())
+        } else {
+            Err(violations.into_iter().filter_map(Result::err).collect())
+        }
+    };
+    Ok(match kind {
+        Some(pb::target::Kind::Absolute(absolute)) => TargetKind::Absolute {
+            comparator: comparator("target.absolute.comparator", absolute.comparator).map_err(|violation| vec![violation])?,
+            value: absolute.value,
+        },
+        Some(pb::target::Kind::Reference(reference)) => TargetKind::Reference {
+            comparator: comparator("target.reference.comparator", reference.comparator).map_err(|violation| vec![violation])?,
+            reference_code: reference.reference_code,
+        },
+        Some(pb::target::Kind::Trend(_)) => TargetKind::Trend,
+        Some(pb::target::Kind::AllOf(all)) => TargetKind::AllOf(parts("target.all_of.targets", all.targets)?),
+        Some(pb::target::Kind::AnyOf(any)) => TargetKind::AnyOf(parts("target.any_of.targets", any.targets)?),
+        None => return Err(vec![FieldViolation::required("target.kind")]),
+    })
+}
+
+pub(super) fn target_from_proto(id: TargetId, target: pb::Target) -> Result<Target, tonic::Status> {
+    let mut violations = Vec::new();
+    let owner = UnitId::from_required_name("target.owner_unit", &target.owner_unit)
+        .map_err(|violation| violations.push(violation))
+        .ok();
+    let indicator = match target.indicator.as_str() {
+        "" => None,
+        name => crate::domain::IndicatorId::from_name("target.indicator", name)
+            .map_err(|violation| violations.push(violation))
+            .ok(),
+    };
+    if !target.applies_to_group.is_empty() && !target.applies_to_group.starts_with("unitGroups/") {
+        violations.push(FieldViolation::new(
+            "target.applies_to_group",
+            "INVALID_NAME",
+            "target.applies_to_group must look like unitGroups/{group}",
+            "target.applies_to_group 须为 unitGroups/{group} 格式",
+        ));
+    }
+    let kind = target_kind(target.kind).map_err(|found| violations.extend(found)).ok();
+    let (Some(owner), Some(kind), true) = (owner, kind, violations.is_empty()) else {
+        return Err(IndicatorsError::invalid(violations).into());
+    };
+    Ok(Target {
+        id,
+        display_name: target.display_name,
+        indicator,
+        owner_unit: owner.as_str().to_owned(),
+        applies_to_group: optional(target.applies_to_group),
+        first_period: optional(target.first_period),
+        last_period: optional(target.last_period),
+        kind,
+        revision: 1,
+        create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    })
+}
+
+pub(super) fn target_to_proto(target: Target) -> pb::Target {
+    let composite = |parts: Vec<TargetId>| pb::CompositeTarget {
+        targets: parts.iter().map(TargetId::name).collect(),
+    };
+    pb::Target {
+        name: target.id.name(),
+        display_name: target.display_name,
+        indicator: target.indicator.map(|indicator| indicator.name()).unwrap_or_default(),
+        owner_unit: format!("units/{}", target.owner_unit),
+        applies_to_group: target.applies_to_group.unwrap_or_default(),
+        first_period: target.first_period.unwrap_or_default(),
+        last_period: target.last_period.unwrap_or_default(),
+        kind: Some(match target.kind {
+            TargetKind::Absolute { comparator, value } => pb::target::Kind::Absolute(pb::AbsoluteTarget {
+                comparator: comparator_to_proto(comparator),
+                value,
+            }),
+            TargetKind::Reference { comparator, reference_code } => pb::target::Kind::Reference(pb::ReferenceTarget {
+                comparator: comparator_to_proto(comparator),
+                reference_code,
+            }),
+            TargetKind::Trend => pb::target::Kind::Trend(pb::TrendTarget {}),
+            TargetKind::AllOf(parts) => pb::target::Kind::AllOf(composite(parts)),
+            TargetKind::AnyOf(parts) => pb::target::Kind::AnyOf(composite(parts)),
+        }),
+        etag: aip::etag(target.revision),
+        create_time: Some(aip::timestamp(target.create_time)),
+    }
+}
+
+pub(super) fn value_to_proto(value: DataValue) -> pb::DataValue {
+    pb::DataValue {
+        name: value.id.name(),
+        data_element: value.data_element.name(),
+        unit: value.unit.map(|unit| format!("units/{unit}")).unwrap_or_default(),
+        period: value.period,
+        category_option: value.category_option,
+        value: value.value,
+        comment: value.comment,
+        state: state_to_proto(value.state),
+        reason: value.reason,
+        update_subject: value.update_subject,
+        etag: aip::etag(value.revision),
+        update_time: Some(aip::timestamp(value.update_time)),
+    }
+}
+
+pub(super) fn revision_to_proto(row: RevisionRow) -> pb::DataValueRevision {
+    pb::DataValueRevision {
+        revision: row.revision,
+        state: ValueState::parse(&row.state).map_or(0, state_to_proto),
+        action: row.action,
+        old_value: row.old_value,
+        value: row.value,
+        reason: row.reason,
+        subject: row.subject,
+        time: Some(aip::timestamp(row.time)),
+    }
+}
+
+fn figure_to_proto(figure: Figure) -> pb::EvaluationInput {
+    pb::EvaluationInput {
+        data_element_code: figure.reference.code,
+        category_option: figure.reference.option.unwrap_or_default(),
+        period: figure.period,
+        value_count: i32::try_from(figure.value_count).unwrap_or(i32::MAX),
+        unit_count: i32::try_from(figure.unit_count).unwrap_or(i32::MAX),
+        value: figure.value,
+        states: figure.states,
+    }
+}
+
+pub(super) fn indicator_value_to_proto(indicator: &str, value: IndicatorValue) -> pb::IndicatorValue {
+    pb::IndicatorValue {
+        indicator: indicator.to_owned(),
+        period: value.period,
+        value: value.value,
+        inputs: value.figures.into_iter().map(figure_to_proto).collect(),
+        explanation: value.explanation.zh,
+        explanation_en: value.explanation.en,
+    }
+}
+
+pub(super) fn evaluation_to_proto(evaluation: TargetEvaluation, unit: &str, period: &str, indicator: &str) -> pb::TargetEvaluation {
+    pb::TargetEvaluation {
+        target: evaluation.target.name(),
+        unit: unit.to_owned(),
+        period: period.to_owned(),
+        status: status_to_proto(evaluation.verdict.status),
+        value: evaluation.verdict.value,
+        explanation: evaluation.verdict.explanation.zh,
+        explanation_en: evaluation.verdict.explanation.en,
+        values: evaluation
+            .values
+            .into_iter()
+            .map(|value| indicator_value_to_proto(indicator, value))
+            .collect(),
+        parts: evaluation
+            .parts
+            .into_iter()
+            .map(|part| evaluation_to_proto(part, unit, period, ""))
+            .collect(),
+    }
+}
+
+pub(super) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::IndicatorsEvent>, IndicatorsError> {
+    let data_value = if event.event_type.starts_with("data_value.") {
+        let value: DataValue = serde_json::from_value(event.payload).map_err(|error| {
+            PlatformError::Internal(format!("event {} unreadable: {error}", event.sequence))
+        })?;
+        Some(value_to_proto(value))
+    } else {
+        None
+    };
+    Ok(Some(pb::IndicatorsEvent {
+        sequence: event.sequence,
+        occur_time: Some(aip::timestamp(event.occurred_at)),
+        r#type: event.event_type,
+        resource: event.resource,
+        data_value,
+    }))
+}

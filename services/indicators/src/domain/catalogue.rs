@@ -1,0 +1,255 @@
+//! The catalogue: data elements (数据项) units report, and indicators (指标) computed from them.
+
+use chrono::{DateTime, Utc};
+use fazhi_platform::error::FieldViolation;
+use serde::{Deserialize, Serialize};
+
+use super::formula::Formula;
+use super::period::PeriodType;
+
+fazhi_platform::resource_id!(
+    /// A data element, `dataElements/{data_element}`.
+    DataElementId,
+    "dataElements",
+    "e"
+);
+
+fazhi_platform::resource_id!(
+    /// An indicator, `indicators/{indicator}`.
+    IndicatorId,
+    "indicators",
+    "i"
+);
+
+fazhi_platform::string_enum!(
+    /// What a data element's values are.
+    ValueType {
+        Count = "count",
+        Decimal = "decimal",
+        Percentage = "percentage",
+        Hours = "hours",
+        WorkingDays = "working_days",
+        Boolean = "boolean",
+    }
+);
+
+fazhi_platform::string_enum!(
+    /// How values combine over units or over periods.
+    Aggregation {
+        Sum = "sum",
+        Average = "average",
+        Max = "max",
+        Min = "min",
+        Last = "last",
+        Count = "count",
+    }
+);
+
+fazhi_platform::string_enum!(
+    /// Which way an indicator improves.
+    Direction {
+        HigherIsBetter = "higher_is_better",
+        LowerIsBetter = "lower_is_better",
+    }
+);
+
+/// Most category options an element may have, and the longest texts of the catalogue.
+pub const MAX_CATEGORY_OPTIONS: usize = 50;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_CODE_CHARS: usize = 40;
+
+/// A raw figure units report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataElement {
+    pub id: DataElementId,
+    pub code: String,
+    pub display_name: String,
+    pub value_type: ValueType,
+    /// Over the units of a region.
+    pub aggregation: Aggregation,
+    /// Over the periods inside a longer period.
+    pub period_aggregation: Aggregation,
+    pub period_type: PeriodType,
+    /// 分类 (e.g. 人员类别), with its options; a value without an option is the total.
+    pub category: String,
+    pub category_options: Vec<String>,
+    pub unit_of_measure: String,
+    /// A reference series entered centrally, belonging to no unit.
+    pub central: bool,
+    pub revision: i64,
+    pub create_time: DateTime<Utc>,
+}
+
+/// A formula over data elements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Indicator {
+    pub id: IndicatorId,
+    pub code: String,
+    pub display_name: String,
+    pub formula: String,
+    pub factor: f64,
+    pub unit_of_measure: String,
+    pub direction: Direction,
+    pub data_element_codes: Vec<String>,
+    pub revision: i64,
+    pub create_time: DateTime<Utc>,
+}
+
+/// Checks a code as formulas name it: letters (汉字 too), digits and `_`, not a digit first.
+pub fn check_code(field: &str, code: &str) -> Option<FieldViolation> {
+    let mut characters = code.chars();
+    let valid = characters
+        .next()
+        .is_some_and(|first| first.is_alphabetic() || first == '_')
+        && characters.all(|c| c.is_alphanumeric() || c == '_')
+        && code.chars().count() <= MAX_CODE_CHARS
+        && code != "previous";
+    (!valid).then(|| {
+        FieldViolation::new(
+            field,
+            "INVALID_CODE",
+            format!(
+                "{field} must be 1-{MAX_CODE_CHARS} letters, digits or _, not starting with a digit (and not `previous`)"
+            ),
+            format!("{field} 须为 1 至 {MAX_CODE_CHARS} 个字母(可含汉字)、数字或下划线,且不以数字开头"),
+        )
+    })
+}
+
+/// The checks of a new data element's own fields (the code's uniqueness is the store's).
+pub fn check_data_element(element: &DataElement) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    violations.extend(check_code("data_element.code", &element.code));
+    check_display_name("data_element.display_name", &element.display_name, &mut violations);
+    if !element.category_options.is_empty() && element.category.trim().is_empty() {
+        violations.push(FieldViolation::required("data_element.category"));
+    }
+    violations.extend(FieldViolation::check_texts(
+        "data_element.category_options",
+        &element.category_options,
+        (MAX_CATEGORY_OPTIONS, MAX_NAME_CHARS),
+    ));
+    let mut seen = std::collections::HashSet::new();
+    for (index, option) in element.category_options.iter().enumerate() {
+        if option.trim().is_empty() || option.contains(']') || !seen.insert(option) {
+            violations.push(FieldViolation::new(
+                format!("data_element.category_options[{index}]"),
+                "INVALID_OPTION",
+                "a category option is non-empty, unique and has no ]",
+                "分类选项不能为空、不能重复,且不能包含 ]",
+            ));
+        }
+    }
+    for (field, text) in [
+        ("data_element.category", &element.category),
+        ("data_element.unit_of_measure", &element.unit_of_measure),
+    ] {
+        if text.chars().count() > MAX_NAME_CHARS {
+            violations.push(FieldViolation::too_long(field, MAX_NAME_CHARS));
+        }
+    }
+    violations
+}
+
+fn check_display_name(field: &str, name: &str, violations: &mut Vec<FieldViolation>) {
+    if name.trim().is_empty() {
+        violations.push(FieldViolation::required(field));
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        violations.push(FieldViolation::too_long(field, MAX_NAME_CHARS));
+    }
+}
+
+/// Checks a new indicator against the catalogue (`options_of`: an element's category options
+/// by code, `None` when no such element) and returns its parsed formula.
+pub fn check_indicator(
+    indicator: &Indicator,
+    options_of: impl Fn(&str) -> Option<Vec<String>>,
+) -> Result<Formula, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    violations.extend(check_code("indicator.code", &indicator.code));
+    check_display_name("indicator.display_name", &indicator.display_name, &mut violations);
+    if !indicator.factor.is_finite() || indicator.factor == 0.0 {
+        violations.push(FieldViolation::new(
+            "indicator.factor",
+            "INVALID_FACTOR",
+            "factor must be a finite number other than 0",
+            "系数须为非零的有限数",
+        ));
+    }
+    if indicator.unit_of_measure.chars().count() > MAX_NAME_CHARS {
+        violations.push(FieldViolation::too_long("indicator.unit_of_measure", MAX_NAME_CHARS));
+    }
+    let formula_violation = |error: super::formula::FormulaError| {
+        FieldViolation::new(
+            "indicator.formula",
+            error.reason,
+            format!("{} (character {})", error.message_en, error.position + 1),
+            format!("{}(第 {} 个字符)", error.message_zh, error.position + 1),
+        )
+    };
+    match Formula::parse(&indicator.formula) {
+        Ok(formula) => {
+            violations.extend(
+                formula
+                    .check(&indicator.formula, options_of)
+                    .into_iter()
+                    .map(formula_violation),
+            );
+            if violations.is_empty() {
+                return Ok(formula);
+            }
+        }
+        Err(error) => violations.push(formula_violation(error)),
+    }
+    Err(violations)
+}
+
+impl Aggregation {
+    /// Combines values (in period order, for [`Aggregation::Last`]); `None` for no values.
+    pub fn combine(self, values: &[f64]) -> Option<f64> {
+        let last = *values.last()?;
+        let count = values.len() as f64;
+        Some(match self {
+            Self::Sum => values.iter().sum(),
+            Self::Average => values.iter().sum::<f64>() / count,
+            Self::Max => values.iter().copied().fold(f64::MIN, f64::max),
+            Self::Min => values.iter().copied().fold(f64::MAX, f64::min),
+            Self::Last => last,
+            Self::Count => count,
+        })
+    }
+
+    /// How values of several units combine: a snapshot's latest values add up across units.
+    pub fn over_units(self) -> Self {
+        match self {
+            Self::Last => Self::Sum,
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_may_be_chinese_but_not_start_with_a_digit() {
+        assert!(check_code("code", "出庭数").is_none());
+        assert!(check_code("code", "L4_a").is_none());
+        for bad in ["", "4L", "出庭-数", "a b", "previous", &"长".repeat(41)] {
+            assert!(check_code("code", bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn aggregations_combine_as_named() {
+        let values = [3.0, 1.0, 2.0];
+        assert_eq!(Aggregation::Sum.combine(&values), Some(6.0));
+        assert_eq!(Aggregation::Average.combine(&values), Some(2.0));
+        assert_eq!(Aggregation::Max.combine(&values), Some(3.0));
+        assert_eq!(Aggregation::Min.combine(&values), Some(1.0));
+        assert_eq!(Aggregation::Last.combine(&values), Some(2.0));
+        assert_eq!(Aggregation::Count.combine(&values), Some(3.0));
+        assert_eq!(Aggregation::Sum.combine(&[]), None);
+    }
+}

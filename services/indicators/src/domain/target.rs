@@ -1,0 +1,472 @@
+//! Targets (目标值) and what their evaluation says: the indicator's value for a unit or a region
+//! and a period, compared as the target's kind says, with every figure named.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::{Direction, Indicator, IndicatorId};
+use super::formula::{Formula, Outcome, Reference};
+use super::period::Period;
+
+fazhi_platform::resource_id!(
+    /// A target, `targets/{target}`.
+    TargetId,
+    "targets",
+    "t"
+);
+
+fazhi_platform::string_enum!(
+    /// How a value compares with a threshold.
+    Comparator {
+        GreaterOrEqual = "greater_or_equal",
+        Greater = "greater",
+        LessOrEqual = "less_or_equal",
+        Less = "less",
+        Equal = "equal",
+    }
+);
+
+fazhi_platform::string_enum!(
+    /// Whether a target holds.
+    TargetStatus {
+        Met = "met",
+        NotMet = "not_met",
+        NoData = "no_data",
+        NotApplicable = "not_applicable",
+    }
+);
+
+/// Most parts of a composite target.
+pub const MAX_PARTS: usize = 20;
+
+/// What a target compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// Against a fixed value.
+    Absolute { comparator: Comparator, value: f64 },
+    /// Against a central reference series for the same period.
+    Reference { comparator: Comparator, reference_code: String },
+    /// Better than the previous period by the indicator's direction.
+    Trend,
+    /// Every part holds (双下降).
+    AllOf(Vec<TargetId>),
+    /// At least one part holds.
+    AnyOf(Vec<TargetId>),
+}
+
+/// What must be achieved, by whom and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: TargetId,
+    pub display_name: String,
+    /// `None` for a composite target.
+    pub indicator: Option<IndicatorId>,
+    pub owner_unit: String,
+    /// A unit group (`unitGroups/…`) expanded relative to the owner unit; `None`: every unit
+    /// at or below the owner unit.
+    pub applies_to_group: Option<String>,
+    pub first_period: Option<String>,
+    pub last_period: Option<String>,
+    pub kind: TargetKind,
+    pub revision: i64,
+    pub create_time: DateTime<Utc>,
+}
+
+impl Target {
+    /// Whether `period` falls inside the target's first and last periods.
+    pub fn in_force(&self, period: &Period) -> bool {
+        let starts = |id: &Option<String>| id.as_deref().and_then(|id| Period::parse(id).ok());
+        starts(&self.first_period).is_none_or(|first| first.start <= period.start)
+            && starts(&self.last_period).is_none_or(|last| period.end <= last.end)
+    }
+}
+
+/// A message in Chinese and English.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Explanation {
+    fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self { zh: zh.into(), en: en.into() }
+    }
+}
+
+/// One figure read: an element over the units and periods counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figure {
+    pub reference: Reference,
+    pub period: String,
+    pub value: Option<f64>,
+    pub value_count: usize,
+    pub unit_count: usize,
+    pub states: Vec<String>,
+}
+
+/// An indicator's value for a period, with the figures it was made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorValue {
+    pub period: String,
+    pub value: Option<f64>,
+    pub figures: Vec<Figure>,
+    /// No value because a denominator was zero (the figures were there).
+    pub undefined: bool,
+    /// Why there is no value, when there is none.
+    pub explanation: Explanation,
+}
+
+/// A number as people write it: at most two decimals, no trailing zeros.
+pub fn format_number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Computes an indicator from the figures read for it (`figures`: one per reference of the
+/// formula, the previous period's included).
+pub fn indicator_value(
+    indicator: &Indicator,
+    formula: &Formula,
+    period: &Period,
+    figures: Vec<Figure>,
+) -> IndicatorValue {
+    let outcome = formula.evaluate(&|reference| {
+        figures
+            .iter()
+            .find(|figure| &figure.reference == reference)
+            .and_then(|figure| figure.value)
+    });
+    let (value, explanation) = match &outcome {
+        Outcome::Value(value) => (Some(value * indicator.factor), Explanation::default()),
+        Outcome::Undefined => (
+            None,
+            Explanation::new(
+                format!("{} 的分母为 0,无法计算", indicator.display_name),
+                format!("{} has a zero denominator", indicator.code),
+            ),
+        ),
+        Outcome::Missing(missing) => {
+            let names: Vec<String> = missing
+                .iter()
+                .map(|reference| {
+                    let option = reference
+                        .option
+                        .as_ref()
+                        .map(|option| format!("[{option}]"))
+                        .unwrap_or_default();
+                    let when = if reference.periods_back > 0 { "(上期)" } else { "" };
+                    format!("{}{option}{when}", reference.code)
+                })
+                .collect();
+            (
+                None,
+                Explanation::new(
+                    format!("缺少数据:{}", names.join("、")),
+                    format!("no data for {}", names.join(", ")),
+                ),
+            )
+        }
+    };
+    IndicatorValue {
+        period: period.id(),
+        undefined: matches!(outcome, Outcome::Undefined),
+        value,
+        figures,
+        explanation,
+    }
+}
+
+impl Comparator {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        let tolerance = 1e-9 * threshold.abs().max(1.0);
+        match self {
+            Self::GreaterOrEqual => value >= threshold - tolerance,
+            Self::Greater => value > threshold + tolerance,
+            Self::LessOrEqual => value <= threshold + tolerance,
+            Self::Less => value < threshold - tolerance,
+            Self::Equal => (value - threshold).abs() <= tolerance,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::GreaterOrEqual => "≥",
+            Self::Greater => ">",
+            Self::LessOrEqual => "≤",
+            Self::Less => "<",
+            Self::Equal => "=",
+        }
+    }
+}
+
+/// A target's status and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: TargetStatus,
+    pub value: Option<f64>,
+    pub explanation: Explanation,
+}
+
+fn verdict_word(met: bool) -> (TargetStatus, &'static str, &'static str) {
+    if met {
+        (TargetStatus::Met, "达标", "met")
+    } else {
+        (TargetStatus::NotMet, "未达标", "not met")
+    }
+}
+
+/// A target that does not apply, and why.
+pub fn not_applicable(zh: impl Into<String>, en: impl Into<String>) -> Verdict {
+    Verdict {
+        status: TargetStatus::NotApplicable,
+        value: None,
+        explanation: Explanation::new(zh, en),
+    }
+}
+
+/// Judges a single-indicator target: `current` is this period's value, `previous` the period
+/// before's (trend targets), `reference` the reference series' figure (reference targets).
+pub fn judge(
+    target: &Target,
+    indicator: &Indicator,
+    current: &IndicatorValue,
+    previous: Option<&IndicatorValue>,
+    reference: Option<&Figure>,
+) -> Verdict {
+    let unit = &indicator.unit_of_measure;
+    let Some(value) = current.value else {
+        let status = if current.undefined {
+            TargetStatus::NotApplicable
+        } else {
+            TargetStatus::NoData
+        };
+        return Verdict {
+            status,
+            value: None,
+            explanation: current.explanation.clone(),
+        };
+    };
+    let name = &indicator.display_name;
+    let shown = format!("{}{unit}", format_number(value));
+    match &target.kind {
+        TargetKind::Absolute { comparator, value: threshold } => {
+            let (status, zh, en) = verdict_word(comparator.holds(value, *threshold));
+            let wanted = format!("{} {}{unit}", comparator.symbol(), format_number(*threshold));
+            Verdict {
+                status,
+                value: Some(value),
+                explanation: Explanation::new(
+                    format!("{name} {shown},目标 {wanted},{zh}"),
+                    format!("{} is {shown}, target {wanted}: {en}", indicator.code),
+                ),
+            }
+        }
+        TargetKind::Reference { comparator, reference_code } => {
+            let Some(threshold) = reference.and_then(|figure| figure.value) else {
+                return Verdict {
+                    status: TargetStatus::NoData,
+                    value: Some(value),
+                    explanation: Explanation::new(
+                        format!("缺少参照值 {reference_code}({})", current.period),
+                        format!("no reference value {reference_code} for {}", current.period),
+                    ),
+                };
+            };
+            let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
+            let wanted = format!("{} {reference_code} {}{unit}", comparator.symbol(), format_number(threshold));
+            Verdict {
+                status,
+                value: Some(value),
+                explanation: Explanation::new(
+                    format!("{name} {shown},目标 {wanted},{zh}"),
+                    format!("{} is {shown}, target {wanted}: {en}", indicator.code),
+                ),
+            }
+        }
+        TargetKind::Trend => {
+            let Some(before) = previous.and_then(|previous| previous.value.map(|value| (previous, value))) else {
+                let period = previous.map_or("?", |previous| previous.period.as_str());
+                return Verdict {
+                    status: TargetStatus::NoData,
+                    value: Some(value),
+                    explanation: Explanation::new(
+                        format!("缺少上期({period})数据,无法比较"),
+                        format!("no value for the previous period {period} to compare with"),
+                    ),
+                };
+            };
+            let (previous, before_value) = before;
+            let (better, word_zh, word_en) = match indicator.direction {
+                Direction::HigherIsBetter => (value > before_value, "上升", "rise"),
+                Direction::LowerIsBetter => (value < before_value, "下降", "fall"),
+            };
+            let (status, zh, en) = verdict_word(better);
+            Verdict {
+                status,
+                value: Some(value),
+                explanation: Explanation::new(
+                    format!(
+                        "{name} {shown},上期({}){}{unit},目标{word_zh},{zh}",
+                        previous.period,
+                        format_number(before_value)
+                    ),
+                    format!(
+                        "{} is {shown} against {}{unit} in {}, target: {word_en}: {en}",
+                        indicator.code,
+                        format_number(before_value),
+                        previous.period
+                    ),
+                ),
+            }
+        }
+        TargetKind::AllOf(_) | TargetKind::AnyOf(_) => {
+            not_applicable("组合目标没有单一指标", "a composite target has no single indicator")
+        }
+    }
+}
+
+/// Combines a composite target's parts: all of them must hold, or any one.
+pub fn combine(all: bool, parts: &[TargetStatus]) -> Verdict {
+    let has = |status| parts.contains(&status);
+    let status = if all {
+        if has(TargetStatus::NotMet) {
+            TargetStatus::NotMet
+        } else if has(TargetStatus::NoData) {
+            TargetStatus::NoData
+        } else if has(TargetStatus::Met) {
+            TargetStatus::Met
+        } else {
+            TargetStatus::NotApplicable
+        }
+    } else if has(TargetStatus::Met) {
+        TargetStatus::Met
+    } else if has(TargetStatus::NoData) {
+        TargetStatus::NoData
+    } else if has(TargetStatus::NotMet) {
+        TargetStatus::NotMet
+    } else {
+        TargetStatus::NotApplicable
+    };
+    let count = |wanted| parts.iter().filter(|&&status| status == wanted).count();
+    let (met, total) = (count(TargetStatus::Met), parts.len());
+    let (rule_zh, rule_en) = if all { ("须全部达标", "all must hold") } else { ("任一达标即可", "any one suffices") };
+    Verdict {
+        status,
+        value: None,
+        explanation: Explanation::new(
+            format!("{total} 项中 {met} 项达标({rule_zh})"),
+            format!("{met} of {total} parts met ({rule_en})"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::IndicatorId;
+
+    fn indicator(direction: Direction) -> Indicator {
+        Indicator {
+            id: IndicatorId::from_trusted("rate".into()),
+            code: "出庭应诉率".into(),
+            display_name: "行政机关负责人出庭应诉率".into(),
+            formula: "出庭数 / 应出庭数".into(),
+            factor: 100.0,
+            unit_of_measure: "%".into(),
+            direction,
+            data_element_codes: vec!["出庭数".into(), "应出庭数".into()],
+            revision: 1,
+            create_time: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    fn target(kind: TargetKind) -> Target {
+        Target {
+            id: TargetId::from_trusted("t".into()),
+            display_name: "出庭应诉率不低于50%".into(),
+            indicator: Some(IndicatorId::from_trusted("rate".into())),
+            owner_unit: "ningguo".into(),
+            applies_to_group: None,
+            first_period: Some("2024".into()),
+            last_period: None,
+            kind,
+            revision: 1,
+            create_time: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    fn figure(code: &str, periods_back: u32, value: Option<f64>) -> Figure {
+        Figure {
+            reference: Reference { code: code.into(), option: None, periods_back },
+            period: "2024".into(),
+            value,
+            value_count: usize::from(value.is_some()),
+            unit_count: usize::from(value.is_some()),
+            states: vec!["approved".into()],
+        }
+    }
+
+    fn rate(numerator: Option<f64>, denominator: f64) -> IndicatorValue {
+        let indicator = indicator(Direction::HigherIsBetter);
+        let formula = Formula::parse(&indicator.formula).expect("parses");
+        indicator_value(
+            &indicator,
+            &formula,
+            &Period::parse("2024").expect("period"),
+            vec![figure("出庭数", 0, numerator), figure("应出庭数", 0, Some(denominator))],
+        )
+    }
+
+    #[test]
+    fn an_absolute_target_names_the_value_and_the_threshold() {
+        let absolute = target(TargetKind::Absolute { comparator: Comparator::GreaterOrEqual, value: 50.0 });
+        let indicator = indicator(Direction::HigherIsBetter);
+        let met = judge(&absolute, &indicator, &rate(Some(6.0), 10.0), None, None);
+        assert_eq!(met.status, TargetStatus::Met);
+        assert_eq!(met.explanation.zh, "行政机关负责人出庭应诉率 60%,目标 ≥ 50%,达标");
+        let missed = judge(&absolute, &indicator, &rate(Some(1.0), 3.0), None, None);
+        assert_eq!(missed.status, TargetStatus::NotMet);
+        assert!(missed.explanation.zh.contains("33.33%"), "{}", missed.explanation.zh);
+        let no_data = judge(&absolute, &indicator, &rate(None, 3.0), None, None);
+        assert_eq!((no_data.status, no_data.explanation.zh.as_str()), (TargetStatus::NoData, "缺少数据:出庭数"));
+        let undefined = judge(&absolute, &indicator, &rate(Some(0.0), 0.0), None, None);
+        assert_eq!(undefined.status, TargetStatus::NotApplicable);
+    }
+
+    #[test]
+    fn trends_follow_the_direction_and_references_need_their_figure() {
+        let lower = indicator(Direction::LowerIsBetter);
+        let trend = target(TargetKind::Trend);
+        let previous = IndicatorValue { period: "2023".into(), ..rate(Some(7.0), 10.0) };
+        assert_eq!(judge(&trend, &lower, &rate(Some(6.0), 10.0), Some(&previous), None).status, TargetStatus::Met);
+        assert_eq!(judge(&trend, &lower, &rate(Some(7.0), 10.0), Some(&previous), None).status, TargetStatus::NotMet);
+        let none_before = IndicatorValue { period: "2023".into(), ..rate(None, 10.0) };
+        assert_eq!(judge(&trend, &lower, &rate(Some(6.0), 10.0), Some(&none_before), None).status, TargetStatus::NoData);
+        let reference = target(TargetKind::Reference { comparator: Comparator::Less, reference_code: "全省平均".into() });
+        let average = figure("全省平均", 0, Some(65.0));
+        assert_eq!(judge(&reference, &lower, &rate(Some(6.0), 10.0), None, Some(&average)).status, TargetStatus::Met);
+        assert_eq!(judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None).status, TargetStatus::NoData);
+    }
+
+    #[test]
+    fn composites_combine_their_parts() {
+        use TargetStatus::*;
+        assert_eq!(combine(true, &[Met, Met]).status, Met);
+        assert_eq!(combine(true, &[Met, NotMet]).status, NotMet);
+        assert_eq!(combine(true, &[Met, NoData]).status, NoData);
+        assert_eq!(combine(false, &[NotMet, Met]).status, Met);
+        assert_eq!(combine(false, &[NotMet, NoData]).status, NoData);
+        assert_eq!(combine(true, &[NotApplicable]).status, NotApplicable);
+        assert_eq!(combine(true, &[Met, NotMet]).explanation.zh, "2 项中 1 项达标(须全部达标)");
+    }
+
+    #[test]
+    fn a_target_is_in_force_between_its_first_and_last_periods() {
+        let absolute = target(TargetKind::Trend);
+        assert!(absolute.in_force(&Period::parse("2024").expect("year")));
+        assert!(absolute.in_force(&Period::parse("2025Q1").expect("quarter")));
+        assert!(!absolute.in_force(&Period::parse("2023").expect("year")));
+    }
+}

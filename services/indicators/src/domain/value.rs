@@ -1,0 +1,235 @@
+//! Reported values (填报数据) and their review: DRAFT → SUBMITTED → APPROVED | RETURNED, an
+//! approved value locked until a coordinator reopens it. Each transition is a method that
+//! answers the new value or a refusal.
+
+use chrono::{DateTime, Utc};
+use fazhi_platform::error::FieldViolation;
+use serde::{Deserialize, Serialize};
+
+use super::catalogue::{DataElement, DataElementId, ValueType};
+
+fazhi_platform::resource_id!(
+    /// A reported value, `dataValues/{data_value}`.
+    DataValueId,
+    "dataValues",
+    "v"
+);
+
+fazhi_platform::string_enum!(
+    /// Where a value is in its review.
+    ValueState {
+        Draft = "draft",
+        Submitted = "submitted",
+        Approved = "approved",
+        Returned = "returned",
+    }
+);
+
+fazhi_platform::string_enum!(
+    /// What a change of a value was, as its revision records it.
+    ValueAction {
+        Reported = "reported",
+        Submitted = "submitted",
+        Approved = "approved",
+        Returned = "returned",
+        Reopened = "reopened",
+    }
+);
+
+/// Longest comment and reason accepted.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+/// One figure for an element, unit, period and category option.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataValue {
+    pub id: DataValueId,
+    pub data_element: DataElementId,
+    /// The unit's id; `None` for a central element.
+    pub unit: Option<String>,
+    pub period: String,
+    /// `""`: the element's total.
+    pub category_option: String,
+    pub value: f64,
+    pub comment: String,
+    pub state: ValueState,
+    pub reason: String,
+    pub update_subject: String,
+    pub revision: i64,
+    pub update_time: DateTime<Utc>,
+}
+
+/// Why a transition was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueRefusal {
+    /// Submitted or approved values are not edited (return or reopen first).
+    Locked(ValueState),
+    /// The transition does not start from this state.
+    WrongState(ValueState),
+}
+
+/// A value as it will be after a report: new, or the draft/returned one corrected.
+pub fn report(
+    existing: Option<DataValue>,
+    new: DataValue,
+) -> Result<DataValue, ValueRefusal> {
+    match existing {
+        None => Ok(new),
+        Some(current) => match current.state {
+            ValueState::Draft | ValueState::Returned => Ok(DataValue {
+                id: current.id,
+                state: ValueState::Draft,
+                reason: current.reason,
+                revision: current.revision,
+                ..new
+            }),
+            locked => Err(ValueRefusal::Locked(locked)),
+        },
+    }
+}
+
+impl DataValue {
+    fn moved(self, from: &[ValueState], to: ValueState, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
+        if !from.contains(&self.state) {
+            return Err(ValueRefusal::WrongState(self.state));
+        }
+        Ok(Self {
+            state: to,
+            reason: reason.to_owned(),
+            update_subject: subject.to_owned(),
+            ..self
+        })
+    }
+
+    /// 报送: a draft or a returned value goes for review.
+    pub fn submit(self, subject: &str) -> Result<Self, ValueRefusal> {
+        let reason = self.reason.clone();
+        self.moved(&[ValueState::Draft, ValueState::Returned], ValueState::Submitted, &reason, subject)
+    }
+
+    /// 审核通过: locks it.
+    pub fn approve(self, subject: &str) -> Result<Self, ValueRefusal> {
+        self.moved(&[ValueState::Submitted], ValueState::Approved, "", subject)
+    }
+
+    /// 退回 with what to correct.
+    pub fn send_back(self, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
+        self.moved(&[ValueState::Submitted], ValueState::Returned, reason, subject)
+    }
+
+    /// Unlocks an approved value for correction.
+    pub fn reopen(self, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
+        self.moved(&[ValueState::Approved], ValueState::Draft, reason, subject)
+    }
+}
+
+/// The checks a value must pass to be submitted, each a field violation of `field`.
+pub fn check_value(element: &DataElement, value: f64, field: &str) -> Vec<FieldViolation> {
+    let violation = |reason, en: &str, zh: &str| FieldViolation::new(field, reason, en, zh);
+    let mut violations = Vec::new();
+    if !value.is_finite() {
+        violations.push(violation("NOT_A_NUMBER", "the value must be a finite number", "数值须为有限数"));
+        return violations;
+    }
+    if value < 0.0 {
+        violations.push(violation("NEGATIVE", "the value must not be negative", "数值不能为负数"));
+    }
+    match element.value_type {
+        ValueType::Count if value.fract() != 0.0 => violations.push(violation(
+            "NOT_WHOLE",
+            "a count must be a whole number",
+            "计数须为整数",
+        )),
+        ValueType::Percentage if value > 100.0 => violations.push(violation(
+            "OVER_100",
+            "a percentage is at most 100",
+            "百分比不能超过 100",
+        )),
+        ValueType::Boolean if value != 0.0 && value != 1.0 => violations.push(violation(
+            "NOT_BOOLEAN",
+            "a yes/no value is 1 or 0",
+            "是否类数值须为 1 或 0",
+        )),
+        _ => {}
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalogue::Aggregation;
+    use crate::domain::period::PeriodType;
+
+    fn value(state: ValueState) -> DataValue {
+        DataValue {
+            id: DataValueId::from_trusted("v-1".into()),
+            data_element: DataElementId::from_trusted("e".into()),
+            unit: Some("ng-sfj".into()),
+            period: "2024".into(),
+            category_option: String::new(),
+            value: 3.0,
+            comment: String::new(),
+            state,
+            reason: "旧原因".into(),
+            update_subject: "staff".into(),
+            revision: 4,
+            update_time: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    #[test]
+    fn the_review_moves_only_along_its_arrows() {
+        let submitted = value(ValueState::Draft).submit("staff").expect("draft submits");
+        assert_eq!(submitted.state, ValueState::Submitted);
+        let returned = submitted.clone().send_back("分母有误", "coordinator").expect("returns");
+        assert_eq!((returned.state, returned.reason.as_str()), (ValueState::Returned, "分母有误"));
+        assert_eq!(returned.clone().submit("staff").expect("resubmits").state, ValueState::Submitted);
+        let approved = submitted.approve("coordinator").expect("approves");
+        assert_eq!(approved.state, ValueState::Approved);
+        assert_eq!(approved.clone().submit("staff"), Err(ValueRefusal::WrongState(ValueState::Approved)));
+        assert_eq!(approved.clone().send_back("x", "c"), Err(ValueRefusal::WrongState(ValueState::Approved)));
+        assert_eq!(approved.reopen("更正", "coordinator").expect("reopens").state, ValueState::Draft);
+        assert_eq!(value(ValueState::Draft).approve("c"), Err(ValueRefusal::WrongState(ValueState::Draft)));
+        assert_eq!(value(ValueState::Returned).reopen("x", "c"), Err(ValueRefusal::WrongState(ValueState::Returned)));
+    }
+
+    #[test]
+    fn a_report_corrects_drafts_and_returned_values_but_not_locked_ones() {
+        let new = DataValue { value: 9.0, ..value(ValueState::Draft) };
+        for state in [ValueState::Draft, ValueState::Returned] {
+            let corrected = report(Some(value(state)), new.clone()).expect("corrects");
+            assert_eq!((corrected.state, corrected.value, corrected.revision), (ValueState::Draft, 9.0, 4));
+        }
+        for state in [ValueState::Submitted, ValueState::Approved] {
+            assert_eq!(report(Some(value(state)), new.clone()), Err(ValueRefusal::Locked(state)));
+        }
+    }
+
+    #[test]
+    fn values_are_checked_by_their_type() {
+        let element = |value_type| DataElement {
+            id: DataElementId::from_trusted("e".into()),
+            code: "e".into(),
+            display_name: "e".into(),
+            value_type,
+            aggregation: Aggregation::Sum,
+            period_aggregation: Aggregation::Sum,
+            period_type: PeriodType::Year,
+            category: String::new(),
+            category_options: vec![],
+            unit_of_measure: String::new(),
+            central: false,
+            revision: 1,
+            create_time: DateTime::<Utc>::MIN_UTC,
+        };
+        let reasons = |value_type, number| -> Vec<&'static str> {
+            check_value(&element(value_type), number, "value").iter().map(|v| v.reason).collect()
+        };
+        assert_eq!(reasons(ValueType::Count, 2.5), ["NOT_WHOLE"]);
+        assert_eq!(reasons(ValueType::Count, -1.0), ["NEGATIVE"]);
+        assert_eq!(reasons(ValueType::Percentage, 100.5), ["OVER_100"]);
+        assert_eq!(reasons(ValueType::Boolean, 2.0), ["NOT_BOOLEAN"]);
+        assert_eq!(reasons(ValueType::Hours, f64::NAN), ["NOT_A_NUMBER"]);
+        assert!(reasons(ValueType::Decimal, 2.5).is_empty());
+    }
+}

@@ -1,0 +1,94 @@
+//! The indicators service's errors, mapped once to `google.rpc.Status`.
+
+use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
+use fazhi_units_client::UnitsClientError;
+use tonic::Code;
+
+use crate::domain::{ValueRefusal, ValueState};
+
+/// `ErrorInfo.domain` of every error this service returns.
+pub const ERROR_DOMAIN: &str = "indicators.fazhi";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndicatorsError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error("the units service could not be reached: {0}")]
+    UnitsUnavailable(String),
+    #[error("the units service rejected the request: {0}")]
+    UnitsRejected(String),
+    #[error("the value is {} and cannot be changed; it must be returned or reopened first", .0.as_str())]
+    ValueLocked(ValueState),
+    #[error("the value is {} and cannot take this step", .0.as_str())]
+    ValueWrongState(ValueState),
+}
+
+fazhi_platform::service_error!(IndicatorsError, ERROR_DOMAIN);
+
+impl From<UnitsClientError> for IndicatorsError {
+    /// Keeps what the units service said: a refusal stays a refusal, only an outage says retry.
+    fn from(error: UnitsClientError) -> Self {
+        match error {
+            UnitsClientError::NotFound(name) => Self::Platform(PlatformError::NotFound(name)),
+            UnitsClientError::PermissionDenied => Self::Platform(PlatformError::PermissionDenied),
+            UnitsClientError::Unauthenticated => Self::Platform(PlatformError::Unauthenticated(
+                "the units service did not accept the credentials".to_owned(),
+            )),
+            UnitsClientError::InvalidArgument(message) => Self::UnitsRejected(message),
+            UnitsClientError::Unavailable(message) => Self::UnitsUnavailable(message),
+            UnitsClientError::Failed(message) => {
+                Self::Platform(PlatformError::Internal(format!("units service: {message}")))
+            }
+        }
+    }
+}
+
+impl From<ValueRefusal> for IndicatorsError {
+    fn from(refusal: ValueRefusal) -> Self {
+        match refusal {
+            ValueRefusal::Locked(state) => Self::ValueLocked(state),
+            ValueRefusal::WrongState(state) => Self::ValueWrongState(state),
+        }
+    }
+}
+
+fn state_word(state: ValueState) -> &'static str {
+    match state {
+        ValueState::Draft => "草稿",
+        ValueState::Submitted => "已报送",
+        ValueState::Approved => "已审核",
+        ValueState::Returned => "已退回",
+    }
+}
+
+impl DescribeError for IndicatorsError {
+    fn describe(&self) -> ErrorDescription {
+        match self {
+            Self::Platform(error) => error.describe(),
+            Self::ValueLocked(state) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "VALUE_LOCKED",
+                self.to_string(),
+                format!("该数据{},不能修改;须先退回或重新打开", state_word(*state)),
+            ),
+            Self::ValueWrongState(state) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "VALUE_WRONG_STATE",
+                self.to_string(),
+                format!("该数据{},不能执行此操作", state_word(*state)),
+            ),
+            Self::UnitsRejected(message) => ErrorDescription::new(
+                Code::InvalidArgument,
+                "UNITS_REJECTED",
+                self.to_string(),
+                format!("单位库服务拒绝了该请求:{message}"),
+            ),
+            Self::UnitsUnavailable(_) => ErrorDescription::new(
+                Code::Unavailable,
+                "UNITS_UNAVAILABLE",
+                "the unit registry is unavailable; retry later",
+                "单位库服务暂不可用,请稍后重试",
+            ),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The indicators service, `fazhi.indicators.v1`: data elements units report, indicators as
+//! formulas over them, targets for regions, reported values with their review
+//! (draft → submitted → approved | returned), and evaluation of indicators and targets for a
+//! unit or a region and a period, every figure named.
+
+pub mod api;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod settings;
+pub mod store;
+
+use fazhi_platform::audit::AuditKey;
+use fazhi_platform::auth::AuthInterceptor;
+use fazhi_platform::outbox::OutboxHub;
+use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
+use fazhi_proto::indicators::v1::indicators_service_server::IndicatorsServiceServer;
+use fazhi_units_client::UnitsClientError;
+use tonic::service::interceptor::InterceptedService;
+
+pub use api::IndicatorsApi;
+pub use fazhi_units_client::UnitsClient;
+pub use service::IndicatorBook;
+pub use settings::IndicatorsSettings;
+pub use store::{MIGRATOR, Store};
+
+/// The authenticated gRPC service of indicators.
+pub type IndicatorsGrpcService =
+    InterceptedService<IndicatorsServiceServer<IndicatorsApi>, AuthInterceptor>;
+
+/// What the process is called and where indicators keeps its tables.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "fazhi-indicators",
+    schema: store::SCHEMA,
+    migrator: &MIGRATOR,
+};
+
+/// Builds the indicators service on a pool; `main.rs` and `fazhi dev` mount it the same way.
+pub fn mount(
+    environment: Environment<'_, IndicatorsSettings>,
+) -> Result<Mounted<IndicatorsGrpcService>, UnitsClientError> {
+    let Environment {
+        settings,
+        service_settings,
+        pool,
+        authenticator,
+    } = environment;
+    let units = UnitsClient::new(&service_settings.clients.units_endpoint)?;
+    let events = OutboxHub::start(pool.clone(), store::SCHEMA, settings.server.max_streams_per_caller);
+    let store = Store::new(pool).with_audit_key(AuditKey::from_settings(settings.database.audit_key.as_ref()));
+    let server = IndicatorsServiceServer::new(IndicatorsApi::new(IndicatorBook::new(store, units), events))
+        .max_decoding_message_size(settings.server.max_message_bytes)
+        .max_encoding_message_size(settings.server.max_message_bytes);
+    Ok(Mounted {
+        service: InterceptedService::new(
+            server,
+            AuthInterceptor {
+                authenticator,
+                error_domain: error::ERROR_DOMAIN,
+            },
+        ),
+        background: Vec::new(),
+    })
+}

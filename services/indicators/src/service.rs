@@ -1,0 +1,830 @@
+//! The use cases of indicators: authorise (through the units service), apply the domain, call
+//! the store. Every mutation goes through [`IndicatorBook::mutate`]
+//! (`fazhi_platform::mutation::run`): a retry is answered from its stored response before
+//! anything else; authorisation and reads run next; then, with the request id claimed, the value
+//! is locked, its etag and state checked by the domain, and the change written.
+
+use std::collections::BTreeMap;
+
+use fazhi_platform::aip::{Page, check_etag};
+use fazhi_platform::auth::Role;
+use fazhi_platform::call::CallContext;
+use fazhi_platform::error::{DescribeError, FieldViolation, PlatformError};
+use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
+use fazhi_units_client::{UnitId, UnitsClient, UnitsClientError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
+
+use crate::domain::{
+    DataElement, DataElementId, DataValue, DataValueId, Figure, Formula, Indicator, IndicatorId,
+    IndicatorValue, MAX_PARTS, Period, Target, TargetId, TargetKind, TargetStatus, ValueAction,
+    ValueState, Verdict, check_data_element, check_indicator, check_value, combine,
+    indicator_value, judge, not_applicable,
+};
+use crate::error::{IndicatorsError, Result};
+use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
+
+/// The indicators service's use cases.
+#[derive(Clone)]
+pub struct IndicatorBook {
+    store: Store,
+    units: UnitsClient,
+}
+
+/// What the caller must be to a unit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Read its figures: its staff, its coordinators, or a viewer.
+    Read,
+    /// Report for it: its own staff, or its coordinators.
+    WorkFor,
+    /// Review it: a coordinator above it (not of the unit itself), or an admin.
+    Review,
+    /// Manage its targets: its coordinators.
+    Coordinate,
+}
+
+/// A value to enter, as the caller sent it (checked in [`IndicatorBook::report_value`]).
+pub struct ValueReport {
+    pub data_element: DataElementId,
+    /// `None` for a central element.
+    pub unit: Option<UnitId>,
+    pub period: String,
+    pub category_option: String,
+    pub value: f64,
+    pub comment: String,
+    pub etag: String,
+}
+
+/// Where and how to evaluate.
+pub struct Scope {
+    pub unit: UnitId,
+    pub period: Period,
+    /// The unit and every unit below it.
+    pub include_descendants: bool,
+    /// Count submitted values as well as approved ones.
+    pub include_submitted: bool,
+}
+
+/// A target's verdict for a scope, with the indicator values read and a composite's parts.
+#[derive(Debug, Clone)]
+pub struct TargetEvaluation {
+    pub target: TargetId,
+    pub verdict: Verdict,
+    pub values: Vec<IndicatorValue>,
+    pub parts: Vec<TargetEvaluation>,
+}
+
+fn unit_field_not_found(field: &str) -> FieldViolation {
+    FieldViolation::new(
+        field,
+        "UNIT_NOT_FOUND",
+        format!("{field} names no registered unit"),
+        format!("{field} 指定的单位不存在"),
+    )
+}
+
+fn unknown(field: &str, name: &str) -> IndicatorsError {
+    IndicatorsError::invalid_field(FieldViolation::new(
+        field,
+        "NOT_FOUND",
+        format!("{name} does not exist"),
+        format!("{name} 不存在"),
+    ))
+}
+
+/// The period a field names, read.
+pub fn period_of(field: &str, text: &str) -> Result<Period> {
+    if text.is_empty() {
+        return Err(IndicatorsError::invalid_field(FieldViolation::required(field)));
+    }
+    Period::parse(text).map_err(|_| {
+        IndicatorsError::invalid_field(FieldViolation::new(
+            field,
+            "INVALID_PERIOD",
+            format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03, 2024W09 or 2024-2025"),
+            format!("{field} 须为 2024、2024H1、2024Q3、2024-03、2024W09 或 2024-2025 形式的统计周期"),
+        ))
+    })
+}
+
+impl IndicatorBook {
+    pub fn new(store: Store, units: UnitsClient) -> Self {
+        Self { store, units }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs a mutation of this service; see the module comment.
+    async fn mutate<T, P>(
+        &self,
+        context: &CallContext,
+        target: &str,
+        prepare: impl AsyncFnOnce() -> Result<P>,
+        apply: impl AsyncFnOnce(&mut PgConnection, P) -> Result<Outcome<T>>,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        mutation::run(self.store.pool(), self.store.journal(), context, target, prepare, apply).await
+    }
+
+    /// Refuses unless the caller may act for the unit as `need` says.
+    async fn authorize(&self, context: &CallContext, unit: &UnitId, need: Need) -> Result<()> {
+        let caller = &context.caller;
+        if need == Need::Read && caller.has(Role::Viewer) {
+            return Ok(());
+        }
+        let access = match self.units.access(context, unit).await {
+            Ok(access) => access,
+            // AIP-211: only an admin learns that a unit does not exist.
+            Err(UnitsClientError::NotFound(_)) if caller.has(Role::Admin) => {
+                return Err(IndicatorsError::invalid_field(unit_field_not_found("unit")));
+            }
+            Err(UnitsClientError::NotFound(_)) => return Err(PlatformError::PermissionDenied.into()),
+            Err(error) => return Err(error.into()),
+        };
+        let allowed = match need {
+            Need::Read | Need::WorkFor => access.may_work_for(),
+            Need::Coordinate => access.may_coordinate(),
+            Need::Review => {
+                access.may_coordinate()
+                    && (caller.has(Role::Admin) || caller.unit.as_deref() != Some(unit.as_str()))
+            }
+        };
+        if allowed { Ok(()) } else { Err(PlatformError::PermissionDenied.into()) }
+    }
+
+    /// [`Self::authorize`] for a read: a refusal is audited against `resource`.
+    async fn authorize_read(&self, context: &CallContext, unit: &UnitId, resource: &str) -> Result<()> {
+        let decision = self.authorize(context, unit, Need::Read).await;
+        self.audit_read_refusal(context, resource, decision).await
+    }
+
+    async fn audit_read_refusal<T>(&self, context: &CallContext, resource: &str, decision: Result<T>) -> Result<T> {
+        if let Err(error) = &decision {
+            let description = error.describe();
+            if !fazhi_platform::telemetry::is_server_fault(description.code) {
+                mutation::audit_refusal(self.store.pool(), self.store.journal(), context, resource, description.reason)
+                    .await;
+            }
+        }
+        decision
+    }
+
+    fn require_admin(context: &CallContext) -> Result<()> {
+        if context.caller.has(Role::Admin) {
+            Ok(())
+        } else {
+            Err(PlatformError::PermissionDenied.into())
+        }
+    }
+
+    /// Adds a data element: admins.
+    pub async fn create_element(&self, context: &CallContext, element: DataElement) -> Result<DataElement> {
+        let name = element.id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                Self::require_admin(context)?;
+                let violations = check_data_element(&element);
+                if violations.is_empty() { Ok(()) } else { Err(IndicatorsError::invalid(violations)) }
+            },
+            async |connection, ()| {
+                let created = store::insert_element(connection, &element).await?;
+                Ok(Outcome {
+                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
+                    events: vec![catalogue_event("data_element.created", &name)],
+                    response: created,
+                })
+            },
+        )
+        .await
+    }
+
+    pub async fn get_element(&self, id: &DataElementId) -> Result<DataElement> {
+        self.store.get_element(id).await
+    }
+
+    pub async fn list_elements(&self, after: Option<String>, size: i64) -> Result<Page<DataElement, String>> {
+        self.store.list_elements(after, size).await
+    }
+
+    /// Adds an indicator, its formula checked against the catalogue: admins.
+    pub async fn create_indicator(&self, context: &CallContext, indicator: Indicator) -> Result<Indicator> {
+        let name = indicator.id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                Self::require_admin(context)?;
+                let codes: Vec<String> = Formula::parse(&indicator.formula)
+                    .map(|formula| formula.references().into_iter().map(|reference| reference.code).collect())
+                    .unwrap_or_default();
+                let elements = self.store.elements_by_code(&codes).await?;
+                let options_of = |code: &str| {
+                    elements
+                        .iter()
+                        .find(|element| element.code == code)
+                        .map(|element| element.category_options.clone())
+                };
+                check_indicator(&indicator, options_of).map_err(IndicatorsError::invalid)?;
+                let mut codes: Vec<String> = elements.into_iter().map(|element| element.code).collect();
+                codes.dedup();
+                Ok(Indicator { data_element_codes: codes, ..indicator.clone() })
+            },
+            async |connection, checked: Indicator| {
+                let created = store::insert_indicator(connection, &checked).await?;
+                Ok(Outcome {
+                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
+                    events: vec![catalogue_event("indicator.created", &name)],
+                    response: created,
+                })
+            },
+        )
+        .await
+    }
+
+    pub async fn get_indicator(&self, id: &IndicatorId) -> Result<Indicator> {
+        self.store.get_indicator(id).await
+    }
+
+    pub async fn list_indicators(&self, after: Option<String>, size: i64) -> Result<Page<Indicator, String>> {
+        self.store.list_indicators(after, size).await
+    }
+
+    /// Sets a target for a region: coordinators of the owner unit.
+    pub async fn create_target(&self, context: &CallContext, target: Target) -> Result<Target> {
+        let name = target.id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                self.authorize(context, &UnitId::from_trusted(target.owner_unit.clone()), Need::Coordinate)
+                    .await?;
+                self.check_target(&target).await
+            },
+            async |connection, ()| {
+                let created = store::insert_target(connection, &target).await?;
+                Ok(Outcome {
+                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
+                    events: vec![catalogue_event("target.created", &name)],
+                    response: created,
+                })
+            },
+        )
+        .await
+    }
+
+    /// What a target names must exist: its indicator, its reference series, its parts.
+    async fn check_target(&self, target: &Target) -> Result<()> {
+        let mut violations = Vec::new();
+        if target.display_name.trim().is_empty() {
+            violations.push(FieldViolation::required("target.display_name"));
+        }
+        let periods: Vec<Option<Period>> = [("target.first_period", &target.first_period), ("target.last_period", &target.last_period)]
+            .into_iter()
+            .map(|(field, text)| match text {
+                Some(text) => match period_of(field, text) {
+                    Ok(period) => Some(period),
+                    Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
+                        violations.extend(found);
+                        None
+                    }
+                    Err(_) => None,
+                },
+                None => None,
+            })
+            .collect();
+        if let [Some(first), Some(last)] = periods[..]
+            && first.start > last.end
+        {
+            violations.push(FieldViolation::new(
+                "target.last_period",
+                "BEFORE_FIRST_PERIOD",
+                "last_period ends before first_period starts",
+                "截止周期早于起始周期",
+            ));
+        }
+        match (&target.kind, &target.indicator) {
+            (TargetKind::AllOf(parts) | TargetKind::AnyOf(parts), _) => {
+                if parts.is_empty() {
+                    violations.push(FieldViolation::required("target.all_of.targets"));
+                } else if parts.len() > MAX_PARTS {
+                    violations.push(FieldViolation::too_many("target.all_of.targets", MAX_PARTS));
+                }
+                for (index, part) in parts.iter().take(MAX_PARTS).enumerate() {
+                    if self.store.find_target(part).await?.is_none() {
+                        violations.push(FieldViolation::new(
+                            format!("target.all_of.targets[{index}]"),
+                            "NOT_FOUND",
+                            format!("{} does not exist", part.name()),
+                            format!("{} 不存在", part.name()),
+                        ));
+                    }
+                }
+            }
+            (_, None) => violations.push(FieldViolation::required("target.indicator")),
+            (kind, Some(indicator)) => {
+                if let Err(IndicatorsError::Platform(PlatformError::NotFound(_))) = self.store.get_indicator(indicator).await {
+                    violations.push(FieldViolation::new(
+                        "target.indicator",
+                        "NOT_FOUND",
+                        format!("{} does not exist", indicator.name()),
+                        format!("{} 不存在", indicator.name()),
+                    ));
+                }
+                if let TargetKind::Reference { reference_code, .. } = kind {
+                    let central = self.store.elements_by_code(std::slice::from_ref(reference_code)).await?;
+                    if !central.iter().any(|element| element.central) {
+                        violations.push(FieldViolation::new(
+                            "target.reference.reference_code",
+                            "NOT_A_REFERENCE_SERIES",
+                            format!("{reference_code} is not the code of a central data element"),
+                            format!("{reference_code} 不是集中填报的参照数据项编码"),
+                        ));
+                    }
+                }
+                if let TargetKind::Absolute { value, .. } = kind
+                    && !value.is_finite()
+                {
+                    violations.push(FieldViolation::new(
+                        "target.absolute.value",
+                        "NOT_A_NUMBER",
+                        "the threshold must be a finite number",
+                        "目标值须为有限数",
+                    ));
+                }
+            }
+        }
+        if violations.is_empty() { Ok(()) } else { Err(IndicatorsError::invalid(violations)) }
+    }
+
+    pub async fn get_target(&self, id: &TargetId) -> Result<Target> {
+        self.store.get_target(id).await
+    }
+
+    pub async fn list_targets(&self, owner: Option<&str>, after: Option<String>, size: i64) -> Result<Page<Target, String>> {
+        self.store.list_targets(owner, after, size).await
+    }
+
+    /// The element a field names, or a violation of that field.
+    async fn element_named(&self, field: &str, id: &DataElementId) -> Result<DataElement> {
+        match self.store.get_element(id).await {
+            Err(IndicatorsError::Platform(PlatformError::NotFound(_))) => Err(unknown(field, &id.name())),
+            other => other,
+        }
+    }
+
+    /// Enters or corrects a draft value: the unit's staff or coordinators; central, admins.
+    pub async fn report_value(&self, context: &CallContext, report: ValueReport) -> Result<DataValue> {
+        let target = report.unit.as_ref().map_or_else(|| report.data_element.name(), UnitId::name);
+        self.mutate(
+            context,
+            &target,
+            async || {
+                let element = self.element_named("data_element", &report.data_element).await?;
+                match (&report.unit, element.central) {
+                    (None, true) => Self::require_admin(context)?,
+                    (Some(unit), false) => self.authorize(context, unit, Need::WorkFor).await?,
+                    (Some(_), true) => {
+                        return Err(IndicatorsError::invalid_field(FieldViolation::new(
+                            "unit",
+                            "CENTRAL_ELEMENT",
+                            "a central element's values belong to no unit: leave unit empty",
+                            "集中填报的参照数据不属于任何单位,unit 须为空",
+                        )));
+                    }
+                    (None, false) => return Err(IndicatorsError::invalid_field(FieldViolation::required("unit"))),
+                }
+                let mut violations = Vec::new();
+                let period = match period_of("period", &report.period) {
+                    Ok(period) if period.period_type != element.period_type => {
+                        violations.push(FieldViolation::new(
+                            "period",
+                            "WRONG_PERIOD_TYPE",
+                            format!("{} is reported per {} period", element.code, element.period_type.as_str()),
+                            format!("数据项 {} 按{}填报", element.code, period_type_word(element.period_type)),
+                        ));
+                        None
+                    }
+                    Ok(period) => Some(period),
+                    Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
+                        violations.extend(found);
+                        None
+                    }
+                    Err(error) => return Err(error),
+                };
+                if !report.category_option.is_empty() && !element.category_options.contains(&report.category_option) {
+                    violations.push(FieldViolation::new(
+                        "category_option",
+                        "UNKNOWN_CATEGORY_OPTION",
+                        format!("{} has no category option {}", element.code, report.category_option),
+                        format!("数据项 {} 没有分类选项 {}", element.code, report.category_option),
+                    ));
+                }
+                if report.comment.chars().count() > crate::domain::MAX_COMMENT_CHARS {
+                    violations.push(FieldViolation::too_long("comment", crate::domain::MAX_COMMENT_CHARS));
+                }
+                violations.extend(check_value(&element, report.value, "value"));
+                match period {
+                    Some(period) if violations.is_empty() => Ok(period),
+                    _ => Err(IndicatorsError::invalid(violations)),
+                }
+            },
+            async |connection, period: Period| {
+                let unit = report.unit.as_ref().map(|unit| unit.as_str().to_owned());
+                let key = ValueKey {
+                    data_element: &report.data_element,
+                    unit: unit.as_deref().unwrap_or_default(),
+                    period: &report.period,
+                    category_option: &report.category_option,
+                };
+                let existing = store::lock_value_by_key(connection, &key).await?;
+                if let Some(current) = &existing
+                    && !report.etag.is_empty()
+                {
+                    check_etag(&report.etag, current.revision)?;
+                }
+                let before = existing.clone();
+                let new = DataValue {
+                    id: DataValueId::generate(),
+                    data_element: report.data_element.clone(),
+                    unit,
+                    period: report.period.clone(),
+                    category_option: report.category_option.clone(),
+                    value: report.value,
+                    comment: report.comment.clone(),
+                    state: ValueState::Draft,
+                    reason: String::new(),
+                    update_subject: context.caller.subject.clone(),
+                    revision: 1,
+                    update_time: context.clock.now(),
+                };
+                let reported = crate::domain::report(existing, new)?;
+                let saved = match &before {
+                    Some(before) => store::update_value(connection, &reported, ValueAction::Reported, before.value).await?,
+                    None => store::insert_value(connection, &reported, &period).await?,
+                };
+                value_outcome(saved, before, ValueAction::Reported)
+            },
+        )
+        .await
+    }
+
+    /// A value and the element it is of, for a call naming the value; a missing value is refused
+    /// like another unit's, except to admins (AIP-211).
+    async fn value_for(&self, context: &CallContext, id: &DataValueId, need: Need) -> Result<(DataValue, DataElement)> {
+        let Some(value) = self.store.get_value(id).await? else {
+            return Err(if context.caller.has(Role::Admin) {
+                PlatformError::NotFound(id.name()).into()
+            } else {
+                PlatformError::PermissionDenied.into()
+            });
+        };
+        match &value.unit {
+            Some(unit) => self.authorize(context, &UnitId::from_trusted(unit.clone()), need).await?,
+            None if need == Need::Read => {}
+            None => Self::require_admin(context)?,
+        }
+        let element = self.store.get_element(&value.data_element).await?;
+        Ok((value, element))
+    }
+
+    /// Submits, approves, returns or reopens a value.
+    pub async fn review_value(
+        &self,
+        context: &CallContext,
+        id: &DataValueId,
+        etag: &str,
+        (action, reason): (ValueAction, &str),
+    ) -> Result<DataValue> {
+        let need = if action == ValueAction::Submitted { Need::WorkFor } else { Need::Review };
+        self.mutate(
+            context,
+            &id.name(),
+            async || {
+                if matches!(action, ValueAction::Returned | ValueAction::Reopened) {
+                    if reason.trim().is_empty() {
+                        return Err(IndicatorsError::invalid_field(FieldViolation::required("reason")));
+                    }
+                    if reason.chars().count() > crate::domain::MAX_COMMENT_CHARS {
+                        return Err(IndicatorsError::invalid_field(FieldViolation::too_long(
+                            "reason",
+                            crate::domain::MAX_COMMENT_CHARS,
+                        )));
+                    }
+                }
+                Ok(self.value_for(context, id, need).await?.1)
+            },
+            async |connection, element: DataElement| {
+                let current = store::lock_value(connection, id)
+                    .await?
+                    .ok_or_else(|| PlatformError::NotFound(id.name()))?;
+                check_etag(etag, current.revision)?;
+                let subject = &context.caller.subject;
+                let changed = match action {
+                    ValueAction::Submitted => {
+                        let violations = check_value(&element, current.value, "value");
+                        if !violations.is_empty() {
+                            return Err(IndicatorsError::invalid(violations));
+                        }
+                        current.clone().submit(subject)?
+                    }
+                    ValueAction::Approved => current.clone().approve(subject)?,
+                    ValueAction::Returned => current.clone().send_back(reason, subject)?,
+                    ValueAction::Reopened => current.clone().reopen(reason, subject)?,
+                    ValueAction::Reported => {
+                        return Err(PlatformError::Internal("a report is not a review".to_owned()).into());
+                    }
+                };
+                let old = current.value;
+                let saved = store::update_value(connection, &changed, action, old).await?;
+                value_outcome(saved, Some(current), action)
+            },
+        )
+        .await
+    }
+
+    pub async fn get_value(&self, context: &CallContext, id: &DataValueId) -> Result<DataValue> {
+        let decision = self.value_for(context, id, Need::Read).await;
+        Ok(self.audit_read_refusal(context, &id.name(), decision).await?.0)
+    }
+
+    /// A unit's values (or a central element's, with `unit` `None`).
+    pub async fn list_values(
+        &self,
+        context: &CallContext,
+        (unit, data_element): (Option<&UnitId>, Option<&DataElementId>),
+        window: Option<Period>,
+        (after, size): (Option<ValueCursor>, i64),
+    ) -> Result<Page<DataValue, ValueCursor>> {
+        match unit {
+            Some(unit) => self.authorize_read(context, unit, &unit.name()).await?,
+            None => {
+                let Some(element) = data_element else {
+                    return Err(IndicatorsError::invalid_field(FieldViolation::required("unit")));
+                };
+                if !self.element_named("data_element", element).await?.central {
+                    return Err(IndicatorsError::invalid_field(FieldViolation::required("unit")));
+                }
+            }
+        }
+        self.store
+            .list_values(unit.map_or("", UnitId::as_str), data_element, window, after, size)
+            .await
+    }
+
+    pub async fn list_revisions(&self, context: &CallContext, id: &DataValueId) -> Result<Vec<RevisionRow>> {
+        let decision = self.value_for(context, id, Need::Read).await;
+        self.audit_read_refusal(context, &id.name(), decision).await?;
+        self.store.list_revisions(id).await
+    }
+
+    /// The units a scope covers: the unit, and with descendants every unit below it.
+    async fn units_of(&self, context: &CallContext, scope: &Scope) -> Result<Vec<String>> {
+        let mut units = vec![scope.unit.as_str().to_owned()];
+        if scope.include_descendants {
+            units.extend(
+                self.units
+                    .descendants(context, &scope.unit, scope.period.end)
+                    .await?
+                    .into_iter()
+                    .map(|(unit, _)| unit.as_str().to_owned()),
+            );
+        }
+        Ok(units)
+    }
+
+    /// An indicator's value for the units over the period, each figure aggregated as its
+    /// element says: over the periods inside, per unit; then over the units (a ratio of sums).
+    async fn read_indicator(
+        &self,
+        indicator: &Indicator,
+        units: &[String],
+        period: &Period,
+        include_submitted: bool,
+    ) -> Result<IndicatorValue> {
+        let formula = Formula::parse(&indicator.formula)
+            .map_err(|_| store::corrupt(format!("indicator {} has an unreadable formula", indicator.id)))?;
+        let elements = self.store.elements_by_code(&indicator.data_element_codes).await?;
+        let mut figures = Vec::new();
+        for reference in formula.references() {
+            let mut window = *period;
+            for _ in 0..reference.periods_back {
+                window = window.previous().ok_or_else(|| store::corrupt("period out of range".to_owned()))?;
+            }
+            let Some(element) = elements.iter().find(|element| element.code == reference.code) else {
+                return Err(store::corrupt(format!("indicator {} reads a missing element", indicator.id)));
+            };
+            figures.push(self.figure(element, reference, &window, units, include_submitted).await?);
+        }
+        Ok(indicator_value(indicator, &formula, period, figures))
+    }
+
+    async fn figure(
+        &self,
+        element: &DataElement,
+        reference: crate::domain::Reference,
+        window: &Period,
+        units: &[String],
+        include_submitted: bool,
+    ) -> Result<Figure> {
+        let states: &[&str] = if include_submitted { &["approved", "submitted"] } else { &["approved"] };
+        let rows = self
+            .store
+            .figures(
+                &element.id,
+                reference.option.as_deref().unwrap_or_default(),
+                (!element.central).then_some(units),
+                window,
+                states,
+            )
+            .await?;
+        let mut per_unit: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut found_states: Vec<String> = Vec::new();
+        for row in &rows {
+            per_unit.entry(&row.unit_id).or_default().push(row.value);
+            if !found_states.contains(&row.state) {
+                found_states.push(row.state.clone());
+            }
+        }
+        let unit_values: Vec<f64> = per_unit
+            .values()
+            .filter_map(|values| element.period_aggregation.combine(values))
+            .collect();
+        Ok(Figure {
+            reference,
+            period: window.id(),
+            value: element.aggregation.over_units().combine(&unit_values),
+            value_count: rows.len(),
+            unit_count: per_unit.len(),
+            states: found_states,
+        })
+    }
+
+    /// An indicator's value for a scope.
+    pub async fn evaluate_indicator(&self, context: &CallContext, id: &IndicatorId, scope: &Scope) -> Result<IndicatorValue> {
+        self.authorize_read(context, &scope.unit, &id.name()).await?;
+        let indicator = self.store.get_indicator(id).await?;
+        let units = self.units_of(context, scope).await?;
+        self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted).await
+    }
+
+    /// Whether a target holds for a scope, and why.
+    pub async fn evaluate_target(&self, context: &CallContext, id: &TargetId, scope: &Scope) -> Result<TargetEvaluation> {
+        let access = match self.units.access(context, &scope.unit).await {
+            Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => Err(PlatformError::PermissionDenied.into()),
+            Err(UnitsClientError::NotFound(_)) => Err(IndicatorsError::invalid_field(unit_field_not_found("unit"))),
+            other => other.map_err(IndicatorsError::from),
+        };
+        let access = self.audit_read_refusal(context, &id.name(), access).await?;
+        let allowed = access.may_work_for() || context.caller.has(Role::Viewer);
+        self.audit_read_refusal(
+            context,
+            &id.name(),
+            if allowed { Ok(()) } else { Err(IndicatorsError::from(PlatformError::PermissionDenied)) },
+        )
+        .await?;
+        let target = self.store.get_target(id).await?;
+        let units = self.units_of(context, scope).await?;
+        self.judge_target(context, &target, &access, &units, scope).await
+    }
+
+    /// Judges one target (a composite through its parts) over the units of a scope.
+    fn judge_target<'a>(
+        &'a self,
+        context: &'a CallContext,
+        target: &'a Target,
+        access: &'a fazhi_units_client::Access,
+        units: &'a [String],
+        scope: &'a Scope,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<TargetEvaluation>> + Send + 'a>> {
+        Box::pin(async move {
+            let answer = |verdict, values, parts| TargetEvaluation { target: target.id.clone(), verdict, values, parts };
+            if !target.in_force(&scope.period) {
+                return Ok(answer(
+                    not_applicable(
+                        format!("目标适用于 {} 至 {}", target.first_period.as_deref().unwrap_or("—"), target.last_period.as_deref().unwrap_or("—")),
+                        format!("the target applies from {} to {}", target.first_period.as_deref().unwrap_or("-"), target.last_period.as_deref().unwrap_or("-")),
+                    ),
+                    vec![],
+                    vec![],
+                ));
+            }
+            if !access.is_within(&target.owner_unit) {
+                return Ok(answer(
+                    not_applicable(
+                        format!("该单位不在目标设定单位 units/{} 的范围内", target.owner_unit),
+                        format!("the unit is not within units/{}, which set the target", target.owner_unit),
+                    ),
+                    vec![],
+                    vec![],
+                ));
+            }
+            let units: Vec<String> = match &target.applies_to_group {
+                None => units.to_vec(),
+                Some(group) => {
+                    let members = self
+                        .units
+                        .expand(context, group, &UnitId::from_trusted(target.owner_unit.clone()), scope.period.end)
+                        .await?;
+                    let members: Vec<&str> = members.iter().map(UnitId::as_str).collect();
+                    let covered: Vec<String> = units.iter().filter(|unit| members.contains(&unit.as_str())).cloned().collect();
+                    if covered.is_empty() {
+                        return Ok(answer(
+                            not_applicable(format!("该单位不属于 {group}"), format!("the unit is not in {group}")),
+                            vec![],
+                            vec![],
+                        ));
+                    }
+                    covered
+                }
+            };
+            match &target.kind {
+                TargetKind::AllOf(parts) | TargetKind::AnyOf(parts) => {
+                    let mut evaluations = Vec::with_capacity(parts.len());
+                    for part in parts {
+                        let part = self.store.get_target(part).await?;
+                        evaluations.push(self.judge_target(context, &part, access, &units, scope).await?);
+                    }
+                    let statuses: Vec<TargetStatus> = evaluations.iter().map(|part| part.verdict.status).collect();
+                    let verdict = combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses);
+                    Ok(answer(verdict, vec![], evaluations))
+                }
+                kind => {
+                    let indicator_id = target.indicator.as_ref().ok_or_else(|| store::corrupt(format!("target {} has no indicator", target.id)))?;
+                    let indicator = self.store.get_indicator(indicator_id).await?;
+                    let current = self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted).await?;
+                    let mut values = vec![current];
+                    if matches!(kind, TargetKind::Trend)
+                        && let Some(previous) = scope.period.previous()
+                    {
+                        values.push(self.read_indicator(&indicator, &units, &previous, scope.include_submitted).await?);
+                    }
+                    let reference = match kind {
+                        TargetKind::Reference { reference_code, .. } => {
+                            let element = self
+                                .store
+                                .elements_by_code(std::slice::from_ref(reference_code))
+                                .await?
+                                .into_iter()
+                                .next()
+                                .ok_or_else(|| store::corrupt(format!("target {} names a missing reference", target.id)))?;
+                            let reference = crate::domain::Reference { code: reference_code.clone(), option: None, periods_back: 0 };
+                            Some(self.figure(&element, reference, &scope.period, &[], scope.include_submitted).await?)
+                        }
+                        _ => None,
+                    };
+                    let verdict = judge(target, &indicator, &values[0], values.get(1), reference.as_ref());
+                    Ok(answer(verdict, values, vec![]))
+                }
+            }
+        })
+    }
+}
+
+fn period_type_word(period_type: crate::domain::PeriodType) -> &'static str {
+    use crate::domain::PeriodType::*;
+    match period_type {
+        Year => "年度",
+        HalfYear => "半年",
+        Quarter => "季度",
+        Month => "月度",
+        Week => "周",
+        TwoYear => "两年",
+    }
+}
+
+fn catalogue_event(event_type: &'static str, resource: &str) -> NewEvent {
+    NewEvent {
+        event_type,
+        resource: resource.to_owned(),
+        payload: serde_json::Value::Null,
+    }
+}
+
+/// A value's change as audited and published.
+fn value_outcome(saved: DataValue, before: Option<DataValue>, action: ValueAction) -> Result<Outcome<DataValue>> {
+    let name = saved.id.name();
+    let event_type = match action {
+        ValueAction::Reported => "data_value.reported",
+        ValueAction::Submitted => "data_value.submitted",
+        ValueAction::Approved => "data_value.approved",
+        ValueAction::Returned => "data_value.returned",
+        ValueAction::Reopened => "data_value.reopened",
+    };
+    Ok(Outcome {
+        changes: vec![Change::of(&name, before.as_ref(), Some(&saved))?],
+        events: vec![NewEvent {
+            event_type,
+            resource: name,
+            payload: mutation::to_json(&saved)?,
+        }],
+        response: saved,
+    })
+}

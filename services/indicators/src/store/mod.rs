@@ -1,0 +1,82 @@
+//! All SQL of the indicators service (schema `indicators`), one file per aggregate. Reads go
+//! through [`Store`] on the pool; writes are functions on the connection of the transaction that
+//! [`fazhi_platform::mutation::run`] opened.
+
+mod element;
+mod indicator;
+mod target;
+mod value;
+
+pub use element::insert_element;
+pub use indicator::insert_indicator;
+pub use target::insert_target;
+pub use value::{
+    FigureRow, RevisionRow, ValueCursor, ValueKey, insert_value, lock_value, lock_value_by_key,
+    update_value,
+};
+
+use fazhi_platform::audit::AuditKey;
+use fazhi_platform::error::{FieldViolation, PlatformError};
+use sqlx::PgPool;
+
+use crate::error::{IndicatorsError, Result};
+
+/// The schema this service owns.
+pub const SCHEMA: &str = "indicators";
+
+/// Migrations of the `indicators` schema (table `indicators._sqlx_migrations`, see `sqlx.toml`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Postgres access for indicators: the reads, on the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    audit_key: AuditKey,
+}
+
+impl Store {
+    /// A store whose audit rows are sealed with the development key (tests, tools).
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            audit_key: AuditKey::development(),
+        }
+    }
+
+    /// The same store sealing its audit rows with `key` (`database.audit_key`).
+    pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
+        Self { audit_key, ..self }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
+    pub fn journal(&self) -> (&'static str, &AuditKey) {
+        (SCHEMA, &self.audit_key)
+    }
+}
+
+pub(crate) fn corrupt(what: String) -> IndicatorsError {
+    IndicatorsError::Platform(PlatformError::Internal(what))
+}
+
+/// Maps a unique violation on `constraint` to `duplicate`, any other error as the platform does.
+pub(crate) fn unique_or(error: sqlx::Error, constraints: &[(&str, FieldViolation)]) -> IndicatorsError {
+    let violated = error
+        .as_database_error()
+        .filter(|database_error| database_error.code().as_deref() == Some("23505"))
+        .and_then(|database_error| database_error.constraint().map(str::to_owned));
+    if let Some(violated) = violated
+        && let Some((_, violation)) = constraints.iter().find(|(name, _)| *name == violated)
+    {
+        return IndicatorsError::invalid_field(violation.clone());
+    }
+    error.into()
+}
+
+/// A row's stored enum text as the domain's enum.
+pub(crate) fn parsed<T>(parse: impl Fn(&str) -> Option<T>, text: &str, what: &str) -> Result<T> {
+    parse(text).ok_or_else(|| corrupt(format!("{what} has an unknown value {text:?}")))
+}

@@ -1,0 +1,304 @@
+//! Reported values and their revisions; the figures evaluation reads.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use fazhi_platform::aip::Page;
+use fazhi_platform::error::PlatformError;
+use sqlx::PgConnection;
+
+use super::{Store, parsed};
+use crate::domain::{
+    DataElementId, DataValue, DataValueId, Period, ValueAction, ValueState,
+};
+use crate::error::{IndicatorsError, Result};
+
+const VALUE_COLUMNS: &str = "id, data_element_id, unit_id, period, period_start, category_option, value,
+        comment, state, reason, update_subject, revision, update_time";
+
+/// Where a listing of values goes on: element, period start, option, id of the last one.
+pub type ValueCursor = (String, NaiveDate, String, String);
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    id: String,
+    data_element_id: String,
+    unit_id: String,
+    period: String,
+    period_start: NaiveDate,
+    category_option: String,
+    value: f64,
+    comment: String,
+    state: String,
+    reason: String,
+    update_subject: String,
+    revision: i64,
+    update_time: DateTime<Utc>,
+}
+
+impl TryFrom<ValueRow> for DataValue {
+    type Error = IndicatorsError;
+    fn try_from(row: ValueRow) -> Result<Self> {
+        Ok(Self {
+            state: parsed(ValueState::parse, &row.state, &format!("data value {}", row.id))?,
+            id: DataValueId::from_trusted(row.id),
+            data_element: DataElementId::from_trusted(row.data_element_id),
+            unit: (!row.unit_id.is_empty()).then_some(row.unit_id),
+            period: row.period,
+            category_option: row.category_option,
+            value: row.value,
+            comment: row.comment,
+            reason: row.reason,
+            update_subject: row.update_subject,
+            revision: row.revision,
+            update_time: row.update_time,
+        })
+    }
+}
+
+/// Where a value sits: element, unit (`""` for central), period and category option.
+pub struct ValueKey<'a> {
+    pub data_element: &'a DataElementId,
+    pub unit: &'a str,
+    pub period: &'a str,
+    pub category_option: &'a str,
+}
+
+/// One reported value as evaluation reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FigureRow {
+    pub unit_id: String,
+    pub period_start: NaiveDate,
+    pub value: f64,
+    pub state: String,
+}
+
+/// One change of a value, as listed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RevisionRow {
+    pub revision: i64,
+    pub action: String,
+    pub state: String,
+    pub old_value: Option<f64>,
+    pub value: f64,
+    pub reason: String,
+    pub subject: String,
+    pub time: DateTime<Utc>,
+}
+
+impl Store {
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_value"))]
+    pub async fn get_value(&self, id: &DataValueId) -> Result<Option<DataValue>> {
+        sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {VALUE_COLUMNS} FROM indicators.data_values WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?
+        .map(DataValue::try_from)
+        .transpose()
+    }
+
+    /// A unit's values (`""`: central ones), optionally of one element and inside a window,
+    /// by element, period and option; `after` is the last row's id-ordered key.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_values"))]
+    pub async fn list_values(
+        &self,
+        unit: &str,
+        data_element: Option<&DataElementId>,
+        window: Option<Period>,
+        after: Option<ValueCursor>,
+        page_size: i64,
+    ) -> Result<Page<DataValue, ValueCursor>> {
+        let (after_element, after_start, after_option, after_id) = after.map_or(
+            (None, None, None, None),
+            |(element, start, option, id)| (Some(element), Some(start), Some(option), Some(id)),
+        );
+        let rows: Vec<ValueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {VALUE_COLUMNS} FROM indicators.data_values
+             WHERE unit_id = $1 AND ($2::text IS NULL OR data_element_id = $2)
+               AND ($3::date IS NULL OR (period_start >= $3 AND period_end <= $4))
+               AND ($5::text IS NULL
+                    OR (data_element_id, period_start, category_option, id) > ($5, $6, $7, $8))
+             ORDER BY data_element_id, period_start, category_option, id LIMIT $9"
+        )))
+        .bind(unit)
+        .bind(data_element.map(DataElementId::as_str))
+        .bind(window.map(|window| window.start))
+        .bind(window.map(|window| window.end))
+        .bind(after_element)
+        .bind(after_start)
+        .bind(after_option)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let cursors: Vec<ValueCursor> = rows
+            .iter()
+            .map(|row| {
+                let key = (row.data_element_id.clone(), row.period_start);
+                (key.0, key.1, row.category_option.clone(), row.id.clone())
+            })
+            .collect();
+        let items = rows.into_iter().map(DataValue::try_from).collect::<Result<Vec<_>>>()?;
+        let page = Page::from_overfetch(items.into_iter().zip(cursors).collect(), page_size, |(_, cursor)| {
+            cursor.clone()
+        });
+        Ok(Page {
+            items: page.items.into_iter().map(|(value, _)| value).collect(),
+            next: page.next,
+        })
+    }
+
+    /// Every change of a value, oldest first.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_revisions"))]
+    pub async fn list_revisions(&self, id: &DataValueId) -> Result<Vec<RevisionRow>> {
+        Ok(sqlx::query_as(
+            "SELECT revision, action, state, old_value, value, reason, subject, time
+             FROM indicators.data_value_revisions WHERE data_value_id = $1 ORDER BY revision",
+        )
+        .bind(id.as_str())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The values of one element and option for these units (`None`: central) inside the window,
+    /// in the states counted, by unit and period.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.map_or(0, <[String]>::len)))]
+    pub async fn figures(
+        &self,
+        data_element: &DataElementId,
+        category_option: &str,
+        units: Option<&[String]>,
+        window: &Period,
+        states: &[&str],
+    ) -> Result<Vec<FigureRow>> {
+        let central = [String::new()];
+        Ok(sqlx::query_as(
+            "SELECT unit_id, period_start, value, state FROM indicators.data_values
+             WHERE data_element_id = $1 AND category_option = $2 AND unit_id = ANY($3)
+               AND period_start >= $4 AND period_end <= $5 AND state = ANY($6)
+             ORDER BY unit_id, period_start",
+        )
+        .bind(data_element.as_str())
+        .bind(category_option)
+        .bind(units.unwrap_or(&central))
+        .bind(window.start)
+        .bind(window.end)
+        .bind(states)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+/// Locks a value by id; `None` when there is none.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_value"))]
+pub async fn lock_value(connection: &mut PgConnection, id: &DataValueId) -> Result<Option<DataValue>> {
+    sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {VALUE_COLUMNS} FROM indicators.data_values WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(DataValue::try_from)
+    .transpose()
+}
+
+/// Locks the value at a key; `None` when there is none yet.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_value_by_key"))]
+pub async fn lock_value_by_key(connection: &mut PgConnection, key: &ValueKey<'_>) -> Result<Option<DataValue>> {
+    sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {VALUE_COLUMNS} FROM indicators.data_values
+         WHERE data_element_id = $1 AND unit_id = $2 AND period = $3 AND category_option = $4 FOR UPDATE"
+    )))
+    .bind(key.data_element.as_str())
+    .bind(key.unit)
+    .bind(key.period)
+    .bind(key.category_option)
+    .fetch_optional(connection)
+    .await?
+    .map(DataValue::try_from)
+    .transpose()
+}
+
+/// Adds a new value with its first revision. A concurrent first report of the same key waits
+/// on the unique key and then fails as a conflict (the caller retries and finds it).
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_value"))]
+pub async fn insert_value(connection: &mut PgConnection, value: &DataValue, period: &Period) -> Result<DataValue> {
+    let inserted: DataValue = sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
+             category_option, value, comment, state, reason, update_subject)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT ON CONSTRAINT data_values_key DO NOTHING
+         RETURNING {VALUE_COLUMNS}"
+    )))
+    .bind(value.id.as_str())
+    .bind(value.data_element.as_str())
+    .bind(value.unit.as_deref().unwrap_or_default())
+    .bind(&value.period)
+    .bind(period.start)
+    .bind(period.end)
+    .bind(&value.category_option)
+    .bind(value.value)
+    .bind(&value.comment)
+    .bind(value.state.as_str())
+    .bind(&value.reason)
+    .bind(&value.update_subject)
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or(IndicatorsError::Platform(PlatformError::Conflict))?
+    .try_into()?;
+    record_revision(connection, &inserted, ValueAction::Reported, None).await?;
+    Ok(inserted)
+}
+
+/// Saves a locked value's change as its next revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "update_value"))]
+pub async fn update_value(
+    connection: &mut PgConnection,
+    value: &DataValue,
+    action: ValueAction,
+    old_value: f64,
+) -> Result<DataValue> {
+    let updated: DataValue = sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE indicators.data_values
+         SET value = $2, comment = $3, state = $4, reason = $5, update_subject = $6,
+             revision = revision + 1, update_time = now()
+         WHERE id = $1
+         RETURNING {VALUE_COLUMNS}"
+    )))
+    .bind(value.id.as_str())
+    .bind(value.value)
+    .bind(&value.comment)
+    .bind(value.state.as_str())
+    .bind(&value.reason)
+    .bind(&value.update_subject)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_into()?;
+    record_revision(connection, &updated, action, Some(old_value)).await?;
+    Ok(updated)
+}
+
+async fn record_revision(
+    connection: &mut PgConnection,
+    value: &DataValue,
+    action: ValueAction,
+    old_value: Option<f64>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, old_value,
+             value, reason, subject, time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(value.id.as_str())
+    .bind(value.revision)
+    .bind(action.as_str())
+    .bind(value.state.as_str())
+    .bind(old_value)
+    .bind(value.value)
+    .bind(&value.reason)
+    .bind(&value.update_subject)
+    .bind(value.update_time)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
