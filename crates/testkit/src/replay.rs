@@ -63,3 +63,16 @@ where
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED", "{what}");
     first
 }
+
+/// The `BadRequest` field violations of a status as `(field, reason)`.
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|violation| (violation.field, violation.reason))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -46,11 +46,18 @@ pub fn mount(
         authenticator,
     } = environment;
     let units = UnitsClient::new(&service_settings.clients.units_endpoint)?;
-    let events = OutboxHub::start(pool.clone(), store::SCHEMA, settings.server.max_streams_per_caller);
-    let store = Store::new(pool).with_audit_key(AuditKey::from_settings(settings.database.audit_key.as_ref()));
-    let server = IndicatorsServiceServer::new(IndicatorsApi::new(IndicatorBook::new(store, units), events))
-        .max_decoding_message_size(settings.server.max_message_bytes)
-        .max_encoding_message_size(settings.server.max_message_bytes);
+    let events = OutboxHub::start(
+        pool.clone(),
+        store::SCHEMA,
+        settings.server.max_streams_per_caller,
+    );
+    let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
+        settings.database.audit_key.as_ref(),
+    ));
+    let server =
+        IndicatorsServiceServer::new(IndicatorsApi::new(IndicatorBook::new(store, units), events))
+            .max_decoding_message_size(settings.server.max_message_bytes)
+            .max_encoding_message_size(settings.server.max_message_bytes);
     Ok(Mounted {
         service: InterceptedService::new(
             server,

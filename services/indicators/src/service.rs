@@ -97,7 +97,9 @@ fn unknown(field: &str, name: &str) -> IndicatorsError {
 /// The period a field names, read.
 pub fn period_of(field: &str, text: &str) -> Result<Period> {
     if text.is_empty() {
-        return Err(IndicatorsError::invalid_field(FieldViolation::required(field)));
+        return Err(IndicatorsError::invalid_field(FieldViolation::required(
+            field,
+        )));
     }
     Period::parse(text).map_err(|_| {
         IndicatorsError::invalid_field(FieldViolation::new(
@@ -129,7 +131,15 @@ impl IndicatorBook {
     where
         T: Serialize + DeserializeOwned,
     {
-        mutation::run(self.store.pool(), self.store.journal(), context, target, prepare, apply).await
+        mutation::run(
+            self.store.pool(),
+            self.store.journal(),
+            context,
+            target,
+            prepare,
+            apply,
+        )
+        .await
     }
 
     /// Refuses unless the caller may act for the unit as `need` says.
@@ -144,7 +154,9 @@ impl IndicatorBook {
             Err(UnitsClientError::NotFound(_)) if caller.has(Role::Admin) => {
                 return Err(IndicatorsError::invalid_field(unit_field_not_found("unit")));
             }
-            Err(UnitsClientError::NotFound(_)) => return Err(PlatformError::PermissionDenied.into()),
+            Err(UnitsClientError::NotFound(_)) => {
+                return Err(PlatformError::PermissionDenied.into());
+            }
             Err(error) => return Err(error.into()),
         };
         let allowed = match need {
@@ -155,21 +167,41 @@ impl IndicatorBook {
                     && (caller.has(Role::Admin) || caller.unit.as_deref() != Some(unit.as_str()))
             }
         };
-        if allowed { Ok(()) } else { Err(PlatformError::PermissionDenied.into()) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(PlatformError::PermissionDenied.into())
+        }
     }
 
     /// [`Self::authorize`] for a read: a refusal is audited against `resource`.
-    async fn authorize_read(&self, context: &CallContext, unit: &UnitId, resource: &str) -> Result<()> {
+    async fn authorize_read(
+        &self,
+        context: &CallContext,
+        unit: &UnitId,
+        resource: &str,
+    ) -> Result<()> {
         let decision = self.authorize(context, unit, Need::Read).await;
         self.audit_read_refusal(context, resource, decision).await
     }
 
-    async fn audit_read_refusal<T>(&self, context: &CallContext, resource: &str, decision: Result<T>) -> Result<T> {
+    async fn audit_read_refusal<T>(
+        &self,
+        context: &CallContext,
+        resource: &str,
+        decision: Result<T>,
+    ) -> Result<T> {
         if let Err(error) = &decision {
             let description = error.describe();
             if !fazhi_platform::telemetry::is_server_fault(description.code) {
-                mutation::audit_refusal(self.store.pool(), self.store.journal(), context, resource, description.reason)
-                    .await;
+                mutation::audit_refusal(
+                    self.store.pool(),
+                    self.store.journal(),
+                    context,
+                    resource,
+                    description.reason,
+                )
+                .await;
             }
         }
         decision
@@ -184,7 +216,11 @@ impl IndicatorBook {
     }
 
     /// Adds a data element: admins.
-    pub async fn create_element(&self, context: &CallContext, element: DataElement) -> Result<DataElement> {
+    pub async fn create_element(
+        &self,
+        context: &CallContext,
+        element: DataElement,
+    ) -> Result<DataElement> {
         let name = element.id.name();
         self.mutate(
             context,
@@ -192,7 +228,11 @@ impl IndicatorBook {
             async || {
                 Self::require_admin(context)?;
                 let violations = check_data_element(&element);
-                if violations.is_empty() { Ok(()) } else { Err(IndicatorsError::invalid(violations)) }
+                if violations.is_empty() {
+                    Ok(())
+                } else {
+                    Err(IndicatorsError::invalid(violations))
+                }
             },
             async |connection, ()| {
                 let created = store::insert_element(connection, &element).await?;
@@ -210,12 +250,20 @@ impl IndicatorBook {
         self.store.get_element(id).await
     }
 
-    pub async fn list_elements(&self, after: Option<String>, size: i64) -> Result<Page<DataElement, String>> {
+    pub async fn list_elements(
+        &self,
+        after: Option<String>,
+        size: i64,
+    ) -> Result<Page<DataElement, String>> {
         self.store.list_elements(after, size).await
     }
 
     /// Adds an indicator, its formula checked against the catalogue: admins.
-    pub async fn create_indicator(&self, context: &CallContext, indicator: Indicator) -> Result<Indicator> {
+    pub async fn create_indicator(
+        &self,
+        context: &CallContext,
+        indicator: Indicator,
+    ) -> Result<Indicator> {
         let name = indicator.id.name();
         self.mutate(
             context,
@@ -223,7 +271,13 @@ impl IndicatorBook {
             async || {
                 Self::require_admin(context)?;
                 let codes: Vec<String> = Formula::parse(&indicator.formula)
-                    .map(|formula| formula.references().into_iter().map(|reference| reference.code).collect())
+                    .map(|formula| {
+                        formula
+                            .references()
+                            .into_iter()
+                            .map(|reference| reference.code)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let elements = self.store.elements_by_code(&codes).await?;
                 let options_of = |code: &str| {
@@ -233,9 +287,13 @@ impl IndicatorBook {
                         .map(|element| element.category_options.clone())
                 };
                 check_indicator(&indicator, options_of).map_err(IndicatorsError::invalid)?;
-                let mut codes: Vec<String> = elements.into_iter().map(|element| element.code).collect();
+                let mut codes: Vec<String> =
+                    elements.into_iter().map(|element| element.code).collect();
                 codes.dedup();
-                Ok(Indicator { data_element_codes: codes, ..indicator.clone() })
+                Ok(Indicator {
+                    data_element_codes: codes,
+                    ..indicator.clone()
+                })
             },
             async |connection, checked: Indicator| {
                 let created = store::insert_indicator(connection, &checked).await?;
@@ -253,7 +311,11 @@ impl IndicatorBook {
         self.store.get_indicator(id).await
     }
 
-    pub async fn list_indicators(&self, after: Option<String>, size: i64) -> Result<Page<Indicator, String>> {
+    pub async fn list_indicators(
+        &self,
+        after: Option<String>,
+        size: i64,
+    ) -> Result<Page<Indicator, String>> {
         self.store.list_indicators(after, size).await
     }
 
@@ -264,8 +326,12 @@ impl IndicatorBook {
             context,
             &name,
             async || {
-                self.authorize(context, &UnitId::from_trusted(target.owner_unit.clone()), Need::Coordinate)
-                    .await?;
+                self.authorize(
+                    context,
+                    &UnitId::from_trusted(target.owner_unit.clone()),
+                    Need::Coordinate,
+                )
+                .await?;
                 self.check_target(&target).await
             },
             async |connection, ()| {
@@ -286,20 +352,23 @@ impl IndicatorBook {
         if target.display_name.trim().is_empty() {
             violations.push(FieldViolation::required("target.display_name"));
         }
-        let periods: Vec<Option<Period>> = [("target.first_period", &target.first_period), ("target.last_period", &target.last_period)]
-            .into_iter()
-            .map(|(field, text)| match text {
-                Some(text) => match period_of(field, text) {
-                    Ok(period) => Some(period),
-                    Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
-                        violations.extend(found);
-                        None
-                    }
-                    Err(_) => None,
-                },
-                None => None,
-            })
-            .collect();
+        let periods: Vec<Option<Period>> = [
+            ("target.first_period", &target.first_period),
+            ("target.last_period", &target.last_period),
+        ]
+        .into_iter()
+        .map(|(field, text)| match text {
+            Some(text) => match period_of(field, text) {
+                Ok(period) => Some(period),
+                Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
+                    violations.extend(found);
+                    None
+                }
+                Err(_) => None,
+            },
+            None => None,
+        })
+        .collect();
         if let [Some(first), Some(last)] = periods[..]
             && first.start > last.end
         {
@@ -330,7 +399,9 @@ impl IndicatorBook {
             }
             (_, None) => violations.push(FieldViolation::required("target.indicator")),
             (kind, Some(indicator)) => {
-                if let Err(IndicatorsError::Platform(PlatformError::NotFound(_))) = self.store.get_indicator(indicator).await {
+                if let Err(IndicatorsError::Platform(PlatformError::NotFound(_))) =
+                    self.store.get_indicator(indicator).await
+                {
                     violations.push(FieldViolation::new(
                         "target.indicator",
                         "NOT_FOUND",
@@ -339,7 +410,10 @@ impl IndicatorBook {
                     ));
                 }
                 if let TargetKind::Reference { reference_code, .. } = kind {
-                    let central = self.store.elements_by_code(std::slice::from_ref(reference_code)).await?;
+                    let central = self
+                        .store
+                        .elements_by_code(std::slice::from_ref(reference_code))
+                        .await?;
                     if !central.iter().any(|element| element.central) {
                         violations.push(FieldViolation::new(
                             "target.reference.reference_code",
@@ -361,33 +435,53 @@ impl IndicatorBook {
                 }
             }
         }
-        if violations.is_empty() { Ok(()) } else { Err(IndicatorsError::invalid(violations)) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(IndicatorsError::invalid(violations))
+        }
     }
 
     pub async fn get_target(&self, id: &TargetId) -> Result<Target> {
         self.store.get_target(id).await
     }
 
-    pub async fn list_targets(&self, owner: Option<&str>, after: Option<String>, size: i64) -> Result<Page<Target, String>> {
+    pub async fn list_targets(
+        &self,
+        owner: Option<&str>,
+        after: Option<String>,
+        size: i64,
+    ) -> Result<Page<Target, String>> {
         self.store.list_targets(owner, after, size).await
     }
 
     /// The element a field names, or a violation of that field.
     async fn element_named(&self, field: &str, id: &DataElementId) -> Result<DataElement> {
         match self.store.get_element(id).await {
-            Err(IndicatorsError::Platform(PlatformError::NotFound(_))) => Err(unknown(field, &id.name())),
+            Err(IndicatorsError::Platform(PlatformError::NotFound(_))) => {
+                Err(unknown(field, &id.name()))
+            }
             other => other,
         }
     }
 
     /// Enters or corrects a draft value: the unit's staff or coordinators; central, admins.
-    pub async fn report_value(&self, context: &CallContext, report: ValueReport) -> Result<DataValue> {
-        let target = report.unit.as_ref().map_or_else(|| report.data_element.name(), UnitId::name);
+    pub async fn report_value(
+        &self,
+        context: &CallContext,
+        report: ValueReport,
+    ) -> Result<DataValue> {
+        let target = report
+            .unit
+            .as_ref()
+            .map_or_else(|| report.data_element.name(), UnitId::name);
         self.mutate(
             context,
             &target,
             async || {
-                let element = self.element_named("data_element", &report.data_element).await?;
+                let element = self
+                    .element_named("data_element", &report.data_element)
+                    .await?;
                 match (&report.unit, element.central) {
                     (None, true) => Self::require_admin(context)?,
                     (Some(unit), false) => self.authorize(context, unit, Need::WorkFor).await?,
@@ -399,7 +493,11 @@ impl IndicatorBook {
                             "集中填报的参照数据不属于任何单位,unit 须为空",
                         )));
                     }
-                    (None, false) => return Err(IndicatorsError::invalid_field(FieldViolation::required("unit"))),
+                    (None, false) => {
+                        return Err(IndicatorsError::invalid_field(FieldViolation::required(
+                            "unit",
+                        )));
+                    }
                 }
                 let mut violations = Vec::new();
                 let period = match period_of("period", &report.period) {
@@ -407,8 +505,16 @@ impl IndicatorBook {
                         violations.push(FieldViolation::new(
                             "period",
                             "WRONG_PERIOD_TYPE",
-                            format!("{} is reported per {} period", element.code, element.period_type.as_str()),
-                            format!("数据项 {} 按{}填报", element.code, period_type_word(element.period_type)),
+                            format!(
+                                "{} is reported per {} period",
+                                element.code,
+                                element.period_type.as_str()
+                            ),
+                            format!(
+                                "数据项 {} 按{}填报",
+                                element.code,
+                                period_type_word(element.period_type)
+                            ),
                         ));
                         None
                     }
@@ -419,16 +525,27 @@ impl IndicatorBook {
                     }
                     Err(error) => return Err(error),
                 };
-                if !report.category_option.is_empty() && !element.category_options.contains(&report.category_option) {
+                if !report.category_option.is_empty()
+                    && !element.category_options.contains(&report.category_option)
+                {
                     violations.push(FieldViolation::new(
                         "category_option",
                         "UNKNOWN_CATEGORY_OPTION",
-                        format!("{} has no category option {}", element.code, report.category_option),
-                        format!("数据项 {} 没有分类选项 {}", element.code, report.category_option),
+                        format!(
+                            "{} has no category option {}",
+                            element.code, report.category_option
+                        ),
+                        format!(
+                            "数据项 {} 没有分类选项 {}",
+                            element.code, report.category_option
+                        ),
                     ));
                 }
                 if report.comment.chars().count() > crate::domain::MAX_COMMENT_CHARS {
-                    violations.push(FieldViolation::too_long("comment", crate::domain::MAX_COMMENT_CHARS));
+                    violations.push(FieldViolation::too_long(
+                        "comment",
+                        crate::domain::MAX_COMMENT_CHARS,
+                    ));
                 }
                 violations.extend(check_value(&element, report.value, "value"));
                 match period {
@@ -467,7 +584,15 @@ impl IndicatorBook {
                 };
                 let reported = crate::domain::report(existing, new)?;
                 let saved = match &before {
-                    Some(before) => store::update_value(connection, &reported, ValueAction::Reported, before.value).await?,
+                    Some(before) => {
+                        store::update_value(
+                            connection,
+                            &reported,
+                            ValueAction::Reported,
+                            before.value,
+                        )
+                        .await?
+                    }
                     None => store::insert_value(connection, &reported, &period).await?,
                 };
                 value_outcome(saved, before, ValueAction::Reported)
@@ -478,7 +603,12 @@ impl IndicatorBook {
 
     /// A value and the element it is of, for a call naming the value; a missing value is refused
     /// like another unit's, except to admins (AIP-211).
-    async fn value_for(&self, context: &CallContext, id: &DataValueId, need: Need) -> Result<(DataValue, DataElement)> {
+    async fn value_for(
+        &self,
+        context: &CallContext,
+        id: &DataValueId,
+        need: Need,
+    ) -> Result<(DataValue, DataElement)> {
         let Some(value) = self.store.get_value(id).await? else {
             return Err(if context.caller.has(Role::Admin) {
                 PlatformError::NotFound(id.name()).into()
@@ -487,7 +617,10 @@ impl IndicatorBook {
             });
         };
         match &value.unit {
-            Some(unit) => self.authorize(context, &UnitId::from_trusted(unit.clone()), need).await?,
+            Some(unit) => {
+                self.authorize(context, &UnitId::from_trusted(unit.clone()), need)
+                    .await?
+            }
             None if need == Need::Read => {}
             None => Self::require_admin(context)?,
         }
@@ -503,14 +636,20 @@ impl IndicatorBook {
         etag: &str,
         (action, reason): (ValueAction, &str),
     ) -> Result<DataValue> {
-        let need = if action == ValueAction::Submitted { Need::WorkFor } else { Need::Review };
+        let need = if action == ValueAction::Submitted {
+            Need::WorkFor
+        } else {
+            Need::Review
+        };
         self.mutate(
             context,
             &id.name(),
             async || {
                 if matches!(action, ValueAction::Returned | ValueAction::Reopened) {
                     if reason.trim().is_empty() {
-                        return Err(IndicatorsError::invalid_field(FieldViolation::required("reason")));
+                        return Err(IndicatorsError::invalid_field(FieldViolation::required(
+                            "reason",
+                        )));
                     }
                     if reason.chars().count() > crate::domain::MAX_COMMENT_CHARS {
                         return Err(IndicatorsError::invalid_field(FieldViolation::too_long(
@@ -539,7 +678,9 @@ impl IndicatorBook {
                     ValueAction::Returned => current.clone().send_back(reason, subject)?,
                     ValueAction::Reopened => current.clone().reopen(reason, subject)?,
                     ValueAction::Reported => {
-                        return Err(PlatformError::Internal("a report is not a review".to_owned()).into());
+                        return Err(
+                            PlatformError::Internal("a report is not a review".to_owned()).into(),
+                        );
                     }
                 };
                 let old = current.value;
@@ -552,7 +693,10 @@ impl IndicatorBook {
 
     pub async fn get_value(&self, context: &CallContext, id: &DataValueId) -> Result<DataValue> {
         let decision = self.value_for(context, id, Need::Read).await;
-        Ok(self.audit_read_refusal(context, &id.name(), decision).await?.0)
+        Ok(self
+            .audit_read_refusal(context, &id.name(), decision)
+            .await?
+            .0)
     }
 
     /// A unit's values (or a central element's, with `unit` `None`).
@@ -567,21 +711,36 @@ impl IndicatorBook {
             Some(unit) => self.authorize_read(context, unit, &unit.name()).await?,
             None => {
                 let Some(element) = data_element else {
-                    return Err(IndicatorsError::invalid_field(FieldViolation::required("unit")));
+                    return Err(IndicatorsError::invalid_field(FieldViolation::required(
+                        "unit",
+                    )));
                 };
                 if !self.element_named("data_element", element).await?.central {
-                    return Err(IndicatorsError::invalid_field(FieldViolation::required("unit")));
+                    return Err(IndicatorsError::invalid_field(FieldViolation::required(
+                        "unit",
+                    )));
                 }
             }
         }
         self.store
-            .list_values(unit.map_or("", UnitId::as_str), data_element, window, after, size)
+            .list_values(
+                unit.map_or("", UnitId::as_str),
+                data_element,
+                window,
+                after,
+                size,
+            )
             .await
     }
 
-    pub async fn list_revisions(&self, context: &CallContext, id: &DataValueId) -> Result<Vec<RevisionRow>> {
+    pub async fn list_revisions(
+        &self,
+        context: &CallContext,
+        id: &DataValueId,
+    ) -> Result<Vec<RevisionRow>> {
         let decision = self.value_for(context, id, Need::Read).await;
-        self.audit_read_refusal(context, &id.name(), decision).await?;
+        self.audit_read_refusal(context, &id.name(), decision)
+            .await?;
         self.store.list_revisions(id).await
     }
 
@@ -609,19 +768,37 @@ impl IndicatorBook {
         period: &Period,
         include_submitted: bool,
     ) -> Result<IndicatorValue> {
-        let formula = Formula::parse(&indicator.formula)
-            .map_err(|_| store::corrupt(format!("indicator {} has an unreadable formula", indicator.id)))?;
-        let elements = self.store.elements_by_code(&indicator.data_element_codes).await?;
+        let formula = Formula::parse(&indicator.formula).map_err(|_| {
+            store::corrupt(format!(
+                "indicator {} has an unreadable formula",
+                indicator.id
+            ))
+        })?;
+        let elements = self
+            .store
+            .elements_by_code(&indicator.data_element_codes)
+            .await?;
         let mut figures = Vec::new();
         for reference in formula.references() {
             let mut window = *period;
             for _ in 0..reference.periods_back {
-                window = window.previous().ok_or_else(|| store::corrupt("period out of range".to_owned()))?;
+                window = window
+                    .previous()
+                    .ok_or_else(|| store::corrupt("period out of range".to_owned()))?;
             }
-            let Some(element) = elements.iter().find(|element| element.code == reference.code) else {
-                return Err(store::corrupt(format!("indicator {} reads a missing element", indicator.id)));
+            let Some(element) = elements
+                .iter()
+                .find(|element| element.code == reference.code)
+            else {
+                return Err(store::corrupt(format!(
+                    "indicator {} reads a missing element",
+                    indicator.id
+                )));
             };
-            figures.push(self.figure(element, reference, &window, units, include_submitted).await?);
+            figures.push(
+                self.figure(element, reference, &window, units, include_submitted)
+                    .await?,
+            );
         }
         Ok(indicator_value(indicator, &formula, period, figures))
     }
@@ -634,7 +811,11 @@ impl IndicatorBook {
         units: &[String],
         include_submitted: bool,
     ) -> Result<Figure> {
-        let states: &[&str] = if include_submitted { &["approved", "submitted"] } else { &["approved"] };
+        let states: &[&str] = if include_submitted {
+            &["approved", "submitted"]
+        } else {
+            &["approved"]
+        };
         let rows = self
             .store
             .figures(
@@ -668,18 +849,34 @@ impl IndicatorBook {
     }
 
     /// An indicator's value for a scope.
-    pub async fn evaluate_indicator(&self, context: &CallContext, id: &IndicatorId, scope: &Scope) -> Result<IndicatorValue> {
-        self.authorize_read(context, &scope.unit, &id.name()).await?;
+    pub async fn evaluate_indicator(
+        &self,
+        context: &CallContext,
+        id: &IndicatorId,
+        scope: &Scope,
+    ) -> Result<IndicatorValue> {
+        self.authorize_read(context, &scope.unit, &id.name())
+            .await?;
         let indicator = self.store.get_indicator(id).await?;
         let units = self.units_of(context, scope).await?;
-        self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted).await
+        self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted)
+            .await
     }
 
     /// Whether a target holds for a scope, and why.
-    pub async fn evaluate_target(&self, context: &CallContext, id: &TargetId, scope: &Scope) -> Result<TargetEvaluation> {
+    pub async fn evaluate_target(
+        &self,
+        context: &CallContext,
+        id: &TargetId,
+        scope: &Scope,
+    ) -> Result<TargetEvaluation> {
         let access = match self.units.access(context, &scope.unit).await {
-            Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => Err(PlatformError::PermissionDenied.into()),
-            Err(UnitsClientError::NotFound(_)) => Err(IndicatorsError::invalid_field(unit_field_not_found("unit"))),
+            Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => {
+                Err(PlatformError::PermissionDenied.into())
+            }
+            Err(UnitsClientError::NotFound(_)) => {
+                Err(IndicatorsError::invalid_field(unit_field_not_found("unit")))
+            }
             other => other.map_err(IndicatorsError::from),
         };
         let access = self.audit_read_refusal(context, &id.name(), access).await?;
@@ -687,12 +884,17 @@ impl IndicatorBook {
         self.audit_read_refusal(
             context,
             &id.name(),
-            if allowed { Ok(()) } else { Err(IndicatorsError::from(PlatformError::PermissionDenied)) },
+            if allowed {
+                Ok(())
+            } else {
+                Err(IndicatorsError::from(PlatformError::PermissionDenied))
+            },
         )
         .await?;
         let target = self.store.get_target(id).await?;
         let units = self.units_of(context, scope).await?;
-        self.judge_target(context, &target, &access, &units, scope).await
+        self.judge_target(context, &target, &access, &units, scope)
+            .await
     }
 
     /// Judges one target (a composite through its parts) over the units of a scope.
@@ -705,12 +907,25 @@ impl IndicatorBook {
         scope: &'a Scope,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<TargetEvaluation>> + Send + 'a>> {
         Box::pin(async move {
-            let answer = |verdict, values, parts| TargetEvaluation { target: target.id.clone(), verdict, values, parts };
+            let answer = |verdict, values, parts| TargetEvaluation {
+                target: target.id.clone(),
+                verdict,
+                values,
+                parts,
+            };
             if !target.in_force(&scope.period) {
                 return Ok(answer(
                     not_applicable(
-                        format!("目标适用于 {} 至 {}", target.first_period.as_deref().unwrap_or("—"), target.last_period.as_deref().unwrap_or("—")),
-                        format!("the target applies from {} to {}", target.first_period.as_deref().unwrap_or("-"), target.last_period.as_deref().unwrap_or("-")),
+                        format!(
+                            "目标适用于 {} 至 {}",
+                            target.first_period.as_deref().unwrap_or("—"),
+                            target.last_period.as_deref().unwrap_or("—")
+                        ),
+                        format!(
+                            "the target applies from {} to {}",
+                            target.first_period.as_deref().unwrap_or("-"),
+                            target.last_period.as_deref().unwrap_or("-")
+                        ),
                     ),
                     vec![],
                     vec![],
@@ -719,8 +934,14 @@ impl IndicatorBook {
             if !access.is_within(&target.owner_unit) {
                 return Ok(answer(
                     not_applicable(
-                        format!("该单位不在目标设定单位 units/{} 的范围内", target.owner_unit),
-                        format!("the unit is not within units/{}, which set the target", target.owner_unit),
+                        format!(
+                            "该单位不在目标设定单位 units/{} 的范围内",
+                            target.owner_unit
+                        ),
+                        format!(
+                            "the unit is not within units/{}, which set the target",
+                            target.owner_unit
+                        ),
                     ),
                     vec![],
                     vec![],
@@ -731,13 +952,25 @@ impl IndicatorBook {
                 Some(group) => {
                     let members = self
                         .units
-                        .expand(context, group, &UnitId::from_trusted(target.owner_unit.clone()), scope.period.end)
+                        .expand(
+                            context,
+                            group,
+                            &UnitId::from_trusted(target.owner_unit.clone()),
+                            scope.period.end,
+                        )
                         .await?;
                     let members: Vec<&str> = members.iter().map(UnitId::as_str).collect();
-                    let covered: Vec<String> = units.iter().filter(|unit| members.contains(&unit.as_str())).cloned().collect();
+                    let covered: Vec<String> = units
+                        .iter()
+                        .filter(|unit| members.contains(&unit.as_str()))
+                        .cloned()
+                        .collect();
                     if covered.is_empty() {
                         return Ok(answer(
-                            not_applicable(format!("该单位不属于 {group}"), format!("the unit is not in {group}")),
+                            not_applicable(
+                                format!("该单位不属于 {group}"),
+                                format!("the unit is not in {group}"),
+                            ),
                             vec![],
                             vec![],
                         ));
@@ -750,21 +983,37 @@ impl IndicatorBook {
                     let mut evaluations = Vec::with_capacity(parts.len());
                     for part in parts {
                         let part = self.store.get_target(part).await?;
-                        evaluations.push(self.judge_target(context, &part, access, &units, scope).await?);
+                        evaluations.push(
+                            self.judge_target(context, &part, access, &units, scope)
+                                .await?,
+                        );
                     }
-                    let statuses: Vec<TargetStatus> = evaluations.iter().map(|part| part.verdict.status).collect();
+                    let statuses: Vec<TargetStatus> =
+                        evaluations.iter().map(|part| part.verdict.status).collect();
                     let verdict = combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses);
                     Ok(answer(verdict, vec![], evaluations))
                 }
                 kind => {
-                    let indicator_id = target.indicator.as_ref().ok_or_else(|| store::corrupt(format!("target {} has no indicator", target.id)))?;
+                    let indicator_id = target.indicator.as_ref().ok_or_else(|| {
+                        store::corrupt(format!("target {} has no indicator", target.id))
+                    })?;
                     let indicator = self.store.get_indicator(indicator_id).await?;
-                    let current = self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted).await?;
+                    let current = self
+                        .read_indicator(&indicator, &units, &scope.period, scope.include_submitted)
+                        .await?;
                     let mut values = vec![current];
                     if matches!(kind, TargetKind::Trend)
                         && let Some(previous) = scope.period.previous()
                     {
-                        values.push(self.read_indicator(&indicator, &units, &previous, scope.include_submitted).await?);
+                        values.push(
+                            self.read_indicator(
+                                &indicator,
+                                &units,
+                                &previous,
+                                scope.include_submitted,
+                            )
+                            .await?,
+                        );
                     }
                     let reference = match kind {
                         TargetKind::Reference { reference_code, .. } => {
@@ -774,13 +1023,37 @@ impl IndicatorBook {
                                 .await?
                                 .into_iter()
                                 .next()
-                                .ok_or_else(|| store::corrupt(format!("target {} names a missing reference", target.id)))?;
-                            let reference = crate::domain::Reference { code: reference_code.clone(), option: None, periods_back: 0 };
-                            Some(self.figure(&element, reference, &scope.period, &[], scope.include_submitted).await?)
+                                .ok_or_else(|| {
+                                    store::corrupt(format!(
+                                        "target {} names a missing reference",
+                                        target.id
+                                    ))
+                                })?;
+                            let reference = crate::domain::Reference {
+                                code: reference_code.clone(),
+                                option: None,
+                                periods_back: 0,
+                            };
+                            Some(
+                                self.figure(
+                                    &element,
+                                    reference,
+                                    &scope.period,
+                                    &[],
+                                    scope.include_submitted,
+                                )
+                                .await?,
+                            )
                         }
                         _ => None,
                     };
-                    let verdict = judge(target, &indicator, &values[0], values.get(1), reference.as_ref());
+                    let verdict = judge(
+                        target,
+                        &indicator,
+                        &values[0],
+                        values.get(1),
+                        reference.as_ref(),
+                    );
                     Ok(answer(verdict, values, vec![]))
                 }
             }
@@ -809,7 +1082,11 @@ fn catalogue_event(event_type: &'static str, resource: &str) -> NewEvent {
 }
 
 /// A value's change as audited and published.
-fn value_outcome(saved: DataValue, before: Option<DataValue>, action: ValueAction) -> Result<Outcome<DataValue>> {
+fn value_outcome(
+    saved: DataValue,
+    before: Option<DataValue>,
+    action: ValueAction,
+) -> Result<Outcome<DataValue>> {
     let name = saved.id.name();
     let event_type = match action {
         ValueAction::Reported => "data_value.reported",

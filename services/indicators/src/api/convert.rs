@@ -45,24 +45,71 @@ macro_rules! enum_pair {
     };
 }
 
-enum_pair!(value_type, value_type_to_proto, pb::ValueType, ValueType, [
-    (Count, Count), (Decimal, Decimal), (Percentage, Percentage), (Hours, Hours),
-    (WorkingDays, WorkingDays), (Boolean, Boolean),
-]);
-enum_pair!(aggregation, aggregation_to_proto, pb::Aggregation, Aggregation, [
-    (Sum, Sum), (Average, Average), (Max, Max), (Min, Min), (Last, Last), (Count, Count),
-]);
-enum_pair!(period_type, period_type_to_proto, pb::PeriodType, PeriodType, [
-    (Year, Year), (HalfYear, HalfYear), (Quarter, Quarter), (Month, Month), (Week, Week),
-    (TwoYear, TwoYear),
-]);
-enum_pair!(direction, direction_to_proto, pb::Direction, Direction, [
-    (HigherIsBetter, HigherIsBetter), (LowerIsBetter, LowerIsBetter),
-]);
-enum_pair!(comparator, comparator_to_proto, pb::Comparator, Comparator, [
-    (GreaterOrEqual, GreaterOrEqual), (Greater, Greater), (LessOrEqual, LessOrEqual),
-    (Less, Less), (Equal, Equal),
-]);
+enum_pair!(
+    value_type,
+    value_type_to_proto,
+    pb::ValueType,
+    ValueType,
+    [
+        (Count, Count),
+        (Decimal, Decimal),
+        (Percentage, Percentage),
+        (Hours, Hours),
+        (WorkingDays, WorkingDays),
+        (Boolean, Boolean),
+    ]
+);
+enum_pair!(
+    aggregation,
+    aggregation_to_proto,
+    pb::Aggregation,
+    Aggregation,
+    [
+        (Sum, Sum),
+        (Average, Average),
+        (Max, Max),
+        (Min, Min),
+        (Last, Last),
+        (Count, Count),
+    ]
+);
+enum_pair!(
+    period_type,
+    period_type_to_proto,
+    pb::PeriodType,
+    PeriodType,
+    [
+        (Year, Year),
+        (HalfYear, HalfYear),
+        (Quarter, Quarter),
+        (Month, Month),
+        (Week, Week),
+        (TwoYear, TwoYear),
+    ]
+);
+enum_pair!(
+    direction,
+    direction_to_proto,
+    pb::Direction,
+    Direction,
+    [
+        (HigherIsBetter, HigherIsBetter),
+        (LowerIsBetter, LowerIsBetter),
+    ]
+);
+enum_pair!(
+    comparator,
+    comparator_to_proto,
+    pb::Comparator,
+    Comparator,
+    [
+        (GreaterOrEqual, GreaterOrEqual),
+        (Greater, Greater),
+        (LessOrEqual, LessOrEqual),
+        (Less, Less),
+        (Equal, Equal),
+    ]
+);
 
 pub(super) fn state_to_proto(state: ValueState) -> i32 {
     (match state {
@@ -84,7 +131,11 @@ fn status_to_proto(status: TargetStatus) -> i32 {
 
 /// Refuses the request when any of the conversions failed, naming every bad field.
 fn all_valid(results: &[Option<&FieldViolation>]) -> Result<(), tonic::Status> {
-    let violations: Vec<FieldViolation> = results.iter().flatten().map(|&violation| violation.clone()).collect();
+    let violations: Vec<FieldViolation> = results
+        .iter()
+        .flatten()
+        .map(|&violation| violation.clone())
+        .collect();
     if violations.is_empty() {
         Ok(())
     } else {
@@ -92,12 +143,23 @@ fn all_valid(results: &[Option<&FieldViolation>]) -> Result<(), tonic::Status> {
     }
 }
 
-pub(super) fn element_from_proto(id: crate::domain::DataElementId, element: pb::DataElement) -> Result<DataElement, tonic::Status> {
+pub(super) fn element_from_proto(
+    id: crate::domain::DataElementId,
+    element: pb::DataElement,
+) -> Result<DataElement, tonic::Status> {
     let over_units = aggregation("data_element.aggregation", element.aggregation);
-    let over_periods = aggregation("data_element.period_aggregation", element.period_aggregation);
+    let over_periods = aggregation(
+        "data_element.period_aggregation",
+        element.period_aggregation,
+    );
     let values = value_type("data_element.value_type", element.value_type);
     let periods = period_type("data_element.period_type", element.period_type);
-    all_valid(&[values.as_ref().err(), over_units.as_ref().err(), over_periods.as_ref().err(), periods.as_ref().err()])?;
+    all_valid(&[
+        values.as_ref().err(),
+        over_units.as_ref().err(),
+        over_periods.as_ref().err(),
+        periods.as_ref().err(),
+    ])?;
     Ok(DataElement {
         id,
         value_type: values.map_err(invalid)?,
@@ -133,14 +195,21 @@ pub(super) fn element_to_proto(element: DataElement) -> pb::DataElement {
     }
 }
 
-pub(super) fn indicator_from_proto(id: crate::domain::IndicatorId, indicator: pb::Indicator) -> Result<Indicator, tonic::Status> {
+pub(super) fn indicator_from_proto(
+    id: crate::domain::IndicatorId,
+    indicator: pb::Indicator,
+) -> Result<Indicator, tonic::Status> {
     Ok(Indicator {
         id,
         direction: direction("indicator.direction", indicator.direction).map_err(invalid)?,
         code: indicator.code,
         display_name: indicator.display_name,
         formula: indicator.formula,
-        factor: if indicator.factor == 0.0 { 1.0 } else { indicator.factor },
+        factor: if indicator.factor == 0.0 {
+            1.0
+        } else {
+            indicator.factor
+        },
         unit_of_measure: indicator.unit_of_measure,
         data_element_codes: Vec::new(),
         revision: 1,
@@ -182,16 +251,22 @@ fn target_kind(kind: Option<pb::target::Kind>) -> Result<TargetKind, Vec<FieldVi
     };
     Ok(match kind {
         Some(pb::target::Kind::Absolute(absolute)) => TargetKind::Absolute {
-            comparator: comparator("target.absolute.comparator", absolute.comparator).map_err(|violation| vec![violation])?,
+            comparator: comparator("target.absolute.comparator", absolute.comparator)
+                .map_err(|violation| vec![violation])?,
             value: absolute.value,
         },
         Some(pb::target::Kind::Reference(reference)) => TargetKind::Reference {
-            comparator: comparator("target.reference.comparator", reference.comparator).map_err(|violation| vec![violation])?,
+            comparator: comparator("target.reference.comparator", reference.comparator)
+                .map_err(|violation| vec![violation])?,
             reference_code: reference.reference_code,
         },
         Some(pb::target::Kind::Trend(_)) => TargetKind::Trend,
-        Some(pb::target::Kind::AllOf(all)) => TargetKind::AllOf(parts("target.all_of.targets", all.targets)?),
-        Some(pb::target::Kind::AnyOf(any)) => TargetKind::AnyOf(parts("target.any_of.targets", any.targets)?),
+        Some(pb::target::Kind::AllOf(all)) => {
+            TargetKind::AllOf(parts("target.all_of.targets", all.targets)?)
+        }
+        Some(pb::target::Kind::AnyOf(any)) => {
+            TargetKind::AnyOf(parts("target.any_of.targets", any.targets)?)
+        }
         None => return Err(vec![FieldViolation::required("target.kind")]),
     })
 }
@@ -215,7 +290,9 @@ pub(super) fn target_from_proto(id: TargetId, target: pb::Target) -> Result<Targ
             "target.applies_to_group 须为 unitGroups/{group} 格式",
         ));
     }
-    let kind = target_kind(target.kind).map_err(|found| violations.extend(found)).ok();
+    let kind = target_kind(target.kind)
+        .map_err(|found| violations.extend(found))
+        .ok();
     let (Some(owner), Some(kind), true) = (owner, kind, violations.is_empty()) else {
         return Err(IndicatorsError::invalid(violations).into());
     };
@@ -240,17 +317,25 @@ pub(super) fn target_to_proto(target: Target) -> pb::Target {
     pb::Target {
         name: target.id.name(),
         display_name: target.display_name,
-        indicator: target.indicator.map(|indicator| indicator.name()).unwrap_or_default(),
+        indicator: target
+            .indicator
+            .map(|indicator| indicator.name())
+            .unwrap_or_default(),
         owner_unit: format!("units/{}", target.owner_unit),
         applies_to_group: target.applies_to_group.unwrap_or_default(),
         first_period: target.first_period.unwrap_or_default(),
         last_period: target.last_period.unwrap_or_default(),
         kind: Some(match target.kind {
-            TargetKind::Absolute { comparator, value } => pb::target::Kind::Absolute(pb::AbsoluteTarget {
-                comparator: comparator_to_proto(comparator),
-                value,
-            }),
-            TargetKind::Reference { comparator, reference_code } => pb::target::Kind::Reference(pb::ReferenceTarget {
+            TargetKind::Absolute { comparator, value } => {
+                pb::target::Kind::Absolute(pb::AbsoluteTarget {
+                    comparator: comparator_to_proto(comparator),
+                    value,
+                })
+            }
+            TargetKind::Reference {
+                comparator,
+                reference_code,
+            } => pb::target::Kind::Reference(pb::ReferenceTarget {
                 comparator: comparator_to_proto(comparator),
                 reference_code,
             }),
@@ -267,7 +352,10 @@ pub(super) fn value_to_proto(value: DataValue) -> pb::DataValue {
     pb::DataValue {
         name: value.id.name(),
         data_element: value.data_element.name(),
-        unit: value.unit.map(|unit| format!("units/{unit}")).unwrap_or_default(),
+        unit: value
+            .unit
+            .map(|unit| format!("units/{unit}"))
+            .unwrap_or_default(),
         period: value.period,
         category_option: value.category_option,
         value: value.value,
@@ -305,7 +393,10 @@ fn figure_to_proto(figure: Figure) -> pb::EvaluationInput {
     }
 }
 
-pub(super) fn indicator_value_to_proto(indicator: &str, value: IndicatorValue) -> pb::IndicatorValue {
+pub(super) fn indicator_value_to_proto(
+    indicator: &str,
+    value: IndicatorValue,
+) -> pb::IndicatorValue {
     pb::IndicatorValue {
         indicator: indicator.to_owned(),
         period: value.period,
@@ -316,7 +407,12 @@ pub(super) fn indicator_value_to_proto(indicator: &str, value: IndicatorValue) -
     }
 }
 
-pub(super) fn evaluation_to_proto(evaluation: TargetEvaluation, unit: &str, period: &str, indicator: &str) -> pb::TargetEvaluation {
+pub(super) fn evaluation_to_proto(
+    evaluation: TargetEvaluation,
+    unit: &str,
+    period: &str,
+    indicator: &str,
+) -> pb::TargetEvaluation {
     pb::TargetEvaluation {
         target: evaluation.target.name(),
         unit: unit.to_owned(),
@@ -338,7 +434,9 @@ pub(super) fn evaluation_to_proto(evaluation: TargetEvaluation, unit: &str, peri
     }
 }
 
-pub(super) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::IndicatorsEvent>, IndicatorsError> {
+pub(super) fn event_to_proto(
+    event: StoredEvent,
+) -> Result<Option<pb::IndicatorsEvent>, IndicatorsError> {
     let data_value = if event.event_type.starts_with("data_value.") {
         let value: DataValue = serde_json::from_value(event.payload).map_err(|error| {
             PlatformError::Internal(format!("event {} unreadable: {error}", event.sequence))

@@ -40,7 +40,10 @@ fn require_caller<T>(request: &Request<T>) -> Result<(), Status> {
         .map_err(|error| IndicatorsError::from(error).into())
 }
 
-fn mutation_context<T: Message>(request: &Request<T>, request_id: &str) -> Result<CallContext, Status> {
+fn mutation_context<T: Message>(
+    request: &Request<T>,
+    request_id: &str,
+) -> Result<CallContext, Status> {
     Ok(CallContext::mutation(request, request_id).map_err(IndicatorsError::from)?)
 }
 
@@ -52,23 +55,37 @@ fn page_size(requested: i32) -> Result<i64, Status> {
     Ok(aip::page_size(requested, 100, 500).map_err(IndicatorsError::from)?)
 }
 
-fn page_token<K: serde::de::DeserializeOwned, Q: serde::Serialize>(token: &str, query: &Q) -> Result<Option<K>, Status> {
+fn page_token<K: serde::de::DeserializeOwned, Q: serde::Serialize>(
+    token: &str,
+    query: &Q,
+) -> Result<Option<K>, Status> {
     Ok(aip::decode_page_token(token, query).map_err(IndicatorsError::from)?)
 }
 
 fn next_token<K: serde::Serialize, Q: serde::Serialize>(next: Option<K>, query: &Q) -> String {
-    next.map(|next| aip::encode_page_token(&next, query)).unwrap_or_default()
+    next.map(|next| aip::encode_page_token(&next, query))
+        .unwrap_or_default()
 }
 
 fn period(field: &str, text: &str) -> Result<crate::domain::Period, Status> {
     Ok(period_of(field, text)?)
 }
 
-fn scope(unit: &str, period_text: &str, include_descendants: bool, include_submitted: bool) -> Result<Scope, Status> {
+fn scope(
+    unit: &str,
+    period_text: &str,
+    include_descendants: bool,
+    include_submitted: bool,
+) -> Result<Scope, Status> {
     let unit = UnitId::from_required_name("unit", unit).map_err(invalid);
     let period = period("period", period_text);
     match (unit, period) {
-        (Ok(unit), Ok(period)) => Ok(Scope { unit, period, include_descendants, include_submitted }),
+        (Ok(unit), Ok(period)) => Ok(Scope {
+            unit,
+            period,
+            include_descendants,
+            include_submitted,
+        }),
         (Err(status), _) | (_, Err(status)) => Err(status),
     }
 }
@@ -76,25 +93,40 @@ fn scope(unit: &str, period_text: &str, include_descendants: bool, include_submi
 #[tonic::async_trait]
 impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     #[tracing::instrument(skip_all, fields(data_element = %request.get_ref().data_element_id))]
-    async fn create_data_element(&self, request: Request<pb::CreateDataElementRequest>) -> ApiResult<pb::CreateDataElementResponse> {
+    async fn create_data_element(
+        &self,
+        request: Request<pb::CreateDataElementRequest>,
+    ) -> ApiResult<pb::CreateDataElementResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
-        let id = DataElementId::parse("data_element_id", &message.data_element_id).map_err(invalid)?;
+        let id =
+            DataElementId::parse("data_element_id", &message.data_element_id).map_err(invalid)?;
         let element = element_from_proto(id, message.data_element.unwrap_or_default())?;
         let created = self.book.create_element(&context, element).await?;
-        Ok(Response::new(pb::CreateDataElementResponse { data_element: Some(element_to_proto(created)) }))
+        Ok(Response::new(pb::CreateDataElementResponse {
+            data_element: Some(element_to_proto(created)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_element = %request.get_ref().name))]
-    async fn get_data_element(&self, request: Request<pb::GetDataElementRequest>) -> ApiResult<pb::GetDataElementResponse> {
+    async fn get_data_element(
+        &self,
+        request: Request<pb::GetDataElementRequest>,
+    ) -> ApiResult<pb::GetDataElementResponse> {
         require_caller(&request)?;
-        let id = DataElementId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let id =
+            DataElementId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let element = self.book.get_element(&id).await?;
-        Ok(Response::new(pb::GetDataElementResponse { data_element: Some(element_to_proto(element)) }))
+        Ok(Response::new(pb::GetDataElementResponse {
+            data_element: Some(element_to_proto(element)),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_data_elements(&self, request: Request<pb::ListDataElementsRequest>) -> ApiResult<pb::ListDataElementsResponse> {
+    async fn list_data_elements(
+        &self,
+        request: Request<pb::ListDataElementsRequest>,
+    ) -> ApiResult<pb::ListDataElementsResponse> {
         require_caller(&request)?;
         let message = request.into_inner();
         let size = page_size(message.page_size)?;
@@ -107,25 +139,39 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(indicator = %request.get_ref().indicator_id))]
-    async fn create_indicator(&self, request: Request<pb::CreateIndicatorRequest>) -> ApiResult<pb::CreateIndicatorResponse> {
+    async fn create_indicator(
+        &self,
+        request: Request<pb::CreateIndicatorRequest>,
+    ) -> ApiResult<pb::CreateIndicatorResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = IndicatorId::parse("indicator_id", &message.indicator_id).map_err(invalid)?;
         let indicator = indicator_from_proto(id, message.indicator.unwrap_or_default())?;
         let created = self.book.create_indicator(&context, indicator).await?;
-        Ok(Response::new(pb::CreateIndicatorResponse { indicator: Some(indicator_to_proto(created)) }))
+        Ok(Response::new(pb::CreateIndicatorResponse {
+            indicator: Some(indicator_to_proto(created)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(indicator = %request.get_ref().name))]
-    async fn get_indicator(&self, request: Request<pb::GetIndicatorRequest>) -> ApiResult<pb::GetIndicatorResponse> {
+    async fn get_indicator(
+        &self,
+        request: Request<pb::GetIndicatorRequest>,
+    ) -> ApiResult<pb::GetIndicatorResponse> {
         require_caller(&request)?;
-        let id = IndicatorId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let id =
+            IndicatorId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let indicator = self.book.get_indicator(&id).await?;
-        Ok(Response::new(pb::GetIndicatorResponse { indicator: Some(indicator_to_proto(indicator)) }))
+        Ok(Response::new(pb::GetIndicatorResponse {
+            indicator: Some(indicator_to_proto(indicator)),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_indicators(&self, request: Request<pb::ListIndicatorsRequest>) -> ApiResult<pb::ListIndicatorsResponse> {
+    async fn list_indicators(
+        &self,
+        request: Request<pb::ListIndicatorsRequest>,
+    ) -> ApiResult<pb::ListIndicatorsResponse> {
         require_caller(&request)?;
         let message = request.into_inner();
         let size = page_size(message.page_size)?;
@@ -138,34 +184,55 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(target = %request.get_ref().target_id))]
-    async fn create_target(&self, request: Request<pb::CreateTargetRequest>) -> ApiResult<pb::CreateTargetResponse> {
+    async fn create_target(
+        &self,
+        request: Request<pb::CreateTargetRequest>,
+    ) -> ApiResult<pb::CreateTargetResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = TargetId::parse("target_id", &message.target_id).map_err(invalid)?;
         let target = target_from_proto(id, message.target.unwrap_or_default())?;
         let created = self.book.create_target(&context, target).await?;
-        Ok(Response::new(pb::CreateTargetResponse { target: Some(target_to_proto(created)) }))
+        Ok(Response::new(pb::CreateTargetResponse {
+            target: Some(target_to_proto(created)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(target = %request.get_ref().name))]
-    async fn get_target(&self, request: Request<pb::GetTargetRequest>) -> ApiResult<pb::GetTargetResponse> {
+    async fn get_target(
+        &self,
+        request: Request<pb::GetTargetRequest>,
+    ) -> ApiResult<pb::GetTargetResponse> {
         require_caller(&request)?;
         let id = TargetId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let target = self.book.get_target(&id).await?;
-        Ok(Response::new(pb::GetTargetResponse { target: Some(target_to_proto(target)) }))
+        Ok(Response::new(pb::GetTargetResponse {
+            target: Some(target_to_proto(target)),
+        }))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_targets(&self, request: Request<pb::ListTargetsRequest>) -> ApiResult<pb::ListTargetsResponse> {
+    async fn list_targets(
+        &self,
+        request: Request<pb::ListTargetsRequest>,
+    ) -> ApiResult<pb::ListTargetsResponse> {
         require_caller(&request)?;
         let message = request.into_inner();
         let owner = match message.owner_unit.as_str() {
             "" => None,
-            name => Some(UnitId::from_name("owner_unit", name).map_err(invalid)?.as_str().to_owned()),
+            name => Some(
+                UnitId::from_name("owner_unit", name)
+                    .map_err(invalid)?
+                    .as_str()
+                    .to_owned(),
+            ),
         };
         let size = page_size(message.page_size)?;
         let after = page_token(&message.page_token, &owner)?;
-        let page = self.book.list_targets(owner.as_deref(), after, size).await?;
+        let page = self
+            .book
+            .list_targets(owner.as_deref(), after, size)
+            .await?;
         Ok(Response::new(pb::ListTargetsResponse {
             targets: page.items.into_iter().map(target_to_proto).collect(),
             next_page_token: next_token(page.next, &owner),
@@ -173,10 +240,14 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(data_element = %request.get_ref().data_element, unit = %request.get_ref().unit, period = %request.get_ref().period))]
-    async fn report_data_value(&self, request: Request<pb::ReportDataValueRequest>) -> ApiResult<pb::ReportDataValueResponse> {
+    async fn report_data_value(
+        &self,
+        request: Request<pb::ReportDataValueRequest>,
+    ) -> ApiResult<pb::ReportDataValueResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
-        let data_element = DataElementId::from_required_name("data_element", &message.data_element).map_err(invalid)?;
+        let data_element = DataElementId::from_required_name("data_element", &message.data_element)
+            .map_err(invalid)?;
         let unit = match message.unit.as_str() {
             "" => None,
             name => Some(UnitId::from_name("unit", name).map_err(invalid)?),
@@ -196,53 +267,118 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                 },
             )
             .await?;
-        Ok(Response::new(pb::ReportDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        Ok(Response::new(pb::ReportDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]
-    async fn submit_data_value(&self, request: Request<pb::SubmitDataValueRequest>) -> ApiResult<pb::SubmitDataValueResponse> {
+    async fn submit_data_value(
+        &self,
+        request: Request<pb::SubmitDataValueRequest>,
+    ) -> ApiResult<pb::SubmitDataValueResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
-        let id = DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
-        let value = self.book.review_value(&context, &id, &request.get_ref().etag, (ValueAction::Submitted, "")).await?;
-        Ok(Response::new(pb::SubmitDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        let id =
+            DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let value = self
+            .book
+            .review_value(
+                &context,
+                &id,
+                &request.get_ref().etag,
+                (ValueAction::Submitted, ""),
+            )
+            .await?;
+        Ok(Response::new(pb::SubmitDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]
-    async fn approve_data_value(&self, request: Request<pb::ApproveDataValueRequest>) -> ApiResult<pb::ApproveDataValueResponse> {
+    async fn approve_data_value(
+        &self,
+        request: Request<pb::ApproveDataValueRequest>,
+    ) -> ApiResult<pb::ApproveDataValueResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
-        let id = DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
-        let value = self.book.review_value(&context, &id, &request.get_ref().etag, (ValueAction::Approved, "")).await?;
-        Ok(Response::new(pb::ApproveDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        let id =
+            DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let value = self
+            .book
+            .review_value(
+                &context,
+                &id,
+                &request.get_ref().etag,
+                (ValueAction::Approved, ""),
+            )
+            .await?;
+        Ok(Response::new(pb::ApproveDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]
-    async fn return_data_value(&self, request: Request<pb::ReturnDataValueRequest>) -> ApiResult<pb::ReturnDataValueResponse> {
+    async fn return_data_value(
+        &self,
+        request: Request<pb::ReturnDataValueRequest>,
+    ) -> ApiResult<pb::ReturnDataValueResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.get_ref();
         let id = DataValueId::from_required_name("name", &message.name).map_err(invalid)?;
-        let value = self.book.review_value(&context, &id, &message.etag, (ValueAction::Returned, &message.reason)).await?;
-        Ok(Response::new(pb::ReturnDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        let value = self
+            .book
+            .review_value(
+                &context,
+                &id,
+                &message.etag,
+                (ValueAction::Returned, &message.reason),
+            )
+            .await?;
+        Ok(Response::new(pb::ReturnDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]
-    async fn reopen_data_value(&self, request: Request<pb::ReopenDataValueRequest>) -> ApiResult<pb::ReopenDataValueResponse> {
+    async fn reopen_data_value(
+        &self,
+        request: Request<pb::ReopenDataValueRequest>,
+    ) -> ApiResult<pb::ReopenDataValueResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.get_ref();
         let id = DataValueId::from_required_name("name", &message.name).map_err(invalid)?;
-        let value = self.book.review_value(&context, &id, &message.etag, (ValueAction::Reopened, &message.reason)).await?;
-        Ok(Response::new(pb::ReopenDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        let value = self
+            .book
+            .review_value(
+                &context,
+                &id,
+                &message.etag,
+                (ValueAction::Reopened, &message.reason),
+            )
+            .await?;
+        Ok(Response::new(pb::ReopenDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]
-    async fn get_data_value(&self, request: Request<pb::GetDataValueRequest>) -> ApiResult<pb::GetDataValueResponse> {
+    async fn get_data_value(
+        &self,
+        request: Request<pb::GetDataValueRequest>,
+    ) -> ApiResult<pb::GetDataValueResponse> {
         let context = read_context(&request)?;
-        let id = DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let id =
+            DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let value = self.book.get_value(&context, &id).await?;
-        Ok(Response::new(pb::GetDataValueResponse { data_value: Some(value_to_proto(value)) }))
+        Ok(Response::new(pb::GetDataValueResponse {
+            data_value: Some(value_to_proto(value)),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit))]
-    async fn list_data_values(&self, request: Request<pb::ListDataValuesRequest>) -> ApiResult<pb::ListDataValuesResponse> {
+    async fn list_data_values(
+        &self,
+        request: Request<pb::ListDataValuesRequest>,
+    ) -> ApiResult<pb::ListDataValuesResponse> {
         let context = read_context(&request)?;
         let message = request.into_inner();
         let unit = match message.unit.as_str() {
@@ -260,7 +396,15 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         let size = page_size(message.page_size)?;
         let query = (&message.unit, &message.data_element, &message.period);
         let after = page_token(&message.page_token, &query)?;
-        let page = self.book.list_values(&context, (unit.as_ref(), element.as_ref()), window, (after, size)).await?;
+        let page = self
+            .book
+            .list_values(
+                &context,
+                (unit.as_ref(), element.as_ref()),
+                window,
+                (after, size),
+            )
+            .await?;
         Ok(Response::new(pb::ListDataValuesResponse {
             data_values: page.items.into_iter().map(value_to_proto).collect(),
             next_page_token: next_token(page.next, &query),
@@ -268,9 +412,13 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().parent))]
-    async fn list_data_value_revisions(&self, request: Request<pb::ListDataValueRevisionsRequest>) -> ApiResult<pb::ListDataValueRevisionsResponse> {
+    async fn list_data_value_revisions(
+        &self,
+        request: Request<pb::ListDataValueRevisionsRequest>,
+    ) -> ApiResult<pb::ListDataValueRevisionsResponse> {
         let context = read_context(&request)?;
-        let id = DataValueId::from_required_name("parent", &request.get_ref().parent).map_err(invalid)?;
+        let id = DataValueId::from_required_name("parent", &request.get_ref().parent)
+            .map_err(invalid)?;
         let revisions = self.book.list_revisions(&context, &id).await?;
         Ok(Response::new(pb::ListDataValueRevisionsResponse {
             revisions: revisions.into_iter().map(revision_to_proto).collect(),
@@ -278,11 +426,20 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(indicator = %request.get_ref().indicator, unit = %request.get_ref().unit, period = %request.get_ref().period))]
-    async fn evaluate_indicator(&self, request: Request<pb::EvaluateIndicatorRequest>) -> ApiResult<pb::EvaluateIndicatorResponse> {
+    async fn evaluate_indicator(
+        &self,
+        request: Request<pb::EvaluateIndicatorRequest>,
+    ) -> ApiResult<pb::EvaluateIndicatorResponse> {
         let context = read_context(&request)?;
         let message = request.into_inner();
-        let id = IndicatorId::from_required_name("indicator", &message.indicator).map_err(invalid)?;
-        let scope = scope(&message.unit, &message.period, message.include_descendants, message.include_submitted)?;
+        let id =
+            IndicatorId::from_required_name("indicator", &message.indicator).map_err(invalid)?;
+        let scope = scope(
+            &message.unit,
+            &message.period,
+            message.include_descendants,
+            message.include_submitted,
+        )?;
         let value = self.book.evaluate_indicator(&context, &id, &scope).await?;
         Ok(Response::new(pb::EvaluateIndicatorResponse {
             value: Some(indicator_value_to_proto(&message.indicator, value)),
@@ -290,26 +447,54 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(target = %request.get_ref().target, unit = %request.get_ref().unit, period = %request.get_ref().period))]
-    async fn evaluate_target(&self, request: Request<pb::EvaluateTargetRequest>) -> ApiResult<pb::EvaluateTargetResponse> {
+    async fn evaluate_target(
+        &self,
+        request: Request<pb::EvaluateTargetRequest>,
+    ) -> ApiResult<pb::EvaluateTargetResponse> {
         let context = read_context(&request)?;
         let message = request.into_inner();
         let id = TargetId::from_required_name("target", &message.target).map_err(invalid)?;
-        let scope = scope(&message.unit, &message.period, message.include_descendants, message.include_submitted)?;
+        let scope = scope(
+            &message.unit,
+            &message.period,
+            message.include_descendants,
+            message.include_submitted,
+        )?;
         let evaluation = self.book.evaluate_target(&context, &id, &scope).await?;
-        let indicator = self.book.get_target(&id).await?.indicator.map(|indicator| indicator.name()).unwrap_or_default();
+        let indicator = self
+            .book
+            .get_target(&id)
+            .await?
+            .indicator
+            .map(|indicator| indicator.name())
+            .unwrap_or_default();
         Ok(Response::new(pb::EvaluateTargetResponse {
-            evaluation: Some(evaluation_to_proto(evaluation, &message.unit, &message.period, &indicator)),
+            evaluation: Some(evaluation_to_proto(
+                evaluation,
+                &message.unit,
+                &message.period,
+                &indicator,
+            )),
         }))
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
-    async fn watch_events(&self, request: Request<pb::WatchEventsRequest>) -> ApiResult<Self::WatchEventsStream> {
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> ApiResult<Self::WatchEventsStream> {
         let context = read_context(&request)?;
-        let stream = outbox::watch_responses(&self.events, &context, request.get_ref().after_sequence, |event| {
-            event_to_proto(event).map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
-        })
+        let stream = outbox::watch_responses(
+            &self.events,
+            &context,
+            request.get_ref().after_sequence,
+            |event| {
+                event_to_proto(event)
+                    .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
+            },
+        )
         .map_err(IndicatorsError::from)?;
         Ok(Response::new(stream))
     }

@@ -120,7 +120,11 @@ pub fn check_code(field: &str, code: &str) -> Option<FieldViolation> {
 pub fn check_data_element(element: &DataElement) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
     violations.extend(check_code("data_element.code", &element.code));
-    check_display_name("data_element.display_name", &element.display_name, &mut violations);
+    check_display_name(
+        "data_element.display_name",
+        &element.display_name,
+        &mut violations,
+    );
     if !element.category_options.is_empty() && element.category.trim().is_empty() {
         violations.push(FieldViolation::required("data_element.category"));
     }
@@ -167,7 +171,11 @@ pub fn check_indicator(
 ) -> Result<Formula, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     violations.extend(check_code("indicator.code", &indicator.code));
-    check_display_name("indicator.display_name", &indicator.display_name, &mut violations);
+    check_display_name(
+        "indicator.display_name",
+        &indicator.display_name,
+        &mut violations,
+    );
     if !indicator.factor.is_finite() || indicator.factor == 0.0 {
         violations.push(FieldViolation::new(
             "indicator.factor",
@@ -177,7 +185,10 @@ pub fn check_indicator(
         ));
     }
     if indicator.unit_of_measure.chars().count() > MAX_NAME_CHARS {
-        violations.push(FieldViolation::too_long("indicator.unit_of_measure", MAX_NAME_CHARS));
+        violations.push(FieldViolation::too_long(
+            "indicator.unit_of_measure",
+            MAX_NAME_CHARS,
+        ));
     }
     let formula_violation = |error: super::formula::FormulaError| {
         FieldViolation::new(

@@ -39,7 +39,10 @@ pub enum Operator {
 pub enum Formula {
     Number(f64),
     /// A data element's figure: its total, or one category option's.
-    Element { code: String, option: Option<String> },
+    Element {
+        code: String,
+        option: Option<String>,
+    },
     /// The inner formula for the previous period.
     Previous(Box<Formula>),
     Negate(Box<Formula>),
@@ -48,7 +51,9 @@ pub enum Formula {
 
 /// A figure a formula reads: an element (and option) `periods_back` periods before the one
 /// evaluated.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Reference {
     pub code: String,
     pub option: Option<String>,
@@ -113,8 +118,7 @@ fn number(input: &mut &str) -> winnow::Result<f64> {
 
 fn element(input: &mut &str) -> winnow::Result<Formula> {
     let code = code.parse_next(input)?;
-    let option: Option<&str> =
-        opt(delimited('[', take_till(1.., ']'), ']')).parse_next(input)?;
+    let option: Option<&str> = opt(delimited('[', take_till(1.., ']'), ']')).parse_next(input)?;
     Ok(Formula::Element {
         code,
         option: option.map(|option| option.trim().to_owned()),
@@ -328,7 +332,11 @@ impl Formula {
         self.evaluate_at(0, figure)
     }
 
-    fn evaluate_at(&self, periods_back: u32, figure: &impl Fn(&Reference) -> Option<f64>) -> Outcome {
+    fn evaluate_at(
+        &self,
+        periods_back: u32,
+        figure: &impl Fn(&Reference) -> Option<f64>,
+    ) -> Outcome {
         match self {
             Self::Number(number) => Outcome::Value(*number),
             Self::Element { code, option } => {
@@ -380,7 +388,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn figures(reference: &Reference) -> Option<f64> {
-        match (reference.code.as_str(), reference.option.as_deref(), reference.periods_back) {
+        match (
+            reference.code.as_str(),
+            reference.option.as_deref(),
+            reference.periods_back,
+        ) {
             ("出庭数", None, 0) => Some(6.0),
             ("出庭数", Some("涉及重大公共利益"), 0) => Some(2.0),
             ("应出庭数", None, 0) => Some(10.0),
@@ -421,26 +433,59 @@ mod tests {
         );
         assert_eq!(value("出庭数 / zero"), Outcome::Undefined);
         assert_eq!(
-            Formula::parse("a / b + previous(a)").expect("parses").references(),
+            Formula::parse("a / b + previous(a)")
+                .expect("parses")
+                .references(),
             vec![
-                Reference { code: "a".into(), option: None, periods_back: 0 },
-                Reference { code: "a".into(), option: None, periods_back: 1 },
-                Reference { code: "b".into(), option: None, periods_back: 0 },
+                Reference {
+                    code: "a".into(),
+                    option: None,
+                    periods_back: 0
+                },
+                Reference {
+                    code: "a".into(),
+                    option: None,
+                    periods_back: 1
+                },
+                Reference {
+                    code: "b".into(),
+                    option: None,
+                    periods_back: 0
+                },
             ]
         );
     }
 
     #[test]
     fn syntax_errors_say_where() {
-        for (text, position) in [("出庭数 / ", 4), ("(a + b", 6), ("a + * b", 2), ("a b", 2), ("1a", 1)] {
+        for (text, position) in [
+            ("出庭数 / ", 4),
+            ("(a + b", 6),
+            ("a + * b", 2),
+            ("a b", 2),
+            ("1a", 1),
+        ] {
             let error = Formula::parse(text).expect_err(text);
-            assert_eq!((error.reason, error.position), ("FORMULA_SYNTAX", position), "{text}");
+            assert_eq!(
+                (error.reason, error.position),
+                ("FORMULA_SYNTAX", position),
+                "{text}"
+            );
         }
-        assert_eq!(Formula::parse("  ").expect_err("empty").reason, "FORMULA_EMPTY");
+        assert_eq!(
+            Formula::parse("  ").expect_err("empty").reason,
+            "FORMULA_EMPTY"
+        );
         let deep = format!("{}a{}", "(".repeat(40), ")".repeat(40));
-        assert_eq!(Formula::parse(&deep).expect_err("deep").reason, "FORMULA_TOO_DEEP");
+        assert_eq!(
+            Formula::parse(&deep).expect_err("deep").reason,
+            "FORMULA_TOO_DEEP"
+        );
         let long = "a+".repeat(300) + "a";
-        assert_eq!(Formula::parse(&long).expect_err("long").reason, "FORMULA_TOO_LONG");
+        assert_eq!(
+            Formula::parse(&long).expect_err("long").reason,
+            "FORMULA_TOO_LONG"
+        );
     }
 
     #[test]
@@ -451,10 +496,17 @@ mod tests {
             "出庭数" | "a" => Some(vec!["涉及重大公共利益".to_owned()]),
             _ => None,
         });
-        let reasons: Vec<_> = errors.iter().map(|error| (error.reason, error.position)).collect();
+        let reasons: Vec<_> = errors
+            .iter()
+            .map(|error| (error.reason, error.position))
+            .collect();
         assert_eq!(
             reasons,
-            [("UNKNOWN_CATEGORY_OPTION", 4), ("UNKNOWN_DATA_ELEMENT", 10), ("DIVISION_BY_ZERO", 8)]
+            [
+                ("UNKNOWN_CATEGORY_OPTION", 4),
+                ("UNKNOWN_DATA_ELEMENT", 10),
+                ("DIVISION_BY_ZERO", 8)
+            ]
         );
     }
 

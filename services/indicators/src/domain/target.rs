@@ -46,7 +46,10 @@ pub enum TargetKind {
     /// Against a fixed value.
     Absolute { comparator: Comparator, value: f64 },
     /// Against a central reference series for the same period.
-    Reference { comparator: Comparator, reference_code: String },
+    Reference {
+        comparator: Comparator,
+        reference_code: String,
+    },
     /// Better than the previous period by the indicator's direction.
     Trend,
     /// Every part holds (双下降).
@@ -91,7 +94,10 @@ pub struct Explanation {
 
 impl Explanation {
     fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Self { zh: zh.into(), en: en.into() }
+        Self {
+            zh: zh.into(),
+            en: en.into(),
+        }
     }
 }
 
@@ -156,7 +162,11 @@ pub fn indicator_value(
                         .as_ref()
                         .map(|option| format!("[{option}]"))
                         .unwrap_or_default();
-                    let when = if reference.periods_back > 0 { "(上期)" } else { "" };
+                    let when = if reference.periods_back > 0 {
+                        "(上期)"
+                    } else {
+                        ""
+                    };
                     format!("{}{option}{when}", reference.code)
                 })
                 .collect();
@@ -251,9 +261,16 @@ pub fn judge(
     let name = &indicator.display_name;
     let shown = format!("{}{unit}", format_number(value));
     match &target.kind {
-        TargetKind::Absolute { comparator, value: threshold } => {
+        TargetKind::Absolute {
+            comparator,
+            value: threshold,
+        } => {
             let (status, zh, en) = verdict_word(comparator.holds(value, *threshold));
-            let wanted = format!("{} {}{unit}", comparator.symbol(), format_number(*threshold));
+            let wanted = format!(
+                "{} {}{unit}",
+                comparator.symbol(),
+                format_number(*threshold)
+            );
             Verdict {
                 status,
                 value: Some(value),
@@ -263,7 +280,10 @@ pub fn judge(
                 ),
             }
         }
-        TargetKind::Reference { comparator, reference_code } => {
+        TargetKind::Reference {
+            comparator,
+            reference_code,
+        } => {
             let Some(threshold) = reference.and_then(|figure| figure.value) else {
                 return Verdict {
                     status: TargetStatus::NoData,
@@ -275,7 +295,11 @@ pub fn judge(
                 };
             };
             let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
-            let wanted = format!("{} {reference_code} {}{unit}", comparator.symbol(), format_number(threshold));
+            let wanted = format!(
+                "{} {reference_code} {}{unit}",
+                comparator.symbol(),
+                format_number(threshold)
+            );
             Verdict {
                 status,
                 value: Some(value),
@@ -286,7 +310,9 @@ pub fn judge(
             }
         }
         TargetKind::Trend => {
-            let Some(before) = previous.and_then(|previous| previous.value.map(|value| (previous, value))) else {
+            let Some(before) =
+                previous.and_then(|previous| previous.value.map(|value| (previous, value)))
+            else {
                 let period = previous.map_or("?", |previous| previous.period.as_str());
                 return Verdict {
                     status: TargetStatus::NoData,
@@ -321,9 +347,10 @@ pub fn judge(
                 ),
             }
         }
-        TargetKind::AllOf(_) | TargetKind::AnyOf(_) => {
-            not_applicable("组合目标没有单一指标", "a composite target has no single indicator")
-        }
+        TargetKind::AllOf(_) | TargetKind::AnyOf(_) => not_applicable(
+            "组合目标没有单一指标",
+            "a composite target has no single indicator",
+        ),
     }
 }
 
@@ -351,7 +378,11 @@ pub fn combine(all: bool, parts: &[TargetStatus]) -> Verdict {
     };
     let count = |wanted| parts.iter().filter(|&&status| status == wanted).count();
     let (met, total) = (count(TargetStatus::Met), parts.len());
-    let (rule_zh, rule_en) = if all { ("须全部达标", "all must hold") } else { ("任一达标即可", "any one suffices") };
+    let (rule_zh, rule_en) = if all {
+        ("须全部达标", "all must hold")
+    } else {
+        ("任一达标即可", "any one suffices")
+    };
     Verdict {
         status,
         value: None,
@@ -399,7 +430,11 @@ mod tests {
 
     fn figure(code: &str, periods_back: u32, value: Option<f64>) -> Figure {
         Figure {
-            reference: Reference { code: code.into(), option: None, periods_back },
+            reference: Reference {
+                code: code.into(),
+                option: None,
+                periods_back,
+            },
             period: "2024".into(),
             value,
             value_count: usize::from(value.is_some()),
@@ -415,22 +450,38 @@ mod tests {
             &indicator,
             &formula,
             &Period::parse("2024").expect("period"),
-            vec![figure("出庭数", 0, numerator), figure("应出庭数", 0, Some(denominator))],
+            vec![
+                figure("出庭数", 0, numerator),
+                figure("应出庭数", 0, Some(denominator)),
+            ],
         )
     }
 
     #[test]
     fn an_absolute_target_names_the_value_and_the_threshold() {
-        let absolute = target(TargetKind::Absolute { comparator: Comparator::GreaterOrEqual, value: 50.0 });
+        let absolute = target(TargetKind::Absolute {
+            comparator: Comparator::GreaterOrEqual,
+            value: 50.0,
+        });
         let indicator = indicator(Direction::HigherIsBetter);
         let met = judge(&absolute, &indicator, &rate(Some(6.0), 10.0), None, None);
         assert_eq!(met.status, TargetStatus::Met);
-        assert_eq!(met.explanation.zh, "行政机关负责人出庭应诉率 60%,目标 ≥ 50%,达标");
+        assert_eq!(
+            met.explanation.zh,
+            "行政机关负责人出庭应诉率 60%,目标 ≥ 50%,达标"
+        );
         let missed = judge(&absolute, &indicator, &rate(Some(1.0), 3.0), None, None);
         assert_eq!(missed.status, TargetStatus::NotMet);
-        assert!(missed.explanation.zh.contains("33.33%"), "{}", missed.explanation.zh);
+        assert!(
+            missed.explanation.zh.contains("33.33%"),
+            "{}",
+            missed.explanation.zh
+        );
         let no_data = judge(&absolute, &indicator, &rate(None, 3.0), None, None);
-        assert_eq!((no_data.status, no_data.explanation.zh.as_str()), (TargetStatus::NoData, "缺少数据:出庭数"));
+        assert_eq!(
+            (no_data.status, no_data.explanation.zh.as_str()),
+            (TargetStatus::NoData, "缺少数据:出庭数")
+        );
         let undefined = judge(&absolute, &indicator, &rate(Some(0.0), 0.0), None, None);
         assert_eq!(undefined.status, TargetStatus::NotApplicable);
     }
@@ -439,15 +490,67 @@ mod tests {
     fn trends_follow_the_direction_and_references_need_their_figure() {
         let lower = indicator(Direction::LowerIsBetter);
         let trend = target(TargetKind::Trend);
-        let previous = IndicatorValue { period: "2023".into(), ..rate(Some(7.0), 10.0) };
-        assert_eq!(judge(&trend, &lower, &rate(Some(6.0), 10.0), Some(&previous), None).status, TargetStatus::Met);
-        assert_eq!(judge(&trend, &lower, &rate(Some(7.0), 10.0), Some(&previous), None).status, TargetStatus::NotMet);
-        let none_before = IndicatorValue { period: "2023".into(), ..rate(None, 10.0) };
-        assert_eq!(judge(&trend, &lower, &rate(Some(6.0), 10.0), Some(&none_before), None).status, TargetStatus::NoData);
-        let reference = target(TargetKind::Reference { comparator: Comparator::Less, reference_code: "全省平均".into() });
+        let previous = IndicatorValue {
+            period: "2023".into(),
+            ..rate(Some(7.0), 10.0)
+        };
+        assert_eq!(
+            judge(
+                &trend,
+                &lower,
+                &rate(Some(6.0), 10.0),
+                Some(&previous),
+                None
+            )
+            .status,
+            TargetStatus::Met
+        );
+        assert_eq!(
+            judge(
+                &trend,
+                &lower,
+                &rate(Some(7.0), 10.0),
+                Some(&previous),
+                None
+            )
+            .status,
+            TargetStatus::NotMet
+        );
+        let none_before = IndicatorValue {
+            period: "2023".into(),
+            ..rate(None, 10.0)
+        };
+        assert_eq!(
+            judge(
+                &trend,
+                &lower,
+                &rate(Some(6.0), 10.0),
+                Some(&none_before),
+                None
+            )
+            .status,
+            TargetStatus::NoData
+        );
+        let reference = target(TargetKind::Reference {
+            comparator: Comparator::Less,
+            reference_code: "全省平均".into(),
+        });
         let average = figure("全省平均", 0, Some(65.0));
-        assert_eq!(judge(&reference, &lower, &rate(Some(6.0), 10.0), None, Some(&average)).status, TargetStatus::Met);
-        assert_eq!(judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None).status, TargetStatus::NoData);
+        assert_eq!(
+            judge(
+                &reference,
+                &lower,
+                &rate(Some(6.0), 10.0),
+                None,
+                Some(&average)
+            )
+            .status,
+            TargetStatus::Met
+        );
+        assert_eq!(
+            judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None).status,
+            TargetStatus::NoData
+        );
     }
 
     #[test]
@@ -459,7 +562,10 @@ mod tests {
         assert_eq!(combine(false, &[NotMet, Met]).status, Met);
         assert_eq!(combine(false, &[NotMet, NoData]).status, NoData);
         assert_eq!(combine(true, &[NotApplicable]).status, NotApplicable);
-        assert_eq!(combine(true, &[Met, NotMet]).explanation.zh, "2 项中 1 项达标(须全部达标)");
+        assert_eq!(
+            combine(true, &[Met, NotMet]).explanation.zh,
+            "2 项中 1 项达标(须全部达标)"
+        );
     }
 
     #[test]

@@ -68,10 +68,7 @@ pub enum ValueRefusal {
 }
 
 /// A value as it will be after a report: new, or the draft/returned one corrected.
-pub fn report(
-    existing: Option<DataValue>,
-    new: DataValue,
-) -> Result<DataValue, ValueRefusal> {
+pub fn report(existing: Option<DataValue>, new: DataValue) -> Result<DataValue, ValueRefusal> {
     match existing {
         None => Ok(new),
         Some(current) => match current.state {
@@ -88,7 +85,13 @@ pub fn report(
 }
 
 impl DataValue {
-    fn moved(self, from: &[ValueState], to: ValueState, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
+    fn moved(
+        self,
+        from: &[ValueState],
+        to: ValueState,
+        reason: &str,
+        subject: &str,
+    ) -> Result<Self, ValueRefusal> {
         if !from.contains(&self.state) {
             return Err(ValueRefusal::WrongState(self.state));
         }
@@ -103,7 +106,12 @@ impl DataValue {
     /// 报送: a draft or a returned value goes for review.
     pub fn submit(self, subject: &str) -> Result<Self, ValueRefusal> {
         let reason = self.reason.clone();
-        self.moved(&[ValueState::Draft, ValueState::Returned], ValueState::Submitted, &reason, subject)
+        self.moved(
+            &[ValueState::Draft, ValueState::Returned],
+            ValueState::Submitted,
+            &reason,
+            subject,
+        )
     }
 
     /// 审核通过: locks it.
@@ -113,7 +121,12 @@ impl DataValue {
 
     /// 退回 with what to correct.
     pub fn send_back(self, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
-        self.moved(&[ValueState::Submitted], ValueState::Returned, reason, subject)
+        self.moved(
+            &[ValueState::Submitted],
+            ValueState::Returned,
+            reason,
+            subject,
+        )
     }
 
     /// Unlocks an approved value for correction.
@@ -127,11 +140,19 @@ pub fn check_value(element: &DataElement, value: f64, field: &str) -> Vec<FieldV
     let violation = |reason, en: &str, zh: &str| FieldViolation::new(field, reason, en, zh);
     let mut violations = Vec::new();
     if !value.is_finite() {
-        violations.push(violation("NOT_A_NUMBER", "the value must be a finite number", "数值须为有限数"));
+        violations.push(violation(
+            "NOT_A_NUMBER",
+            "the value must be a finite number",
+            "数值须为有限数",
+        ));
         return violations;
     }
     if value < 0.0 {
-        violations.push(violation("NEGATIVE", "the value must not be negative", "数值不能为负数"));
+        violations.push(violation(
+            "NEGATIVE",
+            "the value must not be negative",
+            "数值不能为负数",
+        ));
     }
     match element.value_type {
         ValueType::Count if value.fract() != 0.0 => violations.push(violation(
@@ -179,29 +200,67 @@ mod tests {
 
     #[test]
     fn the_review_moves_only_along_its_arrows() {
-        let submitted = value(ValueState::Draft).submit("staff").expect("draft submits");
+        let submitted = value(ValueState::Draft)
+            .submit("staff")
+            .expect("draft submits");
         assert_eq!(submitted.state, ValueState::Submitted);
-        let returned = submitted.clone().send_back("分母有误", "coordinator").expect("returns");
-        assert_eq!((returned.state, returned.reason.as_str()), (ValueState::Returned, "分母有误"));
-        assert_eq!(returned.clone().submit("staff").expect("resubmits").state, ValueState::Submitted);
+        let returned = submitted
+            .clone()
+            .send_back("分母有误", "coordinator")
+            .expect("returns");
+        assert_eq!(
+            (returned.state, returned.reason.as_str()),
+            (ValueState::Returned, "分母有误")
+        );
+        assert_eq!(
+            returned.clone().submit("staff").expect("resubmits").state,
+            ValueState::Submitted
+        );
         let approved = submitted.approve("coordinator").expect("approves");
         assert_eq!(approved.state, ValueState::Approved);
-        assert_eq!(approved.clone().submit("staff"), Err(ValueRefusal::WrongState(ValueState::Approved)));
-        assert_eq!(approved.clone().send_back("x", "c"), Err(ValueRefusal::WrongState(ValueState::Approved)));
-        assert_eq!(approved.reopen("更正", "coordinator").expect("reopens").state, ValueState::Draft);
-        assert_eq!(value(ValueState::Draft).approve("c"), Err(ValueRefusal::WrongState(ValueState::Draft)));
-        assert_eq!(value(ValueState::Returned).reopen("x", "c"), Err(ValueRefusal::WrongState(ValueState::Returned)));
+        assert_eq!(
+            approved.clone().submit("staff"),
+            Err(ValueRefusal::WrongState(ValueState::Approved))
+        );
+        assert_eq!(
+            approved.clone().send_back("x", "c"),
+            Err(ValueRefusal::WrongState(ValueState::Approved))
+        );
+        assert_eq!(
+            approved
+                .reopen("更正", "coordinator")
+                .expect("reopens")
+                .state,
+            ValueState::Draft
+        );
+        assert_eq!(
+            value(ValueState::Draft).approve("c"),
+            Err(ValueRefusal::WrongState(ValueState::Draft))
+        );
+        assert_eq!(
+            value(ValueState::Returned).reopen("x", "c"),
+            Err(ValueRefusal::WrongState(ValueState::Returned))
+        );
     }
 
     #[test]
     fn a_report_corrects_drafts_and_returned_values_but_not_locked_ones() {
-        let new = DataValue { value: 9.0, ..value(ValueState::Draft) };
+        let new = DataValue {
+            value: 9.0,
+            ..value(ValueState::Draft)
+        };
         for state in [ValueState::Draft, ValueState::Returned] {
             let corrected = report(Some(value(state)), new.clone()).expect("corrects");
-            assert_eq!((corrected.state, corrected.value, corrected.revision), (ValueState::Draft, 9.0, 4));
+            assert_eq!(
+                (corrected.state, corrected.value, corrected.revision),
+                (ValueState::Draft, 9.0, 4)
+            );
         }
         for state in [ValueState::Submitted, ValueState::Approved] {
-            assert_eq!(report(Some(value(state)), new.clone()), Err(ValueRefusal::Locked(state)));
+            assert_eq!(
+                report(Some(value(state)), new.clone()),
+                Err(ValueRefusal::Locked(state))
+            );
         }
     }
 
@@ -223,7 +282,10 @@ mod tests {
             create_time: DateTime::<Utc>::MIN_UTC,
         };
         let reasons = |value_type, number| -> Vec<&'static str> {
-            check_value(&element(value_type), number, "value").iter().map(|v| v.reason).collect()
+            check_value(&element(value_type), number, "value")
+                .iter()
+                .map(|v| v.reason)
+                .collect()
         };
         assert_eq!(reasons(ValueType::Count, 2.5), ["NOT_WHOLE"]);
         assert_eq!(reasons(ValueType::Count, -1.0), ["NEGATIVE"]);

@@ -9,7 +9,8 @@ use super::{Store, parsed, unique_or};
 use crate::domain::{Aggregation, DataElement, DataElementId, PeriodType, ValueType};
 use crate::error::{IndicatorsError, Result};
 
-const ELEMENT_SELECT: &str = "SELECT id, code, display_name, value_type, aggregation, period_aggregation,
+const ELEMENT_SELECT: &str =
+    "SELECT id, code, display_name, value_type, aggregation, period_aggregation,
         period_type, category, category_options, unit_of_measure, central, revision, create_time
  FROM indicators.data_elements";
 
@@ -55,12 +56,14 @@ impl TryFrom<ElementRow> for DataElement {
 impl Store {
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_element"))]
     pub async fn get_element(&self, id: &DataElementId) -> Result<DataElement> {
-        sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!("{ELEMENT_SELECT} WHERE id = $1")))
-            .bind(id.as_str())
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| PlatformError::NotFound(id.name()))?
-            .try_into()
+        sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
+            "{ELEMENT_SELECT} WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(id.name()))?
+        .try_into()
     }
 
     /// The elements with these codes (those that exist).
@@ -79,7 +82,11 @@ impl Store {
 
     /// Elements by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_elements"))]
-    pub async fn list_elements(&self, after: Option<String>, page_size: i64) -> Result<Page<DataElement, String>> {
+    pub async fn list_elements(
+        &self,
+        after: Option<String>,
+        page_size: i64,
+    ) -> Result<Page<DataElement, String>> {
         let rows: Vec<ElementRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{ELEMENT_SELECT} WHERE ($1::text IS NULL OR code > $1) ORDER BY code LIMIT $2"
         )))
@@ -87,14 +94,24 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(self.pool())
         .await?;
-        let items = rows.into_iter().map(DataElement::try_from).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page_size, |last: &DataElement| last.code.clone()))
+        let items = rows
+            .into_iter()
+            .map(DataElement::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(
+            items,
+            page_size,
+            |last: &DataElement| last.code.clone(),
+        ))
     }
 }
 
 /// Adds an element; its id and code must be new.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_element"))]
-pub async fn insert_element(connection: &mut PgConnection, element: &DataElement) -> Result<DataElement> {
+pub async fn insert_element(
+    connection: &mut PgConnection,
+    element: &DataElement,
+) -> Result<DataElement> {
     sqlx::query_as::<_, ElementRow>(
         "INSERT INTO indicators.data_elements (id, code, display_name, value_type, aggregation,
              period_aggregation, period_type, category, category_options, unit_of_measure, central)
@@ -119,18 +136,24 @@ pub async fn insert_element(connection: &mut PgConnection, element: &DataElement
         unique_or(
             error,
             &[
-                ("data_elements_pkey", FieldViolation::new(
-                    "data_element_id",
-                    "ALREADY_EXISTS",
-                    format!("{} exists already", element.id.name()),
-                    format!("数据项 {} 已存在", element.id.name()),
-                )),
-                ("data_elements_code_key", FieldViolation::new(
-                    "data_element.code",
-                    "DUPLICATE_CODE",
-                    format!("another data element has the code {}", element.code),
-                    format!("编码 {} 已被其他数据项使用", element.code),
-                )),
+                (
+                    "data_elements_pkey",
+                    FieldViolation::new(
+                        "data_element_id",
+                        "ALREADY_EXISTS",
+                        format!("{} exists already", element.id.name()),
+                        format!("数据项 {} 已存在", element.id.name()),
+                    ),
+                ),
+                (
+                    "data_elements_code_key",
+                    FieldViolation::new(
+                        "data_element.code",
+                        "DUPLICATE_CODE",
+                        format!("another data element has the code {}", element.code),
+                        format!("编码 {} 已被其他数据项使用", element.code),
+                    ),
+                ),
             ],
         )
     })?

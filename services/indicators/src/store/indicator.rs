@@ -9,7 +9,8 @@ use super::{Store, parsed, unique_or};
 use crate::domain::{Direction, Indicator, IndicatorId};
 use crate::error::{IndicatorsError, Result};
 
-const INDICATOR_COLUMNS: &str = "id, code, display_name, formula, factor, unit_of_measure, direction,
+const INDICATOR_COLUMNS: &str =
+    "id, code, display_name, formula, factor, unit_of_measure, direction,
         data_element_codes, revision, create_time";
 
 #[derive(sqlx::FromRow)]
@@ -30,7 +31,11 @@ impl TryFrom<IndicatorRow> for Indicator {
     type Error = IndicatorsError;
     fn try_from(row: IndicatorRow) -> Result<Self> {
         Ok(Self {
-            direction: parsed(Direction::parse, &row.direction, &format!("indicator {}", row.id))?,
+            direction: parsed(
+                Direction::parse,
+                &row.direction,
+                &format!("indicator {}", row.id),
+            )?,
             id: IndicatorId::from_trusted(row.id),
             code: row.code,
             display_name: row.display_name,
@@ -59,7 +64,11 @@ impl Store {
 
     /// Indicators by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_indicators"))]
-    pub async fn list_indicators(&self, after: Option<String>, page_size: i64) -> Result<Page<Indicator, String>> {
+    pub async fn list_indicators(
+        &self,
+        after: Option<String>,
+        page_size: i64,
+    ) -> Result<Page<Indicator, String>> {
         let rows: Vec<IndicatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators
              WHERE ($1::text IS NULL OR code > $1) ORDER BY code LIMIT $2"
@@ -68,14 +77,24 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(self.pool())
         .await?;
-        let items = rows.into_iter().map(Indicator::try_from).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page_size, |last: &Indicator| last.code.clone()))
+        let items = rows
+            .into_iter()
+            .map(Indicator::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(
+            items,
+            page_size,
+            |last: &Indicator| last.code.clone(),
+        ))
     }
 }
 
 /// Adds an indicator; its id and code must be new.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_indicator"))]
-pub async fn insert_indicator(connection: &mut PgConnection, indicator: &Indicator) -> Result<Indicator> {
+pub async fn insert_indicator(
+    connection: &mut PgConnection,
+    indicator: &Indicator,
+) -> Result<Indicator> {
     sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO indicators.indicators (id, code, display_name, formula, factor, unit_of_measure,
              direction, data_element_codes)

@@ -63,7 +63,10 @@ pub(crate) fn corrupt(what: String) -> IndicatorsError {
 }
 
 /// Maps a unique violation on `constraint` to `duplicate`, any other error as the platform does.
-pub(crate) fn unique_or(error: sqlx::Error, constraints: &[(&str, FieldViolation)]) -> IndicatorsError {
+pub(crate) fn unique_or(
+    error: sqlx::Error,
+    constraints: &[(&str, FieldViolation)],
+) -> IndicatorsError {
     let violated = error
         .as_database_error()
         .filter(|database_error| database_error.code().as_deref() == Some("23505"))

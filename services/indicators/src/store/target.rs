@@ -83,8 +83,13 @@ impl Store {
         .bind(page_size + 1)
         .fetch_all(self.pool())
         .await?;
-        let items = rows.into_iter().map(Target::try_from).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page_size, |last: &Target| last.id.as_str().to_owned()))
+        let items = rows
+            .into_iter()
+            .map(Target::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page_size, |last: &Target| {
+            last.id.as_str().to_owned()
+        }))
     }
 }
 

@@ -6,12 +6,11 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, parsed};
-use crate::domain::{
-    DataElementId, DataValue, DataValueId, Period, ValueAction, ValueState,
-};
+use crate::domain::{DataElementId, DataValue, DataValueId, Period, ValueAction, ValueState};
 use crate::error::{IndicatorsError, Result};
 
-const VALUE_COLUMNS: &str = "id, data_element_id, unit_id, period, period_start, category_option, value,
+const VALUE_COLUMNS: &str =
+    "id, data_element_id, unit_id, period, period_start, category_option, value,
         comment, state, reason, update_subject, revision, update_time";
 
 /// Where a listing of values goes on: element, period start, option, id of the last one.
@@ -38,7 +37,11 @@ impl TryFrom<ValueRow> for DataValue {
     type Error = IndicatorsError;
     fn try_from(row: ValueRow) -> Result<Self> {
         Ok(Self {
-            state: parsed(ValueState::parse, &row.state, &format!("data value {}", row.id))?,
+            state: parsed(
+                ValueState::parse,
+                &row.state,
+                &format!("data value {}", row.id),
+            )?,
             id: DataValueId::from_trusted(row.id),
             data_element: DataElementId::from_trusted(row.data_element_id),
             unit: (!row.unit_id.is_empty()).then_some(row.unit_id),
@@ -108,10 +111,10 @@ impl Store {
         after: Option<ValueCursor>,
         page_size: i64,
     ) -> Result<Page<DataValue, ValueCursor>> {
-        let (after_element, after_start, after_option, after_id) = after.map_or(
-            (None, None, None, None),
-            |(element, start, option, id)| (Some(element), Some(start), Some(option), Some(id)),
-        );
+        let (after_element, after_start, after_option, after_id) = after
+            .map_or((None, None, None, None), |(element, start, option, id)| {
+                (Some(element), Some(start), Some(option), Some(id))
+            });
         let rows: Vec<ValueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VALUE_COLUMNS} FROM indicators.data_values
              WHERE unit_id = $1 AND ($2::text IS NULL OR data_element_id = $2)
@@ -138,10 +141,15 @@ impl Store {
                 (key.0, key.1, row.category_option.clone(), row.id.clone())
             })
             .collect();
-        let items = rows.into_iter().map(DataValue::try_from).collect::<Result<Vec<_>>>()?;
-        let page = Page::from_overfetch(items.into_iter().zip(cursors).collect(), page_size, |(_, cursor)| {
-            cursor.clone()
-        });
+        let items = rows
+            .into_iter()
+            .map(DataValue::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let page = Page::from_overfetch(
+            items.into_iter().zip(cursors).collect(),
+            page_size,
+            |(_, cursor)| cursor.clone(),
+        );
         Ok(Page {
             items: page.items.into_iter().map(|(value, _)| value).collect(),
             next: page.next,
@@ -191,7 +199,10 @@ impl Store {
 
 /// Locks a value by id; `None` when there is none.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_value"))]
-pub async fn lock_value(connection: &mut PgConnection, id: &DataValueId) -> Result<Option<DataValue>> {
+pub async fn lock_value(
+    connection: &mut PgConnection,
+    id: &DataValueId,
+) -> Result<Option<DataValue>> {
     sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {VALUE_COLUMNS} FROM indicators.data_values WHERE id = $1 FOR UPDATE"
     )))
@@ -204,7 +215,10 @@ pub async fn lock_value(connection: &mut PgConnection, id: &DataValueId) -> Resu
 
 /// Locks the value at a key; `None` when there is none yet.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_value_by_key"))]
-pub async fn lock_value_by_key(connection: &mut PgConnection, key: &ValueKey<'_>) -> Result<Option<DataValue>> {
+pub async fn lock_value_by_key(
+    connection: &mut PgConnection,
+    key: &ValueKey<'_>,
+) -> Result<Option<DataValue>> {
     sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {VALUE_COLUMNS} FROM indicators.data_values
          WHERE data_element_id = $1 AND unit_id = $2 AND period = $3 AND category_option = $4 FOR UPDATE"
@@ -222,7 +236,11 @@ pub async fn lock_value_by_key(connection: &mut PgConnection, key: &ValueKey<'_>
 /// Adds a new value with its first revision. A concurrent first report of the same key waits
 /// on the unique key and then fails as a conflict (the caller retries and finds it).
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_value"))]
-pub async fn insert_value(connection: &mut PgConnection, value: &DataValue, period: &Period) -> Result<DataValue> {
+pub async fn insert_value(
+    connection: &mut PgConnection,
+    value: &DataValue,
+    period: &Period,
+) -> Result<DataValue> {
     let inserted: DataValue = sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
              category_option, value, comment, state, reason, update_subject)

@@ -1,0 +1,305 @@
+//! Targets of every kind evaluated on real values: monthly counts rolled up to a year, a
+//! category subset, a central reference series, a trend, a composite (双下降), a group the target
+//! applies to, and the periods it is in force.
+
+use fazhi_proto::indicators::v1 as pb;
+
+use crate::{App, absolute, court_catalogue};
+
+fn target_on(indicator: &str, kind: Option<pb::target::Kind>) -> pb::Target {
+    pb::Target {
+        indicator: format!("indicators/{indicator}"),
+        kind,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn targets_of_every_kind_say_whether_they_hold_and_why() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+
+    // 中心组学法 ≥ 4 次/年, reported monthly and summed into the year.
+    app.element_with(
+        "study-sessions",
+        pb::DataElement {
+            code: "学法次数".to_owned(),
+            display_name: "中心组学法次数".to_owned(),
+            value_type: pb::ValueType::Count as i32,
+            aggregation: pb::Aggregation::Sum as i32,
+            period_aggregation: pb::Aggregation::Sum as i32,
+            period_type: pb::PeriodType::Month as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.indicator("study", "学法次数", 1.0, pb::Direction::HigherIsBetter)
+        .await
+        .unwrap();
+    app.target(
+        "study-4",
+        target_on("study", absolute(pb::Comparator::GreaterOrEqual, 4.0)),
+    )
+    .await
+    .unwrap();
+    for month in ["2024-03", "2024-06", "2024-09"] {
+        app.approved("study-sessions", "ng-sfj", month, "", 1.0)
+            .await;
+    }
+    let three = app.evaluate("study-4", "ng-sfj", "2024", false).await;
+    assert_eq!(
+        (three.status, three.value),
+        (pb::TargetStatus::NotMet as i32, Some(3.0)),
+        "{three:?}"
+    );
+    assert_eq!(three.values[0].inputs[0].value_count, 3);
+    app.approved("study-sessions", "ng-sfj", "2024-12", "", 1.0)
+        .await;
+    assert_eq!(
+        app.evaluate("study-4", "ng-sfj", "2024", false)
+            .await
+            .status,
+        pb::TargetStatus::Met as i32
+    );
+    // A quarter holds its own months only.
+    assert_eq!(
+        app.evaluate("study-4", "ng-sfj", "2024Q1", false)
+            .await
+            .value,
+        Some(1.0)
+    );
+
+    // 涉及重大公共利益 cases: 100 % of them attended, read through the category option.
+    app.indicator(
+        "major-rate",
+        "出庭数[涉及重大公共利益] / 应出庭数[涉及重大公共利益]",
+        100.0,
+        pb::Direction::HigherIsBetter,
+    )
+    .await
+    .unwrap();
+    app.target(
+        "major-100",
+        target_on("major-rate", absolute(pb::Comparator::Equal, 100.0)),
+    )
+    .await
+    .unwrap();
+    app.approved("appearances", "ng-sfj", "2024", "涉及重大公共利益", 1.0)
+        .await;
+    let missing = app.evaluate("major-100", "ng-sfj", "2024", false).await;
+    assert_eq!(missing.status, pb::TargetStatus::NoData as i32);
+    assert_eq!(missing.explanation, "缺少数据:应出庭数[涉及重大公共利益]");
+    app.approved("hearings", "ng-sfj", "2024", "涉及重大公共利益", 2.0)
+        .await;
+    let half = app.evaluate("major-100", "ng-sfj", "2024", false).await;
+    assert_eq!(
+        (half.status, half.value),
+        (pb::TargetStatus::NotMet as i32, Some(50.0))
+    );
+
+    // 败诉率 below the provincial average (a central reference series), and 双下降 year on year.
+    for (id, code, central) in [
+        ("lawsuits", "诉讼案件数", false),
+        ("losses", "败诉数", false),
+        ("province-loss-rate", "全省平均败诉率", true),
+    ] {
+        app.element_with(
+            id,
+            pb::DataElement {
+                code: code.to_owned(),
+                display_name: code.to_owned(),
+                value_type: if central {
+                    pb::ValueType::Percentage
+                } else {
+                    pb::ValueType::Count
+                } as i32,
+                aggregation: pb::Aggregation::Sum as i32,
+                period_aggregation: pb::Aggregation::Sum as i32,
+                period_type: pb::PeriodType::Year as i32,
+                central,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    app.indicator(
+        "lawsuit-count",
+        "诉讼案件数",
+        1.0,
+        pb::Direction::LowerIsBetter,
+    )
+    .await
+    .unwrap();
+    app.indicator(
+        "loss-rate",
+        "败诉数 / 诉讼案件数",
+        100.0,
+        pb::Direction::LowerIsBetter,
+    )
+    .await
+    .unwrap();
+    app.target(
+        "loss-below-province",
+        target_on(
+            "loss-rate",
+            Some(pb::target::Kind::Reference(pb::ReferenceTarget {
+                comparator: pb::Comparator::Less as i32,
+                reference_code: "全省平均败诉率".to_owned(),
+            })),
+        ),
+    )
+    .await
+    .unwrap();
+    app.target(
+        "fewer-lawsuits",
+        target_on(
+            "lawsuit-count",
+            Some(pb::target::Kind::Trend(pb::TrendTarget {})),
+        ),
+    )
+    .await
+    .unwrap();
+    app.target(
+        "lower-loss-rate",
+        target_on(
+            "loss-rate",
+            Some(pb::target::Kind::Trend(pb::TrendTarget {})),
+        ),
+    )
+    .await
+    .unwrap();
+    app.target(
+        "double-fall",
+        pb::Target {
+            kind: Some(pb::target::Kind::AllOf(pb::CompositeTarget {
+                targets: vec![
+                    "targets/fewer-lawsuits".to_owned(),
+                    "targets/lower-loss-rate".to_owned(),
+                ],
+            })),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for (period, lawsuits, losses) in [("2023", 20.0, 4.0), ("2024", 16.0, 2.0)] {
+        app.approved("lawsuits", "ng-sfj", period, "", lawsuits)
+            .await;
+        app.approved("losses", "ng-sfj", period, "", losses).await;
+    }
+    let no_reference = app
+        .evaluate("loss-below-province", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(no_reference.status, pb::TargetStatus::NoData as i32);
+    app.approved("province-loss-rate", "", "2024", "", 15.0)
+        .await;
+    let below = app
+        .evaluate("loss-below-province", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(
+        (below.status, below.value),
+        (pb::TargetStatus::Met as i32, Some(12.5)),
+        "{below:?}"
+    );
+    assert!(
+        below.explanation.contains("< 全省平均败诉率 15%"),
+        "{}",
+        below.explanation
+    );
+    let both = app.evaluate("double-fall", "ng-sfj", "2024", false).await;
+    assert_eq!(both.status, pb::TargetStatus::Met as i32, "{both:?}");
+    assert_eq!(both.parts.len(), 2);
+    assert_eq!(both.parts[1].values[1].period, "2023");
+    // 2025 has no figures at all; and lawsuits rising in 2023 against nothing reported for 2022.
+    assert_eq!(
+        app.evaluate("double-fall", "ng-sfj", "2025", false)
+            .await
+            .status,
+        pb::TargetStatus::NoData as i32
+    );
+    assert_eq!(
+        app.evaluate("fewer-lawsuits", "ng-sfj", "2023", false)
+            .await
+            .status,
+        pb::TargetStatus::NoData as i32
+    );
+
+    // A target for 乡(镇、街道) from 2025 on: not for the 司法局, not before 2025.
+    app.target(
+        "townships-only",
+        pb::Target {
+            applies_to_group: "unitGroups/townships".to_owned(),
+            first_period: "2025".to_owned(),
+            ..target_on("study", absolute(pb::Comparator::GreaterOrEqual, 1.0))
+        },
+    )
+    .await
+    .unwrap();
+    let early = app
+        .evaluate("townships-only", "ng-gkz", "2024", false)
+        .await;
+    assert_eq!(early.status, pb::TargetStatus::NotApplicable as i32);
+    let department = app
+        .evaluate("townships-only", "ng-sfj", "2025", false)
+        .await;
+    assert_eq!(
+        department.status,
+        pb::TargetStatus::NotApplicable as i32,
+        "{department:?}"
+    );
+    app.approved("study-sessions", "ng-gkz", "2025-01", "", 2.0)
+        .await;
+    let township = app
+        .evaluate("townships-only", "ng-gkz", "2025", false)
+        .await;
+    assert_eq!(
+        township.status,
+        pb::TargetStatus::Met as i32,
+        "{township:?}"
+    );
+    // The region counts only its townships: ng-sfj's 2025 sessions would not count.
+    app.approved("study-sessions", "ng-sfj", "2025-02", "", 5.0)
+        .await;
+    let region = app
+        .evaluate("townships-only", "ningguo", "2025", true)
+        .await;
+    assert_eq!(region.value, Some(2.0), "{region:?}");
+
+    // The indicator alone, for the region, with submitted values counted on request.
+    let staff = app.staff.clone();
+    let pending = app
+        .report(&staff, "study-sessions", "ng-sfj", "2025-03", "", 1.0)
+        .await
+        .unwrap();
+    app.submit(&staff, &pending).await.unwrap();
+    let coordinator = app.coordinator.clone();
+    let value = |include_submitted| pb::EvaluateIndicatorRequest {
+        indicator: "indicators/study".to_owned(),
+        unit: "units/ningguo".to_owned(),
+        period: "2025".to_owned(),
+        include_descendants: true,
+        include_submitted,
+    };
+    let approved_only = app
+        .client
+        .evaluate_indicator(fazhi_testkit::with_token(value(false), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    let with_submitted = app
+        .client
+        .evaluate_indicator(fazhi_testkit::with_token(value(true), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .value
+        .unwrap();
+    assert_eq!(
+        (approved_only.value, with_submitted.value),
+        (Some(7.0), Some(8.0))
+    );
+}
