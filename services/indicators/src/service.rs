@@ -19,8 +19,8 @@ use sqlx::PgConnection;
 use crate::domain::{
     DataElement, DataElementId, DataValue, DataValueId, Figure, Formula, Indicator, IndicatorId,
     IndicatorValue, MAX_PARTS, Period, Target, TargetId, TargetKind, TargetStatus, ValueAction,
-    ValueState, Verdict, check_data_element, check_indicator, check_value, combine,
-    indicator_value, judge, not_applicable,
+    ValueState, Verdict, check_data_element, check_indicator, check_value, combine, compare,
+    indicator_value, judge, not_applicable, without_value,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -71,6 +71,8 @@ pub struct Scope {
 #[derive(Debug, Clone)]
 pub struct TargetEvaluation {
     pub target: TargetId,
+    /// The category option a quota target's part is about.
+    pub category_option: Option<String>,
     pub verdict: Verdict,
     pub values: Vec<IndicatorValue>,
     pub parts: Vec<TargetEvaluation>,
@@ -423,6 +425,9 @@ impl IndicatorBook {
                         ));
                     }
                 }
+                if let TargetKind::Quota { thresholds, .. } = kind {
+                    violations.extend(self.check_quota(indicator, thresholds).await?);
+                }
                 if let TargetKind::Absolute { value, .. } = kind
                     && !value.is_finite()
                 {
@@ -440,6 +445,64 @@ impl IndicatorBook {
         } else {
             Err(IndicatorsError::invalid(violations))
         }
+    }
+
+    /// A quota names options every element the indicator reads for "its" option has.
+    async fn check_quota(
+        &self,
+        indicator: &IndicatorId,
+        thresholds: &std::collections::BTreeMap<String, f64>,
+    ) -> Result<Vec<FieldViolation>> {
+        let field = "target.quota.thresholds";
+        if thresholds.is_empty() {
+            return Ok(vec![FieldViolation::required(field)]);
+        }
+        if thresholds.len() > crate::domain::MAX_PARTS {
+            return Ok(vec![FieldViolation::too_many(
+                field,
+                crate::domain::MAX_PARTS,
+            )]);
+        }
+        let Ok(indicator) = self.store.get_indicator(indicator).await else {
+            return Ok(Vec::new());
+        };
+        let elements = self
+            .store
+            .elements_by_code(&indicator.data_element_codes)
+            .await?;
+        let unfiltered: Vec<String> = Formula::parse(&indicator.formula)
+            .map(|formula| {
+                formula
+                    .references()
+                    .into_iter()
+                    .filter(|reference| reference.option.is_none())
+                    .map(|reference| reference.code)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut violations = Vec::new();
+        for (option, threshold) in thresholds {
+            let lacking = elements.iter().find(|element| {
+                unfiltered.contains(&element.code) && !element.category_options.contains(option)
+            });
+            if let Some(element) = lacking {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{option}]"),
+                    "UNKNOWN_CATEGORY_OPTION",
+                    format!("{} has no category option {option}", element.code),
+                    format!("数据项 {} 没有分类选项 {option}", element.code),
+                ));
+            }
+            if !threshold.is_finite() {
+                violations.push(FieldViolation::new(
+                    format!("{field}[{option}]"),
+                    "NOT_A_NUMBER",
+                    "the threshold must be a finite number",
+                    "目标值须为有限数",
+                ));
+            }
+        }
+        Ok(violations)
     }
 
     pub async fn get_target(&self, id: &TargetId) -> Result<Target> {
@@ -763,17 +826,22 @@ impl IndicatorBook {
     /// element says: over the periods inside, per unit; then over the units (a ratio of sums).
     async fn read_indicator(
         &self,
-        indicator: &Indicator,
+        (indicator, option): (&Indicator, Option<&String>),
         units: &[String],
         period: &Period,
         include_submitted: bool,
     ) -> Result<IndicatorValue> {
-        let formula = Formula::parse(&indicator.formula).map_err(|_| {
+        let parsed = Formula::parse(&indicator.formula).map_err(|_| {
             store::corrupt(format!(
                 "indicator {} has an unreadable formula",
                 indicator.id
             ))
         })?;
+        // A quota's option: every element read without one is read for it.
+        let formula = match option {
+            Some(option) => parsed.for_option(option),
+            None => parsed,
+        };
         let elements = self
             .store
             .elements_by_code(&indicator.data_element_codes)
@@ -859,8 +927,13 @@ impl IndicatorBook {
             .await?;
         let indicator = self.store.get_indicator(id).await?;
         let units = self.units_of(context, scope).await?;
-        self.read_indicator(&indicator, &units, &scope.period, scope.include_submitted)
-            .await
+        self.read_indicator(
+            (&indicator, None),
+            &units,
+            &scope.period,
+            scope.include_submitted,
+        )
+        .await
     }
 
     /// Whether a target holds for a scope, and why.
@@ -897,6 +970,14 @@ impl IndicatorBook {
             .await
     }
 
+    async fn indicator_of(&self, target: &Target) -> Result<Indicator> {
+        let id = target
+            .indicator
+            .as_ref()
+            .ok_or_else(|| store::corrupt(format!("target {} has no indicator", target.id)))?;
+        self.store.get_indicator(id).await
+    }
+
     /// Judges one target (a composite through its parts) over the units of a scope.
     fn judge_target<'a>(
         &'a self,
@@ -909,6 +990,7 @@ impl IndicatorBook {
         Box::pin(async move {
             let answer = |verdict, values, parts| TargetEvaluation {
                 target: target.id.clone(),
+                category_option: None,
                 verdict,
                 values,
                 parts,
@@ -993,13 +1075,50 @@ impl IndicatorBook {
                     let verdict = combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses);
                     Ok(answer(verdict, vec![], evaluations))
                 }
+                TargetKind::Quota {
+                    comparator,
+                    thresholds,
+                } => {
+                    let indicator = self.indicator_of(target).await?;
+                    let mut evaluations = Vec::with_capacity(thresholds.len());
+                    for (option, threshold) in thresholds {
+                        let value = self
+                            .read_indicator(
+                                (&indicator, Some(option)),
+                                &units,
+                                &scope.period,
+                                scope.include_submitted,
+                            )
+                            .await?;
+                        let verdict = without_value(&value).unwrap_or_else(|| {
+                            compare(
+                                &indicator,
+                                value.value.unwrap_or_default(),
+                                *comparator,
+                                *threshold,
+                            )
+                        });
+                        evaluations.push(TargetEvaluation {
+                            target: target.id.clone(),
+                            category_option: Some(option.clone()),
+                            verdict,
+                            values: vec![value],
+                            parts: vec![],
+                        });
+                    }
+                    let statuses: Vec<TargetStatus> =
+                        evaluations.iter().map(|part| part.verdict.status).collect();
+                    Ok(answer(combine(true, &statuses), vec![], evaluations))
+                }
                 kind => {
-                    let indicator_id = target.indicator.as_ref().ok_or_else(|| {
-                        store::corrupt(format!("target {} has no indicator", target.id))
-                    })?;
-                    let indicator = self.store.get_indicator(indicator_id).await?;
+                    let indicator = self.indicator_of(target).await?;
                     let current = self
-                        .read_indicator(&indicator, &units, &scope.period, scope.include_submitted)
+                        .read_indicator(
+                            (&indicator, None),
+                            &units,
+                            &scope.period,
+                            scope.include_submitted,
+                        )
                         .await?;
                     let mut values = vec![current];
                     if matches!(kind, TargetKind::Trend)
@@ -1007,7 +1126,7 @@ impl IndicatorBook {
                     {
                         values.push(
                             self.read_indicator(
-                                &indicator,
+                                (&indicator, None),
                                 &units,
                                 &previous,
                                 scope.include_submitted,

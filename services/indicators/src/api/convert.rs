@@ -261,6 +261,11 @@ fn target_kind(kind: Option<pb::target::Kind>) -> Result<TargetKind, Vec<FieldVi
             reference_code: reference.reference_code,
         },
         Some(pb::target::Kind::Trend(_)) => TargetKind::Trend,
+        Some(pb::target::Kind::Quota(quota)) => TargetKind::Quota {
+            comparator: comparator("target.quota.comparator", quota.comparator)
+                .map_err(|violation| vec![violation])?,
+            thresholds: quota.thresholds.into_iter().collect(),
+        },
         Some(pb::target::Kind::AllOf(all)) => {
             TargetKind::AllOf(parts("target.all_of.targets", all.targets)?)
         }
@@ -340,6 +345,13 @@ pub(super) fn target_to_proto(target: Target) -> pb::Target {
                 reference_code,
             }),
             TargetKind::Trend => pb::target::Kind::Trend(pb::TrendTarget {}),
+            TargetKind::Quota {
+                comparator,
+                thresholds,
+            } => pb::target::Kind::Quota(pb::QuotaTarget {
+                comparator: comparator_to_proto(comparator),
+                thresholds: thresholds.into_iter().collect(),
+            }),
             TargetKind::AllOf(parts) => pb::target::Kind::AllOf(composite(parts)),
             TargetKind::AnyOf(parts) => pb::target::Kind::AnyOf(composite(parts)),
         }),
@@ -415,6 +427,7 @@ pub(super) fn evaluation_to_proto(
 ) -> pb::TargetEvaluation {
     pb::TargetEvaluation {
         target: evaluation.target.name(),
+        category_option: evaluation.category_option.unwrap_or_default(),
         unit: unit.to_owned(),
         period: period.to_owned(),
         status: status_to_proto(evaluation.verdict.status),
@@ -429,7 +442,15 @@ pub(super) fn evaluation_to_proto(
         parts: evaluation
             .parts
             .into_iter()
-            .map(|part| evaluation_to_proto(part, unit, period, ""))
+            .map(|part| {
+                // A quota's parts read the target's own indicator; a composite's parts their own.
+                let part_indicator = if part.category_option.is_some() {
+                    indicator
+                } else {
+                    ""
+                };
+                evaluation_to_proto(part, unit, period, part_indicator)
+            })
             .collect(),
     }
 }

@@ -222,6 +222,26 @@ impl Formula {
         })
     }
 
+    /// The formula with every element read without an option read for `option` instead: the
+    /// indicator for one category (a quota target's 领导干部).
+    pub fn for_option(&self, option: &str) -> Self {
+        match self {
+            Self::Number(_) => self.clone(),
+            Self::Element { code, option: None } => Self::Element {
+                code: code.clone(),
+                option: Some(option.to_owned()),
+            },
+            Self::Element { .. } => self.clone(),
+            Self::Previous(inner) => Self::Previous(Box::new(inner.for_option(option))),
+            Self::Negate(inner) => Self::Negate(Box::new(inner.for_option(option))),
+            Self::Binary(operator, left, right) => Self::Binary(
+                *operator,
+                Box::new(left.for_option(option)),
+                Box::new(right.for_option(option)),
+            ),
+        }
+    }
+
     /// Every figure the formula reads, each once, in a stable order.
     pub fn references(&self) -> Vec<Reference> {
         let mut found = BTreeSet::new();
@@ -452,6 +472,31 @@ mod tests {
                     option: None,
                     periods_back: 0
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_formula_for_one_option_reads_that_option_where_none_was_named() {
+        let formula = Formula::parse("学时 / 人数[领导干部] + previous(学时)").expect("parses");
+        let options: Vec<_> = formula
+            .for_option("工作人员")
+            .references()
+            .into_iter()
+            .map(|reference| {
+                (
+                    reference.code,
+                    reference.option.unwrap_or_default(),
+                    reference.periods_back,
+                )
+            })
+            .collect();
+        assert_eq!(
+            options,
+            [
+                ("人数".to_owned(), "领导干部".to_owned(), 0),
+                ("学时".to_owned(), "工作人员".to_owned(), 0),
+                ("学时".to_owned(), "工作人员".to_owned(), 1),
             ]
         );
     }

@@ -14,7 +14,8 @@ pub use formula::{Formula, Reference};
 pub use period::{BadPeriod, Period, PeriodType};
 pub use target::{
     Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, Target, TargetId, TargetKind,
-    TargetStatus, Verdict, combine, format_number, indicator_value, judge, not_applicable,
+    TargetStatus, Verdict, combine, compare, format_number, indicator_value, judge, not_applicable,
+    without_value,
 };
 pub use value::{
     DataValue, DataValueId, MAX_COMMENT_CHARS, ValueAction, ValueRefusal, ValueState, check_value,

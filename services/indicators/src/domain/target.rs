@@ -52,6 +52,11 @@ pub enum TargetKind {
     },
     /// Better than the previous period by the indicator's direction.
     Trend,
+    /// A threshold per category option, each against the indicator read for that option.
+    Quota {
+        comparator: Comparator,
+        thresholds: std::collections::BTreeMap<String, f64>,
+    },
     /// Every part holds (双下降).
     AllOf(Vec<TargetId>),
     /// At least one part holds.
@@ -246,40 +251,17 @@ pub fn judge(
     reference: Option<&Figure>,
 ) -> Verdict {
     let unit = &indicator.unit_of_measure;
-    let Some(value) = current.value else {
-        let status = if current.undefined {
-            TargetStatus::NotApplicable
-        } else {
-            TargetStatus::NoData
-        };
-        return Verdict {
-            status,
-            value: None,
-            explanation: current.explanation.clone(),
-        };
-    };
+    if let Some(verdict) = without_value(current) {
+        return verdict;
+    }
+    let value = current.value.unwrap_or_default();
     let name = &indicator.display_name;
     let shown = format!("{}{unit}", format_number(value));
     match &target.kind {
         TargetKind::Absolute {
             comparator,
             value: threshold,
-        } => {
-            let (status, zh, en) = verdict_word(comparator.holds(value, *threshold));
-            let wanted = format!(
-                "{} {}{unit}",
-                comparator.symbol(),
-                format_number(*threshold)
-            );
-            Verdict {
-                status,
-                value: Some(value),
-                explanation: Explanation::new(
-                    format!("{name} {shown},目标 {wanted},{zh}"),
-                    format!("{} is {shown}, target {wanted}: {en}", indicator.code),
-                ),
-            }
-        }
+        } => compare(indicator, value, *comparator, *threshold),
         TargetKind::Reference {
             comparator,
             reference_code,
@@ -347,11 +329,45 @@ pub fn judge(
                 ),
             }
         }
-        TargetKind::AllOf(_) | TargetKind::AnyOf(_) => not_applicable(
-            "组合目标没有单一指标",
-            "a composite target has no single indicator",
+        TargetKind::AllOf(_) | TargetKind::AnyOf(_) | TargetKind::Quota { .. } => not_applicable(
+            "组合或分类目标须逐项评价",
+            "a composite or quota target is judged part by part",
         ),
     }
+}
+
+/// Judges a value against a fixed threshold (an absolute target, or one option of a quota).
+pub fn compare(
+    indicator: &Indicator,
+    value: f64,
+    comparator: Comparator,
+    threshold: f64,
+) -> Verdict {
+    let unit = &indicator.unit_of_measure;
+    let shown = format!("{}{unit}", format_number(value));
+    let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
+    let wanted = format!("{} {}{unit}", comparator.symbol(), format_number(threshold));
+    Verdict {
+        status,
+        value: Some(value),
+        explanation: Explanation::new(
+            format!("{} {shown},目标 {wanted},{zh}", indicator.display_name),
+            format!("{} is {shown}, target {wanted}: {en}", indicator.code),
+        ),
+    }
+}
+
+/// The verdict on an indicator value that has none: no data, or undefined (a zero denominator).
+pub fn without_value(current: &IndicatorValue) -> Option<Verdict> {
+    current.value.is_none().then(|| Verdict {
+        status: if current.undefined {
+            TargetStatus::NotApplicable
+        } else {
+            TargetStatus::NoData
+        },
+        value: None,
+        explanation: current.explanation.clone(),
+    })
 }
 
 /// Combines a composite target's parts: all of them must hold, or any one.

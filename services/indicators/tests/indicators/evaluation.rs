@@ -70,6 +70,79 @@ async fn targets_of_every_kind_say_whether_they_hold_and_why() {
         Some(1.0)
     );
 
+    // 学法学时 per person: ≥ 40 for 领导干部, ≥ 50 for 工作人员, ≥ 60 for 行政执法人员.
+    let classes = ["领导干部", "工作人员", "行政执法人员"];
+    app.element("training-hours", "学时", &classes).await;
+    app.element("staff-count", "人数", &classes).await;
+    app.indicator(
+        "hours-per-person",
+        "学时 / 人数",
+        1.0,
+        pb::Direction::HigherIsBetter,
+    )
+    .await
+    .unwrap();
+    let quota = |thresholds: &[(&str, f64)]| {
+        target_on(
+            "hours-per-person",
+            Some(pb::target::Kind::Quota(pb::QuotaTarget {
+                comparator: pb::Comparator::GreaterOrEqual as i32,
+                thresholds: thresholds
+                    .iter()
+                    .map(|(option, value)| ((*option).to_owned(), *value))
+                    .collect(),
+            })),
+        )
+    };
+    app.target(
+        "training-quota",
+        quota(&[
+            ("领导干部", 40.0),
+            ("工作人员", 50.0),
+            ("行政执法人员", 60.0),
+        ]),
+    )
+    .await
+    .unwrap();
+    let unknown_class = app
+        .target("bad-quota", quota(&[("临时工", 10.0)]))
+        .await
+        .expect_err("unknown option");
+    assert_eq!(
+        fazhi_testkit::replay::field_violations(&unknown_class),
+        [(
+            "target.quota.thresholds[临时工]".to_owned(),
+            "UNKNOWN_CATEGORY_OPTION".to_owned()
+        )]
+    );
+    for (class, hours, people) in [("领导干部", 90.0, 2.0), ("工作人员", 200.0, 5.0)] {
+        app.approved("training-hours", "ng-sfj", "2024", class, hours)
+            .await;
+        app.approved("staff-count", "ng-sfj", "2024", class, people)
+            .await;
+    }
+    let training = app
+        .evaluate("training-quota", "ng-sfj", "2024", false)
+        .await;
+    let parts: Vec<_> = training
+        .parts
+        .iter()
+        .map(|part| (part.category_option.as_str(), part.status, part.value))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("工作人员", pb::TargetStatus::NotMet as i32, Some(40.0)),
+            ("行政执法人员", pb::TargetStatus::NoData as i32, None),
+            ("领导干部", pb::TargetStatus::Met as i32, Some(45.0)),
+        ]
+    );
+    assert_eq!(training.status, pb::TargetStatus::NotMet as i32);
+    assert_eq!(
+        training.parts[2].values[0].inputs[0].category_option,
+        "领导干部"
+    );
+
     // 涉及重大公共利益 cases: 100 % of them attended, read through the category option.
     app.indicator(
         "major-rate",
