@@ -4,6 +4,7 @@
 //! unit or a region and a period, every figure named.
 
 pub mod api;
+pub mod catalogue_file;
 pub mod domain;
 pub mod error;
 pub mod service;

@@ -16,11 +16,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 
+use crate::catalogue_file;
 use crate::domain::{
-    DataElement, DataElementId, DataValue, DataValueId, Figure, Formula, Indicator, IndicatorId,
-    IndicatorValue, MAX_PARTS, Period, Target, TargetId, TargetKind, TargetStatus, ValueAction,
-    ValueState, Verdict, check_data_element, check_indicator, check_value, combine, compare,
-    indicator_value, judge, not_applicable, without_value,
+    Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Figure,
+    Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId, TargetKind,
+    TargetStatus, ValueAction, ValueState, Verdict, check_data_element, check_indicator,
+    check_target, check_value, combine, compare, indicator_value, judge, not_applicable,
+    plan_import, without_value,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -55,6 +57,26 @@ pub struct ValueReport {
     pub value: f64,
     pub comment: String,
     pub etag: String,
+}
+
+/// What an import created, and what it found unchanged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogueSummary {
+    pub elements: usize,
+    pub indicators: usize,
+    pub targets: usize,
+    pub unchanged: usize,
+}
+
+impl CatalogueSummary {
+    fn of(plan: &CatalogueImport) -> Self {
+        Self {
+            elements: plan.elements.len(),
+            indicators: plan.indicators.len(),
+            targets: plan.targets.len(),
+            unchanged: plan.unchanged,
+        }
+    }
 }
 
 /// Where and how to evaluate.
@@ -229,7 +251,7 @@ impl IndicatorBook {
             &name,
             async || {
                 Self::require_admin(context)?;
-                let violations = check_data_element(&element);
+                let violations = check_data_element(&element, "data_element");
                 if violations.is_empty() {
                     Ok(())
                 } else {
@@ -288,7 +310,8 @@ impl IndicatorBook {
                         .find(|element| element.code == code)
                         .map(|element| element.category_options.clone())
                 };
-                check_indicator(&indicator, options_of).map_err(IndicatorsError::invalid)?;
+                check_indicator(&indicator, "indicator", options_of)
+                    .map_err(IndicatorsError::invalid)?;
                 let mut codes: Vec<String> =
                     elements.into_iter().map(|element| element.code).collect();
                 codes.dedup();
@@ -334,7 +357,12 @@ impl IndicatorBook {
                     Need::Coordinate,
                 )
                 .await?;
-                self.check_target(&target).await
+                let violations = check_target(&target, &self.catalogue().await?, "target");
+                if violations.is_empty() {
+                    Ok(())
+                } else {
+                    Err(IndicatorsError::invalid(violations))
+                }
             },
             async |connection, ()| {
                 let created = store::insert_target(connection, &target).await?;
@@ -348,161 +376,79 @@ impl IndicatorBook {
         .await
     }
 
-    /// What a target names must exist: its indicator, its reference series, its parts.
-    async fn check_target(&self, target: &Target) -> Result<()> {
-        let mut violations = Vec::new();
-        if target.display_name.trim().is_empty() {
-            violations.push(FieldViolation::required("target.display_name"));
+    /// Loads a catalogue file in one transaction: admins. `validate_only` checks and writes
+    /// nothing.
+    pub async fn import_catalogue(
+        &self,
+        context: &CallContext,
+        content: Vec<u8>,
+        validate_only: bool,
+    ) -> Result<CatalogueSummary> {
+        let prepare = async || {
+            Self::require_admin(context)?;
+            // Parsing is CPU work bounded by the file size: off the async runtime.
+            let file = tokio::task::spawn_blocking(move || catalogue_file::read(&content))
+                .await
+                .map_err(|error| {
+                    PlatformError::Internal(format!("catalogue reader failed: {error}"))
+                })?
+                .map_err(IndicatorsError::invalid)?;
+            plan_import(file, &self.catalogue().await?).map_err(IndicatorsError::invalid)
+        };
+        if validate_only {
+            return Ok(CatalogueSummary::of(&prepare().await?));
         }
-        let periods: Vec<Option<Period>> = [
-            ("target.first_period", &target.first_period),
-            ("target.last_period", &target.last_period),
-        ]
-        .into_iter()
-        .map(|(field, text)| match text {
-            Some(text) => match period_of(field, text) {
-                Ok(period) => Some(period),
-                Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
-                    violations.extend(found);
-                    None
+        self.mutate(
+            context,
+            "catalogue",
+            prepare,
+            async |connection, plan: CatalogueImport| {
+                let summary = CatalogueSummary::of(&plan);
+                let mut changes = Vec::new();
+                let mut events = Vec::new();
+                for element in &plan.elements {
+                    let created = store::insert_element(connection, element).await?;
+                    changes.push(Change::of(element.id.name(), None::<&()>, Some(&created))?);
+                    events.push(catalogue_event("data_element.created", &element.id.name()));
                 }
-                Err(_) => None,
+                for indicator in &plan.indicators {
+                    let created = store::insert_indicator(connection, indicator).await?;
+                    changes.push(Change::of(
+                        indicator.id.name(),
+                        None::<&()>,
+                        Some(&created),
+                    )?);
+                    events.push(catalogue_event("indicator.created", &indicator.id.name()));
+                }
+                for target in &plan.targets {
+                    let created = store::insert_target(connection, target).await?;
+                    changes.push(Change::of(target.id.name(), None::<&()>, Some(&created))?);
+                    events.push(catalogue_event("target.created", &target.id.name()));
+                }
+                Ok(Outcome {
+                    response: summary,
+                    changes,
+                    events,
+                })
             },
-            None => None,
-        })
-        .collect();
-        if let [Some(first), Some(last)] = periods[..]
-            && first.start > last.end
-        {
-            violations.push(FieldViolation::new(
-                "target.last_period",
-                "BEFORE_FIRST_PERIOD",
-                "last_period ends before first_period starts",
-                "截止周期早于起始周期",
-            ));
-        }
-        match (&target.kind, &target.indicator) {
-            (TargetKind::AllOf(parts) | TargetKind::AnyOf(parts), _) => {
-                if parts.is_empty() {
-                    violations.push(FieldViolation::required("target.all_of.targets"));
-                } else if parts.len() > MAX_PARTS {
-                    violations.push(FieldViolation::too_many("target.all_of.targets", MAX_PARTS));
-                }
-                for (index, part) in parts.iter().take(MAX_PARTS).enumerate() {
-                    if self.store.find_target(part).await?.is_none() {
-                        violations.push(FieldViolation::new(
-                            format!("target.all_of.targets[{index}]"),
-                            "NOT_FOUND",
-                            format!("{} does not exist", part.name()),
-                            format!("{} 不存在", part.name()),
-                        ));
-                    }
-                }
-            }
-            (_, None) => violations.push(FieldViolation::required("target.indicator")),
-            (kind, Some(indicator)) => {
-                if let Err(IndicatorsError::Platform(PlatformError::NotFound(_))) =
-                    self.store.get_indicator(indicator).await
-                {
-                    violations.push(FieldViolation::new(
-                        "target.indicator",
-                        "NOT_FOUND",
-                        format!("{} does not exist", indicator.name()),
-                        format!("{} 不存在", indicator.name()),
-                    ));
-                }
-                if let TargetKind::Reference { reference_code, .. } = kind {
-                    let central = self
-                        .store
-                        .elements_by_code(std::slice::from_ref(reference_code))
-                        .await?;
-                    if !central.iter().any(|element| element.central) {
-                        violations.push(FieldViolation::new(
-                            "target.reference.reference_code",
-                            "NOT_A_REFERENCE_SERIES",
-                            format!("{reference_code} is not the code of a central data element"),
-                            format!("{reference_code} 不是集中填报的参照数据项编码"),
-                        ));
-                    }
-                }
-                if let TargetKind::Quota { thresholds, .. } = kind {
-                    violations.extend(self.check_quota(indicator, thresholds).await?);
-                }
-                if let TargetKind::Absolute { value, .. } = kind
-                    && !value.is_finite()
-                {
-                    violations.push(FieldViolation::new(
-                        "target.absolute.value",
-                        "NOT_A_NUMBER",
-                        "the threshold must be a finite number",
-                        "目标值须为有限数",
-                    ));
-                }
-            }
-        }
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(IndicatorsError::invalid(violations))
-        }
+        )
+        .await
     }
 
-    /// A quota names options every element the indicator reads for "its" option has.
-    async fn check_quota(
-        &self,
-        indicator: &IndicatorId,
-        thresholds: &std::collections::BTreeMap<String, f64>,
-    ) -> Result<Vec<FieldViolation>> {
-        let field = "target.quota.thresholds";
-        if thresholds.is_empty() {
-            return Ok(vec![FieldViolation::required(field)]);
-        }
-        if thresholds.len() > crate::domain::MAX_PARTS {
-            return Ok(vec![FieldViolation::too_many(
-                field,
-                crate::domain::MAX_PARTS,
-            )]);
-        }
-        let Ok(indicator) = self.store.get_indicator(indicator).await else {
-            return Ok(Vec::new());
-        };
-        let elements = self
-            .store
-            .elements_by_code(&indicator.data_element_codes)
-            .await?;
-        let unfiltered: Vec<String> = Formula::parse(&indicator.formula)
-            .map(|formula| {
-                formula
-                    .references()
-                    .into_iter()
-                    .filter(|reference| reference.option.is_none())
-                    .map(|reference| reference.code)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut violations = Vec::new();
-        for (option, threshold) in thresholds {
-            let lacking = elements.iter().find(|element| {
-                unfiltered.contains(&element.code) && !element.category_options.contains(option)
-            });
-            if let Some(element) = lacking {
-                violations.push(FieldViolation::new(
-                    format!("{field}[{option}]"),
-                    "UNKNOWN_CATEGORY_OPTION",
-                    format!("{} has no category option {option}", element.code),
-                    format!("数据项 {} 没有分类选项 {option}", element.code),
-                ));
-            }
-            if !threshold.is_finite() {
-                violations.push(FieldViolation::new(
-                    format!("{field}[{option}]"),
-                    "NOT_A_NUMBER",
-                    "the threshold must be a finite number",
-                    "目标值须为有限数",
-                ));
-            }
-        }
-        Ok(violations)
+    /// The whole catalogue as a file.
+    pub async fn export_catalogue(&self) -> Result<String> {
+        catalogue_file::write(self.catalogue().await?).map_err(|error| {
+            PlatformError::Internal(format!("catalogue not writable: {error}")).into()
+        })
+    }
+
+    /// Everything in the catalogue, for checks that look across it.
+    async fn catalogue(&self) -> Result<Catalogue> {
+        Ok(Catalogue {
+            elements: self.store.all_elements().await?,
+            indicators: self.store.all_indicators().await?,
+            targets: self.store.all_targets().await?,
+        })
     }
 
     pub async fn get_target(&self, id: &TargetId) -> Result<Target> {

@@ -183,6 +183,43 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(bytes = request.get_ref().content.len()))]
+    async fn import_catalogue(
+        &self,
+        request: Request<pb::ImportCatalogueRequest>,
+    ) -> ApiResult<pb::ImportCatalogueResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        if message.content.is_empty() {
+            return Err(invalid(fazhi_platform::error::FieldViolation::required(
+                "content",
+            )));
+        }
+        let summary = self
+            .book
+            .import_catalogue(&context, message.content, message.validate_only)
+            .await?;
+        let count = |count: usize| i32::try_from(count).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::ImportCatalogueResponse {
+            data_elements_created: count(summary.elements),
+            indicators_created: count(summary.indicators),
+            targets_created: count(summary.targets),
+            unchanged: count(summary.unchanged),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_catalogue(
+        &self,
+        request: Request<pb::ExportCatalogueRequest>,
+    ) -> ApiResult<pb::ExportCatalogueResponse> {
+        require_caller(&request)?;
+        let content = self.book.export_catalogue().await?;
+        Ok(Response::new(pb::ExportCatalogueResponse {
+            content: content.into_bytes(),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(target = %request.get_ref().target_id))]
     async fn create_target(
         &self,

@@ -117,19 +117,19 @@ pub fn check_code(field: &str, code: &str) -> Option<FieldViolation> {
 }
 
 /// The checks of a new data element's own fields (the code's uniqueness is the store's).
-pub fn check_data_element(element: &DataElement) -> Vec<FieldViolation> {
+pub fn check_data_element(element: &DataElement, prefix: &str) -> Vec<FieldViolation> {
     let mut violations = Vec::new();
-    violations.extend(check_code("data_element.code", &element.code));
+    violations.extend(check_code(&format!("{prefix}.code"), &element.code));
     check_display_name(
-        "data_element.display_name",
+        &format!("{prefix}.display_name"),
         &element.display_name,
         &mut violations,
     );
     if !element.category_options.is_empty() && element.category.trim().is_empty() {
-        violations.push(FieldViolation::required("data_element.category"));
+        violations.push(FieldViolation::required(format!("{prefix}.category")));
     }
     violations.extend(FieldViolation::check_texts(
-        "data_element.category_options",
+        &format!("{prefix}.category_options"),
         &element.category_options,
         (MAX_CATEGORY_OPTIONS, MAX_NAME_CHARS),
     ));
@@ -137,7 +137,7 @@ pub fn check_data_element(element: &DataElement) -> Vec<FieldViolation> {
     for (index, option) in element.category_options.iter().enumerate() {
         if option.trim().is_empty() || option.contains(']') || !seen.insert(option) {
             violations.push(FieldViolation::new(
-                format!("data_element.category_options[{index}]"),
+                format!("{prefix}.category_options[{index}]"),
                 "INVALID_OPTION",
                 "a category option is non-empty, unique and has no ]",
                 "分类选项不能为空、不能重复,且不能包含 ]",
@@ -145,11 +145,14 @@ pub fn check_data_element(element: &DataElement) -> Vec<FieldViolation> {
         }
     }
     for (field, text) in [
-        ("data_element.category", &element.category),
-        ("data_element.unit_of_measure", &element.unit_of_measure),
+        ("category", &element.category),
+        ("unit_of_measure", &element.unit_of_measure),
     ] {
         if text.chars().count() > MAX_NAME_CHARS {
-            violations.push(FieldViolation::too_long(field, MAX_NAME_CHARS));
+            violations.push(FieldViolation::too_long(
+                format!("{prefix}.{field}"),
+                MAX_NAME_CHARS,
+            ));
         }
     }
     violations
@@ -167,18 +170,19 @@ fn check_display_name(field: &str, name: &str, violations: &mut Vec<FieldViolati
 /// by code, `None` when no such element) and returns its parsed formula.
 pub fn check_indicator(
     indicator: &Indicator,
+    prefix: &str,
     options_of: impl Fn(&str) -> Option<Vec<String>>,
 ) -> Result<Formula, Vec<FieldViolation>> {
     let mut violations = Vec::new();
-    violations.extend(check_code("indicator.code", &indicator.code));
+    violations.extend(check_code(&format!("{prefix}.code"), &indicator.code));
     check_display_name(
-        "indicator.display_name",
+        &format!("{prefix}.display_name"),
         &indicator.display_name,
         &mut violations,
     );
     if !indicator.factor.is_finite() || indicator.factor == 0.0 {
         violations.push(FieldViolation::new(
-            "indicator.factor",
+            format!("{prefix}.factor"),
             "INVALID_FACTOR",
             "factor must be a finite number other than 0",
             "系数须为非零的有限数",
@@ -186,13 +190,13 @@ pub fn check_indicator(
     }
     if indicator.unit_of_measure.chars().count() > MAX_NAME_CHARS {
         violations.push(FieldViolation::too_long(
-            "indicator.unit_of_measure",
+            format!("{prefix}.unit_of_measure"),
             MAX_NAME_CHARS,
         ));
     }
     let formula_violation = |error: super::formula::FormulaError| {
         FieldViolation::new(
-            "indicator.formula",
+            format!("{prefix}.formula"),
             error.reason,
             format!("{} (character {})", error.message_en, error.position + 1),
             format!("{}(第 {} 个字符)", error.message_zh, error.position + 1),
@@ -236,6 +240,29 @@ impl Aggregation {
             Self::Last => Self::Sum,
             other => other,
         }
+    }
+}
+
+/// The whole catalogue, for checks that look across it (a target's indicator, a formula's
+/// elements, a composite's parts).
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    pub elements: Vec<DataElement>,
+    pub indicators: Vec<Indicator>,
+    pub targets: Vec<super::target::Target>,
+}
+
+impl Catalogue {
+    pub fn element(&self, code: &str) -> Option<&DataElement> {
+        self.elements.iter().find(|element| element.code == code)
+    }
+
+    pub fn indicator(&self, id: &IndicatorId) -> Option<&Indicator> {
+        self.indicators.iter().find(|indicator| &indicator.id == id)
+    }
+
+    pub fn has_target(&self, id: &super::target::TargetId) -> bool {
+        self.targets.iter().any(|target| &target.id == id)
     }
 }
 

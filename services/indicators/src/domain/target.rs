@@ -409,6 +409,152 @@ pub fn combine(all: bool, parts: &[TargetStatus]) -> Verdict {
     }
 }
 
+/// What a target names must exist and fit: its periods, its indicator, its reference series (a
+/// central element), a quota's options (every element its indicator reads unfiltered has them),
+/// a composite's parts. Fields are named under `prefix` (`target`, `targets[3]`).
+pub fn check_target(
+    target: &Target,
+    catalogue: &super::catalogue::Catalogue,
+    prefix: &str,
+) -> Vec<fazhi_platform::error::FieldViolation> {
+    use fazhi_platform::error::FieldViolation;
+    let not_found = |field: String, name: String| {
+        FieldViolation::new(
+            field,
+            "NOT_FOUND",
+            format!("{name} does not exist"),
+            format!("{name} 不存在"),
+        )
+    };
+    let mut violations = Vec::new();
+    if target.display_name.trim().is_empty() {
+        violations.push(FieldViolation::required(format!("{prefix}.display_name")));
+    }
+    let mut read_period = |field: &str, text: &Option<String>| {
+        let text = text.as_deref()?;
+        Period::parse(text)
+            .map_err(|_| {
+                violations.push(FieldViolation::new(
+                    format!("{prefix}.{field}"),
+                    "INVALID_PERIOD",
+                    format!("{field} must be a period id such as 2024, 2024H1, 2024Q3 or 2024-03"),
+                    format!("{field} 须为 2024、2024H1、2024Q3 或 2024-03 形式的统计周期"),
+                ))
+            })
+            .ok()
+    };
+    let first = read_period("first_period", &target.first_period);
+    let last = read_period("last_period", &target.last_period);
+    if let (Some(first), Some(last)) = (first, last)
+        && first.start > last.end
+    {
+        violations.push(FieldViolation::new(
+            format!("{prefix}.last_period"),
+            "BEFORE_FIRST_PERIOD",
+            "last_period ends before first_period starts",
+            "截止周期早于起始周期",
+        ));
+    }
+    let indicator = match (&target.kind, &target.indicator) {
+        (TargetKind::AllOf(parts) | TargetKind::AnyOf(parts), _) => {
+            let field = format!(
+                "{prefix}.{}.targets",
+                if matches!(target.kind, TargetKind::AllOf(_)) {
+                    "all_of"
+                } else {
+                    "any_of"
+                }
+            );
+            if parts.is_empty() {
+                violations.push(FieldViolation::required(field));
+            } else if parts.len() > MAX_PARTS {
+                violations.push(FieldViolation::too_many(field, MAX_PARTS));
+            } else {
+                for (index, part) in parts.iter().enumerate() {
+                    if !catalogue.has_target(part) {
+                        violations.push(not_found(format!("{field}[{index}]"), part.name()));
+                    }
+                }
+            }
+            return violations;
+        }
+        (_, None) => {
+            violations.push(FieldViolation::required(format!("{prefix}.indicator")));
+            return violations;
+        }
+        (_, Some(id)) => match catalogue.indicator(id) {
+            Some(indicator) => indicator,
+            None => {
+                violations.push(not_found(format!("{prefix}.indicator"), id.name()));
+                return violations;
+            }
+        },
+    };
+    let not_a_number = |field: String| {
+        FieldViolation::new(
+            field,
+            "NOT_A_NUMBER",
+            "the threshold must be a finite number",
+            "目标值须为有限数",
+        )
+    };
+    match &target.kind {
+        TargetKind::Absolute { value, .. } if !value.is_finite() => {
+            violations.push(not_a_number(format!("{prefix}.absolute.value")));
+        }
+        TargetKind::Reference { reference_code, .. }
+            if !catalogue
+                .element(reference_code)
+                .is_some_and(|element| element.central) =>
+        {
+            violations.push(FieldViolation::new(
+                format!("{prefix}.reference.reference_code"),
+                "NOT_A_REFERENCE_SERIES",
+                format!("{reference_code} is not the code of a central data element"),
+                format!("{reference_code} 不是集中填报的参照数据项编码"),
+            ));
+        }
+        TargetKind::Quota { thresholds, .. } => {
+            let field = format!("{prefix}.quota.thresholds");
+            if thresholds.is_empty() {
+                violations.push(FieldViolation::required(field));
+            } else if thresholds.len() > MAX_PARTS {
+                violations.push(FieldViolation::too_many(field, MAX_PARTS));
+            } else {
+                let unfiltered: Vec<String> = Formula::parse(&indicator.formula)
+                    .map(|formula| {
+                        formula
+                            .references()
+                            .into_iter()
+                            .filter(|reference| reference.option.is_none())
+                            .map(|reference| reference.code)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (option, threshold) in thresholds {
+                    let lacking = unfiltered
+                        .iter()
+                        .filter_map(|code| catalogue.element(code))
+                        .find(|element| !element.category_options.contains(option));
+                    if let Some(element) = lacking {
+                        violations.push(FieldViolation::new(
+                            format!("{field}[{option}]"),
+                            "UNKNOWN_CATEGORY_OPTION",
+                            format!("{} has no category option {option}", element.code),
+                            format!("数据项 {} 没有分类选项 {option}", element.code),
+                        ));
+                    }
+                    if !threshold.is_finite() {
+                        violations.push(not_a_number(format!("{field}[{option}]")));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    violations
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

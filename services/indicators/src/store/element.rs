@@ -80,6 +80,19 @@ impl Store {
         .collect()
     }
 
+    /// Every element, by code.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_elements"))]
+    pub async fn all_elements(&self) -> Result<Vec<DataElement>> {
+        sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
+            "{ELEMENT_SELECT} ORDER BY code"
+        )))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(DataElement::try_from)
+        .collect()
+    }
+
     /// Elements by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_elements"))]
     pub async fn list_elements(

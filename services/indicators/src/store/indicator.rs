@@ -62,6 +62,19 @@ impl Store {
         .try_into()
     }
 
+    /// Every indicator, by code.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_indicators"))]
+    pub async fn all_indicators(&self) -> Result<Vec<Indicator>> {
+        sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators ORDER BY code"
+        )))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(Indicator::try_from)
+        .collect()
+    }
+
     /// Indicators by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_indicators"))]
     pub async fn list_indicators(

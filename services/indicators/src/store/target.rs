@@ -65,6 +65,19 @@ impl Store {
         .transpose()
     }
 
+    /// Every target, by id.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_targets"))]
+    pub async fn all_targets(&self) -> Result<Vec<Target>> {
+        sqlx::query_as::<_, TargetRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS} FROM indicators.targets ORDER BY id"
+        )))
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(Target::try_from)
+        .collect()
+    }
+
     /// Targets by id (of one owner unit, when given), after the id `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_targets"))]
     pub async fn list_targets(

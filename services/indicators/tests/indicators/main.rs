@@ -12,6 +12,7 @@ use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
 use futures::StreamExt;
 use tonic::transport::Channel;
 
+mod catalogue;
 mod errors;
 mod evaluation;
 
