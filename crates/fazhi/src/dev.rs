@@ -65,9 +65,10 @@ const DEMO_PLANS: [(&str, &str); 3] = [
 ];
 
 /// Every service's schema and the migrations that make it.
-const SCHEMAS: [(&str, &sqlx::migrate::Migrator); 2] = [
+pub const SCHEMAS: [(&str, &sqlx::migrate::Migrator); 3] = [
     (fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR),
     (fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR),
+    (fazhi_indicators::store::SCHEMA, &fazhi_indicators::MIGRATOR),
 ];
 
 /// Applies every service's migrations (`pool`: each schema's owner, or one role owning all).
@@ -108,11 +109,11 @@ async fn service_pools(
 
 /// Imports and publishes the demo plans through the running server, as an operator would; a
 /// request id per call makes a restart on the same database replay instead of doing it twice.
-async fn import_demo_plans(endpoint: String, admin_token: String) -> anyhow::Result<()> {
+async fn import_demo_plans(
+    channel: tonic::transport::Channel,
+    admin_token: String,
+) -> anyhow::Result<()> {
     use fazhi_proto::plans::v1 as pb;
-    let channel = tonic::transport::Endpoint::from_shared(endpoint)?
-        .connect()
-        .await?;
     let mut plans = pb::plans_service_client::PlansServiceClient::new(channel);
     let mut tongliao = String::new();
     for (issuer, text) in DEMO_PLANS {
@@ -233,10 +234,11 @@ pub async fn run(
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-dev")
         .await
         .context("cannot connect to the database")?;
-    let [units_pool, plans_pool]: [PgPool; 2] = service_pools(&settings.database, &pool)
-        .await?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("one pool per service"))?;
+    let [units_pool, plans_pool, indicators_pool]: [PgPool; 3] =
+        service_pools(&settings.database, &pool)
+            .await?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("one pool per service"))?;
     pool.close().await;
     let audit_key = AuditKey::from_settings(settings.database.audit_key.as_ref());
     load_demo_registries(&units_pool, audit_key).await?;
@@ -267,14 +269,30 @@ pub async fn run(
         settings: &settings,
         service_settings: plans_settings,
         pool: plans_pool.clone(),
+        authenticator: authenticator.clone(),
+    })?;
+    let indicators = fazhi_indicators::mount(Environment {
+        settings: &settings,
+        service_settings: fazhi_indicators::IndicatorsSettings {
+            clients: fazhi_indicators::settings::ClientSettings {
+                units_endpoint: endpoint.clone(),
+            },
+        },
+        pool: indicators_pool.clone(),
         authenticator,
     })?;
-    for task in units.background.into_iter().chain(plans.background) {
+    for task in units
+        .background
+        .into_iter()
+        .chain(plans.background)
+        .chain(indicators.background)
+    {
         tokio::spawn(task);
     }
     for (schema, pool) in [
         (fazhi_units::SPEC.schema, &units_pool),
         (fazhi_plans::SPEC.schema, &plans_pool),
+        (fazhi_indicators::SPEC.schema, &indicators_pool),
     ] {
         tokio::spawn(fazhi_platform::service::housekeeping(
             pool.clone(),
@@ -286,6 +304,8 @@ pub async fn run(
         .add_database_service(units.service, units_pool.clone())
         .await
         .add_database_service(plans.service, plans_pool.clone())
+        .await
+        .add_database_service(indicators.service, indicators_pool.clone())
         .await;
     let admin = issue_dev_token(
         &settings.auth,
@@ -295,15 +315,24 @@ pub async fn run(
         Duration::from_secs(3600),
     )?;
     print_banner(&settings, address, cluster.as_ref(), started.elapsed())?;
-    // The plans go in through the server itself, once it listens.
+    // The plans and the indicators go in through the server itself, once it listens.
+    let auth = settings.auth.clone();
     tokio::spawn(async move {
-        if let Err(error) = import_demo_plans(endpoint, admin).await {
+        let channel = match tonic::transport::Endpoint::from_shared(endpoint) {
+            Ok(endpoint) => endpoint.connect_lazy(),
+            Err(error) => return tracing::error!(%error, "demo data not loaded"),
+        };
+        if let Err(error) = import_demo_plans(channel.clone(), admin.clone()).await {
             tracing::error!(%error, "demo plans not imported");
+        }
+        if let Err(error) = crate::indicators::load_demo(channel, &auth, &admin).await {
+            tracing::error!(%error, "demo indicators not loaded");
         }
     });
     let served = server.serve(&settings.server, listener, shutdown).await;
     units_pool.close().await;
     plans_pool.close().await;
+    indicators_pool.close().await;
     drop(cluster);
     served?;
     Ok(())
@@ -334,9 +363,9 @@ fn print_banner(
     println!(
         "\nFazhi dev is ready in {:.1} s\n\
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
-         \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService\
+         \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService\
          \n  database        {database}\
-         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's; an indicators catalogue from the plans' targets with 宁国市's values for 2023–2024\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\
          \n    coordinator of 宁国市人民政府      {coordinator}\

@@ -1,6 +1,7 @@
 //! `fazhi`: run the whole system locally, and administer it.
 
 mod dev;
+mod indicators;
 mod local_postgres;
 
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: PlansCommand,
     },
+    /// The indicators catalogue.
+    Indicators {
+        #[command(subcommand)]
+        command: indicators::Command,
+    },
     /// The audit logs.
     Audit {
         #[command(subcommand)]
@@ -65,7 +71,7 @@ enum AuditCommand {
     /// Checks the audit chain of every service's audit log (or one schema's) against
     /// `database.audit_key`: names the first row altered, forged or following removed rows.
     Verify {
-        /// Only this schema: `units` or `plans`.
+        /// Only this schema: `units`, `plans` or `indicators`.
         #[arg(long)]
         schema: Option<String>,
     },
@@ -75,7 +81,7 @@ enum AuditCommand {
         /// The first day kept, e.g. `2026-01-01`: earlier whole months go.
         #[arg(long)]
         before: chrono::NaiveDate,
-        /// Only this schema: `units` or `plans`.
+        /// Only this schema: `units`, `plans` or `indicators`.
         #[arg(long)]
         schema: Option<String>,
     },
@@ -152,12 +158,12 @@ enum UnitsCommand {
 }
 
 #[derive(clap::Args)]
-struct ServerArgs {
+pub(crate) struct ServerArgs {
     #[arg(long, env = "FAZHI_ENDPOINT", default_value = "http://127.0.0.1:50051")]
-    endpoint: String,
+    pub(crate) endpoint: String,
     /// A bearer token (see `fazhi token`).
     #[arg(long, env = "FAZHI_TOKEN")]
-    token: String,
+    pub(crate) token: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -235,7 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("database.audit_key is not set: checking against the development key");
             }
             let mut broken = false;
-            for known in [fazhi_units::store::SCHEMA, fazhi_plans::store::SCHEMA] {
+            for (known, _) in dev::SCHEMAS {
                 if schema.as_deref().is_some_and(|wanted| wanted != known) {
                     continue;
                 }
@@ -273,7 +279,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 fazhi_platform::db::migration_pool(&settings.database, &pool, "fazhi-audit")
                     .await?;
             let before = before.and_time(chrono::NaiveTime::MIN).and_utc();
-            for known in [fazhi_units::store::SCHEMA, fazhi_plans::store::SCHEMA] {
+            for (known, _) in dev::SCHEMAS {
                 if schema.as_deref().is_some_and(|wanted| wanted != known) {
                     continue;
                 }
@@ -300,6 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Units { command } => units_command(command).await,
+        Command::Indicators { command } => indicators::run(command).await,
         Command::Plans {
             command:
                 PlansCommand::Import {
@@ -337,7 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// A channel to the running server a subcommand talks to.
-async fn connect(server: &ServerArgs) -> anyhow::Result<tonic::transport::Channel> {
+pub(crate) async fn connect(server: &ServerArgs) -> anyhow::Result<tonic::transport::Channel> {
     tonic::transport::Endpoint::from_shared(server.endpoint.clone())?
         .connect()
         .await
@@ -352,7 +359,7 @@ async fn units_client(
         .max_decoding_message_size(64 << 20))
 }
 
-fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+pub(crate) fn authorized<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()

@@ -1,0 +1,255 @@
+//! `fazhi indicators …`: the indicators catalogue through a running server, and the demo
+//! catalogue and values `fazhi dev` loads.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use fazhi_platform::auth::{Role, issue_dev_token};
+use fazhi_platform::settings::AuthSettings;
+use fazhi_proto::indicators::v1 as pb;
+use fazhi_proto::indicators::v1::indicators_service_client::IndicatorsServiceClient;
+use tonic::transport::Channel;
+
+use crate::{ServerArgs, authorized, connect};
+
+/// The demo catalogue: data elements, indicators and targets from the real plans.
+const DEMO_CATALOGUE: &str = include_str!("../../../services/indicators/catalogue/demo.yaml");
+/// Demo values for 宁国市's units.
+const DEMO_VALUES: &str = include_str!("../demo/indicator-values.yaml");
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Loads a catalogue file (YAML: data elements, indicators, targets) in one transaction.
+    Import {
+        file: PathBuf,
+        /// Check the file and report without writing.
+        #[arg(long)]
+        validate_only: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Writes the whole catalogue as YAML to standard output.
+    Export {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Import {
+            file,
+            validate_only,
+            server,
+        } => {
+            let content =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let summary = client(&server)
+                .await?
+                .import_catalogue(authorized(
+                    pb::ImportCatalogueRequest {
+                        content,
+                        validate_only,
+                        request_id: String::new(),
+                    },
+                    &server.token,
+                )?)
+                .await?
+                .into_inner();
+            println!(
+                "{}{} data elements, {} indicators, {} targets new; {} unchanged",
+                if validate_only { "valid: " } else { "" },
+                summary.data_elements_created,
+                summary.indicators_created,
+                summary.targets_created,
+                summary.unchanged
+            );
+            Ok(())
+        }
+        Command::Export { server } => {
+            let content = client(&server)
+                .await?
+                .export_catalogue(authorized(pb::ExportCatalogueRequest {}, &server.token)?)
+                .await?
+                .into_inner()
+                .content;
+            print!("{}", String::from_utf8(content)?);
+            Ok(())
+        }
+    }
+}
+
+async fn client(server: &ServerArgs) -> anyhow::Result<IndicatorsServiceClient<Channel>> {
+    Ok(IndicatorsServiceClient::new(connect(server).await?).max_decoding_message_size(64 << 20))
+}
+
+#[derive(serde::Deserialize)]
+struct DemoValues {
+    /// element id, unit id, period, category option, value, state left in
+    values: Vec<(String, String, String, String, f64, String)>,
+}
+
+/// Loads the demo catalogue and values through the running server, each value reported by its
+/// unit's staff and reviewed by 宁国市's coordinator; request ids make a restart on the same
+/// database replay. Prints what evaluating 宁国市 for 2024 says.
+pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> anyhow::Result<()> {
+    let mut client = IndicatorsServiceClient::new(channel);
+    let token = |subject: &str, unit: Option<&str>, role: Role| {
+        issue_dev_token(auth, subject, unit, &[role], Duration::from_secs(3600))
+    };
+    let coordinator = token("ningguo-coordinator", Some("ningguo"), Role::Coordinator)?;
+    // 宁国市人民政府's own figures are reviewed a level up, by 宣城市.
+    let city_coordinator = token(
+        "xuancheng-coordinator",
+        Some("xuancheng"),
+        Role::Coordinator,
+    )?;
+    let catalogue = client
+        .import_catalogue(authorized(
+            pb::ImportCatalogueRequest {
+                content: DEMO_CATALOGUE.as_bytes().to_vec(),
+                validate_only: false,
+                request_id: "fazhi-dev-demo-catalogue".to_owned(),
+            },
+            admin,
+        )?)
+        .await?
+        .into_inner();
+    let demo: DemoValues = serde_yaml::from_str(DEMO_VALUES)?;
+    let mut states = std::collections::BTreeMap::<String, usize>::new();
+    for (index, (element, unit, period, option, value, state)) in demo.values.iter().enumerate() {
+        let reporter = if unit.is_empty() {
+            admin.to_owned()
+        } else {
+            token(&format!("{unit}-clerk"), Some(unit), Role::UnitStaff)?
+        };
+        let request_id = |step: &str| format!("fazhi-dev-demo-value-{index}-{step}");
+        let mut current = client
+            .report_data_value(authorized(
+                pb::ReportDataValueRequest {
+                    data_element: format!("dataElements/{element}"),
+                    unit: if unit.is_empty() {
+                        String::new()
+                    } else {
+                        format!("units/{unit}")
+                    },
+                    period: period.clone(),
+                    category_option: option.clone(),
+                    value: *value,
+                    comment: String::new(),
+                    etag: String::new(),
+                    request_id: request_id("report"),
+                },
+                &reporter,
+            )?)
+            .await?
+            .into_inner()
+            .data_value
+            .unwrap_or_default();
+        if state != "draft" {
+            current = client
+                .submit_data_value(authorized(
+                    pb::SubmitDataValueRequest {
+                        name: current.name.clone(),
+                        etag: String::new(),
+                        request_id: request_id("submit"),
+                    },
+                    &reporter,
+                )?)
+                .await?
+                .into_inner()
+                .data_value
+                .unwrap_or_default();
+        }
+        let reviewer = match unit.as_str() {
+            "" => admin,
+            "ningguo" => city_coordinator.as_str(),
+            _ => coordinator.as_str(),
+        };
+        match state.as_str() {
+            "approved" => {
+                client
+                    .approve_data_value(authorized(
+                        pb::ApproveDataValueRequest {
+                            name: current.name.clone(),
+                            etag: String::new(),
+                            request_id: request_id("approve"),
+                        },
+                        reviewer,
+                    )?)
+                    .await?;
+            }
+            "returned" => {
+                client
+                    .return_data_value(authorized(
+                        pb::ReturnDataValueRequest {
+                            name: current.name.clone(),
+                            etag: String::new(),
+                            reason: "与台账不一致,请核实后重报".to_owned(),
+                            request_id: request_id("return"),
+                        },
+                        reviewer,
+                    )?)
+                    .await?;
+            }
+            _ => {}
+        }
+        *states.entry(state.clone()).or_default() += 1;
+    }
+    println!(
+        "  demo indicators {} data elements, {} indicators, {} targets for 宁国市 ({} unchanged); {} values: {}",
+        catalogue.data_elements_created,
+        catalogue.indicators_created,
+        catalogue.targets_created,
+        catalogue.unchanged,
+        demo.values.len(),
+        states
+            .iter()
+            .map(|(state, count)| format!("{count} {state}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let targets = client
+        .list_targets(authorized(
+            pb::ListTargetsRequest {
+                owner_unit: "units/ningguo".to_owned(),
+                page_size: 100,
+                page_token: String::new(),
+            },
+            &coordinator,
+        )?)
+        .await?
+        .into_inner()
+        .targets;
+    for target in targets {
+        let evaluation = client
+            .evaluate_target(authorized(
+                pb::EvaluateTargetRequest {
+                    target: target.name.clone(),
+                    unit: "units/ningguo".to_owned(),
+                    period: "2024".to_owned(),
+                    include_descendants: true,
+                    include_submitted: false,
+                },
+                &coordinator,
+            )?)
+            .await?
+            .into_inner()
+            .evaluation
+            .unwrap_or_default();
+        let status = pb::TargetStatus::try_from(evaluation.status)
+            .map(|status| {
+                status
+                    .as_str_name()
+                    .trim_start_matches("TARGET_STATUS_")
+                    .to_owned()
+            })
+            .unwrap_or_default();
+        println!(
+            "    宁国市 2024  {status:<14} {}: {}",
+            target.display_name, evaluation.explanation
+        );
+    }
+    Ok(())
+}
