@@ -40,7 +40,8 @@ def ensure_environment():
     import grpc_tools
     include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     protos = ["fazhi/audit/v1/audit.proto", "fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto",
-              "fazhi/plans/v1/plans.proto", "fazhi/plans/v1/plans_service.proto"]
+              "fazhi/plans/v1/plans.proto", "fazhi/plans/v1/plans_service.proto",
+              "fazhi/indicators/v1/indicators.proto", "fazhi/indicators/v1/indicators_service.proto"]
     status = protoc.main(["protoc", f"-I{ROOT}/proto", f"-I{include}", f"--python_out={generated}",
                           f"--grpc_python_out={generated}", *protos])
     if status != 0:
@@ -102,6 +103,7 @@ def main():
     from google.rpc import error_details_pb2
     from fazhi.units.v1 import units_pb2, units_service_pb2, units_service_pb2_grpc
     from fazhi.plans.v1 import plans_pb2, plans_service_pb2, plans_service_pb2_grpc
+    from fazhi.indicators.v1 import indicators_pb2, indicators_service_pb2, indicators_service_pb2_grpc
 
     binary = sys.argv[1]
     port = free_port()
@@ -288,6 +290,56 @@ def main():
                                              metadata=auth("admin")).coverage_report
             assert len(report.covered) == report.parent_task_count == 45 and not report.missed, report
 
+        indicators = indicators_service_pb2_grpc.IndicatorsServiceStub(channel)
+
+        def report_review_and_evaluate_a_region():
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                targets = indicators.ListTargets(indicators_service_pb2.ListTargetsRequest(owner_unit="units/ningguo"),
+                                                 metadata=auth("coordinator")).targets
+                if len(targets) == 9:
+                    break
+                time.sleep(0.5)
+            try:
+                indicators.ReportDataValue(indicators_service_pb2.ReportDataValueRequest(
+                    data_element="dataElements/study-sessions", unit="units/ng-sfj", period="2025", value=1),
+                    metadata=auth("unit staff"))
+                raise AssertionError("a yearly period for a quarterly element was accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+                details = rpc_status.from_call(error).details
+                bad = error_details_pb2.BadRequest()
+                assert any(detail.Unpack(bad) for detail in details)
+                assert [(v.field, v.reason) for v in bad.field_violations] == [("period", "WRONG_PERIOD_TYPE")], bad
+
+            def report(value, request_id):
+                return indicators.ReportDataValue(indicators_service_pb2.ReportDataValueRequest(
+                    data_element="dataElements/study-sessions", unit="units/ng-sfj", period="2025Q2", value=value,
+                    request_id=request_id), metadata=auth("unit staff")).data_value
+
+            first = report(2, "e2e-report-1")
+            assert report(2, "e2e-report-1") == first, "a retry answers as the first call"
+            submitted = indicators.SubmitDataValue(indicators_service_pb2.SubmitDataValueRequest(
+                name=first.name, etag=first.etag), metadata=auth("unit staff")).data_value
+            returned = indicators.ReturnDataValue(indicators_service_pb2.ReturnDataValueRequest(
+                name=submitted.name, etag=submitted.etag, reason="请附会议记录"), metadata=auth("coordinator")).data_value
+            assert returned.state == indicators_pb2.DATA_VALUE_STATE_RETURNED and returned.reason == "请附会议记录"
+            corrected = report(3, "e2e-report-2")
+            submitted = indicators.SubmitDataValue(indicators_service_pb2.SubmitDataValueRequest(
+                name=corrected.name, etag=corrected.etag), metadata=auth("unit staff")).data_value
+            approved = indicators.ApproveDataValue(indicators_service_pb2.ApproveDataValueRequest(
+                name=submitted.name, etag=submitted.etag), metadata=auth("coordinator")).data_value
+            assert approved.state == indicators_pb2.DATA_VALUE_STATE_APPROVED and approved.value == 3
+            evaluation = indicators.EvaluateTarget(indicators_service_pb2.EvaluateTargetRequest(
+                target="targets/ng-study-4", unit="units/ningguo", period="2025", include_descendants=True),
+                metadata=auth("coordinator")).evaluation
+            assert evaluation.status == indicators_pb2.TARGET_STATUS_NOT_MET and evaluation.value == 3, evaluation
+            assert "目标 ≥ 4次" in evaluation.explanation, evaluation.explanation
+            statuses = {indicators.EvaluateTarget(indicators_service_pb2.EvaluateTargetRequest(
+                target=target.name, unit="units/ningguo", period="2024", include_descendants=True),
+                metadata=auth("coordinator")).evaluation.status for target in targets}
+            assert {indicators_pb2.TARGET_STATUS_MET, indicators_pb2.TARGET_STATUS_NOT_MET} <= statuses, statuses
+
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
             second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -307,6 +359,8 @@ def main():
                                ("overdue days as of 2030-01-01", overdue_days),
                                ("XLSX task breakdown and progress read back", export_reads_back),
                                ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan),
+                               ("indicators: report, return, approve, evaluate the region",
+                                report_review_and_evaluate_a_region),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
