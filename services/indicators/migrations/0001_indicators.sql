@@ -62,25 +62,32 @@ CREATE TABLE indicators.data_values (
     comment         text NOT NULL DEFAULT '',
     state           text NOT NULL,
     reason          text NOT NULL DEFAULT '',
+    -- What made this version: reported, submitted, approved, returned, reopened, ingested.
+    action          text NOT NULL,
     update_subject  text NOT NULL,
     revision        bigint NOT NULL DEFAULT 1,
     update_time     timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT data_values_key UNIQUE (data_element_id, unit_id, period, category_option)
+    -- The external row that last set it (bulk ingest): a re-sent row is recognised by these.
+    source          text,
+    external_id     text,
+    fingerprint     bytea,
+    CONSTRAINT data_values_key UNIQUE (data_element_id, unit_id, period, category_option),
+    CONSTRAINT data_values_external UNIQUE (source, external_id)
 );
 -- Evaluation reads an element's values for a set of units over a date window.
 CREATE INDEX data_values_window ON indicators.data_values (data_element_id, period_start, unit_id);
 CREATE INDEX data_values_unit ON indicators.data_values (unit_id, data_element_id, period_start);
 
--- Every change of a value, never updated (修改记录).
+-- The versions a change replaced, never updated (修改记录): with the current version in
+-- data_values, every revision of a value. A new value costs one row; a change, two.
 CREATE TABLE indicators.data_value_revisions (
     data_value_id text NOT NULL REFERENCES indicators.data_values (id),
     revision      bigint NOT NULL,
     action        text NOT NULL,
     state         text NOT NULL,
-    old_value     double precision,
     value         double precision NOT NULL,
     reason        text NOT NULL DEFAULT '',
     subject       text NOT NULL,
-    time          timestamptz NOT NULL DEFAULT now(),
+    time          timestamptz NOT NULL,
     PRIMARY KEY (data_value_id, revision)
 );

@@ -79,6 +79,28 @@ impl CatalogueSummary {
     }
 }
 
+/// A step of a value's review.
+#[derive(Debug, Clone, Copy)]
+pub enum Review<'a> {
+    Submit,
+    Approve,
+    /// With what to correct.
+    Return(&'a str),
+    /// With why.
+    Reopen(&'a str),
+}
+
+impl Review<'_> {
+    fn action(self) -> ValueAction {
+        match self {
+            Self::Submit => ValueAction::Submitted,
+            Self::Approve => ValueAction::Approved,
+            Self::Return(_) => ValueAction::Returned,
+            Self::Reopen(_) => ValueAction::Reopened,
+        }
+    }
+}
+
 /// Where and how to evaluate.
 pub struct Scope {
     pub unit: UnitId,
@@ -593,16 +615,13 @@ impl IndicatorBook {
                 };
                 let reported = crate::domain::report(existing, new)?;
                 let saved = match &before {
-                    Some(before) => {
-                        store::update_value(
-                            connection,
-                            &reported,
-                            ValueAction::Reported,
-                            before.value,
-                        )
-                        .await?
+                    Some(_) => {
+                        store::update_value(connection, &reported, ValueAction::Reported).await?
                     }
-                    None => store::insert_value(connection, &reported, &period).await?,
+                    None => {
+                        store::insert_value(connection, &reported, &period, ValueAction::Reported)
+                            .await?
+                    }
                 };
                 value_outcome(saved, before, ValueAction::Reported)
             },
@@ -643,18 +662,17 @@ impl IndicatorBook {
         context: &CallContext,
         id: &DataValueId,
         etag: &str,
-        (action, reason): (ValueAction, &str),
+        review: Review<'_>,
     ) -> Result<DataValue> {
-        let need = if action == ValueAction::Submitted {
-            Need::WorkFor
-        } else {
-            Need::Review
+        let need = match review {
+            Review::Submit => Need::WorkFor,
+            _ => Need::Review,
         };
         self.mutate(
             context,
             &id.name(),
             async || {
-                if matches!(action, ValueAction::Returned | ValueAction::Reopened) {
+                if let Review::Return(reason) | Review::Reopen(reason) = review {
                     if reason.trim().is_empty() {
                         return Err(IndicatorsError::invalid_field(FieldViolation::required(
                             "reason",
@@ -675,25 +693,20 @@ impl IndicatorBook {
                     .ok_or_else(|| PlatformError::NotFound(id.name()))?;
                 check_etag(etag, current.revision)?;
                 let subject = &context.caller.subject;
-                let changed = match action {
-                    ValueAction::Submitted => {
+                let changed = match review {
+                    Review::Submit => {
                         let violations = check_value(&element, current.value, "value");
                         if !violations.is_empty() {
                             return Err(IndicatorsError::invalid(violations));
                         }
                         current.clone().submit(subject)?
                     }
-                    ValueAction::Approved => current.clone().approve(subject)?,
-                    ValueAction::Returned => current.clone().send_back(reason, subject)?,
-                    ValueAction::Reopened => current.clone().reopen(reason, subject)?,
-                    ValueAction::Reported => {
-                        return Err(
-                            PlatformError::Internal("a report is not a review".to_owned()).into(),
-                        );
-                    }
+                    Review::Approve => current.clone().approve(subject)?,
+                    Review::Return(reason) => current.clone().send_back(reason, subject)?,
+                    Review::Reopen(reason) => current.clone().reopen(reason, subject)?,
                 };
-                let old = current.value;
-                let saved = store::update_value(connection, &changed, action, old).await?;
+                let action = review.action();
+                let saved = store::update_value(connection, &changed, action).await?;
                 value_outcome(saved, Some(current), action)
             },
         )
@@ -1155,6 +1168,7 @@ fn value_outcome(
     let name = saved.id.name();
     let event_type = match action {
         ValueAction::Reported => "data_value.reported",
+        ValueAction::Ingested => "data_value.ingested",
         ValueAction::Submitted => "data_value.submitted",
         ValueAction::Approved => "data_value.approved",
         ValueAction::Returned => "data_value.returned",

@@ -14,9 +14,9 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{DataElementId, DataValueId, IndicatorId, TargetId, ValueAction};
+use crate::domain::{DataElementId, DataValueId, IndicatorId, TargetId};
 use crate::error::IndicatorsError;
-use crate::service::{IndicatorBook, Scope, ValueReport, period_of};
+use crate::service::{IndicatorBook, Review, Scope, ValueReport, period_of};
 use convert::*;
 
 /// The `fazhi.indicators.v1.IndicatorsService` implementation.
@@ -319,12 +319,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
             DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let value = self
             .book
-            .review_value(
-                &context,
-                &id,
-                &request.get_ref().etag,
-                (ValueAction::Submitted, ""),
-            )
+            .review_value(&context, &id, &request.get_ref().etag, Review::Submit)
             .await?;
         Ok(Response::new(pb::SubmitDataValueResponse {
             data_value: Some(value_to_proto(value)),
@@ -341,12 +336,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
             DataValueId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
         let value = self
             .book
-            .review_value(
-                &context,
-                &id,
-                &request.get_ref().etag,
-                (ValueAction::Approved, ""),
-            )
+            .review_value(&context, &id, &request.get_ref().etag, Review::Approve)
             .await?;
         Ok(Response::new(pb::ApproveDataValueResponse {
             data_value: Some(value_to_proto(value)),
@@ -367,7 +357,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                 &context,
                 &id,
                 &message.etag,
-                (ValueAction::Returned, &message.reason),
+                Review::Return(&message.reason),
             )
             .await?;
         Ok(Response::new(pb::ReturnDataValueResponse {
@@ -389,7 +379,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                 &context,
                 &id,
                 &message.etag,
-                (ValueAction::Reopened, &message.reason),
+                Review::Reopen(&message.reason),
             )
             .await?;
         Ok(Response::new(pb::ReopenDataValueResponse {

@@ -33,6 +33,7 @@ fazhi_platform::string_enum!(
         Approved = "approved",
         Returned = "returned",
         Reopened = "reopened",
+        Ingested = "ingested",
     }
 );
 

@@ -159,9 +159,16 @@ impl Store {
     /// Every change of a value, oldest first.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_revisions"))]
     pub async fn list_revisions(&self, id: &DataValueId) -> Result<Vec<RevisionRow>> {
+        // The versions replaced, then the current one; each with the value before it.
         Ok(sqlx::query_as(
-            "SELECT revision, action, state, old_value, value, reason, subject, time
-             FROM indicators.data_value_revisions WHERE data_value_id = $1 ORDER BY revision",
+            "SELECT revision, action, state, lag(value) OVER (ORDER BY revision) AS old_value, value,
+                    reason, subject, time
+             FROM (SELECT revision, action, state, value, reason, subject, time
+                   FROM indicators.data_value_revisions WHERE data_value_id = $1
+                   UNION ALL
+                   SELECT revision, action, state, value, reason, update_subject, update_time
+                   FROM indicators.data_values WHERE id = $1) versions
+             ORDER BY revision",
         )
         .bind(id.as_str())
         .fetch_all(self.pool())
@@ -233,18 +240,20 @@ pub async fn lock_value_by_key(
     .transpose()
 }
 
-/// Adds a new value with its first revision. A concurrent first report of the same key waits
-/// on the unique key and then fails as a conflict (the caller retries and finds it).
+/// Adds a new value (its first revision is the row itself). A concurrent first report of the
+/// same key waits on the unique key and then fails as a conflict (the caller retries and finds
+/// it).
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_value"))]
 pub async fn insert_value(
     connection: &mut PgConnection,
     value: &DataValue,
     period: &Period,
+    action: ValueAction,
 ) -> Result<DataValue> {
-    let inserted: DataValue = sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
-             category_option, value, comment, state, reason, update_subject)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             category_option, value, comment, state, reason, action, update_subject)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT ON CONSTRAINT data_values_key DO NOTHING
          RETURNING {VALUE_COLUMNS}"
     )))
@@ -259,26 +268,33 @@ pub async fn insert_value(
     .bind(&value.comment)
     .bind(value.state.as_str())
     .bind(&value.reason)
+    .bind(action.as_str())
     .bind(&value.update_subject)
     .fetch_optional(&mut *connection)
     .await?
     .ok_or(IndicatorsError::Platform(PlatformError::Conflict))?
-    .try_into()?;
-    record_revision(connection, &inserted, ValueAction::Reported, None).await?;
-    Ok(inserted)
+    .try_into()
 }
 
-/// Saves a locked value's change as its next revision.
+/// Saves a locked value's change as its next revision, keeping the version it replaces.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "update_value"))]
 pub async fn update_value(
     connection: &mut PgConnection,
     value: &DataValue,
     action: ValueAction,
-    old_value: f64,
 ) -> Result<DataValue> {
-    let updated: DataValue = sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
+    sqlx::query(
+        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
+             subject, time)
+         SELECT id, revision, action, state, value, reason, update_subject, update_time
+         FROM indicators.data_values WHERE id = $1",
+    )
+    .bind(value.id.as_str())
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE indicators.data_values
-         SET value = $2, comment = $3, state = $4, reason = $5, update_subject = $6,
+         SET value = $2, comment = $3, state = $4, reason = $5, update_subject = $6, action = $7,
              revision = revision + 1, update_time = now()
          WHERE id = $1
          RETURNING {VALUE_COLUMNS}"
@@ -289,34 +305,8 @@ pub async fn update_value(
     .bind(value.state.as_str())
     .bind(&value.reason)
     .bind(&value.update_subject)
+    .bind(action.as_str())
     .fetch_one(&mut *connection)
     .await?
-    .try_into()?;
-    record_revision(connection, &updated, action, Some(old_value)).await?;
-    Ok(updated)
-}
-
-async fn record_revision(
-    connection: &mut PgConnection,
-    value: &DataValue,
-    action: ValueAction,
-    old_value: Option<f64>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, old_value,
-             value, reason, subject, time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(value.id.as_str())
-    .bind(value.revision)
-    .bind(action.as_str())
-    .bind(value.state.as_str())
-    .bind(old_value)
-    .bind(value.value)
-    .bind(&value.reason)
-    .bind(&value.update_subject)
-    .bind(value.update_time)
-    .execute(connection)
-    .await?;
-    Ok(())
+    .try_into()
 }
