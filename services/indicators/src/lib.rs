@@ -7,6 +7,7 @@ pub mod api;
 pub mod catalogue_file;
 pub mod domain;
 pub mod error;
+pub mod ingest;
 pub mod service;
 pub mod settings;
 pub mod store;

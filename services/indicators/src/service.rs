@@ -20,9 +20,9 @@ use crate::catalogue_file;
 use crate::domain::{
     Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Figure,
     Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId, TargetKind,
-    TargetStatus, ValueAction, ValueState, Verdict, check_data_element, check_indicator,
-    check_target, check_value, combine, compare, indicator_value, judge, not_applicable,
-    plan_import, without_value,
+    TargetStatus, ValueAction, ValueInput, ValueState, Verdict, check_data_element,
+    check_indicator, check_input, check_target, check_value, combine, compare, indicator_value,
+    judge, not_applicable, plan_import, without_value,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -142,19 +142,7 @@ fn unknown(field: &str, name: &str) -> IndicatorsError {
 
 /// The period a field names, read.
 pub fn period_of(field: &str, text: &str) -> Result<Period> {
-    if text.is_empty() {
-        return Err(IndicatorsError::invalid_field(FieldViolation::required(
-            field,
-        )));
-    }
-    Period::parse(text).map_err(|_| {
-        IndicatorsError::invalid_field(FieldViolation::new(
-            field,
-            "INVALID_PERIOD",
-            format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03, 2024W09 or 2024-2025"),
-            format!("{field} 须为 2024、2024H1、2024Q3、2024-03、2024W09 或 2024-2025 形式的统计周期"),
-        ))
-    })
+    Period::parse_field(field, text).map_err(IndicatorsError::invalid_field)
 }
 
 impl IndicatorBook {
@@ -164,6 +152,10 @@ impl IndicatorBook {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn units(&self) -> &UnitsClient {
+        &self.units
     }
 
     /// Runs a mutation of this service; see the module comment.
@@ -513,76 +505,23 @@ impl IndicatorBook {
                 let element = self
                     .element_named("data_element", &report.data_element)
                     .await?;
+                let period = check_input(
+                    &element,
+                    &ValueInput {
+                        has_unit: report.unit.is_some(),
+                        period: &report.period,
+                        category_option: &report.category_option,
+                        value: report.value,
+                        comment: &report.comment,
+                    },
+                );
+                // Who may report comes first: a refusal says nothing about the request's fields.
                 match (&report.unit, element.central) {
-                    (None, true) => Self::require_admin(context)?,
                     (Some(unit), false) => self.authorize(context, unit, Need::WorkFor).await?,
-                    (Some(_), true) => {
-                        return Err(IndicatorsError::invalid_field(FieldViolation::new(
-                            "unit",
-                            "CENTRAL_ELEMENT",
-                            "a central element's values belong to no unit: leave unit empty",
-                            "集中填报的参照数据不属于任何单位,unit 须为空",
-                        )));
-                    }
-                    (None, false) => {
-                        return Err(IndicatorsError::invalid_field(FieldViolation::required(
-                            "unit",
-                        )));
-                    }
+                    (None, true) => Self::require_admin(context)?,
+                    _ => {}
                 }
-                let mut violations = Vec::new();
-                let period = match period_of("period", &report.period) {
-                    Ok(period) if period.period_type != element.period_type => {
-                        violations.push(FieldViolation::new(
-                            "period",
-                            "WRONG_PERIOD_TYPE",
-                            format!(
-                                "{} is reported per {} period",
-                                element.code,
-                                element.period_type.as_str()
-                            ),
-                            format!(
-                                "数据项 {} 按{}填报",
-                                element.code,
-                                period_type_word(element.period_type)
-                            ),
-                        ));
-                        None
-                    }
-                    Ok(period) => Some(period),
-                    Err(IndicatorsError::Platform(PlatformError::InvalidArgument(found))) => {
-                        violations.extend(found);
-                        None
-                    }
-                    Err(error) => return Err(error),
-                };
-                if !report.category_option.is_empty()
-                    && !element.category_options.contains(&report.category_option)
-                {
-                    violations.push(FieldViolation::new(
-                        "category_option",
-                        "UNKNOWN_CATEGORY_OPTION",
-                        format!(
-                            "{} has no category option {}",
-                            element.code, report.category_option
-                        ),
-                        format!(
-                            "数据项 {} 没有分类选项 {}",
-                            element.code, report.category_option
-                        ),
-                    ));
-                }
-                if report.comment.chars().count() > crate::domain::MAX_COMMENT_CHARS {
-                    violations.push(FieldViolation::too_long(
-                        "comment",
-                        crate::domain::MAX_COMMENT_CHARS,
-                    ));
-                }
-                violations.extend(check_value(&element, report.value, "value"));
-                match period {
-                    Some(period) if violations.is_empty() => Ok(period),
-                    _ => Err(IndicatorsError::invalid(violations)),
-                }
+                period.map_err(IndicatorsError::invalid)
             },
             async |connection, period: Period| {
                 let unit = report.unit.as_ref().map(|unit| unit.as_str().to_owned());
@@ -1136,18 +1075,6 @@ impl IndicatorBook {
                 }
             }
         })
-    }
-}
-
-fn period_type_word(period_type: crate::domain::PeriodType) -> &'static str {
-    use crate::domain::PeriodType::*;
-    match period_type {
-        Year => "年度",
-        HalfYear => "半年",
-        Quarter => "季度",
-        Month => "月度",
-        Week => "周",
-        TwoYear => "两年",
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::{
     PeriodType, Target, TargetId, TargetKind, TargetStatus, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
+use crate::ingest::{RowInput, RowOutcome, RowResult};
 use crate::service::TargetEvaluation;
 use crate::store::RevisionRow;
 
@@ -473,4 +474,39 @@ pub(super) fn event_to_proto(
         resource: event.resource,
         data_value,
     }))
+}
+
+pub(super) fn ingest_row_from_proto(row: pb::IngestRow) -> RowInput {
+    RowInput {
+        external_id: row.external_id,
+        data_element: row.data_element,
+        unit: row.unit,
+        period: row.period,
+        category_option: row.category_option,
+        value: row.value,
+        comment: row.comment,
+    }
+}
+
+pub(super) fn ingest_result_to_proto(result: RowResult) -> pb::IngestResult {
+    let (outcome, data_value, violations) = match result.outcome {
+        RowOutcome::Accepted(id) => (pb::IngestOutcome::Accepted, id.name(), Vec::new()),
+        RowOutcome::Unchanged(id) => (pb::IngestOutcome::Unchanged, id.name(), Vec::new()),
+        RowOutcome::Rejected(found) => (pb::IngestOutcome::Rejected, String::new(), found),
+    };
+    pb::IngestResult {
+        index: result.index,
+        external_id: result.external_id,
+        outcome: outcome as i32,
+        data_value,
+        violations: violations
+            .into_iter()
+            .map(|violation| pb::RowViolation {
+                field: violation.field,
+                reason: violation.reason.to_owned(),
+                description: violation.message.en,
+                localized_description: violation.message.zh,
+            })
+            .collect(),
+    }
 }

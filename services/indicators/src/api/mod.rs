@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{DataElementId, DataValueId, IndicatorId, TargetId};
 use crate::error::IndicatorsError;
+use crate::ingest::IngestSession;
 use crate::service::{IndicatorBook, Review, Scope, ValueReport, period_of};
 use convert::*;
 
@@ -307,6 +308,43 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         Ok(Response::new(pb::ReportDataValueResponse {
             data_value: Some(value_to_proto(value)),
         }))
+    }
+
+    type IngestDataValuesStream = outbox::ResponseStream<pb::IngestDataValuesResponse>;
+
+    #[tracing::instrument(skip_all)]
+    async fn ingest_data_values(
+        &self,
+        request: Request<tonic::Streaming<pb::IngestDataValuesRequest>>,
+    ) -> ApiResult<Self::IngestDataValuesStream> {
+        let context = read_context(&request)?;
+        let mut session = IngestSession::new(self.book.clone(), context);
+        let mut incoming = request.into_inner();
+        // Each message is read, applied and answered in turn as the caller reads the answers:
+        // a slow reader slows the upload, and a caller who goes away stops it.
+        let answers = async_stream::stream! {
+            loop {
+                let message = match incoming.message().await {
+                    Ok(Some(message)) => message,
+                    Ok(None) => break,
+                    Err(status) => {
+                        yield Err(status);
+                        break;
+                    }
+                };
+                let rows = message.rows.into_iter().map(ingest_row_from_proto).collect();
+                match session.apply(&message.source, message.submit, rows).await {
+                    Ok(results) => yield Ok(pb::IngestDataValuesResponse {
+                        results: results.into_iter().map(ingest_result_to_proto).collect(),
+                    }),
+                    Err(error) => {
+                        yield Err(Status::from(error));
+                        break;
+                    }
+                }
+            }
+        };
+        Ok(Response::new(Box::pin(answers)))
     }
 
     #[tracing::instrument(skip_all, fields(data_value = %request.get_ref().name))]

@@ -20,6 +20,6 @@ pub use target::{
     not_applicable, without_value,
 };
 pub use value::{
-    DataValue, DataValueId, MAX_COMMENT_CHARS, ValueAction, ValueRefusal, ValueState, check_value,
-    report,
+    DataValue, DataValueId, MAX_COMMENT_CHARS, ValueAction, ValueInput, ValueRefusal, ValueState,
+    check_input, check_value, report,
 };

@@ -3,6 +3,7 @@
 //! contains the shorter ones inside it, which is how months roll up into a quarter or a year.
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+use fazhi_platform::error::FieldViolation;
 
 fazhi_platform::string_enum!(
     /// The length of a period.
@@ -119,6 +120,21 @@ impl Period {
         months(PeriodType::Year, first_of_month(year_of(id)?, 1)?, 12)
     }
 
+    /// Reads the period a request field names, as a field violation when it does not.
+    pub fn parse_field(field: &str, text: &str) -> Result<Self, FieldViolation> {
+        if text.is_empty() {
+            return Err(FieldViolation::required(field));
+        }
+        Self::parse(text).map_err(|_| {
+            FieldViolation::new(
+                field,
+                "INVALID_PERIOD",
+                format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03, 2024W09 or 2024-2025"),
+                format!("{field} 须为 2024、2024H1、2024Q3、2024-03、2024W09 或 2024-2025 形式的统计周期"),
+            )
+        })
+    }
+
     /// The canonical id.
     pub fn id(&self) -> String {
         let year = self.start.year();
@@ -156,6 +172,20 @@ impl Period {
     /// Whether `other` lies wholly inside this period (a period contains itself).
     pub fn contains(&self, other: &Period) -> bool {
         self.start <= other.start && other.end <= self.end
+    }
+}
+
+impl PeriodType {
+    /// How a reporting form says it: 按年度填报.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Year => "年度",
+            Self::HalfYear => "半年",
+            Self::Quarter => "季度",
+            Self::Month => "月度",
+            Self::Week => "周",
+            Self::TwoYear => "两年",
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{DataElement, DataElementId, ValueType};
+use super::period::Period;
 
 fazhi_platform::resource_id!(
     /// A reported value, `dataValues/{data_value}`.
@@ -133,6 +134,87 @@ impl DataValue {
     /// Unlocks an approved value for correction.
     pub fn reopen(self, reason: &str, subject: &str) -> Result<Self, ValueRefusal> {
         self.moved(&[ValueState::Approved], ValueState::Draft, reason, subject)
+    }
+}
+
+/// A value as a caller sends it, before it is checked against its element.
+pub struct ValueInput<'a> {
+    /// Whether the request named a unit (central elements take none).
+    pub has_unit: bool,
+    pub period: &'a str,
+    pub category_option: &'a str,
+    pub value: f64,
+    pub comment: &'a str,
+}
+
+/// Checks a value sent for `element`: a unit exactly when the element is not central, a period
+/// of the element's type, one of its options, a comment of bounded length, a value of its type.
+/// Answers the period.
+pub fn check_input(
+    element: &DataElement,
+    input: &ValueInput<'_>,
+) -> Result<Period, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    match (input.has_unit, element.central) {
+        (true, true) => violations.push(FieldViolation::new(
+            "unit",
+            "CENTRAL_ELEMENT",
+            "a central element's values belong to no unit: leave unit empty",
+            "集中填报的参照数据不属于任何单位,unit 须为空",
+        )),
+        (false, false) => violations.push(FieldViolation::required("unit")),
+        _ => {}
+    }
+    let period = match Period::parse_field("period", input.period) {
+        Ok(period) if period.period_type != element.period_type => {
+            violations.push(FieldViolation::new(
+                "period",
+                "WRONG_PERIOD_TYPE",
+                format!(
+                    "{} is reported per {} period",
+                    element.code,
+                    element.period_type.as_str()
+                ),
+                format!(
+                    "数据项 {} 按{}填报",
+                    element.code,
+                    element.period_type.word()
+                ),
+            ));
+            None
+        }
+        Ok(period) => Some(period),
+        Err(violation) => {
+            violations.push(violation);
+            None
+        }
+    };
+    if !input.category_option.is_empty()
+        && !element
+            .category_options
+            .iter()
+            .any(|option| option == input.category_option)
+    {
+        violations.push(FieldViolation::new(
+            "category_option",
+            "UNKNOWN_CATEGORY_OPTION",
+            format!(
+                "{} has no category option {}",
+                element.code, input.category_option
+            ),
+            format!(
+                "数据项 {} 没有分类选项 {}",
+                element.code, input.category_option
+            ),
+        ));
+    }
+    if input.comment.chars().count() > MAX_COMMENT_CHARS {
+        violations.push(FieldViolation::too_long("comment", MAX_COMMENT_CHARS));
+    }
+    violations.extend(check_value(element, input.value, "value"));
+    match period {
+        Some(period) if violations.is_empty() => Ok(period),
+        _ => Err(violations),
     }
 }
 

@@ -4,11 +4,13 @@
 
 mod element;
 mod indicator;
+mod ingest;
 mod target;
 mod value;
 
 pub use element::insert_element;
 pub use indicator::insert_indicator;
+pub use ingest::{Applied, IngestRow, ingest};
 pub use target::insert_target;
 pub use value::{
     FigureRow, RevisionRow, ValueCursor, ValueKey, insert_value, lock_value, lock_value_by_key,

@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 mod catalogue;
 mod errors;
 mod evaluation;
+mod ingest;
 
 pub struct App {
     // Kept for the life of the test: dropping them drops the databases and the server.
