@@ -340,6 +340,24 @@ def main():
                 metadata=auth("coordinator")).evaluation.status for target in targets}
             assert {indicators_pb2.TARGET_STATUS_MET, indicators_pb2.TARGET_STATUS_NOT_MET} <= statuses, statuses
 
+        def ingest_a_csv_file_twice():
+            path = os.path.join(WORK, "court.csv")
+            with open(path, "w", encoding="utf-8") as file:
+                file.write("external_id,data_element,unit,period,category_option,value,comment\n"
+                           "court-2025-1,hearings,ng-gaj,2025,,7,法院推送\n"
+                           "court-2025-2,hearings,ng-gaj,2025-01,,7,\n")
+            env = dict(os.environ, FAZHI_ENDPOINT=f"http://127.0.0.1:{port}", FAZHI_TOKEN=tokens["coordinator"])
+            command = [binary, "indicators", "ingest", path, "--source", "court-case-system"]
+            first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+            assert first.returncode == 1, first
+            assert "1 accepted, 0 unchanged, 1 rejected" in first.stdout, first.stdout
+            assert "line 3 (court-2025-2): period WRONG_PERIOD_TYPE" in first.stderr, first.stderr
+            again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+            assert "0 accepted, 1 unchanged, 1 rejected" in again.stdout, again.stdout
+            values = indicators.ListDataValues(indicators_service_pb2.ListDataValuesRequest(
+                unit="units/ng-gaj", period="2025"), metadata=auth("coordinator")).data_values
+            assert [(value.value, value.comment) for value in values] == [(7.0, "法院推送")], values
+
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
             second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -361,6 +379,7 @@ def main():
                                ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan),
                                ("indicators: report, return, approve, evaluate the region",
                                 report_review_and_evaluate_a_region),
+                               ("fazhi indicators ingest: a CSV file, then again", ingest_a_csv_file_twice),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:

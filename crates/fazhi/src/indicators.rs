@@ -29,6 +29,21 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Streams values from a CSV file (header: external_id, data_element, unit, period,
+    /// category_option, value, comment) through IngestDataValues; prints the rejected rows with
+    /// their line and reasons, and fails when any was rejected.
+    Ingest {
+        file: PathBuf,
+        /// The sending system, e.g. `court-case-system`: with each row's external_id, what makes
+        /// a re-run recognise the rows it sent before.
+        #[arg(long)]
+        source: String,
+        /// Submit the values for review; otherwise they are drafts.
+        #[arg(long)]
+        submit: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Writes the whole catalogue as YAML to standard output.
     Export {
         #[command(flatten)]
@@ -67,6 +82,12 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Ingest {
+            file,
+            source,
+            submit,
+            server,
+        } => ingest(&file, source, submit, &server).await,
         Command::Export { server } => {
             let content = client(&server)
                 .await?
@@ -78,6 +99,107 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One CSV row; element and unit may be ids (`hearings`, `ng-sfj`) or names.
+#[derive(serde::Deserialize)]
+struct CsvRow {
+    external_id: String,
+    data_element: String,
+    #[serde(default)]
+    unit: String,
+    period: String,
+    #[serde(default)]
+    category_option: String,
+    value: f64,
+    #[serde(default)]
+    comment: String,
+}
+
+fn named(collection: &str, text: &str) -> String {
+    if text.is_empty() || text.starts_with(&format!("{collection}/")) {
+        text.to_owned()
+    } else {
+        format!("{collection}/{text}")
+    }
+}
+
+/// Rows per request message.
+const ROWS_PER_MESSAGE: usize = 5_000;
+
+async fn ingest(
+    file: &std::path::Path,
+    source: String,
+    submit: bool,
+    server: &ServerArgs,
+) -> anyhow::Result<()> {
+    let mut reader =
+        csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut rows = Vec::new();
+    for (line, record) in reader.deserialize::<CsvRow>().enumerate() {
+        // Line 1 is the header.
+        let record = record.with_context(|| format!("{} line {}", file.display(), line + 2))?;
+        rows.push(pb::IngestRow {
+            external_id: record.external_id,
+            data_element: named("dataElements", &record.data_element),
+            unit: named("units", &record.unit),
+            period: record.period,
+            category_option: record.category_option,
+            value: record.value,
+            comment: record.comment,
+        });
+    }
+    let messages: Vec<pb::IngestDataValuesRequest> = rows
+        .chunks(ROWS_PER_MESSAGE)
+        .enumerate()
+        .map(|(index, chunk)| pb::IngestDataValuesRequest {
+            source: if index == 0 {
+                source.clone()
+            } else {
+                String::new()
+            },
+            submit,
+            rows: chunk.to_vec(),
+        })
+        .collect();
+    let mut answers = client(server)
+        .await?
+        .ingest_data_values(authorized(futures::stream::iter(messages), &server.token)?)
+        .await?
+        .into_inner();
+    let (mut accepted, mut unchanged, mut rejected) = (0, 0, 0);
+    while let Some(answer) = answers.message().await? {
+        for result in answer.results {
+            match pb::IngestOutcome::try_from(result.outcome) {
+                Ok(pb::IngestOutcome::Accepted) => accepted += 1,
+                Ok(pb::IngestOutcome::Unchanged) => unchanged += 1,
+                _ => {
+                    rejected += 1;
+                    let reasons: Vec<String> = result
+                        .violations
+                        .iter()
+                        .map(|violation| {
+                            format!(
+                                "{} {}: {}",
+                                violation.field, violation.reason, violation.localized_description
+                            )
+                        })
+                        .collect();
+                    eprintln!(
+                        "line {} ({}): {}",
+                        result.index + 2,
+                        result.external_id,
+                        reasons.join("; ")
+                    );
+                }
+            }
+        }
+    }
+    println!("{accepted} accepted, {unchanged} unchanged, {rejected} rejected");
+    if rejected > 0 {
+        anyhow::bail!("{rejected} rows were rejected");
+    }
+    Ok(())
 }
 
 async fn client(server: &ServerArgs) -> anyhow::Result<IndicatorsServiceClient<Channel>> {

@@ -43,3 +43,108 @@ pub async fn import_registries(channel: &tonic::transport::Channel, admin: &str)
             .unwrap_or_else(|status| panic!("demo registry import: {status}"));
     }
 }
+
+/// A generated province for benchmarks: 省 → cities (each with departments) → counties (each with
+/// departments and townships) → villages.
+#[derive(Debug, Clone, Copy)]
+pub struct Province {
+    pub cities: usize,
+    pub counties: usize,
+    pub departments: usize,
+    pub townships: usize,
+    pub villages: usize,
+}
+
+impl Province {
+    /// ~32,000 units: 16 cities × 10 counties × (30 departments + 15 townships × 10 villages).
+    pub const STANDARD: Self = Self {
+        cities: 16,
+        counties: 10,
+        departments: 30,
+        townships: 15,
+        villages: 10,
+    };
+
+    /// The province as a registry file (ids `p`, `c7`, `c7-d3`, `c7-k3`, `c7-k3-t5`,
+    /// `c7-k3-t5-v2`) with the standard groups, and its unit count.
+    pub fn registry_yaml(&self) -> (String, usize) {
+        use std::fmt::Write;
+        let mut yaml = String::from("units:\n");
+        let mut count = 0;
+        let mut unit =
+            |yaml: &mut String, id: &str, name: &str, kind: &str, level: &str, parent: &str| {
+                count += 1;
+                let parent = if parent.is_empty() {
+                    String::new()
+                } else {
+                    format!(", parent: {parent}")
+                };
+                let _ = writeln!(
+                    yaml,
+                    "  - {{id: {id}, display_name: {name}, kind: {kind}, level: {level}{parent}}}"
+                );
+            };
+        unit(&mut yaml, "p", "某省人民政府", "government", "province", "");
+        for city in 0..self.cities {
+            let city_id = format!("c{city}");
+            let city_name = format!("第{city}市人民政府");
+            unit(&mut yaml, &city_id, &city_name, "government", "city", "p");
+            for department in 0..self.departments {
+                let name = format!("第{city}市第{department}局");
+                let id = format!("{city_id}-d{department}");
+                unit(
+                    &mut yaml,
+                    &id,
+                    &name,
+                    "government_department",
+                    "city",
+                    &city_id,
+                );
+            }
+            for county in 0..self.counties {
+                let county_id = format!("{city_id}-k{county}");
+                let county_name = format!("第{city}市第{county}县");
+                let government = format!("{county_name}人民政府");
+                unit(
+                    &mut yaml,
+                    &county_id,
+                    &government,
+                    "government",
+                    "county",
+                    &city_id,
+                );
+                for department in 0..self.departments {
+                    let id = format!("{county_id}-d{department}");
+                    let name = format!("{county_name}第{department}局");
+                    unit(
+                        &mut yaml,
+                        &id,
+                        &name,
+                        "government_department",
+                        "county",
+                        &county_id,
+                    );
+                }
+                for township in 0..self.townships {
+                    let township_id = format!("{county_id}-t{township}");
+                    let name = format!("{county_name}第{township}镇人民政府");
+                    unit(
+                        &mut yaml,
+                        &township_id,
+                        &name,
+                        "township",
+                        "township",
+                        &county_id,
+                    );
+                    for village in 0..self.villages {
+                        let id = format!("{township_id}-v{village}");
+                        let name = format!("{county_name}第{township}镇第{village}村委会");
+                        unit(&mut yaml, &id, &name, "village", "village", &township_id);
+                    }
+                }
+            }
+        }
+        yaml.push_str(REGISTRIES[0]);
+        (yaml, count)
+    }
+}

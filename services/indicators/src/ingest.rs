@@ -105,13 +105,14 @@ impl IngestSession {
         }
     }
 
-    /// Checks and applies one request message's rows.
-    pub async fn apply(
+    /// Checks one request message's rows; [`Batch::commit`] writes them. Apart, so the next
+    /// message can be received and checked while this one is written.
+    pub async fn prepare(
         &mut self,
         source: &str,
         submit: bool,
         rows: Vec<RowInput>,
-    ) -> Result<Vec<RowResult>> {
+    ) -> Result<Batch> {
         let source = self.check_source(source)?;
         if rows.len() > MAX_ROWS_PER_MESSAGE {
             return Err(IndicatorsError::invalid_field(FieldViolation::too_many(
@@ -169,37 +170,14 @@ impl IngestSession {
                 outcome,
             });
         }
-        if !checked.is_empty() {
-            let rows: Vec<IngestRow> = checked.iter().map(|(_, row)| row.clone()).collect();
-            let applied = self
-                .write(&context, &source, submit, &rows, &results)
-                .await?;
-            for ((position, _), applied) in checked.iter().zip(applied) {
-                results[*position].outcome = match applied {
-                    Applied::Accepted(id) => RowOutcome::Accepted(id),
-                    Applied::Unchanged(id) => RowOutcome::Unchanged(id),
-                    Applied::Locked(state) => RowOutcome::Rejected(vec![violation(
-                        "value",
-                        "VALUE_LOCKED",
-                        &format!("the value is {} and cannot be changed", state.as_str()),
-                        "该数据已报送或已审核,不能修改;须先退回或重新打开",
-                    )]),
-                    Applied::ExternalIdReused => RowOutcome::Rejected(vec![violation(
-                        "external_id",
-                        "EXTERNAL_ID_REUSED",
-                        "this external id set another value before",
-                        "该外部编号此前对应的是另一条数据",
-                    )]),
-                    Applied::Concurrent => RowOutcome::Rejected(vec![violation(
-                        "",
-                        "CONCURRENT_CHANGE",
-                        "the value was written by another call at the same time; send the row again",
-                        "该数据正被同时写入,请重新发送此行",
-                    )]),
-                };
-            }
-        }
-        Ok(results)
+        Ok(Batch {
+            book: self.book.clone(),
+            context,
+            source,
+            submit,
+            results,
+            checked,
+        })
     }
 
     fn check_source(&mut self, source: &str) -> Result<String> {
@@ -356,17 +334,64 @@ impl IngestSession {
         }
         Ok(UnitScope::Within(units))
     }
+}
+
+/// One message's rows, checked, to be written.
+pub struct Batch {
+    book: IndicatorBook,
+    context: CallContext,
+    source: String,
+    submit: bool,
+    /// A result per row; the checked rows' are filled in by the write.
+    results: Vec<RowResult>,
+    /// The rows that passed their checks, with their place in `results`.
+    checked: Vec<(usize, IngestRow)>,
+}
+
+impl Batch {
+    /// Writes the checked rows and answers every row of the message.
+    pub async fn commit(mut self) -> Result<Vec<RowResult>> {
+        if self.checked.is_empty() {
+            return Ok(self.results);
+        }
+        let rows: Vec<IngestRow> = self.checked.iter().map(|(_, row)| row.clone()).collect();
+        let applied = self.write(&rows).await?;
+        for ((position, _), applied) in self.checked.iter().zip(applied) {
+            self.results[*position].outcome = match applied {
+                Applied::Accepted(id) => RowOutcome::Accepted(id),
+                Applied::Unchanged(id) => RowOutcome::Unchanged(id),
+                Applied::Locked(state) => RowOutcome::Rejected(vec![violation(
+                    "value",
+                    "VALUE_LOCKED",
+                    &format!("the value is {} and cannot be changed", state.as_str()),
+                    "该数据已报送或已审核,不能修改;须先退回或重新打开",
+                )]),
+                Applied::ExternalIdReused => RowOutcome::Rejected(vec![violation(
+                    "external_id",
+                    "EXTERNAL_ID_REUSED",
+                    "this external id set another value before",
+                    "该外部编号此前对应的是另一条数据",
+                )]),
+                Applied::Concurrent => RowOutcome::Rejected(vec![violation(
+                    "",
+                    "CONCURRENT_CHANGE",
+                    "the value was written by another call at the same time; send the row again",
+                    "该数据正被同时写入,请重新发送此行",
+                )]),
+            };
+        }
+        Ok(self.results)
+    }
 
     /// Writes the checked rows in one transaction, audited as one change naming every value
     /// written and every row refused, with one event.
-    async fn write(
-        &self,
-        context: &CallContext,
-        source: &str,
-        submit: bool,
-        rows: &[IngestRow],
-        results: &[RowResult],
-    ) -> Result<Vec<Applied>> {
+    async fn write(&self, rows: &[IngestRow]) -> Result<Vec<Applied>> {
+        let (context, source, submit, results) = (
+            &self.context,
+            self.source.as_str(),
+            self.submit,
+            &self.results,
+        );
         let store = self.book.store();
         let target = format!("ingest/{source}");
         mutation::run(

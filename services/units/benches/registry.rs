@@ -1,11 +1,10 @@
-//! Registry reads at scale: a generated province of ~32,000 units (16 cities × 10 counties ×
-//! (30 departments + 15 townships × 10 villages)), timed against a `SELECT 1` round trip on the
+//! Registry reads at scale: a generated province of ~32,000 units
+//! (`fazhi_testkit::demo::Province::STANDARD`), timed against a `SELECT 1` round trip on the
 //! same pool. Run: `cargo bench -p fazhi-units --bench registry` (needs the test Postgres, see
 //! docs/testing.md).
 
 #![allow(clippy::unwrap_used)]
 
-use std::fmt::Write;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -16,104 +15,14 @@ use fazhi_units::domain::UnitId;
 use fazhi_units::registry_file::Format;
 use fazhi_units::{Store, UnitRegistry};
 
-const CITIES: usize = 16;
-const COUNTIES: usize = 10;
-const DEPARTMENTS: usize = 30;
-const TOWNSHIPS: usize = 15;
-const VILLAGES: usize = 10;
-
-fn registry_yaml() -> (String, usize) {
-    let mut yaml = String::from("units:\n");
-    let mut count = 0;
-    let mut unit =
-        |yaml: &mut String, id: &str, name: &str, kind: &str, level: &str, parent: &str| {
-            count += 1;
-            let parent = if parent.is_empty() {
-                String::new()
-            } else {
-                format!(", parent: {parent}")
-            };
-            writeln!(
-                yaml,
-                "  - {{id: {id}, display_name: {name}, kind: {kind}, level: {level}{parent}}}"
-            )
-            .unwrap();
-        };
-    unit(&mut yaml, "p", "某省人民政府", "government", "province", "");
-    for city in 0..CITIES {
-        let city_id = format!("c{city}");
-        unit(
-            &mut yaml,
-            &city_id,
-            &format!("第{city}市人民政府"),
-            "government",
-            "city",
-            "p",
-        );
-        for department in 0..DEPARTMENTS {
-            unit(
-                &mut yaml,
-                &format!("{city_id}-d{department}"),
-                &format!("第{city}市第{department}局"),
-                "government_department",
-                "city",
-                &city_id,
-            );
-        }
-        for county in 0..COUNTIES {
-            let county_id = format!("{city_id}-k{county}");
-            let county_name = format!("第{city}市第{county}县");
-            unit(
-                &mut yaml,
-                &county_id,
-                &format!("{county_name}人民政府"),
-                "government",
-                "county",
-                &city_id,
-            );
-            for department in 0..DEPARTMENTS {
-                unit(
-                    &mut yaml,
-                    &format!("{county_id}-d{department}"),
-                    &format!("{county_name}第{department}局"),
-                    "government_department",
-                    "county",
-                    &county_id,
-                );
-            }
-            for township in 0..TOWNSHIPS {
-                let township_id = format!("{county_id}-t{township}");
-                unit(
-                    &mut yaml,
-                    &township_id,
-                    &format!("{county_name}第{township}镇人民政府"),
-                    "township",
-                    "township",
-                    &county_id,
-                );
-                for village in 0..VILLAGES {
-                    unit(
-                        &mut yaml,
-                        &format!("{township_id}-v{village}"),
-                        &format!("{county_name}第{township}镇第{village}村委会"),
-                        "village",
-                        "village",
-                        &township_id,
-                    );
-                }
-            }
-        }
-    }
-    yaml.push_str(include_str!("../registry/groups.yaml"));
-    (yaml, count)
-}
+const DEPARTMENTS: usize = fazhi_testkit::demo::Province::STANDARD.departments;
 
 #[tokio::main]
 async fn main() {
     let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     let store = Store::new(database.pool.clone());
     let registry = UnitRegistry::new(store.clone());
-    let (yaml, count) = registry_yaml();
+    let (yaml, count) = fazhi_testkit::demo::Province::STANDARD.registry_yaml();
     let context = CallContext::system("bench", Credentials::default());
     let started = Instant::now();
     registry

@@ -320,11 +320,13 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         let context = read_context(&request)?;
         let mut session = IngestSession::new(self.book.clone(), context);
         let mut incoming = request.into_inner();
-        // Each message is read, applied and answered in turn as the caller reads the answers:
-        // a slow reader slows the upload, and a caller who goes away stops it.
+        // Message n is written while message n + 1 is received and checked; answers go out in
+        // order as the caller reads them, so a slow reader slows the upload, and a caller who
+        // goes away stops it.
         let answers = async_stream::stream! {
+            let mut received = incoming.message().await;
             loop {
-                let message = match incoming.message().await {
+                let message = match received {
                     Ok(Some(message)) => message,
                     Ok(None) => break,
                     Err(status) => {
@@ -333,7 +335,16 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                     }
                 };
                 let rows = message.rows.into_iter().map(ingest_row_from_proto).collect();
-                match session.apply(&message.source, message.submit, rows).await {
+                let batch = match session.prepare(&message.source, message.submit, rows).await {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        yield Err(Status::from(error));
+                        break;
+                    }
+                };
+                let (written, next) = tokio::join!(batch.commit(), incoming.message());
+                received = next;
+                match written {
                     Ok(results) => yield Ok(pb::IngestDataValuesResponse {
                         results: results.into_iter().map(ingest_result_to_proto).collect(),
                     }),

@@ -59,38 +59,66 @@ fn key_of(row: &IngestRow) -> Key {
     )
 }
 
-/// Applies `rows` (already checked, no two with the same key or external id) from `source`:
-/// the values at their keys and those the source's external ids set are locked first, then each
-/// row is a new value, a correction of a draft or returned value, unchanged, or refused.
+/// Applies `rows` (already checked, no two with the same key or external id) from `source`.
+/// New values are inserted first, set-based; only the rows that collided with a value at their
+/// key or with an earlier row's external id are then looked up, locked, and each found
+/// unchanged, corrected (a draft or returned value), or refused.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "ingest", rows = rows.len()))]
 pub async fn ingest(
     connection: &mut PgConnection,
     rows: &[IngestRow],
     (source, submit, subject): (&str, bool, &str),
 ) -> Result<Vec<Applied>> {
-    let column = |get: fn(&IngestRow) -> &str| rows.iter().map(get).collect::<Vec<_>>();
-    let elements = column(|row| &row.data_element);
-    let units = column(|row| &row.unit);
-    let periods = column(|row| &row.period_id);
-    let options = column(|row| &row.category_option);
-    let external_ids = column(|row| &row.external_id);
-    // Locked in key order, as every writer of values locks them, so two ingests cannot deadlock.
+    let state = if submit {
+        ValueState::Submitted
+    } else {
+        ValueState::Draft
+    };
+    let ids: Vec<DataValueId> = rows.iter().map(|_| DataValueId::generate()).collect();
+    let inserted = insert_new(connection, rows, &ids, (source, state, subject)).await?;
+    let mut applied: Vec<Option<Applied>> = ids
+        .iter()
+        .map(|id| {
+            inserted
+                .contains(id.as_str())
+                .then(|| Applied::Accepted(id.clone()))
+        })
+        .collect();
+    let collided: Vec<usize> = (0..rows.len())
+        .filter(|&position| applied[position].is_none())
+        .collect();
+    if collided.is_empty() {
+        return Ok(applied.into_iter().flatten().collect());
+    }
+
+    let pick = |get: fn(&IngestRow) -> &str| {
+        collided
+            .iter()
+            .map(|&position| get(&rows[position]))
+            .collect::<Vec<_>>()
+    };
+    // Found by key and by external id, each through its unique index (an OR of the two would
+    // scan the table), then locked in id order so two ingests cannot deadlock.
     let existing: Vec<Existing> = sqlx::query_as(
         "SELECT v.id, v.data_element_id, v.unit_id, v.period, v.category_option, v.state, v.external_id,
                 v.fingerprint
          FROM indicators.data_values v
-         WHERE (v.data_element_id, v.unit_id, v.period, v.category_option) IN
-                   (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]))
-            OR (v.source = $5 AND v.external_id = ANY($6))
+         WHERE v.id IN (SELECT found.id FROM indicators.data_values found
+                        JOIN UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+                             AS wanted(data_element_id, unit_id, period, category_option)
+                        USING (data_element_id, unit_id, period, category_option)
+                        UNION
+                        SELECT found.id FROM indicators.data_values found
+                        WHERE found.source = $5 AND found.external_id = ANY($6))
          ORDER BY v.id
          FOR UPDATE",
     )
-    .bind(&elements)
-    .bind(&units)
-    .bind(&periods)
-    .bind(&options)
+    .bind(pick(|row| &row.data_element))
+    .bind(pick(|row| &row.unit))
+    .bind(pick(|row| &row.period_id))
+    .bind(pick(|row| &row.category_option))
     .bind(source)
-    .bind(&external_ids)
+    .bind(pick(|row| &row.external_id))
     .fetch_all(&mut *connection)
     .await?;
     let by_key: HashMap<Key, &Existing> = existing
@@ -111,150 +139,138 @@ pub async fn ingest(
         .iter()
         .filter_map(|found| found.external_id.as_deref().map(|id| (id, found)))
         .collect();
-
-    let state = if submit {
-        ValueState::Submitted
-    } else {
-        ValueState::Draft
-    };
-    let mut applied = Vec::with_capacity(rows.len());
-    let (mut inserts, mut updates) = (Vec::new(), Vec::new());
-    for (position, row) in rows.iter().enumerate() {
+    let mut updates = Vec::new();
+    for &position in &collided {
+        let row = &rows[position];
         let at_key = by_key.get(&key_of(row)).copied();
-        let outcome = match (by_external.get(row.external_id.as_str()).copied(), at_key) {
-            (Some(earlier), _) if at_key.is_none_or(|current| current.id != earlier.id) => {
-                Applied::ExternalIdReused
-            }
-            (_, Some(current)) if current.fingerprint.as_deref() == Some(&row.fingerprint[..]) => {
-                Applied::Unchanged(DataValueId::from_trusted(current.id.clone()))
-            }
-            (_, Some(current)) => match ValueState::parse(&current.state) {
-                Some(ValueState::Draft | ValueState::Returned) => {
-                    updates.push((position, current.id.clone()));
-                    Applied::Accepted(DataValueId::from_trusted(current.id.clone()))
+        applied[position] = Some(
+            match (by_external.get(row.external_id.as_str()).copied(), at_key) {
+                (Some(earlier), _) if at_key.is_none_or(|current| current.id != earlier.id) => {
+                    Applied::ExternalIdReused
                 }
-                Some(locked) => Applied::Locked(locked),
-                None => Applied::Concurrent,
+                (_, Some(current))
+                    if current.fingerprint.as_deref() == Some(&row.fingerprint[..]) =>
+                {
+                    Applied::Unchanged(DataValueId::from_trusted(current.id.clone()))
+                }
+                (_, Some(current)) => match ValueState::parse(&current.state) {
+                    Some(ValueState::Draft | ValueState::Returned) => {
+                        updates.push((position, current.id.clone()));
+                        Applied::Accepted(DataValueId::from_trusted(current.id.clone()))
+                    }
+                    Some(locked) => Applied::Locked(locked),
+                    None => Applied::Concurrent,
+                },
+                // It collided with a value that is gone again: another call's doing.
+                (_, None) => Applied::Concurrent,
             },
-            (_, None) => {
-                let id = DataValueId::generate();
-                inserts.push((position, id.as_str().to_owned()));
-                Applied::Accepted(id)
-            }
-        };
-        applied.push(outcome);
+        );
     }
-
-    if !inserts.is_empty() {
-        let pick = |get: fn(&IngestRow) -> &str| {
-            inserts
-                .iter()
-                .map(|(position, _)| get(&rows[*position]))
-                .collect::<Vec<_>>()
-        };
-        let ids: Vec<&str> = inserts.iter().map(|(_, id)| id.as_str()).collect();
-        let starts: Vec<_> = inserts
-            .iter()
-            .map(|(position, _)| rows[*position].period.start)
-            .collect();
-        let ends: Vec<_> = inserts
-            .iter()
-            .map(|(position, _)| rows[*position].period.end)
-            .collect();
-        let values: Vec<f64> = inserts
-            .iter()
-            .map(|(position, _)| rows[*position].value)
-            .collect();
-        let fingerprints: Vec<Vec<u8>> = inserts
-            .iter()
-            .map(|(position, _)| rows[*position].fingerprint.clone())
-            .collect();
-        let written: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
-                 category_option, value, comment, external_id, fingerprint, state, action, update_subject,
-                 source)
-             SELECT row.*, $12, $13, $14, $15
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[],
-                         $7::text[], $8::float8[], $9::text[], $10::text[], $11::bytea[]) AS row
-             ON CONFLICT DO NOTHING
-             RETURNING id",
-        )
-        .bind(&ids)
-        .bind(pick(|row| &row.data_element))
-        .bind(pick(|row| &row.unit))
-        .bind(pick(|row| &row.period_id))
-        .bind(&starts)
-        .bind(&ends)
-        .bind(pick(|row| &row.category_option))
-        .bind(&values)
-        .bind(pick(|row| &row.comment))
-        .bind(pick(|row| &row.external_id))
-        .bind(&fingerprints)
-        .bind(state.as_str())
-        .bind(ValueAction::Ingested.as_str())
-        .bind(subject)
-        .bind(source)
-        .fetch_all(&mut *connection)
-        .await?;
-        if written.len() != inserts.len() {
-            let written: std::collections::HashSet<&str> =
-                written.iter().map(String::as_str).collect();
-            for (position, id) in &inserts {
-                if !written.contains(id.as_str()) {
-                    applied[*position] = Applied::Concurrent;
-                }
-            }
-        }
-    }
-
     if !updates.is_empty() {
-        let ids: Vec<&str> = updates.iter().map(|(_, id)| id.as_str()).collect();
-        // The versions being replaced go into the history first.
-        sqlx::query(
-            "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
-                 subject, time)
-             SELECT id, revision, action, state, value, reason, update_subject, update_time
-             FROM indicators.data_values WHERE id = ANY($1)",
-        )
-        .bind(&ids)
-        .execute(&mut *connection)
-        .await?;
-        let values: Vec<f64> = updates
-            .iter()
-            .map(|(position, _)| rows[*position].value)
-            .collect();
-        let comments: Vec<&str> = updates
-            .iter()
-            .map(|(position, _)| rows[*position].comment.as_str())
-            .collect();
-        let external: Vec<&str> = updates
-            .iter()
-            .map(|(position, _)| rows[*position].external_id.as_str())
-            .collect();
-        let fingerprints: Vec<Vec<u8>> = updates
-            .iter()
-            .map(|(position, _)| rows[*position].fingerprint.clone())
-            .collect();
-        sqlx::query(
-            "UPDATE indicators.data_values v
-             SET value = row.value, comment = row.comment, state = $6, reason = '', action = $7,
-                 update_subject = $8, source = $9, external_id = row.external_id,
-                 fingerprint = row.fingerprint, revision = v.revision + 1, update_time = now()
-             FROM UNNEST($1::text[], $2::float8[], $3::text[], $4::text[], $5::bytea[])
-                  AS row(id, value, comment, external_id, fingerprint)
-             WHERE v.id = row.id",
-        )
-        .bind(&ids)
-        .bind(&values)
-        .bind(&comments)
-        .bind(&external)
-        .bind(&fingerprints)
-        .bind(state.as_str())
-        .bind(ValueAction::Ingested.as_str())
-        .bind(subject)
-        .bind(source)
-        .execute(&mut *connection)
-        .await?;
+        update_existing(connection, rows, &updates, (source, state, subject)).await?;
     }
-    Ok(applied)
+    Ok(applied
+        .into_iter()
+        .map(|outcome| outcome.unwrap_or(Applied::Concurrent))
+        .collect())
+}
+
+/// Inserts every row as a new value under its pre-made id; answers the ids inserted (a row whose
+/// key or external id exists already is not).
+async fn insert_new(
+    connection: &mut PgConnection,
+    rows: &[IngestRow],
+    ids: &[DataValueId],
+    (source, state, subject): (&str, ValueState, &str),
+) -> Result<std::collections::HashSet<String>> {
+    let column = |get: fn(&IngestRow) -> &str| rows.iter().map(get).collect::<Vec<_>>();
+    let written: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
+             category_option, value, comment, external_id, fingerprint, state, action, update_subject,
+             source)
+         SELECT row.*, $12, $13, $14, $15
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[],
+                     $7::text[], $8::float8[], $9::text[], $10::text[], $11::bytea[]) AS row
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind(ids.iter().map(DataValueId::as_str).collect::<Vec<_>>())
+    .bind(column(|row| &row.data_element))
+    .bind(column(|row| &row.unit))
+    .bind(column(|row| &row.period_id))
+    .bind(rows.iter().map(|row| row.period.start).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.period.end).collect::<Vec<_>>())
+    .bind(column(|row| &row.category_option))
+    .bind(rows.iter().map(|row| row.value).collect::<Vec<_>>())
+    .bind(column(|row| &row.comment))
+    .bind(column(|row| &row.external_id))
+    .bind(rows.iter().map(|row| row.fingerprint.clone()).collect::<Vec<_>>())
+    .bind(state.as_str())
+    .bind(ValueAction::Ingested.as_str())
+    .bind(subject)
+    .bind(source)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(written.into_iter().collect())
+}
+
+/// Corrects locked draft or returned values, keeping the versions they replace.
+async fn update_existing(
+    connection: &mut PgConnection,
+    rows: &[IngestRow],
+    updates: &[(usize, String)],
+    (source, state, subject): (&str, ValueState, &str),
+) -> Result<()> {
+    let ids: Vec<&str> = updates.iter().map(|(_, id)| id.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
+             subject, time)
+         SELECT id, revision, action, state, value, reason, update_subject, update_time
+         FROM indicators.data_values WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .execute(&mut *connection)
+    .await?;
+    let row = |position: &usize| &rows[*position];
+    sqlx::query(
+        "UPDATE indicators.data_values v
+         SET value = row.value, comment = row.comment, state = $6, reason = '', action = $7,
+             update_subject = $8, source = $9, external_id = row.external_id,
+             fingerprint = row.fingerprint, revision = v.revision + 1, update_time = now()
+         FROM UNNEST($1::text[], $2::float8[], $3::text[], $4::text[], $5::bytea[])
+              AS row(id, value, comment, external_id, fingerprint)
+         WHERE v.id = row.id",
+    )
+    .bind(&ids)
+    .bind(
+        updates
+            .iter()
+            .map(|(position, _)| row(position).value)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|(position, _)| row(position).comment.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|(position, _)| row(position).external_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        updates
+            .iter()
+            .map(|(position, _)| row(position).fingerprint.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(state.as_str())
+    .bind(ValueAction::Ingested.as_str())
+    .bind(subject)
+    .bind(source)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
