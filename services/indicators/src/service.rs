@@ -18,11 +18,10 @@ use sqlx::PgConnection;
 
 use crate::catalogue_file;
 use crate::domain::{
-    Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Figure,
-    Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId, TargetKind,
-    TargetStatus, ValueAction, ValueInput, ValueState, Verdict, check_data_element,
-    check_indicator, check_input, check_target, check_value, combine, compare, indicator_value,
-    judge, not_applicable, plan_import, without_value,
+    Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Evaluation,
+    FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId,
+    ValueAction, ValueInput, ValueState, check_data_element, check_indicator, check_input,
+    check_target, check_value, evaluate, needs, not_applicable, plan_import,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -109,17 +108,6 @@ pub struct Scope {
     pub include_descendants: bool,
     /// Count submitted values as well as approved ones.
     pub include_submitted: bool,
-}
-
-/// A target's verdict for a scope, with the indicator values read and a composite's parts.
-#[derive(Debug, Clone)]
-pub struct TargetEvaluation {
-    pub target: TargetId,
-    /// The category option a quota target's part is about.
-    pub category_option: Option<String>,
-    pub verdict: Verdict,
-    pub values: Vec<IndicatorValue>,
-    pub parts: Vec<TargetEvaluation>,
 }
 
 fn unit_field_not_found(field: &str) -> FieldViolation {
@@ -720,98 +708,52 @@ impl IndicatorBook {
         Ok(units)
     }
 
-    /// An indicator's value for the units over the period, each figure aggregated as its
-    /// element says: over the periods inside, per unit; then over the units (a ratio of sums).
-    async fn read_indicator(
+    /// Reads what `needs` names for `units`: one statement per element and window, every option
+    /// at once.
+    pub(crate) async fn read_figures(
         &self,
-        (indicator, option): (&Indicator, Option<&String>),
-        units: &[String],
-        period: &Period,
-        include_submitted: bool,
-    ) -> Result<IndicatorValue> {
-        let parsed = Formula::parse(&indicator.formula).map_err(|_| {
-            store::corrupt(format!(
-                "indicator {} has an unreadable formula",
-                indicator.id
-            ))
-        })?;
-        // A quota's option: every element read without one is read for it.
-        let formula = match option {
-            Some(option) => parsed.for_option(option),
-            None => parsed,
-        };
-        let elements = self
-            .store
-            .elements_by_code(&indicator.data_element_codes)
-            .await?;
-        let mut figures = Vec::new();
-        for reference in formula.references() {
-            let mut window = *period;
-            for _ in 0..reference.periods_back {
-                window = window
-                    .previous()
-                    .ok_or_else(|| store::corrupt("period out of range".to_owned()))?;
-            }
-            let Some(element) = elements
-                .iter()
-                .find(|element| element.code == reference.code)
-            else {
-                return Err(store::corrupt(format!(
-                    "indicator {} reads a missing element",
-                    indicator.id
-                )));
-            };
-            figures.push(
-                self.figure(element, reference, &window, units, include_submitted)
-                    .await?,
-            );
-        }
-        Ok(indicator_value(indicator, &formula, period, figures))
-    }
-
-    async fn figure(
-        &self,
-        element: &DataElement,
-        reference: crate::domain::Reference,
-        window: &Period,
+        needs: &std::collections::BTreeSet<FigureNeed>,
+        elements: Vec<DataElement>,
         units: &[String],
         include_submitted: bool,
-    ) -> Result<Figure> {
+    ) -> Result<Figures> {
         let states: &[&str] = if include_submitted {
             &["approved", "submitted"]
         } else {
             &["approved"]
         };
-        let rows = self
-            .store
-            .figures(
-                &element.id,
-                reference.option.as_deref().unwrap_or_default(),
-                (!element.central).then_some(units),
-                window,
-                states,
-            )
-            .await?;
-        let mut per_unit: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let mut found_states: Vec<String> = Vec::new();
-        for row in &rows {
-            per_unit.entry(&row.unit_id).or_default().push(row.value);
-            if !found_states.contains(&row.state) {
-                found_states.push(row.state.clone());
+        let mut figures = Figures::new(elements);
+        let mut grouped: BTreeMap<(&str, Period), Vec<String>> = BTreeMap::new();
+        for (code, option, window) in needs {
+            grouped
+                .entry((code.as_str(), *window))
+                .or_default()
+                .push(option.clone());
+        }
+        for ((code, window), options) in grouped {
+            let Some(element) = figures.element(code).cloned() else {
+                continue;
+            };
+            let rows = self
+                .store
+                .figures(
+                    &element.id,
+                    &options,
+                    (!element.central).then_some(units),
+                    &window,
+                    states,
+                )
+                .await?;
+            for row in rows {
+                figures.add(
+                    &(code.to_owned(), row.category_option, window),
+                    &row.unit_id,
+                    row.value,
+                    &row.state,
+                );
             }
         }
-        let unit_values: Vec<f64> = per_unit
-            .values()
-            .filter_map(|values| element.period_aggregation.combine(values))
-            .collect();
-        Ok(Figure {
-            reference,
-            period: window.id(),
-            value: element.aggregation.over_units().combine(&unit_values),
-            value_count: rows.len(),
-            unit_count: per_unit.len(),
-            states: found_states,
-        })
+        Ok(figures)
     }
 
     /// An indicator's value for a scope.
@@ -825,13 +767,29 @@ impl IndicatorBook {
             .await?;
         let indicator = self.store.get_indicator(id).await?;
         let units = self.units_of(context, scope).await?;
-        self.read_indicator(
-            (&indicator, None),
-            &units,
-            &scope.period,
-            scope.include_submitted,
-        )
-        .await
+        let formula = Formula::parse(&indicator.formula).map_err(|_| {
+            store::corrupt(format!(
+                "indicator {} has an unreadable formula",
+                indicator.id
+            ))
+        })?;
+        let needs = formula
+            .references()
+            .into_iter()
+            .filter_map(|reference| {
+                (0..reference.periods_back)
+                    .try_fold(scope.period, |window, _| window.previous())
+                    .map(|window| (reference.code, reference.option.unwrap_or_default(), window))
+            })
+            .collect();
+        let elements = self
+            .store
+            .elements_by_code(&indicator.data_element_codes)
+            .await?;
+        let figures = self
+            .read_figures(&needs, elements, &units, scope.include_submitted)
+            .await?;
+        Ok(figures.indicator(&indicator, None, &units, &scope.period))
     }
 
     /// Whether a target holds for a scope, and why.
@@ -840,7 +798,7 @@ impl IndicatorBook {
         context: &CallContext,
         id: &TargetId,
         scope: &Scope,
-    ) -> Result<TargetEvaluation> {
+    ) -> Result<Evaluation> {
         let access = match self.units.access(context, &scope.unit).await {
             Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => {
                 Err(PlatformError::PermissionDenied.into())
@@ -863,218 +821,77 @@ impl IndicatorBook {
         )
         .await?;
         let target = self.store.get_target(id).await?;
-        let units = self.units_of(context, scope).await?;
-        self.judge_target(context, &target, &access, &units, scope)
-            .await
-    }
-
-    async fn indicator_of(&self, target: &Target) -> Result<Indicator> {
-        let id = target
-            .indicator
-            .as_ref()
-            .ok_or_else(|| store::corrupt(format!("target {} has no indicator", target.id)))?;
-        self.store.get_indicator(id).await
-    }
-
-    /// Judges one target (a composite through its parts) over the units of a scope.
-    fn judge_target<'a>(
-        &'a self,
-        context: &'a CallContext,
-        target: &'a Target,
-        access: &'a fazhi_units_client::Access,
-        units: &'a [String],
-        scope: &'a Scope,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<TargetEvaluation>> + Send + 'a>> {
-        Box::pin(async move {
-            let answer = |verdict, values, parts| TargetEvaluation {
-                target: target.id.clone(),
-                category_option: None,
-                verdict,
-                values,
-                parts,
-            };
-            if !target.in_force(&scope.period) {
-                return Ok(answer(
-                    not_applicable(
-                        format!(
-                            "目标适用于 {} 至 {}",
-                            target.first_period.as_deref().unwrap_or("—"),
-                            target.last_period.as_deref().unwrap_or("—")
-                        ),
-                        format!(
-                            "the target applies from {} to {}",
-                            target.first_period.as_deref().unwrap_or("-"),
-                            target.last_period.as_deref().unwrap_or("-")
-                        ),
-                    ),
-                    vec![],
-                    vec![],
+        let not_applicable_to = |zh: String, en: String| Evaluation {
+            target: target.id.clone(),
+            category_option: None,
+            verdict: not_applicable(zh, en),
+            values: vec![],
+            parts: vec![],
+        };
+        if !access.is_within(&target.owner_unit) {
+            return Ok(not_applicable_to(
+                format!(
+                    "该单位不在目标设定单位 units/{} 的范围内",
+                    target.owner_unit
+                ),
+                format!(
+                    "the unit is not within units/{}, which set the target",
+                    target.owner_unit
+                ),
+            ));
+        }
+        let mut units = self.units_of(context, scope).await?;
+        if let Some(group) = &target.applies_to_group {
+            let members = self
+                .group_members(context, group, &target.owner_unit, &scope.period)
+                .await?;
+            units.retain(|unit| members.contains(unit));
+            if units.is_empty() {
+                return Ok(not_applicable_to(
+                    format!("该单位不属于 {group}"),
+                    format!("the unit is not in {group}"),
                 ));
             }
-            if !access.is_within(&target.owner_unit) {
-                return Ok(answer(
-                    not_applicable(
-                        format!(
-                            "该单位不在目标设定单位 units/{} 的范围内",
-                            target.owner_unit
-                        ),
-                        format!(
-                            "the unit is not within units/{}, which set the target",
-                            target.owner_unit
-                        ),
-                    ),
-                    vec![],
-                    vec![],
-                ));
-            }
-            let units: Vec<String> = match &target.applies_to_group {
-                None => units.to_vec(),
-                Some(group) => {
-                    let members = self
-                        .units
-                        .expand(
-                            context,
-                            group,
-                            &UnitId::from_trusted(target.owner_unit.clone()),
-                            scope.period.end,
-                        )
-                        .await?;
-                    let members: Vec<&str> = members.iter().map(UnitId::as_str).collect();
-                    let covered: Vec<String> = units
-                        .iter()
-                        .filter(|unit| members.contains(&unit.as_str()))
-                        .cloned()
-                        .collect();
-                    if covered.is_empty() {
-                        return Ok(answer(
-                            not_applicable(
-                                format!("该单位不属于 {group}"),
-                                format!("the unit is not in {group}"),
-                            ),
-                            vec![],
-                            vec![],
-                        ));
-                    }
-                    covered
-                }
-            };
-            match &target.kind {
-                TargetKind::AllOf(parts) | TargetKind::AnyOf(parts) => {
-                    let mut evaluations = Vec::with_capacity(parts.len());
-                    for part in parts {
-                        let part = self.store.get_target(part).await?;
-                        evaluations.push(
-                            self.judge_target(context, &part, access, &units, scope)
-                                .await?,
-                        );
-                    }
-                    let statuses: Vec<TargetStatus> =
-                        evaluations.iter().map(|part| part.verdict.status).collect();
-                    let verdict = combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses);
-                    Ok(answer(verdict, vec![], evaluations))
-                }
-                TargetKind::Quota {
-                    comparator,
-                    thresholds,
-                } => {
-                    let indicator = self.indicator_of(target).await?;
-                    let mut evaluations = Vec::with_capacity(thresholds.len());
-                    for (option, threshold) in thresholds {
-                        let value = self
-                            .read_indicator(
-                                (&indicator, Some(option)),
-                                &units,
-                                &scope.period,
-                                scope.include_submitted,
-                            )
-                            .await?;
-                        let verdict = without_value(&value).unwrap_or_else(|| {
-                            compare(
-                                &indicator,
-                                value.value.unwrap_or_default(),
-                                *comparator,
-                                *threshold,
-                            )
-                        });
-                        evaluations.push(TargetEvaluation {
-                            target: target.id.clone(),
-                            category_option: Some(option.clone()),
-                            verdict,
-                            values: vec![value],
-                            parts: vec![],
-                        });
-                    }
-                    let statuses: Vec<TargetStatus> =
-                        evaluations.iter().map(|part| part.verdict.status).collect();
-                    Ok(answer(combine(true, &statuses), vec![], evaluations))
-                }
-                kind => {
-                    let indicator = self.indicator_of(target).await?;
-                    let current = self
-                        .read_indicator(
-                            (&indicator, None),
-                            &units,
-                            &scope.period,
-                            scope.include_submitted,
-                        )
-                        .await?;
-                    let mut values = vec![current];
-                    if matches!(kind, TargetKind::Trend)
-                        && let Some(previous) = scope.period.previous()
-                    {
-                        values.push(
-                            self.read_indicator(
-                                (&indicator, None),
-                                &units,
-                                &previous,
-                                scope.include_submitted,
-                            )
-                            .await?,
-                        );
-                    }
-                    let reference = match kind {
-                        TargetKind::Reference { reference_code, .. } => {
-                            let element = self
-                                .store
-                                .elements_by_code(std::slice::from_ref(reference_code))
-                                .await?
-                                .into_iter()
-                                .next()
-                                .ok_or_else(|| {
-                                    store::corrupt(format!(
-                                        "target {} names a missing reference",
-                                        target.id
-                                    ))
-                                })?;
-                            let reference = crate::domain::Reference {
-                                code: reference_code.clone(),
-                                option: None,
-                                periods_back: 0,
-                            };
-                            Some(
-                                self.figure(
-                                    &element,
-                                    reference,
-                                    &scope.period,
-                                    &[],
-                                    scope.include_submitted,
-                                )
-                                .await?,
-                            )
-                        }
-                        _ => None,
-                    };
-                    let verdict = judge(
-                        target,
-                        &indicator,
-                        &values[0],
-                        values.get(1),
-                        reference.as_ref(),
-                    );
-                    Ok(answer(verdict, values, vec![]))
-                }
-            }
-        })
+        }
+        let catalogue = self.catalogue().await?;
+        let needs = needs(&[&target], &catalogue, &scope.period);
+        let figures = self
+            .read_figures(
+                &needs,
+                catalogue.elements.clone(),
+                &units,
+                scope.include_submitted,
+            )
+            .await?;
+        Ok(evaluate(
+            &target,
+            &catalogue,
+            &figures,
+            &units,
+            &scope.period,
+        ))
+    }
+
+    /// A unit group's members relative to `owner` at the end of `period`.
+    pub(crate) async fn group_members(
+        &self,
+        context: &CallContext,
+        group: &str,
+        owner: &str,
+        period: &Period,
+    ) -> Result<std::collections::HashSet<String>> {
+        Ok(self
+            .units
+            .expand(
+                context,
+                group,
+                &UnitId::from_trusted(owner.to_owned()),
+                period.end,
+            )
+            .await?
+            .into_iter()
+            .map(|unit| unit.as_str().to_owned())
+            .collect())
     }
 }
 

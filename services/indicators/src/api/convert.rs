@@ -6,13 +6,13 @@ use fazhi_platform::outbox::StoredEvent;
 use fazhi_proto::indicators::v1 as pb;
 use fazhi_units_client::UnitId;
 
+use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
     Aggregation, Comparator, DataElement, DataValue, Direction, Figure, Indicator, IndicatorValue,
     PeriodType, Target, TargetId, TargetKind, TargetStatus, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
-use crate::service::TargetEvaluation;
 use crate::store::RevisionRow;
 
 pub(super) fn invalid(violation: FieldViolation) -> tonic::Status {

@@ -1,6 +1,7 @@
 //! The indicators context's rules; no tonic, no sqlx.
 
 mod catalogue;
+mod evaluation;
 mod formula;
 mod import;
 mod period;
@@ -11,6 +12,7 @@ pub use catalogue::{
     Aggregation, Catalogue, DataElement, DataElementId, Direction, Indicator, IndicatorId,
     ValueType, check_code, check_data_element, check_indicator,
 };
+pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, needs};
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};

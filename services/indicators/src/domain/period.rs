@@ -189,6 +189,23 @@ impl PeriodType {
     }
 }
 
+impl Ord for Period {
+    /// In time order (the type breaks a tie no two real periods have).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.start, self.end, self.period_type.as_str()).cmp(&(
+            other.start,
+            other.end,
+            other.period_type.as_str(),
+        ))
+    }
+}
+
+impl PartialOrd for Period {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl std::fmt::Display for Period {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(&self.id())

@@ -68,6 +68,7 @@ pub struct ValueKey<'a> {
 /// One reported value as evaluation reads it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct FigureRow {
+    pub category_option: String,
     pub unit_id: String,
     pub period_start: NaiveDate,
     pub value: f64,
@@ -175,26 +176,26 @@ impl Store {
         .await?)
     }
 
-    /// The values of one element and option for these units (`None`: central) inside the window,
-    /// in the states counted, by unit and period.
+    /// The values of one element (these options) for these units (`None`: central) inside the
+    /// window, in the states counted, by unit and period.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.map_or(0, <[String]>::len)))]
     pub async fn figures(
         &self,
         data_element: &DataElementId,
-        category_option: &str,
+        options: &[String],
         units: Option<&[String]>,
         window: &Period,
         states: &[&str],
     ) -> Result<Vec<FigureRow>> {
         let central = [String::new()];
         Ok(sqlx::query_as(
-            "SELECT unit_id, period_start, value, state FROM indicators.data_values
-             WHERE data_element_id = $1 AND category_option = $2 AND unit_id = ANY($3)
+            "SELECT category_option, unit_id, period_start, value, state FROM indicators.data_values
+             WHERE data_element_id = $1 AND category_option = ANY($2) AND unit_id = ANY($3)
                AND period_start >= $4 AND period_end <= $5 AND state = ANY($6)
              ORDER BY unit_id, period_start",
         )
         .bind(data_element.as_str())
-        .bind(category_option)
+        .bind(options)
         .bind(units.unwrap_or(&central))
         .bind(window.start)
         .bind(window.end)

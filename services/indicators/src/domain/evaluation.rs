@@ -1,0 +1,309 @@
+//! Evaluating targets on figures read beforehand: what a set of targets needs read for a period
+//! ([`needs`]), the values read ([`Figures`]), and the verdict of a target for a set of units
+//! ([`evaluate`]) — one unit, or a region as a ratio of sums. No I/O: the service reads, this
+//! decides, for one unit or for every unit of a province alike.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::catalogue::{Catalogue, DataElement, Indicator};
+use super::formula::{Formula, Reference};
+use super::period::Period;
+use super::target::{
+    Figure, IndicatorValue, Target, TargetId, TargetKind, TargetStatus, Verdict, combine, compare,
+    indicator_value, judge, not_applicable, without_value,
+};
+
+/// A figure to read: an element (by code) and category option (`""`: the total) over a window.
+pub type FigureNeed = (String, String, Period);
+
+/// Per unit, the values read (with their states), in period order.
+type UnitValues = HashMap<String, Vec<(f64, String)>>;
+
+/// A target's verdict, with the indicator values read and a composite's or quota's parts.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub target: TargetId,
+    /// The category option a quota's part is about.
+    pub category_option: Option<String>,
+    pub verdict: Verdict,
+    pub values: Vec<IndicatorValue>,
+    pub parts: Vec<Evaluation>,
+}
+
+/// The values read, per element, option and window, per unit (`""`: central), in period order.
+#[derive(Debug, Default)]
+pub struct Figures {
+    elements: HashMap<String, DataElement>,
+    values: HashMap<FigureNeed, UnitValues>,
+}
+
+impl Figures {
+    pub fn new(elements: impl IntoIterator<Item = DataElement>) -> Self {
+        Self {
+            elements: elements
+                .into_iter()
+                .map(|element| (element.code.clone(), element))
+                .collect(),
+            values: HashMap::new(),
+        }
+    }
+
+    pub fn element(&self, code: &str) -> Option<&DataElement> {
+        self.elements.get(code)
+    }
+
+    /// Records a value read for `need` (values of one unit arrive in period order).
+    pub fn add(&mut self, need: &FigureNeed, unit: &str, value: f64, state: &str) {
+        self.values
+            .entry(need.clone())
+            .or_default()
+            .entry(unit.to_owned())
+            .or_default()
+            .push((value, state.to_owned()));
+    }
+
+    /// An element's figure over `units`: per unit over the periods in the window, then over the
+    /// units, as the element says (a central element's own value, whatever the units).
+    pub fn figure(&self, reference: &Reference, window: &Period, units: &[String]) -> Figure {
+        let element = self.elements.get(&reference.code);
+        let key = (
+            reference.code.clone(),
+            reference.option.clone().unwrap_or_default(),
+            *window,
+        );
+        let found = self.values.get(&key);
+        let central = [String::new()];
+        let units = if element.is_some_and(|element| element.central) {
+            &central[..]
+        } else {
+            units
+        };
+        let (mut unit_values, mut value_count, mut states) = (Vec::new(), 0, Vec::<String>::new());
+        if let (Some(element), Some(found)) = (element, found) {
+            for unit in units {
+                let Some(values) = found.get(unit) else {
+                    continue;
+                };
+                value_count += values.len();
+                for (_, state) in values {
+                    if !states.contains(state) {
+                        states.push(state.clone());
+                    }
+                }
+                let numbers: Vec<f64> = values.iter().map(|(value, _)| *value).collect();
+                unit_values.extend(element.period_aggregation.combine(&numbers));
+            }
+        }
+        Figure {
+            reference: reference.clone(),
+            period: window.id(),
+            value: element
+                .and_then(|element| element.aggregation.over_units().combine(&unit_values)),
+            value_count,
+            unit_count: unit_values.len(),
+            states,
+        }
+    }
+
+    /// An indicator's value over `units` for `period` (for one category option, for a quota).
+    pub fn indicator(
+        &self,
+        indicator: &Indicator,
+        option: Option<&str>,
+        units: &[String],
+        period: &Period,
+    ) -> IndicatorValue {
+        let formula = formula_of(indicator, option);
+        let figures = formula
+            .references()
+            .iter()
+            .filter_map(|reference| {
+                window(period, reference.periods_back)
+                    .map(|window| self.figure(reference, &window, units))
+            })
+            .collect();
+        indicator_value(indicator, &formula, period, figures)
+    }
+}
+
+/// The period `back` periods before `period`.
+fn window(period: &Period, back: u32) -> Option<Period> {
+    (0..back).try_fold(*period, |window, _| window.previous())
+}
+
+fn formula_of(indicator: &Indicator, option: Option<&str>) -> Formula {
+    // Formulas were checked when saved; one that no longer reads reads as nothing.
+    let formula = Formula::parse(&indicator.formula).unwrap_or(Formula::Number(f64::NAN));
+    match option {
+        Some(option) => formula.for_option(option),
+        None => formula,
+    }
+}
+
+/// Everything evaluating `targets` (with their parts) for `period` reads.
+pub fn needs(targets: &[&Target], catalogue: &Catalogue, period: &Period) -> BTreeSet<FigureNeed> {
+    let mut found = BTreeSet::new();
+    let mut pending: Vec<&Target> = targets.to_vec();
+    let mut seen = BTreeSet::new();
+    while let Some(target) = pending.pop() {
+        if !seen.insert(target.id.clone()) {
+            continue;
+        }
+        let indicator = target
+            .indicator
+            .as_ref()
+            .and_then(|id| catalogue.indicator(id));
+        let mut read = |indicator: &Indicator, option: Option<&str>, period: &Period| {
+            for reference in formula_of(indicator, option).references() {
+                if let Some(window) = window(period, reference.periods_back) {
+                    found.insert((reference.code, reference.option.unwrap_or_default(), window));
+                }
+            }
+        };
+        match (&target.kind, indicator) {
+            (TargetKind::AllOf(parts) | TargetKind::AnyOf(parts), _) => {
+                pending.extend(
+                    catalogue
+                        .targets
+                        .iter()
+                        .filter(|candidate| parts.contains(&candidate.id)),
+                );
+            }
+            (TargetKind::Quota { thresholds, .. }, Some(indicator)) => {
+                for option in thresholds.keys() {
+                    read(indicator, Some(option), period);
+                }
+            }
+            (TargetKind::Trend, Some(indicator)) => {
+                read(indicator, None, period);
+                if let Some(previous) = period.previous() {
+                    read(indicator, None, &previous);
+                }
+            }
+            (TargetKind::Reference { reference_code, .. }, Some(indicator)) => {
+                read(indicator, None, period);
+                found.insert((reference_code.clone(), String::new(), *period));
+            }
+            (_, Some(indicator)) => read(indicator, None, period),
+            (_, None) => {}
+        }
+    }
+    found
+}
+
+/// A target's verdict over `units` for `period`, on the figures read. A composite's parts are
+/// judged over the same units.
+pub fn evaluate(
+    target: &Target,
+    catalogue: &Catalogue,
+    figures: &Figures,
+    units: &[String],
+    period: &Period,
+) -> Evaluation {
+    let answer = |verdict, values, parts| Evaluation {
+        target: target.id.clone(),
+        category_option: None,
+        verdict,
+        values,
+        parts,
+    };
+    if !target.in_force(period) {
+        let (first, last) = (
+            target.first_period.as_deref().unwrap_or("—"),
+            target.last_period.as_deref().unwrap_or("—"),
+        );
+        return answer(
+            not_applicable(
+                format!("目标适用于 {first} 至 {last}"),
+                format!("the target applies from {first} to {last}"),
+            ),
+            vec![],
+            vec![],
+        );
+    }
+    if let TargetKind::AllOf(parts) | TargetKind::AnyOf(parts) = &target.kind {
+        let evaluations: Vec<Evaluation> = catalogue
+            .targets
+            .iter()
+            .filter(|candidate| parts.contains(&candidate.id))
+            .map(|part| evaluate(part, catalogue, figures, units, period))
+            .collect();
+        let statuses: Vec<TargetStatus> =
+            evaluations.iter().map(|part| part.verdict.status).collect();
+        return answer(
+            combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses),
+            vec![],
+            evaluations,
+        );
+    }
+    let Some(indicator) = target
+        .indicator
+        .as_ref()
+        .and_then(|id| catalogue.indicator(id))
+    else {
+        return answer(
+            not_applicable("目标的指标不存在", "the target's indicator is gone"),
+            vec![],
+            vec![],
+        );
+    };
+    match &target.kind {
+        TargetKind::Quota {
+            comparator,
+            thresholds,
+        } => {
+            let parts: Vec<Evaluation> = thresholds
+                .iter()
+                .map(|(option, threshold)| {
+                    let value = figures.indicator(indicator, Some(option), units, period);
+                    let verdict = without_value(&value).unwrap_or_else(|| {
+                        compare(
+                            indicator,
+                            value.value.unwrap_or_default(),
+                            *comparator,
+                            *threshold,
+                        )
+                    });
+                    Evaluation {
+                        target: target.id.clone(),
+                        category_option: Some(option.clone()),
+                        verdict,
+                        values: vec![value],
+                        parts: vec![],
+                    }
+                })
+                .collect();
+            let statuses: Vec<TargetStatus> =
+                parts.iter().map(|part| part.verdict.status).collect();
+            answer(combine(true, &statuses), vec![], parts)
+        }
+        kind => {
+            let mut values = vec![figures.indicator(indicator, None, units, period)];
+            if matches!(kind, TargetKind::Trend)
+                && let Some(previous) = period.previous()
+            {
+                values.push(figures.indicator(indicator, None, units, &previous));
+            }
+            let reference = match kind {
+                TargetKind::Reference { reference_code, .. } => Some(figures.figure(
+                    &Reference {
+                        code: reference_code.clone(),
+                        option: None,
+                        periods_back: 0,
+                    },
+                    period,
+                    units,
+                )),
+                _ => None,
+            };
+            let verdict = judge(
+                target,
+                indicator,
+                &values[0],
+                values.get(1),
+                reference.as_ref(),
+            );
+            answer(verdict, values, vec![])
+        }
+    }
+}
