@@ -6,16 +6,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fmt::Write;
 use std::time::Instant;
 
 use fazhi_platform::auth::Role;
-use fazhi_platform::server::GrpcServer;
 use fazhi_proto::indicators::v1 as pb;
 use fazhi_proto::indicators::v1::indicators_service_client::IndicatorsServiceClient;
-use fazhi_proto::units::v1 as units;
 use fazhi_testkit::demo::Province;
-use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use fazhi_testkit::{bearer, with_token};
 use futures::StreamExt;
 
 const ELEMENTS: usize = 10;
@@ -71,53 +71,14 @@ async fn main() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(1_000_000);
-    let units_database =
-        TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
-    let database =
-        TestDatabase::migrated(fazhi_indicators::store::SCHEMA, &fazhi_indicators::MIGRATOR).await;
-    let settings = fazhi_testkit::server_settings();
-    let (listener, endpoint) = TestServer::listener().await;
-    let server = GrpcServer::new()
-        .add_service(fazhi_units::grpc_service(
-            fazhi_units::Store::new(units_database.pool.clone()),
-            fazhi_testkit::authenticator(),
-            &settings,
-        ))
-        .await
-        .add_service(
-            fazhi_indicators::mount(fazhi_platform::service::Environment {
-                settings: &fazhi_platform::settings::Settings {
-                    server: settings.clone(),
-                    ..Default::default()
-                },
-                service_settings: fazhi_indicators::IndicatorsSettings {
-                    clients: fazhi_indicators::settings::ClientSettings {
-                        units_endpoint: endpoint,
-                    },
-                },
-                pool: database.pool.clone(),
-                authenticator: fazhi_testkit::authenticator(),
-            })
-            .unwrap()
-            .service,
-        )
-        .await;
-    let server = TestServer::start_on(listener, server, settings).await;
-    let admin = bearer("admin", None, &[Role::Admin]);
     let province = Province::STANDARD;
-    let (registry, unit_count) = province.registry_yaml();
-    units::units_service_client::UnitsServiceClient::new(server.channel.clone())
-        .max_decoding_message_size(64 << 20)
-        .import_units(with_token(
-            units::ImportUnitsRequest {
-                format: units::RegistryFormat::Yaml as i32,
-                content: registry.into_bytes(),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    let common::Bench {
+        database,
+        server,
+        admin,
+        unit_count,
+        ..
+    } = common::start(province).await;
     let mut client = IndicatorsServiceClient::new(server.channel.clone());
     client
         .import_catalogue(with_token(

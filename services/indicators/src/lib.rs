@@ -8,6 +8,7 @@ pub mod catalogue_file;
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod region;
 pub mod service;
 pub mod settings;
 pub mod store;

@@ -211,7 +211,7 @@ impl IndicatorBook {
         self.audit_read_refusal(context, resource, decision).await
     }
 
-    async fn audit_read_refusal<T>(
+    pub(crate) async fn audit_read_refusal<T>(
         &self,
         context: &CallContext,
         resource: &str,
@@ -445,7 +445,7 @@ impl IndicatorBook {
     }
 
     /// Everything in the catalogue, for checks that look across it.
-    async fn catalogue(&self) -> Result<Catalogue> {
+    pub(crate) async fn catalogue(&self) -> Result<Catalogue> {
         Ok(Catalogue {
             elements: self.store.all_elements().await?,
             indicators: self.store.all_indicators().await?,

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
+use crate::region::UnitEvaluation;
 use crate::store::RevisionRow;
 
 pub(super) fn invalid(violation: FieldViolation) -> tonic::Status {
@@ -508,5 +509,25 @@ pub(super) fn ingest_result_to_proto(result: RowResult) -> pb::IngestResult {
                 localized_description: violation.message.zh,
             })
             .collect(),
+    }
+}
+
+pub(super) fn unit_evaluation_to_proto(found: &UnitEvaluation, full: bool) -> pb::UnitEvaluation {
+    let verdict = &found.evaluation.verdict;
+    pb::UnitEvaluation {
+        unit: format!("units/{}", found.unit),
+        target: found.evaluation.target.name(),
+        status: status_to_proto(verdict.status),
+        value: verdict.value,
+        explanation: if full {
+            verdict.explanation.zh.clone()
+        } else {
+            String::new()
+        },
+        explanation_en: if full {
+            verdict.explanation.en.clone()
+        } else {
+            String::new()
+        },
     }
 }

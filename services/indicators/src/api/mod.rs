@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::{DataElementId, DataValueId, IndicatorId, TargetId};
 use crate::error::IndicatorsError;
 use crate::ingest::IngestSession;
+use crate::region::RegionQuery;
 use crate::service::{IndicatorBook, Review, Scope, ValueReport, period_of};
 use convert::*;
 
@@ -552,6 +553,52 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                 &indicator,
             )),
         }))
+    }
+
+    type EvaluateRegionStream = outbox::ResponseStream<pb::EvaluateRegionResponse>;
+
+    #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit, period = %request.get_ref().period))]
+    async fn evaluate_region(
+        &self,
+        request: Request<pb::EvaluateRegionRequest>,
+    ) -> ApiResult<Self::EvaluateRegionStream> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let region = UnitId::from_required_name("unit", &message.unit).map_err(invalid)?;
+        let period = period("period", &message.period)?;
+        let targets = message
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                TargetId::from_name(&format!("targets[{index}]"), name).map_err(invalid)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let full = message.view == pb::EvaluationView::Full as i32;
+        let evaluations = self
+            .book
+            .evaluate_region(
+                &context,
+                RegionQuery {
+                    region,
+                    period,
+                    include_submitted: message.include_submitted,
+                    targets,
+                },
+            )
+            .await?;
+        let pages: Vec<Result<pb::EvaluateRegionResponse, Status>> = evaluations
+            .chunks(1000)
+            .map(|page| {
+                Ok(pb::EvaluateRegionResponse {
+                    evaluations: page
+                        .iter()
+                        .map(|evaluation| unit_evaluation_to_proto(evaluation, full))
+                        .collect(),
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(pages))))
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;

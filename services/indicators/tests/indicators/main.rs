@@ -442,6 +442,57 @@ async fn a_unit_reports_a_coordinator_reviews_and_the_region_is_evaluated() {
         .await;
     assert_eq!(elsewhere.status, pb::TargetStatus::NotApplicable as i32);
 
+    // Every unit of the region at once, each judged on its own figures.
+    let mut pages = app
+        .client
+        .evaluate_region(with_token(
+            pb::EvaluateRegionRequest {
+                unit: "units/ningguo".to_owned(),
+                period: "2024".to_owned(),
+                view: pb::EvaluationView::Full as i32,
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut by_unit = std::collections::HashMap::new();
+    while let Some(page) = pages.next().await {
+        for evaluation in page.unwrap().evaluations {
+            by_unit.insert(evaluation.unit.clone(), evaluation);
+        }
+    }
+    let sfj = &by_unit["units/ng-sfj"];
+    assert_eq!(
+        (sfj.status, sfj.value),
+        (pb::TargetStatus::Met as i32, Some(90.0))
+    );
+    assert_eq!(sfj.explanation, "appearance-rate 90%,目标 ≥ 50%,达标");
+    let gaj = &by_unit["units/ng-gaj"];
+    assert_eq!(
+        (gaj.status, gaj.value),
+        (pb::TargetStatus::NotMet as i32, Some(0.0))
+    );
+    assert_eq!(
+        by_unit["units/ng-gkz"].status,
+        pb::TargetStatus::NoData as i32
+    );
+    assert_eq!(by_unit.len(), 33, "ningguo and its 32 units");
+    let denied = app
+        .client
+        .evaluate_region(with_token(
+            pb::EvaluateRegionRequest {
+                unit: "units/ningguo".to_owned(),
+                period: "2024".to_owned(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .expect_err("staff do not read the region");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
     // Every change is kept, oldest first.
     let revisions = app
         .client

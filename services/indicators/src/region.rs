@@ -1,0 +1,139 @@
+//! Evaluating every target that applies in a region for every unit of it: the figures of all
+//! units read in one statement per element and window, then judged unit by unit off the async
+//! runtime.
+
+use std::collections::{HashMap, HashSet};
+
+use fazhi_platform::auth::Role;
+use fazhi_platform::call::CallContext;
+use fazhi_platform::error::PlatformError;
+use fazhi_units_client::{UnitId, UnitsClientError};
+
+use crate::domain::{Evaluation, Period, TargetId, evaluate, needs};
+use crate::error::{IndicatorsError, Result};
+use crate::service::IndicatorBook;
+
+/// One unit's verdict on one target.
+#[derive(Debug, Clone)]
+pub struct UnitEvaluation {
+    pub unit: String,
+    pub evaluation: Evaluation,
+}
+
+/// What to evaluate: the region, the period, the values counted, the targets (empty: all).
+pub struct RegionQuery {
+    pub region: UnitId,
+    pub period: Period,
+    pub include_submitted: bool,
+    pub targets: Vec<TargetId>,
+}
+
+impl IndicatorBook {
+    /// Every applying target for every unit of the region: its coordinators and viewers.
+    pub async fn evaluate_region(
+        &self,
+        context: &CallContext,
+        query: RegionQuery,
+    ) -> Result<Vec<UnitEvaluation>> {
+        let access = match self.units().access(context, &query.region).await {
+            Err(UnitsClientError::NotFound(_)) => Err(PlatformError::PermissionDenied.into()),
+            other => other.map_err(IndicatorsError::from),
+        };
+        let allowed = access
+            .as_ref()
+            .is_ok_and(|access| access.may_coordinate() || context.caller.has(Role::Viewer));
+        let decision = match access {
+            Ok(access) if allowed => Ok(access),
+            Ok(_) => Err(PlatformError::PermissionDenied.into()),
+            Err(error) => Err(error),
+        };
+        let access = self
+            .audit_read_refusal(context, &query.region.name(), decision)
+            .await?;
+        let mut units = vec![query.region.as_str().to_owned()];
+        units.extend(
+            self.units()
+                .descendants(context, &query.region, query.period.end)
+                .await?
+                .into_iter()
+                .map(|(unit, _)| unit.as_str().to_owned()),
+        );
+        let in_region: HashSet<&str> = units.iter().map(String::as_str).collect();
+        let catalogue = self.catalogue().await?;
+        let mut chosen = Vec::new();
+        for target in &catalogue.targets {
+            if !query.targets.is_empty() && !query.targets.contains(&target.id) {
+                continue;
+            }
+            // Set by the region or a region above it: every unit; by a unit inside: those below it.
+            let mut applying: Vec<String> = if access.is_within(&target.owner_unit) {
+                units.clone()
+            } else if in_region.contains(target.owner_unit.as_str()) {
+                let owner = UnitId::from_trusted(target.owner_unit.clone());
+                let mut below = vec![target.owner_unit.clone()];
+                below.extend(
+                    self.units()
+                        .descendants(context, &owner, query.period.end)
+                        .await?
+                        .into_iter()
+                        .map(|(unit, _)| unit.as_str().to_owned()),
+                );
+                below
+            } else {
+                continue;
+            };
+            if let Some(group) = &target.applies_to_group {
+                let members = self
+                    .group_members(context, group, &target.owner_unit, &query.period)
+                    .await?;
+                applying.retain(|unit| members.contains(unit));
+            }
+            chosen.push((target.id.clone(), applying));
+        }
+        let targets: Vec<_> = chosen
+            .iter()
+            .filter_map(|(id, _)| catalogue.targets.iter().find(|target| &target.id == id))
+            .collect();
+        let needed = needs(&targets, &catalogue, &query.period);
+        let figures = self
+            .read_figures(
+                &needed,
+                catalogue.elements.clone(),
+                &units,
+                query.include_submitted,
+            )
+            .await?;
+        let period = query.period;
+        // Judging every unit is CPU work: off the async runtime, so no other call waits for it.
+        tokio::task::spawn_blocking(move || {
+            let by_id: HashMap<&TargetId, _> = catalogue
+                .targets
+                .iter()
+                .map(|target| (&target.id, target))
+                .collect();
+            let mut evaluations = Vec::new();
+            for (id, applying) in &chosen {
+                let Some(target) = by_id.get(id) else {
+                    continue;
+                };
+                for unit in applying {
+                    evaluations.push(UnitEvaluation {
+                        unit: unit.clone(),
+                        evaluation: evaluate(
+                            target,
+                            &catalogue,
+                            &figures,
+                            std::slice::from_ref(unit),
+                            &period,
+                        ),
+                    });
+                }
+            }
+            evaluations
+        })
+        .await
+        .map_err(|error| {
+            PlatformError::Internal(format!("region evaluation failed: {error}")).into()
+        })
+    }
+}
