@@ -26,6 +26,8 @@ pub struct RegionQuery {
     pub period: Period,
     pub include_submitted: bool,
     pub targets: Vec<TargetId>,
+    /// With each verdict's explanation.
+    pub detailed: bool,
 }
 
 impl IndicatorBook {
@@ -96,13 +98,10 @@ impl IndicatorBook {
             .collect();
         let needed = needs(&targets, &catalogue, &query.period);
         let figures = self
-            .read_figures(
-                &needed,
-                catalogue.elements.clone(),
-                &units,
-                query.include_submitted,
-            )
+            .read_figures(&needed, &catalogue, &units, query.include_submitted)
             .await?;
+        let mut figures = figures;
+        figures.detailed = query.detailed;
         let period = query.period;
         // Judging every unit is CPU work: off the async runtime, so no other call waits for it.
         tokio::task::spawn_blocking(move || {

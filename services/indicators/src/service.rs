@@ -4,8 +4,6 @@
 //! anything else; authorisation and reads run next; then, with the request id claimed, the value
 //! is locked, its etag and state checked by the domain, and the change written.
 
-use std::collections::BTreeMap;
-
 use fazhi_platform::aip::{Page, check_etag};
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
@@ -713,7 +711,7 @@ impl IndicatorBook {
     pub(crate) async fn read_figures(
         &self,
         needs: &std::collections::BTreeSet<FigureNeed>,
-        elements: Vec<DataElement>,
+        catalogue: &Catalogue,
         units: &[String],
         include_submitted: bool,
     ) -> Result<Figures> {
@@ -722,35 +720,48 @@ impl IndicatorBook {
         } else {
             &["approved"]
         };
-        let mut figures = Figures::new(elements);
-        let mut grouped: BTreeMap<(&str, Period), Vec<String>> = BTreeMap::new();
-        for (code, option, window) in needs {
-            grouped
-                .entry((code.as_str(), *window))
-                .or_default()
-                .push(option.clone());
+        let mut figures = Figures::new(catalogue);
+        let (Some(first), Some(last)) = (
+            needs.iter().map(|need| need.2.start).min(),
+            needs.iter().map(|need| need.2.end).max(),
+        ) else {
+            return Ok(figures);
+        };
+        let elements: Vec<DataElement> = needs
+            .iter()
+            .filter_map(|(code, _, _)| figures.element(code).cloned())
+            .collect();
+        let mut ids: Vec<&str> = elements.iter().map(|element| element.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut options: Vec<&str> = needs.iter().map(|(_, option, _)| option.as_str()).collect();
+        options.sort_unstable();
+        options.dedup();
+        let mut wanted_units: Vec<&str> = units.iter().map(String::as_str).collect();
+        if elements.iter().any(|element| element.central) {
+            wanted_units.push("");
         }
-        for ((code, window), options) in grouped {
-            let Some(element) = figures.element(code).cloned() else {
+        let code_of: std::collections::HashMap<&str, &str> = elements
+            .iter()
+            .map(|element| (element.id.as_str(), element.code.as_str()))
+            .collect();
+        // One statement for every element, option and window; each row then goes to every
+        // need whose window holds its period (a month counts for its quarter and its year).
+        let rows = self
+            .store
+            .figures(&ids, &options, &wanted_units, (first, last), states)
+            .await?;
+        for row in rows {
+            let Some(code) = code_of.get(row.data_element_id.as_str()) else {
                 continue;
             };
-            let rows = self
-                .store
-                .figures(
-                    &element.id,
-                    &options,
-                    (!element.central).then_some(units),
-                    &window,
-                    states,
-                )
-                .await?;
-            for row in rows {
-                figures.add(
-                    &(code.to_owned(), row.category_option, window),
-                    &row.unit_id,
-                    row.value,
-                    &row.state,
-                );
+            for need in needs.iter().filter(|(need_code, option, window)| {
+                need_code == code
+                    && *option == row.category_option
+                    && window.start <= row.period_start
+                    && row.period_end <= window.end
+            }) {
+                figures.add(need, &row.unit_id, row.value, &row.state);
             }
         }
         Ok(figures)
@@ -782,12 +793,16 @@ impl IndicatorBook {
                     .map(|window| (reference.code, reference.option.unwrap_or_default(), window))
             })
             .collect();
-        let elements = self
-            .store
-            .elements_by_code(&indicator.data_element_codes)
-            .await?;
+        let catalogue = Catalogue {
+            elements: self
+                .store
+                .elements_by_code(&indicator.data_element_codes)
+                .await?,
+            indicators: vec![indicator.clone()],
+            targets: Vec::new(),
+        };
         let figures = self
-            .read_figures(&needs, elements, &units, scope.include_submitted)
+            .read_figures(&needs, &catalogue, &units, scope.include_submitted)
             .await?;
         Ok(figures.indicator(&indicator, None, &units, &scope.period))
     }
@@ -856,12 +871,7 @@ impl IndicatorBook {
         let catalogue = self.catalogue().await?;
         let needs = needs(&[&target], &catalogue, &scope.period);
         let figures = self
-            .read_figures(
-                &needs,
-                catalogue.elements.clone(),
-                &units,
-                scope.include_submitted,
-            )
+            .read_figures(&needs, &catalogue, &units, scope.include_submitted)
             .await?;
         Ok(evaluate(
             &target,

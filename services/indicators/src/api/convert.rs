@@ -399,7 +399,7 @@ fn figure_to_proto(figure: Figure) -> pb::EvaluationInput {
     pb::EvaluationInput {
         data_element_code: figure.reference.code,
         category_option: figure.reference.option.unwrap_or_default(),
-        period: figure.period,
+        period: figure.period.id(),
         value_count: i32::try_from(figure.value_count).unwrap_or(i32::MAX),
         unit_count: i32::try_from(figure.unit_count).unwrap_or(i32::MAX),
         value: figure.value,
@@ -413,7 +413,7 @@ pub(super) fn indicator_value_to_proto(
 ) -> pb::IndicatorValue {
     pb::IndicatorValue {
         indicator: indicator.to_owned(),
-        period: value.period,
+        period: value.period.id(),
         value: value.value,
         inputs: value.figures.into_iter().map(figure_to_proto).collect(),
         explanation: value.explanation.zh,

@@ -584,6 +584,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                     period,
                     include_submitted: message.include_submitted,
                     targets,
+                    detailed: full,
                 },
             )
             .await?;

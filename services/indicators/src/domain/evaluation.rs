@@ -16,8 +16,21 @@ use super::target::{
 /// A figure to read: an element (by code) and category option (`""`: the total) over a window.
 pub type FigureNeed = (String, String, Period);
 
-/// Per unit, the values read (with their states), in period order.
-type UnitValues = HashMap<String, Vec<(f64, String)>>;
+/// Per unit, the values read in period order, and the states they were in.
+type UnitValues = HashMap<String, (Vec<f64>, Vec<&'static str>)>;
+
+/// An indicator's formula for one option (`None`: as written), parsed, with what it reads.
+type ParsedFormula = (Option<String>, Formula, Vec<Reference>);
+
+/// A state's stable text, as the figures keep it.
+fn state_text(state: &str) -> &'static str {
+    match state {
+        "approved" => "approved",
+        "submitted" => "submitted",
+        "returned" => "returned",
+        _ => "draft",
+    }
+}
 
 /// A target's verdict, with the indicator values read and a composite's or quota's parts.
 #[derive(Debug, Clone)]
@@ -30,21 +43,55 @@ pub struct Evaluation {
     pub parts: Vec<Evaluation>,
 }
 
-/// The values read, per element, option and window, per unit (`""`: central), in period order.
+/// The values read, per element (code), option and window, per unit (`""`: central), in period
+/// order; and the formulas of the indicators to evaluate, parsed once.
 #[derive(Debug, Default)]
 pub struct Figures {
     elements: HashMap<String, DataElement>,
-    values: HashMap<FigureNeed, UnitValues>,
+    values: HashMap<String, HashMap<String, HashMap<Period, UnitValues>>>,
+    /// Whether verdicts carry their explanation (a batch that sends only statuses skips it).
+    pub detailed: bool,
+    /// Per indicator id, per option (`None`: as written).
+    formulas: HashMap<String, Vec<ParsedFormula>>,
 }
 
 impl Figures {
-    pub fn new(elements: impl IntoIterator<Item = DataElement>) -> Self {
+    /// Ready for `catalogue`'s indicators (and its quota targets' options).
+    pub fn new(catalogue: &Catalogue) -> Self {
+        let mut formulas = HashMap::new();
+        let mut parse = |indicator: &Indicator, option: Option<&str>| {
+            let formula = formula_of(indicator, option);
+            let references = formula.references();
+            formulas
+                .entry(indicator.id.as_str().to_owned())
+                .or_insert_with(Vec::new)
+                .push((option.map(str::to_owned), formula, references));
+        };
+        for indicator in &catalogue.indicators {
+            parse(indicator, None);
+        }
+        for target in &catalogue.targets {
+            if let (TargetKind::Quota { thresholds, .. }, Some(indicator)) = (
+                &target.kind,
+                target
+                    .indicator
+                    .as_ref()
+                    .and_then(|id| catalogue.indicator(id)),
+            ) {
+                for option in thresholds.keys() {
+                    parse(indicator, Some(option));
+                }
+            }
+        }
         Self {
-            elements: elements
-                .into_iter()
-                .map(|element| (element.code.clone(), element))
+            elements: catalogue
+                .elements
+                .iter()
+                .map(|element| (element.code.clone(), element.clone()))
                 .collect(),
             values: HashMap::new(),
+            detailed: true,
+            formulas,
         }
     }
 
@@ -53,25 +100,41 @@ impl Figures {
     }
 
     /// Records a value read for `need` (values of one unit arrive in period order).
-    pub fn add(&mut self, need: &FigureNeed, unit: &str, value: f64, state: &str) {
-        self.values
-            .entry(need.clone())
+    pub fn add(
+        &mut self,
+        (code, option, window): &FigureNeed,
+        unit: &str,
+        value: f64,
+        state: &str,
+    ) {
+        let units = self
+            .values
+            .entry(code.clone())
             .or_default()
-            .entry(unit.to_owned())
+            .entry(option.clone())
             .or_default()
-            .push((value, state.to_owned()));
+            .entry(*window)
+            .or_default();
+        let (values, states) = match units.get_mut(unit) {
+            Some(found) => found,
+            None => units.entry(unit.to_owned()).or_default(),
+        };
+        values.push(value);
+        let state = state_text(state);
+        if !states.contains(&state) {
+            states.push(state);
+        }
     }
 
     /// An element's figure over `units`: per unit over the periods in the window, then over the
     /// units, as the element says (a central element's own value, whatever the units).
     pub fn figure(&self, reference: &Reference, window: &Period, units: &[String]) -> Figure {
         let element = self.elements.get(&reference.code);
-        let key = (
-            reference.code.clone(),
-            reference.option.clone().unwrap_or_default(),
-            *window,
-        );
-        let found = self.values.get(&key);
+        let found = self
+            .values
+            .get(&reference.code)
+            .and_then(|options| options.get(reference.option.as_deref().unwrap_or_default()))
+            .and_then(|windows| windows.get(window));
         let central = [String::new()];
         let units = if element.is_some_and(|element| element.central) {
             &central[..]
@@ -81,22 +144,21 @@ impl Figures {
         let (mut unit_values, mut value_count, mut states) = (Vec::new(), 0, Vec::<String>::new());
         if let (Some(element), Some(found)) = (element, found) {
             for unit in units {
-                let Some(values) = found.get(unit) else {
+                let Some((values, value_states)) = found.get(unit) else {
                     continue;
                 };
                 value_count += values.len();
-                for (_, state) in values {
-                    if !states.contains(state) {
-                        states.push(state.clone());
+                for state in value_states {
+                    if !states.iter().any(|known| known == state) {
+                        states.push((*state).to_owned());
                     }
                 }
-                let numbers: Vec<f64> = values.iter().map(|(value, _)| *value).collect();
-                unit_values.extend(element.period_aggregation.combine(&numbers));
+                unit_values.extend(element.period_aggregation.combine(values));
             }
         }
         Figure {
             reference: reference.clone(),
-            period: window.id(),
+            period: *window,
             value: element
                 .and_then(|element| element.aggregation.over_units().combine(&unit_values)),
             value_count,
@@ -113,16 +175,29 @@ impl Figures {
         units: &[String],
         period: &Period,
     ) -> IndicatorValue {
-        let formula = formula_of(indicator, option);
-        let figures = formula
-            .references()
+        let cached = self.formulas.get(indicator.id.as_str()).and_then(|parsed| {
+            parsed
+                .iter()
+                .find(|(cached_option, _, _)| cached_option.as_deref() == option)
+        });
+        let parsed;
+        let (formula, references) = match cached {
+            Some((_, formula, references)) => (formula, references),
+            None => {
+                let formula = formula_of(indicator, option);
+                let references = formula.references();
+                parsed = (formula, references);
+                (&parsed.0, &parsed.1)
+            }
+        };
+        let figures = references
             .iter()
             .filter_map(|reference| {
                 window(period, reference.periods_back)
                     .map(|window| self.figure(reference, &window, units))
             })
             .collect();
-        indicator_value(indicator, &formula, period, figures)
+        indicator_value(indicator, formula, period, figures)
     }
 }
 
@@ -231,7 +306,11 @@ pub fn evaluate(
         let statuses: Vec<TargetStatus> =
             evaluations.iter().map(|part| part.verdict.status).collect();
         return answer(
-            combine(matches!(target.kind, TargetKind::AllOf(_)), &statuses),
+            combine(
+                matches!(target.kind, TargetKind::AllOf(_)),
+                &statuses,
+                figures.detailed,
+            ),
             vec![],
             evaluations,
         );
@@ -260,8 +339,8 @@ pub fn evaluate(
                         compare(
                             indicator,
                             value.value.unwrap_or_default(),
-                            *comparator,
-                            *threshold,
+                            (*comparator, *threshold),
+                            figures.detailed,
                         )
                     });
                     Evaluation {
@@ -275,7 +354,7 @@ pub fn evaluate(
                 .collect();
             let statuses: Vec<TargetStatus> =
                 parts.iter().map(|part| part.verdict.status).collect();
-            answer(combine(true, &statuses), vec![], parts)
+            answer(combine(true, &statuses, figures.detailed), vec![], parts)
         }
         kind => {
             let mut values = vec![figures.indicator(indicator, None, units, period)];
@@ -302,6 +381,7 @@ pub fn evaluate(
                 &values[0],
                 values.get(1),
                 reference.as_ref(),
+                figures.detailed,
             );
             answer(verdict, values, vec![])
         }

@@ -91,7 +91,7 @@ impl Target {
 }
 
 /// A message in Chinese and English.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Explanation {
     pub zh: String,
     pub en: String,
@@ -107,10 +107,10 @@ impl Explanation {
 }
 
 /// One figure read: an element over the units and periods counted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
     pub reference: Reference,
-    pub period: String,
+    pub period: Period,
     pub value: Option<f64>,
     pub value_count: usize,
     pub unit_count: usize,
@@ -118,9 +118,9 @@ pub struct Figure {
 }
 
 /// An indicator's value for a period, with the figures it was made of.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndicatorValue {
-    pub period: String,
+    pub period: Period,
     pub value: Option<f64>,
     pub figures: Vec<Figure>,
     /// No value because a denominator was zero (the figures were there).
@@ -185,7 +185,7 @@ pub fn indicator_value(
         }
     };
     IndicatorValue {
-        period: period.id(),
+        period: *period,
         undefined: matches!(outcome, Outcome::Undefined),
         value,
         figures,
@@ -217,7 +217,7 @@ impl Comparator {
 }
 
 /// A target's status and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub status: TargetStatus,
     pub value: Option<f64>,
@@ -249,6 +249,7 @@ pub fn judge(
     current: &IndicatorValue,
     previous: Option<&IndicatorValue>,
     reference: Option<&Figure>,
+    detailed: bool,
 ) -> Verdict {
     let unit = &indicator.unit_of_measure;
     if let Some(verdict) = without_value(current) {
@@ -256,12 +257,12 @@ pub fn judge(
     }
     let value = current.value.unwrap_or_default();
     let name = &indicator.display_name;
-    let shown = format!("{}{unit}", format_number(value));
+    let shown = || format!("{}{unit}", format_number(value));
     match &target.kind {
         TargetKind::Absolute {
             comparator,
             value: threshold,
-        } => compare(indicator, value, *comparator, *threshold),
+        } => compare(indicator, value, (*comparator, *threshold), detailed),
         TargetKind::Reference {
             comparator,
             reference_code,
@@ -270,39 +271,59 @@ pub fn judge(
                 return Verdict {
                     status: TargetStatus::NoData,
                     value: Some(value),
-                    explanation: Explanation::new(
-                        format!("缺少参照值 {reference_code}({})", current.period),
-                        format!("no reference value {reference_code} for {}", current.period),
-                    ),
+                    explanation: if detailed {
+                        Explanation::new(
+                            format!("缺少参照值 {reference_code}({})", current.period),
+                            format!("no reference value {reference_code} for {}", current.period),
+                        )
+                    } else {
+                        Explanation::default()
+                    },
                 };
             };
             let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
-            let wanted = format!(
-                "{} {reference_code} {}{unit}",
-                comparator.symbol(),
-                format_number(threshold)
-            );
+            let wanted = || {
+                format!(
+                    "{} {reference_code} {}{unit}",
+                    comparator.symbol(),
+                    format_number(threshold)
+                )
+            };
             Verdict {
                 status,
                 value: Some(value),
-                explanation: Explanation::new(
-                    format!("{name} {shown},目标 {wanted},{zh}"),
-                    format!("{} is {shown}, target {wanted}: {en}", indicator.code),
-                ),
+                explanation: if detailed {
+                    Explanation::new(
+                        format!("{name} {},目标 {},{zh}", shown(), wanted()),
+                        format!(
+                            "{} is {}, target {}: {en}",
+                            indicator.code,
+                            shown(),
+                            wanted()
+                        ),
+                    )
+                } else {
+                    Explanation::default()
+                },
             }
         }
         TargetKind::Trend => {
             let Some(before) =
                 previous.and_then(|previous| previous.value.map(|value| (previous, value)))
             else {
-                let period = previous.map_or("?", |previous| previous.period.as_str());
+                let period =
+                    previous.map_or_else(|| "?".to_owned(), |previous| previous.period.id());
                 return Verdict {
                     status: TargetStatus::NoData,
                     value: Some(value),
-                    explanation: Explanation::new(
-                        format!("缺少上期({period})数据,无法比较"),
-                        format!("no value for the previous period {period} to compare with"),
-                    ),
+                    explanation: if detailed {
+                        Explanation::new(
+                            format!("缺少上期({period})数据,无法比较"),
+                            format!("no value for the previous period {period} to compare with"),
+                        )
+                    } else {
+                        Explanation::default()
+                    },
                 };
             };
             let (previous, before_value) = before;
@@ -314,19 +335,25 @@ pub fn judge(
             Verdict {
                 status,
                 value: Some(value),
-                explanation: Explanation::new(
-                    format!(
-                        "{name} {shown},上期({}){}{unit},目标{word_zh},{zh}",
-                        previous.period,
-                        format_number(before_value)
-                    ),
-                    format!(
-                        "{} is {shown} against {}{unit} in {}, target: {word_en}: {en}",
-                        indicator.code,
-                        format_number(before_value),
-                        previous.period
-                    ),
-                ),
+                explanation: if detailed {
+                    Explanation::new(
+                        format!(
+                            "{name} {},上期({}){}{unit},目标{word_zh},{zh}",
+                            shown(),
+                            previous.period,
+                            format_number(before_value)
+                        ),
+                        format!(
+                            "{} is {} against {}{unit} in {}, target: {word_en}: {en}",
+                            indicator.code,
+                            shown(),
+                            format_number(before_value),
+                            previous.period
+                        ),
+                    )
+                } else {
+                    Explanation::default()
+                },
             }
         }
         TargetKind::AllOf(_) | TargetKind::AnyOf(_) | TargetKind::Quota { .. } => not_applicable(
@@ -340,20 +367,34 @@ pub fn judge(
 pub fn compare(
     indicator: &Indicator,
     value: f64,
-    comparator: Comparator,
-    threshold: f64,
+    (comparator, threshold): (Comparator, f64),
+    detailed: bool,
 ) -> Verdict {
-    let unit = &indicator.unit_of_measure;
-    let shown = format!("{}{unit}", format_number(value));
     let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
-    let wanted = format!("{} {}{unit}", comparator.symbol(), format_number(threshold));
+    let unit = &indicator.unit_of_measure;
+    let shown = || format!("{}{unit}", format_number(value));
+    let wanted = || format!("{} {}{unit}", comparator.symbol(), format_number(threshold));
     Verdict {
         status,
         value: Some(value),
-        explanation: Explanation::new(
-            format!("{} {shown},目标 {wanted},{zh}", indicator.display_name),
-            format!("{} is {shown}, target {wanted}: {en}", indicator.code),
-        ),
+        explanation: if detailed {
+            Explanation::new(
+                format!(
+                    "{} {},目标 {},{zh}",
+                    indicator.display_name,
+                    shown(),
+                    wanted()
+                ),
+                format!(
+                    "{} is {}, target {}: {en}",
+                    indicator.code,
+                    shown(),
+                    wanted()
+                ),
+            )
+        } else {
+            Explanation::default()
+        },
     }
 }
 
@@ -371,7 +412,7 @@ pub fn without_value(current: &IndicatorValue) -> Option<Verdict> {
 }
 
 /// Combines a composite target's parts: all of them must hold, or any one.
-pub fn combine(all: bool, parts: &[TargetStatus]) -> Verdict {
+pub fn combine(all: bool, parts: &[TargetStatus], detailed: bool) -> Verdict {
     let has = |status| parts.contains(&status);
     let status = if all {
         if has(TargetStatus::NotMet) {
@@ -402,10 +443,14 @@ pub fn combine(all: bool, parts: &[TargetStatus]) -> Verdict {
     Verdict {
         status,
         value: None,
-        explanation: Explanation::new(
-            format!("{total} 项中 {met} 项达标({rule_zh})"),
-            format!("{met} of {total} parts met ({rule_en})"),
-        ),
+        explanation: if detailed {
+            Explanation::new(
+                format!("{total} 项中 {met} 项达标({rule_zh})"),
+                format!("{met} of {total} parts met ({rule_en})"),
+            )
+        } else {
+            Explanation::default()
+        },
     }
 }
 
@@ -597,7 +642,7 @@ mod tests {
                 option: None,
                 periods_back,
             },
-            period: "2024".into(),
+            period: Period::parse("2024").expect("period"),
             value,
             value_count: usize::from(value.is_some()),
             unit_count: usize::from(value.is_some()),
@@ -626,25 +671,46 @@ mod tests {
             value: 50.0,
         });
         let indicator = indicator(Direction::HigherIsBetter);
-        let met = judge(&absolute, &indicator, &rate(Some(6.0), 10.0), None, None);
+        let met = judge(
+            &absolute,
+            &indicator,
+            &rate(Some(6.0), 10.0),
+            None,
+            None,
+            true,
+        );
         assert_eq!(met.status, TargetStatus::Met);
         assert_eq!(
             met.explanation.zh,
             "行政机关负责人出庭应诉率 60%,目标 ≥ 50%,达标"
         );
-        let missed = judge(&absolute, &indicator, &rate(Some(1.0), 3.0), None, None);
+        let missed = judge(
+            &absolute,
+            &indicator,
+            &rate(Some(1.0), 3.0),
+            None,
+            None,
+            true,
+        );
         assert_eq!(missed.status, TargetStatus::NotMet);
         assert!(
             missed.explanation.zh.contains("33.33%"),
             "{}",
             missed.explanation.zh
         );
-        let no_data = judge(&absolute, &indicator, &rate(None, 3.0), None, None);
+        let no_data = judge(&absolute, &indicator, &rate(None, 3.0), None, None, true);
         assert_eq!(
             (no_data.status, no_data.explanation.zh.as_str()),
             (TargetStatus::NoData, "缺少数据:出庭数")
         );
-        let undefined = judge(&absolute, &indicator, &rate(Some(0.0), 0.0), None, None);
+        let undefined = judge(
+            &absolute,
+            &indicator,
+            &rate(Some(0.0), 0.0),
+            None,
+            None,
+            true,
+        );
         assert_eq!(undefined.status, TargetStatus::NotApplicable);
     }
 
@@ -653,7 +719,7 @@ mod tests {
         let lower = indicator(Direction::LowerIsBetter);
         let trend = target(TargetKind::Trend);
         let previous = IndicatorValue {
-            period: "2023".into(),
+            period: Period::parse("2023").expect("period"),
             ..rate(Some(7.0), 10.0)
         };
         assert_eq!(
@@ -662,7 +728,8 @@ mod tests {
                 &lower,
                 &rate(Some(6.0), 10.0),
                 Some(&previous),
-                None
+                None,
+                true
             )
             .status,
             TargetStatus::Met
@@ -673,13 +740,14 @@ mod tests {
                 &lower,
                 &rate(Some(7.0), 10.0),
                 Some(&previous),
-                None
+                None,
+                true
             )
             .status,
             TargetStatus::NotMet
         );
         let none_before = IndicatorValue {
-            period: "2023".into(),
+            period: Period::parse("2023").expect("period"),
             ..rate(None, 10.0)
         };
         assert_eq!(
@@ -688,7 +756,8 @@ mod tests {
                 &lower,
                 &rate(Some(6.0), 10.0),
                 Some(&none_before),
-                None
+                None,
+                true
             )
             .status,
             TargetStatus::NoData
@@ -704,13 +773,14 @@ mod tests {
                 &lower,
                 &rate(Some(6.0), 10.0),
                 None,
-                Some(&average)
+                Some(&average),
+                true
             )
             .status,
             TargetStatus::Met
         );
         assert_eq!(
-            judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None).status,
+            judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None, true).status,
             TargetStatus::NoData
         );
     }
@@ -718,14 +788,14 @@ mod tests {
     #[test]
     fn composites_combine_their_parts() {
         use TargetStatus::*;
-        assert_eq!(combine(true, &[Met, Met]).status, Met);
-        assert_eq!(combine(true, &[Met, NotMet]).status, NotMet);
-        assert_eq!(combine(true, &[Met, NoData]).status, NoData);
-        assert_eq!(combine(false, &[NotMet, Met]).status, Met);
-        assert_eq!(combine(false, &[NotMet, NoData]).status, NoData);
-        assert_eq!(combine(true, &[NotApplicable]).status, NotApplicable);
+        assert_eq!(combine(true, &[Met, Met], true).status, Met);
+        assert_eq!(combine(true, &[Met, NotMet], true).status, NotMet);
+        assert_eq!(combine(true, &[Met, NoData], true).status, NoData);
+        assert_eq!(combine(false, &[NotMet, Met], true).status, Met);
+        assert_eq!(combine(false, &[NotMet, NoData], true).status, NoData);
+        assert_eq!(combine(true, &[NotApplicable], true).status, NotApplicable);
         assert_eq!(
-            combine(true, &[Met, NotMet]).explanation.zh,
+            combine(true, &[Met, NotMet], true).explanation.zh,
             "2 项中 1 项达标(须全部达标)"
         );
     }

@@ -68,9 +68,11 @@ pub struct ValueKey<'a> {
 /// One reported value as evaluation reads it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct FigureRow {
+    pub data_element_id: String,
     pub category_option: String,
     pub unit_id: String,
     pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
     pub value: f64,
     pub state: String,
 }
@@ -176,29 +178,29 @@ impl Store {
         .await?)
     }
 
-    /// The values of one element (these options) for these units (`None`: central) inside the
-    /// window, in the states counted, by unit and period.
-    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.map_or(0, <[String]>::len)))]
+    /// The values of these elements and options for these units (`""`: central) inside the
+    /// days `first`..=`last`, in the states counted, by unit and period.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.len()))]
     pub async fn figures(
         &self,
-        data_element: &DataElementId,
-        options: &[String],
-        units: Option<&[String]>,
-        window: &Period,
+        data_elements: &[&str],
+        options: &[&str],
+        units: &[&str],
+        (first, last): (NaiveDate, NaiveDate),
         states: &[&str],
     ) -> Result<Vec<FigureRow>> {
-        let central = [String::new()];
         Ok(sqlx::query_as(
-            "SELECT category_option, unit_id, period_start, value, state FROM indicators.data_values
-             WHERE data_element_id = $1 AND category_option = ANY($2) AND unit_id = ANY($3)
+            "SELECT data_element_id, category_option, unit_id, period_start, period_end, value, state
+             FROM indicators.data_values
+             WHERE data_element_id = ANY($1) AND category_option = ANY($2) AND unit_id = ANY($3)
                AND period_start >= $4 AND period_end <= $5 AND state = ANY($6)
              ORDER BY unit_id, period_start",
         )
-        .bind(data_element.as_str())
+        .bind(data_elements)
         .bind(options)
-        .bind(units.unwrap_or(&central))
-        .bind(window.start)
-        .bind(window.end)
+        .bind(units)
+        .bind(first)
+        .bind(last)
         .bind(states)
         .fetch_all(self.pool())
         .await?)
