@@ -9,7 +9,7 @@ use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
 use fazhi_units_client::{UnitId, UnitsClientError};
 
-use crate::domain::{Evaluation, Period, TargetId, evaluate, needs};
+use crate::domain::{Evaluation, Period, Target, TargetId, evaluate, needs};
 use crate::error::{IndicatorsError, Result};
 use crate::service::IndicatorBook;
 
@@ -52,21 +52,27 @@ impl IndicatorBook {
         let access = self
             .audit_read_refusal(context, &query.region.name(), decision)
             .await?;
-        let mut units = vec![query.region.as_str().to_owned()];
-        units.extend(
-            self.units()
-                .descendants(context, &query.region, query.period.end)
-                .await?
-                .into_iter()
-                .map(|(unit, _)| unit.as_str().to_owned()),
-        );
-        let in_region: HashSet<&str> = units.iter().map(String::as_str).collect();
         let catalogue = self.catalogue().await?;
+        let candidates: Vec<_> = catalogue
+            .targets
+            .iter()
+            .filter(|target| query.targets.is_empty() || query.targets.contains(&target.id))
+            .collect();
+        let needed = needs(&candidates, &catalogue, &query.period);
+        // The region's units and the figures are read at once: the figures of every unit (a
+        // region is most of the data read), kept for the region's units below.
+        let (below, figures) = tokio::join!(
+            self.units()
+                .descendants(context, &query.region, query.period.end),
+            self.read_figures(&needed, &catalogue, None, query.include_submitted),
+        );
+        let mut figures = figures?;
+        figures.detailed = query.detailed;
+        let mut units = vec![query.region.as_str().to_owned()];
+        units.extend(below?.into_iter().map(|(unit, _)| unit.as_str().to_owned()));
+        let in_region: HashSet<&str> = units.iter().map(String::as_str).collect();
         let mut chosen = Vec::new();
-        for target in &catalogue.targets {
-            if !query.targets.is_empty() && !query.targets.contains(&target.id) {
-                continue;
-            }
+        for target in candidates {
             // Set by the region or a region above it: every unit; by a unit inside: those below it.
             let mut applying: Vec<String> = if access.is_within(&target.owner_unit) {
                 units.clone()
@@ -92,43 +98,47 @@ impl IndicatorBook {
             }
             chosen.push((target.id.clone(), applying));
         }
-        let targets: Vec<_> = chosen
-            .iter()
-            .filter_map(|(id, _)| catalogue.targets.iter().find(|target| &target.id == id))
-            .collect();
-        let needed = needs(&targets, &catalogue, &query.period);
-        let figures = self
-            .read_figures(&needed, &catalogue, &units, query.include_submitted)
-            .await?;
-        let mut figures = figures;
-        figures.detailed = query.detailed;
         let period = query.period;
-        // Judging every unit is CPU work: off the async runtime, so no other call waits for it.
+        // Judging every unit is CPU work: off the async runtime, so no other call waits for it,
+        // and spread over the machine's cores.
         tokio::task::spawn_blocking(move || {
             let by_id: HashMap<&TargetId, _> = catalogue
                 .targets
                 .iter()
                 .map(|target| (&target.id, target))
                 .collect();
-            let mut evaluations = Vec::new();
-            for (id, applying) in &chosen {
-                let Some(target) = by_id.get(id) else {
-                    continue;
-                };
-                for unit in applying {
-                    evaluations.push(UnitEvaluation {
-                        unit: unit.clone(),
-                        evaluation: evaluate(
-                            target,
-                            &catalogue,
-                            &figures,
-                            std::slice::from_ref(unit),
-                            &period,
-                        ),
-                    });
-                }
-            }
-            evaluations
+            let work: Vec<(&Target, &String)> = chosen
+                .iter()
+                .filter_map(|(id, applying)| by_id.get(id).map(|target| (*target, applying)))
+                .flat_map(|(target, applying)| applying.iter().map(move |unit| (target, unit)))
+                .collect();
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let chunk = work.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                let judged: Vec<_> = work
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(|| {
+                            part.iter()
+                                .map(|(target, unit)| UnitEvaluation {
+                                    unit: (*unit).clone(),
+                                    evaluation: evaluate(
+                                        target,
+                                        &catalogue,
+                                        &figures,
+                                        std::slice::from_ref(*unit),
+                                        &period,
+                                    ),
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                judged
+                    .into_iter()
+                    .flat_map(|handle| handle.join().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
         })
         .await
         .map_err(|error| {

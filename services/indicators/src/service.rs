@@ -712,7 +712,7 @@ impl IndicatorBook {
         &self,
         needs: &std::collections::BTreeSet<FigureNeed>,
         catalogue: &Catalogue,
-        units: &[String],
+        units: Option<&[String]>,
         include_submitted: bool,
     ) -> Result<Figures> {
         let states: &[&str] = if include_submitted {
@@ -737,10 +737,13 @@ impl IndicatorBook {
         let mut options: Vec<&str> = needs.iter().map(|(_, option, _)| option.as_str()).collect();
         options.sort_unstable();
         options.dedup();
-        let mut wanted_units: Vec<&str> = units.iter().map(String::as_str).collect();
-        if elements.iter().any(|element| element.central) {
-            wanted_units.push("");
-        }
+        let wanted_units: Option<Vec<&str>> = units.map(|units| {
+            let mut wanted: Vec<&str> = units.iter().map(String::as_str).collect();
+            if elements.iter().any(|element| element.central) {
+                wanted.push("");
+            }
+            wanted
+        });
         let code_of: std::collections::HashMap<&str, &str> = elements
             .iter()
             .map(|element| (element.id.as_str(), element.code.as_str()))
@@ -749,7 +752,13 @@ impl IndicatorBook {
         // need whose window holds its period (a month counts for its quarter and its year).
         let rows = self
             .store
-            .figures(&ids, &options, &wanted_units, (first, last), states)
+            .figures(
+                &ids,
+                &options,
+                wanted_units.as_deref(),
+                (first, last),
+                states,
+            )
             .await?;
         for row in rows {
             let Some(code) = code_of.get(row.data_element_id.as_str()) else {
@@ -802,7 +811,7 @@ impl IndicatorBook {
             targets: Vec::new(),
         };
         let figures = self
-            .read_figures(&needs, &catalogue, &units, scope.include_submitted)
+            .read_figures(&needs, &catalogue, Some(&units), scope.include_submitted)
             .await?;
         Ok(figures.indicator(&indicator, None, &units, &scope.period))
     }
@@ -871,7 +880,7 @@ impl IndicatorBook {
         let catalogue = self.catalogue().await?;
         let needs = needs(&[&target], &catalogue, &scope.period);
         let figures = self
-            .read_figures(&needs, &catalogue, &units, scope.include_submitted)
+            .read_figures(&needs, &catalogue, Some(&units), scope.include_submitted)
             .await?;
         Ok(evaluate(
             &target,

@@ -178,32 +178,39 @@ impl Store {
         .await?)
     }
 
-    /// The values of these elements and options for these units (`""`: central) inside the
+    /// The values of these elements and options for these units (`""`: central; `None`: every
+    /// unit) inside the
     /// days `first`..=`last`, in the states counted, by unit and period.
-    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.len()))]
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.map_or(0, <[&str]>::len)))]
     pub async fn figures(
         &self,
         data_elements: &[&str],
         options: &[&str],
-        units: &[&str],
+        units: Option<&[&str]>,
         (first, last): (NaiveDate, NaiveDate),
         states: &[&str],
     ) -> Result<Vec<FigureRow>> {
-        Ok(sqlx::query_as(
+        // The unit filter, when there is one, as a bound array: with none the statement has no
+        // such condition at all, so each keeps a plan of its own.
+        let sql = format!(
             "SELECT data_element_id, category_option, unit_id, period_start, period_end, value, state
              FROM indicators.data_values
-             WHERE data_element_id = ANY($1) AND category_option = ANY($2) AND unit_id = ANY($3)
-               AND period_start >= $4 AND period_end <= $5 AND state = ANY($6)
+             WHERE data_element_id = ANY($1) AND category_option = ANY($2) AND period_start >= $3
+               AND period_end <= $4 AND state = ANY($5) {}
              ORDER BY unit_id, period_start",
-        )
-        .bind(data_elements)
-        .bind(options)
-        .bind(units)
-        .bind(first)
-        .bind(last)
-        .bind(states)
-        .fetch_all(self.pool())
-        .await?)
+            if units.is_some() { "AND unit_id = ANY($6)" } else { "" }
+        );
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(data_elements)
+            .bind(options)
+            .bind(first)
+            .bind(last)
+            .bind(states);
+        let query = match units {
+            Some(units) => query.bind(units),
+            None => query,
+        };
+        Ok(query.fetch_all(self.pool()).await?)
     }
 }
 
