@@ -760,11 +760,19 @@ impl IndicatorBook {
                 states,
             )
             .await?;
+        let mut needs_of: std::collections::HashMap<&str, Vec<&FigureNeed>> =
+            std::collections::HashMap::new();
+        for need in needs {
+            needs_of.entry(need.0.as_str()).or_default().push(need);
+        }
         for row in rows {
             let Some(code) = code_of.get(row.data_element_id.as_str()) else {
                 continue;
             };
-            for need in needs.iter().filter(|(need_code, option, window)| {
+            let Some(candidates) = needs_of.get(code) else {
+                continue;
+            };
+            for need in candidates.iter().filter(|(need_code, option, window)| {
                 need_code == code
                     && *option == row.category_option
                     && window.start <= row.period_start

@@ -107,17 +107,26 @@ impl Figures {
         value: f64,
         state: &str,
     ) {
-        let units = self
-            .values
-            .entry(code.clone())
-            .or_default()
-            .entry(option.clone())
-            .or_default()
-            .entry(*window)
-            .or_default();
-        let (values, states) = match units.get_mut(unit) {
-            Some(found) => found,
-            None => units.entry(unit.to_owned()).or_default(),
+        // Looked up before inserted: a value read for a known element, option, window and unit
+        // (the usual case) costs no allocation.
+        if !self.values.contains_key(code) {
+            self.values.insert(code.clone(), HashMap::new());
+        }
+        let Some(options) = self.values.get_mut(code) else {
+            return;
+        };
+        if !options.contains_key(option) {
+            options.insert(option.clone(), HashMap::new());
+        }
+        let Some(windows) = options.get_mut(option) else {
+            return;
+        };
+        let units = windows.entry(*window).or_default();
+        if !units.contains_key(unit) {
+            units.insert(unit.to_owned(), (Vec::new(), Vec::new()));
+        }
+        let Some((values, states)) = units.get_mut(unit) else {
+            return;
         };
         values.push(value);
         let state = state_text(state);
