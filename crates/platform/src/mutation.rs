@@ -320,6 +320,24 @@ pub async fn cursor(pool: &PgPool, schema: &str, stream: &str) -> Result<i64, Pl
 /// Audits a refused call (denied, or failed on a rule) in a transaction of its own, since the
 /// refused change itself was rolled back. A failure to audit is logged, and the caller still
 /// gets the refusal it earned.
+/// A read's authorisation `decision`, passed on; when it is a refusal (not a fault of ours), it
+/// is audited against `resource` first. Mutations' refusals are audited by [`run`].
+pub async fn audit_read_refusal<T, E: DescribeError>(
+    pool: &PgPool,
+    journal: (&str, &AuditKey),
+    context: &CallContext,
+    resource: &str,
+    decision: Result<T, E>,
+) -> Result<T, E> {
+    if let Err(error) = &decision {
+        let description = error.describe();
+        if !crate::telemetry::is_server_fault(description.code) {
+            audit_refusal(pool, journal, context, resource, description.reason).await;
+        }
+    }
+    decision
+}
+
 pub async fn audit_refusal(
     pool: &PgPool,
     (schema, key): (&str, &AuditKey),

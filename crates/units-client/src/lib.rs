@@ -332,6 +332,17 @@ impl UnitsClient {
     }
 }
 
+/// The violation of a request field naming a unit the registry does not have (told only to
+/// admins: anyone else is refused as for another unit's, AIP-211).
+pub fn unit_not_found(field: &str) -> fazhi_platform::error::FieldViolation {
+    fazhi_platform::error::FieldViolation::new(
+        field,
+        "UNIT_NOT_FOUND",
+        format!("{field} names no registered unit"),
+        format!("{field} 指定的单位不存在"),
+    )
+}
+
 /// The id in a `units/{unit}` name the units service answered with (trusted: it made it).
 pub fn id_of(name: &str) -> UnitId {
     UnitId::from_trusted(name.strip_prefix("units/").unwrap_or(name).to_owned())

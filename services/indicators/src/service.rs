@@ -7,7 +7,7 @@
 use fazhi_platform::aip::{Page, check_etag};
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
-use fazhi_platform::error::{DescribeError, FieldViolation, PlatformError};
+use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
 use fazhi_units_client::{UnitId, UnitsClient, UnitsClientError};
 use serde::Serialize;
@@ -108,15 +108,6 @@ pub struct Scope {
     pub include_submitted: bool,
 }
 
-fn unit_field_not_found(field: &str) -> FieldViolation {
-    FieldViolation::new(
-        field,
-        "UNIT_NOT_FOUND",
-        format!("{field} names no registered unit"),
-        format!("{field} 指定的单位不存在"),
-    )
-}
-
 fn unknown(field: &str, name: &str) -> IndicatorsError {
     IndicatorsError::invalid_field(FieldViolation::new(
         field,
@@ -176,7 +167,9 @@ impl IndicatorBook {
             Ok(access) => access,
             // AIP-211: only an admin learns that a unit does not exist.
             Err(UnitsClientError::NotFound(_)) if caller.has(Role::Admin) => {
-                return Err(IndicatorsError::invalid_field(unit_field_not_found("unit")));
+                return Err(IndicatorsError::invalid_field(
+                    fazhi_units_client::unit_not_found("unit"),
+                ));
             }
             Err(UnitsClientError::NotFound(_)) => {
                 return Err(PlatformError::PermissionDenied.into());
@@ -215,20 +208,14 @@ impl IndicatorBook {
         resource: &str,
         decision: Result<T>,
     ) -> Result<T> {
-        if let Err(error) = &decision {
-            let description = error.describe();
-            if !fazhi_platform::telemetry::is_server_fault(description.code) {
-                mutation::audit_refusal(
-                    self.store.pool(),
-                    self.store.journal(),
-                    context,
-                    resource,
-                    description.reason,
-                )
-                .await;
-            }
-        }
-        decision
+        mutation::audit_read_refusal(
+            self.store.pool(),
+            self.store.journal(),
+            context,
+            resource,
+            decision,
+        )
+        .await
     }
 
     fn require_admin(context: &CallContext) -> Result<()> {
@@ -835,9 +822,9 @@ impl IndicatorBook {
             Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => {
                 Err(PlatformError::PermissionDenied.into())
             }
-            Err(UnitsClientError::NotFound(_)) => {
-                Err(IndicatorsError::invalid_field(unit_field_not_found("unit")))
-            }
+            Err(UnitsClientError::NotFound(_)) => Err(IndicatorsError::invalid_field(
+                fazhi_units_client::unit_not_found("unit"),
+            )),
             other => other.map_err(IndicatorsError::from),
         };
         let access = self.audit_read_refusal(context, &id.name(), access).await?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use fazhi_platform::aip::{Page, check_etag};
 use fazhi_platform::audit;
 use fazhi_platform::call::CallContext;
-use fazhi_platform::error::{DescribeError, FieldViolation, PlatformError};
+use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Outcome};
 use fazhi_proto::audit::v1::{AuditRecord, AuditRecordFilter};
 use fazhi_units_client::{Resolution, ResolvedTarget, UnitId, UnitsClient, UnitsClientError};
@@ -106,15 +106,6 @@ fn assignment_refused(refusal: AssignmentRefusal) -> PlansError {
     }
 }
 
-fn unit_not_found(field: &str) -> FieldViolation {
-    FieldViolation::new(
-        field,
-        "UNIT_NOT_FOUND",
-        format!("{field} names no registered unit"),
-        format!("{field} 指定的单位不存在"),
-    )
-}
-
 fn unit(id: &str) -> UnitId {
     UnitId::from_trusted(id.to_owned())
 }
@@ -187,7 +178,9 @@ impl PlanBook {
             Err(UnitsClientError::NotFound(_))
                 if context.caller.has(fazhi_platform::auth::Role::Admin) =>
             {
-                return Err(PlansError::invalid_field(unit_not_found(need.field())));
+                return Err(PlansError::invalid_field(
+                    fazhi_units_client::unit_not_found(need.field()),
+                ));
             }
             Err(UnitsClientError::NotFound(_)) => {
                 return Err(PlatformError::PermissionDenied.into());
@@ -220,20 +213,14 @@ impl PlanBook {
         resource: &str,
         decision: Result<T>,
     ) -> Result<T> {
-        if let Err(error) = &decision {
-            let description = error.describe();
-            if !fazhi_platform::telemetry::is_server_fault(description.code) {
-                mutation::audit_refusal(
-                    self.store.pool(),
-                    self.store.journal(),
-                    context,
-                    resource,
-                    description.reason,
-                )
-                .await;
-            }
-        }
-        decision
+        mutation::audit_read_refusal(
+            self.store.pool(),
+            self.store.journal(),
+            context,
+            resource,
+            decision,
+        )
+        .await
     }
 
     /// Resolves mentions against a unit through the units service, in order.
@@ -506,7 +493,7 @@ impl PlanBook {
                     .await?
                     .is_none()
             {
-                violations.push(unit_not_found("unit"));
+                violations.push(fazhi_units_client::unit_not_found("unit"));
             }
             if !violations.is_empty() {
                 return Err(PlansError::invalid(violations));
