@@ -9,7 +9,7 @@ use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
-use fazhi_units_client::{UnitId, UnitsClient, UnitsClientError};
+use fazhi_units_client::{Access, UnitId, UnitsClient, UnitsClientError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
@@ -19,7 +19,7 @@ use crate::domain::{
     Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Evaluation,
     FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId,
     ValueAction, ValueInput, ValueState, check_data_element, check_indicator, check_input,
-    check_target, check_value, evaluate, needs, not_applicable, plan_import,
+    check_target, check_value, evaluate, indicator_needs, needs, not_applicable, plan_import,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -159,10 +159,16 @@ impl IndicatorBook {
 
     /// Refuses unless the caller may act for the unit as `need` says.
     async fn authorize(&self, context: &CallContext, unit: &UnitId, need: Need) -> Result<()> {
-        let caller = &context.caller;
-        if need == Need::Read && caller.has(Role::Viewer) {
+        // A viewer reads everything: no need to ask the units service.
+        if need == Need::Read && context.caller.has(Role::Viewer) {
             return Ok(());
         }
+        self.access_for(context, unit, need).await.map(drop)
+    }
+
+    /// What the caller may do for the unit, when `need` allows it; a refusal otherwise.
+    async fn access_for(&self, context: &CallContext, unit: &UnitId, need: Need) -> Result<Access> {
+        let caller = &context.caller;
         let access = match self.units.access(context, unit).await {
             Ok(access) => access,
             // AIP-211: only an admin learns that a unit does not exist.
@@ -177,7 +183,8 @@ impl IndicatorBook {
             Err(error) => return Err(error.into()),
         };
         let allowed = match need {
-            Need::Read | Need::WorkFor => access.may_work_for(),
+            Need::Read => access.may_work_for() || caller.has(Role::Viewer),
+            Need::WorkFor => access.may_work_for(),
             Need::Coordinate => access.may_coordinate(),
             Need::Review => {
                 access.may_coordinate()
@@ -185,7 +192,7 @@ impl IndicatorBook {
             }
         };
         if allowed {
-            Ok(())
+            Ok(access)
         } else {
             Err(PlatformError::PermissionDenied.into())
         }
@@ -281,14 +288,8 @@ impl IndicatorBook {
             &name,
             async || {
                 Self::require_admin(context)?;
-                let codes: Vec<String> = Formula::parse(&indicator.formula)
-                    .map(|formula| {
-                        formula
-                            .references()
-                            .into_iter()
-                            .map(|reference| reference.code)
-                            .collect()
-                    })
+                let codes = Formula::parse(&indicator.formula)
+                    .map(|formula| formula.element_codes())
                     .unwrap_or_default();
                 let elements = self.store.elements_by_code(&codes).await?;
                 let options_of = |code: &str| {
@@ -299,9 +300,6 @@ impl IndicatorBook {
                 };
                 check_indicator(&indicator, "indicator", options_of)
                     .map_err(IndicatorsError::invalid)?;
-                let mut codes: Vec<String> =
-                    elements.into_iter().map(|element| element.code).collect();
-                codes.dedup();
                 Ok(Indicator {
                     data_element_codes: codes,
                     ..indicator.clone()
@@ -782,21 +780,7 @@ impl IndicatorBook {
             .await?;
         let indicator = self.store.get_indicator(id).await?;
         let units = self.units_of(context, scope).await?;
-        let formula = Formula::parse(&indicator.formula).map_err(|_| {
-            store::corrupt(format!(
-                "indicator {} has an unreadable formula",
-                indicator.id
-            ))
-        })?;
-        let needs = formula
-            .references()
-            .into_iter()
-            .filter_map(|reference| {
-                (0..reference.periods_back)
-                    .try_fold(scope.period, |window, _| window.previous())
-                    .map(|window| (reference.code, reference.option.unwrap_or_default(), window))
-            })
-            .collect();
+        let needs = indicator_needs(&indicator, None, &scope.period);
         let catalogue = Catalogue {
             elements: self
                 .store
@@ -818,27 +802,10 @@ impl IndicatorBook {
         id: &TargetId,
         scope: &Scope,
     ) -> Result<Evaluation> {
-        let access = match self.units.access(context, &scope.unit).await {
-            Err(UnitsClientError::NotFound(_)) if !context.caller.has(Role::Admin) => {
-                Err(PlatformError::PermissionDenied.into())
-            }
-            Err(UnitsClientError::NotFound(_)) => Err(IndicatorsError::invalid_field(
-                fazhi_units_client::unit_not_found("unit"),
-            )),
-            other => other.map_err(IndicatorsError::from),
-        };
-        let access = self.audit_read_refusal(context, &id.name(), access).await?;
-        let allowed = access.may_work_for() || context.caller.has(Role::Viewer);
-        self.audit_read_refusal(
-            context,
-            &id.name(),
-            if allowed {
-                Ok(())
-            } else {
-                Err(IndicatorsError::from(PlatformError::PermissionDenied))
-            },
-        )
-        .await?;
+        let decision = self.access_for(context, &scope.unit, Need::Read).await;
+        let access = self
+            .audit_read_refusal(context, &id.name(), decision)
+            .await?;
         let target = self.store.get_target(id).await?;
         let not_applicable_to = |zh: String, en: String| Evaluation {
             target: target.id.clone(),

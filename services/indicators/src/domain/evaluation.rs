@@ -224,6 +224,22 @@ fn formula_of(indicator: &Indicator, option: Option<&str>) -> Formula {
     }
 }
 
+/// What reading `indicator` (for one category option, for a quota) for `period` needs.
+pub fn indicator_needs(
+    indicator: &Indicator,
+    option: Option<&str>,
+    period: &Period,
+) -> BTreeSet<FigureNeed> {
+    formula_of(indicator, option)
+        .references()
+        .into_iter()
+        .filter_map(|reference| {
+            window(period, reference.periods_back)
+                .map(|window| (reference.code, reference.option.unwrap_or_default(), window))
+        })
+        .collect()
+}
+
 /// Everything evaluating `targets` (with their parts) for `period` reads.
 pub fn needs(targets: &[&Target], catalogue: &Catalogue, period: &Period) -> BTreeSet<FigureNeed> {
     let mut found = BTreeSet::new();
@@ -238,11 +254,7 @@ pub fn needs(targets: &[&Target], catalogue: &Catalogue, period: &Period) -> BTr
             .as_ref()
             .and_then(|id| catalogue.indicator(id));
         let mut read = |indicator: &Indicator, option: Option<&str>, period: &Period| {
-            for reference in formula_of(indicator, option).references() {
-                if let Some(window) = window(period, reference.periods_back) {
-                    found.insert((reference.code, reference.option.unwrap_or_default(), window));
-                }
-            }
+            found.extend(indicator_needs(indicator, option, period));
         };
         match (&target.kind, indicator) {
             (TargetKind::AllOf(parts) | TargetKind::AnyOf(parts), _) => {

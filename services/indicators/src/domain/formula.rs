@@ -242,6 +242,18 @@ impl Formula {
         }
     }
 
+    /// The codes of the data elements the formula reads, each once, in order.
+    pub fn element_codes(&self) -> Vec<String> {
+        let mut codes: Vec<String> = self
+            .references()
+            .into_iter()
+            .map(|reference| reference.code)
+            .collect();
+        // References come sorted by code first, so equal codes stand together.
+        codes.dedup();
+        codes
+    }
+
     /// Every figure the formula reads, each once, in a stable order.
     pub fn references(&self) -> Vec<Reference> {
         let mut found = BTreeSet::new();

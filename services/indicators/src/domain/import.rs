@@ -83,15 +83,7 @@ pub fn plan_import(
     for (index, mut indicator) in file.indicators.into_iter().enumerate() {
         let prefix = format!("indicators[{index}]");
         indicator.data_element_codes = Formula::parse(&indicator.formula)
-            .map(|formula| {
-                let mut codes: Vec<String> = formula
-                    .references()
-                    .into_iter()
-                    .map(|reference| reference.code)
-                    .collect();
-                codes.dedup();
-                codes
-            })
+            .map(|formula| formula.element_codes())
             .unwrap_or_default();
         let normal = |indicator: Indicator| Indicator {
             revision: 0,

@@ -12,7 +12,7 @@ pub use catalogue::{
     Aggregation, Catalogue, DataElement, DataElementId, Direction, Indicator, IndicatorId,
     ValueType, check_code, check_data_element, check_indicator,
 };
-pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, needs};
+pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};
