@@ -205,6 +205,15 @@ macro_rules! service_error {
             pub fn invalid_field(violation: $crate::error::FieldViolation) -> Self {
                 Self::invalid(vec![violation])
             }
+
+            /// Refuses with every violation found; passes when there are none.
+            pub fn refuse_any(violations: Vec<$crate::error::FieldViolation>) -> Result<(), Self> {
+                if violations.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Self::invalid(violations))
+                }
+            }
         }
 
         impl From<sqlx::Error> for $error {

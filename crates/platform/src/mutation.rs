@@ -70,6 +70,16 @@ pub struct Outcome<T> {
     pub events: Vec<NewEvent>,
 }
 
+impl<T> Outcome<T> {
+    /// Takes in the audit rows and events of a part of this mutation, answering the part's
+    /// response (a bulk change made of single ones).
+    pub fn absorb<U>(&mut self, part: Outcome<U>) -> U {
+        self.changes.extend(part.changes);
+        self.events.extend(part.events);
+        part.response
+    }
+}
+
 /// Runs a mutation the one way it may run (AIP-155):
 ///
 /// 1. a retry (same caller, same `request_id`) gets the stored response at once, before anything

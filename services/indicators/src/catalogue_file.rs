@@ -5,8 +5,8 @@ use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Aggregation, Catalogue, DataElement, DataElementId, Direction, Indicator, IndicatorId,
-    PeriodType, Target, TargetId, TargetKind, ValueType,
+    Aggregation, Catalogue, DataElement, DataElementId, DataSet, DataSetId, Direction, Indicator,
+    IndicatorId, PeriodType, Target, TargetId, TargetKind, ValidationRule, ValueType,
 };
 
 /// Largest catalogue file accepted.
@@ -21,6 +21,8 @@ struct CatalogueFile {
     indicators: Vec<IndicatorRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     targets: Vec<TargetRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    data_sets: Vec<DataSetRecord>,
 }
 
 fn sum() -> Aggregation {
@@ -92,6 +94,25 @@ struct TargetRecord {
     /// `{absolute: {...}}`, `trend`, `{all_of: [...]}`…: one key naming the kind.
     #[serde(with = "serde_yaml::with::singleton_map")]
     kind: TargetKind,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataSetRecord {
+    id: String,
+    code: String,
+    display_name: String,
+    period_type: PeriodType,
+    data_elements: Vec<String>,
+    /// The unit's id.
+    owner_unit: String,
+    /// The unit group's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reporting_group: Option<String>,
+    #[serde(default)]
+    due_days: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    validation_rules: Vec<ValidationRule>,
 }
 
 const GROUP_PREFIX: &str = "unitGroups/";
@@ -191,11 +212,45 @@ pub fn read(content: &[u8]) -> Result<Catalogue, Vec<FieldViolation>> {
             create_time: creation,
         });
     }
+    for (index, record) in file.data_sets.into_iter().enumerate() {
+        let field = |name: &str| format!("data_sets[{index}].{name}");
+        let id = DataSetId::parse(&field("id"), &record.id);
+        checked(id.as_ref().map(|_| ()).map_err(Clone::clone));
+        checked(fazhi_platform::aip::resource_id(
+            &field("owner_unit"),
+            &record.owner_unit,
+        ));
+        if let Some(group) = &record.reporting_group {
+            checked(fazhi_platform::aip::resource_id(
+                &field("reporting_group"),
+                group,
+            ));
+        }
+        catalogue.data_sets.push(DataSet {
+            id: id.unwrap_or_else(|_| DataSetId::from_trusted(record.id)),
+            code: record.code,
+            display_name: record.display_name,
+            period_type: record.period_type,
+            data_element_codes: record.data_elements,
+            owner_unit: record.owner_unit,
+            reporting_group: record
+                .reporting_group
+                .map(|group| format!("{GROUP_PREFIX}{group}")),
+            due_days: record.due_days,
+            validation_rules: record.validation_rules,
+            revision: 1,
+            create_time: creation,
+        });
+    }
     if violations.is_empty() {
         Ok(catalogue)
     } else {
         Err(violations)
     }
+}
+
+fn without_group_prefix(group: &str) -> String {
+    group.strip_prefix(GROUP_PREFIX).unwrap_or(group).to_owned()
 }
 
 /// Writes a catalogue as a file [`read`] takes back.
@@ -242,15 +297,29 @@ pub fn write(catalogue: Catalogue) -> Result<String, serde_yaml::Error> {
                     .indicator
                     .map(|indicator| indicator.as_str().to_owned()),
                 owner_unit: target.owner_unit,
-                applies_to_group: target.applies_to_group.map(|group| {
-                    group
-                        .strip_prefix(GROUP_PREFIX)
-                        .unwrap_or(&group)
-                        .to_owned()
-                }),
+                applies_to_group: target
+                    .applies_to_group
+                    .map(|group| without_group_prefix(&group)),
                 first_period: target.first_period,
                 last_period: target.last_period,
                 kind: target.kind,
+            })
+            .collect(),
+        data_sets: catalogue
+            .data_sets
+            .into_iter()
+            .map(|set| DataSetRecord {
+                id: set.id.as_str().to_owned(),
+                code: set.code,
+                display_name: set.display_name,
+                period_type: set.period_type,
+                data_elements: set.data_element_codes,
+                owner_unit: set.owner_unit,
+                reporting_group: set
+                    .reporting_group
+                    .map(|group| without_group_prefix(&group)),
+                due_days: set.due_days,
+                validation_rules: set.validation_rules,
             })
             .collect(),
     };
@@ -271,19 +340,25 @@ mod tests {
             (
                 catalogue.elements.len(),
                 catalogue.indicators.len(),
-                catalogue.targets.len()
+                catalogue.targets.len(),
+                catalogue.data_sets.len()
             ),
-            (11, 7, 9)
+            (11, 7, 9, 3)
         );
         let plan = plan_import(catalogue, &Catalogue::default()).expect("a valid catalogue");
         let written = write(Catalogue {
             elements: plan.elements,
             indicators: plan.indicators,
             targets: plan.targets,
+            data_sets: plan.data_sets,
         })
         .expect("writes");
         let again = read(written.as_bytes()).expect("reads back");
-        assert_eq!(again.targets.len(), 9);
+        assert_eq!((again.targets.len(), again.data_sets.len()), (9, 3));
+        assert_eq!(
+            again.data_sets[0],
+            read(DEMO.as_bytes()).expect("reads").data_sets[0]
+        );
         assert_eq!(
             again.targets[3].kind,
             read(DEMO.as_bytes()).expect("reads").targets[3].kind

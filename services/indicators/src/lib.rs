@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod catalogue_file;
+pub mod datasets;
 pub mod domain;
 pub mod error;
 pub mod ingest;

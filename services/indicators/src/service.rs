@@ -16,10 +16,11 @@ use sqlx::PgConnection;
 
 use crate::catalogue_file;
 use crate::domain::{
-    Catalogue, CatalogueImport, DataElement, DataElementId, DataValue, DataValueId, Evaluation,
-    FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period, Target, TargetId,
-    ValueAction, ValueInput, ValueState, check_data_element, check_indicator, check_input,
-    check_target, check_value, evaluate, indicator_needs, needs, not_applicable, plan_import,
+    Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
+    Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period,
+    Target, TargetId, ValueAction, ValueInput, ValueState, check_data_element, check_indicator,
+    check_input, check_target, check_value, evaluate, indicator_needs, needs, not_applicable,
+    plan_import,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -33,7 +34,7 @@ pub struct IndicatorBook {
 
 /// What the caller must be to a unit.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub(crate) enum Need {
     /// Read its figures: its staff, its coordinators, or a viewer.
     Read,
     /// Report for it: its own staff, or its coordinators.
@@ -62,6 +63,7 @@ pub struct CatalogueSummary {
     pub elements: usize,
     pub indicators: usize,
     pub targets: usize,
+    pub data_sets: usize,
     pub unchanged: usize,
 }
 
@@ -71,6 +73,7 @@ impl CatalogueSummary {
             elements: plan.elements.len(),
             indicators: plan.indicators.len(),
             targets: plan.targets.len(),
+            data_sets: plan.data_sets.len(),
             unchanged: plan.unchanged,
         }
     }
@@ -108,7 +111,7 @@ pub struct Scope {
     pub include_submitted: bool,
 }
 
-fn unknown(field: &str, name: &str) -> IndicatorsError {
+pub(crate) fn unknown(field: &str, name: &str) -> IndicatorsError {
     IndicatorsError::invalid_field(FieldViolation::new(
         field,
         "NOT_FOUND",
@@ -136,7 +139,7 @@ impl IndicatorBook {
     }
 
     /// Runs a mutation of this service; see the module comment.
-    async fn mutate<T, P>(
+    pub(crate) async fn mutate<T, P>(
         &self,
         context: &CallContext,
         target: &str,
@@ -158,7 +161,12 @@ impl IndicatorBook {
     }
 
     /// Refuses unless the caller may act for the unit as `need` says.
-    async fn authorize(&self, context: &CallContext, unit: &UnitId, need: Need) -> Result<()> {
+    pub(crate) async fn authorize(
+        &self,
+        context: &CallContext,
+        unit: &UnitId,
+        need: Need,
+    ) -> Result<()> {
         // A viewer reads everything: no need to ask the units service.
         if need == Need::Read && context.caller.has(Role::Viewer) {
             return Ok(());
@@ -167,7 +175,12 @@ impl IndicatorBook {
     }
 
     /// What the caller may do for the unit, when `need` allows it; a refusal otherwise.
-    async fn access_for(&self, context: &CallContext, unit: &UnitId, need: Need) -> Result<Access> {
+    pub(crate) async fn access_for(
+        &self,
+        context: &CallContext,
+        unit: &UnitId,
+        need: Need,
+    ) -> Result<Access> {
         let caller = &context.caller;
         let access = match self.units.access(context, unit).await {
             Ok(access) => access,
@@ -245,20 +258,14 @@ impl IndicatorBook {
             &name,
             async || {
                 Self::require_admin(context)?;
-                let violations = check_data_element(&element, "data_element");
-                if violations.is_empty() {
-                    Ok(())
-                } else {
-                    Err(IndicatorsError::invalid(violations))
-                }
+                IndicatorsError::refuse_any(check_data_element(&element, "data_element"))
             },
             async |connection, ()| {
-                let created = store::insert_element(connection, &element).await?;
-                Ok(Outcome {
-                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
-                    events: vec![catalogue_event("data_element.created", &name)],
-                    response: created,
-                })
+                created_entry(
+                    &name,
+                    "data_element.created",
+                    store::insert_element(connection, &element).await?,
+                )
             },
         )
         .await
@@ -306,12 +313,11 @@ impl IndicatorBook {
                 })
             },
             async |connection, checked: Indicator| {
-                let created = store::insert_indicator(connection, &checked).await?;
-                Ok(Outcome {
-                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
-                    events: vec![catalogue_event("indicator.created", &name)],
-                    response: created,
-                })
+                created_entry(
+                    &name,
+                    "indicator.created",
+                    store::insert_indicator(connection, &checked).await?,
+                )
             },
         )
         .await
@@ -331,32 +337,37 @@ impl IndicatorBook {
 
     /// Sets a target for a region: coordinators of the owner unit.
     pub async fn create_target(&self, context: &CallContext, target: Target) -> Result<Target> {
-        let name = target.id.name();
+        self.create_owned(
+            context,
+            (&target.id.name(), &target.owner_unit, "target.created"),
+            |catalogue| check_target(&target, catalogue, "target"),
+            async |connection| store::insert_target(connection, &target).await,
+        )
+        .await
+    }
+
+    /// Adds an entry a region owns (a target, a data set): coordinators of the owner unit, the
+    /// entry checked against the catalogue.
+    pub(crate) async fn create_owned<T: Serialize + DeserializeOwned>(
+        &self,
+        context: &CallContext,
+        (name, owner, event_type): (&str, &str, &'static str),
+        check: impl FnOnce(&Catalogue) -> Vec<FieldViolation>,
+        insert: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
         self.mutate(
             context,
-            &name,
+            name,
             async || {
                 self.authorize(
                     context,
-                    &UnitId::from_trusted(target.owner_unit.clone()),
+                    &UnitId::from_trusted(owner.to_owned()),
                     Need::Coordinate,
                 )
                 .await?;
-                let violations = check_target(&target, &self.catalogue().await?, "target");
-                if violations.is_empty() {
-                    Ok(())
-                } else {
-                    Err(IndicatorsError::invalid(violations))
-                }
+                IndicatorsError::refuse_any(check(&self.catalogue().await?))
             },
-            async |connection, ()| {
-                let created = store::insert_target(connection, &target).await?;
-                Ok(Outcome {
-                    changes: vec![Change::of(&name, None::<&()>, Some(&created))?],
-                    events: vec![catalogue_event("target.created", &name)],
-                    response: created,
-                })
-            },
+            async |connection, ()| created_entry(name, event_type, insert(connection).await?),
         )
         .await
     }
@@ -388,33 +399,36 @@ impl IndicatorBook {
             "catalogue",
             prepare,
             async |connection, plan: CatalogueImport| {
-                let summary = CatalogueSummary::of(&plan);
-                let mut changes = Vec::new();
-                let mut events = Vec::new();
+                let mut outcome = Outcome {
+                    response: CatalogueSummary::of(&plan),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                };
                 for element in &plan.elements {
                     let created = store::insert_element(connection, element).await?;
-                    changes.push(Change::of(element.id.name(), None::<&()>, Some(&created))?);
-                    events.push(catalogue_event("data_element.created", &element.id.name()));
+                    outcome.absorb(created_entry(
+                        &element.id.name(),
+                        "data_element.created",
+                        created,
+                    )?);
                 }
                 for indicator in &plan.indicators {
                     let created = store::insert_indicator(connection, indicator).await?;
-                    changes.push(Change::of(
-                        indicator.id.name(),
-                        None::<&()>,
-                        Some(&created),
+                    outcome.absorb(created_entry(
+                        &indicator.id.name(),
+                        "indicator.created",
+                        created,
                     )?);
-                    events.push(catalogue_event("indicator.created", &indicator.id.name()));
                 }
                 for target in &plan.targets {
                     let created = store::insert_target(connection, target).await?;
-                    changes.push(Change::of(target.id.name(), None::<&()>, Some(&created))?);
-                    events.push(catalogue_event("target.created", &target.id.name()));
+                    outcome.absorb(created_entry(&target.id.name(), "target.created", created)?);
                 }
-                Ok(Outcome {
-                    response: summary,
-                    changes,
-                    events,
-                })
+                for set in &plan.data_sets {
+                    let created = store::insert_data_set(connection, set).await?;
+                    outcome.absorb(created_entry(&set.id.name(), "data_set.created", created)?);
+                }
+                Ok(outcome)
             },
         )
         .await
@@ -433,6 +447,7 @@ impl IndicatorBook {
             elements: self.store.all_elements().await?,
             indicators: self.store.all_indicators().await?,
             targets: self.store.all_targets().await?,
+            data_sets: self.store.all_data_sets().await?,
         })
     }
 
@@ -595,9 +610,14 @@ impl IndicatorBook {
                         )));
                     }
                 }
-                Ok(self.value_for(context, id, need).await?.1)
+                let element = self.value_for(context, id, need).await?.1;
+                let sets = match review {
+                    Review::Submit => self.store.data_sets_holding(&element.code).await?,
+                    _ => Vec::new(),
+                };
+                Ok((element, sets))
             },
-            async |connection, element: DataElement| {
+            async |connection, (element, sets): (DataElement, Vec<DataSet>)| {
                 let current = store::lock_value(connection, id)
                     .await?
                     .ok_or_else(|| PlatformError::NotFound(id.name()))?;
@@ -605,10 +625,12 @@ impl IndicatorBook {
                 let subject = &context.caller.subject;
                 let changed = match review {
                     Review::Submit => {
-                        let violations = check_value(&element, current.value, "value");
-                        if !violations.is_empty() {
-                            return Err(IndicatorsError::invalid(violations));
-                        }
+                        let mut violations = check_value(&element, current.value, "value");
+                        violations.extend(
+                            self.rules_failing_on(connection, &sets, &current, &element.code)
+                                .await?,
+                        );
+                        IndicatorsError::refuse_any(violations)?;
                         current.clone().submit(subject)?
                     }
                     Review::Approve => current.clone().approve(subject)?,
@@ -787,7 +809,7 @@ impl IndicatorBook {
                 .elements_by_code(&indicator.data_element_codes)
                 .await?,
             indicators: vec![indicator.clone()],
-            targets: Vec::new(),
+            ..Catalogue::default()
         };
         let figures = self
             .read_figures(&needs, &catalogue, Some(&units), scope.include_submitted)
@@ -876,16 +898,25 @@ impl IndicatorBook {
     }
 }
 
-fn catalogue_event(event_type: &'static str, resource: &str) -> NewEvent {
-    NewEvent {
-        event_type,
-        resource: resource.to_owned(),
-        payload: serde_json::Value::Null,
-    }
+/// A new catalogue entry as audited and published.
+pub(crate) fn created_entry<T: Serialize>(
+    name: &str,
+    event_type: &'static str,
+    created: T,
+) -> Result<Outcome<T>> {
+    Ok(Outcome {
+        changes: vec![Change::of(name, None::<&()>, Some(&created))?],
+        events: vec![NewEvent {
+            event_type,
+            resource: name.to_owned(),
+            payload: serde_json::Value::Null,
+        }],
+        response: created,
+    })
 }
 
 /// A value's change as audited and published.
-fn value_outcome(
+pub(crate) fn value_outcome(
     saved: DataValue,
     before: Option<DataValue>,
     action: ValueAction,

@@ -8,8 +8,9 @@ use fazhi_units_client::UnitId;
 
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
-    Aggregation, Comparator, DataElement, DataValue, Direction, Figure, Indicator, IndicatorValue,
-    PeriodType, Target, TargetId, TargetKind, TargetStatus, ValueState, ValueType,
+    Aggregation, Comparator, DataElement, DataSet, DataSetId, DataValue, Direction, Figure,
+    Indicator, IndicatorValue, PeriodType, ReturnState, ReturnStatus, Target, TargetId, TargetKind,
+    TargetStatus, ValidationRule, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -529,5 +530,104 @@ pub(super) fn unit_evaluation_to_proto(found: &UnitEvaluation, full: bool) -> pb
         } else {
             String::new()
         },
+    }
+}
+
+pub(super) fn data_set_from_proto(
+    id: DataSetId,
+    set: pb::DataSet,
+) -> Result<DataSet, tonic::Status> {
+    let mut violations = Vec::new();
+    let owner = UnitId::from_required_name("data_set.owner_unit", &set.owner_unit)
+        .map_err(|violation| violations.push(violation))
+        .ok();
+    let periods = period_type("data_set.period_type", set.period_type)
+        .map_err(|violation| violations.push(violation))
+        .ok();
+    if !set.reporting_group.is_empty() && !set.reporting_group.starts_with("unitGroups/") {
+        violations.push(FieldViolation::new(
+            "data_set.reporting_group",
+            "INVALID_NAME",
+            "data_set.reporting_group must look like unitGroups/{group}",
+            "data_set.reporting_group 须为 unitGroups/{group} 格式",
+        ));
+    }
+    let rules: Vec<Option<ValidationRule>> = set
+        .validation_rules
+        .into_iter()
+        .enumerate()
+        .map(|(index, rule)| {
+            comparator(
+                &format!("data_set.validation_rules[{index}].comparator"),
+                rule.comparator,
+            )
+            .map_err(|violation| violations.push(violation))
+            .ok()
+            .map(|comparator| ValidationRule {
+                display_name: rule.display_name,
+                left: rule.left,
+                comparator,
+                right: rule.right,
+            })
+        })
+        .collect();
+    let (Some(owner), Some(period_type), true) = (owner, periods, violations.is_empty()) else {
+        return Err(IndicatorsError::invalid(violations).into());
+    };
+    Ok(DataSet {
+        id,
+        code: set.code,
+        display_name: set.display_name,
+        period_type,
+        data_element_codes: set.data_element_codes,
+        owner_unit: owner.as_str().to_owned(),
+        reporting_group: optional(set.reporting_group),
+        due_days: set.due_days,
+        validation_rules: rules.into_iter().flatten().collect(),
+        revision: 1,
+        create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+    })
+}
+
+pub(super) fn data_set_to_proto(set: DataSet) -> pb::DataSet {
+    pb::DataSet {
+        name: set.id.name(),
+        code: set.code,
+        display_name: set.display_name,
+        period_type: period_type_to_proto(set.period_type),
+        data_element_codes: set.data_element_codes,
+        owner_unit: format!("units/{}", set.owner_unit),
+        reporting_group: set.reporting_group.unwrap_or_default(),
+        due_days: set.due_days,
+        validation_rules: set
+            .validation_rules
+            .into_iter()
+            .map(|rule| pb::ValidationRule {
+                display_name: rule.display_name,
+                left: rule.left,
+                comparator: comparator_to_proto(rule.comparator),
+                right: rule.right,
+            })
+            .collect(),
+        etag: aip::etag(set.revision),
+        create_time: Some(aip::timestamp(set.create_time)),
+    }
+}
+
+pub(super) fn return_to_proto(found: ReturnStatus) -> pb::DataSetReturn {
+    pb::DataSetReturn {
+        unit: format!("units/{}", found.unit),
+        state: (match found.state {
+            ReturnState::Missing => pb::ReturnState::Missing,
+            ReturnState::Incomplete => pb::ReturnState::Incomplete,
+            ReturnState::NotSubmitted => pb::ReturnState::NotSubmitted,
+            ReturnState::Submitted => pb::ReturnState::Submitted,
+            ReturnState::Approved => pb::ReturnState::Approved,
+        }) as i32,
+        elements_reported: i32::try_from(found.elements_reported).unwrap_or(i32::MAX),
+        missing_data_element_codes: found.missing_codes,
+        submit_time: found.submit_time.map(aip::timestamp),
+        late: found.late,
+        overdue: found.overdue,
     }
 }

@@ -14,7 +14,7 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{DataElementId, DataValueId, IndicatorId, TargetId};
+use crate::domain::{DataElementId, DataSetId, DataValueId, IndicatorId, TargetId};
 use crate::error::IndicatorsError;
 use crate::ingest::IngestSession;
 use crate::region::RegionQuery;
@@ -206,6 +206,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
             data_elements_created: count(summary.elements),
             indicators_created: count(summary.indicators),
             targets_created: count(summary.targets),
+            data_sets_created: count(summary.data_sets),
             unchanged: count(summary.unchanged),
         }))
     }
@@ -275,6 +276,120 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         Ok(Response::new(pb::ListTargetsResponse {
             targets: page.items.into_iter().map(target_to_proto).collect(),
             next_page_token: next_token(page.next, &owner),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set_id))]
+    async fn create_data_set(
+        &self,
+        request: Request<pb::CreateDataSetRequest>,
+    ) -> ApiResult<pb::CreateDataSetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = DataSetId::parse("data_set_id", &message.data_set_id).map_err(invalid)?;
+        let set = data_set_from_proto(id, message.data_set.unwrap_or_default())?;
+        let created = self.book.create_data_set(&context, set).await?;
+        Ok(Response::new(pb::CreateDataSetResponse {
+            data_set: Some(data_set_to_proto(created)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().name))]
+    async fn get_data_set(
+        &self,
+        request: Request<pb::GetDataSetRequest>,
+    ) -> ApiResult<pb::GetDataSetResponse> {
+        require_caller(&request)?;
+        let id = DataSetId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let set = self.book.get_data_set(&id).await?;
+        Ok(Response::new(pb::GetDataSetResponse {
+            data_set: Some(data_set_to_proto(set)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_data_sets(
+        &self,
+        request: Request<pb::ListDataSetsRequest>,
+    ) -> ApiResult<pb::ListDataSetsResponse> {
+        require_caller(&request)?;
+        let message = request.into_inner();
+        let size = page_size(message.page_size)?;
+        let after = page_token(&message.page_token, &"data_sets")?;
+        let page = self.book.list_data_sets(after, size).await?;
+        Ok(Response::new(pb::ListDataSetsResponse {
+            data_sets: page.items.into_iter().map(data_set_to_proto).collect(),
+            next_page_token: next_token(page.next, &"data_sets"),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set, unit = %request.get_ref().unit, period = %request.get_ref().period))]
+    async fn submit_return(
+        &self,
+        request: Request<pb::SubmitReturnRequest>,
+    ) -> ApiResult<pb::SubmitReturnResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = DataSetId::from_required_name("data_set", &message.data_set).map_err(invalid);
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
+        let (id, unit) = match (id, unit) {
+            (Ok(id), Ok(unit)) => (id, unit),
+            (Err(status), _) | (_, Err(status)) => return Err(status),
+        };
+        let values = self
+            .book
+            .submit_return(&context, &id, &unit, &message.period)
+            .await?;
+        Ok(Response::new(pb::SubmitReturnResponse {
+            data_values: values.into_iter().map(value_to_proto).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set, unit = %request.get_ref().unit, period = %request.get_ref().period))]
+    async fn list_returns(
+        &self,
+        request: Request<pb::ListReturnsRequest>,
+    ) -> ApiResult<pb::ListReturnsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let id = DataSetId::from_required_name("data_set", &message.data_set).map_err(invalid);
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
+        let (id, unit) = match (id, unit) {
+            (Ok(id), Ok(unit)) => (id, unit),
+            (Err(status), _) | (_, Err(status)) => return Err(status),
+        };
+        let size = page_size(message.page_size)?;
+        let query = (
+            &message.data_set,
+            &message.unit,
+            &message.period,
+            message.outstanding_only,
+        );
+        let after = page_token(&message.page_token, &query)?;
+        let found = self
+            .book
+            .list_returns(
+                &context,
+                &id,
+                &unit,
+                &message.period,
+                message.outstanding_only,
+                (after, size),
+            )
+            .await?;
+        let count = |count: usize| i32::try_from(count).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::ListReturnsResponse {
+            returns: found
+                .returns
+                .items
+                .into_iter()
+                .map(return_to_proto)
+                .collect(),
+            due_date: found.due_date.to_string(),
+            expected_count: count(found.expected),
+            on_time_count: count(found.on_time),
+            late_count: count(found.late),
+            next_page_token: next_token(found.returns.next, &query),
         }))
     }
 

@@ -158,7 +158,7 @@ pub fn check_data_element(element: &DataElement, prefix: &str) -> Vec<FieldViola
     violations
 }
 
-fn check_display_name(field: &str, name: &str, violations: &mut Vec<FieldViolation>) {
+pub(super) fn check_display_name(field: &str, name: &str, violations: &mut Vec<FieldViolation>) {
     if name.trim().is_empty() {
         violations.push(FieldViolation::required(field));
     } else if name.chars().count() > MAX_NAME_CHARS {
@@ -250,6 +250,7 @@ pub struct Catalogue {
     pub elements: Vec<DataElement>,
     pub indicators: Vec<Indicator>,
     pub targets: Vec<super::target::Target>,
+    pub data_sets: Vec<super::dataset::DataSet>,
 }
 
 impl Catalogue {

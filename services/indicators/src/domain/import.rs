@@ -5,6 +5,7 @@
 use fazhi_platform::error::FieldViolation;
 
 use super::catalogue::{Catalogue, DataElement, Indicator, check_data_element, check_indicator};
+use super::dataset::{DataSet, check_data_set};
 use super::formula::Formula;
 use super::target::{Target, check_target};
 
@@ -14,6 +15,7 @@ pub struct CatalogueImport {
     pub elements: Vec<DataElement>,
     pub indicators: Vec<Indicator>,
     pub targets: Vec<Target>,
+    pub data_sets: Vec<DataSet>,
     pub unchanged: usize,
 }
 
@@ -158,6 +160,36 @@ pub fn plan_import(
     for (index, target) in new_targets {
         violations.extend(check_target(&target, &merged, &format!("targets[{index}]")));
         plan.targets.push(target);
+    }
+
+    for (index, set) in file.data_sets.into_iter().enumerate() {
+        let prefix = format!("data_sets[{index}]");
+        let normal = |set: DataSet| DataSet {
+            revision: 0,
+            create_time: epoch,
+            ..set
+        };
+        if let Some(current) = existing
+            .data_sets
+            .iter()
+            .find(|current| current.id == set.id)
+        {
+            if same(current, &set, normal) {
+                plan.unchanged += 1;
+            } else {
+                violations.push(changed(prefix, set.id.name()));
+            }
+            continue;
+        }
+        violations.extend(check_data_set(&set, &merged, &prefix));
+        if merged.data_sets.iter().any(|other| other.id == set.id) {
+            violations.push(duplicate(format!("{prefix}.id"), "id", set.id.as_str()));
+        }
+        if merged.data_sets.iter().any(|other| other.code == set.code) {
+            violations.push(duplicate(format!("{prefix}.code"), "code", &set.code));
+        }
+        merged.data_sets.push(set.clone());
+        plan.data_sets.push(set);
     }
     if violations.is_empty() {
         Ok(plan)

@@ -1,6 +1,7 @@
 //! The indicators context's rules; no tonic, no sqlx.
 
 mod catalogue;
+mod dataset;
 mod evaluation;
 mod formula;
 mod import;
@@ -11,6 +12,10 @@ mod value;
 pub use catalogue::{
     Aggregation, Catalogue, DataElement, DataElementId, Direction, Indicator, IndicatorId,
     ValueType, check_code, check_data_element, check_indicator,
+};
+pub use dataset::{
+    DataSet, DataSetId, ReturnState, ReturnStatus, ReturnValue, ValidationRule, check_data_set,
+    return_status, rule_breaches,
 };
 pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
 pub use formula::{Formula, Reference};

@@ -2,12 +2,14 @@
 //! through [`Store`] on the pool; writes are functions on the connection of the transaction that
 //! [`fazhi_platform::mutation::run`] opened.
 
+mod dataset;
 mod element;
 mod indicator;
 mod ingest;
 mod target;
 mod value;
 
+pub use dataset::{insert_data_set, unit_period_values};
 pub use element::insert_element;
 pub use indicator::insert_indicator;
 pub use ingest::{Applied, IngestRow, ingest};

@@ -9,7 +9,7 @@ use super::{Store, parsed};
 use crate::domain::{DataElementId, DataValue, DataValueId, Period, ValueAction, ValueState};
 use crate::error::{IndicatorsError, Result};
 
-const VALUE_COLUMNS: &str =
+pub(super) const VALUE_COLUMNS: &str =
     "id, data_element_id, unit_id, period, period_start, category_option, value,
         comment, state, reason, update_subject, revision, update_time";
 
@@ -17,7 +17,7 @@ const VALUE_COLUMNS: &str =
 pub type ValueCursor = (String, NaiveDate, String, String);
 
 #[derive(sqlx::FromRow)]
-struct ValueRow {
+pub(super) struct ValueRow {
     id: String,
     data_element_id: String,
     unit_id: String,

@@ -63,9 +63,10 @@ async fn a_catalogue_file_loads_whole_or_not_at_all_and_exports_back() {
             first.data_elements_created,
             first.indicators_created,
             first.targets_created,
+            first.data_sets_created,
             first.unchanged
         ),
-        (11, 7, 9, 0)
+        (11, 7, 9, 3, 0)
     );
     let again = app
         .client
@@ -73,11 +74,13 @@ async fn a_catalogue_file_loads_whole_or_not_at_all_and_exports_back() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((again.targets_created, again.unchanged), (0, 27));
+    assert_eq!((again.targets_created, again.unchanged), (0, 30));
 
     // A changed entry and a new broken one refuse the whole file; the new good one is not written.
-    let changed = DEMO.replace("value: 50}", "value: 60}")
-        + "  - {id: extra, display_name: x, indicator: nothing, owner_unit: ningguo, kind: trend}\n";
+    let changed = DEMO.replace("value: 50}", "value: 60}").replace(
+        "# 报表",
+        "  - {id: extra, display_name: x, indicator: nothing, owner_unit: ningguo, kind: trend}\n# 报表",
+    );
     let refused = app
         .client
         .import_catalogue(with_token(import(&changed, ""), &admin))
@@ -125,9 +128,10 @@ async fn a_catalogue_file_loads_whole_or_not_at_all_and_exports_back() {
         (
             loaded.data_elements_created,
             loaded.indicators_created,
-            loaded.targets_created
+            loaded.targets_created,
+            loaded.data_sets_created
         ),
-        (11, 7, 9)
+        (11, 7, 9, 3)
     );
     let admin = fresh.admin.clone();
     let exported_again = fresh
