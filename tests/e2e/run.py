@@ -340,6 +340,42 @@ def main():
                 metadata=auth("coordinator")).evaluation.status for target in targets}
             assert {indicators_pb2.TARGET_STATUS_MET, indicators_pb2.TARGET_STATUS_NOT_MET} <= statuses, statuses
 
+        def submit_a_return_and_chase_the_rest():
+            def report(element, value):
+                indicators.ReportDataValue(indicators_service_pb2.ReportDataValueRequest(
+                    data_element=f"dataElements/{element}", unit="units/ng-sfj", period="2026", value=value),
+                    metadata=auth("unit staff"))
+
+            def submit():
+                return indicators.SubmitReturn(indicators_service_pb2.SubmitReturnRequest(
+                    data_set="dataSets/litigation", unit="units/ng-sfj", period="2026"),
+                    metadata=auth("unit staff"))
+
+            report("lawsuits", 2)
+            report("concluded-lawsuits", 3)
+            report("lost-lawsuits", 0)
+            try:
+                submit()
+                raise AssertionError("3 concluded of 2 lawsuits was accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+                bad = error_details_pb2.BadRequest()
+                assert any(detail.Unpack(bad) for detail in rpc_status.from_call(error).details)
+                assert [(v.field, v.reason) for v in bad.field_violations] == [
+                    ("dataSets/litigation.validation_rules[0]", "VALIDATION_RULE_FAILED")], bad
+                assert "审结数不超过案件数" in bad.field_violations[0].localized_message.message, bad
+            report("concluded-lawsuits", 2)
+            values = submit().data_values
+            assert [value.state for value in values] == [indicators_pb2.DATA_VALUE_STATE_SUBMITTED] * 3, values
+            listed = indicators.ListReturns(indicators_service_pb2.ListReturnsRequest(
+                data_set="dataSets/litigation", unit="units/ningguo", period="2026"), metadata=auth("coordinator"))
+            assert listed.due_date == "2027-01-15" and listed.on_time_count == 1, listed
+            chased = indicators.ListReturns(indicators_service_pb2.ListReturnsRequest(
+                data_set="dataSets/litigation", unit="units/ningguo", period="2026", outstanding_only=True),
+                metadata=auth("coordinator")).returns
+            assert len(chased) == listed.expected_count - 1, chased
+            assert "units/ng-sfj" not in [found.unit for found in chased], chased
+
         def ingest_a_csv_file_twice():
             path = os.path.join(WORK, "court.csv")
             with open(path, "w", encoding="utf-8") as file:
@@ -379,6 +415,8 @@ def main():
                                ("coverage of the cascaded 科尔沁区 plan", coverage_of_the_cascaded_plan),
                                ("indicators: report, return, approve, evaluate the region",
                                 report_review_and_evaluate_a_region),
+                               ("indicators: a return refused by its rule, then submitted; the rest chased",
+                                submit_a_return_and_chase_the_rest),
                                ("fazhi indicators ingest: a CSV file, then again", ingest_a_csv_file_twice),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)

@@ -320,10 +320,11 @@ pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> an
         *states.entry(state.clone()).or_default() += 1;
     }
     println!(
-        "  demo indicators {} data elements, {} indicators, {} targets for 宁国市 ({} unchanged); {} values: {}",
+        "  demo indicators {} data elements, {} indicators, {} targets, {} data sets for 宁国市 ({} unchanged); {} values: {}",
         catalogue.data_elements_created,
         catalogue.indicators_created,
         catalogue.targets_created,
+        catalogue.data_sets_created,
         catalogue.unchanged,
         demo.values.len(),
         states
@@ -371,6 +372,43 @@ pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> an
         println!(
             "    宁国市 2024  {status:<14} {}: {}",
             target.display_name, evaluation.explanation
+        );
+    }
+    // The 催报 view: the demo values were entered after the 2024 returns fell due.
+    let data_sets = client
+        .list_data_sets(authorized(
+            pb::ListDataSetsRequest {
+                page_size: 100,
+                page_token: String::new(),
+            },
+            &coordinator,
+        )?)
+        .await?
+        .into_inner()
+        .data_sets;
+    for data_set in data_sets {
+        let returns = client
+            .list_returns(authorized(
+                pb::ListReturnsRequest {
+                    data_set: data_set.name.clone(),
+                    unit: "units/ningguo".to_owned(),
+                    period: "2024".to_owned(),
+                    page_size: 500,
+                    ..Default::default()
+                },
+                &coordinator,
+            )?)
+            .await?
+            .into_inner();
+        let outstanding = returns.expected_count - returns.on_time_count - returns.late_count;
+        println!(
+            "    宁国市 2024  报表 {} (due {}): {} units report it, {} on time, {} late, {} outstanding",
+            data_set.display_name,
+            returns.due_date,
+            returns.expected_count,
+            returns.on_time_count,
+            returns.late_count,
+            outstanding
         );
     }
     Ok(())
