@@ -376,6 +376,32 @@ def main():
             assert len(chased) == listed.expected_count - 1, chased
             assert "units/ng-sfj" not in [found.unit for found in chased], chased
 
+        def fill_in_a_data_entry_form():
+            import openpyxl
+            path = os.path.join(WORK, "form.xlsx")
+            env = dict(os.environ, FAZHI_ENDPOINT=f"http://127.0.0.1:{port}", FAZHI_TOKEN=tokens["unit staff"])
+            made = subprocess.run([binary, "indicators", "form", "court-appearances", "ng-sfj", "2026", "-o", path],
+                                  env=env, capture_output=True, text=True, timeout=60)
+            assert made.returncode == 0, made
+            workbook = openpyxl.load_workbook(path)
+            sheet = workbook["填报表"]
+            assert sheet["A1"].value == "行政机关负责人出庭应诉情况(2026)", sheet["A1"].value
+            filled = {("hearings", ""): 6, ("appearances", ""): 4, ("appearances", "涉及重大公共利益"): 1}
+            for row in sheet.iter_rows(min_row=4):
+                key = (row[7].value, row[8].value or "")
+                if key in filled:
+                    row[4].value = filled[key]
+            workbook.save(path)
+            command = [binary, "indicators", "ingest", path]
+            first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+            assert first.returncode == 0 and "3 accepted, 0 unchanged, 0 rejected" in first.stdout, first
+            again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+            assert "0 accepted, 3 unchanged, 0 rejected" in again.stdout, again
+            values = indicators.ListDataValues(indicators_service_pb2.ListDataValuesRequest(
+                unit="units/ng-sfj", period="2026"), metadata=auth("unit staff")).data_values
+            found = {(value.data_element, value.category_option): value.value for value in values}
+            assert found[("dataElements/hearings", "")] == 6 and found[("dataElements/appearances", "")] == 4, found
+
         def ingest_a_csv_file_twice():
             path = os.path.join(WORK, "court.csv")
             with open(path, "w", encoding="utf-8") as file:
@@ -417,6 +443,8 @@ def main():
                                 report_review_and_evaluate_a_region),
                                ("indicators: a return refused by its rule, then submitted; the rest chased",
                                 submit_a_return_and_chase_the_rest),
+                               ("a data-entry form exported, filled in with openpyxl, ingested twice",
+                                fill_in_a_data_entry_form),
                                ("fazhi indicators ingest: a CSV file, then again", ingest_a_csv_file_twice),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)

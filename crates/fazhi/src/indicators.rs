@@ -29,18 +29,34 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Streams values from a CSV file (header: external_id, data_element, unit, period,
-    /// category_option, value, comment) through IngestDataValues; prints the rejected rows with
-    /// their line and reasons, and fails when any was rejected.
+    /// Streams values through IngestDataValues from a CSV file (header: external_id,
+    /// data_element, unit, period, category_option, value, comment) or a filled-in data-entry
+    /// form (`.xlsx`, from `fazhi indicators form`); prints the rejected rows with their place and
+    /// reasons, and fails when any was rejected.
     Ingest {
         file: PathBuf,
         /// The sending system, e.g. `court-case-system`: with each row's external_id, what makes
-        /// a re-run recognise the rows it sent before.
+        /// a re-run recognise the rows it sent before. Required for CSV; a form's rows come from
+        /// `data-entry-form`.
         #[arg(long)]
-        source: String,
+        source: Option<String>,
         /// Submit the values for review; otherwise they are drafts.
         #[arg(long)]
         submit: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Writes the data-entry form (XLSX) of a data set for a unit and period, with the unit's
+    /// current values, to be filled in and read back with `fazhi indicators ingest`.
+    Form {
+        /// The data set's id, e.g. `litigation`.
+        data_set: String,
+        /// The unit's id, e.g. `ng-sfj`.
+        unit: String,
+        period: String,
+        /// Where to write it; by default the file name the server gives, in this folder.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -88,6 +104,31 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             submit,
             server,
         } => ingest(&file, source, submit, &server).await,
+        Command::Form {
+            data_set,
+            unit,
+            period,
+            output,
+            server,
+        } => {
+            let form = client(&server)
+                .await?
+                .export_data_entry_form(authorized(
+                    pb::ExportDataEntryFormRequest {
+                        data_set: named("dataSets", &data_set),
+                        unit: named("units", &unit),
+                        period,
+                    },
+                    &server.token,
+                )?)
+                .await?
+                .into_inner();
+            let path = output.unwrap_or_else(|| PathBuf::from(&form.file_name));
+            std::fs::write(&path, &form.content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}", path.display());
+            Ok(())
+        }
         Command::Export { server } => {
             let content = client(&server)
                 .await?
@@ -127,12 +168,8 @@ fn named(collection: &str, text: &str) -> String {
 /// Rows per request message.
 const ROWS_PER_MESSAGE: usize = 5_000;
 
-async fn ingest(
-    file: &std::path::Path,
-    source: String,
-    submit: bool,
-    server: &ServerArgs,
-) -> anyhow::Result<()> {
+/// The rows of a CSV file, and the line of the file the first row is on.
+fn csv_rows(file: &std::path::Path) -> anyhow::Result<Vec<pb::IngestRow>> {
     let mut reader =
         csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut rows = Vec::new();
@@ -149,6 +186,59 @@ async fn ingest(
             comment: record.comment,
         });
     }
+    Ok(rows)
+}
+
+/// The filled-in rows of a data-entry form; cells that are not numbers are printed and counted.
+fn form_rows(file: &std::path::Path) -> anyhow::Result<(Vec<pb::IngestRow>, usize)> {
+    let content = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let form = fazhi_indicators::form::read(&content).map_err(|violations| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            violations
+                .iter()
+                .map(|violation| violation.message.zh.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    for problem in &form.problems {
+        eprintln!("{}: {}", problem.field, problem.message.zh);
+    }
+    let rows = form
+        .rows
+        .into_iter()
+        .map(|row| pb::IngestRow {
+            external_id: row.external_id,
+            data_element: row.data_element,
+            unit: row.unit,
+            period: row.period,
+            category_option: row.category_option,
+            value: row.value,
+            comment: row.comment,
+        })
+        .collect();
+    Ok((rows, form.problems.len()))
+}
+
+async fn ingest(
+    file: &std::path::Path,
+    source: Option<String>,
+    submit: bool,
+    server: &ServerArgs,
+) -> anyhow::Result<()> {
+    let is_form = file
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("xlsx"));
+    let (rows, unreadable, source) = if is_form {
+        let (rows, unreadable) = form_rows(file)?;
+        let source = source.unwrap_or_else(|| fazhi_indicators::form::SOURCE.to_owned());
+        (rows, unreadable, source)
+    } else {
+        let source = source.context("--source is required for a CSV file")?;
+        (csv_rows(file)?, 0, source)
+    };
     let messages: Vec<pb::IngestDataValuesRequest> = rows
         .chunks(ROWS_PER_MESSAGE)
         .enumerate()
@@ -185,16 +275,18 @@ async fn ingest(
                             )
                         })
                         .collect();
-                    eprintln!(
-                        "line {} ({}): {}",
-                        result.index + 2,
-                        result.external_id,
-                        reasons.join("; ")
-                    );
+                    // A CSV row by its line (after the header), a form's by what it names.
+                    let place = if is_form {
+                        String::new()
+                    } else {
+                        format!("line {} ", result.index + 2)
+                    };
+                    eprintln!("{place}({}): {}", result.external_id, reasons.join("; "));
                 }
             }
         }
     }
+    rejected += unreadable;
     println!("{accepted} accepted, {unchanged} unchanged, {rejected} rejected");
     if rejected > 0 {
         anyhow::bail!("{rejected} rows were rejected");

@@ -251,6 +251,62 @@ impl IndicatorBook {
         Ok(rule_breaches(sets, Some(code), &rule_inputs(&values)))
     }
 
+    /// The data-entry form of a data set for a unit and period, with its file name: the unit's
+    /// staff or coordinators.
+    pub async fn data_entry_form(
+        &self,
+        context: &CallContext,
+        id: &DataSetId,
+        unit: &UnitId,
+        period_text: &str,
+    ) -> Result<(Vec<u8>, String)> {
+        let decision = self.authorize(context, unit, Need::WorkFor).await;
+        self.audit_read_refusal(context, &unit.name(), decision)
+            .await?;
+        let set = self.data_set_named("data_set", id).await?;
+        let period = Self::period_for(&set, period_text)?;
+        let unit_name = self
+            .units()
+            .display_name(context, unit)
+            .await?
+            .unwrap_or_else(|| unit.as_str().to_owned());
+        let elements = self
+            .store()
+            .elements_by_code(&set.data_element_codes)
+            .await?;
+        let mut connection = self.store().pool().acquire().await?;
+        let values = store::unit_period_values(
+            &mut connection,
+            &set.data_element_codes,
+            unit.as_str(),
+            period_text,
+            false,
+        )
+        .await?;
+        drop(connection);
+        let file_name = format!("{}-{unit_name}-{period_text}.xlsx", set.display_name);
+        let unit_id = unit.as_str().to_owned();
+        let period_id = period_text.to_owned();
+        // Building the workbook is CPU work: off the async runtime.
+        let content = tokio::task::spawn_blocking(move || {
+            crate::form::write(
+                &crate::form::FormFor {
+                    data_set: &set,
+                    unit: &unit_id,
+                    unit_name: &unit_name,
+                    period: &period_id,
+                    due_date: set.due_date(&period),
+                },
+                &elements,
+                &values,
+            )
+        })
+        .await
+        .map_err(|error| PlatformError::Internal(format!("form writer failed: {error}")))?
+        .map_err(|error| PlatformError::Internal(format!("form not writable: {error}")))?;
+        Ok((content, file_name))
+    }
+
     /// The returns of every unit of a region that reports a data set, for a period: what is
     /// missing, late, overdue. Those who may read the region.
     pub async fn list_returns(

@@ -8,6 +8,7 @@ pub mod catalogue_file;
 pub mod datasets;
 pub mod domain;
 pub mod error;
+pub mod form;
 pub mod ingest;
 pub mod region;
 pub mod service;

@@ -92,6 +92,16 @@ fn scope(
     }
 }
 
+/// A request's data set and unit names, both checked.
+fn data_set_and_unit(data_set: &str, unit: &str) -> Result<(DataSetId, UnitId), Status> {
+    let id = DataSetId::from_required_name("data_set", data_set).map_err(invalid);
+    let unit = UnitId::from_required_name("unit", unit).map_err(invalid);
+    match (id, unit) {
+        (Ok(id), Ok(unit)) => Ok((id, unit)),
+        (Err(status), _) | (_, Err(status)) => Err(status),
+    }
+}
+
 #[tonic::async_trait]
 impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     #[tracing::instrument(skip_all, fields(data_element = %request.get_ref().data_element_id))]
@@ -330,12 +340,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     ) -> ApiResult<pb::SubmitReturnResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
-        let id = DataSetId::from_required_name("data_set", &message.data_set).map_err(invalid);
-        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
-        let (id, unit) = match (id, unit) {
-            (Ok(id), Ok(unit)) => (id, unit),
-            (Err(status), _) | (_, Err(status)) => return Err(status),
-        };
+        let (id, unit) = data_set_and_unit(&message.data_set, &message.unit)?;
         let values = self
             .book
             .submit_return(&context, &id, &unit, &message.period)
@@ -346,18 +351,31 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set, unit = %request.get_ref().unit, period = %request.get_ref().period))]
+    async fn export_data_entry_form(
+        &self,
+        request: Request<pb::ExportDataEntryFormRequest>,
+    ) -> ApiResult<pb::ExportDataEntryFormResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let (id, unit) = data_set_and_unit(&message.data_set, &message.unit)?;
+        let (content, file_name) = self
+            .book
+            .data_entry_form(&context, &id, &unit, &message.period)
+            .await?;
+        Ok(Response::new(pb::ExportDataEntryFormResponse {
+            content,
+            file_name,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set, unit = %request.get_ref().unit, period = %request.get_ref().period))]
     async fn list_returns(
         &self,
         request: Request<pb::ListReturnsRequest>,
     ) -> ApiResult<pb::ListReturnsResponse> {
         let context = read_context(&request)?;
         let message = request.into_inner();
-        let id = DataSetId::from_required_name("data_set", &message.data_set).map_err(invalid);
-        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
-        let (id, unit) = match (id, unit) {
-            (Ok(id), Ok(unit)) => (id, unit),
-            (Err(status), _) | (_, Err(status)) => return Err(status),
-        };
+        let (id, unit) = data_set_and_unit(&message.data_set, &message.unit)?;
         let size = page_size(message.page_size)?;
         let query = (
             &message.data_set,

@@ -247,6 +247,40 @@ async fn a_return_passes_its_rules_is_submitted_whole_and_is_chased_until_it_is(
     assert!(expected > 3, "{listed:?}");
     assert_eq!(listed.returns.len() as i32, expected);
 
+    // The data-entry form: locked values are shown but not read back; open ones are.
+    let form = |unit: &str, token: &str| {
+        let mut client = app.client.clone();
+        let request = with_token(
+            pb::ExportDataEntryFormRequest {
+                data_set: "dataSets/litigation".to_owned(),
+                unit: format!("units/{unit}"),
+                period: "2026".to_owned(),
+            },
+            token,
+        );
+        async move { client.export_data_entry_form(request).await }
+    };
+    let submitted_form = form("ng-sfj", &staff).await.unwrap().into_inner();
+    assert_eq!(submitted_form.file_name, "行政诉讼案件情况-宁国市司法局-2026.xlsx");
+    let read = fazhi_indicators::form::read(&submitted_form.content).unwrap();
+    assert_eq!(
+        (read.data_set.as_str(), read.unit.as_str(), read.period.as_str()),
+        ("litigation", "ng-sfj", "2026")
+    );
+    assert!(read.rows.is_empty(), "submitted values are locked");
+    let open_form = form("ng-rsj", &admin).await.unwrap().into_inner();
+    let read = fazhi_indicators::form::read(&open_form.content).unwrap();
+    let rows: Vec<(&str, &str, f64)> = read
+        .rows
+        .iter()
+        .map(|row| (row.data_element.as_str(), row.unit.as_str(), row.value))
+        .collect();
+    assert_eq!(rows, [("dataElements/lawsuits", "units/ng-rsj", 2.0)]);
+    assert_eq!(
+        form("ng-rsj", &staff).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
+    );
+
     // The 催报 list, a page at a time: every outstanding unit once, ng-sfj not among them.
     let mut chased = Vec::new();
     let mut token = String::new();
