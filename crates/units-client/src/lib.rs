@@ -120,7 +120,9 @@ impl UnitsClient {
             .map_err(|error| UnitsClientError::Unavailable(format!("bad endpoint: {error}")))?
             .connect_lazy();
         Ok(Self {
-            client: UnitsServiceClient::with_interceptor(channel, TraceContextInterceptor),
+            // A BASIC page of 50,000 descendants is ~4 MiB; the servers send up to 16 MiB.
+            client: UnitsServiceClient::with_interceptor(channel, TraceContextInterceptor)
+                .max_decoding_message_size(16 << 20),
         })
     }
 
@@ -267,8 +269,9 @@ impl UnitsClient {
                         name: unit.name(),
                         as_of: as_of.to_string(),
                         max_depth: 0,
-                        page_size: 5000,
+                        page_size: 50_000,
                         page_token,
+                        view: units::UnitView::Basic as i32,
                     },
                     context,
                 )?)

@@ -3,6 +3,7 @@
 //! runtime.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
@@ -12,6 +13,10 @@ use fazhi_units_client::{UnitId, UnitsClientError};
 use crate::domain::{Evaluation, Period, Target, TargetId, evaluate, needs};
 use crate::error::{IndicatorsError, Result};
 use crate::service::IndicatorBook;
+
+/// Verdicts per page sent, and how many pages may wait for the caller.
+pub const PAGE_SIZE: usize = 1000;
+const PAGES_AHEAD: usize = 4;
 
 /// One unit's verdict on one target.
 #[derive(Debug, Clone)]
@@ -31,12 +36,13 @@ pub struct RegionQuery {
 }
 
 impl IndicatorBook {
-    /// Every applying target for every unit of the region: its coordinators and viewers.
+    /// Every applying target for every unit of the region, in pages as they are judged (in no
+    /// particular order): its coordinators and viewers.
     pub async fn evaluate_region(
         &self,
         context: &CallContext,
         query: RegionQuery,
-    ) -> Result<Vec<UnitEvaluation>> {
+    ) -> Result<tokio::sync::mpsc::Receiver<Vec<UnitEvaluation>>> {
         let access = match self.units().access(context, &query.region).await {
             Err(UnitsClientError::NotFound(_)) => Err(PlatformError::PermissionDenied.into()),
             other => other.map_err(IndicatorsError::from),
@@ -99,8 +105,10 @@ impl IndicatorBook {
             chosen.push((target.id.clone(), applying));
         }
         let period = query.period;
+        let (pages, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
         // Judging every unit is CPU work: off the async runtime, so no other call waits for it,
-        // and spread over the machine's cores.
+        // spread over the machine's cores, and sent a page at a time as it is done, so the
+        // first verdicts travel while the last are judged.
         tokio::task::spawn_blocking(move || {
             let by_id: HashMap<&TargetId, _> = catalogue
                 .targets
@@ -112,14 +120,15 @@ impl IndicatorBook {
                 .filter_map(|(id, applying)| by_id.get(id).map(|target| (*target, applying)))
                 .flat_map(|(target, applying)| applying.iter().map(move |unit| (target, unit)))
                 .collect();
+            let work: Vec<_> = work.chunks(PAGE_SIZE).collect();
+            let next = AtomicUsize::new(0);
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            let chunk = work.len().div_ceil(threads).max(1);
             std::thread::scope(|scope| {
-                let judged: Vec<_> = work
-                    .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(|| {
-                            part.iter()
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        while let Some(page) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let judged = page
+                                .iter()
                                 .map(|(target, unit)| UnitEvaluation {
                                     unit: (*unit).clone(),
                                     evaluation: evaluate(
@@ -130,19 +139,16 @@ impl IndicatorBook {
                                         &period,
                                     ),
                                 })
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                judged
-                    .into_iter()
-                    .flat_map(|handle| handle.join().unwrap_or_default())
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(|error| {
-            PlatformError::Internal(format!("region evaluation failed: {error}")).into()
-        })
+                                .collect();
+                            // The caller went away: stop judging.
+                            if pages.blocking_send(judged).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        Ok(receiver)
     }
 }

@@ -10,6 +10,7 @@ use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
 use fazhi_units_client::{Access, UnitId, UnitsClient, UnitsClientError};
+use futures::TryStreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
@@ -751,41 +752,45 @@ impl IndicatorBook {
             }
             wanted
         });
-        let code_of: std::collections::HashMap<&str, &str> = elements
+        // What each element (by its position in `ids`) is read for.
+        let needs_at: Vec<Vec<&FigureNeed>> = ids
             .iter()
-            .map(|element| (element.id.as_str(), element.code.as_str()))
+            .map(|id| {
+                let code = elements
+                    .iter()
+                    .find(|element| element.id.as_str() == *id)
+                    .map_or("", |element| element.code.as_str());
+                needs.iter().filter(|need| need.0 == code).collect()
+            })
             .collect();
         // One statement for every element, option and window; each row then goes to every
         // need whose window holds its period (a month counts for its quarter and its year).
-        let rows = self
-            .store
-            .figures(
-                &ids,
-                &options,
-                wanted_units.as_deref(),
-                (first, last),
-                states,
-            )
-            .await?;
-        let mut needs_of: std::collections::HashMap<&str, Vec<&FigureNeed>> =
-            std::collections::HashMap::new();
-        for need in needs {
-            needs_of.entry(need.0.as_str()).or_default().push(need);
-        }
-        for row in rows {
-            let Some(code) = code_of.get(row.data_element_id.as_str()) else {
+        let mut rows = self.store.figures(
+            &ids,
+            &options,
+            wanted_units.as_deref(),
+            (first, last),
+            states,
+        );
+        while let Some(row) = rows.try_next().await? {
+            let position = |index: i32| usize::try_from(index - 1).ok();
+            let (Some(candidates), Some(option)) = (
+                position(row.element).and_then(|at| needs_at.get(at)),
+                position(row.option).and_then(|at| options.get(at)),
+            ) else {
                 continue;
             };
-            let Some(candidates) = needs_of.get(code) else {
-                continue;
+            let state = if row.approved {
+                ValueState::Approved
+            } else {
+                ValueState::Submitted
             };
-            for need in candidates.iter().filter(|(need_code, option, window)| {
-                need_code == code
-                    && *option == row.category_option
+            for need in candidates.iter().filter(|(_, need_option, window)| {
+                need_option == option
                     && window.start <= row.period_start
                     && row.period_end <= window.end
             }) {
-                figures.add(need, &row.unit_id, row.value, &row.state);
+                figures.add(need, &row.unit_id, row.value, state);
             }
         }
         Ok(figures)

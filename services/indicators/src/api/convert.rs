@@ -398,13 +398,17 @@ pub(super) fn revision_to_proto(row: RevisionRow) -> pb::DataValueRevision {
 
 fn figure_to_proto(figure: Figure) -> pb::EvaluationInput {
     pb::EvaluationInput {
-        data_element_code: figure.reference.code,
-        category_option: figure.reference.option.unwrap_or_default(),
+        data_element_code: figure.reference.code.clone(),
+        category_option: figure.reference.option.clone().unwrap_or_default(),
         period: figure.period.id(),
         value_count: i32::try_from(figure.value_count).unwrap_or(i32::MAX),
         unit_count: i32::try_from(figure.unit_count).unwrap_or(i32::MAX),
         value: figure.value,
-        states: figure.states,
+        states: figure
+            .states
+            .iter()
+            .map(|state| state.as_str().to_owned())
+            .collect(),
     }
 }
 

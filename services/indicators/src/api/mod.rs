@@ -708,7 +708,7 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let full = message.view == pb::EvaluationView::Full as i32;
-        let evaluations = self
+        let mut pages = self
             .book
             .evaluate_region(
                 &context,
@@ -721,18 +721,17 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                 },
             )
             .await?;
-        let pages: Vec<Result<pb::EvaluateRegionResponse, Status>> = evaluations
-            .chunks(1000)
-            .map(|page| {
-                Ok(pb::EvaluateRegionResponse {
+        let responses = async_stream::stream! {
+            while let Some(page) = pages.recv().await {
+                yield Ok(pb::EvaluateRegionResponse {
                     evaluations: page
                         .iter()
                         .map(|evaluation| unit_evaluation_to_proto(evaluation, full))
                         .collect(),
-                })
-            })
-            .collect();
-        Ok(Response::new(Box::pin(futures::stream::iter(pages))))
+                });
+            }
+        };
+        Ok(Response::new(Box::pin(responses)))
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;

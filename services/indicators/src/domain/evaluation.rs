@@ -3,34 +3,38 @@
 //! ([`evaluate`]) — one unit, or a region as a ratio of sums. No I/O: the service reads, this
 //! decides, for one unit or for every unit of a province alike.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::catalogue::{Catalogue, DataElement, Indicator};
 use super::formula::{Formula, Reference};
 use super::period::Period;
 use super::target::{
     Figure, IndicatorValue, Target, TargetId, TargetKind, TargetStatus, Verdict, combine, compare,
-    indicator_value, judge, not_applicable, without_value,
+    indicator_value, indicator_value_of, judge, not_applicable, without_value,
 };
+use super::value::{StateSet, ValueState};
 
 /// A figure to read: an element (by code) and category option (`""`: the total) over a window.
 pub type FigureNeed = (String, String, Period);
 
-/// Per unit, the values read in period order, and the states they were in.
-type UnitValues = HashMap<String, (Vec<f64>, Vec<&'static str>)>;
+/// Per unit (by its number in [`Figures`]), the values read in period order — one or two
+/// without allocating — and the states they were in.
+type UnitValues = HashMap<u32, (smallvec::SmallVec<[f64; 2]>, StateSet)>;
+
+/// What one element's figure came to over a set of units.
+#[derive(Default)]
+struct Read {
+    value: Option<f64>,
+    value_count: usize,
+    unit_count: usize,
+    states: StateSet,
+}
 
 /// An indicator's formula for one option (`None`: as written), parsed, with what it reads.
-type ParsedFormula = (Option<String>, Formula, Vec<Reference>);
-
-/// A state's stable text, as the figures keep it.
-fn state_text(state: &str) -> &'static str {
-    match state {
-        "approved" => "approved",
-        "submitted" => "submitted",
-        "returned" => "returned",
-        _ => "draft",
-    }
-}
+type ParsedFormula = (Option<String>, Formula, Vec<Arc<Reference>>);
 
 /// A target's verdict, with the indicator values read and a composite's or quota's parts.
 #[derive(Debug, Clone)]
@@ -49,6 +53,8 @@ pub struct Evaluation {
 pub struct Figures {
     elements: HashMap<String, DataElement>,
     values: HashMap<String, HashMap<String, HashMap<Period, UnitValues>>>,
+    /// Each unit read, numbered: a unit's id is kept once, not once per figure.
+    unit_numbers: HashMap<String, u32>,
     /// Whether verdicts carry their explanation (a batch that sends only statuses skips it).
     pub detailed: bool,
     /// Per indicator id, per option (`None`: as written).
@@ -61,7 +67,7 @@ impl Figures {
         let mut formulas = HashMap::new();
         let mut parse = |indicator: &Indicator, option: Option<&str>| {
             let formula = formula_of(indicator, option);
-            let references = formula.references();
+            let references = formula.references().into_iter().map(Arc::new).collect();
             formulas
                 .entry(indicator.id.as_str().to_owned())
                 .or_insert_with(Vec::new)
@@ -90,6 +96,7 @@ impl Figures {
                 .map(|element| (element.code.clone(), element.clone()))
                 .collect(),
             values: HashMap::new(),
+            unit_numbers: HashMap::new(),
             detailed: true,
             formulas,
         }
@@ -105,10 +112,18 @@ impl Figures {
         (code, option, window): &FigureNeed,
         unit: &str,
         value: f64,
-        state: &str,
+        state: ValueState,
     ) {
-        // Looked up before inserted: a value read for a known element, option, window and unit
-        // (the usual case) costs no allocation.
+        let number = match self.unit_numbers.get(unit) {
+            Some(number) => *number,
+            None => {
+                let number = u32::try_from(self.unit_numbers.len()).unwrap_or(u32::MAX);
+                self.unit_numbers.insert(unit.to_owned(), number);
+                number
+            }
+        };
+        // Looked up before inserted: a value read for a known element, option and window (the
+        // usual case) costs no allocation.
         if !self.values.contains_key(code) {
             self.values.insert(code.clone(), HashMap::new());
         }
@@ -121,23 +136,31 @@ impl Figures {
         let Some(windows) = options.get_mut(option) else {
             return;
         };
-        let units = windows.entry(*window).or_default();
-        if !units.contains_key(unit) {
-            units.insert(unit.to_owned(), (Vec::new(), Vec::new()));
-        }
-        let Some((values, states)) = units.get_mut(unit) else {
-            return;
-        };
+        let (values, states) = windows
+            .entry(*window)
+            .or_default()
+            .entry(number)
+            .or_default();
         values.push(value);
-        let state = state_text(state);
-        if !states.contains(&state) {
-            states.push(state);
-        }
+        states.insert(state);
     }
 
     /// An element's figure over `units`: per unit over the periods in the window, then over the
     /// units, as the element says (a central element's own value, whatever the units).
-    pub fn figure(&self, reference: &Reference, window: &Period, units: &[String]) -> Figure {
+    pub fn figure(&self, reference: &Arc<Reference>, window: &Period, units: &[String]) -> Figure {
+        let read = self.read(reference, window, units);
+        Figure {
+            reference: Arc::clone(reference),
+            period: *window,
+            value: read.value,
+            value_count: read.value_count,
+            unit_count: read.unit_count,
+            states: read.states,
+        }
+    }
+
+    /// What [`Self::figure`] reads, without the record of it.
+    fn read(&self, reference: &Reference, window: &Period, units: &[String]) -> Read {
         let element = self.elements.get(&reference.code);
         let found = self
             .values
@@ -150,30 +173,32 @@ impl Figures {
         } else {
             units
         };
-        let (mut unit_values, mut value_count, mut states) = (Vec::new(), 0, Vec::<String>::new());
-        if let (Some(element), Some(found)) = (element, found) {
-            for unit in units {
-                let Some((values, value_states)) = found.get(unit) else {
-                    continue;
-                };
-                value_count += values.len();
-                for state in value_states {
-                    if !states.iter().any(|known| known == state) {
-                        states.push((*state).to_owned());
-                    }
-                }
-                unit_values.extend(element.period_aggregation.combine(values));
-            }
+        let mut read = Read::default();
+        let (Some(element), Some(found)) = (element, found) else {
+            return read;
+        };
+        let mut per_unit = units
+            .iter()
+            .filter_map(|unit| self.unit_numbers.get(unit))
+            .filter_map(|number| found.get(number))
+            .filter_map(|(values, states)| {
+                read.value_count += values.len();
+                read.states = read.states.union(*states);
+                element.period_aggregation.combine(values)
+            });
+        let over_units = element.aggregation.over_units();
+        // One unit (a region's units judged one by one) needs no list of the units' values.
+        if let [_] = units {
+            let value = per_unit.next();
+            drop(per_unit);
+            read.unit_count = usize::from(value.is_some());
+            read.value = value.and_then(|value| over_units.combine(&[value]));
+        } else {
+            let values: Vec<f64> = per_unit.collect();
+            read.unit_count = values.len();
+            read.value = over_units.combine(&values);
         }
-        Figure {
-            reference: reference.clone(),
-            period: *window,
-            value: element
-                .and_then(|element| element.aggregation.over_units().combine(&unit_values)),
-            value_count,
-            unit_count: unit_values.len(),
-            states,
-        }
+        read
     }
 
     /// An indicator's value over `units` for `period` (for one category option, for a quota).
@@ -194,11 +219,19 @@ impl Figures {
             Some((_, formula, references)) => (formula, references),
             None => {
                 let formula = formula_of(indicator, option);
-                let references = formula.references();
+                let references = formula.references().into_iter().map(Arc::new).collect();
                 parsed = (formula, references);
                 (&parsed.0, &parsed.1)
             }
         };
+        if !self.detailed {
+            // The value alone: no record of each figure for an explanation no one reads.
+            let value_of = |reference: &Reference| {
+                window(period, reference.periods_back)
+                    .and_then(|window| self.read(reference, &window, units).value)
+            };
+            return indicator_value_of(indicator, formula, period, &value_of);
+        }
         let figures = references
             .iter()
             .filter_map(|reference| {
@@ -386,11 +419,11 @@ pub fn evaluate(
             }
             let reference = match kind {
                 TargetKind::Reference { reference_code, .. } => Some(figures.figure(
-                    &Reference {
+                    &Arc::new(Reference {
                         code: reference_code.clone(),
                         option: None,
                         periods_back: 0,
-                    },
+                    }),
                     period,
                     units,
                 )),

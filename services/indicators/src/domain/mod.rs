@@ -27,6 +27,6 @@ pub use target::{
     not_applicable, without_value,
 };
 pub use value::{
-    DataValue, DataValueId, MAX_COMMENT_CHARS, ValueAction, ValueInput, ValueRefusal, ValueState,
-    check_input, check_value, report,
+    DataValue, DataValueId, MAX_COMMENT_CHARS, StateSet, ValueAction, ValueInput, ValueRefusal,
+    ValueState, check_input, check_value, report,
 };

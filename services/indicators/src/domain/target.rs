@@ -109,12 +109,13 @@ impl Explanation {
 /// One figure read: an element over the units and periods counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
-    pub reference: Reference,
+    /// Shared with the parsed formula it came from: a figure costs no copy of its names.
+    pub reference: std::sync::Arc<Reference>,
     pub period: Period,
     pub value: Option<f64>,
     pub value_count: usize,
     pub unit_count: usize,
-    pub states: Vec<String>,
+    pub states: super::value::StateSet,
 }
 
 /// An indicator's value for a period, with the figures it was made of.
@@ -146,10 +147,30 @@ pub fn indicator_value(
     let outcome = formula.evaluate(&|reference| {
         figures
             .iter()
-            .find(|figure| &figure.reference == reference)
+            .find(|figure| figure.reference.as_ref() == reference)
             .and_then(|figure| figure.value)
     });
-    let (value, explanation) = match &outcome {
+    valued(indicator, period, &outcome, figures)
+}
+
+/// An indicator's value alone, each figure's value answered by `figure` (a batch that sends no
+/// explanation keeps no record of the figures).
+pub fn indicator_value_of(
+    indicator: &Indicator,
+    formula: &Formula,
+    period: &Period,
+    figure: &impl Fn(&Reference) -> Option<f64>,
+) -> IndicatorValue {
+    valued(indicator, period, &formula.evaluate(figure), Vec::new())
+}
+
+fn valued(
+    indicator: &Indicator,
+    period: &Period,
+    outcome: &Outcome,
+    figures: Vec<Figure>,
+) -> IndicatorValue {
+    let (value, explanation) = match outcome {
         Outcome::Value(value) => (Some(value * indicator.factor), Explanation::default()),
         Outcome::Undefined => (
             None,
@@ -637,16 +658,16 @@ mod tests {
 
     fn figure(code: &str, periods_back: u32, value: Option<f64>) -> Figure {
         Figure {
-            reference: Reference {
+            reference: std::sync::Arc::new(Reference {
                 code: code.into(),
                 option: None,
                 periods_back,
-            },
+            }),
             period: Period::parse("2024").expect("period"),
             value,
             value_count: usize::from(value.is_some()),
             unit_count: usize::from(value.is_some()),
-            states: vec!["approved".into()],
+            states: crate::domain::StateSet::of(&[crate::domain::ValueState::Approved]),
         }
     }
 

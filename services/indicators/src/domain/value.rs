@@ -38,6 +38,41 @@ fazhi_platform::string_enum!(
     }
 );
 
+/// Which review states the values behind a figure were in: a set of [`ValueState`], copied
+/// without allocating.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateSet(u8);
+
+impl StateSet {
+    pub fn of(states: &[ValueState]) -> Self {
+        let mut set = Self::default();
+        for state in states {
+            set.insert(*state);
+        }
+        set
+    }
+
+    pub fn insert(&mut self, state: ValueState) {
+        self.0 |= 1 << state as u8;
+    }
+
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Approved first, as people read them.
+    pub fn iter(self) -> impl Iterator<Item = ValueState> {
+        [
+            ValueState::Approved,
+            ValueState::Submitted,
+            ValueState::Returned,
+            ValueState::Draft,
+        ]
+        .into_iter()
+        .filter(move |state| self.0 & (1 << *state as u8) != 0)
+    }
+}
+
 /// Longest comment and reason accepted.
 pub const MAX_COMMENT_CHARS: usize = 2000;
 

@@ -65,16 +65,18 @@ pub struct ValueKey<'a> {
     pub category_option: &'a str,
 }
 
-/// One reported value as evaluation reads it.
+/// One reported value as evaluation reads it: its element and option as positions (from 1) in
+/// the lists asked for, so a row decodes one string, not four.
 #[derive(Debug, sqlx::FromRow)]
 pub struct FigureRow {
-    pub data_element_id: String,
-    pub category_option: String,
+    pub element: i32,
+    pub option: i32,
     pub unit_id: String,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
     pub value: f64,
-    pub state: String,
+    /// Approved; otherwise submitted (the only other state evaluation counts).
+    pub approved: bool,
 }
 
 /// One change of a value, as listed.
@@ -179,26 +181,35 @@ impl Store {
     }
 
     /// The values of these elements and options for these units (`""`: central; `None`: every
-    /// unit) inside the
-    /// days `first`..=`last`, in the states counted, by unit and period.
+    /// unit) inside the days `first`..=`last`, in the states counted, in period order (each
+    /// unit's values in the order [`crate::domain::Aggregation::Last`] needs: ordering by unit
+    /// too would sort by text); as they arrive, so that decoding them overlaps with the database
+    /// producing them.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "figures", units = units.map_or(0, <[&str]>::len)))]
-    pub async fn figures(
-        &self,
-        data_elements: &[&str],
-        options: &[&str],
-        units: Option<&[&str]>,
+    pub fn figures<'a>(
+        &'a self,
+        data_elements: &'a [&'a str],
+        options: &'a [&'a str],
+        units: Option<&'a [&'a str]>,
         (first, last): (NaiveDate, NaiveDate),
-        states: &[&str],
-    ) -> Result<Vec<FigureRow>> {
+        states: &'a [&'a str],
+    ) -> futures::stream::BoxStream<'a, Result<FigureRow>> {
+        use futures::{StreamExt, TryStreamExt};
         // The unit filter, when there is one, as a bound array: with none the statement has no
         // such condition at all, so each keeps a plan of its own.
         let sql = format!(
-            "SELECT data_element_id, category_option, unit_id, period_start, period_end, value, state
+            "SELECT array_position($1::text[], data_element_id) AS element,
+                    array_position($2::text[], category_option) AS option,
+                    unit_id, period_start, period_end, value, state = 'approved' AS approved
              FROM indicators.data_values
              WHERE data_element_id = ANY($1) AND category_option = ANY($2) AND period_start >= $3
                AND period_end <= $4 AND state = ANY($5) {}
-             ORDER BY unit_id, period_start",
-            if units.is_some() { "AND unit_id = ANY($6)" } else { "" }
+             ORDER BY period_start",
+            if units.is_some() {
+                "AND unit_id = ANY($6)"
+            } else {
+                ""
+            }
         );
         let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(data_elements)
@@ -210,7 +221,10 @@ impl Store {
             Some(units) => query.bind(units),
             None => query,
         };
-        Ok(query.fetch_all(self.pool()).await?)
+        query
+            .fetch(self.pool())
+            .map_err(IndicatorsError::from)
+            .boxed()
     }
 }
 

@@ -261,10 +261,17 @@ async fn a_return_passes_its_rules_is_submitted_whole_and_is_chased_until_it_is(
         async move { client.export_data_entry_form(request).await }
     };
     let submitted_form = form("ng-sfj", &staff).await.unwrap().into_inner();
-    assert_eq!(submitted_form.file_name, "行政诉讼案件情况-宁国市司法局-2026.xlsx");
+    assert_eq!(
+        submitted_form.file_name,
+        "行政诉讼案件情况-宁国市司法局-2026.xlsx"
+    );
     let read = fazhi_indicators::form::read(&submitted_form.content).unwrap();
     assert_eq!(
-        (read.data_set.as_str(), read.unit.as_str(), read.period.as_str()),
+        (
+            read.data_set.as_str(),
+            read.unit.as_str(),
+            read.period.as_str()
+        ),
         ("litigation", "ng-sfj", "2026")
     );
     assert!(read.rows.is_empty(), "submitted values are locked");

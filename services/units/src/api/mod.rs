@@ -215,8 +215,9 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             )));
         }
         let as_of = date("as_of", &message.as_of)?;
-        let query = (&message.name, &message.as_of, message.max_depth);
-        let size = page_size(message.page_size, 1000, 5000)?;
+        let basic = message.view == pb::UnitView::Basic as i32;
+        let query = (&message.name, &message.as_of, message.max_depth, basic);
+        let size = page_size(message.page_size, 1000, if basic { 50_000 } else { 5000 })?;
         let after = decode_token(&message.page_token, &query)?;
         let page = self
             .registry
@@ -226,7 +227,19 @@ impl pb::units_service_server::UnitsService for UnitsApi {
             units: page
                 .items
                 .into_iter()
-                .map(|found| unit_to_proto(found.unit))
+                .map(|found| {
+                    let unit = unit_to_proto(found.unit);
+                    if basic {
+                        pb::Unit {
+                            name: unit.name,
+                            display_name: unit.display_name,
+                            parent: unit.parent,
+                            ..Default::default()
+                        }
+                    } else {
+                        unit
+                    }
+                })
                 .collect(),
             next_page_token: page
                 .next

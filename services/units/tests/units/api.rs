@@ -511,6 +511,45 @@ async fn hierarchy_and_group_expansion() {
         app.descendants("units/anhui", "", 0).await.len(),
         1 + 1 + 18 + 14
     );
+    // The BASIC view: the tree and nothing else, in pages larger than FULL allows.
+    let list = |view: pb::UnitView, page_size: i32| pb::ListUnitDescendantsRequest {
+        name: "units/anhui".to_owned(),
+        page_size,
+        view: view as i32,
+        ..Default::default()
+    };
+    let basic = app
+        .client
+        .list_unit_descendants(with_token(list(pb::UnitView::Basic, 50_000), &app.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    assert_eq!(basic.len(), 1 + 1 + 18 + 14);
+    let sfj = basic
+        .iter()
+        .find(|unit| unit.name == "units/ng-sfj")
+        .unwrap();
+    assert_eq!(
+        (
+            sfj.display_name.as_str(),
+            sfj.parent.as_str(),
+            sfj.tags.len()
+        ),
+        ("宁国市司法局", "units/ningguo", 0)
+    );
+    let full = app
+        .client
+        .list_unit_descendants(with_token(list(pb::UnitView::Full, 0), &app.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .units;
+    let sfj = full
+        .iter()
+        .find(|unit| unit.name == "units/ng-sfj")
+        .unwrap();
+    assert_eq!(sfj.tags, ["law_enforcement"]);
 
     let townships = app
         .expand("unitGroups/townships", "units/ningguo", "")
