@@ -72,12 +72,13 @@ async fn main() {
         .and_then(|text| text.parse().ok())
         .unwrap_or(1_000_000);
     let province = Province::STANDARD;
+    // Every part bound: `..` would drop the units database at once, and the units service with it.
     let common::Bench {
+        _units_database,
         database,
         server,
         admin,
         unit_count,
-        ..
     } = common::start(province).await;
     let mut client = IndicatorsServiceClient::new(server.channel.clone());
     client
