@@ -210,6 +210,7 @@ pub fn read(content: &[u8]) -> Result<Catalogue, Vec<FieldViolation>> {
             kind: record.kind,
             revision: 1,
             create_time: creation,
+            delete_time: None,
         });
     }
     for (index, record) in file.data_sets.into_iter().enumerate() {
@@ -240,6 +241,7 @@ pub fn read(content: &[u8]) -> Result<Catalogue, Vec<FieldViolation>> {
             validation_rules: record.validation_rules,
             revision: 1,
             create_time: creation,
+            delete_time: None,
         });
     }
     if violations.is_empty() {

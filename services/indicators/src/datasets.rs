@@ -11,8 +11,8 @@ use fazhi_platform::mutation::Outcome;
 use fazhi_units_client::UnitId;
 
 use crate::domain::{
-    DataSet, DataSetId, DataValue, Period, ReturnStatus, ValueAction, ValueState, check_data_set,
-    check_value, return_status, rule_breaches,
+    Catalogue, DataSet, DataSetChanges, DataSetId, DataValue, Period, ReturnStatus, ValueAction,
+    ValueState, check_data_set, check_value, return_status, rule_breaches,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::service::{IndicatorBook, Need, period_of, unknown, value_outcome};
@@ -49,6 +49,64 @@ impl IndicatorBook {
         .await
     }
 
+    /// Changes a data set's name, elements, reporting group, due days or rules: coordinators of
+    /// its owner unit. Returns already submitted keep their values; rules apply from now on.
+    pub async fn update_data_set(
+        &self,
+        context: &CallContext,
+        id: &DataSetId,
+        etag: &str,
+        changes: DataSetChanges,
+    ) -> Result<DataSet> {
+        self.change_data_set(
+            context,
+            (id, etag, "data_set.updated"),
+            |current, catalogue| {
+                let next = current.changed(changes);
+                IndicatorsError::refuse_any(check_data_set(&next, catalogue, "data_set"))?;
+                Ok(next)
+            },
+        )
+        .await
+    }
+
+    /// Soft-deletes a data set: no more returns are asked for; its values stay. Coordinators of
+    /// its owner unit.
+    pub async fn delete_data_set(
+        &self,
+        context: &CallContext,
+        id: &DataSetId,
+        etag: &str,
+    ) -> Result<DataSet> {
+        let now = context.clock.now();
+        self.change_data_set(context, (id, etag, "data_set.deleted"), |current, _| {
+            Ok(DataSet {
+                delete_time: Some(now),
+                ..current.clone()
+            })
+        })
+        .await
+    }
+
+    async fn change_data_set(
+        &self,
+        context: &CallContext,
+        (id, etag, event_type): (&DataSetId, &str, &'static str),
+        change: impl FnOnce(&DataSet, &Catalogue) -> Result<DataSet>,
+    ) -> Result<DataSet> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, event_type),
+            async || self.store().get_data_set(id).await,
+            change,
+            (
+                async |connection| store::lock_data_set(connection, id).await,
+                async |connection, next| store::save_data_set(connection, next).await,
+            ),
+        )
+        .await
+    }
+
     pub async fn get_data_set(&self, id: &DataSetId) -> Result<DataSet> {
         self.store().get_data_set(id).await
     }
@@ -67,6 +125,7 @@ impl IndicatorBook {
             Err(IndicatorsError::Platform(PlatformError::NotFound(_))) => {
                 Err(unknown(field, &id.name()))
             }
+            Ok(set) if set.delete_time.is_some() => Err(unknown(field, &id.name())),
             other => other,
         }
     }

@@ -21,6 +21,8 @@ pub enum IndicatorsError {
     ValueLocked(ValueState),
     #[error("the value is {} and cannot take this step", .0.as_str())]
     ValueWrongState(ValueState),
+    #[error("{0} is a part of {1}, which is not deleted")]
+    TargetInUse(String, String),
 }
 
 fazhi_platform::service_error!(IndicatorsError, ERROR_DOMAIN);
@@ -76,6 +78,12 @@ impl DescribeError for IndicatorsError {
                 "VALUE_WRONG_STATE",
                 self.to_string(),
                 format!("该数据{},不能执行此操作", state_word(*state)),
+            ),
+            Self::TargetInUse(part, whole) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "TARGET_IN_USE",
+                self.to_string(),
+                format!("{part} 是 {whole} 的组成部分,须先删除或修改 {whole}"),
             ),
             Self::UnitsRejected(message) => ErrorDescription::new(
                 Code::InvalidArgument,

@@ -19,9 +19,9 @@ use crate::catalogue_file;
 use crate::domain::{
     Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
     Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period,
-    Target, TargetId, ValueAction, ValueInput, ValueState, check_data_element, check_indicator,
-    check_input, check_target, check_value, evaluate, indicator_needs, needs, not_applicable,
-    plan_import,
+    Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput, ValueState,
+    check_data_element, check_indicator, check_input, check_target, check_value, evaluate,
+    indicator_needs, needs, not_applicable, plan_import,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
@@ -369,6 +369,128 @@ impl IndicatorBook {
                 IndicatorsError::refuse_any(check(&self.catalogue().await?))
             },
             async |connection, ()| created_entry(name, event_type, insert(connection).await?),
+        )
+        .await
+    }
+
+    /// Changes (or soft-deletes) an entry a region owns: the current entry read, the caller
+    /// checked as a coordinator of its owner, `change` applied and checked against the
+    /// catalogue; then, locked, its etag checked and the change saved as its next revision.
+    pub(crate) async fn change_owned<T: OwnedEntry>(
+        &self,
+        context: &CallContext,
+        (name, etag, event_type): (&str, &str, &'static str),
+        load: impl AsyncFnOnce() -> Result<T>,
+        change: impl FnOnce(&T, &Catalogue) -> Result<T>,
+        (lock, save): (
+            impl AsyncFnOnce(&mut PgConnection) -> Result<Option<T>>,
+            impl AsyncFnOnce(&mut PgConnection, &T) -> Result<T>,
+        ),
+    ) -> Result<T> {
+        self.mutate(
+            context,
+            name,
+            async || {
+                let current = load().await?;
+                if current.deleted() {
+                    return Err(PlatformError::NotFound(name.to_owned()).into());
+                }
+                self.authorize(
+                    context,
+                    &UnitId::from_trusted(current.owner().to_owned()),
+                    Need::Coordinate,
+                )
+                .await?;
+                let next = change(&current, &self.catalogue().await?)?;
+                Ok((current.revision(), next))
+            },
+            async |connection, (read_revision, next): (i64, T)| {
+                let locked = lock(connection)
+                    .await?
+                    .ok_or_else(|| PlatformError::NotFound(name.to_owned()))?;
+                check_etag(etag, locked.revision())?;
+                // Changed since it was checked: the caller retries on what is there now.
+                if locked.revision() != read_revision {
+                    return Err(PlatformError::Conflict.into());
+                }
+                let saved = save(connection, &next).await?;
+                Ok(Outcome {
+                    changes: vec![Change::of(name, Some(&locked), Some(&saved))?],
+                    events: vec![NewEvent {
+                        event_type,
+                        resource: name.to_owned(),
+                        payload: serde_json::Value::Null,
+                    }],
+                    response: saved,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Changes a target's name, group, periods or kind: coordinators of its owner unit.
+    pub async fn update_target(
+        &self,
+        context: &CallContext,
+        id: &TargetId,
+        etag: &str,
+        changes: TargetChanges,
+    ) -> Result<Target> {
+        self.change_target(
+            context,
+            (id, etag, "target.updated"),
+            |current, catalogue| {
+                let next = current.changed(changes);
+                IndicatorsError::refuse_any(check_target(&next, catalogue, "target"))?;
+                Ok(next)
+            },
+        )
+        .await
+    }
+
+    /// Soft-deletes a target, unless a composite target that is not deleted has it as a part:
+    /// coordinators of its owner unit.
+    pub async fn delete_target(
+        &self,
+        context: &CallContext,
+        id: &TargetId,
+        etag: &str,
+    ) -> Result<Target> {
+        let now = context.clock.now();
+        self.change_target(
+            context,
+            (id, etag, "target.deleted"),
+            |current, catalogue| {
+                if let Some(whole) = catalogue.targets.iter().find(|whole| {
+                    matches!(&whole.kind, TargetKind::AllOf(parts) | TargetKind::AnyOf(parts)
+                    if parts.contains(id))
+                }) {
+                    return Err(IndicatorsError::TargetInUse(id.name(), whole.id.name()));
+                }
+                Ok(Target {
+                    delete_time: Some(now),
+                    ..current.clone()
+                })
+            },
+        )
+        .await
+    }
+
+    async fn change_target(
+        &self,
+        context: &CallContext,
+        (id, etag, event_type): (&TargetId, &str, &'static str),
+        change: impl FnOnce(&Target, &Catalogue) -> Result<Target>,
+    ) -> Result<Target> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, event_type),
+            async || self.store.get_target(id).await,
+            change,
+            (
+                async |connection| store::lock_target(connection, id).await,
+                async |connection, next| store::save_target(connection, next).await,
+            ),
         )
         .await
     }
@@ -834,6 +956,9 @@ impl IndicatorBook {
             .audit_read_refusal(context, &id.name(), decision)
             .await?;
         let target = self.store.get_target(id).await?;
+        if target.delete_time.is_some() {
+            return Err(PlatformError::NotFound(id.name()).into());
+        }
         let not_applicable_to = |zh: String, en: String| Evaluation {
             target: target.id.clone(),
             category_option: None,
@@ -900,6 +1025,41 @@ impl IndicatorBook {
             .into_iter()
             .map(|unit| unit.as_str().to_owned())
             .collect())
+    }
+}
+
+/// A catalogue entry a region owns and changes: a target, a data set.
+pub(crate) trait OwnedEntry: Clone + Serialize + DeserializeOwned {
+    fn owner(&self) -> &str;
+    fn revision(&self) -> i64;
+    fn deleted(&self) -> bool;
+}
+
+impl OwnedEntry for Target {
+    fn owner(&self) -> &str {
+        &self.owner_unit
+    }
+
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    fn deleted(&self) -> bool {
+        self.delete_time.is_some()
+    }
+}
+
+impl OwnedEntry for DataSet {
+    fn owner(&self) -> &str {
+        &self.owner_unit
+    }
+
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    fn deleted(&self) -> bool {
+        self.delete_time.is_some()
     }
 }
 

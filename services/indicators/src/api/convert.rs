@@ -8,9 +8,9 @@ use fazhi_units_client::UnitId;
 
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
-    Aggregation, Comparator, DataElement, DataSet, DataSetId, DataValue, Direction, Figure,
-    Indicator, IndicatorValue, PeriodType, ReturnState, ReturnStatus, Target, TargetId, TargetKind,
-    TargetStatus, ValidationRule, ValueState, ValueType,
+    Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
+    Figure, Indicator, IndicatorValue, PeriodType, ReturnState, ReturnStatus, Target,
+    TargetChanges, TargetId, TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -290,14 +290,10 @@ pub(super) fn target_from_proto(id: TargetId, target: pb::Target) -> Result<Targ
             .map_err(|violation| violations.push(violation))
             .ok(),
     };
-    if !target.applies_to_group.is_empty() && !target.applies_to_group.starts_with("unitGroups/") {
-        violations.push(FieldViolation::new(
-            "target.applies_to_group",
-            "INVALID_NAME",
-            "target.applies_to_group must look like unitGroups/{group}",
-            "target.applies_to_group 须为 unitGroups/{group} 格式",
-        ));
-    }
+    let group = group_of("target.applies_to_group", target.applies_to_group)
+        .map_err(|violation| violations.push(violation))
+        .ok()
+        .flatten();
     let kind = target_kind(target.kind)
         .map_err(|found| violations.extend(found))
         .ok();
@@ -309,12 +305,13 @@ pub(super) fn target_from_proto(id: TargetId, target: pb::Target) -> Result<Targ
         display_name: target.display_name,
         indicator,
         owner_unit: owner.as_str().to_owned(),
-        applies_to_group: optional(target.applies_to_group),
+        applies_to_group: group,
         first_period: optional(target.first_period),
         last_period: optional(target.last_period),
         kind,
         revision: 1,
         create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        delete_time: None,
     })
 }
 
@@ -360,6 +357,7 @@ pub(super) fn target_to_proto(target: Target) -> pb::Target {
         }),
         etag: aip::etag(target.revision),
         create_time: Some(aip::timestamp(target.create_time)),
+        delete_time: target.delete_time.map(aip::timestamp),
     }
 }
 
@@ -548,33 +546,13 @@ pub(super) fn data_set_from_proto(
     let periods = period_type("data_set.period_type", set.period_type)
         .map_err(|violation| violations.push(violation))
         .ok();
-    if !set.reporting_group.is_empty() && !set.reporting_group.starts_with("unitGroups/") {
-        violations.push(FieldViolation::new(
-            "data_set.reporting_group",
-            "INVALID_NAME",
-            "data_set.reporting_group must look like unitGroups/{group}",
-            "data_set.reporting_group 须为 unitGroups/{group} 格式",
-        ));
-    }
-    let rules: Vec<Option<ValidationRule>> = set
-        .validation_rules
-        .into_iter()
-        .enumerate()
-        .map(|(index, rule)| {
-            comparator(
-                &format!("data_set.validation_rules[{index}].comparator"),
-                rule.comparator,
-            )
-            .map_err(|violation| violations.push(violation))
-            .ok()
-            .map(|comparator| ValidationRule {
-                display_name: rule.display_name,
-                left: rule.left,
-                comparator,
-                right: rule.right,
-            })
-        })
-        .collect();
+    let group = group_of("data_set.reporting_group", set.reporting_group)
+        .map_err(|violation| violations.push(violation))
+        .ok()
+        .flatten();
+    let rules = rules_from_proto(set.validation_rules)
+        .map_err(|found| violations.extend(found))
+        .unwrap_or_default();
     let (Some(owner), Some(period_type), true) = (owner, periods, violations.is_empty()) else {
         return Err(IndicatorsError::invalid(violations).into());
     };
@@ -585,11 +563,12 @@ pub(super) fn data_set_from_proto(
         period_type,
         data_element_codes: set.data_element_codes,
         owner_unit: owner.as_str().to_owned(),
-        reporting_group: optional(set.reporting_group),
+        reporting_group: group,
         due_days: set.due_days,
-        validation_rules: rules.into_iter().flatten().collect(),
+        validation_rules: rules,
         revision: 1,
         create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        delete_time: None,
     })
 }
 
@@ -615,6 +594,7 @@ pub(super) fn data_set_to_proto(set: DataSet) -> pb::DataSet {
             .collect(),
         etag: aip::etag(set.revision),
         create_time: Some(aip::timestamp(set.create_time)),
+        delete_time: set.delete_time.map(aip::timestamp),
     }
 }
 
@@ -634,4 +614,137 @@ pub(super) fn return_to_proto(found: ReturnStatus) -> pb::DataSetReturn {
         late: found.late,
         overdue: found.overdue,
     }
+}
+
+/// A unit group's name (`unitGroups/{group}`), or `None` when empty.
+fn group_of(field: &str, name: String) -> Result<Option<String>, FieldViolation> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if !name.starts_with("unitGroups/") {
+        return Err(FieldViolation::new(
+            field,
+            "INVALID_NAME",
+            format!("{field} must look like unitGroups/{{group}}"),
+            format!("{field} 须为 unitGroups/{{group}} 格式"),
+        ));
+    }
+    Ok(Some(name))
+}
+
+fn rules_from_proto(
+    rules: Vec<pb::ValidationRule>,
+) -> Result<Vec<ValidationRule>, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    let rules = rules
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, rule)| {
+            comparator(
+                &format!("data_set.validation_rules[{index}].comparator"),
+                rule.comparator,
+            )
+            .map_err(|violation| violations.push(violation))
+            .ok()
+            .map(|comparator| ValidationRule {
+                display_name: rule.display_name,
+                left: rule.left,
+                comparator,
+                right: rule.right,
+            })
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(rules)
+    } else {
+        Err(violations)
+    }
+}
+
+const TARGET_KINDS: [&str; 6] = [
+    "absolute",
+    "reference",
+    "trend",
+    "quota",
+    "all_of",
+    "any_of",
+];
+
+/// What an UpdateTarget asks to change: the fields its mask names, taken from `target`.
+pub(super) fn target_changes(
+    target: pb::Target,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<TargetChanges, tonic::Status> {
+    let allowed: Vec<&'static str> = [
+        "display_name",
+        "applies_to_group",
+        "first_period",
+        "last_period",
+    ]
+    .into_iter()
+    .chain(TARGET_KINDS)
+    .collect();
+    let paths = aip::update_mask(mask, &allowed).map_err(invalid)?;
+    let mut changes = TargetChanges::default();
+    let mut violations = Vec::new();
+    for path in paths {
+        match path {
+            "display_name" => changes.display_name = Some(target.display_name.clone()),
+            "applies_to_group" => {
+                match group_of("target.applies_to_group", target.applies_to_group.clone()) {
+                    Ok(group) => changes.applies_to_group = Some(group),
+                    Err(violation) => violations.push(violation),
+                }
+            }
+            "first_period" => changes.first_period = Some(optional(target.first_period.clone())),
+            "last_period" => changes.last_period = Some(optional(target.last_period.clone())),
+            _ => match target_kind(target.kind.clone()) {
+                Ok(kind) => changes.kind = Some(kind),
+                Err(found) => violations.extend(found),
+            },
+        }
+    }
+    IndicatorsError::refuse_any(violations)?;
+    Ok(changes)
+}
+
+/// What an UpdateDataSet asks to change: the fields its mask names, taken from `set`.
+pub(super) fn data_set_changes(
+    set: pb::DataSet,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<DataSetChanges, tonic::Status> {
+    let paths = aip::update_mask(
+        mask,
+        &[
+            "display_name",
+            "data_element_codes",
+            "reporting_group",
+            "due_days",
+            "validation_rules",
+        ],
+    )
+    .map_err(invalid)?;
+    let mut changes = DataSetChanges::default();
+    let mut violations = Vec::new();
+    for path in paths {
+        match path {
+            "display_name" => changes.display_name = Some(set.display_name.clone()),
+            "data_element_codes" => {
+                changes.data_element_codes = Some(set.data_element_codes.clone())
+            }
+            "reporting_group" => {
+                match group_of("data_set.reporting_group", set.reporting_group.clone()) {
+                    Ok(group) => changes.reporting_group = Some(group),
+                    Err(violation) => violations.push(violation),
+                }
+            }
+            "due_days" => changes.due_days = Some(set.due_days),
+            _ => match rules_from_proto(set.validation_rules.clone()) {
+                Ok(rules) => changes.validation_rules = Some(rules),
+                Err(found) => violations.extend(found),
+            },
+        }
+    }
+    IndicatorsError::refuse_any(violations)?;
+    Ok(changes)
 }

@@ -289,6 +289,78 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(target = ?request.get_ref().target.as_ref().map(|target| &target.name)))]
+    async fn update_target(
+        &self,
+        request: Request<pb::UpdateTargetRequest>,
+    ) -> ApiResult<pb::UpdateTargetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let target = message.target.unwrap_or_default();
+        let id = TargetId::from_required_name("target.name", &target.name).map_err(invalid)?;
+        let etag = target.etag.clone();
+        let changes = target_changes(target, message.update_mask.as_ref())?;
+        let updated = self
+            .book
+            .update_target(&context, &id, &etag, changes)
+            .await?;
+        Ok(Response::new(pb::UpdateTargetResponse {
+            target: Some(target_to_proto(updated)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(target = %request.get_ref().name))]
+    async fn delete_target(
+        &self,
+        request: Request<pb::DeleteTargetRequest>,
+    ) -> ApiResult<pb::DeleteTargetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let id = TargetId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let deleted = self
+            .book
+            .delete_target(&context, &id, &request.get_ref().etag)
+            .await?;
+        Ok(Response::new(pb::DeleteTargetResponse {
+            target: Some(target_to_proto(deleted)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = ?request.get_ref().data_set.as_ref().map(|set| &set.name)))]
+    async fn update_data_set(
+        &self,
+        request: Request<pb::UpdateDataSetRequest>,
+    ) -> ApiResult<pb::UpdateDataSetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let set = message.data_set.unwrap_or_default();
+        let id = DataSetId::from_required_name("data_set.name", &set.name).map_err(invalid)?;
+        let etag = set.etag.clone();
+        let changes = data_set_changes(set, message.update_mask.as_ref())?;
+        let updated = self
+            .book
+            .update_data_set(&context, &id, &etag, changes)
+            .await?;
+        Ok(Response::new(pb::UpdateDataSetResponse {
+            data_set: Some(data_set_to_proto(updated)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().name))]
+    async fn delete_data_set(
+        &self,
+        request: Request<pb::DeleteDataSetRequest>,
+    ) -> ApiResult<pb::DeleteDataSetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let id = DataSetId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let deleted = self
+            .book
+            .delete_data_set(&context, &id, &request.get_ref().etag)
+            .await?;
+        Ok(Response::new(pb::DeleteDataSetResponse {
+            data_set: Some(data_set_to_proto(deleted)),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(data_set = %request.get_ref().data_set_id))]
     async fn create_data_set(
         &self,

@@ -64,6 +64,8 @@ pub struct DataSet {
     pub validation_rules: Vec<ValidationRule>,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
+    /// Soft-deleted (AIP-164): out of lists and checks, still readable.
+    pub delete_time: Option<DateTime<Utc>>,
 }
 
 /// A relation a unit's values of one period must satisfy (e.g. 败诉案件数 ≤ 行政诉讼案件数).
@@ -82,7 +84,33 @@ fn china_date(time: DateTime<Utc>) -> NaiveDate {
     (time + TimeDelta::hours(8)).date_naive()
 }
 
+/// What an update changes in a data set; `None`: kept. Its code, period type and owner unit are
+/// fixed: returns already made are of them.
+#[derive(Debug, Clone, Default)]
+pub struct DataSetChanges {
+    pub display_name: Option<String>,
+    pub data_element_codes: Option<Vec<String>>,
+    pub reporting_group: Option<Option<String>>,
+    pub due_days: Option<i32>,
+    pub validation_rules: Option<Vec<ValidationRule>>,
+}
+
 impl DataSet {
+    /// This data set with `changes` made.
+    pub fn changed(&self, changes: DataSetChanges) -> Self {
+        let current = self.clone();
+        Self {
+            display_name: changes.display_name.unwrap_or(current.display_name),
+            data_element_codes: changes
+                .data_element_codes
+                .unwrap_or(current.data_element_codes),
+            reporting_group: changes.reporting_group.unwrap_or(current.reporting_group),
+            due_days: changes.due_days.unwrap_or(current.due_days),
+            validation_rules: changes.validation_rules.unwrap_or(current.validation_rules),
+            ..current
+        }
+    }
+
     /// The last day a return for `period` is on time.
     pub fn due_date(&self, period: &Period) -> NaiveDate {
         let days = Days::new(u64::from(self.due_days.unsigned_abs()));
@@ -444,6 +472,7 @@ mod tests {
             }],
             revision: 1,
             create_time: DateTime::<Utc>::MIN_UTC,
+            delete_time: None,
         };
         (set, catalogue)
     }

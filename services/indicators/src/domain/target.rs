@@ -79,9 +79,35 @@ pub struct Target {
     pub kind: TargetKind,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
+    /// Soft-deleted (AIP-164): out of lists and evaluation, still readable.
+    pub delete_time: Option<DateTime<Utc>>,
+}
+
+/// What an update changes in a target; `None`: kept. Its indicator and owner unit are fixed: a
+/// different one is a different target.
+#[derive(Debug, Clone, Default)]
+pub struct TargetChanges {
+    pub display_name: Option<String>,
+    pub applies_to_group: Option<Option<String>>,
+    pub first_period: Option<Option<String>>,
+    pub last_period: Option<Option<String>>,
+    pub kind: Option<TargetKind>,
 }
 
 impl Target {
+    /// This target with `changes` made.
+    pub fn changed(&self, changes: TargetChanges) -> Self {
+        let current = self.clone();
+        Self {
+            display_name: changes.display_name.unwrap_or(current.display_name),
+            applies_to_group: changes.applies_to_group.unwrap_or(current.applies_to_group),
+            first_period: changes.first_period.unwrap_or(current.first_period),
+            last_period: changes.last_period.unwrap_or(current.last_period),
+            kind: changes.kind.unwrap_or(current.kind),
+            ..current
+        }
+    }
+
     /// Whether `period` falls inside the target's first and last periods.
     pub fn in_force(&self, period: &Period) -> bool {
         let starts = |id: &Option<String>| id.as_deref().and_then(|id| Period::parse(id).ok());
@@ -653,6 +679,7 @@ mod tests {
             kind,
             revision: 1,
             create_time: DateTime::<Utc>::MIN_UTC,
+            delete_time: None,
         }
     }
 

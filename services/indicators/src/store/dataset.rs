@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::{IndicatorsError, Result};
 
 const SET_COLUMNS: &str = "id, code, display_name, period_type, data_element_codes, owner_unit_id,
-        reporting_group, due_days, validation_rules, revision, create_time";
+        reporting_group, due_days, validation_rules, revision, create_time, delete_time";
 
 #[derive(sqlx::FromRow)]
 struct SetRow {
@@ -28,6 +28,7 @@ struct SetRow {
     validation_rules: serde_json::Value,
     revision: i64,
     create_time: DateTime<Utc>,
+    delete_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<SetRow> for DataSet {
@@ -47,6 +48,7 @@ impl TryFrom<SetRow> for DataSet {
             due_days: row.due_days,
             revision: row.revision,
             create_time: row.create_time,
+            delete_time: row.delete_time,
         })
     }
 }
@@ -73,11 +75,11 @@ impl Store {
         .try_into()
     }
 
-    /// Every data set, by id.
+    /// Every live data set, by id.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_data_sets"))]
     pub async fn all_data_sets(&self) -> Result<Vec<DataSet>> {
         sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {SET_COLUMNS} FROM indicators.data_sets ORDER BY id"
+            "SELECT {SET_COLUMNS} FROM indicators.data_sets WHERE delete_time IS NULL ORDER BY id"
         )))
         .fetch_all(self.pool())
         .await?
@@ -86,12 +88,12 @@ impl Store {
         .collect()
     }
 
-    /// The data sets that hold an element.
+    /// The live data sets that hold an element.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "data_sets_holding"))]
     pub async fn data_sets_holding(&self, code: &str) -> Result<Vec<DataSet>> {
         sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {SET_COLUMNS} FROM indicators.data_sets
-             WHERE data_element_codes @> ARRAY[$1] ORDER BY id"
+             WHERE data_element_codes @> ARRAY[$1] AND delete_time IS NULL ORDER BY id"
         )))
         .bind(code)
         .fetch_all(self.pool())
@@ -101,7 +103,7 @@ impl Store {
         .collect()
     }
 
-    /// Data sets by id, after the id `after`.
+    /// Live data sets by id, after the id `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_data_sets"))]
     pub async fn list_data_sets(
         &self,
@@ -110,7 +112,7 @@ impl Store {
     ) -> Result<Page<DataSet, String>> {
         let items = sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {SET_COLUMNS} FROM indicators.data_sets
-             WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2"
+             WHERE ($1::text IS NULL OR id > $1) AND delete_time IS NULL ORDER BY id LIMIT $2"
         )))
         .bind(after)
         .bind(page_size + 1)
@@ -240,5 +242,44 @@ pub async fn insert_data_set(connection: &mut PgConnection, set: &DataSet) -> Re
             ],
         )
     })?
+    .try_into()
+}
+
+/// Locks a data set for a change; `None` when there is none.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_data_set"))]
+pub async fn lock_data_set(
+    connection: &mut PgConnection,
+    id: &DataSetId,
+) -> Result<Option<DataSet>> {
+    sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {SET_COLUMNS} FROM indicators.data_sets WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(DataSet::try_from)
+    .transpose()
+}
+
+/// Saves a locked data set's changed fields (or its deletion) as its next revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_data_set"))]
+pub async fn save_data_set(connection: &mut PgConnection, set: &DataSet) -> Result<DataSet> {
+    let rules = fazhi_platform::mutation::to_json(&set.validation_rules)?;
+    sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE indicators.data_sets
+         SET display_name = $2, data_element_codes = $3, reporting_group = $4, due_days = $5,
+             validation_rules = $6, delete_time = $7, revision = revision + 1
+         WHERE id = $1
+         RETURNING {SET_COLUMNS}"
+    )))
+    .bind(set.id.as_str())
+    .bind(&set.display_name)
+    .bind(&set.data_element_codes)
+    .bind(&set.reporting_group)
+    .bind(set.due_days)
+    .bind(rules)
+    .bind(set.delete_time)
+    .fetch_one(connection)
+    .await?
     .try_into()
 }

@@ -9,11 +9,11 @@ mod ingest;
 mod target;
 mod value;
 
-pub use dataset::{insert_data_set, unit_period_values};
+pub use dataset::{insert_data_set, lock_data_set, save_data_set, unit_period_values};
 pub use element::insert_element;
 pub use indicator::insert_indicator;
 pub use ingest::{Applied, IngestRow, ingest};
-pub use target::insert_target;
+pub use target::{insert_target, lock_target, save_target};
 pub use value::{
     FigureRow, RevisionRow, ValueCursor, ValueKey, insert_value, lock_value, lock_value_by_key,
     update_value,

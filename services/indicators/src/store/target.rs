@@ -10,7 +10,7 @@ use crate::domain::{IndicatorId, Target, TargetId};
 use crate::error::{IndicatorsError, Result};
 
 const TARGET_COLUMNS: &str = "id, display_name, indicator_id, owner_unit_id, applies_to_group,
-        first_period, last_period, kind, revision, create_time";
+        first_period, last_period, kind, revision, create_time, delete_time";
 
 #[derive(sqlx::FromRow)]
 struct TargetRow {
@@ -24,6 +24,7 @@ struct TargetRow {
     kind: serde_json::Value,
     revision: i64,
     create_time: DateTime<Utc>,
+    delete_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<TargetRow> for Target {
@@ -41,6 +42,7 @@ impl TryFrom<TargetRow> for Target {
             last_period: row.last_period,
             revision: row.revision,
             create_time: row.create_time,
+            delete_time: row.delete_time,
         })
     }
 }
@@ -65,11 +67,11 @@ impl Store {
         .transpose()
     }
 
-    /// Every target, by id.
+    /// Every live target, by id.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_targets"))]
     pub async fn all_targets(&self) -> Result<Vec<Target>> {
         sqlx::query_as::<_, TargetRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {TARGET_COLUMNS} FROM indicators.targets ORDER BY id"
+            "SELECT {TARGET_COLUMNS} FROM indicators.targets WHERE delete_time IS NULL ORDER BY id"
         )))
         .fetch_all(self.pool())
         .await?
@@ -78,7 +80,7 @@ impl Store {
         .collect()
     }
 
-    /// Targets by id (of one owner unit, when given), after the id `after`.
+    /// Live targets by id (of one owner unit, when given), after the id `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_targets"))]
     pub async fn list_targets(
         &self,
@@ -89,6 +91,7 @@ impl Store {
         let rows: Vec<TargetRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS} FROM indicators.targets
              WHERE ($1::text IS NULL OR owner_unit_id = $1) AND ($2::text IS NULL OR id > $2)
+               AND delete_time IS NULL
              ORDER BY id LIMIT $3"
         )))
         .bind(owner_unit)
@@ -137,5 +140,41 @@ pub async fn insert_target(connection: &mut PgConnection, target: &Target) -> Re
             ))],
         )
     })?
+    .try_into()
+}
+
+/// Locks a target for a change; `None` when there is none.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_target"))]
+pub async fn lock_target(connection: &mut PgConnection, id: &TargetId) -> Result<Option<Target>> {
+    sqlx::query_as::<_, TargetRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {TARGET_COLUMNS} FROM indicators.targets WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(Target::try_from)
+    .transpose()
+}
+
+/// Saves a locked target's changed fields (or its deletion) as its next revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_target"))]
+pub async fn save_target(connection: &mut PgConnection, target: &Target) -> Result<Target> {
+    let kind = fazhi_platform::mutation::to_json(&target.kind)?;
+    sqlx::query_as::<_, TargetRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE indicators.targets
+         SET display_name = $2, applies_to_group = $3, first_period = $4, last_period = $5,
+             kind = $6, delete_time = $7, revision = revision + 1
+         WHERE id = $1
+         RETURNING {TARGET_COLUMNS}"
+    )))
+    .bind(target.id.as_str())
+    .bind(&target.display_name)
+    .bind(&target.applies_to_group)
+    .bind(&target.first_period)
+    .bind(&target.last_period)
+    .bind(kind)
+    .bind(target.delete_time)
+    .fetch_one(connection)
+    .await?
     .try_into()
 }

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use tonic::transport::Channel;
 
 mod catalogue;
+mod changes;
 mod datasets;
 mod errors;
 mod evaluation;

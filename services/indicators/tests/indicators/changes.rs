@@ -1,0 +1,351 @@
+//! Targets and data sets changed with an update mask and an etag, and soft-deleted (AIP-134,
+//! AIP-154, AIP-164).
+
+use fazhi_proto::indicators::v1 as pb;
+use fazhi_testkit::replay::{assert_replays, field_violations};
+use fazhi_testkit::with_token;
+use tonic::Code;
+
+use crate::{App, absolute, court_catalogue};
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn a_target_changes_under_its_etag_and_a_part_is_not_deleted_from_under_its_whole() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    let (coordinator, staff) = (app.coordinator.clone(), app.staff.clone());
+    app.approved("appearances", "ng-sfj", "2024", "", 6.0).await;
+    app.approved("hearings", "ng-sfj", "2024", "", 10.0).await;
+    let before = app
+        .evaluate("appearance-rate-50", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(before.status, pb::TargetStatus::Met as i32);
+
+    let current = app
+        .client
+        .get_target(with_token(
+            pb::GetTargetRequest {
+                name: "targets/appearance-rate-50".to_owned(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .target
+        .unwrap();
+    let update =
+        |value: f64, etag: &str, paths: &[&str], request_id: &str| pb::UpdateTargetRequest {
+            target: Some(pb::Target {
+                name: "targets/appearance-rate-50".to_owned(),
+                display_name: "出庭应诉率不低于70%".to_owned(),
+                kind: absolute(pb::Comparator::GreaterOrEqual, value),
+                etag: etag.to_owned(),
+                ..Default::default()
+            }),
+            update_mask: mask(paths),
+            request_id: request_id.to_owned(),
+        };
+    let stale = app
+        .client
+        .update_target(with_token(
+            update(70.0, "\"9\"", &["absolute"], ""),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let fixed = app
+        .client
+        .update_target(with_token(
+            update(70.0, &current.etag, &["indicator"], ""),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&fixed),
+        [("update_mask".to_owned(), "UNKNOWN_FIELD".to_owned())]
+    );
+    let denied = app
+        .client
+        .update_target(with_token(
+            update(70.0, &current.etag, &["absolute"], ""),
+            &staff,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let client = app.client.clone();
+    let updated = assert_replays(
+        "UpdateTarget",
+        |request| {
+            let mut client = client.clone();
+            let coordinator = coordinator.clone();
+            async move {
+                client
+                    .update_target(with_token(request, &coordinator))
+                    .await
+            }
+        },
+        (
+            update(
+                70.0,
+                &current.etag,
+                &["display_name", "absolute"],
+                "r-update",
+            ),
+            update(80.0, &current.etag, &["absolute"], "r-update"),
+        ),
+        async || {},
+    )
+    .await
+    .target
+    .unwrap();
+    assert_eq!(updated.display_name, "出庭应诉率不低于70%");
+    assert_ne!(updated.etag, current.etag);
+    let after = app
+        .evaluate("appearance-rate-50", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(
+        (after.status, after.explanation.as_str()),
+        (
+            pb::TargetStatus::NotMet as i32,
+            "appearance-rate 60%,目标 ≥ 70%,未达标"
+        )
+    );
+
+    // A composite over it: the part stays until the whole goes.
+    app.target(
+        "both",
+        pb::Target {
+            kind: Some(pb::target::Kind::AllOf(pb::CompositeTarget {
+                targets: vec!["targets/appearance-rate-50".to_owned()],
+            })),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let delete = |name: &str| pb::DeleteTargetRequest {
+        name: format!("targets/{name}"),
+        etag: String::new(),
+        request_id: String::new(),
+    };
+    let in_use = app
+        .client
+        .delete_target(with_token(delete("appearance-rate-50"), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), Code::FailedPrecondition);
+    app.client
+        .delete_target(with_token(delete("both"), &coordinator))
+        .await
+        .unwrap();
+    let deleted = app
+        .client
+        .delete_target(with_token(delete("appearance-rate-50"), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .target
+        .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let listed = app
+        .client
+        .list_targets(with_token(pb::ListTargetsRequest::default(), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .targets;
+    assert!(listed.is_empty(), "{listed:?}");
+    let gone = app
+        .client
+        .evaluate_target(with_token(
+            pb::EvaluateTargetRequest {
+                target: "targets/appearance-rate-50".to_owned(),
+                unit: "units/ng-sfj".to_owned(),
+                period: "2024".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    let again = app
+        .client
+        .delete_target(with_token(delete("appearance-rate-50"), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_data_set_changes_its_schedule_and_rules_and_once_deleted_asks_for_no_returns() {
+    let mut app = App::start().await;
+    app.element("lawsuits", "诉讼案件数", &[]).await;
+    app.element("lost", "败诉数", &[]).await;
+    let (coordinator, staff) = (app.coordinator.clone(), app.staff.clone());
+    let created = app
+        .client
+        .create_data_set(with_token(
+            pb::CreateDataSetRequest {
+                data_set_id: "litigation".to_owned(),
+                data_set: Some(pb::DataSet {
+                    code: "行政诉讼情况".to_owned(),
+                    display_name: "行政诉讼案件情况".to_owned(),
+                    period_type: pb::PeriodType::Year as i32,
+                    data_element_codes: vec!["诉讼案件数".to_owned()],
+                    owner_unit: "units/ningguo".to_owned(),
+                    reporting_group: "unitGroups/law-enforcement-units".to_owned(),
+                    due_days: 15,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_set
+        .unwrap();
+    let update = |set: pb::DataSet, paths: &[&str]| pb::UpdateDataSetRequest {
+        data_set: Some(pb::DataSet {
+            name: "dataSets/litigation".to_owned(),
+            ..set
+        }),
+        update_mask: mask(paths),
+        request_id: String::new(),
+    };
+    let rule = |right: &str| pb::ValidationRule {
+        display_name: "败诉数不超过案件数".to_owned(),
+        left: "败诉数".to_owned(),
+        comparator: pb::Comparator::LessOrEqual as i32,
+        right: right.to_owned(),
+    };
+    let bad = app
+        .client
+        .update_data_set(with_token(
+            update(
+                pb::DataSet {
+                    data_element_codes: vec!["诉讼案件数".to_owned(), "败诉数".to_owned()],
+                    validation_rules: vec![rule("诉讼案件数 *")],
+                    ..Default::default()
+                },
+                &["data_element_codes", "validation_rules"],
+            ),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&bad),
+        [(
+            "data_set.validation_rules[0].right".to_owned(),
+            "FORMULA_SYNTAX".to_owned()
+        )]
+    );
+    let changed = app
+        .client
+        .update_data_set(with_token(
+            update(
+                pb::DataSet {
+                    data_element_codes: vec!["诉讼案件数".to_owned(), "败诉数".to_owned()],
+                    validation_rules: vec![rule("诉讼案件数")],
+                    due_days: 30,
+                    etag: created.etag.clone(),
+                    // Not in the mask: kept.
+                    display_name: "改名".to_owned(),
+                    ..Default::default()
+                },
+                &["data_element_codes", "validation_rules", "due_days"],
+            ),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_set
+        .unwrap();
+    assert_eq!(
+        (
+            changed.display_name.as_str(),
+            changed.due_days,
+            changed.data_element_codes.len(),
+            changed.validation_rules.len()
+        ),
+        ("行政诉讼案件情况", 30, 2, 1)
+    );
+    let returns = |app: &App| {
+        let mut client = app.client.clone();
+        let request = with_token(
+            pb::ListReturnsRequest {
+                data_set: "dataSets/litigation".to_owned(),
+                unit: "units/ningguo".to_owned(),
+                period: "2026".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        );
+        async move { client.list_returns(request).await }
+    };
+    assert_eq!(
+        returns(&app).await.unwrap().into_inner().due_date,
+        "2027-01-30"
+    );
+    // The new rule runs on submit.
+    app.report(&staff, "lawsuits", "ng-sfj", "2026", "", 1.0)
+        .await
+        .unwrap();
+    let lost = app
+        .report(&staff, "lost", "ng-sfj", "2026", "", 2.0)
+        .await
+        .unwrap();
+    let refused = app.submit(&staff, &lost).await.unwrap_err();
+    assert_eq!(
+        field_violations(&refused),
+        [(
+            "dataSets/litigation.validation_rules[0]".to_owned(),
+            "VALIDATION_RULE_FAILED".to_owned()
+        )]
+    );
+
+    let deleted = app
+        .client
+        .delete_data_set(with_token(
+            pb::DeleteDataSetRequest {
+                name: "dataSets/litigation".to_owned(),
+                etag: changed.etag.clone(),
+                request_id: String::new(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_set
+        .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let listed = app
+        .client
+        .list_data_sets(with_token(pb::ListDataSetsRequest::default(), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_sets;
+    assert!(listed.is_empty());
+    assert_eq!(
+        field_violations(&returns(&app).await.unwrap_err()),
+        [("data_set".to_owned(), "NOT_FOUND".to_owned())]
+    );
+    // Its rules no longer hold the value back.
+    app.submit(&staff, &lost).await.unwrap();
+}
