@@ -246,19 +246,21 @@ pub async fn run(
     let authenticator = Authenticator::connect(&settings.auth).await?;
     let address = listener.local_addr()?;
     let endpoint = format!("http://{address}");
-    // The plans service calls the units service through this very server, with a token of its
-    // own for following reorganisations.
-    plans_settings.clients.units_endpoint.clone_from(&endpoint);
-    plans_settings.clients.units_token = Some(
+    // The plans and indicators services call the units service through this very server, each
+    // with a token of its own for its background work (following reorganisations, chasing
+    // overdue returns).
+    let service_token = |subject: &str| {
         issue_dev_token(
             &settings.auth,
-            "fazhi-plans",
+            subject,
             None,
             &[Role::Admin],
             Duration::from_secs(30 * 24 * 3600),
-        )?
-        .into(),
-    );
+        )
+        .map(Into::into)
+    };
+    plans_settings.clients.units_endpoint.clone_from(&endpoint);
+    plans_settings.clients.units_token = Some(service_token("fazhi-plans")?);
     let units = fazhi_units::mount(Environment {
         settings: &settings,
         service_settings: NoServiceSettings {},
@@ -276,7 +278,9 @@ pub async fn run(
         service_settings: fazhi_indicators::IndicatorsSettings {
             clients: fazhi_indicators::settings::ClientSettings {
                 units_endpoint: endpoint.clone(),
+                units_token: Some(service_token("fazhi-indicators")?),
             },
+            ..Default::default()
         },
         pool: indicators_pool.clone(),
         authenticator,

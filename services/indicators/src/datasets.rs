@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use fazhi_platform::aip::Page;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
-use fazhi_platform::mutation::Outcome;
+use fazhi_platform::mutation::{NewEvent, Outcome};
 use fazhi_units_client::UnitId;
 
 use crate::domain::{
     Catalogue, DataSet, DataSetChanges, DataSetId, DataValue, Period, ReturnStatus, ValueAction,
-    ValueState, check_data_set, check_value, return_status, rule_breaches,
+    ValueState, check_data_set, check_value, china_date, return_status, rule_breaches,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::service::{IndicatorBook, Need, period_of, unknown, value_outcome};
@@ -364,6 +364,79 @@ impl IndicatorBook {
         .map_err(|error| PlatformError::Internal(format!("form writer failed: {error}")))?
         .map_err(|error| PlatformError::Internal(format!("form not writable: {error}")))?;
         Ok((content, file_name))
+    }
+
+    /// 催报: for each data set whose latest period fell due and was not swept yet, a
+    /// `return.overdue` event for every reporting unit that has not submitted its return, in one
+    /// transaction with the record of the sweep (so each is published once, whichever replica
+    /// sweeps). Answers how many were found overdue.
+    pub async fn chase_overdue_returns(&self, context: &CallContext) -> Result<usize> {
+        let now = context.clock.now();
+        let mut found = 0;
+        for set in self.store().all_data_sets().await? {
+            let Some(period) = set.last_period_due(china_date(now)) else {
+                continue;
+            };
+            let period_id = period.id();
+            if self.store().swept(&set.id, &period_id).await? {
+                continue;
+            }
+            let region = UnitId::from_trusted(set.owner_unit.clone());
+            let units = self.reporters(context, &set, &region, &period).await?;
+            let unit_refs: Vec<&str> = units.iter().map(String::as_str).collect();
+            let mut values = self
+                .store()
+                .return_values(&set.data_element_codes, &unit_refs, &period_id)
+                .await?;
+            let overdue: Vec<ReturnStatus> = units
+                .iter()
+                .map(|unit| {
+                    let values = values.remove(unit).unwrap_or_default();
+                    return_status(&set, unit, &period, &values, now)
+                })
+                .filter(|found| found.overdue)
+                .collect();
+            let name = format!("{}/returns/{period_id}", set.id.name());
+            found += self
+                .mutate(
+                    context,
+                    &name,
+                    async || Ok(()),
+                    async |connection, ()| {
+                        if !store::record_sweep(connection, &set.id, &period_id, overdue.len())
+                            .await?
+                        {
+                            return Ok(Outcome {
+                                response: 0,
+                                changes: Vec::new(),
+                                events: Vec::new(),
+                            });
+                        }
+                        let events = overdue
+                            .iter()
+                            .map(|late| NewEvent {
+                                event_type: "return.overdue",
+                                resource: format!("{name}/units/{}", late.unit),
+                                payload: serde_json::json!({
+                                    "data_set": set.id.name(),
+                                    "unit": format!("units/{}", late.unit),
+                                    "period": period_id,
+                                    "due_date": late.due_date.to_string(),
+                                    "state": late.state.as_str(),
+                                    "missing_data_element_codes": late.missing_codes,
+                                }),
+                            })
+                            .collect();
+                        Ok(Outcome {
+                            response: overdue.len(),
+                            changes: Vec::new(),
+                            events,
+                        })
+                    },
+                )
+                .await?;
+        }
+        Ok(found)
     }
 
     /// The returns of every unit of a region that reports a data set, for a period: what is

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod catalogue_file;
+pub mod chase;
 pub mod datasets;
 pub mod domain;
 pub mod error;
@@ -18,9 +19,11 @@ pub mod store;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::AuthInterceptor;
 use fazhi_platform::outbox::OutboxHub;
-use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
+use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
 use fazhi_proto::indicators::v1::indicators_service_server::IndicatorsServiceServer;
 use fazhi_units_client::UnitsClientError;
+use std::time::Duration;
+
 use tonic::service::interceptor::InterceptedService;
 
 pub use api::IndicatorsApi;
@@ -59,10 +62,21 @@ pub fn mount(
     let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
         settings.database.audit_key.as_ref(),
     ));
-    let server =
-        IndicatorsServiceServer::new(IndicatorsApi::new(IndicatorBook::new(store, units), events))
-            .max_decoding_message_size(settings.server.max_message_bytes)
-            .max_encoding_message_size(settings.server.max_message_bytes);
+    let book = IndicatorBook::new(store, units);
+    let mut background: Vec<BackgroundTask> = Vec::new();
+    match service_settings.clients.units_token {
+        Some(token) => background.push(Box::pin(chase::chase_overdue_returns(
+            book.clone(),
+            token,
+            Duration::from_secs(service_settings.returns.sweep_seconds),
+        ))),
+        None => tracing::warn!(
+            "clients.units_token is not set: overdue returns will not be chased (no return.overdue events)"
+        ),
+    }
+    let server = IndicatorsServiceServer::new(IndicatorsApi::new(book, events))
+        .max_decoding_message_size(settings.server.max_message_bytes)
+        .max_encoding_message_size(settings.server.max_message_bytes);
     Ok(Mounted {
         service: InterceptedService::new(
             server,
@@ -71,6 +85,6 @@ pub fn mount(
                 error_domain: error::ERROR_DOMAIN,
             },
         ),
-        background: Vec::new(),
+        background,
     })
 }

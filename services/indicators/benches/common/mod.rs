@@ -39,7 +39,9 @@ pub async fn start(province: Province) -> Bench {
                 service_settings: fazhi_indicators::IndicatorsSettings {
                     clients: fazhi_indicators::settings::ClientSettings {
                         units_endpoint: endpoint,
+                        ..Default::default()
                     },
+                    ..Default::default()
                 },
                 pool: database.pool.clone(),
                 authenticator: fazhi_testkit::authenticator(),

@@ -80,7 +80,7 @@ pub struct ValidationRule {
 }
 
 /// Returns are due at the end of their due day in China Standard Time (北京时间, UTC+8, no DST).
-fn china_date(time: DateTime<Utc>) -> NaiveDate {
+pub fn china_date(time: DateTime<Utc>) -> NaiveDate {
     (time + TimeDelta::hours(8)).date_naive()
 }
 
@@ -120,6 +120,16 @@ impl DataSet {
             period.end.checked_sub_days(days)
         }
         .unwrap_or(period.end)
+    }
+
+    /// The latest period whose return fell due before `today` (北京时间), if it fell due after
+    /// the data set was made: the period to chase once.
+    pub fn last_period_due(&self, today: NaiveDate) -> Option<Period> {
+        let mut period = Period::containing(self.period_type, today)?;
+        while self.due_date(&period) >= today {
+            period = period.previous()?;
+        }
+        (self.due_date(&period) >= china_date(self.create_time)).then_some(period)
     }
 
     /// The rules that read `code` (every rule when `None`), with their index.

@@ -15,7 +15,7 @@ pub use catalogue::{
 };
 pub use dataset::{
     DataSet, DataSetChanges, DataSetId, ReturnState, ReturnStatus, ReturnValue, ValidationRule,
-    check_data_set, return_status, rule_breaches,
+    check_data_set, china_date, return_status, rule_breaches,
 };
 pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
 pub use formula::{Formula, Reference};

@@ -169,6 +169,26 @@ impl Period {
         })
     }
 
+    /// The period of a type that holds `day`; two-year periods are anchored on even years.
+    pub fn containing(period_type: PeriodType, day: NaiveDate) -> Option<Self> {
+        let year = day.year();
+        let id = match period_type {
+            PeriodType::Year => format!("{year}"),
+            PeriodType::HalfYear => format!("{year}H{}", day.month0() / 6 + 1),
+            PeriodType::Quarter => format!("{year}Q{}", day.month0() / 3 + 1),
+            PeriodType::Month => format!("{year}-{:02}", day.month()),
+            PeriodType::Week => {
+                let week = day.iso_week();
+                format!("{}W{:02}", week.year(), week.week())
+            }
+            PeriodType::TwoYear => {
+                let first = year - year.rem_euclid(2);
+                format!("{first}-{}", first + 1)
+            }
+        };
+        Self::parse(&id).ok()
+    }
+
     /// Whether `other` lies wholly inside this period (a period contains itself).
     pub fn contains(&self, other: &Period) -> bool {
         self.start <= other.start && other.end <= self.end

@@ -126,6 +126,19 @@ impl Store {
         }))
     }
 
+    /// Whether a data set's returns for a period were swept for overdue ones.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "swept"))]
+    pub async fn swept(&self, id: &DataSetId, period: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM indicators.return_sweeps
+                            WHERE data_set_id = $1 AND period = $2)",
+        )
+        .bind(id.as_str())
+        .bind(period)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// Per unit, the values its returns of these elements for `period` hold.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "return_values", units = units.len()))]
     pub async fn return_values(
@@ -282,4 +295,26 @@ pub async fn save_data_set(connection: &mut PgConnection, set: &DataSet) -> Resu
     .fetch_one(connection)
     .await?
     .try_into()
+}
+
+/// Records the sweep of a data set's returns for a period; `false` when another sweep did
+/// (another replica, at the same time).
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "record_sweep"))]
+pub async fn record_sweep(
+    connection: &mut PgConnection,
+    id: &DataSetId,
+    period: &str,
+    overdue: usize,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO indicators.return_sweeps (data_set_id, period, overdue) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.as_str())
+    .bind(period)
+    .bind(i32::try_from(overdue).unwrap_or(i32::MAX))
+    .execute(connection)
+    .await?
+    .rows_affected()
+        == 1)
 }

@@ -9,7 +9,9 @@ mod ingest;
 mod target;
 mod value;
 
-pub use dataset::{insert_data_set, lock_data_set, save_data_set, unit_period_values};
+pub use dataset::{
+    insert_data_set, lock_data_set, record_sweep, save_data_set, unit_period_values,
+};
 pub use element::insert_element;
 pub use indicator::insert_indicator;
 pub use ingest::{Applied, IngestRow, ingest};

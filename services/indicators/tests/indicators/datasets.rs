@@ -358,3 +358,83 @@ async fn a_return_passes_its_rules_is_submitted_whole_and_is_chased_until_it_is(
         [("period".to_owned(), "WRONG_PERIOD_TYPE".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn a_return_that_fell_due_is_chased_once_with_an_event_per_unit_that_did_not_submit() {
+    let mut app = App::start().await;
+    litigation(&mut app).await;
+    let staff = app.staff.clone();
+    // 宁国市司法局 submits its 2026 return; the other law-enforcement units do not.
+    app.report(&staff, "lawsuits", "ng-sfj", "2026", "", 3.0)
+        .await
+        .unwrap();
+    app.report(&staff, "lost", "ng-sfj", "2026", "", 1.0)
+        .await
+        .unwrap();
+    app.client
+        .submit_return(with_token(submit_return("ng-sfj", "2026", ""), &staff))
+        .await
+        .unwrap();
+
+    // The sweep as the background task runs it, on the service's own token and database, on
+    // days before and after 2026's due day (2027-01-15, 北京时间).
+    let book = fazhi_indicators::IndicatorBook::new(
+        fazhi_indicators::Store::new(app._indicators_database.pool.clone()),
+        fazhi_indicators::UnitsClient::new(&format!("http://{}", app._server.address)).unwrap(),
+    );
+    let token = fazhi_testkit::bearer(
+        "fazhi-indicators",
+        None,
+        &[fazhi_platform::auth::Role::Admin],
+    );
+    let sweep_on = |day: &str| {
+        let mut context = fazhi_platform::call::CallContext::system(
+            "test/ChaseOverdueReturns",
+            fazhi_platform::call::Credentials::bearer(token.clone()),
+        );
+        context.clock = fazhi_platform::call::Clock::Fixed(day.parse().unwrap());
+        context
+    };
+    // Before the due day ends in Beijing: nothing is overdue yet (2025's fell due before the
+    // data set existed).
+    let early = book
+        .chase_overdue_returns(&sweep_on("2027-01-15T15:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(early, 0);
+    let overdue = book
+        .chase_overdue_returns(&sweep_on("2027-01-15T16:30:00Z"))
+        .await
+        .unwrap();
+    let listed = returns(&mut app, "2026", false, (0, "")).await;
+    assert_eq!(overdue as i32, listed.expected_count - 1);
+    let again = book
+        .chase_overdue_returns(&sweep_on("2027-01-20T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a period is chased once");
+
+    let mut events = app
+        .client
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &app.admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut chased = Vec::new();
+    while chased.len() < overdue {
+        let event = futures::StreamExt::next(&mut events)
+            .await
+            .unwrap()
+            .unwrap()
+            .event
+            .unwrap();
+        if event.r#type == "return.overdue" {
+            chased.push(event.resource);
+        }
+    }
+    assert!(chased.contains(&"dataSets/litigation/returns/2026/units/ng-gaj".to_owned()));
+    assert!(!chased.contains(&"dataSets/litigation/returns/2026/units/ng-sfj".to_owned()));
+}

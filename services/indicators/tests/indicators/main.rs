@@ -59,7 +59,9 @@ impl App {
                     service_settings: fazhi_indicators::IndicatorsSettings {
                         clients: fazhi_indicators::settings::ClientSettings {
                             units_endpoint: endpoint,
+                            ..Default::default()
                         },
+                        ..Default::default()
                     },
                     pool: indicators_database.pool.clone(),
                     authenticator: fazhi_testkit::authenticator(),
