@@ -45,7 +45,8 @@ pub const MAX_PARTS: usize = 20;
 pub enum TargetKind {
     /// Against a fixed value.
     Absolute { comparator: Comparator, value: f64 },
-    /// Against a central reference series for the same period.
+    /// Against another element's value for the same period: a central reference series
+    /// (全省平均败诉率), or the value each unit declares for itself (unit-declared: 计划数).
     Reference {
         comparator: Comparator,
         reference_code: String,
@@ -594,16 +595,16 @@ pub fn check_target(
         TargetKind::Absolute { value, .. } if !value.is_finite() => {
             violations.push(not_a_number(format!("{prefix}.absolute.value")));
         }
+        // A central element is a reference series (全省平均); any other, a value each unit
+        // declares for itself (计划数), its actual compared with it.
         TargetKind::Reference { reference_code, .. }
-            if !catalogue
-                .element(reference_code)
-                .is_some_and(|element| element.central) =>
+            if catalogue.element(reference_code).is_none() =>
         {
             violations.push(FieldViolation::new(
                 format!("{prefix}.reference.reference_code"),
-                "NOT_A_REFERENCE_SERIES",
-                format!("{reference_code} is not the code of a central data element"),
-                format!("{reference_code} 不是集中填报的参照数据项编码"),
+                "UNKNOWN_DATA_ELEMENT",
+                format!("no data element has the code {reference_code}"),
+                format!("没有编码为 {reference_code} 的数据项"),
             ));
         }
         TargetKind::Quota { thresholds, .. } => {

@@ -136,22 +136,22 @@ async fn the_catalogue_refuses_bad_definitions_naming_each_field() {
             ("target.indicator", "NOT_FOUND")
         ])
     );
-    let not_central = app
+    let no_element = app
         .target(
             "t2",
             pb::Target {
                 indicator: "indicators/appearance-rate".to_owned(),
                 kind: Some(pb::target::Kind::Reference(pb::ReferenceTarget {
                     comparator: pb::Comparator::Less as i32,
-                    reference_code: "出庭数".to_owned(),
+                    reference_code: "未知数".to_owned(),
                 })),
                 ..Default::default()
             },
         )
         .await;
     assert_eq!(
-        refused(not_central).2,
-        fields(&[("target.reference.reference_code", "NOT_A_REFERENCE_SERIES")])
+        refused(no_element).2,
+        fields(&[("target.reference.reference_code", "UNKNOWN_DATA_ELEMENT")])
     );
     let no_kind = app
         .target(

@@ -376,3 +376,69 @@ async fn targets_of_every_kind_say_whether_they_hold_and_why() {
         (Some(7.0), Some(8.0))
     );
 }
+
+#[tokio::test]
+async fn a_unit_declared_target_compares_each_unit_with_its_own_plan() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    // Each unit declares the rate it plans to reach (计划出庭应诉率); the target holds when the
+    // actual rate reaches the unit's own plan.
+    app.element_with(
+        "planned-rate",
+        pb::DataElement {
+            code: "计划出庭率".to_owned(),
+            display_name: "计划出庭应诉率".to_owned(),
+            value_type: pb::ValueType::Percentage as i32,
+            aggregation: pb::Aggregation::Average as i32,
+            period_aggregation: pb::Aggregation::Last as i32,
+            period_type: pb::PeriodType::Year as i32,
+            unit_of_measure: "%".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.target(
+        "reach-own-plan",
+        target_on(
+            "appearance-rate",
+            Some(pb::target::Kind::Reference(pb::ReferenceTarget {
+                comparator: pb::Comparator::GreaterOrEqual as i32,
+                reference_code: "计划出庭率".to_owned(),
+            })),
+        ),
+    )
+    .await
+    .unwrap();
+    for (unit, planned) in [("ng-sfj", 80.0), ("ng-gaj", 50.0)] {
+        app.approved("appearances", unit, "2024", "", 6.0).await;
+        app.approved("hearings", unit, "2024", "", 10.0).await;
+        app.approved("planned-rate", unit, "2024", "", planned)
+            .await;
+    }
+    let short = app
+        .evaluate("reach-own-plan", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(
+        (short.status, short.explanation.as_str()),
+        (
+            pb::TargetStatus::NotMet as i32,
+            "appearance-rate 60%,目标 ≥ 计划出庭率 80%,未达标"
+        )
+    );
+    let reached = app
+        .evaluate("reach-own-plan", "ng-gaj", "2024", false)
+        .await;
+    assert_eq!(reached.status, pb::TargetStatus::Met as i32, "{reached:?}");
+    // A unit that declared nothing has nothing to be compared with.
+    app.approved("appearances", "ng-rsj", "2024", "", 1.0).await;
+    app.approved("hearings", "ng-rsj", "2024", "", 1.0).await;
+    let undeclared = app
+        .evaluate("reach-own-plan", "ng-rsj", "2024", false)
+        .await;
+    assert_eq!(
+        undeclared.status,
+        pb::TargetStatus::NoData as i32,
+        "{undeclared:?}"
+    );
+}
