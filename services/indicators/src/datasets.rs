@@ -11,8 +11,8 @@ use fazhi_platform::mutation::{NewEvent, Outcome};
 use fazhi_units_client::UnitId;
 
 use crate::domain::{
-    Catalogue, DataSet, DataSetChanges, DataSetId, DataValue, Period, ReturnStatus, ValueAction,
-    ValueState, check_data_set, check_value, china_date, return_status, rule_breaches,
+    Catalogue, DataSet, DataSetChanges, DataSetId, DataValue, OverdueReturn, Period, ReturnStatus,
+    ValueAction, ValueState, check_data_set, check_value, china_date, return_status, rule_breaches,
 };
 use crate::error::{IndicatorsError, Result};
 use crate::service::{IndicatorBook, Need, period_of, unknown, value_outcome};
@@ -414,19 +414,21 @@ impl IndicatorBook {
                         }
                         let events = overdue
                             .iter()
-                            .map(|late| NewEvent {
-                                event_type: "return.overdue",
-                                resource: format!("{name}/units/{}", late.unit),
-                                payload: serde_json::json!({
-                                    "data_set": set.id.name(),
-                                    "unit": format!("units/{}", late.unit),
-                                    "period": period_id,
-                                    "due_date": late.due_date.to_string(),
-                                    "state": late.state.as_str(),
-                                    "missing_data_element_codes": late.missing_codes,
-                                }),
+                            .map(|late| {
+                                Ok(NewEvent {
+                                    event_type: "return.overdue",
+                                    resource: format!("{name}/units/{}", late.unit),
+                                    payload: fazhi_platform::mutation::to_json(&OverdueReturn {
+                                        data_set: set.id.clone(),
+                                        unit: late.unit.clone(),
+                                        period: period_id.clone(),
+                                        due_date: late.due_date,
+                                        state: late.state,
+                                        missing_data_element_codes: late.missing_codes.clone(),
+                                    })?,
+                                })
                             })
-                            .collect();
+                            .collect::<Result<Vec<_>>>()?;
                         Ok(Outcome {
                             response: overdue.len(),
                             changes: Vec::new(),

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod region;
 pub mod service;
 pub mod settings;
+pub mod statuses;
 pub mod store;
 
 use fazhi_platform::audit::AuditKey;
@@ -31,6 +32,9 @@ pub use fazhi_units_client::UnitsClient;
 pub use service::IndicatorBook;
 pub use settings::IndicatorsSettings;
 pub use store::{MIGRATOR, Store};
+
+/// How long the status follower rests once it has caught up with the outbox.
+const STATUS_FOLLOW_REST: Duration = Duration::from_secs(2);
 
 /// The authenticated gRPC service of indicators.
 pub type IndicatorsGrpcService =
@@ -65,13 +69,20 @@ pub fn mount(
     let book = IndicatorBook::new(store, units);
     let mut background: Vec<BackgroundTask> = Vec::new();
     match service_settings.clients.units_token {
-        Some(token) => background.push(Box::pin(chase::chase_overdue_returns(
-            book.clone(),
-            token,
-            Duration::from_secs(service_settings.returns.sweep_seconds),
-        ))),
+        Some(token) => {
+            background.push(Box::pin(chase::chase_overdue_returns(
+                book.clone(),
+                token.clone(),
+                Duration::from_secs(service_settings.returns.sweep_seconds),
+            )));
+            background.push(Box::pin(statuses::follow_target_statuses(
+                book.clone(),
+                token,
+                STATUS_FOLLOW_REST,
+            )));
+        }
         None => tracing::warn!(
-            "clients.units_token is not set: overdue returns will not be chased (no return.overdue events)"
+            "clients.units_token is not set: no return.overdue or target.status_changed events"
         ),
     }
     let server = IndicatorsServiceServer::new(IndicatorsApi::new(book, events))

@@ -9,8 +9,9 @@ use fazhi_units_client::UnitId;
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
     Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
-    Figure, Indicator, IndicatorValue, PeriodType, ReturnState, ReturnStatus, Target,
-    TargetChanges, TargetId, TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
+    Figure, Indicator, IndicatorValue, OverdueReturn, PeriodType, ReturnState, ReturnStatus,
+    StatusChange, Target, TargetChanges, TargetId, TargetKind, TargetStatus, ValidationRule,
+    ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -463,21 +464,50 @@ pub(super) fn evaluation_to_proto(
 pub(super) fn event_to_proto(
     event: StoredEvent,
 ) -> Result<Option<pb::IndicatorsEvent>, IndicatorsError> {
-    let data_value = if event.event_type.starts_with("data_value.") {
-        let value: DataValue = serde_json::from_value(event.payload).map_err(|error| {
-            PlatformError::Internal(format!("event {} unreadable: {error}", event.sequence))
-        })?;
-        Some(value_to_proto(value))
-    } else {
-        None
-    };
-    Ok(Some(pb::IndicatorsEvent {
-        sequence: event.sequence,
+    fn read<T: serde::de::DeserializeOwned>(
+        sequence: i64,
+        value: serde_json::Value,
+    ) -> Result<T, IndicatorsError> {
+        serde_json::from_value(value).map_err(|error| {
+            PlatformError::Internal(format!("event {sequence} unreadable: {error}")).into()
+        })
+    }
+    let sequence = event.sequence;
+    let mut message = pb::IndicatorsEvent {
+        sequence,
         occur_time: Some(aip::timestamp(event.occurred_at)),
-        r#type: event.event_type,
+        r#type: event.event_type.clone(),
         resource: event.resource,
-        data_value,
-    }))
+        ..Default::default()
+    };
+    match event.event_type.as_str() {
+        kind if kind.starts_with("data_value.") => {
+            message.data_value = Some(value_to_proto(read(sequence, event.payload)?));
+        }
+        "return.overdue" => {
+            let late: OverdueReturn = read(sequence, event.payload)?;
+            message.overdue_return = Some(pb::OverdueReturn {
+                data_set: late.data_set.name(),
+                unit: format!("units/{}", late.unit),
+                period: late.period,
+                due_date: late.due_date.to_string(),
+                state: return_state_to_proto(late.state),
+                missing_data_element_codes: late.missing_data_element_codes,
+            });
+        }
+        "target.status_changed" => {
+            let change: StatusChange = read(sequence, event.payload)?;
+            message.status_change = Some(pb::TargetStatusChange {
+                target: change.target.name(),
+                unit: format!("units/{}", change.unit),
+                period: change.period,
+                status: status_to_proto(change.status),
+                previous_status: change.previous_status.map_or(0, status_to_proto),
+            });
+        }
+        _ => {}
+    }
+    Ok(Some(message))
 }
 
 pub(super) fn ingest_row_from_proto(row: pb::IngestRow) -> RowInput {
@@ -598,16 +628,20 @@ pub(super) fn data_set_to_proto(set: DataSet) -> pb::DataSet {
     }
 }
 
+fn return_state_to_proto(state: ReturnState) -> i32 {
+    (match state {
+        ReturnState::Missing => pb::ReturnState::Missing,
+        ReturnState::Incomplete => pb::ReturnState::Incomplete,
+        ReturnState::NotSubmitted => pb::ReturnState::NotSubmitted,
+        ReturnState::Submitted => pb::ReturnState::Submitted,
+        ReturnState::Approved => pb::ReturnState::Approved,
+    }) as i32
+}
+
 pub(super) fn return_to_proto(found: ReturnStatus) -> pb::DataSetReturn {
     pb::DataSetReturn {
         unit: format!("units/{}", found.unit),
-        state: (match found.state {
-            ReturnState::Missing => pb::ReturnState::Missing,
-            ReturnState::Incomplete => pb::ReturnState::Incomplete,
-            ReturnState::NotSubmitted => pb::ReturnState::NotSubmitted,
-            ReturnState::Submitted => pb::ReturnState::Submitted,
-            ReturnState::Approved => pb::ReturnState::Approved,
-        }) as i32,
+        state: return_state_to_proto(found.state),
         elements_reported: i32::try_from(found.elements_reported).unwrap_or(i32::MAX),
         missing_data_element_codes: found.missing_codes,
         submit_time: found.submit_time.map(aip::timestamp),

@@ -352,6 +352,17 @@ fn check_rule(
     }
 }
 
+/// The payload of a `return.overdue` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverdueReturn {
+    pub data_set: DataSetId,
+    pub unit: String,
+    pub period: String,
+    pub due_date: NaiveDate,
+    pub state: ReturnState,
+    pub missing_data_element_codes: Vec<String>,
+}
+
 /// One value of a return, as its state needs it.
 #[derive(Debug, Clone)]
 pub struct ReturnValue {

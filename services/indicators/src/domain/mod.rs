@@ -14,17 +14,17 @@ pub use catalogue::{
     ValueType, check_code, check_data_element, check_indicator,
 };
 pub use dataset::{
-    DataSet, DataSetChanges, DataSetId, ReturnState, ReturnStatus, ReturnValue, ValidationRule,
-    check_data_set, china_date, return_status, rule_breaches,
+    DataSet, DataSetChanges, DataSetId, OverdueReturn, ReturnState, ReturnStatus, ReturnValue,
+    ValidationRule, check_data_set, china_date, return_status, rule_breaches,
 };
 pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};
 pub use target::{
-    Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, Target, TargetChanges, TargetId,
-    TargetKind, TargetStatus, Verdict, check_target, combine, compare, format_number,
-    indicator_value, judge, not_applicable, without_value,
+    Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, StatusChange, Target,
+    TargetChanges, TargetId, TargetKind, TargetStatus, Verdict, check_target, combine, compare,
+    format_number, indicator_value, judge, not_applicable, without_value,
 };
 pub use value::{
     DataValue, DataValueId, MAX_COMMENT_CHARS, StateSet, ValueAction, ValueInput, ValueRefusal,

@@ -36,6 +36,17 @@ fazhi_platform::string_enum!(
     }
 );
 
+/// The payload of a `target.status_changed` event: a unit's verdict for a period that changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub target: TargetId,
+    pub unit: String,
+    pub period: String,
+    pub status: TargetStatus,
+    /// `None` for a first verdict.
+    pub previous_status: Option<TargetStatus>,
+}
+
 /// Most parts of a composite target.
 pub const MAX_PARTS: usize = 20;
 

@@ -15,7 +15,7 @@ pub use dataset::{
 pub use element::insert_element;
 pub use indicator::insert_indicator;
 pub use ingest::{Applied, IngestRow, ingest};
-pub use target::{insert_target, lock_target, save_target};
+pub use target::{insert_target, lock_target, record_status, save_target};
 pub use value::{
     FigureRow, RevisionRow, ValueCursor, ValueKey, insert_value, lock_value, lock_value_by_key,
     update_value,

@@ -6,7 +6,7 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use sqlx::PgConnection;
 
 use super::{Store, corrupt, unique_or};
-use crate::domain::{IndicatorId, Target, TargetId};
+use crate::domain::{IndicatorId, Target, TargetId, TargetStatus};
 use crate::error::{IndicatorsError, Result};
 
 const TARGET_COLUMNS: &str = "id, display_name, indicator_id, owner_unit_id, applies_to_group,
@@ -177,4 +177,37 @@ pub async fn save_target(connection: &mut PgConnection, target: &Target) -> Resu
     .fetch_one(connection)
     .await?
     .try_into()
+}
+
+/// Records a target's verdict for a unit and period; answers the one recorded before, if any.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "record_status"))]
+pub async fn record_status(
+    connection: &mut PgConnection,
+    target: &TargetId,
+    unit: &str,
+    period: &str,
+    status: TargetStatus,
+) -> Result<Option<TargetStatus>> {
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM indicators.target_statuses
+         WHERE target_id = $1 AND unit_id = $2 AND period = $3 FOR UPDATE",
+    )
+    .bind(target.as_str())
+    .bind(unit)
+    .bind(period)
+    .fetch_optional(&mut *connection)
+    .await?;
+    sqlx::query(
+        "INSERT INTO indicators.target_statuses (target_id, unit_id, period, status)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (target_id, unit_id, period)
+         DO UPDATE SET status = EXCLUDED.status, update_time = now()",
+    )
+    .bind(target.as_str())
+    .bind(unit)
+    .bind(period)
+    .bind(status.as_str())
+    .execute(&mut *connection)
+    .await?;
+    Ok(before.as_deref().and_then(TargetStatus::parse))
 }

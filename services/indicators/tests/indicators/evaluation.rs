@@ -3,6 +3,8 @@
 //! applies to, and the periods it is in force.
 
 use fazhi_proto::indicators::v1 as pb;
+use fazhi_testkit::with_token;
+use futures::StreamExt;
 
 use crate::{App, absolute, court_catalogue};
 
@@ -441,4 +443,83 @@ async fn a_unit_declared_target_compares_each_unit_with_its_own_plan() {
         pb::TargetStatus::NoData as i32,
         "{undeclared:?}"
     );
+}
+
+#[tokio::test]
+async fn a_verdict_that_changes_with_an_approval_or_a_reopening_is_published() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    // The follower as the background task runs it, on the service's own token and database.
+    let book = fazhi_indicators::IndicatorBook::new(
+        fazhi_indicators::Store::new(app._indicators_database.pool.clone()),
+        fazhi_indicators::UnitsClient::new(&format!("http://{}", app._server.address)).unwrap(),
+    );
+    let context = fazhi_platform::call::CallContext::system(
+        "test/FollowTargetStatuses",
+        fazhi_platform::call::Credentials::bearer(fazhi_testkit::bearer(
+            "fazhi-indicators",
+            None,
+            &[fazhi_platform::auth::Role::Admin],
+        )),
+    );
+    let follow = async || while book.follow_target_statuses(&context).await.unwrap() > 0 {};
+
+    app.approved("appearances", "ng-sfj", "2024", "", 4.0).await;
+    follow().await; // no data yet: not news
+    let hearings = app.approved("hearings", "ng-sfj", "2024", "", 10.0).await;
+    follow().await; // 40 %: not met
+    let admin = app.admin.clone();
+    let reopened = app
+        .client
+        .reopen_data_value(with_token(
+            pb::ReopenDataValueRequest {
+                name: hearings.name.clone(),
+                etag: hearings.etag.clone(),
+                reason: "应出庭数有误".to_owned(),
+                request_id: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_value
+        .unwrap();
+    assert_eq!(reopened.state, pb::DataValueState::Draft as i32);
+    follow().await; // no data again
+    app.approved("hearings", "ng-sfj", "2024", "", 6.0).await;
+    follow().await; // 66.67 %: met
+    follow().await; // nothing new
+
+    let mut events = app
+        .client
+        .watch_events(with_token(
+            pb::WatchEventsRequest { after_sequence: 0 },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut changes = Vec::new();
+    while changes.len() < 3 {
+        let event = events.next().await.unwrap().unwrap().event.unwrap();
+        if event.r#type == "target.status_changed" {
+            assert_eq!(
+                event.resource,
+                "targets/appearance-rate-50/units/ng-sfj/periods/2024"
+            );
+            let change = event.status_change.unwrap();
+            changes.push((change.previous_status(), change.status()));
+        }
+    }
+    // The first "no data" was recorded, not published: it is what the first news changed from.
+    use pb::TargetStatus::{Met, NoData, NotMet};
+    assert_eq!(changes, [(NoData, NotMet), (NotMet, NoData), (NoData, Met)]);
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "SELECT status FROM indicators.target_statuses WHERE unit_id = 'ng-sfj' AND period = '2024'",
+    )
+    .fetch_all(&app._indicators_database.pool)
+    .await
+    .unwrap();
+    assert_eq!(statuses, ["met"]);
 }

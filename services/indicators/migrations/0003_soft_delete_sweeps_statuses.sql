@@ -12,3 +12,14 @@ CREATE TABLE indicators.return_sweeps (
     sweep_time  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (data_set_id, period)
 );
+
+-- The last verdict of each target for each unit and period, as the status follower saw it after
+-- an approval or a reopening: what a `target.status_changed` event is measured against.
+CREATE TABLE indicators.target_statuses (
+    target_id   text NOT NULL REFERENCES indicators.targets (id),
+    unit_id     text NOT NULL,
+    period      text NOT NULL,
+    status      text NOT NULL,
+    update_time timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_id, unit_id, period)
+);
