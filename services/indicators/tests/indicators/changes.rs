@@ -349,3 +349,135 @@ async fn a_data_set_changes_its_schedule_and_rules_and_once_deleted_asks_for_no_
     // Its rules no longer hold the value back.
     app.submit(&staff, &lost).await.unwrap();
 }
+
+#[tokio::test]
+async fn data_set_and_target_changes_replay_and_none_answers_without_a_token() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    let coordinator = app.coordinator.clone();
+    let client = app.client.clone();
+    let call = |token: &str| (client.clone(), token.to_owned());
+
+    let set = |display_name: &str| pb::CreateDataSetRequest {
+        data_set_id: "court".to_owned(),
+        data_set: Some(pb::DataSet {
+            code: "出庭应诉情况".to_owned(),
+            display_name: display_name.to_owned(),
+            period_type: pb::PeriodType::Year as i32,
+            data_element_codes: vec!["出庭数".to_owned(), "应出庭数".to_owned()],
+            owner_unit: "units/ningguo".to_owned(),
+            due_days: 15,
+            ..Default::default()
+        }),
+        request_id: "r-create-set".to_owned(),
+    };
+    let created = assert_replays(
+        "CreateDataSet",
+        |request| {
+            let (mut client, token) = call(&coordinator);
+            async move { client.create_data_set(with_token(request, &token)).await }
+        },
+        (set("出庭应诉情况"), set("另一个名字")),
+        async || {},
+    )
+    .await
+    .data_set
+    .unwrap();
+
+    let rename = |name: &str, request_id: &str| pb::UpdateDataSetRequest {
+        data_set: Some(pb::DataSet {
+            name: "dataSets/court".to_owned(),
+            display_name: name.to_owned(),
+            etag: created.etag.clone(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+        request_id: request_id.to_owned(),
+    };
+    let renamed = assert_replays(
+        "UpdateDataSet",
+        |request| {
+            let (mut client, token) = call(&coordinator);
+            async move { client.update_data_set(with_token(request, &token)).await }
+        },
+        (
+            rename("行政机关负责人出庭应诉", "r-update-set"),
+            rename("别的", "r-update-set"),
+        ),
+        async || {},
+    )
+    .await
+    .data_set
+    .unwrap();
+    assert_eq!(renamed.display_name, "行政机关负责人出庭应诉");
+
+    let delete_set = |etag: &str| pb::DeleteDataSetRequest {
+        name: "dataSets/court".to_owned(),
+        etag: etag.to_owned(),
+        request_id: "r-delete-set".to_owned(),
+    };
+    assert_replays(
+        "DeleteDataSet",
+        |request| {
+            let (mut client, token) = call(&coordinator);
+            async move { client.delete_data_set(with_token(request, &token)).await }
+        },
+        (delete_set(&renamed.etag), delete_set("\"1\"")),
+        async || {},
+    )
+    .await;
+
+    let delete_target = |name: &str| pb::DeleteTargetRequest {
+        name: format!("targets/{name}"),
+        etag: String::new(),
+        request_id: "r-delete-target".to_owned(),
+    };
+    assert_replays(
+        "DeleteTarget",
+        |request| {
+            let (mut client, token) = call(&coordinator);
+            async move { client.delete_target(with_token(request, &token)).await }
+        },
+        (delete_target("appearance-rate-50"), delete_target("other")),
+        async || {},
+    )
+    .await;
+
+    // No token, no answer: every new call says UNAUTHENTICATED before anything else.
+    let mut bare = app.client.clone();
+    let codes = [
+        bare.create_data_set(set("x")).await.unwrap_err().code(),
+        bare.update_data_set(rename("x", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        bare.delete_data_set(delete_set(""))
+            .await
+            .unwrap_err()
+            .code(),
+        bare.delete_target(delete_target("x"))
+            .await
+            .unwrap_err()
+            .code(),
+        bare.submit_return(pb::SubmitReturnRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_returns(pb::ListReturnsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.export_data_entry_form(pb::ExportDataEntryFormRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_data_sets(pb::ListDataSetsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+    ];
+    assert!(
+        codes.iter().all(|code| *code == Code::Unauthenticated),
+        "{codes:?}"
+    );
+}
