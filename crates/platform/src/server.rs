@@ -255,15 +255,33 @@ struct DatabaseWatch {
 }
 
 /// Probes the database every `interval` (a `SELECT 1` bounded by the interval) and reports the
-/// service SERVING or NOT_SERVING as the answer changes, until the server stops.
+/// service SERVING or NOT_SERVING as the answer changes, until the server stops. The probe has a
+/// connection of its own, made with the pool's options: a pool busy with calls is not a database
+/// that does not answer, and through the pool a probe queued behind a burst timed out and shut
+/// the service's calls out for an interval.
 async fn watch_database(watch: DatabaseWatch, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let probe = async || {
-        tokio::time::timeout(
-            watch.interval,
-            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&watch.pool),
-        )
+    use sqlx::ConnectOptions;
+    let mut connection: Option<sqlx::PgConnection> = None;
+    let mut probe = async || {
+        let answered = tokio::time::timeout(watch.interval, async {
+            if connection.is_none() {
+                connection = Some(watch.pool.connect_options().connect().await?);
+            }
+            match connection.as_mut() {
+                Some(connection) => sqlx::query_scalar::<_, i32>("SELECT 1")
+                    .fetch_one(connection)
+                    .await
+                    .map(drop),
+                None => Ok(()),
+            }
+        })
         .await
-        .is_ok_and(|answer| answer.is_ok())
+        .is_ok_and(|answer: Result<(), sqlx::Error>| answer.is_ok());
+        if !answered {
+            // Made again at the next probe: a broken connection must not stay "down".
+            connection = None;
+        }
+        answered
     };
     loop {
         let answers = probe().await;

@@ -249,3 +249,36 @@ async fn a_service_whose_database_is_down_is_not_serving_and_refuses_at_once() {
     until_health(&channel, ServingStatus::Serving).await;
     assert_eq!(call(channel).await.code(), Code::Unimplemented);
 }
+
+/// A pool whose every connection is busy with calls is not a database that does not answer:
+/// the service stays SERVING and takes calls (the probe has a connection of its own; through
+/// the pool it queued behind the burst, timed out and shut the service's calls out).
+#[tokio::test]
+async fn a_busy_pool_is_not_a_database_that_is_down() {
+    let database = fazhi_testkit::TestDatabase::new().await;
+    let mut settings = database.settings();
+    settings.max_connections = 1;
+    let pool = fazhi_platform::db::connect(&settings, "fazhi-test")
+        .await
+        .unwrap();
+    let server_settings = fazhi_platform::settings::ServerSettings {
+        database_probe_interval_ms: 100,
+        ..fazhi_testkit::server_settings()
+    };
+    let server = GrpcServer::new()
+        .add_database_service(Slow(Duration::ZERO), pool.clone())
+        .await;
+    let server = TestServer::start(server, server_settings).await;
+    let channel = server.channel.clone();
+    until_health(&channel, ServingStatus::Serving).await;
+
+    // The pool's only connection, held for ten probe intervals.
+    let held = pool.acquire().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        health_of(channel.clone(), "fazhi.test.Slow").await,
+        ServingStatus::Serving as i32
+    );
+    assert_eq!(call(channel).await.code(), Code::Unimplemented);
+    drop(held);
+}
