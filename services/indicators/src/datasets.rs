@@ -157,33 +157,61 @@ impl IndicatorBook {
         region: &UnitId,
         period: &Period,
     ) -> Result<Vec<String>> {
-        let mut units = vec![region.as_str().to_owned()];
-        units.extend(
-            self.units()
-                .descendants(context, region, period.end)
-                .await?
+        let ids = |found: Vec<(UnitId, String)>| -> Vec<String> {
+            found
                 .into_iter()
-                .map(|(unit, _)| unit.as_str().to_owned()),
-        );
+                .map(|(unit, _)| unit.as_str().to_owned())
+                .collect()
+        };
+        let below = ids(self
+            .units()
+            .descendants(context, region, period.end)
+            .await?);
+        let mut units = vec![region.as_str().to_owned()];
+        units.extend(below.iter().cloned());
         let reporting: HashSet<String> = match &set.reporting_group {
             Some(group) => {
                 self.group_members(context, group, &set.owner_unit, period)
                     .await?
             }
-            None => self
-                .units()
-                .descendants(
-                    context,
-                    &UnitId::from_trusted(set.owner_unit.clone()),
-                    period.end,
-                )
-                .await?
+            // Every unit below the owner: for the owner's own region, the units just listed.
+            None if region.as_str() == set.owner_unit => below.into_iter().collect(),
+            None => {
+                let owner = UnitId::from_trusted(set.owner_unit.clone());
+                ids(self
+                    .units()
+                    .descendants(context, &owner, period.end)
+                    .await?)
                 .into_iter()
-                .map(|(unit, _)| unit.as_str().to_owned())
-                .collect(),
+                .collect()
+            }
         };
         units.retain(|unit| reporting.contains(unit));
         Ok(units)
+    }
+
+    /// The return of every unit of `region` that reports `set` for `period` (its values stored
+    /// under `period_id`), as of the call's clock.
+    async fn region_returns(
+        &self,
+        context: &CallContext,
+        (set, region): (&DataSet, &UnitId),
+        (period, period_id): (&Period, &str),
+    ) -> Result<Vec<ReturnStatus>> {
+        let units = self.reporters(context, set, region, period).await?;
+        let unit_refs: Vec<&str> = units.iter().map(String::as_str).collect();
+        let mut values = self
+            .store()
+            .return_values(&set.data_element_codes, &unit_refs, period_id)
+            .await?;
+        let now = context.clock.now();
+        Ok(units
+            .iter()
+            .map(|unit| {
+                let values = values.remove(unit).unwrap_or_default();
+                return_status(set, unit, period, &values, now)
+            })
+            .collect())
     }
 
     /// Submits a unit's return: every element has a value, every value passes its checks and
@@ -382,20 +410,10 @@ impl IndicatorBook {
                 continue;
             }
             let region = UnitId::from_trusted(set.owner_unit.clone());
-            let units = self.reporters(context, &set, &region, &period).await?;
-            let unit_refs: Vec<&str> = units.iter().map(String::as_str).collect();
-            let mut values = self
-                .store()
-                .return_values(&set.data_element_codes, &unit_refs, &period_id)
+            let mut overdue = self
+                .region_returns(context, (&set, &region), (&period, &period_id))
                 .await?;
-            let overdue: Vec<ReturnStatus> = units
-                .iter()
-                .map(|unit| {
-                    let values = values.remove(unit).unwrap_or_default();
-                    return_status(&set, unit, &period, &values, now)
-                })
-                .filter(|found| found.overdue)
-                .collect();
+            overdue.retain(|found| found.overdue);
             let name = format!("{}/returns/{period_id}", set.id.name());
             found += self
                 .mutate(
@@ -457,25 +475,9 @@ impl IndicatorBook {
             .await?;
         let set = self.data_set_named("data_set", id).await?;
         let period = Self::period_for(&set, period_text)?;
-        let units = self.reporters(context, &set, region, &period).await?;
-        let unit_refs: Vec<&str> = units.iter().map(String::as_str).collect();
-        let mut values = self
-            .store()
-            .return_values(&set.data_element_codes, &unit_refs, period_text)
+        let mut returns = self
+            .region_returns(context, (&set, region), (&period, period_text))
             .await?;
-        let now = context.clock.now();
-        let mut returns: Vec<ReturnStatus> = units
-            .iter()
-            .map(|unit| {
-                return_status(
-                    &set,
-                    unit,
-                    &period,
-                    &values.remove(unit).unwrap_or_default(),
-                    now,
-                )
-            })
-            .collect();
         returns.sort_by(|left, right| left.unit.cmp(&right.unit));
         let submitted = returns.iter().filter(|found| !found.outstanding());
         let late = submitted.clone().filter(|found| found.late).count();
