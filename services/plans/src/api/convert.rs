@@ -330,6 +330,10 @@ pub(super) fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
                 metric: target.metric,
                 value: target.value,
                 unit: target.unit,
+                category: target.category.unwrap_or_default(),
+                reference: target.reference.unwrap_or_default(),
+                year: target.year.unwrap_or_default(),
+                sentence: target.sentence,
             })
             .collect(),
         source_line: task.source_line,
