@@ -15,3 +15,4 @@ pub mod service;
 pub mod settings;
 pub mod telemetry;
 pub mod text;
+pub mod upstream;

@@ -5,6 +5,7 @@
 
 use fazhi_platform::call::CallContext;
 use fazhi_platform::telemetry::TraceContextInterceptor;
+use fazhi_platform::upstream::outbound;
 use fazhi_proto::units::v1 as units;
 use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
 use tonic::Code;
@@ -21,42 +22,8 @@ fazhi_platform::resource_id!(
 /// Mentions per resolution call (the units service accepts at most 1000).
 const MENTIONS_PER_CALL: usize = 500;
 
-/// What went wrong calling the units service, with the upstream code kept: only
-/// [`UnitsClientError::Unavailable`] means "retry later".
-#[derive(Debug, thiserror::Error)]
-pub enum UnitsClientError {
-    #[error("{0} not found in the units service")]
-    NotFound(String),
-    #[error("the units service refused the caller")]
-    PermissionDenied,
-    #[error("the units service did not accept the caller's credentials")]
-    Unauthenticated,
-    #[error("the units service rejected the request: {0}")]
-    InvalidArgument(String),
-    #[error("the units service could not be reached: {0}")]
-    Unavailable(String),
-    #[error("the units service failed: {0}")]
-    Failed(String),
-}
-
-impl UnitsClientError {
-    /// Keeps the code: NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED and INVALID_ARGUMENT pass
-    /// through; UNAVAILABLE and DEADLINE_EXCEEDED are an outage; anything else is a fault there.
-    fn from_status(status: &tonic::Status, what: &str) -> Self {
-        match status.code() {
-            Code::NotFound => Self::NotFound(what.to_owned()),
-            Code::PermissionDenied => Self::PermissionDenied,
-            Code::Unauthenticated => Self::Unauthenticated,
-            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
-                Self::InvalidArgument(status.message().to_owned())
-            }
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
-                Self::Unavailable(format!("{:?}: {}", status.code(), status.message()))
-            }
-            code => Self::Failed(format!("{code:?}: {}", status.message())),
-        }
-    }
-}
+/// What went wrong calling the units service (the code every service client keeps).
+pub use fazhi_platform::upstream::UpstreamError as UnitsClientError;
 
 pub type Result<T, E = UnitsClientError> = std::result::Result<T, E>;
 
@@ -126,28 +93,13 @@ impl UnitsClient {
         })
     }
 
-    /// A request carrying the caller's credentials and the call's remaining deadline.
-    fn request<T>(message: T, context: &CallContext) -> Result<tonic::Request<T>> {
-        let mut request = tonic::Request::new(message);
-        if let Some(authorization) = context.credentials.authorization() {
-            let value = authorization
-                .parse()
-                .map_err(|_| UnitsClientError::Unauthenticated)?;
-            request.metadata_mut().insert("authorization", value);
-        }
-        if let Some(remaining) = context.remaining() {
-            request.set_timeout(remaining);
-        }
-        Ok(request)
-    }
-
     /// What the caller may do for `unit`; [`UnitsClientError::NotFound`] when no such unit.
     #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ListUnitAncestors"))]
     pub async fn access(&self, context: &CallContext, unit: &UnitId) -> Result<Access> {
         let response = self
             .client
             .clone()
-            .list_unit_ancestors(Self::request(
+            .list_unit_ancestors(outbound(
                 units::ListUnitAncestorsRequest {
                     name: unit.name(),
                     as_of: String::new(),
@@ -182,7 +134,7 @@ impl UnitsClient {
         let response = self
             .client
             .clone()
-            .expand_unit_group(Self::request(
+            .expand_unit_group(outbound(
                 units::ExpandUnitGroupRequest {
                     name: group.to_owned(),
                     context_unit: context_unit.name(),
@@ -213,7 +165,7 @@ impl UnitsClient {
             let response = self
                 .client
                 .clone()
-                .resolve_unit_mentions(Self::request(
+                .resolve_unit_mentions(outbound(
                     units::ResolveUnitMentionsRequest {
                         context_unit: context_unit.name(),
                         mentions: chunk.to_vec(),
@@ -264,7 +216,7 @@ impl UnitsClient {
             let page = self
                 .client
                 .clone()
-                .list_unit_descendants(Self::request(
+                .list_unit_descendants(outbound(
                     units::ListUnitDescendantsRequest {
                         name: unit.name(),
                         as_of: as_of.to_string(),
@@ -300,7 +252,7 @@ impl UnitsClient {
         let response = self
             .client
             .clone()
-            .get_unit(Self::request(
+            .get_unit(outbound(
                 units::GetUnitRequest {
                     name: unit.name(),
                     as_of: String::new(),
@@ -325,7 +277,7 @@ impl UnitsClient {
         Ok(self
             .client
             .clone()
-            .watch_events(Self::request(
+            .watch_events(outbound(
                 units::WatchEventsRequest { after_sequence },
                 context,
             )?)
@@ -349,41 +301,4 @@ pub fn unit_not_found(field: &str) -> fazhi_platform::error::FieldViolation {
 /// The id in a `units/{unit}` name the units service answered with (trusted: it made it).
 pub fn id_of(name: &str) -> UnitId {
     UnitId::from_trusted(name.strip_prefix("units/").unwrap_or(name).to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_are_not_outages() {
-        let denied = tonic::Status::permission_denied("no");
-        assert!(matches!(
-            UnitsClientError::from_status(&denied, "units/x"),
-            UnitsClientError::PermissionDenied
-        ));
-        let invalid = tonic::Status::invalid_argument("bad");
-        assert!(matches!(
-            UnitsClientError::from_status(&invalid, "units/x"),
-            UnitsClientError::InvalidArgument(_)
-        ));
-        let unauthenticated = tonic::Status::unauthenticated("who");
-        assert!(matches!(
-            UnitsClientError::from_status(&unauthenticated, "units/x"),
-            UnitsClientError::Unauthenticated
-        ));
-        for status in [
-            tonic::Status::unavailable("down"),
-            tonic::Status::deadline_exceeded("slow"),
-        ] {
-            assert!(matches!(
-                UnitsClientError::from_status(&status, "units/x"),
-                UnitsClientError::Unavailable(_)
-            ));
-        }
-        assert!(matches!(
-            UnitsClientError::from_status(&tonic::Status::internal("oops"), "units/x"),
-            UnitsClientError::Failed(_)
-        ));
-    }
 }

@@ -333,7 +333,7 @@ pub(super) fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
                 category: target.category.unwrap_or_default(),
                 reference: target.reference.unwrap_or_default(),
                 year: target.year.unwrap_or_default(),
-                sentence: target.sentence,
+                context: target.context,
             })
             .collect(),
         source_line: task.source_line,

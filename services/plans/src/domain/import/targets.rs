@@ -50,10 +50,11 @@ pub struct QuantitativeTarget {
     /// The year the sentence sets it for: 2025 in 到2025年达到95%, 2024 in 2024年实现….
     #[serde(default)]
     pub year: Option<i32>,
-    /// The sentence it stands in, for what the metric alone does not say (涉及重大公共利益…案件,
-    /// 被诉行政机关负责人出庭率应达到100%).
+    /// The words that lead to it: from its sentence's start, or the target before it in the
+    /// sentence, to its end — what the metric alone does not say (…,涉及重大公共利益和社会高度关注
+    /// 等案件,被诉行政机关负责人出庭率应达到100%).
     #[serde(default)]
-    pub sentence: String,
+    pub context: String,
 }
 
 static RATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -175,17 +176,27 @@ fn object_after(text: &str, byte_end: usize) -> String {
         .to_owned()
 }
 
-/// Where the sentence holding `byte_start` starts and `byte_end`'s ends.
-fn sentence_bounds(text: &str, byte_start: usize, byte_end: usize) -> (usize, usize) {
-    let start = text[..byte_start]
+/// Where the sentence holding `byte_start` starts.
+fn sentence_start(text: &str, byte_start: usize) -> usize {
+    text[..byte_start]
         .rfind(['。', ';', ';'])
         .map_or(0, |index| {
             index + text[index..].chars().next().map_or(1, char::len_utf8)
-        });
-    let end = text[byte_end..]
-        .find(['。', ';', ';'])
-        .map_or(text.len(), |index| byte_end + index);
-    (start, end)
+        })
+}
+
+/// Cuts each target's context after the target before it in the same sentence.
+fn narrow_contexts(found: &mut [QuantitativeTarget]) {
+    for index in 1..found.len() {
+        let previous = found[index - 1].text.clone();
+        let context = &found[index].context;
+        if let Some(position) = context.find(&previous) {
+            let after = position + previous.len();
+            if after < context.len() {
+                found[index].context = context[after..].to_owned();
+            }
+        }
+    }
 }
 
 /// 规范性文件合法性审查率、报备率和报备及时率、规范率 → each rate, the shared noun carried over:
@@ -233,12 +244,14 @@ fn name_quota_categories(text: &str, found: &mut [QuantitativeTarget]) {
         while last + 1 < found.len()
             && found[last + 1].comparator == found[index].comparator
             && found[last + 1].unit == found[index].unit
-            && found[last + 1].sentence == found[index].sentence
-            && text
-                .chars()
-                .skip(found[last].end)
-                .take(found[last + 1].start.saturating_sub(found[last].end))
-                .any(|character| character == '、')
+            && {
+                let gap: String = text
+                    .chars()
+                    .skip(found[last].end)
+                    .take(found[last + 1].start.saturating_sub(found[last].end))
+                    .collect();
+                gap.contains('、') && !gap.contains(['。', ';', ';'])
+            }
         {
             last += 1;
         }
@@ -279,9 +292,9 @@ pub fn find(text: &str) -> Vec<QuantitativeTarget> {
         {
             return;
         }
-        let (sentence_start, sentence_end) = sentence_bounds(text, matched.start(), matched.end());
+        let context = &text[sentence_start(text, matched.start())..matched.end()];
         let year = YEAR
-            .captures_iter(&text[sentence_start..matched.end()])
+            .captures_iter(context)
             .last()
             .and_then(|captures| captures[1].parse().ok());
         for metric in metrics {
@@ -297,7 +310,7 @@ pub fn find(text: &str) -> Vec<QuantitativeTarget> {
                 category: None,
                 reference: reference.clone(),
                 year,
-                sentence: text[sentence_start..sentence_end].to_owned(),
+                context: context.to_owned(),
             });
         }
     };
@@ -403,6 +416,7 @@ pub fn find(text: &str) -> Vec<QuantitativeTarget> {
         }
     }
     found.sort_by_key(|target| target.start);
+    narrow_contexts(&mut found);
     name_quota_categories(text, &mut found);
     found
 }
@@ -513,7 +527,13 @@ mod tests {
             find("政府领导班子每年举办2期以上法治专题讲座")[0].value,
             Some(2.0)
         );
-        let subset = &find("涉及重大公共利益的案件,被诉行政机关负责人出庭率应达到100%。")[0];
-        assert!(subset.sentence.starts_with("涉及重大公共利益"));
+        let both = find(
+            "行政机关负责人出庭应诉率要不低于50%,涉及重大公共利益的案件,被诉行政机关负责人出庭率应达到100%。",
+        );
+        assert_eq!(both[0].context, "行政机关负责人出庭应诉率要不低于50%");
+        assert_eq!(
+            both[1].context,
+            ",涉及重大公共利益的案件,被诉行政机关负责人出庭率应达到100%"
+        );
     }
 }
