@@ -278,6 +278,7 @@ pub async fn run(
         service_settings: fazhi_indicators::IndicatorsSettings {
             clients: fazhi_indicators::settings::ClientSettings {
                 units_endpoint: endpoint.clone(),
+                plans_endpoint: endpoint.clone(),
                 units_token: Some(service_token("fazhi-indicators")?),
             },
             ..Default::default()

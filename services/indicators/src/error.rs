@@ -4,7 +4,7 @@ use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
 use fazhi_units_client::UnitsClientError;
 use tonic::Code;
 
-use crate::domain::{ValueRefusal, ValueState};
+use crate::domain::{ProposalState, ValueRefusal, ValueState};
 
 /// `ErrorInfo.domain` of every error this service returns.
 pub const ERROR_DOMAIN: &str = "indicators.fazhi";
@@ -23,6 +23,14 @@ pub enum IndicatorsError {
     ValueWrongState(ValueState),
     #[error("{0} is a part of {1}, which is not deleted")]
     TargetInUse(String, String),
+    #[error("the plans service could not be reached: {0}")]
+    PlansUnavailable(String),
+    #[error("the plans service rejected the request: {0}")]
+    PlansRejected(String),
+    #[error("the proposal is {} already", .0.as_str())]
+    ProposalDecided(ProposalState),
+    #[error("nothing in the catalogue matches the proposal ({0}); name the targets to make")]
+    ProposalUnmatched(String),
 }
 
 fazhi_platform::service_error!(IndicatorsError, ERROR_DOMAIN);
@@ -90,6 +98,37 @@ impl DescribeError for IndicatorsError {
                 "UNITS_REJECTED",
                 self.to_string(),
                 format!("单位库服务拒绝了该请求:{message}"),
+            ),
+            Self::PlansRejected(message) => ErrorDescription::new(
+                Code::InvalidArgument,
+                "PLANS_REJECTED",
+                self.to_string(),
+                format!("规划服务拒绝了该请求:{message}"),
+            ),
+            Self::PlansUnavailable(_) => ErrorDescription::new(
+                Code::Unavailable,
+                "PLANS_UNAVAILABLE",
+                "the plans service is unavailable; retry later",
+                "规划服务暂不可用,请稍后重试",
+            ),
+            Self::ProposalDecided(state) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "PROPOSAL_DECIDED",
+                self.to_string(),
+                format!(
+                    "该拟设目标已{}",
+                    if *state == ProposalState::Rejected {
+                        "驳回"
+                    } else {
+                        "采纳"
+                    }
+                ),
+            ),
+            Self::ProposalUnmatched(reason) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "PROPOSAL_UNMATCHED",
+                self.to_string(),
+                format!("{reason};请指定要设立的目标"),
             ),
             Self::UnitsUnavailable(_) => ErrorDescription::new(
                 Code::Unavailable,

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod form;
 pub mod ingest;
+pub mod proposals;
 pub mod region;
 pub mod service;
 pub mod settings;
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 
 pub use api::IndicatorsApi;
+pub use fazhi_plans_client::PlansClient;
 pub use fazhi_units_client::UnitsClient;
 pub use service::IndicatorBook;
 pub use settings::IndicatorsSettings;
@@ -58,6 +60,7 @@ pub fn mount(
         authenticator,
     } = environment;
     let units = UnitsClient::new(&service_settings.clients.units_endpoint)?;
+    let plans = PlansClient::new(&service_settings.clients.plans_endpoint)?;
     let events = OutboxHub::start(
         pool.clone(),
         store::SCHEMA,
@@ -66,7 +69,7 @@ pub fn mount(
     let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
         settings.database.audit_key.as_ref(),
     ));
-    let book = IndicatorBook::new(store, units);
+    let book = IndicatorBook::new(store, units, plans);
     let mut background: Vec<BackgroundTask> = Vec::new();
     match service_settings.clients.units_token {
         Some(token) => {

@@ -23,6 +23,8 @@ use crate::domain::{
     check_data_element, check_indicator, check_input, check_target, check_value, evaluate,
     indicator_needs, needs, not_applicable, plan_import,
 };
+use fazhi_plans_client::PlansClient;
+
 use crate::error::{IndicatorsError, Result};
 use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
 
@@ -31,6 +33,7 @@ use crate::store::{self, RevisionRow, Store, ValueCursor, ValueKey};
 pub struct IndicatorBook {
     store: Store,
     units: UnitsClient,
+    plans: PlansClient,
 }
 
 /// What the caller must be to a unit.
@@ -127,8 +130,12 @@ pub fn period_of(field: &str, text: &str) -> Result<Period> {
 }
 
 impl IndicatorBook {
-    pub fn new(store: Store, units: UnitsClient) -> Self {
-        Self { store, units }
+    pub fn new(store: Store, units: UnitsClient, plans: PlansClient) -> Self {
+        Self {
+            store,
+            units,
+            plans,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -137,6 +144,10 @@ impl IndicatorBook {
 
     pub fn units(&self) -> &UnitsClient {
         &self.units
+    }
+
+    pub fn plans(&self) -> &PlansClient {
+        &self.plans
     }
 
     /// Runs a mutation of this service; see the module comment.

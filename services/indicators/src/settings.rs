@@ -1,4 +1,4 @@
-//! The indicators service's own settings: where it finds the units service, and how often it
+//! The indicators service's own settings: where it finds the units and plans services, and how often it
 //! chases overdue returns.
 
 use fazhi_platform::settings::{ServiceSettings, SettingsError};
@@ -32,6 +32,8 @@ impl Default for ReturnSettings {
 pub struct ClientSettings {
     /// e.g. `http://fazhi-units:50051`.
     pub units_endpoint: String,
+    /// e.g. `http://fazhi-plans:50051`: where proposed targets are read from.
+    pub plans_endpoint: String,
     /// A bearer token the service presents for its own calls to the units service (chasing
     /// overdue returns); without one, no `return.overdue` events are published.
     pub units_token: Option<SecretString>,
@@ -41,6 +43,7 @@ impl Default for ClientSettings {
     fn default() -> Self {
         Self {
             units_endpoint: "http://127.0.0.1:50051".to_owned(),
+            plans_endpoint: "http://127.0.0.1:50051".to_owned(),
             units_token: None,
         }
     }
@@ -54,6 +57,12 @@ impl ServiceSettings for IndicatorsSettings {
             return Err(SettingsError::Invalid {
                 key: "clients.units_endpoint",
                 reason: "must name the units service, e.g. http://fazhi-units:50051".to_owned(),
+            });
+        }
+        if self.clients.plans_endpoint.trim().is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "clients.plans_endpoint",
+                reason: "must name the plans service, e.g. http://fazhi-plans:50051".to_owned(),
             });
         }
         if self.returns.sweep_seconds == 0 {

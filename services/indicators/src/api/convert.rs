@@ -9,9 +9,9 @@ use fazhi_units_client::UnitId;
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
     Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
-    Figure, Indicator, IndicatorValue, OverdueReturn, PeriodType, ReturnState, ReturnStatus,
-    StatusChange, Target, TargetChanges, TargetId, TargetKind, TargetStatus, ValidationRule,
-    ValueState, ValueType,
+    Figure, Indicator, IndicatorValue, OverdueReturn, PeriodType, ProposalState, ProposedTarget,
+    ReturnState, ReturnStatus, StatusChange, Target, TargetChanges, TargetId, TargetKind,
+    TargetStatus, ValidationRule, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -240,7 +240,10 @@ fn optional(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn target_kind(kind: Option<pb::target::Kind>) -> Result<TargetKind, Vec<FieldViolation>> {
+fn target_kind(
+    prefix: &str,
+    kind: Option<pb::target::Kind>,
+) -> Result<TargetKind, Vec<FieldViolation>> {
     let parts = |field: &str, names: Vec<String>| -> Result<Vec<TargetId>, Vec<FieldViolation>> {
         let (ids, violations): (Vec<_>, Vec<_>) = names
             .iter()
@@ -255,47 +258,84 @@ fn target_kind(kind: Option<pb::target::Kind>) -> Result<TargetKind, Vec<FieldVi
     };
     Ok(match kind {
         Some(pb::target::Kind::Absolute(absolute)) => TargetKind::Absolute {
-            comparator: comparator("target.absolute.comparator", absolute.comparator)
-                .map_err(|violation| vec![violation])?,
+            comparator: comparator(
+                &format!("{prefix}.absolute.comparator"),
+                absolute.comparator,
+            )
+            .map_err(|violation| vec![violation])?,
             value: absolute.value,
         },
         Some(pb::target::Kind::Reference(reference)) => TargetKind::Reference {
-            comparator: comparator("target.reference.comparator", reference.comparator)
-                .map_err(|violation| vec![violation])?,
+            comparator: comparator(
+                &format!("{prefix}.reference.comparator"),
+                reference.comparator,
+            )
+            .map_err(|violation| vec![violation])?,
             reference_code: reference.reference_code,
         },
         Some(pb::target::Kind::Trend(_)) => TargetKind::Trend,
         Some(pb::target::Kind::Quota(quota)) => TargetKind::Quota {
-            comparator: comparator("target.quota.comparator", quota.comparator)
+            comparator: comparator(&format!("{prefix}.quota.comparator"), quota.comparator)
                 .map_err(|violation| vec![violation])?,
             thresholds: quota.thresholds.into_iter().collect(),
         },
         Some(pb::target::Kind::AllOf(all)) => {
-            TargetKind::AllOf(parts("target.all_of.targets", all.targets)?)
+            TargetKind::AllOf(parts(&format!("{prefix}.all_of.targets"), all.targets)?)
         }
         Some(pb::target::Kind::AnyOf(any)) => {
-            TargetKind::AnyOf(parts("target.any_of.targets", any.targets)?)
+            TargetKind::AnyOf(parts(&format!("{prefix}.any_of.targets"), any.targets)?)
         }
-        None => return Err(vec![FieldViolation::required("target.kind")]),
+        None => return Err(vec![FieldViolation::required(format!("{prefix}.kind"))]),
     })
 }
 
 pub(super) fn target_from_proto(id: TargetId, target: pb::Target) -> Result<Target, tonic::Status> {
+    target_from_proto_at("target", id, target)
+}
+
+/// The targets an accepted proposal becomes instead of the suggested ones: their owner is the
+/// proposal's, whatever they say.
+pub(super) fn targets_instead(targets: Vec<pb::Target>) -> Result<Vec<Target>, tonic::Status> {
+    targets
+        .into_iter()
+        .enumerate()
+        .map(|(index, target)| {
+            target_from_proto_at(
+                &format!("targets[{index}]"),
+                TargetId::generate(),
+                pb::Target {
+                    owner_unit: "units/proposal-owner".to_owned(),
+                    ..target
+                },
+            )
+        })
+        .collect()
+}
+
+/// A target as the request's field `prefix` gives it.
+pub(super) fn target_from_proto_at(
+    prefix: &str,
+    id: TargetId,
+    target: pb::Target,
+) -> Result<Target, tonic::Status> {
     let mut violations = Vec::new();
-    let owner = UnitId::from_required_name("target.owner_unit", &target.owner_unit)
+    let owner = UnitId::from_required_name(&format!("{prefix}.owner_unit"), &target.owner_unit)
         .map_err(|violation| violations.push(violation))
         .ok();
     let indicator = match target.indicator.as_str() {
         "" => None,
-        name => crate::domain::IndicatorId::from_name("target.indicator", name)
+        name => crate::domain::IndicatorId::from_name(&format!("{prefix}.indicator"), name)
             .map_err(|violation| violations.push(violation))
             .ok(),
     };
-    let group = group_of("target.applies_to_group", target.applies_to_group)
-        .map_err(|violation| violations.push(violation))
-        .ok()
-        .flatten();
-    let kind = target_kind(target.kind)
+    let group = group_of(
+        &format!("{prefix}.applies_to_group"),
+        target.applies_to_group,
+    )
+    .map_err(|violation| violations.push(violation))
+    .ok()
+    .flatten();
+    let kind = target_kind(prefix, target.kind)
         .map_err(|found| violations.extend(found))
         .ok();
     let (Some(owner), Some(kind), true) = (owner, kind, violations.is_empty()) else {
@@ -732,7 +772,7 @@ pub(super) fn target_changes(
             }
             "first_period" => changes.first_period = Some(optional(target.first_period.clone())),
             "last_period" => changes.last_period = Some(optional(target.last_period.clone())),
-            _ => match target_kind(target.kind.clone()) {
+            _ => match target_kind("target", target.kind.clone()) {
                 Ok(kind) => changes.kind = Some(kind),
                 Err(found) => violations.extend(found),
             },
@@ -781,4 +821,68 @@ pub(super) fn data_set_changes(
     }
     IndicatorsError::refuse_any(violations)?;
     Ok(changes)
+}
+
+enum_pair!(
+    proposal_state,
+    proposal_state_to_proto,
+    pb::ProposalState,
+    ProposalState,
+    [
+        (Proposed, Proposed),
+        (Accepted, Accepted),
+        (Rejected, Rejected)
+    ]
+);
+
+pub(super) fn proposal_to_proto(proposal: ProposedTarget) -> pb::ProposedTarget {
+    let statement = proposal.statement;
+    let owner_unit = proposal.owner_unit;
+    pb::ProposedTarget {
+        name: proposal.id.name(),
+        plan: proposal.plan,
+        task: proposal.task,
+        task_number: proposal.task_number,
+        task_title: proposal.task_title,
+        text: statement.text,
+        metric: statement.metric,
+        comparator: statement.comparator,
+        value: statement.value,
+        quotas: statement.quotas.into_iter().collect(),
+        unit_of_measure: statement.unit,
+        context: statement.context,
+        suggested_targets: proposal
+            .suggested
+            .into_iter()
+            .map(|suggested| {
+                target_to_proto(Target {
+                    id: TargetId::from_trusted(String::new()),
+                    display_name: suggested.display_name,
+                    indicator: Some(suggested.indicator),
+                    owner_unit: owner_unit.clone(),
+                    applies_to_group: None,
+                    first_period: suggested.first_period,
+                    last_period: None,
+                    kind: suggested.kind,
+                    revision: 0,
+                    create_time: proposal.create_time,
+                    delete_time: None,
+                })
+            })
+            .map(|target| pb::Target {
+                name: String::new(),
+                etag: String::new(),
+                create_time: None,
+                ..target
+            })
+            .collect(),
+        owner_unit: UnitId::from_trusted(owner_unit).name(),
+        unmatched_reason: proposal.unmatched.unwrap_or_default(),
+        state: proposal_state_to_proto(proposal.state),
+        targets: proposal.targets.iter().map(TargetId::name).collect(),
+        reject_reason: proposal.reason.unwrap_or_default(),
+        etag: aip::etag(proposal.revision),
+        create_time: Some(aip::timestamp(proposal.create_time)),
+        update_time: Some(aip::timestamp(proposal.update_time)),
+    }
 }

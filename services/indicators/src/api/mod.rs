@@ -14,7 +14,7 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{DataElementId, DataSetId, DataValueId, IndicatorId, TargetId};
+use crate::domain::{DataElementId, DataSetId, DataValueId, IndicatorId, ProposalId, TargetId};
 use crate::error::IndicatorsError;
 use crate::ingest::IngestSession;
 use crate::region::RegionQuery;
@@ -67,6 +67,19 @@ fn page_token<K: serde::de::DeserializeOwned, Q: serde::Serialize>(
 fn next_token<K: serde::Serialize, Q: serde::Serialize>(next: Option<K>, query: &Q) -> String {
     next.map(|next| aip::encode_page_token(&next, query))
         .unwrap_or_default()
+}
+
+/// A `plans/{plan}` name, checked for its form (the plans service says whether it exists).
+fn plan_name(field: &str, name: &str) -> Result<String, Status> {
+    match name.strip_prefix("plans/") {
+        Some(id) if !id.is_empty() && !id.contains('/') && id.len() <= 64 => Ok(name.to_owned()),
+        _ => Err(invalid(fazhi_platform::error::FieldViolation::new(
+            field,
+            "BAD_NAME",
+            format!("{field} must be a plan name, plans/{{plan}}"),
+            format!("{field} 须为规划名称,形如 plans/{{plan}}"),
+        ))),
+    }
 }
 
 fn period(field: &str, text: &str) -> Result<crate::domain::Period, Status> {
@@ -807,6 +820,90 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().plan))]
+    async fn propose_targets(
+        &self,
+        request: Request<pb::ProposeTargetsRequest>,
+    ) -> ApiResult<pb::ProposeTargetsResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let plan = plan_name("plan", &request.get_ref().plan)?;
+        let proposals = self.book.propose_targets(&context, &plan).await?;
+        let suggested_count = proposals
+            .iter()
+            .filter(|proposal| !proposal.suggested.is_empty())
+            .count();
+        Ok(Response::new(pb::ProposeTargetsResponse {
+            proposed_targets: proposals.into_iter().map(proposal_to_proto).collect(),
+            suggested_count: i32::try_from(suggested_count).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(plan = %request.get_ref().plan))]
+    async fn list_proposed_targets(
+        &self,
+        request: Request<pb::ListProposedTargetsRequest>,
+    ) -> ApiResult<pb::ListProposedTargetsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let plan = plan_name("plan", &message.plan)?;
+        let state = match message.state {
+            0 => None,
+            state => Some(proposal_state("state", state).map_err(invalid)?),
+        };
+        let query = (&plan, state.map(crate::domain::ProposalState::as_str));
+        let size = page_size(message.page_size)?;
+        let after = page_token(&message.page_token, &query)?;
+        let page = self
+            .book
+            .list_proposals(&context, &plan, state, after, size)
+            .await?;
+        Ok(Response::new(pb::ListProposedTargetsResponse {
+            proposed_targets: page.items.into_iter().map(proposal_to_proto).collect(),
+            next_page_token: next_token(page.next, &query),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(proposal = %request.get_ref().name))]
+    async fn accept_proposed_target(
+        &self,
+        request: Request<pb::AcceptProposedTargetRequest>,
+    ) -> ApiResult<pb::AcceptProposedTargetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = ProposalId::from_required_name("name", &message.name).map_err(invalid)?;
+        let instead = targets_instead(message.targets)?;
+        let accepted = self
+            .book
+            .accept_proposal(&context, &id, &message.etag, instead)
+            .await?;
+        Ok(Response::new(pb::AcceptProposedTargetResponse {
+            proposed_target: Some(proposal_to_proto(accepted)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(proposal = %request.get_ref().name))]
+    async fn reject_proposed_target(
+        &self,
+        request: Request<pb::RejectProposedTargetRequest>,
+    ) -> ApiResult<pb::RejectProposedTargetResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = ProposalId::from_required_name("name", &message.name).map_err(invalid)?;
+        let reason = message.reason.trim();
+        if reason.is_empty() {
+            return Err(invalid(fazhi_platform::error::FieldViolation::required(
+                "reason",
+            )));
+        }
+        let rejected = self
+            .book
+            .reject_proposal(&context, &id, &message.etag, reason.to_owned())
+            .await?;
+        Ok(Response::new(pb::RejectProposedTargetResponse {
+            proposed_target: Some(proposal_to_proto(rejected)),
+        }))
+    }
 
     #[tracing::instrument(skip_all, fields(after = request.get_ref().after_sequence))]
     async fn watch_events(

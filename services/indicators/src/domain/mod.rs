@@ -6,6 +6,7 @@ mod evaluation;
 mod formula;
 mod import;
 mod period;
+mod proposal;
 mod target;
 mod value;
 
@@ -21,6 +22,10 @@ pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs,
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};
+pub use proposal::{
+    ExtractedTarget, ProposalId, ProposalState, ProposedTarget, Statement, SuggestedTarget,
+    statements, suggest,
+};
 pub use target::{
     Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, StatusChange, Target,
     TargetChanges, TargetId, TargetKind, TargetStatus, Verdict, check_target, combine, compare,

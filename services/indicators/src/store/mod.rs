@@ -6,6 +6,7 @@ mod dataset;
 mod element;
 mod indicator;
 mod ingest;
+mod proposal;
 mod target;
 mod value;
 
@@ -15,6 +16,9 @@ pub use dataset::{
 pub use element::insert_element;
 pub use indicator::insert_indicator;
 pub use ingest::{Applied, IngestRow, ingest};
+pub use proposal::{
+    Placed, decide_proposal, drop_proposal, lock_plan_proposals, lock_proposal, save_proposal,
+};
 pub use target::{insert_target, lock_target, record_status, save_target};
 pub use value::{
     FigureRow, RevisionRow, ValueCursor, ValueKey, insert_value, lock_value, lock_value_by_key,

@@ -381,6 +381,7 @@ async fn a_return_that_fell_due_is_chased_once_with_an_event_per_unit_that_did_n
     let book = fazhi_indicators::IndicatorBook::new(
         fazhi_indicators::Store::new(app._indicators_database.pool.clone()),
         fazhi_indicators::UnitsClient::new(&format!("http://{}", app._server.address)).unwrap(),
+        fazhi_indicators::PlansClient::new(&format!("http://{}", app._server.address)).unwrap(),
     );
     let token = fazhi_testkit::bearer(
         "fazhi-indicators",

@@ -453,6 +453,7 @@ async fn a_verdict_that_changes_with_an_approval_or_a_reopening_is_published() {
     let book = fazhi_indicators::IndicatorBook::new(
         fazhi_indicators::Store::new(app._indicators_database.pool.clone()),
         fazhi_indicators::UnitsClient::new(&format!("http://{}", app._server.address)).unwrap(),
+        fazhi_indicators::PlansClient::new(&format!("http://{}", app._server.address)).unwrap(),
     );
     let context = fazhi_platform::call::CallContext::system(
         "test/FollowTargetStatuses",

@@ -18,11 +18,13 @@ mod datasets;
 mod errors;
 mod evaluation;
 mod ingest;
+mod proposals;
 
 pub struct App {
     // Kept for the life of the test: dropping them drops the databases and the server.
     _units_database: TestDatabase,
     _indicators_database: TestDatabase,
+    _plans_database: Option<TestDatabase>,
     _server: TestServer,
     pub client: IndicatorsServiceClient<Channel>,
     pub admin: String,
@@ -36,6 +38,20 @@ type Answer<T> = Result<T, tonic::Status>;
 
 impl App {
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// With the plans service on the same server, for proposed targets.
+    pub async fn start_with_plans() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(with_plans: bool) -> Self {
+        let plans_database = if with_plans {
+            Some(TestDatabase::migrated(fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await)
+        } else {
+            None
+        };
         let units_database =
             TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
         let indicators_database =
@@ -58,7 +74,8 @@ impl App {
                     },
                     service_settings: fazhi_indicators::IndicatorsSettings {
                         clients: fazhi_indicators::settings::ClientSettings {
-                            units_endpoint: endpoint,
+                            units_endpoint: endpoint.clone(),
+                            plans_endpoint: endpoint.clone(),
                             ..Default::default()
                         },
                         ..Default::default()
@@ -70,6 +87,32 @@ impl App {
                 .service,
             )
             .await;
+        let server = match &plans_database {
+            Some(database) => {
+                server
+                    .add_service(
+                        fazhi_plans::mount(fazhi_platform::service::Environment {
+                            settings: &fazhi_platform::settings::Settings {
+                                server: settings.clone(),
+                                ..Default::default()
+                            },
+                            service_settings: fazhi_plans::PlansSettings {
+                                clients: fazhi_plans::settings::ClientSettings {
+                                    units_endpoint: endpoint,
+                                    ..Default::default()
+                                },
+                                ..Default::default()
+                            },
+                            pool: database.pool.clone(),
+                            authenticator: fazhi_testkit::authenticator(),
+                        })
+                        .unwrap()
+                        .service,
+                    )
+                    .await
+            }
+            None => server,
+        };
         let server = TestServer::start_on(listener, server, settings).await;
         let admin = bearer("admin", None, &[Role::Admin]);
         fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
@@ -77,6 +120,7 @@ impl App {
             client: IndicatorsServiceClient::new(server.channel.clone()),
             _units_database: units_database,
             _indicators_database: indicators_database,
+            _plans_database: plans_database,
             _server: server,
             admin,
             coordinator: bearer("ng-office", Some("ningguo"), &[Role::Coordinator]),

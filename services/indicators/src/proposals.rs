@@ -1,0 +1,436 @@
+//! Proposed targets from plans: a plan's tasks read from the plans service, the targets they
+//! state proposed with the typed targets they would become, and a coordinator's decision —
+//! accept (creating or reusing targets) or reject with a reason.
+
+use std::collections::HashMap;
+
+use fazhi_plans_client::{PlanWithTasks, PlansClientError};
+use fazhi_platform::aip::Page;
+use fazhi_platform::call::CallContext;
+use fazhi_platform::error::PlatformError;
+use fazhi_platform::mutation::{Change, NewEvent, Outcome};
+
+use crate::domain::{
+    Catalogue, ExtractedTarget, ProposalId, ProposalState, ProposedTarget, Target, TargetId,
+    TargetKind, check_target, statements, suggest,
+};
+use crate::error::{IndicatorsError, Result};
+use fazhi_platform::aip::check_etag;
+
+use crate::service::{IndicatorBook, Need};
+use crate::store;
+
+/// A plans service answer as this service's error: a refusal stays a refusal.
+fn plans_error(error: PlansClientError) -> IndicatorsError {
+    match error {
+        PlansClientError::NotFound(name) => PlatformError::NotFound(name).into(),
+        PlansClientError::PermissionDenied => PlatformError::PermissionDenied.into(),
+        PlansClientError::Unauthenticated => PlatformError::Unauthenticated(
+            "the plans service did not accept the credentials".to_owned(),
+        )
+        .into(),
+        PlansClientError::InvalidArgument(message) => IndicatorsError::PlansRejected(message),
+        PlansClientError::Unavailable(message) => IndicatorsError::PlansUnavailable(message),
+        PlansClientError::Failed(message) => {
+            PlatformError::Internal(format!("plans service: {message}")).into()
+        }
+    }
+}
+
+/// A plan's proposals as its tasks state them now, each at its place in the plan.
+fn fresh_proposals(read: &PlanWithTasks, catalogue: &Catalogue) -> Vec<(i32, ProposedTarget)> {
+    let now = chrono::Utc::now();
+    let mut position = 0;
+    let mut found = Vec::new();
+    for task in &read.tasks {
+        let extracted: Vec<ExtractedTarget> = task
+            .targets
+            .iter()
+            .map(|target| ExtractedTarget {
+                text: target.text.clone(),
+                metric: target.metric.clone(),
+                comparator: target.comparator.clone(),
+                value: target.value,
+                unit: target.unit.clone(),
+                period: target.period.clone(),
+                category: Some(target.category.clone()).filter(|text| !text.is_empty()),
+                reference: Some(target.reference.clone()).filter(|text| !text.is_empty()),
+                year: Some(target.year).filter(|year| *year > 0),
+                context: target.context.clone(),
+            })
+            .collect();
+        for (ordinal, statement) in statements(&extracted).into_iter().enumerate() {
+            let (suggested, unmatched) = match suggest(&statement, catalogue) {
+                Ok(suggested) => (suggested, None),
+                Err(reason) => (Vec::new(), Some(reason)),
+            };
+            found.push((
+                position,
+                ProposedTarget {
+                    id: ProposalId::generate(),
+                    plan: read.plan.name.clone(),
+                    task: task.name.clone(),
+                    task_number: task.number.clone(),
+                    task_title: task.title.clone(),
+                    ordinal: i32::try_from(ordinal).unwrap_or(i32::MAX),
+                    owner_unit: fazhi_units_client::id_of(&read.plan.issuer)
+                        .as_str()
+                        .to_owned(),
+                    statement,
+                    suggested,
+                    unmatched,
+                    state: ProposalState::Proposed,
+                    targets: Vec::new(),
+                    reason: None,
+                    revision: 0,
+                    create_time: now,
+                    update_time: now,
+                },
+            ));
+            position += 1;
+        }
+    }
+    found
+}
+
+/// Whether a refreshed proposal says anything new.
+fn differs(current: &ProposedTarget, fresh: &ProposedTarget) -> bool {
+    (
+        &current.statement,
+        &current.suggested,
+        &current.unmatched,
+        &current.task_number,
+        &current.task_title,
+    ) != (
+        &fresh.statement,
+        &fresh.suggested,
+        &fresh.unmatched,
+        &fresh.task_number,
+        &fresh.task_title,
+    )
+}
+
+impl IndicatorBook {
+    /// Reads a plan through the plans service (with the caller's credentials) and proposes the
+    /// targets its tasks state: coordinators of the plan's issuer. Undecided proposals are
+    /// refreshed (and dropped when the plan no longer states them); decided ones are kept.
+    pub async fn propose_targets(
+        &self,
+        context: &CallContext,
+        plan: &str,
+    ) -> Result<Vec<ProposedTarget>> {
+        self.mutate(
+            context,
+            plan,
+            async || {
+                let read = self
+                    .plans()
+                    .plan_with_tasks(context, plan)
+                    .await
+                    .map_err(plans_error)?;
+                let issuer = fazhi_units_client::id_of(&read.plan.issuer);
+                self.authorize(context, &issuer, Need::Coordinate).await?;
+                Ok(fresh_proposals(&read, &self.catalogue().await?))
+            },
+            async |connection, fresh: Vec<(i32, ProposedTarget)>| {
+                let mut existing: HashMap<(String, i32), ProposedTarget> =
+                    store::lock_plan_proposals(connection, plan)
+                        .await?
+                        .into_iter()
+                        .map(|(_, proposal)| ((proposal.task.clone(), proposal.ordinal), proposal))
+                        .collect();
+                let mut outcome = Outcome {
+                    response: Vec::new(),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                };
+                for (position, fresh) in fresh {
+                    let current = existing.remove(&(fresh.task.clone(), fresh.ordinal));
+                    let saved = match current {
+                        Some(current) if current.state != ProposalState::Proposed => current,
+                        Some(current) if !differs(&current, &fresh) => current,
+                        current => {
+                            let next = ProposedTarget {
+                                id: current
+                                    .as_ref()
+                                    .map_or(fresh.id.clone(), |current| current.id.clone()),
+                                ..fresh
+                            };
+                            let saved = store::save_proposal(connection, position, &next).await?;
+                            outcome.changes.push(Change::of(
+                                saved.id.name(),
+                                current.as_ref(),
+                                Some(&saved),
+                            )?);
+                            saved
+                        }
+                    };
+                    outcome.response.push(saved);
+                }
+                for gone in existing.into_values() {
+                    if gone.state == ProposalState::Proposed {
+                        store::drop_proposal(connection, &gone.id).await?;
+                        outcome
+                            .changes
+                            .push(Change::of(gone.id.name(), Some(&gone), None::<&()>)?);
+                    }
+                }
+                Ok(outcome)
+            },
+        )
+        .await
+    }
+
+    /// A plan's proposals in task order: coordinators of its issuer, viewers.
+    pub async fn list_proposals(
+        &self,
+        context: &CallContext,
+        plan: &str,
+        state: Option<ProposalState>,
+        after: Option<(i32, String)>,
+        size: i64,
+    ) -> Result<Page<ProposedTarget, (i32, String)>> {
+        let page = self
+            .store()
+            .list_proposals(plan, state, after, size)
+            .await?;
+        if let Some(first) = page.items.first() {
+            let owner = fazhi_units_client::id_of(&first.owner_unit);
+            let decision = self.authorize(context, &owner, Need::Read).await;
+            self.audit_read_refusal(context, plan, decision).await?;
+        }
+        Ok(page)
+    }
+
+    /// Makes a proposal targets — the suggested ones, or `instead` — reusing a live target of
+    /// the same indicator, owner, kind and periods: coordinators of the owner unit.
+    pub async fn accept_proposal(
+        &self,
+        context: &CallContext,
+        id: &ProposalId,
+        etag: &str,
+        instead: Vec<Target>,
+    ) -> Result<ProposedTarget> {
+        let name = id.name();
+        let now = context.clock.now();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let proposal = self.undecided(context, id).await?;
+                let mut catalogue = self.catalogue().await?;
+                let wanted: Vec<Target> = if instead.is_empty() {
+                    if proposal.suggested.is_empty() {
+                        return Err(IndicatorsError::ProposalUnmatched(
+                            proposal.unmatched.clone().unwrap_or_default(),
+                        ));
+                    }
+                    proposal
+                        .suggested
+                        .iter()
+                        .map(|suggested| Target {
+                            id: TargetId::generate(),
+                            display_name: suggested.display_name.clone(),
+                            indicator: Some(suggested.indicator.clone()),
+                            owner_unit: proposal.owner_unit.clone(),
+                            applies_to_group: None,
+                            first_period: suggested.first_period.clone(),
+                            last_period: None,
+                            kind: suggested.kind.clone(),
+                            revision: 0,
+                            create_time: now,
+                            delete_time: None,
+                        })
+                        .collect()
+                } else {
+                    instead
+                        .into_iter()
+                        .map(|target| Target {
+                            id: TargetId::generate(),
+                            owner_unit: proposal.owner_unit.clone(),
+                            ..target
+                        })
+                        .collect()
+                };
+                let mut chosen = Vec::new();
+                let mut created = Vec::new();
+                for (index, target) in wanted.into_iter().enumerate() {
+                    IndicatorsError::refuse_any(check_target(
+                        &target,
+                        &catalogue,
+                        &format!("targets[{index}]"),
+                    ))?;
+                    match catalogue.targets.iter().find(|live| same_target(live, &target)) {
+                        Some(live) => chosen.push(live.id.clone()),
+                        None => {
+                            chosen.push(target.id.clone());
+                            catalogue.targets.push(target.clone());
+                            created.push(target);
+                        }
+                    }
+                }
+                if chosen.len() > 1 {
+                    let whole = Target {
+                        id: TargetId::generate(),
+                        display_name: proposal.statement.text.clone(),
+                        indicator: None,
+                        owner_unit: proposal.owner_unit.clone(),
+                        applies_to_group: None,
+                        first_period: None,
+                        last_period: None,
+                        kind: TargetKind::AllOf(chosen.clone()),
+                        revision: 0,
+                        create_time: now,
+                        delete_time: None,
+                    };
+                    match catalogue.targets.iter().find(|live| same_target(live, &whole)) {
+                        Some(live) => chosen.push(live.id.clone()),
+                        None => {
+                            chosen.push(whole.id.clone());
+                            created.push(whole);
+                        }
+                    }
+                }
+                Ok((proposal.revision, chosen, created))
+            },
+            async |connection, (read_revision, chosen, created): (i64, Vec<TargetId>, Vec<Target>)| {
+                let current = self.lock_undecided(connection, id, etag, read_revision).await?;
+                let mut outcome = Outcome {
+                    response: (),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                };
+                for target in &created {
+                    let saved = store::insert_target(connection, target).await?;
+                    outcome
+                        .changes
+                        .push(Change::of(saved.id.name(), None::<&()>, Some(&saved))?);
+                    outcome.events.push(NewEvent {
+                        event_type: "target.created",
+                        resource: saved.id.name(),
+                        payload: serde_json::Value::Null,
+                    });
+                }
+                let next = ProposedTarget {
+                    state: ProposalState::Accepted,
+                    targets: chosen,
+                    ..current.clone()
+                };
+                self.decided(connection, current, next, outcome).await
+            },
+        )
+        .await
+    }
+
+    /// Sets a proposal aside with a reason: coordinators of the owner unit.
+    pub async fn reject_proposal(
+        &self,
+        context: &CallContext,
+        id: &ProposalId,
+        etag: &str,
+        reason: String,
+    ) -> Result<ProposedTarget> {
+        self.mutate(
+            context,
+            &id.name(),
+            async || Ok(self.undecided(context, id).await?.revision),
+            async |connection, read_revision| {
+                let current = self
+                    .lock_undecided(connection, id, etag, read_revision)
+                    .await?;
+                let next = ProposedTarget {
+                    state: ProposalState::Rejected,
+                    reason: Some(reason),
+                    ..current.clone()
+                };
+                let outcome = Outcome {
+                    response: (),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                };
+                self.decided(connection, current, next, outcome).await
+            },
+        )
+        .await
+    }
+
+    /// An undecided proposal the caller coordinates.
+    async fn undecided(&self, context: &CallContext, id: &ProposalId) -> Result<ProposedTarget> {
+        let proposal = self
+            .store()
+            .find_proposal(id)
+            .await?
+            .ok_or_else(|| PlatformError::NotFound(id.name()))?;
+        let owner = fazhi_units_client::id_of(&proposal.owner_unit);
+        self.authorize(context, &owner, Need::Coordinate).await?;
+        if proposal.state != ProposalState::Proposed {
+            return Err(IndicatorsError::ProposalDecided(proposal.state));
+        }
+        Ok(proposal)
+    }
+
+    /// The proposal locked, its etag checked, still undecided and as it was read.
+    async fn lock_undecided(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        id: &ProposalId,
+        etag: &str,
+        read_revision: i64,
+    ) -> Result<ProposedTarget> {
+        let current = store::lock_proposal(connection, id)
+            .await?
+            .ok_or_else(|| PlatformError::NotFound(id.name()))?;
+        check_etag(etag, current.revision)?;
+        if current.state != ProposalState::Proposed {
+            return Err(IndicatorsError::ProposalDecided(current.state));
+        }
+        if current.revision != read_revision {
+            return Err(PlatformError::Conflict.into());
+        }
+        Ok(current)
+    }
+
+    /// Saves a decision, audited and published with what else it did.
+    async fn decided(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        current: ProposedTarget,
+        next: ProposedTarget,
+        mut outcome: Outcome<()>,
+    ) -> Result<Outcome<ProposedTarget>> {
+        let saved = store::decide_proposal(connection, &next).await?;
+        outcome
+            .changes
+            .push(Change::of(saved.id.name(), Some(&current), Some(&saved))?);
+        outcome.events.push(NewEvent {
+            event_type: match saved.state {
+                ProposalState::Rejected => "proposed_target.rejected",
+                _ => "proposed_target.accepted",
+            },
+            resource: saved.id.name(),
+            payload: serde_json::Value::Null,
+        });
+        Ok(Outcome {
+            response: saved,
+            changes: outcome.changes,
+            events: outcome.events,
+        })
+    }
+}
+
+/// A live target that says the same as `wanted`: reused rather than made twice.
+fn same_target(live: &Target, wanted: &Target) -> bool {
+    live.delete_time.is_none()
+        && (
+            &live.indicator,
+            &live.owner_unit,
+            &live.kind,
+            &live.applies_to_group,
+        ) == (
+            &wanted.indicator,
+            &wanted.owner_unit,
+            &wanted.kind,
+            &wanted.applies_to_group,
+        )
+        && (&live.first_period, &live.last_period) == (&wanted.first_period, &wanted.last_period)
+}
