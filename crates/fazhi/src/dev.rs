@@ -109,13 +109,15 @@ async fn service_pools(
 
 /// Imports and publishes the demo plans through the running server, as an operator would; a
 /// request id per call makes a restart on the same database replay instead of doing it twice.
+/// Answers the names of the plans.
 async fn import_demo_plans(
     channel: tonic::transport::Channel,
     admin_token: String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     use fazhi_proto::plans::v1 as pb;
     let mut plans = pb::plans_service_client::PlansServiceClient::new(channel);
     let mut tongliao = String::new();
+    let mut names = Vec::new();
     for (issuer, text) in DEMO_PLANS {
         let mut request = tonic::Request::new(pb::ImportPlanRequest {
             issuer: format!("units/{issuer}"),
@@ -145,6 +147,7 @@ async fn import_demo_plans(
         if issuer == "tongliao" {
             tongliao.clone_from(&plan.name);
         }
+        names.push(plan.name.clone());
         println!(
             "  demo plan       {} ({}): {} tasks, {}/{} unit mentions resolved, published with {} assignments",
             plan.title,
@@ -174,6 +177,33 @@ async fn import_demo_plans(
         "  demo plan       {} ({}): cascaded from the 通辽 plan as a draft, {}/{} unit mentions resolved",
         plan.title, plan.name, report.resolved_mention_count, report.mention_count
     );
+    Ok(names)
+}
+
+/// Proposes the targets each demo plan states against the demo catalogue, as a coordinator
+/// would once both are in.
+async fn propose_demo_targets(
+    channel: tonic::transport::Channel,
+    admin_token: &str,
+    plans: &[String],
+) -> anyhow::Result<()> {
+    use fazhi_proto::indicators::v1 as pb;
+    let mut indicators = pb::indicators_service_client::IndicatorsServiceClient::new(channel);
+    for plan in plans {
+        let mut request = tonic::Request::new(pb::ProposeTargetsRequest {
+            plan: plan.clone(),
+            request_id: format!("fazhi-dev-demo-propose-{plan}"),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {admin_token}").parse()?);
+        let proposed = indicators.propose_targets(request).await?.into_inner();
+        println!(
+            "  proposed targets {plan}: {}, {} typed without editing (ListProposedTargets)",
+            proposed.proposed_targets.len(),
+            proposed.suggested_count
+        );
+    }
     Ok(())
 }
 
@@ -327,11 +357,17 @@ pub async fn run(
             Ok(endpoint) => endpoint.connect_lazy(),
             Err(error) => return tracing::error!(%error, "demo data not loaded"),
         };
-        if let Err(error) = import_demo_plans(channel.clone(), admin.clone()).await {
-            tracing::error!(%error, "demo plans not imported");
-        }
-        if let Err(error) = crate::indicators::load_demo(channel, &auth, &admin).await {
+        let plans = import_demo_plans(channel.clone(), admin.clone())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "demo plans not imported");
+                Vec::new()
+            });
+        if let Err(error) = crate::indicators::load_demo(channel.clone(), &auth, &admin).await {
             tracing::error!(%error, "demo indicators not loaded");
+        }
+        if let Err(error) = propose_demo_targets(channel, &admin, &plans).await {
+            tracing::error!(%error, "demo targets not proposed");
         }
     });
     let served = server.serve(&settings.server, listener, shutdown).await;
