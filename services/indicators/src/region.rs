@@ -10,7 +10,7 @@ use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
 use fazhi_units_client::{UnitId, UnitsClientError};
 
-use crate::domain::{Evaluation, Period, Target, TargetId, evaluate, needs};
+use crate::domain::{Bases, Evaluation, Period, Target, TargetId, evaluate, needs};
 use crate::error::{IndicatorsError, Result};
 use crate::service::IndicatorBook;
 
@@ -102,7 +102,18 @@ impl IndicatorBook {
                     .await?;
                 applying.retain(|unit| members.contains(unit));
             }
-            chosen.push((target.id.clone(), applying));
+            // A relative target compares with every unit it applies to, in the region or not
+            // (the figures of every unit are read).
+            let peers = if !Bases::needed(target, &catalogue) {
+                Vec::new()
+            } else if target.owner_unit == query.region.as_str()
+                || !access.is_within(&target.owner_unit)
+            {
+                applying.clone()
+            } else {
+                self.applying_units(context, target, &query.period).await?
+            };
+            chosen.push((target.id.clone(), applying, peers));
         }
         let period = query.period;
         let (pages, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
@@ -115,10 +126,27 @@ impl IndicatorBook {
                 .iter()
                 .map(|target| (&target.id, target))
                 .collect();
-            let work: Vec<(&Target, &String)> = chosen
+            let bases: HashMap<&TargetId, Bases> = chosen
                 .iter()
-                .filter_map(|(id, applying)| by_id.get(id).map(|target| (*target, applying)))
-                .flat_map(|(target, applying)| applying.iter().map(move |unit| (target, unit)))
+                .filter_map(|(id, _, peers)| {
+                    let target = by_id.get(id)?;
+                    Some((
+                        id,
+                        Bases::over(target, &catalogue, &figures, peers, &period),
+                    ))
+                })
+                .collect();
+            let no_bases = Bases::default();
+            let work: Vec<(&Target, &String, &Bases)> = chosen
+                .iter()
+                .filter_map(|(id, applying, _)| {
+                    by_id
+                        .get(id)
+                        .map(|target| (*target, applying, bases.get(id).unwrap_or(&no_bases)))
+                })
+                .flat_map(|(target, applying, bases)| {
+                    applying.iter().map(move |unit| (target, unit, bases))
+                })
                 .collect();
             let work: Vec<_> = work.chunks(PAGE_SIZE).collect();
             let next = AtomicUsize::new(0);
@@ -129,7 +157,7 @@ impl IndicatorBook {
                         while let Some(page) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                             let judged = page
                                 .iter()
-                                .map(|(target, unit)| UnitEvaluation {
+                                .map(|(target, unit, bases)| UnitEvaluation {
                                     unit: (*unit).clone(),
                                     evaluation: evaluate(
                                         target,
@@ -137,6 +165,7 @@ impl IndicatorBook {
                                         &figures,
                                         std::slice::from_ref(*unit),
                                         &period,
+                                        bases,
                                     ),
                                 })
                                 .collect();

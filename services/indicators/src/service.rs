@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 
 use crate::catalogue_file;
 use crate::domain::{
-    Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
+    Bases, Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
     Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period,
     Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput, ValueState,
     check_data_element, check_indicator, check_input, check_target, check_value, evaluate,
@@ -1004,16 +1004,54 @@ impl IndicatorBook {
         }
         let catalogue = self.catalogue().await?;
         let needs = needs(&[&target], &catalogue, &scope.period);
+        // A relative target compares with every unit it applies to: they are read too.
+        let peers = if Bases::needed(&target, &catalogue) {
+            self.applying_units(context, &target, &scope.period).await?
+        } else {
+            Vec::new()
+        };
+        let read: Vec<String> = units.iter().chain(&peers).cloned().collect();
         let figures = self
-            .read_figures(&needs, &catalogue, Some(&units), scope.include_submitted)
+            .read_figures(&needs, &catalogue, Some(&read), scope.include_submitted)
             .await?;
+        let bases = Bases::over(&target, &catalogue, &figures, &peers, &scope.period);
         Ok(evaluate(
             &target,
             &catalogue,
             &figures,
             &units,
             &scope.period,
+            &bases,
         ))
+    }
+
+    /// Every unit a target applies to on the period's last day: its owner and every unit below,
+    /// within its group when it names one.
+    pub(crate) async fn applying_units(
+        &self,
+        context: &CallContext,
+        target: &Target,
+        period: &Period,
+    ) -> Result<Vec<String>> {
+        let owner = UnitId::from_trusted(target.owner_unit.clone());
+        let mut units = self
+            .units_of(
+                context,
+                &Scope {
+                    unit: owner,
+                    period: *period,
+                    include_descendants: true,
+                    include_submitted: false,
+                },
+            )
+            .await?;
+        if let Some(group) = &target.applies_to_group {
+            let members = self
+                .group_members(context, group, &target.owner_unit, period)
+                .await?;
+            units.retain(|unit| members.contains(unit));
+        }
+        Ok(units)
     }
 
     /// A unit group's members relative to `owner` at the end of `period`.

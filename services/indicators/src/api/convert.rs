@@ -10,8 +10,8 @@ use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
     Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
     Figure, Indicator, IndicatorValue, OverdueReturn, PeriodType, ProposalState, ProposedTarget,
-    ReturnState, ReturnStatus, StatusChange, Target, TargetChanges, TargetId, TargetKind,
-    TargetStatus, ValidationRule, ValueState, ValueType,
+    RelativeBasis, ReturnState, ReturnStatus, StatusChange, Target, TargetChanges, TargetId,
+    TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -89,6 +89,7 @@ enum_pair!(
         (Month, Month),
         (Week, Week),
         (TwoYear, TwoYear),
+        (Custom, Custom),
     ]
 );
 enum_pair!(
@@ -274,6 +275,22 @@ fn target_kind(
             reference_code: reference.reference_code,
         },
         Some(pb::target::Kind::Trend(_)) => TargetKind::Trend,
+        Some(pb::target::Kind::Relative(relative)) => {
+            let comparator = comparator(
+                &format!("{prefix}.relative.comparator"),
+                relative.comparator,
+            );
+            let basis = relative_basis(&format!("{prefix}.relative.basis"), relative.basis);
+            match (comparator, basis) {
+                (Ok(comparator), Ok(basis)) => TargetKind::Relative { comparator, basis },
+                (comparator, basis) => {
+                    return Err([comparator.err(), basis.err()]
+                        .into_iter()
+                        .flatten()
+                        .collect());
+                }
+            }
+        }
         Some(pb::target::Kind::Quota(quota)) => TargetKind::Quota {
             comparator: comparator(&format!("{prefix}.quota.comparator"), quota.comparator)
                 .map_err(|violation| vec![violation])?,
@@ -386,6 +403,12 @@ pub(super) fn target_to_proto(target: Target) -> pb::Target {
                 reference_code,
             }),
             TargetKind::Trend => pb::target::Kind::Trend(pb::TrendTarget {}),
+            TargetKind::Relative { comparator, basis } => {
+                pb::target::Kind::Relative(pb::RelativeTarget {
+                    comparator: comparator_to_proto(comparator),
+                    basis: relative_basis_to_proto(basis),
+                })
+            }
             TargetKind::Quota {
                 comparator,
                 thresholds,
@@ -822,6 +845,14 @@ pub(super) fn data_set_changes(
     IndicatorsError::refuse_any(violations)?;
     Ok(changes)
 }
+
+enum_pair!(
+    relative_basis,
+    relative_basis_to_proto,
+    pb::RelativeBasis,
+    RelativeBasis,
+    [(Region, Region), (PeerAverage, PeerAverage)]
+);
 
 enum_pair!(
     proposal_state,

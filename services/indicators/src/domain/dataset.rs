@@ -225,6 +225,15 @@ pub fn check_data_set(set: &DataSet, catalogue: &Catalogue, prefix: &str) -> Vec
         &set.display_name,
         &mut violations,
     );
+    if set.period_type == PeriodType::Custom {
+        // A schedule is a calendar's: each unit's term has its own dates.
+        violations.push(FieldViolation::new(
+            format!("{prefix}.period_type"),
+            "CUSTOM_PERIOD_SCHEDULE",
+            "a data set is reported on a calendar: a year, half-year, quarter, month, week or two years",
+            "报表须按日历周期(年、半年、季、月、周、两年)填报,不能按自定义期间",
+        ));
+    }
     let elements_field = format!("{prefix}.data_element_codes");
     if set.data_element_codes.is_empty() {
         violations.push(FieldViolation::required(&elements_field));

@@ -12,8 +12,9 @@ use super::catalogue::{Catalogue, DataElement, Indicator};
 use super::formula::{Formula, Reference};
 use super::period::Period;
 use super::target::{
-    Figure, IndicatorValue, Target, TargetId, TargetKind, TargetStatus, Verdict, combine, compare,
-    indicator_value, indicator_value_of, judge, not_applicable, without_value,
+    Basis, Figure, IndicatorValue, RelativeBasis, Target, TargetId, TargetKind, TargetStatus,
+    Verdict, combine, compare, indicator_value, indicator_value_of, judge, not_applicable,
+    without_value,
 };
 use super::value::{StateSet, ValueState};
 
@@ -320,14 +321,91 @@ pub fn needs(targets: &[&Target], catalogue: &Catalogue, period: &Period) -> BTr
     found
 }
 
+/// What the relative targets among a target and its parts compare with, by target.
+#[derive(Debug, Clone, Default)]
+pub struct Bases(HashMap<TargetId, Basis>);
+
+impl Bases {
+    /// The basis of every relative target among `target` and its parts over `peers` (the units
+    /// the target applies to; their figures read), computed once for all the units judged.
+    pub fn over(
+        target: &Target,
+        catalogue: &Catalogue,
+        figures: &Figures,
+        peers: &[String],
+        period: &Period,
+    ) -> Self {
+        let mut found = HashMap::new();
+        let mut pending = vec![target];
+        while let Some(target) = pending.pop() {
+            match &target.kind {
+                TargetKind::AllOf(parts) | TargetKind::AnyOf(parts) => pending.extend(
+                    catalogue
+                        .targets
+                        .iter()
+                        .filter(|candidate| parts.contains(&candidate.id)),
+                ),
+                TargetKind::Relative { basis, .. } => {
+                    let Some(indicator) = target
+                        .indicator
+                        .as_ref()
+                        .and_then(|id| catalogue.indicator(id))
+                    else {
+                        continue;
+                    };
+                    let own: Vec<f64> = peers
+                        .iter()
+                        .filter_map(|peer| {
+                            figures
+                                .indicator(indicator, None, std::slice::from_ref(peer), period)
+                                .value
+                        })
+                        .collect();
+                    let value = match basis {
+                        RelativeBasis::Region => {
+                            figures.indicator(indicator, None, peers, period).value
+                        }
+                        RelativeBasis::PeerAverage => {
+                            (!own.is_empty()).then(|| own.iter().sum::<f64>() / own.len() as f64)
+                        }
+                    };
+                    found.insert(
+                        target.id.clone(),
+                        Basis {
+                            value,
+                            unit_count: own.len(),
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        Self(found)
+    }
+
+    /// Whether `target` or a part of it is relative: its peers must be read too.
+    pub fn needed(target: &Target, catalogue: &Catalogue) -> bool {
+        match &target.kind {
+            TargetKind::Relative { .. } => true,
+            TargetKind::AllOf(parts) | TargetKind::AnyOf(parts) => catalogue
+                .targets
+                .iter()
+                .filter(|candidate| parts.contains(&candidate.id))
+                .any(|part| part.id != target.id && Self::needed(part, catalogue)),
+            _ => false,
+        }
+    }
+}
+
 /// A target's verdict over `units` for `period`, on the figures read. A composite's parts are
-/// judged over the same units.
+/// judged over the same units; relative targets against `bases`.
 pub fn evaluate(
     target: &Target,
     catalogue: &Catalogue,
     figures: &Figures,
     units: &[String],
     period: &Period,
+    bases: &Bases,
 ) -> Evaluation {
     let answer = |verdict, values, parts| Evaluation {
         target: target.id.clone(),
@@ -355,7 +433,7 @@ pub fn evaluate(
             .targets
             .iter()
             .filter(|candidate| parts.contains(&candidate.id))
-            .map(|part| evaluate(part, catalogue, figures, units, period))
+            .map(|part| evaluate(part, catalogue, figures, units, period, bases))
             .collect();
         let statuses: Vec<TargetStatus> =
             evaluations.iter().map(|part| part.verdict.status).collect();
@@ -435,6 +513,7 @@ pub fn evaluate(
                 &values[0],
                 values.get(1),
                 reference.as_ref(),
+                bases.0.get(&target.id),
                 figures.detailed,
             );
             answer(verdict, values, vec![])

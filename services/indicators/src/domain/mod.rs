@@ -18,7 +18,7 @@ pub use dataset::{
     DataSet, DataSetChanges, DataSetId, OverdueReturn, ReturnState, ReturnStatus, ReturnValue,
     ValidationRule, check_data_set, china_date, return_status, rule_breaches,
 };
-pub use evaluation::{Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
+pub use evaluation::{Bases, Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};
@@ -27,9 +27,9 @@ pub use proposal::{
     statements, suggest,
 };
 pub use target::{
-    Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, StatusChange, Target,
-    TargetChanges, TargetId, TargetKind, TargetStatus, Verdict, check_target, combine, compare,
-    format_number, indicator_value, judge, not_applicable, without_value,
+    Basis, Comparator, Explanation, Figure, IndicatorValue, MAX_PARTS, RelativeBasis, StatusChange,
+    Target, TargetChanges, TargetId, TargetKind, TargetStatus, Verdict, check_target, combine,
+    compare, format_number, indicator_value, judge, not_applicable, without_value,
 };
 pub use value::{
     DataValue, DataValueId, MAX_COMMENT_CHARS, StateSet, ValueAction, ValueInput, ValueRefusal,

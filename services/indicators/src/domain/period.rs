@@ -1,6 +1,7 @@
 //! Reporting periods (统计周期) and their canonical ids: `2024`, `2024H1`, `2024Q3`, `2024-03`,
-//! `2024W09` (ISO week), `2024-2025` (two years). A period is a dated window; a longer period
-//! contains the shorter ones inside it, which is how months roll up into a quarter or a year.
+//! `2024W09` (ISO week), `2024-2025` (two years), and custom dated windows such as a term of
+//! office (任期), `2021-03-15~2026-03-14`. A period is a dated window; a longer period contains the
+//! shorter ones inside it, which is how months roll up into a quarter, a year or a term.
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use fazhi_platform::error::FieldViolation;
@@ -14,6 +15,8 @@ fazhi_platform::string_enum!(
         Month = "month",
         Week = "week",
         TwoYear = "two_year",
+        /// A dated window of any length: a term of office (任期), a campaign.
+        Custom = "custom",
     }
 );
 
@@ -27,7 +30,9 @@ pub struct Period {
 
 /// Why a period id was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a period id: expected 2024, 2024H1, 2024Q3, 2024-03, 2024W09 or 2024-2025")]
+#[error(
+    "not a period id: expected 2024, 2024H1, 2024Q3, 2024-03, 2024W09, 2024-2025 or 2021-03-15~2026-03-14"
+)]
 pub struct BadPeriod;
 
 const FIRST_YEAR: i32 = 1949;
@@ -72,6 +77,9 @@ fn end_after(start: NaiveDate, months: u32) -> Result<NaiveDate, BadPeriod> {
 impl Period {
     /// Reads a canonical period id.
     pub fn parse(id: &str) -> Result<Self, BadPeriod> {
+        if let Some((start, end)) = id.split_once('~') {
+            return Self::custom(start, end);
+        }
         let months = |period_type, start, months| {
             Ok(Self {
                 period_type,
@@ -120,6 +128,26 @@ impl Period {
         months(PeriodType::Year, first_of_month(year_of(id)?, 1)?, 12)
     }
 
+    /// A custom window `START~END`, both ISO dates, the start not after the end.
+    fn custom(start: &str, end: &str) -> Result<Self, BadPeriod> {
+        let date = |text: &str| {
+            if text.len() != 10 {
+                return Err(BadPeriod);
+            }
+            let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| BadPeriod)?;
+            year_of(&text[..4]).map(|_| day)
+        };
+        let (start, end) = (date(start)?, date(end)?);
+        if start > end {
+            return Err(BadPeriod);
+        }
+        Ok(Self {
+            period_type: PeriodType::Custom,
+            start,
+            end,
+        })
+    }
+
     /// Reads the period a request field names, as a field violation when it does not.
     pub fn parse_field(field: &str, text: &str) -> Result<Self, FieldViolation> {
         if text.is_empty() {
@@ -129,8 +157,8 @@ impl Period {
             FieldViolation::new(
                 field,
                 "INVALID_PERIOD",
-                format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03, 2024W09 or 2024-2025"),
-                format!("{field} 须为 2024、2024H1、2024Q3、2024-03、2024W09 或 2024-2025 形式的统计周期"),
+                format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03, 2024W09, 2024-2025 or 2021-03-15~2026-03-14"),
+                format!("{field} 须为 2024、2024H1、2024Q3、2024-03、2024W09、2024-2025 或 2021-03-15~2026-03-14(自定义期间)形式的统计周期"),
             )
         })
     }
@@ -148,6 +176,7 @@ impl Period {
                 format!("{}W{:02}", week.year(), week.week())
             }
             PeriodType::TwoYear => format!("{year}-{}", year + 1),
+            PeriodType::Custom => format!("{}~{}", self.start, self.end),
         }
     }
 
@@ -160,6 +189,10 @@ impl Period {
             PeriodType::Quarter => self.start.checked_sub_months(Months::new(3))?,
             PeriodType::Month => self.start.checked_sub_months(Months::new(1))?,
             PeriodType::TwoYear => self.start.checked_sub_months(Months::new(24))?,
+            // As long again, just before: the term before.
+            PeriodType::Custom => self.start.checked_sub_days(Days::new(
+                (self.end - self.start).num_days().unsigned_abs() + 1,
+            ))?,
         };
         let end = self.start.checked_sub_days(Days::new(1))?;
         (start.year() >= FIRST_YEAR).then_some(Self {
@@ -169,7 +202,8 @@ impl Period {
         })
     }
 
-    /// The period of a type that holds `day`; two-year periods are anchored on even years.
+    /// The period of a type that holds `day`; two-year periods are anchored on even years; a
+    /// custom window is no calendar's, so `None`.
     pub fn containing(period_type: PeriodType, day: NaiveDate) -> Option<Self> {
         let year = day.year();
         let id = match period_type {
@@ -185,6 +219,7 @@ impl Period {
                 let first = year - year.rem_euclid(2);
                 format!("{first}-{}", first + 1)
             }
+            PeriodType::Custom => return None,
         };
         Self::parse(&id).ok()
     }
@@ -205,6 +240,7 @@ impl PeriodType {
             Self::Month => "月度",
             Self::Week => "周",
             Self::TwoYear => "两年",
+            Self::Custom => "自定义期间",
         }
     }
 }
@@ -250,6 +286,7 @@ mod tests {
             ("2024W09", "2024-02-26", "2024-03-03"),
             ("2020W53", "2020-12-28", "2021-01-03"),
             ("2024-2025", "2024-01-01", "2025-12-31"),
+            ("2021-03-15~2026-03-14", "2021-03-15", "2026-03-14"),
         ] {
             let period = Period::parse(id).expect(id);
             assert_eq!((period.start, period.end), (date(start), date(end)), "{id}");
@@ -276,6 +313,11 @@ mod tests {
             "1800",
             "2024Q",
             "Q1",
+            "2026-03-14~2021-03-15",
+            "2021-3-15~2026-03-14",
+            "2021-02-30~2021-03-01",
+            "1800-01-01~2021-03-01",
+            "2021-03-15~",
         ] {
             assert_eq!(Period::parse(id), Err(BadPeriod), "{id}");
         }
@@ -290,6 +332,7 @@ mod tests {
             ("2024-01", "2023-12"),
             ("2024W01", "2023W52"),
             ("2024-2025", "2022-2023"),
+            ("2024-01-01~2024-01-10", "2023-12-22~2023-12-31"),
         ] {
             let period = Period::parse(id).expect(id);
             assert_eq!(period.previous().expect(id).id(), previous, "{id}");
@@ -304,5 +347,8 @@ mod tests {
         assert!(year.contains(&year));
         assert!(!year.contains(&Period::parse("2025-01").expect("month")));
         assert!(!year.contains(&Period::parse("2024-2025").expect("two years")));
+        let term = Period::parse("2021-03-15~2026-03-14").expect("a term");
+        assert!(term.contains(&Period::parse("2022").expect("year")));
+        assert!(!term.contains(&Period::parse("2021").expect("year")));
     }
 }

@@ -27,6 +27,16 @@ fazhi_platform::string_enum!(
 );
 
 fazhi_platform::string_enum!(
+    /// What a relative target compares each unit with, over the units the target applies to.
+    RelativeBasis {
+        /// Their aggregate, as the region's own figure (本地区汇总: a ratio of sums).
+        Region = "region",
+        /// The mean of their own values (同类单位平均), each unit with a value counted once.
+        PeerAverage = "peer_average",
+    }
+);
+
+fazhi_platform::string_enum!(
     /// Whether a target holds.
     TargetStatus {
         Met = "met",
@@ -64,6 +74,11 @@ pub enum TargetKind {
     },
     /// Better than the previous period by the indicator's direction.
     Trend,
+    /// Against the units it applies to: their aggregate (低于全市平均) or their average.
+    Relative {
+        comparator: Comparator,
+        basis: RelativeBasis,
+    },
     /// A threshold per category option, each against the indicator read for that option.
     Quota {
         comparator: Comparator,
@@ -275,6 +290,14 @@ impl Comparator {
     }
 }
 
+/// What a relative target compares with: the basis's value over the units the target applies
+/// to, and how many of them had one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Basis {
+    pub value: Option<f64>,
+    pub unit_count: usize,
+}
+
 /// A target's status and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -308,6 +331,7 @@ pub fn judge(
     current: &IndicatorValue,
     previous: Option<&IndicatorValue>,
     reference: Option<&Figure>,
+    basis: Option<&Basis>,
     detailed: bool,
 ) -> Verdict {
     let unit = &indicator.unit_of_measure;
@@ -317,6 +341,35 @@ pub fn judge(
     let value = current.value.unwrap_or_default();
     let name = &indicator.display_name;
     let shown = || format!("{}{unit}", format_number(value));
+    let explained = |zh: String, en: String| {
+        if detailed {
+            Explanation::new(zh, en)
+        } else {
+            Explanation::default()
+        }
+    };
+    // Nothing to compare with: the unit's value stands, the verdict waits.
+    let no_data = |zh: String, en: String| Verdict {
+        status: TargetStatus::NoData,
+        value: Some(value),
+        explanation: explained(zh, en),
+    };
+    // The value against a threshold the target names (`wanted`, in Chinese and English).
+    let against = |met: bool, wanted_zh: String, wanted_en: String| {
+        let (status, zh, en) = verdict_word(met);
+        Verdict {
+            status,
+            value: Some(value),
+            explanation: explained(
+                format!("{name} {},目标 {wanted_zh},{zh}", shown()),
+                format!(
+                    "{} is {}, target {wanted_en}: {en}",
+                    indicator.code,
+                    shown()
+                ),
+            ),
+        }
+    };
     match &target.kind {
         TargetKind::Absolute {
             comparator,
@@ -327,44 +380,17 @@ pub fn judge(
             reference_code,
         } => {
             let Some(threshold) = reference.and_then(|figure| figure.value) else {
-                return Verdict {
-                    status: TargetStatus::NoData,
-                    value: Some(value),
-                    explanation: if detailed {
-                        Explanation::new(
-                            format!("缺少参照值 {reference_code}({})", current.period),
-                            format!("no reference value {reference_code} for {}", current.period),
-                        )
-                    } else {
-                        Explanation::default()
-                    },
-                };
+                return no_data(
+                    format!("缺少参照值 {reference_code}({})", current.period),
+                    format!("no reference value {reference_code} for {}", current.period),
+                );
             };
-            let (status, zh, en) = verdict_word(comparator.holds(value, threshold));
-            let wanted = || {
-                format!(
-                    "{} {reference_code} {}{unit}",
-                    comparator.symbol(),
-                    format_number(threshold)
-                )
-            };
-            Verdict {
-                status,
-                value: Some(value),
-                explanation: if detailed {
-                    Explanation::new(
-                        format!("{name} {},目标 {},{zh}", shown(), wanted()),
-                        format!(
-                            "{} is {}, target {}: {en}",
-                            indicator.code,
-                            shown(),
-                            wanted()
-                        ),
-                    )
-                } else {
-                    Explanation::default()
-                },
-            }
+            let wanted = format!(
+                "{} {reference_code} {}{unit}",
+                comparator.symbol(),
+                format_number(threshold)
+            );
+            against(comparator.holds(value, threshold), wanted.clone(), wanted)
         }
         TargetKind::Trend => {
             let Some(before) =
@@ -372,18 +398,10 @@ pub fn judge(
             else {
                 let period =
                     previous.map_or_else(|| "?".to_owned(), |previous| previous.period.id());
-                return Verdict {
-                    status: TargetStatus::NoData,
-                    value: Some(value),
-                    explanation: if detailed {
-                        Explanation::new(
-                            format!("缺少上期({period})数据,无法比较"),
-                            format!("no value for the previous period {period} to compare with"),
-                        )
-                    } else {
-                        Explanation::default()
-                    },
-                };
+                return no_data(
+                    format!("缺少上期({period})数据,无法比较"),
+                    format!("no value for the previous period {period} to compare with"),
+                );
             };
             let (previous, before_value) = before;
             let (better, word_zh, word_en) = match indicator.direction {
@@ -394,26 +412,47 @@ pub fn judge(
             Verdict {
                 status,
                 value: Some(value),
-                explanation: if detailed {
-                    Explanation::new(
-                        format!(
-                            "{name} {},上期({}){}{unit},目标{word_zh},{zh}",
-                            shown(),
-                            previous.period,
-                            format_number(before_value)
-                        ),
-                        format!(
-                            "{} is {} against {}{unit} in {}, target: {word_en}: {en}",
-                            indicator.code,
-                            shown(),
-                            format_number(before_value),
-                            previous.period
-                        ),
-                    )
-                } else {
-                    Explanation::default()
-                },
+                explanation: explained(
+                    format!(
+                        "{name} {},上期({}){}{unit},目标{word_zh},{zh}",
+                        shown(),
+                        previous.period,
+                        format_number(before_value)
+                    ),
+                    format!(
+                        "{} is {} against {}{unit} in {}, target: {word_en}: {en}",
+                        indicator.code,
+                        shown(),
+                        format_number(before_value),
+                        previous.period
+                    ),
+                ),
             }
+        }
+        TargetKind::Relative {
+            comparator,
+            basis: kind,
+        } => {
+            let (zh_basis, en_basis) = match kind {
+                RelativeBasis::Region => {
+                    ("适用单位汇总", "the aggregate of the units it applies to")
+                }
+                RelativeBasis::PeerAverage => ("同类单位平均", "the average of its peers"),
+            };
+            let Some((threshold, peers)) =
+                basis.and_then(|basis| basis.value.map(|value| (value, basis.unit_count)))
+            else {
+                return no_data(
+                    format!("缺少{zh_basis}({}),无法比较", current.period),
+                    format!("no value of {en_basis} for {}", current.period),
+                );
+            };
+            let wanted = format!("{} {}{unit}", comparator.symbol(), format_number(threshold));
+            against(
+                comparator.holds(value, threshold),
+                format!("{wanted}({zh_basis},{peers} 个单位)"),
+                format!("{wanted} ({en_basis}, {peers} units)"),
+            )
         }
         TargetKind::AllOf(_) | TargetKind::AnyOf(_) | TargetKind::Quota { .. } => not_applicable(
             "组合或分类目标须逐项评价",
@@ -541,8 +580,8 @@ pub fn check_target(
                 violations.push(FieldViolation::new(
                     format!("{prefix}.{field}"),
                     "INVALID_PERIOD",
-                    format!("{field} must be a period id such as 2024, 2024H1, 2024Q3 or 2024-03"),
-                    format!("{field} 须为 2024、2024H1、2024Q3 或 2024-03 形式的统计周期"),
+                    format!("{field} must be a period id such as 2024, 2024H1, 2024Q3, 2024-03 or 2021-03-15~2026-03-14"),
+                    format!("{field} 须为 2024、2024H1、2024Q3、2024-03 或 2021-03-15~2026-03-14 形式的统计周期"),
                 ))
             })
             .ok()
@@ -737,6 +776,7 @@ mod tests {
             &rate(Some(6.0), 10.0),
             None,
             None,
+            None,
             true,
         );
         assert_eq!(met.status, TargetStatus::Met);
@@ -750,6 +790,7 @@ mod tests {
             &rate(Some(1.0), 3.0),
             None,
             None,
+            None,
             true,
         );
         assert_eq!(missed.status, TargetStatus::NotMet);
@@ -758,7 +799,15 @@ mod tests {
             "{}",
             missed.explanation.zh
         );
-        let no_data = judge(&absolute, &indicator, &rate(None, 3.0), None, None, true);
+        let no_data = judge(
+            &absolute,
+            &indicator,
+            &rate(None, 3.0),
+            None,
+            None,
+            None,
+            true,
+        );
         assert_eq!(
             (no_data.status, no_data.explanation.zh.as_str()),
             (TargetStatus::NoData, "缺少数据:出庭数")
@@ -767,6 +816,7 @@ mod tests {
             &absolute,
             &indicator,
             &rate(Some(0.0), 0.0),
+            None,
             None,
             None,
             true,
@@ -789,6 +839,7 @@ mod tests {
                 &rate(Some(6.0), 10.0),
                 Some(&previous),
                 None,
+                None,
                 true
             )
             .status,
@@ -800,6 +851,7 @@ mod tests {
                 &lower,
                 &rate(Some(7.0), 10.0),
                 Some(&previous),
+                None,
                 None,
                 true
             )
@@ -816,6 +868,7 @@ mod tests {
                 &lower,
                 &rate(Some(6.0), 10.0),
                 Some(&none_before),
+                None,
                 None,
                 true
             )
@@ -834,13 +887,23 @@ mod tests {
                 &rate(Some(6.0), 10.0),
                 None,
                 Some(&average),
+                None,
                 true
             )
             .status,
             TargetStatus::Met
         );
         assert_eq!(
-            judge(&reference, &lower, &rate(Some(6.0), 10.0), None, None, true).status,
+            judge(
+                &reference,
+                &lower,
+                &rate(Some(6.0), 10.0),
+                None,
+                None,
+                None,
+                true
+            )
+            .status,
             TargetStatus::NoData
         );
     }

@@ -524,3 +524,165 @@ async fn a_verdict_that_changes_with_an_approval_or_a_reopening_is_published() {
     .unwrap();
     assert_eq!(statuses, ["met"]);
 }
+
+/// A region's own units compared with the region: 3 units at 90 %, 60 % and 0 % of appearances.
+async fn three_units(app: &mut App) {
+    court_catalogue(app).await;
+    for (unit, appearances, hearings) in [
+        ("ng-sfj", 9.0, 10.0),
+        ("ng-rsj", 3.0, 5.0),
+        ("ng-gaj", 0.0, 5.0),
+    ] {
+        app.approved("appearances", unit, "2024", "", appearances)
+            .await;
+        app.approved("hearings", unit, "2024", "", hearings).await;
+    }
+}
+
+fn relative(basis: pb::RelativeBasis) -> Option<pb::target::Kind> {
+    Some(pb::target::Kind::Relative(pb::RelativeTarget {
+        comparator: pb::Comparator::GreaterOrEqual as i32,
+        basis: basis as i32,
+    }))
+}
+
+#[tokio::test]
+async fn a_relative_target_compares_each_unit_with_the_region_or_its_peers() {
+    let mut app = App::start().await;
+    three_units(&mut app).await;
+    for (id, basis) in [
+        ("at-least-region", pb::RelativeBasis::Region),
+        ("at-least-peers", pb::RelativeBasis::PeerAverage),
+    ] {
+        app.target(
+            id,
+            pb::Target {
+                indicator: "indicators/appearance-rate".to_owned(),
+                kind: relative(basis),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    // The region: 12 of 20 = 60 %; the peers' average: (90 + 60 + 0) / 3 = 50 %.
+    let sfj = app
+        .evaluate("at-least-region", "ng-sfj", "2024", false)
+        .await;
+    assert_eq!(sfj.status, pb::TargetStatus::Met as i32);
+    assert_eq!(
+        sfj.explanation,
+        "appearance-rate 90%,目标 ≥ 60%(适用单位汇总,3 个单位),达标"
+    );
+    let rsj = app
+        .evaluate("at-least-region", "ng-rsj", "2024", false)
+        .await;
+    assert_eq!(rsj.status, pb::TargetStatus::Met as i32, "{rsj:?}");
+    let gaj = app
+        .evaluate("at-least-region", "ng-gaj", "2024", false)
+        .await;
+    assert_eq!(gaj.status, pb::TargetStatus::NotMet as i32);
+    let peers = app
+        .evaluate("at-least-peers", "ng-rsj", "2024", false)
+        .await;
+    assert_eq!(
+        peers.explanation,
+        "appearance-rate 60%,目标 ≥ 50%(同类单位平均,3 个单位),达标"
+    );
+    // A unit with no value of its own has no verdict; the same in a whole region's batch.
+    let none = app
+        .evaluate("at-least-peers", "ng-zfb", "2024", false)
+        .await;
+    assert_eq!(none.status, pb::TargetStatus::NoData as i32);
+    let coordinator = app.coordinator.clone();
+    let mut pages = app
+        .client
+        .evaluate_region(with_token(
+            pb::EvaluateRegionRequest {
+                unit: "units/ningguo".to_owned(),
+                period: "2024".to_owned(),
+                targets: vec!["targets/at-least-peers".to_owned()],
+                view: pb::EvaluationView::Full as i32,
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut statuses = std::collections::BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        for evaluation in page.unwrap().evaluations {
+            statuses.insert(evaluation.unit.clone(), evaluation.status);
+        }
+    }
+    assert_eq!(statuses["units/ng-rsj"], pb::TargetStatus::Met as i32);
+    assert_eq!(statuses["units/ng-gaj"], pb::TargetStatus::NotMet as i32);
+    assert_eq!(statuses["units/ng-zfb"], pb::TargetStatus::NoData as i32);
+    // A relative target without its basis is refused with the field named.
+    let refused = app
+        .target(
+            "no-basis",
+            pb::Target {
+                indicator: "indicators/appearance-rate".to_owned(),
+                kind: relative(pb::RelativeBasis::Unspecified),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fazhi_testkit::replay::field_violations(&refused),
+        [("target.relative.basis".to_owned(), "REQUIRED".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_term_of_office_sums_the_years_inside_it() {
+    let mut app = App::start().await;
+    three_units(&mut app).await;
+    app.approved("appearances", "ng-sfj", "2025", "", 1.0).await;
+    app.approved("hearings", "ng-sfj", "2025", "", 10.0).await;
+    // 2024 and 2025 lie inside the term; 10 of 20 = 50 %.
+    let term = app
+        .evaluate(
+            "appearance-rate-50",
+            "ng-sfj",
+            "2024-01-01~2025-12-31",
+            false,
+        )
+        .await;
+    assert_eq!(
+        (term.status, term.value),
+        (pb::TargetStatus::Met as i32, Some(50.0)),
+        "{term:?}"
+    );
+    // A term starting mid-2024 holds 2025 only.
+    let later = app
+        .evaluate(
+            "appearance-rate-50",
+            "ng-sfj",
+            "2024-07-01~2026-06-30",
+            false,
+        )
+        .await;
+    assert_eq!(later.value, Some(10.0));
+    let admin = app.admin.clone();
+    let reversed = app
+        .client
+        .evaluate_target(with_token(
+            pb::EvaluateTargetRequest {
+                target: "targets/appearance-rate-50".to_owned(),
+                unit: "units/ng-sfj".to_owned(),
+                period: "2025-12-31~2024-01-01".to_owned(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fazhi_testkit::replay::field_violations(&reversed),
+        [("period".to_owned(), "INVALID_PERIOD".to_owned())]
+    );
+}
