@@ -74,6 +74,14 @@ impl IndicatorBook {
         );
         let mut figures = figures?;
         figures.detailed = query.detailed;
+        self.count_groups(
+            context,
+            &needed,
+            &mut figures,
+            query.region.as_str(),
+            &query.period,
+        )
+        .await?;
         let mut units = vec![query.region.as_str().to_owned()];
         units.extend(below?.into_iter().map(|(unit, _)| unit.as_str().to_owned()));
         let in_region: HashSet<&str> = units.iter().map(String::as_str).collect();

@@ -21,7 +21,7 @@ use crate::domain::{
     Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period,
     Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput, ValueState,
     check_data_element, check_indicator, check_input, check_target, check_value, evaluate,
-    indicator_needs, needs, not_applicable, plan_import,
+    groups_counted, indicator_needs, needs, not_applicable, plan_import,
 };
 use fazhi_plans_client::PlansClient;
 
@@ -949,9 +949,17 @@ impl IndicatorBook {
             indicators: vec![indicator.clone()],
             ..Catalogue::default()
         };
-        let figures = self
+        let mut figures = self
             .read_figures(&needs, &catalogue, Some(&units), scope.include_submitted)
             .await?;
+        self.count_groups(
+            context,
+            &needs,
+            &mut figures,
+            scope.unit.as_str(),
+            &scope.period,
+        )
+        .await?;
         Ok(figures.indicator(&indicator, None, &units, &scope.period))
     }
 
@@ -1011,9 +1019,17 @@ impl IndicatorBook {
             Vec::new()
         };
         let read: Vec<String> = units.iter().chain(&peers).cloned().collect();
-        let figures = self
+        let mut figures = self
             .read_figures(&needs, &catalogue, Some(&read), scope.include_submitted)
             .await?;
+        self.count_groups(
+            context,
+            &needs,
+            &mut figures,
+            &target.owner_unit,
+            &scope.period,
+        )
+        .await?;
         let bases = Bases::over(&target, &catalogue, &figures, &peers, &scope.period);
         Ok(evaluate(
             &target,
@@ -1023,6 +1039,30 @@ impl IndicatorBook {
             &scope.period,
             &bases,
         ))
+    }
+
+    /// Expands the unit groups `needs` count (`count(…)`) relative to `context_unit` on the
+    /// period's last day, into `figures`.
+    pub(crate) async fn count_groups(
+        &self,
+        context: &CallContext,
+        needs: &std::collections::BTreeSet<FigureNeed>,
+        figures: &mut Figures,
+        context_unit: &str,
+        period: &Period,
+    ) -> Result<()> {
+        for group in groups_counted(needs) {
+            let members = self
+                .group_members(
+                    context,
+                    &format!("unitGroups/{group}"),
+                    context_unit,
+                    period,
+                )
+                .await?;
+            figures.add_group(&group, members);
+        }
+        Ok(())
     }
 
     /// Every unit a target applies to on the period's last day: its owner and every unit below,

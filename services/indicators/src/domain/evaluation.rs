@@ -60,6 +60,8 @@ pub struct Figures {
     pub detailed: bool,
     /// Per indicator id, per option (`None`: as written).
     formulas: HashMap<String, Vec<ParsedFormula>>,
+    /// The members of each unit group a formula counts (`count(…)`), by group id.
+    groups: HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl Figures {
@@ -100,7 +102,13 @@ impl Figures {
             unit_numbers: HashMap::new(),
             detailed: true,
             formulas,
+            groups: HashMap::new(),
         }
+    }
+
+    /// The members of a unit group a formula counts.
+    pub fn add_group(&mut self, group: &str, members: std::collections::HashSet<String>) {
+        self.groups.insert(group.to_owned(), members);
     }
 
     pub fn element(&self, code: &str) -> Option<&DataElement> {
@@ -162,6 +170,15 @@ impl Figures {
 
     /// What [`Self::figure`] reads, without the record of it.
     fn read(&self, reference: &Reference, window: &Period, units: &[String]) -> Read {
+        if let Some(group) = reference.group() {
+            let mut read = Read::default();
+            if let Some(members) = self.groups.get(group) {
+                let count = units.iter().filter(|unit| members.contains(*unit)).count();
+                read.value = Some(count as f64);
+                read.unit_count = count;
+            }
+            return read;
+        }
         let element = self.elements.get(&reference.code);
         let found = self
             .values
@@ -256,6 +273,22 @@ fn formula_of(indicator: &Indicator, option: Option<&str>) -> Formula {
         Some(option) => formula.for_option(option),
         None => formula,
     }
+}
+
+/// The unit groups that `needs` count (`count(…)` in a formula), each once.
+pub fn groups_counted(needs: &BTreeSet<FigureNeed>) -> BTreeSet<String> {
+    needs
+        .iter()
+        .filter_map(|(code, _, _)| {
+            Reference {
+                code: code.clone(),
+                option: None,
+                periods_back: 0,
+            }
+            .group()
+            .map(str::to_owned)
+        })
+        .collect()
 }
 
 /// What reading `indicator` (for one category option, for a quota) for `period` needs.

@@ -7,11 +7,15 @@
 //! sum       = product (("+" | "-") product)*
 //! product   = unary (("*" | "/") unary)*
 //! unary     = "-" unary | atom
-//! atom      = number | "previous(" sum ")" | element | "(" sum ")"
+//! atom      = number | "previous(" sum ")" | "count(" group ")" | element | "(" sum ")"
 //! element   = code ("[" option "]")?       code: letters (汉字 too), digits, "_"; not a digit first
+//! group     = a unit group id: letters, digits, "_", "-"
 //! ```
 //!
 //! `previous(...)` reads every element inside it for the period before the one evaluated.
+//! `count(townships)` is how many of the units evaluated belong to the unit group (expanded
+//! relative to the unit or region evaluated, as of the period's end): 覆盖率 =
+//! 有法律顾问的乡镇数 / count(townships).
 
 use std::collections::BTreeSet;
 
@@ -45,6 +49,8 @@ pub enum Formula {
     },
     /// The inner formula for the previous period.
     Previous(Box<Formula>),
+    /// How many of the units evaluated are in a unit group (by its id).
+    GroupCount(String),
     Negate(Box<Formula>),
     Binary(Operator, Box<Formula>, Box<Formula>),
 }
@@ -58,6 +64,18 @@ pub struct Reference {
     pub code: String,
     pub option: Option<String>,
     pub periods_back: u32,
+}
+
+/// The code a group count is read under: `count(townships)`, as the formula writes it.
+fn group_code(group: &str) -> String {
+    format!("count({group})")
+}
+
+impl Reference {
+    /// The unit group a `count(…)` reads, when this is one rather than an element.
+    pub fn group(&self) -> Option<&str> {
+        self.code.strip_prefix("count(")?.strip_suffix(')')
+    }
 }
 
 /// Where and why a formula does not read.
@@ -132,6 +150,14 @@ fn atom(input: &mut &str) -> winnow::Result<Formula> {
             number.map(Formula::Number),
             preceded(("previous", multispace0, '('), (sum, ')'))
                 .map(|(inner, _)| Formula::Previous(Box::new(inner))),
+            delimited(
+                ("count", multispace0, '(', multispace0),
+                take_while(1.., |c: char| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+                }),
+                (multispace0, ')'),
+            )
+            .map(|group: &str| Formula::GroupCount(group.to_owned())),
             element,
             delimited('(', sum, ')'),
         )),
@@ -231,7 +257,7 @@ impl Formula {
                 code: code.clone(),
                 option: Some(option.to_owned()),
             },
-            Self::Element { .. } => self.clone(),
+            Self::Element { .. } | Self::GroupCount(_) => self.clone(),
             Self::Previous(inner) => Self::Previous(Box::new(inner.for_option(option))),
             Self::Negate(inner) => Self::Negate(Box::new(inner.for_option(option))),
             Self::Binary(operator, left, right) => Self::Binary(
@@ -247,11 +273,29 @@ impl Formula {
         let mut codes: Vec<String> = self
             .references()
             .into_iter()
+            .filter(|reference| reference.group().is_none())
             .map(|reference| reference.code)
             .collect();
         // References come sorted by code first, so equal codes stand together.
         codes.dedup();
         codes
+    }
+
+    /// The figure a leaf (an element, a group count) reads `periods_back` periods back.
+    fn leaf_reference(&self, periods_back: u32) -> Option<Reference> {
+        match self {
+            Self::Element { code, option } => Some(Reference {
+                code: code.clone(),
+                option: option.clone(),
+                periods_back,
+            }),
+            Self::GroupCount(group) => Some(Reference {
+                code: group_code(group),
+                option: None,
+                periods_back,
+            }),
+            _ => None,
+        }
     }
 
     /// Every figure the formula reads, each once, in a stable order.
@@ -264,12 +308,8 @@ impl Formula {
     fn collect(&self, periods_back: u32, found: &mut BTreeSet<Reference>) {
         match self {
             Self::Number(_) => {}
-            Self::Element { code, option } => {
-                found.insert(Reference {
-                    code: code.clone(),
-                    option: option.clone(),
-                    periods_back,
-                });
+            Self::Element { .. } | Self::GroupCount(_) => {
+                found.extend(self.leaf_reference(periods_back));
             }
             Self::Previous(inner) => inner.collect(periods_back + 1, found),
             Self::Negate(inner) => inner.collect(periods_back, found),
@@ -293,7 +333,12 @@ impl Formula {
                 .map_or(0, |offset| text[..offset].chars().count())
         };
         let mut errors = Vec::new();
-        for reference in self.references() {
+        // A group's members are the units service's to say, when the formula is evaluated.
+        for reference in self
+            .references()
+            .into_iter()
+            .filter(|reference| reference.group().is_none())
+        {
             match options_of(&reference.code) {
                 None => errors.push(FormulaError {
                     position: position_of(&reference.code),
@@ -334,7 +379,7 @@ impl Formula {
             Self::Number(number) => Some(*number),
             Self::Negate(inner) => inner.constant().map(|value| -value),
             Self::Previous(inner) => inner.constant(),
-            Self::Element { .. } => None,
+            Self::Element { .. } | Self::GroupCount(_) => None,
             Self::Binary(operator, left, right) => {
                 let (left, right) = (left.constant()?, right.constant()?);
                 Some(match operator {
@@ -349,7 +394,7 @@ impl Formula {
 
     fn divides_by_constant_zero(&self) -> bool {
         match self {
-            Self::Number(_) | Self::Element { .. } => false,
+            Self::Number(_) | Self::Element { .. } | Self::GroupCount(_) => false,
             Self::Previous(inner) | Self::Negate(inner) => inner.divides_by_constant_zero(),
             Self::Binary(operator, left, right) => {
                 (*operator == Operator::Divide && right.constant() == Some(0.0))
@@ -371,11 +416,9 @@ impl Formula {
     ) -> Outcome {
         match self {
             Self::Number(number) => Outcome::Value(*number),
-            Self::Element { code, option } => {
-                let reference = Reference {
-                    code: code.clone(),
-                    option: option.clone(),
-                    periods_back,
+            Self::Element { .. } | Self::GroupCount(_) => {
+                let Some(reference) = self.leaf_reference(periods_back) else {
+                    return Outcome::Undefined;
                 };
                 match figure(&reference) {
                     Some(value) => Outcome::Value(value),
@@ -434,6 +477,24 @@ mod tests {
             ("zero", None, 0) => Some(0.0),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_group_count_is_a_figure_of_its_own_and_no_element() {
+        let formula = Formula::parse("有顾问乡镇数 / count( townships )").expect("parses");
+        assert_eq!(formula.element_codes(), ["有顾问乡镇数"]);
+        let group = formula
+            .references()
+            .into_iter()
+            .find_map(|reference| reference.group().map(str::to_owned));
+        assert_eq!(group.as_deref(), Some("townships"));
+        let outcome = formula.evaluate(&|reference: &Reference| match reference.group() {
+            Some("townships") => Some(8.0),
+            _ => Some(6.0),
+        });
+        assert_eq!(outcome, Outcome::Value(0.75));
+        assert!(formula.check("", |_| Some(vec![])).is_empty());
+        assert!(Formula::parse("count()").is_err());
     }
 
     fn value(text: &str) -> Outcome {

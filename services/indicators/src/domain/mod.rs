@@ -18,7 +18,9 @@ pub use dataset::{
     DataSet, DataSetChanges, DataSetId, OverdueReturn, ReturnState, ReturnStatus, ReturnValue,
     ValidationRule, check_data_set, china_date, return_status, rule_breaches,
 };
-pub use evaluation::{Bases, Evaluation, FigureNeed, Figures, evaluate, indicator_needs, needs};
+pub use evaluation::{
+    Bases, Evaluation, FigureNeed, Figures, evaluate, groups_counted, indicator_needs, needs,
+};
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};
 pub use period::{BadPeriod, Period, PeriodType};

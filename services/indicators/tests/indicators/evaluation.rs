@@ -686,3 +686,51 @@ async fn a_term_of_office_sums_the_years_inside_it() {
         [("period".to_owned(), "INVALID_PERIOD".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn a_formula_counts_the_units_of_a_group() {
+    let mut app = App::start().await;
+    app.element("advised", "有法律顾问的乡镇数", &[]).await;
+    app.indicator(
+        "adviser-coverage",
+        "有法律顾问的乡镇数 / count(townships)",
+        100.0,
+        pb::Direction::HigherIsBetter,
+    )
+    .await
+    .unwrap();
+    app.approved("advised", "ningguo", "2024", "", 7.0).await;
+    let coordinator = app.coordinator.clone();
+    let client = app.client.clone();
+    let coverage = async |region: bool| {
+        client
+            .clone()
+            .evaluate_indicator(with_token(
+                pb::EvaluateIndicatorRequest {
+                    indicator: "indicators/adviser-coverage".to_owned(),
+                    unit: "units/ningguo".to_owned(),
+                    period: "2024".to_owned(),
+                    include_descendants: region,
+                    ..Default::default()
+                },
+                &coordinator,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .value
+            .unwrap()
+    };
+    let evaluated = coverage(true).await;
+    // 宁国市 has 14 乡镇、街道 directly under it: 7 of 14.
+    assert_eq!(evaluated.value, Some(50.0), "{evaluated:?}");
+    let count = evaluated
+        .inputs
+        .iter()
+        .find(|input| input.data_element_code == "count(townships)")
+        .unwrap();
+    assert_eq!(count.value, Some(14.0));
+    // One unit alone that is no township counts none: a zero denominator.
+    let alone = coverage(false).await;
+    assert_eq!(alone.value, None);
+}
