@@ -264,7 +264,8 @@ macro_rules! resource_id {
 
             /// The resource name, e.g. `units/ningguo`.
             pub fn name(&self) -> String {
-                format!(concat!($collection, "/{}"), self.0)
+                // Joined, not formatted: names are made per verdict in region evaluations.
+                [concat!($collection, "/"), self.0.as_str()].concat()
             }
         }
 

@@ -10,18 +10,19 @@ use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
 use fazhi_units_client::{UnitId, UnitsClientError};
 
-use crate::domain::{Bases, Evaluation, Period, Target, TargetId, evaluate, needs};
+use crate::domain::{Bases, Evaluation, Period, Target, TargetId, evaluate_each, needs};
 use crate::error::{IndicatorsError, Result};
 use crate::service::IndicatorBook;
 
 /// Verdicts per page sent, and how many pages may wait for the caller.
 pub const PAGE_SIZE: usize = 1000;
-const PAGES_AHEAD: usize = 4;
+const PAGES_AHEAD: usize = 32;
 
 /// One unit's verdict on one target.
 #[derive(Debug, Clone)]
-pub struct UnitEvaluation {
-    pub unit: String,
+pub struct UnitEvaluation<'a> {
+    /// The unit's id.
+    pub unit: &'a str,
     pub evaluation: Evaluation,
 }
 
@@ -37,12 +38,14 @@ pub struct RegionQuery {
 
 impl IndicatorBook {
     /// Every applying target for every unit of the region, in pages as they are judged (in no
-    /// particular order): its coordinators and viewers.
-    pub async fn evaluate_region(
+    /// particular order), each page made into what the caller sends by `convert` on the judging
+    /// threads: its coordinators and viewers.
+    pub async fn evaluate_region<T: Send + 'static>(
         &self,
         context: &CallContext,
         query: RegionQuery,
-    ) -> Result<tokio::sync::mpsc::Receiver<Vec<UnitEvaluation>>> {
+        convert: impl Fn(&[UnitEvaluation<'_>]) -> T + Send + Sync + 'static,
+    ) -> Result<tokio::sync::mpsc::Receiver<T>> {
         let access = match self.units().access(context, &query.region).await {
             Err(UnitsClientError::NotFound(_)) => Err(PlatformError::PermissionDenied.into()),
             other => other.map_err(IndicatorsError::from),
@@ -145,7 +148,8 @@ impl IndicatorBook {
                 })
                 .collect();
             let no_bases = Bases::default();
-            let work: Vec<(&Target, &String, &Bases)> = chosen
+            // Pages of one target each: its figures are looked up once per page.
+            let work: Vec<(&Target, &[String], &Bases)> = chosen
                 .iter()
                 .filter_map(|(id, applying, _)| {
                     by_id
@@ -153,32 +157,29 @@ impl IndicatorBook {
                         .map(|target| (*target, applying, bases.get(id).unwrap_or(&no_bases)))
                 })
                 .flat_map(|(target, applying, bases)| {
-                    applying.iter().map(move |unit| (target, unit, bases))
+                    applying
+                        .chunks(PAGE_SIZE)
+                        .map(move |units| (target, units, bases))
                 })
                 .collect();
-            let work: Vec<_> = work.chunks(PAGE_SIZE).collect();
             let next = AtomicUsize::new(0);
             let threads = std::thread::available_parallelism().map_or(1, usize::from);
             std::thread::scope(|scope| {
                 for _ in 0..threads {
                     scope.spawn(|| {
                         while let Some(page) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            let judged = page
-                                .iter()
-                                .map(|(target, unit, bases)| UnitEvaluation {
-                                    unit: (*unit).clone(),
-                                    evaluation: evaluate(
-                                        target,
-                                        &catalogue,
-                                        &figures,
-                                        std::slice::from_ref(*unit),
-                                        &period,
-                                        bases,
-                                    ),
-                                })
-                                .collect();
+                            let (target, units, bases) = *page;
+                            let judged: Vec<UnitEvaluation<'_>> =
+                                evaluate_each(target, &catalogue, &figures, units, &period, bases)
+                                    .into_iter()
+                                    .zip(units)
+                                    .map(|(evaluation, unit)| UnitEvaluation {
+                                        unit: unit.as_str(),
+                                        evaluation,
+                                    })
+                                    .collect();
                             // The caller went away: stop judging.
-                            if pages.blocking_send(judged).is_err() {
+                            if pages.blocking_send(convert(&judged)).is_err() {
                                 return;
                             }
                         }

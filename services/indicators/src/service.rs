@@ -898,12 +898,21 @@ impl IndicatorBook {
             .collect();
         // One statement for every element, option and window; each row then goes to every
         // need whose window holds its period (a month counts for its quarter and its year).
+        // Each window one calendar period of its element (the usual yearly reading): one value
+        // per unit and window, so no order to keep.
+        let in_period_order = !needs.iter().all(|(code, _, window)| {
+            figures.element(code).is_none_or(|element| {
+                element.period_type == window.period_type
+                    && window.period_type != crate::domain::PeriodType::Custom
+            })
+        });
         let mut rows = self.store.figures(
             &ids,
             &options,
             wanted_units.as_deref(),
             (first, last),
             states,
+            in_period_order,
         );
         while let Some(row) = rows.try_next().await? {
             let position = |index: i32| usize::try_from(index - 1).ok();

@@ -608,10 +608,13 @@ pub(super) fn ingest_result_to_proto(result: RowResult) -> pb::IngestResult {
     }
 }
 
-pub(super) fn unit_evaluation_to_proto(found: &UnitEvaluation, full: bool) -> pb::UnitEvaluation {
+pub(super) fn unit_evaluation_to_proto(
+    found: &UnitEvaluation<'_>,
+    full: bool,
+) -> pb::UnitEvaluation {
     let verdict = &found.evaluation.verdict;
     pb::UnitEvaluation {
-        unit: format!("units/{}", found.unit),
+        unit: ["units/", found.unit].concat(),
         target: found.evaluation.target.name(),
         status: status_to_proto(verdict.status),
         value: verdict.value,

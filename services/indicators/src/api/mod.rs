@@ -804,16 +804,18 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                     targets,
                     detailed: full,
                 },
-            )
-            .await?;
-        let responses = async_stream::stream! {
-            while let Some(page) = pages.recv().await {
-                yield Ok(pb::EvaluateRegionResponse {
+                // Converted where it was judged, off the async runtime.
+                move |page| pb::EvaluateRegionResponse {
                     evaluations: page
                         .iter()
                         .map(|evaluation| unit_evaluation_to_proto(evaluation, full))
                         .collect(),
-                });
+                },
+            )
+            .await?;
+        let responses = async_stream::stream! {
+            while let Some(page) = pages.recv().await {
+                yield Ok(page);
             }
         };
         Ok(Response::new(Box::pin(responses)))

@@ -168,6 +168,35 @@ impl Figures {
         }
     }
 
+    /// A figure's values looked up once, for many units read one at a time.
+    fn bind(&self, reference: &Reference, window: &Period) -> Bound<'_> {
+        if let Some(group) = reference.group() {
+            return Bound::Group(self.groups.get(group));
+        }
+        let Some(element) = self.elements.get(&reference.code) else {
+            return Bound::Nothing;
+        };
+        Bound::Element {
+            element,
+            found: self
+                .values
+                .get(&reference.code)
+                .and_then(|options| options.get(reference.option.as_deref().unwrap_or_default()))
+                .and_then(|windows| windows.get(window)),
+            central: self.unit_numbers.get("").copied(),
+        }
+    }
+
+    /// The formula of an indicator (for one option) and what it reads, parsed when the figures
+    /// were made ready for the catalogue.
+    fn parsed(&self, indicator: &Indicator, option: Option<&str>) -> Option<&ParsedFormula> {
+        self.formulas.get(indicator.id.as_str()).and_then(|parsed| {
+            parsed
+                .iter()
+                .find(|(cached_option, _, _)| cached_option.as_deref() == option)
+        })
+    }
+
     /// What [`Self::figure`] reads, without the record of it.
     fn read(&self, reference: &Reference, window: &Period, units: &[String]) -> Read {
         if let Some(group) = reference.group() {
@@ -227,11 +256,7 @@ impl Figures {
         units: &[String],
         period: &Period,
     ) -> IndicatorValue {
-        let cached = self.formulas.get(indicator.id.as_str()).and_then(|parsed| {
-            parsed
-                .iter()
-                .find(|(cached_option, _, _)| cached_option.as_deref() == option)
-        });
+        let cached = self.parsed(indicator, option);
         let parsed;
         let (formula, references) = match cached {
             Some((_, formula, references)) => (formula, references),
@@ -259,6 +284,135 @@ impl Figures {
             .collect();
         indicator_value(indicator, formula, period, figures)
     }
+}
+
+/// A figure's values for a batch of units read one at a time.
+#[derive(Clone, Copy)]
+enum Bound<'a> {
+    Element {
+        element: &'a DataElement,
+        found: Option<&'a UnitValues>,
+        /// The number of the central values (`""`), when there are any.
+        central: Option<u32>,
+    },
+    /// A unit group's members (`count(…)`), when expanded.
+    Group(Option<&'a std::collections::HashSet<String>>),
+    Nothing,
+}
+
+impl Bound<'_> {
+    /// The figure for one unit alone (by id and number), as [`Figures::read`] reads it.
+    fn one(&self, unit: &str, number: Option<u32>) -> Option<f64> {
+        match self {
+            Self::Group(members) => {
+                members.map(|members| f64::from(u8::from(members.contains(unit))))
+            }
+            Self::Element {
+                element,
+                found,
+                central,
+            } => {
+                let number = if element.central { *central } else { number };
+                let (values, _) = (*found)?.get(&number?)?;
+                let value = element.period_aggregation.combine(values)?;
+                element.aggregation.over_units().combine(&[value])
+            }
+            Self::Nothing => None,
+        }
+    }
+}
+
+/// One target's verdicts for each of `units` alone, without explanations (a region's batch of
+/// statuses): the figures the indicator reads are looked up once for all of them, and each
+/// unit's number once, instead of per unit and figure. What needs more (explanations, a
+/// composite, a quota, a reference) is judged unit by unit by [`evaluate`], with the same result.
+pub fn evaluate_each(
+    target: &Target,
+    catalogue: &Catalogue,
+    figures: &Figures,
+    units: &[String],
+    period: &Period,
+    bases: &Bases,
+) -> Vec<Evaluation> {
+    let one_by_one = || {
+        units
+            .iter()
+            .map(|unit| {
+                evaluate(
+                    target,
+                    catalogue,
+                    figures,
+                    std::slice::from_ref(unit),
+                    period,
+                    bases,
+                )
+            })
+            .collect()
+    };
+    let simple = matches!(
+        target.kind,
+        TargetKind::Absolute { .. } | TargetKind::Trend | TargetKind::Relative { .. }
+    );
+    let indicator = target
+        .indicator
+        .as_ref()
+        .and_then(|id| catalogue.indicator(id));
+    let (Some(indicator), true, false, true) =
+        (indicator, simple, figures.detailed, target.in_force(period))
+    else {
+        return one_by_one();
+    };
+    let Some((_, formula, references)) = figures.parsed(indicator, None) else {
+        return one_by_one();
+    };
+    let bind = |at: &Period| -> Vec<(&Reference, Bound<'_>)> {
+        references
+            .iter()
+            .filter_map(|reference| {
+                window(at, reference.periods_back)
+                    .map(|window| (reference.as_ref(), figures.bind(reference, &window)))
+            })
+            .collect()
+    };
+    let previous = match target.kind {
+        TargetKind::Trend => period.previous(),
+        _ => None,
+    };
+    let now = bind(period);
+    let before = previous.map(|previous| (previous, bind(&previous)));
+    units
+        .iter()
+        .map(|unit| {
+            let number = figures.unit_numbers.get(unit.as_str()).copied();
+            let value_of = |bound: &[(&Reference, Bound<'_>)], at: &Period| {
+                indicator_value_of(indicator, formula, at, &|reference: &Reference| {
+                    bound
+                        .iter()
+                        .find(|(candidate, _)| *candidate == reference)
+                        .and_then(|(_, bound)| bound.one(unit, number))
+                })
+            };
+            let current = value_of(&now, period);
+            let earlier = before
+                .as_ref()
+                .map(|(previous, bound)| value_of(bound, previous));
+            Evaluation {
+                target: target.id.clone(),
+                category_option: None,
+                verdict: judge(
+                    target,
+                    indicator,
+                    &current,
+                    earlier.as_ref(),
+                    None,
+                    bases.0.get(&target.id),
+                    false,
+                ),
+                values: Vec::new(),
+                parts: Vec::new(),
+            }
+        })
+        .collect()
 }
 
 /// The period `back` periods before `period`.
@@ -522,12 +676,13 @@ pub fn evaluate(
             answer(combine(true, &statuses, figures.detailed), vec![], parts)
         }
         kind => {
-            let mut values = vec![figures.indicator(indicator, None, units, period)];
-            if matches!(kind, TargetKind::Trend)
-                && let Some(previous) = period.previous()
-            {
-                values.push(figures.indicator(indicator, None, units, &previous));
-            }
+            let current = figures.indicator(indicator, None, units, period);
+            let previous = match kind {
+                TargetKind::Trend => period
+                    .previous()
+                    .map(|previous| figures.indicator(indicator, None, units, &previous)),
+                _ => None,
+            };
             let reference = match kind {
                 TargetKind::Reference { reference_code, .. } => Some(figures.figure(
                     &Arc::new(Reference {
@@ -543,13 +698,95 @@ pub fn evaluate(
             let verdict = judge(
                 target,
                 indicator,
-                &values[0],
-                values.get(1),
+                &current,
+                previous.as_ref(),
                 reference.as_ref(),
                 bases.0.get(&target.id),
                 figures.detailed,
             );
+            // The values read go with a detailed verdict only: a batch of statuses drops them.
+            let values = if figures.detailed {
+                std::iter::once(current).chain(previous).collect()
+            } else {
+                Vec::new()
+            };
             answer(verdict, values, vec![])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATALOGUE: &str = r#"
+data_elements:
+  - {id: e0, code: e0, display_name: e0, value_type: count, period_type: year}
+  - {id: e1, code: e1, display_name: e1, value_type: count, period_type: year}
+  - {id: avg, code: avg, display_name: avg, value_type: percentage, aggregation: average, period_type: year, central: true}
+indicators:
+  - {id: rate, code: rate, display_name: rate, formula: e1 / e0, factor: 100, unit_of_measure: "%", direction: higher_is_better}
+  - {id: share, code: share, display_name: share, formula: e0 / count(g), direction: lower_is_better}
+targets:
+  - {id: at-least, display_name: a, indicator: rate, owner_unit: p, kind: {absolute: {comparator: greater_or_equal, value: 50}}}
+  - {id: rising, display_name: t, indicator: rate, owner_unit: p, kind: trend}
+  - {id: falling, display_name: f, indicator: share, owner_unit: p, kind: trend}
+  - {id: above-peers, display_name: r, indicator: rate, owner_unit: p, kind: {relative: {comparator: greater, basis: peer_average}}}
+  - {id: below-average, display_name: b, indicator: rate, owner_unit: p, kind: {reference: {comparator: less, reference_code: avg}}}
+"#;
+
+    #[test]
+    fn a_batch_judges_each_unit_as_one_by_one() {
+        let catalogue = crate::catalogue_file::read(CATALOGUE.as_bytes()).expect("a catalogue");
+        let mut figures = Figures::new(&catalogue);
+        figures.detailed = false;
+        let (year, before) = (
+            Period::parse("2024").expect("year"),
+            Period::parse("2023").expect("year"),
+        );
+        let units: Vec<String> = ["u0", "u1", "u2", "u3"].map(str::to_owned).to_vec();
+        for (index, unit) in units.iter().enumerate().take(3) {
+            let at = index as f64;
+            for (code, window, value) in [
+                ("e0", year, 10.0),
+                ("e1", year, 2.0 + 3.0 * at),
+                ("e0", before, 12.0 - at),
+                ("e1", before, 5.0),
+            ] {
+                figures.add(
+                    &(code.to_owned(), String::new(), window),
+                    unit,
+                    value,
+                    ValueState::Approved,
+                );
+            }
+        }
+        figures.add(
+            &("avg".to_owned(), String::new(), year),
+            "",
+            30.0,
+            ValueState::Approved,
+        );
+        figures.add_group("g", ["u0", "u2"].map(str::to_owned).into());
+        for target in &catalogue.targets {
+            let bases = Bases::over(target, &catalogue, &figures, &units, &year);
+            let batch = evaluate_each(target, &catalogue, &figures, &units, &year, &bases);
+            for (unit, judged) in units.iter().zip(&batch) {
+                let alone = evaluate(
+                    target,
+                    &catalogue,
+                    &figures,
+                    std::slice::from_ref(unit),
+                    &year,
+                    &bases,
+                );
+                assert_eq!(
+                    (judged.verdict.status, judged.verdict.value),
+                    (alone.verdict.status, alone.verdict.value),
+                    "{} for {unit}",
+                    target.id.as_str()
+                );
+            }
         }
     }
 }

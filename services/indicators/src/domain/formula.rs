@@ -42,15 +42,12 @@ pub enum Operator {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Formula {
     Number(f64),
-    /// A data element's figure: its total, or one category option's.
-    Element {
-        code: String,
-        option: Option<String>,
-    },
+    /// A figure read (for the period evaluated; `previous(…)` shifts it): a data element's
+    /// total or one category option's, or a unit group's count (`count(townships)`). Kept as
+    /// the reference it is read by, so evaluating allocates nothing for it.
+    Figure(Reference),
     /// The inner formula for the previous period.
     Previous(Box<Formula>),
-    /// How many of the units evaluated are in a unit group (by its id).
-    GroupCount(String),
     Negate(Box<Formula>),
     Binary(Operator, Box<Formula>, Box<Formula>),
 }
@@ -137,10 +134,11 @@ fn number(input: &mut &str) -> winnow::Result<f64> {
 fn element(input: &mut &str) -> winnow::Result<Formula> {
     let code = code.parse_next(input)?;
     let option: Option<&str> = opt(delimited('[', take_till(1.., ']'), ']')).parse_next(input)?;
-    Ok(Formula::Element {
+    Ok(Formula::Figure(Reference {
         code,
         option: option.map(|option| option.trim().to_owned()),
-    })
+        periods_back: 0,
+    }))
 }
 
 fn atom(input: &mut &str) -> winnow::Result<Formula> {
@@ -157,7 +155,13 @@ fn atom(input: &mut &str) -> winnow::Result<Formula> {
                 }),
                 (multispace0, ')'),
             )
-            .map(|group: &str| Formula::GroupCount(group.to_owned())),
+            .map(|group: &str| {
+                Formula::Figure(Reference {
+                    code: group_code(group),
+                    option: None,
+                    periods_back: 0,
+                })
+            }),
             element,
             delimited('(', sum, ')'),
         )),
@@ -253,11 +257,15 @@ impl Formula {
     pub fn for_option(&self, option: &str) -> Self {
         match self {
             Self::Number(_) => self.clone(),
-            Self::Element { code, option: None } => Self::Element {
-                code: code.clone(),
-                option: Some(option.to_owned()),
-            },
-            Self::Element { .. } | Self::GroupCount(_) => self.clone(),
+            Self::Figure(reference)
+                if reference.option.is_none() && reference.group().is_none() =>
+            {
+                Self::Figure(Reference {
+                    option: Some(option.to_owned()),
+                    ..reference.clone()
+                })
+            }
+            Self::Figure(_) => self.clone(),
             Self::Previous(inner) => Self::Previous(Box::new(inner.for_option(option))),
             Self::Negate(inner) => Self::Negate(Box::new(inner.for_option(option))),
             Self::Binary(operator, left, right) => Self::Binary(
@@ -281,23 +289,6 @@ impl Formula {
         codes
     }
 
-    /// The figure a leaf (an element, a group count) reads `periods_back` periods back.
-    fn leaf_reference(&self, periods_back: u32) -> Option<Reference> {
-        match self {
-            Self::Element { code, option } => Some(Reference {
-                code: code.clone(),
-                option: option.clone(),
-                periods_back,
-            }),
-            Self::GroupCount(group) => Some(Reference {
-                code: group_code(group),
-                option: None,
-                periods_back,
-            }),
-            _ => None,
-        }
-    }
-
     /// Every figure the formula reads, each once, in a stable order.
     pub fn references(&self) -> Vec<Reference> {
         let mut found = BTreeSet::new();
@@ -308,8 +299,11 @@ impl Formula {
     fn collect(&self, periods_back: u32, found: &mut BTreeSet<Reference>) {
         match self {
             Self::Number(_) => {}
-            Self::Element { .. } | Self::GroupCount(_) => {
-                found.extend(self.leaf_reference(periods_back));
+            Self::Figure(reference) => {
+                found.insert(Reference {
+                    periods_back,
+                    ..reference.clone()
+                });
             }
             Self::Previous(inner) => inner.collect(periods_back + 1, found),
             Self::Negate(inner) => inner.collect(periods_back, found),
@@ -379,7 +373,7 @@ impl Formula {
             Self::Number(number) => Some(*number),
             Self::Negate(inner) => inner.constant().map(|value| -value),
             Self::Previous(inner) => inner.constant(),
-            Self::Element { .. } | Self::GroupCount(_) => None,
+            Self::Figure(_) => None,
             Self::Binary(operator, left, right) => {
                 let (left, right) = (left.constant()?, right.constant()?);
                 Some(match operator {
@@ -394,7 +388,7 @@ impl Formula {
 
     fn divides_by_constant_zero(&self) -> bool {
         match self {
-            Self::Number(_) | Self::Element { .. } | Self::GroupCount(_) => false,
+            Self::Number(_) | Self::Figure(_) => false,
             Self::Previous(inner) | Self::Negate(inner) => inner.divides_by_constant_zero(),
             Self::Binary(operator, left, right) => {
                 (*operator == Operator::Divide && right.constant() == Some(0.0))
@@ -416,13 +410,20 @@ impl Formula {
     ) -> Outcome {
         match self {
             Self::Number(number) => Outcome::Value(*number),
-            Self::Element { .. } | Self::GroupCount(_) => {
-                let Some(reference) = self.leaf_reference(periods_back) else {
-                    return Outcome::Undefined;
+            Self::Figure(reference) => {
+                let shifted;
+                let reference = if periods_back == 0 {
+                    reference
+                } else {
+                    shifted = Reference {
+                        periods_back,
+                        ..reference.clone()
+                    };
+                    &shifted
                 };
-                match figure(&reference) {
+                match figure(reference) {
                     Some(value) => Outcome::Value(value),
-                    None => Outcome::Missing(vec![reference]),
+                    None => Outcome::Missing(vec![reference.clone()]),
                 }
             }
             Self::Previous(inner) => inner.evaluate_at(periods_back + 1, figure),

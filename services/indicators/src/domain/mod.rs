@@ -19,7 +19,8 @@ pub use dataset::{
     ValidationRule, check_data_set, china_date, return_status, rule_breaches,
 };
 pub use evaluation::{
-    Bases, Evaluation, FigureNeed, Figures, evaluate, groups_counted, indicator_needs, needs,
+    Bases, Evaluation, FigureNeed, Figures, evaluate, evaluate_each, groups_counted,
+    indicator_needs, needs,
 };
 pub use formula::{Formula, Reference};
 pub use import::{CatalogueImport, plan_import};

@@ -193,20 +193,26 @@ impl Store {
         units: Option<&'a [&'a str]>,
         (first, last): (NaiveDate, NaiveDate),
         states: &'a [&'a str],
+        in_period_order: bool,
     ) -> futures::stream::BoxStream<'a, Result<FigureRow>> {
         use futures::{StreamExt, TryStreamExt};
         // The unit filter, when there is one, as a bound array: with none the statement has no
-        // such condition at all, so each keeps a plan of its own.
+        // such condition at all, so each keeps a plan of its own. Sorting is asked only when a
+        // window holds several periods of an element (a `last` needs them in order).
         let sql = format!(
             "SELECT array_position($1::text[], data_element_id) AS element,
                     array_position($2::text[], category_option) AS option,
                     unit_id, period_start, period_end, value, state = 'approved' AS approved
              FROM indicators.data_values
              WHERE data_element_id = ANY($1) AND category_option = ANY($2) AND period_start >= $3
-               AND period_end <= $4 AND state = ANY($5) {}
-             ORDER BY period_start",
+               AND period_end <= $4 AND state = ANY($5) {} {}",
             if units.is_some() {
                 "AND unit_id = ANY($6)"
+            } else {
+                ""
+            },
+            if in_period_order {
+                "ORDER BY period_start"
             } else {
                 ""
             }
