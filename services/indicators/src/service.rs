@@ -18,10 +18,10 @@ use sqlx::PgConnection;
 use crate::catalogue_file;
 use crate::domain::{
     Bases, Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
-    Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorId, IndicatorValue, Period,
-    Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput, ValueState,
-    check_data_element, check_indicator, check_input, check_target, check_value, evaluate,
-    groups_counted, indicator_needs, needs, not_applicable, plan_import,
+    Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorChanges, IndicatorId,
+    IndicatorValue, Period, Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput,
+    ValueState, check_data_element, check_indicator, check_input, check_target, check_value,
+    evaluate, groups_counted, indicator_needs, needs, not_applicable, plan_import,
 };
 use fazhi_plans_client::PlansClient;
 
@@ -335,6 +335,62 @@ impl IndicatorBook {
         .await
     }
 
+    /// Changes an indicator: admins. The formula is checked against the catalogue, and every
+    /// live target on the indicator against the changed indicator (a quota needs its options).
+    pub async fn update_indicator(
+        &self,
+        context: &CallContext,
+        id: &IndicatorId,
+        etag: &str,
+        changes: IndicatorChanges,
+    ) -> Result<Indicator> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, "indicator.updated"),
+            async || self.store.get_indicator(id).await,
+            |current, catalogue| {
+                let mut next = current.changed(changes);
+                let options_of = |code: &str| {
+                    catalogue
+                        .element(code)
+                        .map(|element| element.category_options.clone())
+                };
+                let formula = check_indicator(&next, "indicator", options_of)
+                    .map_err(IndicatorsError::invalid)?;
+                next.data_element_codes = formula.element_codes();
+                let mut changed = catalogue.clone();
+                changed
+                    .indicators
+                    .retain(|indicator| indicator.id != next.id);
+                changed.indicators.push(next.clone());
+                let broken: Vec<FieldViolation> = changed
+                    .targets
+                    .iter()
+                    .filter(|target| target.indicator.as_ref() == Some(&next.id))
+                    .filter(|target| !check_target(target, &changed, "target").is_empty())
+                    .map(|target| {
+                        FieldViolation::new(
+                            "indicator.formula",
+                            "BREAKS_TARGET",
+                            format!(
+                                "{} would no longer fit the changed indicator",
+                                target.id.name()
+                            ),
+                            format!("修改后 {} 与指标不再相符", target.id.name()),
+                        )
+                    })
+                    .collect();
+                IndicatorsError::refuse_any(broken)?;
+                Ok(next)
+            },
+            (
+                async |connection| store::lock_indicator(connection, id).await,
+                async |connection, next| store::save_indicator(connection, next).await,
+            ),
+        )
+        .await
+    }
+
     pub async fn get_indicator(&self, id: &IndicatorId) -> Result<Indicator> {
         self.store.get_indicator(id).await
     }
@@ -406,12 +462,17 @@ impl IndicatorBook {
                 if current.deleted() {
                     return Err(PlatformError::NotFound(name.to_owned()).into());
                 }
-                self.authorize(
-                    context,
-                    &UnitId::from_trusted(current.owner().to_owned()),
-                    Need::Coordinate,
-                )
-                .await?;
+                match current.owner() {
+                    "" => Self::require_admin(context)?,
+                    owner => {
+                        self.authorize(
+                            context,
+                            &UnitId::from_trusted(owner.to_owned()),
+                            Need::Coordinate,
+                        )
+                        .await?;
+                    }
+                }
                 let next = change(&current, &self.catalogue().await?)?;
                 Ok((current.revision(), next))
             },
@@ -1128,6 +1189,7 @@ impl IndicatorBook {
 
 /// A catalogue entry a region owns and changes: a target, a data set.
 pub(crate) trait OwnedEntry: Clone + Serialize + DeserializeOwned {
+    /// The unit whose coordinators manage it; `""`: the catalogue's, managed by admins.
     fn owner(&self) -> &str;
     fn revision(&self) -> i64;
     fn deleted(&self) -> bool;
@@ -1144,6 +1206,20 @@ impl OwnedEntry for Target {
 
     fn deleted(&self) -> bool {
         self.delete_time.is_some()
+    }
+}
+
+impl OwnedEntry for Indicator {
+    fn owner(&self) -> &str {
+        ""
+    }
+
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    fn deleted(&self) -> bool {
+        false
     }
 }
 

@@ -9,9 +9,9 @@ use fazhi_units_client::UnitId;
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
     Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
-    Figure, Indicator, IndicatorValue, OverdueReturn, PeriodType, ProposalState, ProposedTarget,
-    RelativeBasis, ReturnState, ReturnStatus, StatusChange, Target, TargetChanges, TargetId,
-    TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
+    Figure, Indicator, IndicatorChanges, IndicatorValue, OverdueReturn, PeriodType, ProposalState,
+    ProposedTarget, RelativeBasis, ReturnState, ReturnStatus, StatusChange, Target, TargetChanges,
+    TargetId, TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -805,6 +805,40 @@ pub(super) fn target_changes(
         }
     }
     IndicatorsError::refuse_any(violations)?;
+    Ok(changes)
+}
+
+/// What an UpdateIndicator asks to change: the fields its mask names, taken from `indicator`.
+pub(super) fn indicator_changes(
+    indicator: &pb::Indicator,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<IndicatorChanges, tonic::Status> {
+    let allowed = [
+        "display_name",
+        "formula",
+        "factor",
+        "unit_of_measure",
+        "direction",
+    ];
+    let mut changes = IndicatorChanges::default();
+    for path in aip::update_mask(mask, &allowed).map_err(invalid)? {
+        match path {
+            "display_name" => changes.display_name = Some(indicator.display_name.clone()),
+            "formula" => changes.formula = Some(indicator.formula.clone()),
+            "factor" => {
+                changes.factor = Some(if indicator.factor == 0.0 {
+                    1.0
+                } else {
+                    indicator.factor
+                });
+            }
+            "unit_of_measure" => changes.unit_of_measure = Some(indicator.unit_of_measure.clone()),
+            _ => {
+                changes.direction =
+                    Some(direction("indicator.direction", indicator.direction).map_err(invalid)?);
+            }
+        }
+    }
     Ok(changes)
 }
 

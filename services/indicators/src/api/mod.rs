@@ -178,6 +178,26 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(indicator = ?request.get_ref().indicator.as_ref().map(|indicator| &indicator.name)))]
+    async fn update_indicator(
+        &self,
+        request: Request<pb::UpdateIndicatorRequest>,
+    ) -> ApiResult<pb::UpdateIndicatorResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let indicator = message.indicator.unwrap_or_default();
+        let id =
+            IndicatorId::from_required_name("indicator.name", &indicator.name).map_err(invalid)?;
+        let changes = indicator_changes(&indicator, message.update_mask.as_ref())?;
+        let updated = self
+            .book
+            .update_indicator(&context, &id, &indicator.etag, changes)
+            .await?;
+        Ok(Response::new(pb::UpdateIndicatorResponse {
+            indicator: Some(indicator_to_proto(updated)),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(indicator = %request.get_ref().name))]
     async fn get_indicator(
         &self,

@@ -243,6 +243,32 @@ impl Aggregation {
     }
 }
 
+/// What an update changes in an indicator; `None`: kept. Its code is fixed: values and
+/// targets are read by it.
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorChanges {
+    pub display_name: Option<String>,
+    pub formula: Option<String>,
+    pub factor: Option<f64>,
+    pub unit_of_measure: Option<String>,
+    pub direction: Option<Direction>,
+}
+
+impl Indicator {
+    /// This indicator with `changes` made (its element codes to be read again from the formula).
+    pub fn changed(&self, changes: IndicatorChanges) -> Self {
+        let current = self.clone();
+        Self {
+            display_name: changes.display_name.unwrap_or(current.display_name),
+            formula: changes.formula.unwrap_or(current.formula),
+            factor: changes.factor.unwrap_or(current.factor),
+            unit_of_measure: changes.unit_of_measure.unwrap_or(current.unit_of_measure),
+            direction: changes.direction.unwrap_or(current.direction),
+            ..current
+        }
+    }
+}
+
 /// The whole catalogue, for checks that look across it (a target's indicator, a formula's
 /// elements, a composite's parts).
 #[derive(Debug, Clone, Default)]

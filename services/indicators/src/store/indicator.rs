@@ -145,3 +145,44 @@ pub async fn insert_indicator(
     })?
     .try_into()
 }
+
+/// Locks an indicator for a change; `None` when there is none.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_indicator"))]
+pub async fn lock_indicator(
+    connection: &mut PgConnection,
+    id: &IndicatorId,
+) -> Result<Option<Indicator>> {
+    sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(Indicator::try_from)
+    .transpose()
+}
+
+/// Saves a locked indicator's changed fields as its next revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_indicator"))]
+pub async fn save_indicator(
+    connection: &mut PgConnection,
+    indicator: &Indicator,
+) -> Result<Indicator> {
+    sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
+        "UPDATE indicators.indicators
+         SET display_name = $2, formula = $3, factor = $4, unit_of_measure = $5, direction = $6,
+             data_element_codes = $7, revision = revision + 1
+         WHERE id = $1
+         RETURNING {INDICATOR_COLUMNS}"
+    )))
+    .bind(indicator.id.as_str())
+    .bind(&indicator.display_name)
+    .bind(&indicator.formula)
+    .bind(indicator.factor)
+    .bind(&indicator.unit_of_measure)
+    .bind(indicator.direction.as_str())
+    .bind(&indicator.data_element_codes)
+    .fetch_one(connection)
+    .await?
+    .try_into()
+}

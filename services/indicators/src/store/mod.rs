@@ -14,7 +14,7 @@ pub use dataset::{
     insert_data_set, lock_data_set, record_sweep, save_data_set, unit_period_values,
 };
 pub use element::insert_element;
-pub use indicator::insert_indicator;
+pub use indicator::{insert_indicator, lock_indicator, save_indicator};
 pub use ingest::{Applied, IngestRow, ingest};
 pub use proposal::{
     Placed, decide_proposal, drop_proposal, lock_plan_proposals, lock_proposal, save_proposal,

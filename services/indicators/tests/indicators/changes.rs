@@ -481,3 +481,84 @@ async fn data_set_and_target_changes_replay_and_none_answers_without_a_token() {
         "{codes:?}"
     );
 }
+
+#[tokio::test]
+async fn an_indicator_changes_under_its_etag_unless_a_target_would_no_longer_fit() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    app.element("others", "其他数", &[]).await;
+    let (admin, coordinator) = (app.admin.clone(), app.coordinator.clone());
+    let update = |formula: &str, etag: &str, request_id: &str| pb::UpdateIndicatorRequest {
+        indicator: Some(pb::Indicator {
+            name: "indicators/appearance-rate".to_owned(),
+            display_name: "负责人出庭率".to_owned(),
+            formula: formula.to_owned(),
+            etag: etag.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name", "formula"]),
+        request_id: request_id.to_owned(),
+    };
+    let client = app.client.clone();
+    let send = |request: pb::UpdateIndicatorRequest, token: String| {
+        let mut client = client.clone();
+        async move { client.update_indicator(with_token(request, &token)).await }
+    };
+    let stale = send(update("出庭数 / 应出庭数", "\"9\"", ""), admin.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let denied = send(update("出庭数 / 应出庭数", "", ""), coordinator.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = send(update("出庭数 / 0", "", ""), admin.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&bad),
+        [(
+            "indicator.formula".to_owned(),
+            "DIVISION_BY_ZERO".to_owned()
+        )]
+    );
+    let updated = assert_replays(
+        "UpdateIndicator",
+        |request| send(request, admin.clone()),
+        (
+            update("出庭数 / (应出庭数 + 0)", "\"1\"", "indicator-1"),
+            update("出庭数 / 应出庭数", "", "indicator-1"),
+        ),
+        async || {},
+    )
+    .await
+    .indicator
+    .unwrap();
+    assert_eq!(
+        (updated.display_name.as_str(), updated.etag.as_str()),
+        ("负责人出庭率", "\"2\"")
+    );
+    assert_eq!(updated.data_element_codes, ["出庭数", "应出庭数"]);
+
+    // A quota on the subset needs every element the indicator reads to have that option.
+    app.target(
+        "major-cases-quota",
+        pb::Target {
+            indicator: "indicators/appearance-rate".to_owned(),
+            kind: Some(pb::target::Kind::Quota(pb::QuotaTarget {
+                comparator: pb::Comparator::GreaterOrEqual as i32,
+                thresholds: [("涉及重大公共利益".to_owned(), 100.0)].into(),
+            })),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let breaks = send(update("出庭数 / 其他数", "", ""), admin.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&breaks),
+        [("indicator.formula".to_owned(), "BREAKS_TARGET".to_owned())]
+    );
+}
