@@ -242,6 +242,16 @@ impl UnitsClient {
         }
     }
 
+    /// The ids of every unit below `unit` today (a coordinator's region in the audit log).
+    pub async fn ids_below(&self, context: &CallContext, unit: &str) -> Result<Vec<String>> {
+        Ok(self
+            .descendants(context, &id_of(unit), context.clock.today())
+            .await?
+            .into_iter()
+            .map(|(id, _)| id.as_str().to_owned())
+            .collect())
+    }
+
     /// A unit's display name, or `None` when no such unit.
     #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/GetUnit"))]
     pub async fn display_name(

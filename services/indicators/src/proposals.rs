@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use fazhi_plans_client::{PlanWithTasks, PlansClientError};
 use fazhi_platform::aip::Page;
 use fazhi_platform::call::CallContext;
-use fazhi_platform::error::PlatformError;
+use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{Change, NewEvent, Outcome};
 
 use crate::domain::{
@@ -333,14 +333,22 @@ impl IndicatorBook {
         self.mutate(
             context,
             &id.name(),
-            async || Ok(self.undecided(context, id).await?.revision),
+            async || {
+                // Checked inside the mutation, so a rejection without a reason is audited too.
+                if reason.trim().is_empty() {
+                    return Err(IndicatorsError::invalid_field(FieldViolation::required(
+                        "reason",
+                    )));
+                }
+                Ok(self.undecided(context, id).await?.revision)
+            },
             async |connection, read_revision| {
                 let current = self
                     .lock_undecided(connection, id, etag, read_revision)
                     .await?;
                 let next = ProposedTarget {
                     state: ProposalState::Rejected,
-                    reason: Some(reason),
+                    reason: Some(reason.trim().to_owned()),
                     ..current.clone()
                 };
                 let outcome = Outcome {

@@ -335,6 +335,20 @@ impl IndicatorBook {
         .await
     }
 
+    /// The indicators audit log for the caller: admins all of it, coordinators the records of
+    /// callers in their region; anyone else is refused.
+    pub async fn list_audit_records(
+        &self,
+        context: &CallContext,
+        page: (Option<fazhi_proto::audit::v1::AuditRecordFilter>, i32, &str),
+    ) -> Result<(Vec<fazhi_proto::audit::v1::AuditRecord>, String)> {
+        let (pool, journal) = (self.store.pool(), self.store.journal());
+        fazhi_platform::audit::list_for_caller(pool, journal, context, page, async |own: &str| {
+            Ok::<_, IndicatorsError>(self.units.ids_below(context, own).await?)
+        })
+        .await
+    }
+
     /// Changes an indicator: admins. The formula is checked against the catalogue, and every
     /// live target on the indicator against the changed indicator (a quota needs its options).
     pub async fn update_indicator(

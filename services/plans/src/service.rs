@@ -559,16 +559,7 @@ impl PlanBook {
     ) -> Result<(Vec<AuditRecord>, String)> {
         let (pool, journal) = (self.store.pool(), self.store.journal());
         audit::list_for_caller(pool, journal, context, page, async |own: &str| {
-            let below = self
-                .units
-                .descendants(context, &unit(own), context.clock.today())
-                .await?;
-            Ok::<_, PlansError>(
-                below
-                    .into_iter()
-                    .map(|(id, _)| id.as_str().to_owned())
-                    .collect(),
-            )
+            Ok::<_, PlansError>(self.units.ids_below(context, own).await?)
         })
         .await
     }

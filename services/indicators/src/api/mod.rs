@@ -841,6 +841,26 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         Ok(Response::new(Box::pin(responses)))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> ApiResult<pb::ListAuditRecordsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let (audit_records, next_page_token) = self
+            .book
+            .list_audit_records(
+                &context,
+                (message.filter, message.page_size, &message.page_token),
+            )
+            .await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            audit_records,
+            next_page_token,
+        }))
+    }
+
     type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
 
     #[tracing::instrument(skip_all, fields(plan = %request.get_ref().plan))]
@@ -912,15 +932,9 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
         let id = ProposalId::from_required_name("name", &message.name).map_err(invalid)?;
-        let reason = message.reason.trim();
-        if reason.is_empty() {
-            return Err(invalid(fazhi_platform::error::FieldViolation::required(
-                "reason",
-            )));
-        }
         let rejected = self
             .book
-            .reject_proposal(&context, &id, &message.etag, reason.to_owned())
+            .reject_proposal(&context, &id, &message.etag, message.reason)
             .await?;
         Ok(Response::new(pb::RejectProposedTargetResponse {
             proposed_target: Some(proposal_to_proto(rejected)),

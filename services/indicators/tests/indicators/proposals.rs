@@ -295,6 +295,37 @@ async fn a_coordinator_accepts_and_rejects_what_a_plan_proposes() {
     assert_eq!(listed.proposed_targets.len(), 1);
     assert_eq!(listed.proposed_targets[0].name, filing.name);
     assert!(listed.next_page_token.is_empty());
+
+    // Every decision and refusal is in the audit log, which the coordinator reads for the region.
+    let audit = |method: &str, token: &str| {
+        let mut client = app.client.clone();
+        let request = pb::ListAuditRecordsRequest {
+            filter: Some(fazhi_proto::audit::v1::AuditRecordFilter {
+                resource: filing.name.clone(),
+                method: method.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let token = token.to_owned();
+        async move { client.list_audit_records(with_token(request, &token)).await }
+    };
+    let results: Vec<String> = audit("RejectProposedTarget", &coordinator)
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_records
+        .into_iter()
+        .map(|record| record.result)
+        .collect();
+    assert_eq!(
+        results,
+        ["OK", "ETAG_MISMATCH", "INVALID_ARGUMENT"],
+        "newest first"
+    );
+    let staff = app.staff.clone();
+    let refused = audit("", &staff).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]
