@@ -89,4 +89,23 @@ impl PlansClient {
             page_token = page.next_page_token;
         }
     }
+
+    /// The plans service's events after a sequence, then new ones as they happen.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.plans.v1.PlansService/WatchEvents"))]
+    pub async fn watch_events(
+        &self,
+        context: &CallContext,
+        after_sequence: i64,
+    ) -> Result<tonic::Streaming<plans::WatchEventsResponse>, PlansClientError> {
+        Ok(self
+            .client
+            .clone()
+            .watch_events(outbound(
+                plans::WatchEventsRequest { after_sequence },
+                context,
+            )?)
+            .await
+            .map_err(|status| PlansClientError::from_status(&status, "plans events"))?
+            .into_inner())
+    }
 }

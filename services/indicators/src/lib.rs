@@ -12,6 +12,7 @@ pub mod error;
 pub mod form;
 pub mod ingest;
 pub mod proposals;
+pub mod published;
 pub mod region;
 pub mod service;
 pub mod settings;
@@ -80,12 +81,16 @@ pub fn mount(
             )));
             background.push(Box::pin(statuses::follow_target_statuses(
                 book.clone(),
-                token,
+                token.clone(),
                 STATUS_FOLLOW_REST,
+            )));
+            background.push(Box::pin(published::follow_published_plans(
+                book.clone(),
+                token,
             )));
         }
         None => tracing::warn!(
-            "clients.units_token is not set: no return.overdue or target.status_changed events"
+            "clients.units_token is not set: no return.overdue or target.status_changed events, no targets proposed as plans are published"
         ),
     }
     let server = IndicatorsServiceServer::new(IndicatorsApi::new(book, events))

@@ -21,7 +21,7 @@ use crate::service::{IndicatorBook, Need};
 use crate::store;
 
 /// A plans service answer as this service's error: a refusal stays a refusal.
-fn plans_error(error: PlansClientError) -> IndicatorsError {
+pub(crate) fn plans_error(error: PlansClientError) -> IndicatorsError {
     match error {
         PlansClientError::NotFound(name) => PlatformError::NotFound(name).into(),
         PlansClientError::PermissionDenied => PlatformError::PermissionDenied.into(),

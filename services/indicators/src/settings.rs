@@ -34,8 +34,9 @@ pub struct ClientSettings {
     pub units_endpoint: String,
     /// e.g. `http://fazhi-plans:50051`: where proposed targets are read from.
     pub plans_endpoint: String,
-    /// A bearer token the service presents for its own calls to the units service (chasing
-    /// overdue returns); without one, no `return.overdue` events are published.
+    /// A bearer token the service presents for its own calls to the units and plans services
+    /// (chasing overdue returns, following target statuses, proposing the targets of published
+    /// plans); without one, that background work is off.
     pub units_token: Option<SecretString>,
 }
 

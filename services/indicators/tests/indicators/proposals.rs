@@ -363,3 +363,72 @@ async fn proposing_is_refused_to_callers_without_rights_and_for_bad_names() {
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn a_published_plan_has_its_targets_proposed_once() {
+    let mut app = App::start_with_plans().await;
+    app.demo_catalogue().await;
+    let plan = app.plan("ningguo-2024.txt", "ningguo").await;
+    let admin = app.admin.clone();
+    let mut plans_client =
+        plans::plans_service_client::PlansServiceClient::new(app._server.channel.clone());
+    plans_client
+        .publish_plan(with_token(
+            plans::PublishPlanRequest {
+                name: plan.clone(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    // The follower as the background task runs it, on the service's own token and database.
+    let endpoint = format!("http://{}", app._server.address);
+    let book = fazhi_indicators::IndicatorBook::new(
+        fazhi_indicators::Store::new(app._indicators_database.pool.clone()),
+        fazhi_indicators::UnitsClient::new(&endpoint).unwrap(),
+        fazhi_indicators::PlansClient::new(&endpoint).unwrap(),
+    );
+    let context = fazhi_platform::call::CallContext::system(
+        "test/ProposePublishedPlans",
+        fazhi_platform::call::Credentials::bearer(bearer("fazhi-indicators", None, &[Role::Admin])),
+    );
+    let coordinator = app.coordinator.clone();
+    let mut proposed = Vec::new();
+    // Twice: the second run starts from the cursor and proposes nothing again.
+    for _ in 0..2 {
+        let following = {
+            let (book, context) = (book.clone(), context.clone());
+            tokio::spawn(async move { book.follow_published_plans(&context).await })
+        };
+        for _ in 0..100 {
+            proposed = app
+                .client
+                .list_proposed_targets(with_token(
+                    pb::ListProposedTargetsRequest {
+                        plan: plan.clone(),
+                        ..Default::default()
+                    },
+                    &coordinator,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .proposed_targets;
+            if !proposed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        following.abort();
+        assert_eq!(proposed.len(), 19);
+        assert!(proposed.iter().all(|proposal| proposal.etag == "\"1\""));
+    }
+    let cursor: i64 = sqlx::query_scalar(
+        "SELECT sequence FROM indicators.consumer_cursors WHERE stream = 'plans'",
+    )
+    .fetch_one(&app._indicators_database.pool)
+    .await
+    .unwrap();
+    assert!(cursor > 0);
+}
