@@ -17,11 +17,11 @@ use sqlx::PgConnection;
 
 use crate::catalogue_file;
 use crate::domain::{
-    Bases, Catalogue, CatalogueImport, DataElement, DataElementId, DataSet, DataValue, DataValueId,
-    Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorChanges, IndicatorId,
-    IndicatorValue, Period, Target, TargetChanges, TargetId, TargetKind, ValueAction, ValueInput,
-    ValueState, check_data_element, check_indicator, check_input, check_target, check_value,
-    evaluate, groups_counted, indicator_needs, needs, not_applicable, plan_import,
+    Bases, Catalogue, CatalogueImport, DataElement, DataElementChanges, DataElementId, DataSet,
+    DataValue, DataValueId, Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorChanges,
+    IndicatorId, IndicatorValue, Period, Target, TargetChanges, TargetId, TargetKind, ValueAction,
+    ValueInput, ValueState, check_data_element, check_indicator, check_input, check_target,
+    check_value, evaluate, groups_counted, indicator_needs, needs, not_applicable, plan_import,
 };
 use fazhi_plans_client::PlansClient;
 
@@ -346,6 +346,33 @@ impl IndicatorBook {
         fazhi_platform::audit::list_for_caller(pool, journal, context, page, async |own: &str| {
             Ok::<_, IndicatorsError>(self.units.ids_below(context, own).await?)
         })
+        .await
+    }
+
+    /// Changes a data element's name, unit or options (added only): admins.
+    pub async fn update_element(
+        &self,
+        context: &CallContext,
+        id: &DataElementId,
+        etag: &str,
+        changes: DataElementChanges,
+    ) -> Result<DataElement> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, "data_element.updated"),
+            async || self.store.get_element(id).await,
+            |current, _| {
+                let next = current
+                    .changed(changes)
+                    .map_err(IndicatorsError::invalid_field)?;
+                IndicatorsError::refuse_any(check_data_element(&next, "data_element"))?;
+                Ok(next)
+            },
+            (
+                async |connection| store::lock_element(connection, id).await,
+                async |connection, next| store::save_element(connection, next).await,
+            ),
+        )
         .await
     }
 
@@ -1220,6 +1247,20 @@ impl OwnedEntry for Target {
 
     fn deleted(&self) -> bool {
         self.delete_time.is_some()
+    }
+}
+
+impl OwnedEntry for DataElement {
+    fn owner(&self) -> &str {
+        ""
+    }
+
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    fn deleted(&self) -> bool {
+        false
     }
 }
 

@@ -8,10 +8,11 @@ use fazhi_units_client::UnitId;
 
 use crate::domain::Evaluation as TargetEvaluation;
 use crate::domain::{
-    Aggregation, Comparator, DataElement, DataSet, DataSetChanges, DataSetId, DataValue, Direction,
-    Figure, Indicator, IndicatorChanges, IndicatorValue, OverdueReturn, PeriodType, ProposalState,
-    ProposedTarget, RelativeBasis, ReturnState, ReturnStatus, StatusChange, Target, TargetChanges,
-    TargetId, TargetKind, TargetStatus, ValidationRule, ValueState, ValueType,
+    Aggregation, Comparator, DataElement, DataElementChanges, DataSet, DataSetChanges, DataSetId,
+    DataValue, Direction, Figure, Indicator, IndicatorChanges, IndicatorValue, OverdueReturn,
+    PeriodType, ProposalState, ProposedTarget, RelativeBasis, ReturnState, ReturnStatus,
+    StatusChange, Target, TargetChanges, TargetId, TargetKind, TargetStatus, ValidationRule,
+    ValueState, ValueType,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::{RowInput, RowOutcome, RowResult};
@@ -805,6 +806,23 @@ pub(super) fn target_changes(
         }
     }
     IndicatorsError::refuse_any(violations)?;
+    Ok(changes)
+}
+
+/// What an UpdateDataElement asks to change: the fields its mask names, taken from `element`.
+pub(super) fn element_changes(
+    element: &pb::DataElement,
+    mask: Option<&prost_types::FieldMask>,
+) -> Result<DataElementChanges, tonic::Status> {
+    let allowed = ["display_name", "unit_of_measure", "category_options"];
+    let mut changes = DataElementChanges::default();
+    for path in aip::update_mask(mask, &allowed).map_err(invalid)? {
+        match path {
+            "display_name" => changes.display_name = Some(element.display_name.clone()),
+            "unit_of_measure" => changes.unit_of_measure = Some(element.unit_of_measure.clone()),
+            _ => changes.category_options = Some(element.category_options.clone()),
+        }
+    }
     Ok(changes)
 }
 

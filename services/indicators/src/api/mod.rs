@@ -178,6 +178,26 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(data_element = ?request.get_ref().data_element.as_ref().map(|element| &element.name)))]
+    async fn update_data_element(
+        &self,
+        request: Request<pb::UpdateDataElementRequest>,
+    ) -> ApiResult<pb::UpdateDataElementResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let element = message.data_element.unwrap_or_default();
+        let id = DataElementId::from_required_name("data_element.name", &element.name)
+            .map_err(invalid)?;
+        let changes = element_changes(&element, message.update_mask.as_ref())?;
+        let updated = self
+            .book
+            .update_element(&context, &id, &element.etag, changes)
+            .await?;
+        Ok(Response::new(pb::UpdateDataElementResponse {
+            data_element: Some(element_to_proto(updated)),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(indicator = ?request.get_ref().indicator.as_ref().map(|indicator| &indicator.name)))]
     async fn update_indicator(
         &self,

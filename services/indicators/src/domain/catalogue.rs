@@ -243,6 +243,41 @@ impl Aggregation {
     }
 }
 
+/// What an update changes in a data element; `None`: kept. Its code, types, aggregations,
+/// category and whether it is central are fixed: its values were reported as they are.
+#[derive(Debug, Clone, Default)]
+pub struct DataElementChanges {
+    pub display_name: Option<String>,
+    pub unit_of_measure: Option<String>,
+    pub category_options: Option<Vec<String>>,
+}
+
+impl DataElement {
+    /// This element with `changes` made, or the violation when an option would be taken away.
+    pub fn changed(&self, changes: DataElementChanges) -> Result<Self, FieldViolation> {
+        let current = self.clone();
+        if let Some(options) = &changes.category_options
+            && let Some(gone) = current
+                .category_options
+                .iter()
+                .find(|option| !options.contains(option))
+        {
+            return Err(FieldViolation::new(
+                "data_element.category_options",
+                "CATEGORY_OPTION_REMOVED",
+                format!("the option {gone} may not be taken away: values and formulas use it"),
+                format!("分类选项 {gone} 不能删除:已有数据和公式使用它"),
+            ));
+        }
+        Ok(Self {
+            display_name: changes.display_name.unwrap_or(current.display_name),
+            unit_of_measure: changes.unit_of_measure.unwrap_or(current.unit_of_measure),
+            category_options: changes.category_options.unwrap_or(current.category_options),
+            ..current
+        })
+    }
+}
+
 /// What an update changes in an indicator; `None`: kept. Its code is fixed: values and
 /// targets are read by it.
 #[derive(Debug, Clone, Default)]

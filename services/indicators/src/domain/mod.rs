@@ -11,8 +11,8 @@ mod target;
 mod value;
 
 pub use catalogue::{
-    Aggregation, Catalogue, DataElement, DataElementId, Direction, Indicator, IndicatorChanges,
-    IndicatorId, ValueType, check_code, check_data_element, check_indicator,
+    Aggregation, Catalogue, DataElement, DataElementChanges, DataElementId, Direction, Indicator,
+    IndicatorChanges, IndicatorId, ValueType, check_code, check_data_element, check_indicator,
 };
 pub use dataset::{
     DataSet, DataSetChanges, DataSetId, OverdueReturn, ReturnState, ReturnStatus, ReturnValue,

@@ -172,3 +172,41 @@ pub async fn insert_element(
     })?
     .try_into()
 }
+
+/// Locks a data element for a change; `None` when there is none.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "lock_element"))]
+pub async fn lock_element(
+    connection: &mut PgConnection,
+    id: &DataElementId,
+) -> Result<Option<DataElement>> {
+    sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
+        "{ELEMENT_SELECT} WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(DataElement::try_from)
+    .transpose()
+}
+
+/// Saves a locked element's changed fields as its next revision.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "save_element"))]
+pub async fn save_element(
+    connection: &mut PgConnection,
+    element: &DataElement,
+) -> Result<DataElement> {
+    sqlx::query_as::<_, ElementRow>(
+        "UPDATE indicators.data_elements
+         SET display_name = $2, unit_of_measure = $3, category_options = $4, revision = revision + 1
+         WHERE id = $1
+         RETURNING id, code, display_name, value_type, aggregation, period_aggregation, period_type,
+             category, category_options, unit_of_measure, central, revision, create_time",
+    )
+    .bind(element.id.as_str())
+    .bind(&element.display_name)
+    .bind(&element.unit_of_measure)
+    .bind(&element.category_options)
+    .fetch_one(connection)
+    .await?
+    .try_into()
+}

@@ -13,7 +13,7 @@ mod value;
 pub use dataset::{
     insert_data_set, lock_data_set, record_sweep, save_data_set, unit_period_values,
 };
-pub use element::insert_element;
+pub use element::{insert_element, lock_element, save_element};
 pub use indicator::{insert_indicator, lock_indicator, save_indicator};
 pub use ingest::{Applied, IngestRow, ingest};
 pub use proposal::{

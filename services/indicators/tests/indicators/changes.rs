@@ -562,3 +562,74 @@ async fn an_indicator_changes_under_its_etag_unless_a_target_would_no_longer_fit
         [("indicator.formula".to_owned(), "BREAKS_TARGET".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn a_data_element_gains_options_but_loses_none() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    let admin = app.admin.clone();
+    let update = |options: &[&str], etag: &str| pb::UpdateDataElementRequest {
+        data_element: Some(pb::DataElement {
+            name: "dataElements/hearings".to_owned(),
+            display_name: "应出庭案件数".to_owned(),
+            category_options: options.iter().map(|option| (*option).to_owned()).collect(),
+            etag: etag.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name", "category_options"]),
+        request_id: String::new(),
+    };
+    let added = app
+        .client
+        .update_data_element(with_token(
+            update(&["涉及重大公共利益", "社会高度关注"], "\"1\""),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_element
+        .unwrap();
+    assert_eq!(added.category_options, ["涉及重大公共利益", "社会高度关注"]);
+    assert_eq!(added.display_name, "应出庭案件数");
+    let removed = app
+        .client
+        .update_data_element(with_token(update(&["社会高度关注"], ""), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&removed),
+        [(
+            "data_element.category_options".to_owned(),
+            "CATEGORY_OPTION_REMOVED".to_owned()
+        )]
+    );
+    let stale = app
+        .client
+        .update_data_element(with_token(
+            update(&["涉及重大公共利益", "社会高度关注"], "\"1\""),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let staff = app.staff.clone();
+    let denied = app
+        .client
+        .update_data_element(with_token(update(&[], ""), &staff))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let fixed = app
+        .client
+        .update_data_element(with_token(
+            pb::UpdateDataElementRequest {
+                update_mask: mask(&["value_type"]),
+                ..update(&[], "")
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(fixed.code(), Code::InvalidArgument);
+}
