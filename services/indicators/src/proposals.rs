@@ -11,8 +11,8 @@ use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{Change, NewEvent, Outcome};
 
 use crate::domain::{
-    Catalogue, ExtractedTarget, ProposalId, ProposalState, ProposedTarget, Target, TargetId,
-    TargetKind, check_target, statements, suggest,
+    Catalogue, ExtractedTarget, ProposalId, ProposalState, ProposedTarget, SuggestedTarget, Target,
+    TargetId, TargetKind, check_target, statements, suggest,
 };
 use crate::error::{IndicatorsError, Result};
 use fazhi_platform::aip::check_etag;
@@ -59,9 +59,19 @@ fn fresh_proposals(read: &PlanWithTasks, catalogue: &Catalogue) -> Vec<(i32, Pro
                 context: target.context.clone(),
             })
             .collect();
+        let group = responsible_group(task);
         for (ordinal, statement) in statements(&extracted).into_iter().enumerate() {
             let (suggested, unmatched) = match suggest(&statement, catalogue) {
-                Ok(suggested) => (suggested, None),
+                Ok(suggested) => (
+                    suggested
+                        .into_iter()
+                        .map(|suggested| SuggestedTarget {
+                            applies_to_group: group.clone(),
+                            ..suggested
+                        })
+                        .collect(),
+                    None,
+                ),
                 Err(reason) => (Vec::new(), Some(reason)),
             };
             found.push((
@@ -91,6 +101,35 @@ fn fresh_proposals(read: &PlanWithTasks, catalogue: &Catalogue) -> Vec<(i32, Pro
         }
     }
     found
+}
+
+/// The one unit group a task makes responsible (or, naming no responsible units, lead), when
+/// its units of that role are that group alone: the units its targets apply to.
+fn responsible_group(task: &fazhi_proto::plans::v1::Task) -> Option<String> {
+    use fazhi_proto::plans::v1::{AssignmentRole, task_mention::Target};
+    let of_role = |role: AssignmentRole| -> Vec<&Option<Target>> {
+        task.mentions
+            .iter()
+            .filter(|mention| mention.role == role as i32)
+            .map(|mention| &mention.target)
+            .collect()
+    };
+    let mut named = of_role(AssignmentRole::Responsible);
+    if named.is_empty() {
+        named = of_role(AssignmentRole::Lead);
+    }
+    let mut groups = named
+        .iter()
+        .map(|target| match target {
+            Some(Target::UnitGroup(group)) => Some(group.as_str()),
+            _ => None,
+        })
+        .collect::<Option<Vec<&str>>>()?;
+    groups.dedup();
+    match groups.as_slice() {
+        [group] => Some((*group).to_owned()),
+        _ => None,
+    }
 }
 
 /// Whether a refreshed proposal says anything new.
@@ -233,7 +272,7 @@ impl IndicatorBook {
                             display_name: suggested.display_name.clone(),
                             indicator: Some(suggested.indicator.clone()),
                             owner_unit: proposal.owner_unit.clone(),
-                            applies_to_group: None,
+                            applies_to_group: suggested.applies_to_group.clone(),
                             first_period: suggested.first_period.clone(),
                             last_period: None,
                             kind: suggested.kind.clone(),
@@ -441,4 +480,55 @@ fn same_target(live: &Target, wanted: &Target) -> bool {
             &wanted.applies_to_group,
         )
         && (&live.first_period, &live.last_period) == (&wanted.first_period, &wanted.last_period)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fazhi_proto::plans::v1::{AssignmentRole, Task, TaskMention, task_mention::Target};
+
+    fn mention(role: AssignmentRole, target: Target) -> TaskMention {
+        TaskMention {
+            role: role as i32,
+            target: Some(target),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_target_applies_to_the_one_group_a_task_makes_responsible() {
+        let townships = || Target::UnitGroup("unitGroups/townships".to_owned());
+        let task = |mentions| Task {
+            mentions,
+            ..Default::default()
+        };
+        let lead = mention(
+            AssignmentRole::Lead,
+            Target::Unit("units/ng-sfj".to_owned()),
+        );
+        // 各乡镇、街道: the same group twice.
+        let one = task(vec![
+            lead.clone(),
+            mention(AssignmentRole::Responsible, townships()),
+            mention(AssignmentRole::Responsible, townships()),
+        ]);
+        assert_eq!(
+            responsible_group(&one).as_deref(),
+            Some("unitGroups/townships")
+        );
+        let with_a_unit = task(vec![
+            mention(AssignmentRole::Responsible, townships()),
+            mention(
+                AssignmentRole::Responsible,
+                Target::Unit("units/ng-gaj".to_owned()),
+            ),
+        ]);
+        assert_eq!(responsible_group(&with_a_unit), None);
+        assert_eq!(responsible_group(&task(vec![lead])), None);
+        let lead_group = task(vec![mention(AssignmentRole::Lead, townships())]);
+        assert_eq!(
+            responsible_group(&lead_group).as_deref(),
+            Some("unitGroups/townships")
+        );
+    }
 }

@@ -946,7 +946,7 @@ pub(super) fn proposal_to_proto(proposal: ProposedTarget) -> pb::ProposedTarget 
                     display_name: suggested.display_name,
                     indicator: Some(suggested.indicator),
                     owner_unit: owner_unit.clone(),
-                    applies_to_group: None,
+                    applies_to_group: suggested.applies_to_group,
                     first_period: suggested.first_period,
                     last_period: None,
                     kind: suggested.kind,

@@ -72,6 +72,9 @@ pub struct SuggestedTarget {
     pub indicator: IndicatorId,
     pub kind: TargetKind,
     pub first_period: Option<String>,
+    /// The one unit group the task makes responsible (各乡镇、街道), when it names only that.
+    #[serde(default)]
+    pub applies_to_group: Option<String>,
 }
 
 /// A plan's target waiting for a coordinator, or decided.
@@ -158,6 +161,7 @@ pub fn suggest(
             indicator: indicator.id.clone(),
             kind,
             first_period: first_period.clone(),
+            applies_to_group: None,
         }])
     };
     let metric = &statement.metric;
@@ -239,6 +243,7 @@ pub fn suggest(
                     indicator: indicator.id.clone(),
                     kind: TargetKind::Trend,
                     first_period: first_period.clone(),
+                    applies_to_group: None,
                 })
             })
             .collect(),
