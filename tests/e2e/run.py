@@ -335,10 +335,17 @@ def main():
                 metadata=auth("coordinator")).evaluation
             assert evaluation.status == indicators_pb2.TARGET_STATUS_NOT_MET and evaluation.value == 3, evaluation
             assert "目标 ≥ 4次" in evaluation.explanation, evaluation.explanation
-            statuses = {indicators.EvaluateTarget(indicators_service_pb2.EvaluateTargetRequest(
-                target=target.name, unit="units/ningguo", period="2024", include_descendants=True),
-                metadata=auth("coordinator")).evaluation.status for target in targets}
-            assert {indicators_pb2.TARGET_STATUS_MET, indicators_pb2.TARGET_STATUS_NOT_MET} <= statuses, statuses
+            # The demo's values go in after its targets: wait for them, not for a fixed time.
+            wanted = {indicators_pb2.TARGET_STATUS_MET, indicators_pb2.TARGET_STATUS_NOT_MET}
+            deadline = time.time() + 60
+            while True:
+                statuses = {indicators.EvaluateTarget(indicators_service_pb2.EvaluateTargetRequest(
+                    target=target.name, unit="units/ningguo", period="2024", include_descendants=True),
+                    metadata=auth("coordinator")).evaluation.status for target in targets}
+                if wanted <= statuses or time.time() > deadline:
+                    break
+                time.sleep(0.5)
+            assert wanted <= statuses, statuses
 
         def submit_a_return_and_chase_the_rest():
             def report(element, value):
@@ -420,6 +427,30 @@ def main():
                 unit="units/ng-gaj", period="2025"), metadata=auth("coordinator")).data_values
             assert [(value.value, value.comment) for value in values] == [(7.0, "法院推送")], values
 
+        def a_published_plan_proposes_its_targets():
+            ningguo = published("units/ningguo")
+            deadline = time.time() + 30
+            suggested = []
+            while time.time() < deadline:
+                proposals = indicators.ListProposedTargets(indicators_service_pb2.ListProposedTargetsRequest(
+                    plan=ningguo.name, page_size=100), metadata=auth("coordinator")).proposed_targets
+                suggested = [p for p in proposals if p.suggested_targets]
+                if len(proposals) == 19 and len(suggested) >= 3:
+                    break
+                time.sleep(0.5)
+            assert len(suggested) >= 3, [(p.text, p.unmatched_reason) for p in proposals]
+            appearance = next(p for p in suggested if "出庭应诉率100%" in p.text)
+            accepted = indicators.AcceptProposedTarget(indicators_service_pb2.AcceptProposedTargetRequest(
+                name=appearance.name, etag=appearance.etag, request_id="e2e-accept-1"),
+                metadata=auth("coordinator")).proposed_target
+            again = indicators.AcceptProposedTarget(indicators_service_pb2.AcceptProposedTargetRequest(
+                name=appearance.name, etag=appearance.etag, request_id="e2e-accept-1"),
+                metadata=auth("coordinator")).proposed_target
+            assert accepted == again and accepted.state == indicators_pb2.PROPOSAL_STATE_ACCEPTED, accepted
+            target = indicators.GetTarget(indicators_service_pb2.GetTargetRequest(name=accepted.targets[0]),
+                                          metadata=auth("coordinator")).target
+            assert target.owner_unit == "units/ningguo" and target.absolute.value == 100, target
+
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
             second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -446,6 +477,8 @@ def main():
                                ("a data-entry form exported, filled in with openpyxl, ingested twice",
                                 fill_in_a_data_entry_form),
                                ("fazhi indicators ingest: a CSV file, then again", ingest_a_csv_file_twice),
+                               ("a published plan's targets proposed; one accepted, replayed",
+                                a_published_plan_proposes_its_targets),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
