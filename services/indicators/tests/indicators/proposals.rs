@@ -432,3 +432,143 @@ async fn a_published_plan_has_its_targets_proposed_once() {
     .unwrap();
     assert!(cursor > 0);
 }
+
+#[tokio::test]
+async fn this_sessions_calls_refuse_strangers_and_replay_their_first_answer() {
+    let mut app = App::start_with_plans().await;
+    app.demo_catalogue().await;
+    let plan = app.plan("ningguo-2024.txt", "ningguo").await;
+    let coordinator = app.coordinator.clone();
+    let client = app.client.clone();
+
+    // ProposeTargets and RejectProposedTarget answer a retry as the first time, even once the
+    // proposal is decided.
+    let propose = |request_id: &str, plan: &str| pb::ProposeTargetsRequest {
+        plan: plan.to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    let first = assert_replays(
+        "ProposeTargets",
+        |request| {
+            let mut client = client.clone();
+            let coordinator = coordinator.clone();
+            async move {
+                client
+                    .propose_targets(with_token(request, &coordinator))
+                    .await
+            }
+        },
+        (
+            propose("propose-1", &plan),
+            propose("propose-1", "plans/another"),
+        ),
+        async || {},
+    )
+    .await;
+    let filing = first
+        .proposed_targets
+        .iter()
+        .find(|proposal| proposal.suggested_targets.is_empty())
+        .unwrap()
+        .clone();
+    let reject = |reason: &str| pb::RejectProposedTargetRequest {
+        name: filing.name.clone(),
+        etag: filing.etag.clone(),
+        reason: reason.to_owned(),
+        request_id: "reject-1".to_owned(),
+    };
+    assert_replays(
+        "RejectProposedTarget",
+        |request| {
+            let mut client = client.clone();
+            let coordinator = coordinator.clone();
+            async move {
+                client
+                    .reject_proposed_target(with_token(request, &coordinator))
+                    .await
+            }
+        },
+        (reject("省级考核"), reject("另议")),
+        async || {},
+    )
+    .await;
+
+    // Another city's coordinator and a unit's staff are refused what only 宁国's office does.
+    let other_city = bearer("tl-office", Some("tongliao"), &[Role::Coordinator]);
+    let staff = app.staff.clone();
+    for token in [&other_city, &staff] {
+        let accepted = app
+            .client
+            .accept_proposed_target(with_token(
+                pb::AcceptProposedTargetRequest {
+                    name: first.proposed_targets[0].name.clone(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(accepted.code(), Code::PermissionDenied);
+        let listed = app
+            .client
+            .list_proposed_targets(with_token(
+                pb::ListProposedTargetsRequest {
+                    plan: plan.clone(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(listed.code(), Code::PermissionDenied);
+    }
+    let bad_state = app
+        .client
+        .list_proposed_targets(with_token(
+            pb::ListProposedTargetsRequest {
+                plan: plan.clone(),
+                state: 9,
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&bad_state),
+        [("state".to_owned(), "REQUIRED".to_owned())]
+    );
+
+    // No token, no answer.
+    let mut bare = app.client.clone();
+    let codes = [
+        bare.list_proposed_targets(pb::ListProposedTargetsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.accept_proposed_target(pb::AcceptProposedTargetRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.reject_proposed_target(pb::RejectProposedTargetRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.update_indicator(pb::UpdateIndicatorRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.update_data_element(pb::UpdateDataElementRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_audit_records(pb::ListAuditRecordsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+    ];
+    assert!(
+        codes.iter().all(|code| *code == Code::Unauthenticated),
+        "{codes:?}"
+    );
+}
