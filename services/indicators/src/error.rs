@@ -1,6 +1,7 @@
 //! The indicators service's errors, mapped once to `google.rpc.Status`.
 
 use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
+use fazhi_platform::upstream::UpstreamError;
 use fazhi_units_client::UnitsClientError;
 use tonic::Code;
 
@@ -36,19 +37,37 @@ pub enum IndicatorsError {
 fazhi_platform::service_error!(IndicatorsError, ERROR_DOMAIN);
 
 impl From<UnitsClientError> for IndicatorsError {
-    /// Keeps what the units service said: a refusal stays a refusal, only an outage says retry.
     fn from(error: UnitsClientError) -> Self {
+        Self::upstream(
+            error,
+            "units",
+            (Self::UnitsRejected, Self::UnitsUnavailable),
+        )
+    }
+}
+
+/// How an answer names the service it came from: its refusal, and its outage.
+type UpstreamVariants = (fn(String) -> IndicatorsError, fn(String) -> IndicatorsError);
+
+impl IndicatorsError {
+    /// What another service (`service`) said, kept: a refusal stays a refusal, only an outage
+    /// says retry; `rejected` and `unavailable` name that service in the answer.
+    pub fn upstream(
+        error: UpstreamError,
+        service: &str,
+        (rejected, unavailable): UpstreamVariants,
+    ) -> Self {
         match error {
-            UnitsClientError::NotFound(name) => Self::Platform(PlatformError::NotFound(name)),
-            UnitsClientError::PermissionDenied => Self::Platform(PlatformError::PermissionDenied),
-            UnitsClientError::Unauthenticated => Self::Platform(PlatformError::Unauthenticated(
-                "the units service did not accept the credentials".to_owned(),
+            UpstreamError::NotFound(name) => Self::Platform(PlatformError::NotFound(name)),
+            UpstreamError::PermissionDenied => Self::Platform(PlatformError::PermissionDenied),
+            UpstreamError::Unauthenticated => Self::Platform(PlatformError::Unauthenticated(
+                format!("the {service} service did not accept the credentials"),
             )),
-            UnitsClientError::InvalidArgument(message) => Self::UnitsRejected(message),
-            UnitsClientError::Unavailable(message) => Self::UnitsUnavailable(message),
-            UnitsClientError::Failed(message) => {
-                Self::Platform(PlatformError::Internal(format!("units service: {message}")))
-            }
+            UpstreamError::InvalidArgument(message) => rejected(message),
+            UpstreamError::Unavailable(message) => unavailable(message),
+            UpstreamError::Failed(message) => Self::Platform(PlatformError::Internal(format!(
+                "{service} service: {message}"
+            ))),
         }
     }
 }

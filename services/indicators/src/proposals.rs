@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use fazhi_plans_client::{PlanWithTasks, PlansClientError};
-use fazhi_platform::aip::Page;
+use fazhi_platform::aip::{Page, check_etag};
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{Change, NewEvent, Outcome};
@@ -15,26 +15,19 @@ use crate::domain::{
     TargetId, TargetKind, check_target, statements, suggest,
 };
 use crate::error::{IndicatorsError, Result};
-use fazhi_platform::aip::check_etag;
-
 use crate::service::{IndicatorBook, Need};
 use crate::store;
 
 /// A plans service answer as this service's error: a refusal stays a refusal.
 pub(crate) fn plans_error(error: PlansClientError) -> IndicatorsError {
-    match error {
-        PlansClientError::NotFound(name) => PlatformError::NotFound(name).into(),
-        PlansClientError::PermissionDenied => PlatformError::PermissionDenied.into(),
-        PlansClientError::Unauthenticated => PlatformError::Unauthenticated(
-            "the plans service did not accept the credentials".to_owned(),
-        )
-        .into(),
-        PlansClientError::InvalidArgument(message) => IndicatorsError::PlansRejected(message),
-        PlansClientError::Unavailable(message) => IndicatorsError::PlansUnavailable(message),
-        PlansClientError::Failed(message) => {
-            PlatformError::Internal(format!("plans service: {message}")).into()
-        }
-    }
+    IndicatorsError::upstream(
+        error,
+        "plans",
+        (
+            IndicatorsError::PlansRejected,
+            IndicatorsError::PlansUnavailable,
+        ),
+    )
 }
 
 /// A plan's proposals as its tasks state them now, each at its place in the plan.

@@ -91,28 +91,20 @@ impl IndicatorBook {
         let mut chosen = Vec::new();
         for target in candidates {
             // Set by the region or a region above it: every unit; by a unit inside: those below it.
-            let mut applying: Vec<String> = if access.is_within(&target.owner_unit) {
-                units.clone()
+            let applying: Vec<String> = if access.is_within(&target.owner_unit) {
+                let mut applying = units.clone();
+                if let Some(group) = &target.applies_to_group {
+                    let members = self
+                        .group_members(context, group, &target.owner_unit, &query.period)
+                        .await?;
+                    applying.retain(|unit| members.contains(unit));
+                }
+                applying
             } else if in_region.contains(target.owner_unit.as_str()) {
-                let owner = UnitId::from_trusted(target.owner_unit.clone());
-                let mut below = vec![target.owner_unit.clone()];
-                below.extend(
-                    self.units()
-                        .descendants(context, &owner, query.period.end)
-                        .await?
-                        .into_iter()
-                        .map(|(unit, _)| unit.as_str().to_owned()),
-                );
-                below
+                self.applying_units(context, target, &query.period).await?
             } else {
                 continue;
             };
-            if let Some(group) = &target.applies_to_group {
-                let members = self
-                    .group_members(context, group, &target.owner_unit, &query.period)
-                    .await?;
-                applying.retain(|unit| members.contains(unit));
-            }
             // A relative target compares with every unit it applies to, in the region or not
             // (the figures of every unit are read).
             let peers = if !Bases::needed(target, &catalogue) {
