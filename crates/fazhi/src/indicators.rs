@@ -152,7 +152,11 @@ struct CsvRow {
     period: String,
     #[serde(default)]
     category_option: String,
+    /// Empty for a text or date element, whose value is `text`.
+    #[serde(default)]
     value: f64,
+    #[serde(default)]
+    text: String,
     #[serde(default)]
     comment: String,
 }
@@ -183,14 +187,15 @@ fn csv_rows(file: &std::path::Path) -> anyhow::Result<Vec<pb::IngestRow>> {
             period: record.period,
             category_option: record.category_option,
             value: record.value,
+            text: record.text,
             comment: record.comment,
         });
     }
     Ok(rows)
 }
 
-/// The filled-in rows of a data-entry form; cells that are not numbers are printed and counted.
-fn form_rows(file: &std::path::Path) -> anyhow::Result<(Vec<pb::IngestRow>, usize)> {
+/// The filled-in rows of a data-entry form.
+fn form_rows(file: &std::path::Path) -> anyhow::Result<Vec<pb::IngestRow>> {
     let content = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let form = fazhi_indicators::form::read(&content).map_err(|violations| {
         anyhow::anyhow!(
@@ -203,10 +208,7 @@ fn form_rows(file: &std::path::Path) -> anyhow::Result<(Vec<pb::IngestRow>, usiz
                 .join("; ")
         )
     })?;
-    for problem in &form.problems {
-        eprintln!("{}: {}", problem.field, problem.message.zh);
-    }
-    let rows = form
+    Ok(form
         .rows
         .into_iter()
         .map(|row| pb::IngestRow {
@@ -216,10 +218,10 @@ fn form_rows(file: &std::path::Path) -> anyhow::Result<(Vec<pb::IngestRow>, usiz
             period: row.period,
             category_option: row.category_option,
             value: row.value,
+            text: row.text,
             comment: row.comment,
         })
-        .collect();
-    Ok((rows, form.problems.len()))
+        .collect())
 }
 
 async fn ingest(
@@ -231,13 +233,12 @@ async fn ingest(
     let is_form = file
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("xlsx"));
-    let (rows, unreadable, source) = if is_form {
-        let (rows, unreadable) = form_rows(file)?;
+    let (rows, source) = if is_form {
         let source = source.unwrap_or_else(|| fazhi_indicators::form::SOURCE.to_owned());
-        (rows, unreadable, source)
+        (form_rows(file)?, source)
     } else {
         let source = source.context("--source is required for a CSV file")?;
-        (csv_rows(file)?, 0, source)
+        (csv_rows(file)?, source)
     };
     let messages: Vec<pb::IngestDataValuesRequest> = rows
         .chunks(ROWS_PER_MESSAGE)
@@ -286,7 +287,6 @@ async fn ingest(
             }
         }
     }
-    rejected += unreadable;
     println!("{accepted} accepted, {unchanged} unchanged, {rejected} rejected");
     if rejected > 0 {
         anyhow::bail!("{rejected} rows were rejected");
@@ -351,9 +351,8 @@ pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> an
                     period: period.clone(),
                     category_option: option.clone(),
                     value: *value,
-                    comment: String::new(),
-                    etag: String::new(),
                     request_id: request_id("report"),
+                    ..Default::default()
                 },
                 &reporter,
             )?)

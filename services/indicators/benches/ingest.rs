@@ -49,7 +49,7 @@ fn rows(province: &Province, rows: usize) -> Vec<pb::IngestRow> {
                     period: year.to_string(),
                     category_option: String::new(),
                     value: ((found.len() * 7) % 100) as f64,
-                    comment: String::new(),
+                    ..Default::default()
                 });
             }
         }

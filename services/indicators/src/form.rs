@@ -127,7 +127,12 @@ pub fn write(
             sheet.write_with_format(row, 3, &element.unit_of_measure, &fixed)?;
             match current {
                 Some((_, value)) => {
-                    sheet.write_with_format(row, VALUE_COLUMN, value.value, editable)?;
+                    match &value.text {
+                        Some(text) => sheet.write_with_format(row, VALUE_COLUMN, text, editable)?,
+                        None => {
+                            sheet.write_with_format(row, VALUE_COLUMN, value.value, editable)?
+                        }
+                    };
                     sheet.write_with_format(row, COMMENT_COLUMN, &value.comment, editable)?;
                     sheet.write_with_format(row, 6, state_label(value.state), &fixed)?;
                 }
@@ -171,8 +176,6 @@ pub struct FilledForm {
     /// One per row with a value that is not locked, its external id naming the data set, unit,
     /// period, element and option.
     pub rows: Vec<RowInput>,
-    /// Cells that could not be read, named `填报表!E7`.
-    pub problems: Vec<FieldViolation>,
 }
 
 fn text(cell: Option<&Data>) -> String {
@@ -227,24 +230,23 @@ pub fn read(bytes: &[u8]) -> Result<FilledForm, Vec<FieldViolation>> {
         if text(cell(LOCKED_COLUMN)) == "1" {
             continue;
         }
-        let value = match cell(VALUE_COLUMN) {
+        // A number, or the text of a text or date element (the service knows which it takes).
+        let (value, written) = match cell(VALUE_COLUMN) {
             None | Some(Data::Empty) => continue,
-            Some(Data::Float(number)) => *number,
-            Some(Data::Int(number)) => *number as f64,
+            Some(Data::Float(number)) => (*number, String::new()),
+            Some(Data::Int(number)) => (*number as f64, String::new()),
             Some(Data::String(written)) if written.trim().is_empty() => continue,
-            Some(other) => match text(Some(other)).parse::<f64>() {
-                Ok(number) => number,
-                Err(_) => {
-                    let place = format!("{SHEET}!E{}", row + 1);
-                    form.problems.push(FieldViolation::new(
-                        place.clone(),
-                        "NOT_A_NUMBER",
-                        format!("{place} is not a number"),
-                        format!("{place} 不是数字"),
-                    ));
-                    continue;
-                }
+            Some(Data::DateTime(day)) => match day.as_datetime() {
+                Some(day) => (0.0, day.format("%Y-%m-%d").to_string()),
+                None => continue,
             },
+            Some(other) => {
+                let written = text(Some(other));
+                match written.parse::<f64>() {
+                    Ok(number) => (number, String::new()),
+                    Err(_) => (0.0, written),
+                }
+            }
         };
         let option = text(cell(OPTION_COLUMN));
         form.rows.push(RowInput {
@@ -257,6 +259,7 @@ pub fn read(bytes: &[u8]) -> Result<FilledForm, Vec<FieldViolation>> {
             period: form.period.clone(),
             category_option: option,
             value,
+            text: written,
             comment: text(cell(COMMENT_COLUMN)),
         });
     }

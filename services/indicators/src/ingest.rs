@@ -32,6 +32,7 @@ pub struct RowInput {
     pub period: String,
     pub category_option: String,
     pub value: f64,
+    pub text: String,
     pub comment: String,
 }
 
@@ -83,6 +84,7 @@ fn fingerprint(row: &RowInput, submit: bool) -> Vec<u8> {
         &row.period,
         &row.category_option,
         &row.comment,
+        &row.text,
     ] {
         hasher.update(part.as_bytes());
         hasher.update([0x1f]);
@@ -252,7 +254,9 @@ impl IngestSession {
                 period: &row.period,
                 category_option: &row.category_option,
                 value: row.value,
+                text: &row.text,
                 comment: &row.comment,
+                evidence: &[],
             },
         );
         let allowed = match (&unit, element.central) {
@@ -270,7 +274,7 @@ impl IngestSession {
         }
         match checked {
             Err(found) => violations.extend(found),
-            Ok(period) if violations.is_empty() => {
+            Ok((period, reading)) if violations.is_empty() => {
                 return Ok(Ok(IngestRow {
                     external_id: row.external_id.clone(),
                     data_element: element.id.as_str().to_owned(),
@@ -280,7 +284,8 @@ impl IngestSession {
                     period,
                     period_id: row.period.clone(),
                     category_option: row.category_option.clone(),
-                    value: row.value,
+                    value: reading.value,
+                    text: reading.text,
                     comment: row.comment.clone(),
                     fingerprint: fingerprint(row, submit),
                 }));

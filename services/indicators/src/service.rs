@@ -18,10 +18,11 @@ use sqlx::PgConnection;
 use crate::catalogue_file;
 use crate::domain::{
     Bases, Catalogue, CatalogueImport, DataElement, DataElementChanges, DataElementId, DataSet,
-    DataValue, DataValueId, Evaluation, FigureNeed, Figures, Formula, Indicator, IndicatorChanges,
-    IndicatorId, IndicatorValue, Period, Target, TargetChanges, TargetId, TargetKind, ValueAction,
-    ValueInput, ValueState, check_data_element, check_indicator, check_input, check_target,
-    check_value, evaluate, groups_counted, indicator_needs, needs, not_applicable, plan_import,
+    DataValue, DataValueId, Evaluation, EvidenceLink, FigureNeed, Figures, Formula, Indicator,
+    IndicatorChanges, IndicatorId, IndicatorValue, Period, Reading, Target, TargetChanges,
+    TargetId, TargetKind, ValueAction, ValueInput, ValueState, check_data_element, check_indicator,
+    check_input, check_target, check_value, evaluate, groups_counted, indicator_needs, needs,
+    not_applicable, plan_import,
 };
 use fazhi_plans_client::PlansClient;
 
@@ -57,7 +58,10 @@ pub struct ValueReport {
     pub period: String,
     pub category_option: String,
     pub value: f64,
+    /// A text or date element's value.
+    pub text: String,
     pub comment: String,
+    pub evidence: Vec<EvidenceLink>,
     pub etag: String,
 }
 
@@ -311,13 +315,8 @@ impl IndicatorBook {
                     .map(|formula| formula.element_codes())
                     .unwrap_or_default();
                 let elements = self.store.elements_by_code(&codes).await?;
-                let options_of = |code: &str| {
-                    elements
-                        .iter()
-                        .find(|element| element.code == code)
-                        .map(|element| element.category_options.clone())
-                };
-                check_indicator(&indicator, "indicator", options_of)
+                let element_of = |code: &str| elements.iter().find(|element| element.code == code);
+                check_indicator(&indicator, "indicator", element_of)
                     .map_err(IndicatorsError::invalid)?;
                 Ok(Indicator {
                     data_element_codes: codes,
@@ -391,12 +390,7 @@ impl IndicatorBook {
             async || self.store.get_indicator(id).await,
             |current, catalogue| {
                 let mut next = current.changed(changes);
-                let options_of = |code: &str| {
-                    catalogue
-                        .element(code)
-                        .map(|element| element.category_options.clone())
-                };
-                let formula = check_indicator(&next, "indicator", options_of)
+                let formula = check_indicator(&next, "indicator", |code| catalogue.element(code))
                     .map_err(IndicatorsError::invalid)?;
                 next.data_element_codes = formula.element_codes();
                 let mut changed = catalogue.clone();
@@ -727,14 +721,16 @@ impl IndicatorBook {
                 let element = self
                     .element_named("data_element", &report.data_element)
                     .await?;
-                let period = check_input(
+                let checked = check_input(
                     &element,
                     &ValueInput {
                         has_unit: report.unit.is_some(),
                         period: &report.period,
                         category_option: &report.category_option,
                         value: report.value,
+                        text: &report.text,
                         comment: &report.comment,
+                        evidence: &report.evidence,
                     },
                 );
                 // Who may report comes first: a refusal says nothing about the request's fields.
@@ -743,9 +739,9 @@ impl IndicatorBook {
                     (None, true) => Self::require_admin(context)?,
                     _ => {}
                 }
-                period.map_err(IndicatorsError::invalid)
+                checked.map_err(IndicatorsError::invalid)
             },
-            async |connection, period: Period| {
+            async |connection, (period, reading): (Period, Reading)| {
                 let unit = report.unit.as_ref().map(|unit| unit.as_str().to_owned());
                 let key = ValueKey {
                     data_element: &report.data_element,
@@ -766,8 +762,10 @@ impl IndicatorBook {
                     unit,
                     period: report.period.clone(),
                     category_option: report.category_option.clone(),
-                    value: report.value,
+                    value: reading.value,
+                    text: reading.text,
                     comment: report.comment.clone(),
+                    evidence: report.evidence.clone(),
                     state: ValueState::Draft,
                     reason: String::new(),
                     update_subject: context.caller.subject.clone(),

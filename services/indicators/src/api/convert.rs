@@ -62,6 +62,8 @@ enum_pair!(
         (Hours, Hours),
         (WorkingDays, WorkingDays),
         (Boolean, Boolean),
+        (Date, Date),
+        (Text, Text),
     ]
 );
 enum_pair!(
@@ -437,7 +439,16 @@ pub(super) fn value_to_proto(value: DataValue) -> pb::DataValue {
         period: value.period,
         category_option: value.category_option,
         value: value.value,
+        text: value.text.unwrap_or_default(),
         comment: value.comment,
+        evidence: value
+            .evidence
+            .into_iter()
+            .map(|link| pb::EvidenceLink {
+                uri: link.uri,
+                title: link.title,
+            })
+            .collect(),
         state: state_to_proto(value.state),
         reason: value.reason,
         update_subject: value.update_subject,
@@ -453,6 +464,8 @@ pub(super) fn revision_to_proto(row: RevisionRow) -> pb::DataValueRevision {
         action: row.action,
         old_value: row.old_value,
         value: row.value,
+        old_text: row.old_text,
+        text: row.text.unwrap_or_default(),
         reason: row.reason,
         subject: row.subject,
         time: Some(aip::timestamp(row.time)),
@@ -582,6 +595,7 @@ pub(super) fn ingest_row_from_proto(row: pb::IngestRow) -> RowInput {
         period: row.period,
         category_option: row.category_option,
         value: row.value,
+        text: row.text,
         comment: row.comment,
     }
 }

@@ -14,7 +14,9 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{DataElementId, DataSetId, DataValueId, IndicatorId, ProposalId, TargetId};
+use crate::domain::{
+    DataElementId, DataSetId, DataValueId, EvidenceLink, IndicatorId, ProposalId, TargetId,
+};
 use crate::error::IndicatorsError;
 use crate::ingest::IngestSession;
 use crate::region::RegionQuery;
@@ -559,7 +561,16 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
                     period: message.period,
                     category_option: message.category_option,
                     value: message.value,
+                    text: message.text,
                     comment: message.comment,
+                    evidence: message
+                        .evidence
+                        .into_iter()
+                        .map(|link| EvidenceLink {
+                            uri: link.uri,
+                            title: link.title,
+                        })
+                        .collect(),
                     etag: message.etag,
                 },
             )

@@ -30,8 +30,26 @@ fazhi_platform::string_enum!(
         Hours = "hours",
         WorkingDays = "working_days",
         Boolean = "boolean",
+        Date = "date",
+        Text = "text",
     }
 );
+
+impl ValueType {
+    /// Whether its values are numbers formulas can use (a date's day number is not one).
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Self::Date | Self::Text)
+    }
+
+    /// How its values may combine: text only counted or the latest taken, dates not added up.
+    fn allows(self, aggregation: Aggregation) -> bool {
+        match self {
+            Self::Text => matches!(aggregation, Aggregation::Count | Aggregation::Last),
+            Self::Date => !matches!(aggregation, Aggregation::Sum | Aggregation::Average),
+            _ => true,
+        }
+    }
+}
 
 fazhi_platform::string_enum!(
     /// How values combine over units or over periods.
@@ -95,6 +113,28 @@ pub struct Indicator {
     pub create_time: DateTime<Utc>,
 }
 
+#[cfg(test)]
+impl DataElement {
+    /// A yearly element of a unit, summed, without categories.
+    pub(crate) fn for_test(code: &str, value_type: ValueType) -> Self {
+        Self {
+            id: DataElementId::from_trusted(code.to_owned()),
+            code: code.to_owned(),
+            display_name: code.to_owned(),
+            value_type,
+            aggregation: Aggregation::Sum,
+            period_aggregation: Aggregation::Sum,
+            period_type: PeriodType::Year,
+            category: String::new(),
+            category_options: Vec::new(),
+            unit_of_measure: String::new(),
+            central: false,
+            revision: 1,
+            create_time: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+}
+
 /// Checks a code as formulas name it: letters (汉字 too), digits and `_`, not a digit first.
 pub fn check_code(field: &str, code: &str) -> Option<FieldViolation> {
     let mut characters = code.chars();
@@ -125,6 +165,31 @@ pub fn check_data_element(element: &DataElement, prefix: &str) -> Vec<FieldViola
         &element.display_name,
         &mut violations,
     );
+    for (field, aggregation) in [
+        ("aggregation", element.aggregation),
+        ("period_aggregation", element.period_aggregation),
+    ] {
+        if !element.value_type.allows(aggregation) {
+            violations.push(FieldViolation::new(
+                format!("{prefix}.{field}"),
+                "AGGREGATION_NOT_ALLOWED",
+                format!(
+                    "{} values cannot be combined by {}",
+                    element.value_type.as_str(),
+                    aggregation.as_str()
+                ),
+                format!(
+                    "{}类数据项不能按 {} 汇总",
+                    if element.value_type == ValueType::Text {
+                        "文本"
+                    } else {
+                        "日期"
+                    },
+                    aggregation.as_str()
+                ),
+            ));
+        }
+    }
     if !element.category_options.is_empty() && element.category.trim().is_empty() {
         violations.push(FieldViolation::required(format!("{prefix}.category")));
     }
@@ -166,12 +231,12 @@ pub(super) fn check_display_name(field: &str, name: &str, violations: &mut Vec<F
     }
 }
 
-/// Checks a new indicator against the catalogue (`options_of`: an element's category options
-/// by code, `None` when no such element) and returns its parsed formula.
-pub fn check_indicator(
+/// Checks a new indicator against the catalogue (`element_of`: the element of a code, `None`
+/// when there is none) and returns its parsed formula.
+pub fn check_indicator<'a>(
     indicator: &Indicator,
     prefix: &str,
-    options_of: impl Fn(&str) -> Option<Vec<String>>,
+    element_of: impl Fn(&str) -> Option<&'a DataElement>,
 ) -> Result<Formula, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     violations.extend(check_code(&format!("{prefix}.code"), &indicator.code));
@@ -206,7 +271,7 @@ pub fn check_indicator(
         Ok(formula) => {
             violations.extend(
                 formula
-                    .check(&indicator.formula, options_of)
+                    .check(&indicator.formula, element_of)
                     .into_iter()
                     .map(formula_violation),
             );

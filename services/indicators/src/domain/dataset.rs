@@ -318,13 +318,12 @@ fn check_rule(
         &rule.display_name,
         violations,
     );
-    let options_of = |code: &str| {
+    let element_of = |code: &str| {
         set.data_element_codes
             .iter()
             .any(|listed| listed == code)
             .then(|| catalogue.element(code))
             .flatten()
-            .map(|element| element.category_options.clone())
     };
     for (side, text) in [("left", &rule.left), ("right", &rule.right)] {
         let field = format!("{prefix}.{side}");
@@ -343,7 +342,7 @@ fn check_rule(
         match Formula::parse(text) {
             Err(error) => violations.push(violation(error)),
             Ok(formula) => {
-                violations.extend(formula.check(text, options_of).into_iter().map(violation));
+                violations.extend(formula.check(text, element_of).into_iter().map(violation));
                 if formula
                     .references()
                     .iter()
@@ -460,24 +459,10 @@ pub fn return_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalogue::{Aggregation, DataElement, DataElementId, ValueType};
+    use crate::domain::catalogue::{DataElement, ValueType};
 
     fn element(code: &str) -> DataElement {
-        DataElement {
-            id: DataElementId::from_trusted(code.to_owned()),
-            code: code.to_owned(),
-            display_name: code.to_owned(),
-            value_type: ValueType::Count,
-            aggregation: Aggregation::Sum,
-            period_aggregation: Aggregation::Sum,
-            period_type: PeriodType::Year,
-            category: String::new(),
-            category_options: Vec::new(),
-            unit_of_measure: String::new(),
-            central: false,
-            revision: 1,
-            create_time: DateTime::<Utc>::MIN_UTC,
-        }
+        DataElement::for_test(code, ValueType::Count)
     }
 
     fn litigation() -> (DataSet, Catalogue) {

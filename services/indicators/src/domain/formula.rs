@@ -19,6 +19,8 @@
 
 use std::collections::BTreeSet;
 
+use super::catalogue::DataElement;
+
 use winnow::ascii::{digit1, multispace0};
 use winnow::combinator::{alt, delimited, opt, preceded, repeat};
 use winnow::prelude::*;
@@ -314,13 +316,13 @@ impl Formula {
         }
     }
 
-    /// Checks the formula against the catalogue: every code names an element (`options_of`
-    /// answers its category options, `None` for an unknown code), every option is one of the
-    /// element's, and no division is by a constant zero. Positions point into `text`.
-    pub fn check(
+    /// Checks the formula against the catalogue: every code names a numeric element
+    /// (`element_of` answers `None` for an unknown code), every option is one of the element's,
+    /// and no division is by a constant zero. Positions point into `text`.
+    pub fn check<'a>(
         &self,
         text: &str,
-        options_of: impl Fn(&str) -> Option<Vec<String>>,
+        element_of: impl Fn(&str) -> Option<&'a DataElement>,
     ) -> Vec<FormulaError> {
         let position_of = |needle: &str| {
             text.find(needle)
@@ -333,28 +335,36 @@ impl Formula {
             .into_iter()
             .filter(|reference| reference.group().is_none())
         {
-            match options_of(&reference.code) {
-                None => errors.push(FormulaError {
+            let Some(element) = element_of(&reference.code) else {
+                errors.push(FormulaError {
                     position: position_of(&reference.code),
                     reason: "UNKNOWN_DATA_ELEMENT",
                     message_en: format!("no data element has the code {}", reference.code),
                     message_zh: format!("没有编码为 {} 的数据项", reference.code),
-                }),
-                Some(options) => {
-                    if let Some(option) = &reference.option
-                        && !options.contains(option)
-                    {
-                        errors.push(FormulaError {
-                            position: position_of(option),
-                            reason: "UNKNOWN_CATEGORY_OPTION",
-                            message_en: format!(
-                                "{} has no category option {option}",
-                                reference.code
-                            ),
-                            message_zh: format!("数据项 {} 没有分类选项 {option}", reference.code),
-                        });
-                    }
-                }
+                });
+                continue;
+            };
+            if !element.value_type.is_numeric() {
+                errors.push(FormulaError {
+                    position: position_of(&reference.code),
+                    reason: "NOT_NUMERIC",
+                    message_en: format!(
+                        "{} holds {} values, which a formula cannot compute with",
+                        reference.code,
+                        element.value_type.as_str()
+                    ),
+                    message_zh: format!("数据项 {} 不是数值,不能用于公式", reference.code),
+                });
+            }
+            if let Some(option) = &reference.option
+                && !element.category_options.contains(option)
+            {
+                errors.push(FormulaError {
+                    position: position_of(option),
+                    reason: "UNKNOWN_CATEGORY_OPTION",
+                    message_en: format!("{} has no category option {option}", reference.code),
+                    message_zh: format!("数据项 {} 没有分类选项 {option}", reference.code),
+                });
             }
         }
         if self.divides_by_constant_zero() {
@@ -461,6 +471,7 @@ impl Formula {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::catalogue::ValueType;
     use proptest::prelude::*;
 
     fn figures(reference: &Reference) -> Option<f64> {
@@ -494,7 +505,8 @@ mod tests {
             _ => Some(6.0),
         });
         assert_eq!(outcome, Outcome::Value(0.75));
-        assert!(formula.check("", |_| Some(vec![])).is_empty());
+        let element = DataElement::for_test("有顾问乡镇数", ValueType::Count);
+        assert!(formula.check("", |_| Some(&element)).is_empty());
         assert!(Formula::parse("count()").is_err());
     }
 
@@ -609,11 +621,18 @@ mod tests {
 
     #[test]
     fn the_catalogue_check_names_unknown_codes_options_and_constant_zero_divisions() {
-        let text = "出庭数[其他] / 未知数 + a / (1 - 1)";
+        let text = "出庭数[其他] / 未知数 + a / (1 - 1) + 原因";
         let formula = Formula::parse(text).expect("parses");
-        let errors = formula.check(text, |code| match code {
-            "出庭数" | "a" => Some(vec!["涉及重大公共利益".to_owned()]),
-            _ => None,
+        let known = [
+            DataElement {
+                category_options: vec!["涉及重大公共利益".to_owned()],
+                ..DataElement::for_test("出庭数", ValueType::Count)
+            },
+            DataElement::for_test("a", ValueType::Count),
+            DataElement::for_test("原因", ValueType::Text),
+        ];
+        let errors = formula.check(text, |code| {
+            known.iter().find(|element| element.code == code)
         });
         let reasons: Vec<_> = errors
             .iter()
@@ -623,6 +642,7 @@ mod tests {
             reasons,
             [
                 ("UNKNOWN_CATEGORY_OPTION", 4),
+                ("NOT_NUMERIC", 30),
                 ("UNKNOWN_DATA_ELEMENT", 10),
                 ("DIVISION_BY_ZERO", 8)
             ]

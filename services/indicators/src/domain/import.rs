@@ -101,12 +101,7 @@ pub fn plan_import(
             }
             continue;
         }
-        let options_of = |code: &str| {
-            merged
-                .element(code)
-                .map(|element| element.category_options.clone())
-        };
-        if let Err(found) = check_indicator(&indicator, &prefix, options_of) {
+        if let Err(found) = check_indicator(&indicator, &prefix, |code| merged.element(code)) {
             violations.extend(found);
         }
         if merged.indicator(&indicator.id).is_some() {

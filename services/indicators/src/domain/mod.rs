@@ -35,6 +35,6 @@ pub use target::{
     compare, format_number, indicator_value, judge, not_applicable, without_value,
 };
 pub use value::{
-    DataValue, DataValueId, MAX_COMMENT_CHARS, StateSet, ValueAction, ValueInput, ValueRefusal,
-    ValueState, check_input, check_value, report,
+    DataValue, DataValueId, EvidenceLink, MAX_COMMENT_CHARS, Reading, StateSet, ValueAction,
+    ValueInput, ValueRefusal, ValueState, check_input, check_value, report,
 };

@@ -86,13 +86,92 @@ pub struct DataValue {
     pub period: String,
     /// `""`: the element's total.
     pub category_option: String,
+    /// A number; a date element's day number since 1970-01-01; 0 for a text element.
     pub value: f64,
+    /// A text element's value, or a date element's day as YYYY-MM-DD.
+    pub text: Option<String>,
     pub comment: String,
+    /// 佐证材料 it links to.
+    pub evidence: Vec<EvidenceLink>,
     pub state: ValueState,
     pub reason: String,
     pub update_subject: String,
     pub revision: i64,
     pub update_time: DateTime<Utc>,
+}
+
+/// Most evidence links a value keeps, and the longest address and title.
+pub const MAX_EVIDENCE_LINKS: usize = 20;
+pub const MAX_EVIDENCE_URI_CHARS: usize = 2000;
+pub const MAX_EVIDENCE_TITLE_CHARS: usize = 100;
+
+/// A link to evidence kept elsewhere: a web address or a plans evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceLink {
+    pub uri: String,
+    pub title: String,
+}
+
+/// Checks evidence links: http(s) addresses with a host, or
+/// `plans/{plan}/tasks/{task}/assignments/{assignment}/evidence/{sha256}`.
+fn check_evidence(links: &[EvidenceLink]) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    if links.len() > MAX_EVIDENCE_LINKS {
+        violations.push(FieldViolation::new(
+            "evidence",
+            "TOO_MANY",
+            format!("at most {MAX_EVIDENCE_LINKS} evidence links"),
+            format!("佐证材料链接最多 {MAX_EVIDENCE_LINKS} 个"),
+        ));
+        return violations;
+    }
+    for (index, link) in links.iter().enumerate() {
+        let field = |name: &str| format!("evidence[{index}].{name}");
+        if link.uri.chars().count() > MAX_EVIDENCE_URI_CHARS {
+            violations.push(FieldViolation::too_long(
+                field("uri"),
+                MAX_EVIDENCE_URI_CHARS,
+            ));
+        } else if link.uri.is_empty() {
+            violations.push(FieldViolation::required(field("uri")));
+        } else if !is_evidence_address(&link.uri) {
+            violations.push(FieldViolation::new(
+                field("uri"),
+                "INVALID_URI",
+                "an evidence link is an http(s) address or plans/…/assignments/…/evidence/{sha256}",
+                "佐证材料链接须为 http(s) 网址或 plans/…/assignments/…/evidence/{sha256}",
+            ));
+        }
+        if link.title.chars().count() > MAX_EVIDENCE_TITLE_CHARS {
+            violations.push(FieldViolation::too_long(
+                field("title"),
+                MAX_EVIDENCE_TITLE_CHARS,
+            ));
+        }
+    }
+    violations
+}
+
+fn is_evidence_address(uri: &str) -> bool {
+    if let Ok(parsed) = url::Url::parse(uri) {
+        return matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some();
+    }
+    let parts: Vec<&str> = uri.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["plans", plan, "tasks", task, "assignments", assignment, "evidence", sha256]
+            if [plan, task, assignment].iter().all(|id| !id.is_empty())
+                && sha256.len() == 64
+                && sha256.bytes().all(|byte| byte.is_ascii_hexdigit())
+    )
+}
+
+/// What a value holds once checked against its element: a text or date element's text, the
+/// number (a date's day number) for the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub value: f64,
+    pub text: Option<String>,
 }
 
 /// Why a transition was refused.
@@ -179,16 +258,19 @@ pub struct ValueInput<'a> {
     pub period: &'a str,
     pub category_option: &'a str,
     pub value: f64,
+    pub text: &'a str,
     pub comment: &'a str,
+    pub evidence: &'a [EvidenceLink],
 }
 
 /// Checks a value sent for `element`: a unit exactly when the element is not central, a period
-/// of the element's type, one of its options, a comment of bounded length, a value of its type.
-/// Answers the period.
+/// of the element's type, one of its options, a comment of bounded length, a value of its type
+/// (a number, or for text and date elements a text), evidence links that are addresses. Answers the period and what the value
+/// holds.
 pub fn check_input(
     element: &DataElement,
     input: &ValueInput<'_>,
-) -> Result<Period, Vec<FieldViolation>> {
+) -> Result<(Period, Reading), Vec<FieldViolation>> {
     let mut violations = Vec::new();
     match (input.has_unit, element.central) {
         (true, true) => violations.push(FieldViolation::new(
@@ -246,17 +328,89 @@ pub fn check_input(
     if input.comment.chars().count() > MAX_COMMENT_CHARS {
         violations.push(FieldViolation::too_long("comment", MAX_COMMENT_CHARS));
     }
-    violations.extend(check_value(element, input.value, "value"));
-    match period {
-        Some(period) if violations.is_empty() => Ok(period),
+    violations.extend(check_evidence(input.evidence));
+    let reading = read(element, input, &mut violations);
+    match (period, reading) {
+        (Some(period), Some(reading)) if violations.is_empty() => Ok((period, reading)),
         _ => Err(violations),
     }
 }
 
-/// The checks a value must pass to be submitted, each a field violation of `field`.
+/// The number or the text a value sends for its element's type.
+fn read(
+    element: &DataElement,
+    input: &ValueInput<'_>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<Reading> {
+    let text = input.text.trim();
+    if element.value_type.is_numeric() {
+        if !input.text.is_empty() {
+            violations.push(FieldViolation::new(
+                "text",
+                "TEXT_NOT_ALLOWED",
+                format!("{} takes a number in value, not a text", element.code),
+                format!("数据项 {} 填报数值(value),不填文本", element.code),
+            ));
+        }
+        violations.extend(check_value(element, input.value, "value"));
+        return Some(Reading {
+            value: input.value,
+            text: None,
+        });
+    }
+    if input.value != 0.0 {
+        violations.push(FieldViolation::new(
+            "value",
+            "VALUE_NOT_ALLOWED",
+            format!("{} takes its value in text: leave value 0", element.code),
+            format!("数据项 {} 的值填在 text 中,value 须为 0", element.code),
+        ));
+    }
+    if text.is_empty() {
+        violations.push(FieldViolation::required("text"));
+        return None;
+    }
+    if text.chars().count() > MAX_COMMENT_CHARS {
+        violations.push(FieldViolation::too_long("text", MAX_COMMENT_CHARS));
+        return None;
+    }
+    if element.value_type != ValueType::Date {
+        return Some(Reading {
+            value: 0.0,
+            text: Some(text.to_owned()),
+        });
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => Some(Reading {
+            value: f64::from(
+                i32::try_from((day - DateTime::<Utc>::UNIX_EPOCH.date_naive()).num_days())
+                    .unwrap_or(i32::MAX),
+            ),
+            text: Some(day.format("%Y-%m-%d").to_string()),
+        }),
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                "text",
+                "INVALID_DATE",
+                format!(
+                    "{} takes a day as YYYY-MM-DD, e.g. 2022-12-31",
+                    element.code
+                ),
+                format!("数据项 {} 须填写日期,格式如 2022-12-31", element.code),
+            ));
+            None
+        }
+    }
+}
+
+/// The checks a number must pass to be submitted, each a field violation of `field` (a text or
+/// date element's value was checked when it was read).
 pub fn check_value(element: &DataElement, value: f64, field: &str) -> Vec<FieldViolation> {
     let violation = |reason, en: &str, zh: &str| FieldViolation::new(field, reason, en, zh);
     let mut violations = Vec::new();
+    if !element.value_type.is_numeric() {
+        return violations;
+    }
     if !value.is_finite() {
         violations.push(violation(
             "NOT_A_NUMBER",
@@ -307,7 +461,9 @@ mod tests {
             period: "2024".into(),
             category_option: String::new(),
             value: 3.0,
+            text: None,
             comment: String::new(),
+            evidence: Vec::new(),
             state,
             reason: "旧原因".into(),
             update_subject: "staff".into(),

@@ -18,6 +18,8 @@ pub struct IngestRow {
     pub period_id: String,
     pub category_option: String,
     pub value: f64,
+    /// A text or date element's value.
+    pub text: Option<String>,
     pub comment: String,
     /// Of everything the row says, to recognise it sent again.
     pub fingerprint: Vec<u8>,
@@ -186,11 +188,12 @@ async fn insert_new(
     let column = |get: fn(&IngestRow) -> &str| rows.iter().map(get).collect::<Vec<_>>();
     let written: Vec<String> = sqlx::query_scalar(
         "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
-             category_option, value, comment, external_id, fingerprint, state, action, update_subject,
-             source)
-         SELECT row.*, $12, $13, $14, $15
+             category_option, value, comment, external_id, fingerprint, text_value, state, action,
+             update_subject, source)
+         SELECT row.*, $13, $14, $15, $16
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[],
-                     $7::text[], $8::float8[], $9::text[], $10::text[], $11::bytea[]) AS row
+                     $7::text[], $8::float8[], $9::text[], $10::text[], $11::bytea[], $12::text[])
+              AS row
          ON CONFLICT DO NOTHING
          RETURNING id",
     )
@@ -205,6 +208,7 @@ async fn insert_new(
     .bind(column(|row| &row.comment))
     .bind(column(|row| &row.external_id))
     .bind(rows.iter().map(|row| row.fingerprint.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.text.as_deref()).collect::<Vec<_>>())
     .bind(state.as_str())
     .bind(ValueAction::Ingested.as_str())
     .bind(subject)
@@ -222,23 +226,16 @@ async fn update_existing(
     (source, state, subject): (&str, ValueState, &str),
 ) -> Result<()> {
     let ids: Vec<&str> = updates.iter().map(|(_, id)| id.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
-             subject, time)
-         SELECT id, revision, action, state, value, reason, update_subject, update_time
-         FROM indicators.data_values WHERE id = ANY($1)",
-    )
-    .bind(&ids)
-    .execute(&mut *connection)
-    .await?;
+    super::value::keep_versions(connection, &ids).await?;
     let row = |position: &usize| &rows[*position];
     sqlx::query(
         "UPDATE indicators.data_values v
          SET value = row.value, comment = row.comment, state = $6, reason = '', action = $7,
              update_subject = $8, source = $9, external_id = row.external_id,
-             fingerprint = row.fingerprint, revision = v.revision + 1, update_time = now()
-         FROM UNNEST($1::text[], $2::float8[], $3::text[], $4::text[], $5::bytea[])
-              AS row(id, value, comment, external_id, fingerprint)
+             fingerprint = row.fingerprint, text_value = row.text_value,
+             revision = v.revision + 1, update_time = now()
+         FROM UNNEST($1::text[], $2::float8[], $3::text[], $4::text[], $5::bytea[], $10::text[])
+              AS row(id, value, comment, external_id, fingerprint, text_value)
          WHERE v.id = row.id",
     )
     .bind(&ids)
@@ -270,6 +267,12 @@ async fn update_existing(
     .bind(ValueAction::Ingested.as_str())
     .bind(subject)
     .bind(source)
+    .bind(
+        updates
+            .iter()
+            .map(|(position, _)| row(position).text.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .execute(&mut *connection)
     .await?;
     Ok(())

@@ -6,12 +6,14 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, parsed};
-use crate::domain::{DataElementId, DataValue, DataValueId, Period, ValueAction, ValueState};
+use crate::domain::{
+    DataElementId, DataValue, DataValueId, EvidenceLink, Period, ValueAction, ValueState,
+};
 use crate::error::{IndicatorsError, Result};
 
 pub(super) const VALUE_COLUMNS: &str =
-    "id, data_element_id, unit_id, period, period_start, category_option, value,
-        comment, state, reason, update_subject, revision, update_time";
+    "id, data_element_id, unit_id, period, period_start, category_option, value, text_value,
+        comment, evidence, state, reason, update_subject, revision, update_time";
 
 /// Where a listing of values goes on: element, period start, option, id of the last one.
 pub type ValueCursor = (String, NaiveDate, String, String);
@@ -25,7 +27,9 @@ pub(super) struct ValueRow {
     period_start: NaiveDate,
     category_option: String,
     value: f64,
+    text_value: Option<String>,
     comment: String,
+    evidence: sqlx::types::Json<Vec<EvidenceLink>>,
     state: String,
     reason: String,
     update_subject: String,
@@ -48,7 +52,9 @@ impl TryFrom<ValueRow> for DataValue {
             period: row.period,
             category_option: row.category_option,
             value: row.value,
+            text: row.text_value,
             comment: row.comment,
+            evidence: row.evidence.0,
             reason: row.reason,
             update_subject: row.update_subject,
             revision: row.revision,
@@ -87,6 +93,8 @@ pub struct RevisionRow {
     pub state: String,
     pub old_value: Option<f64>,
     pub value: f64,
+    pub old_text: Option<String>,
+    pub text: Option<String>,
     pub reason: String,
     pub subject: String,
     pub time: DateTime<Utc>,
@@ -167,11 +175,13 @@ impl Store {
         // The versions replaced, then the current one; each with the value before it.
         Ok(sqlx::query_as(
             "SELECT revision, action, state, lag(value) OVER (ORDER BY revision) AS old_value, value,
+                    lag(text_value) OVER (ORDER BY revision) AS old_text, text_value AS text,
                     reason, subject, time
-             FROM (SELECT revision, action, state, value, reason, subject, time
+             FROM (SELECT revision, action, state, value, text_value, reason, subject, time
                    FROM indicators.data_value_revisions WHERE data_value_id = $1
                    UNION ALL
-                   SELECT revision, action, state, value, reason, update_subject, update_time
+                   SELECT revision, action, state, value, text_value, reason, update_subject,
+                          update_time
                    FROM indicators.data_values WHERE id = $1) versions
              ORDER BY revision",
         )
@@ -282,8 +292,9 @@ pub async fn insert_value(
 ) -> Result<DataValue> {
     sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
-             category_option, value, comment, state, reason, action, update_subject)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             category_option, value, comment, state, reason, action, update_subject, text_value,
+             evidence)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT ON CONSTRAINT data_values_key DO NOTHING
          RETURNING {VALUE_COLUMNS}"
     )))
@@ -300,10 +311,26 @@ pub async fn insert_value(
     .bind(&value.reason)
     .bind(action.as_str())
     .bind(&value.update_subject)
+    .bind(&value.text)
+    .bind(sqlx::types::Json(&value.evidence))
     .fetch_optional(&mut *connection)
     .await?
     .ok_or(IndicatorsError::Platform(PlatformError::Conflict))?
     .try_into()
+}
+
+/// Copies the current versions of locked values into their revisions, before a change.
+pub(super) async fn keep_versions(connection: &mut PgConnection, ids: &[&str]) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
+             subject, time, text_value)
+         SELECT id, revision, action, state, value, reason, update_subject, update_time, text_value
+         FROM indicators.data_values WHERE id = ANY($1)",
+    )
+    .bind(ids)
+    .execute(connection)
+    .await?;
+    Ok(())
 }
 
 /// Saves a locked value's change as its next revision, keeping the version it replaces.
@@ -313,19 +340,11 @@ pub async fn update_value(
     value: &DataValue,
     action: ValueAction,
 ) -> Result<DataValue> {
-    sqlx::query(
-        "INSERT INTO indicators.data_value_revisions (data_value_id, revision, action, state, value, reason,
-             subject, time)
-         SELECT id, revision, action, state, value, reason, update_subject, update_time
-         FROM indicators.data_values WHERE id = $1",
-    )
-    .bind(value.id.as_str())
-    .execute(&mut *connection)
-    .await?;
+    keep_versions(connection, &[value.id.as_str()]).await?;
     sqlx::query_as::<_, ValueRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE indicators.data_values
          SET value = $2, comment = $3, state = $4, reason = $5, update_subject = $6, action = $7,
-             revision = revision + 1, update_time = now()
+             text_value = $8, evidence = $9, revision = revision + 1, update_time = now()
          WHERE id = $1
          RETURNING {VALUE_COLUMNS}"
     )))
@@ -336,6 +355,8 @@ pub async fn update_value(
     .bind(&value.reason)
     .bind(&value.update_subject)
     .bind(action.as_str())
+    .bind(&value.text)
+    .bind(sqlx::types::Json(&value.evidence))
     .fetch_one(&mut *connection)
     .await?
     .try_into()

@@ -9,14 +9,14 @@ use tonic::Code;
 
 use crate::{App, absolute, court_catalogue};
 
-fn refused<T: std::fmt::Debug>(
+pub fn refused<T: std::fmt::Debug>(
     answer: Result<T, tonic::Status>,
 ) -> (Code, String, Vec<(String, String)>) {
     let status = answer.expect_err("refused");
     (status.code(), reason(&status), field_violations(&status))
 }
 
-fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(field, reason)| ((*field).to_owned(), (*reason).to_owned()))

@@ -8,7 +8,13 @@ use tonic::Code;
 
 use crate::{App, court_catalogue};
 
-fn row(external_id: &str, element: &str, unit: &str, period: &str, value: f64) -> pb::IngestRow {
+pub fn row(
+    external_id: &str,
+    element: &str,
+    unit: &str,
+    period: &str,
+    value: f64,
+) -> pb::IngestRow {
     pb::IngestRow {
         external_id: external_id.to_owned(),
         data_element: format!("dataElements/{element}"),
@@ -19,7 +25,11 @@ fn row(external_id: &str, element: &str, unit: &str, period: &str, value: f64) -
     }
 }
 
-fn message(source: &str, submit: bool, rows: Vec<pb::IngestRow>) -> pb::IngestDataValuesRequest {
+pub fn message(
+    source: &str,
+    submit: bool,
+    rows: Vec<pb::IngestRow>,
+) -> pb::IngestDataValuesRequest {
     pb::IngestDataValuesRequest {
         source: source.to_owned(),
         submit,
@@ -29,7 +39,7 @@ fn message(source: &str, submit: bool, rows: Vec<pb::IngestRow>) -> pb::IngestDa
 
 /// Streams the messages and collects the answers: (index, outcome, reasons) per row, and the
 /// stream's error if it ended with one.
-async fn ingest(
+pub async fn ingest(
     app: &mut App,
     token: &str,
     messages: Vec<pb::IngestDataValuesRequest>,
@@ -60,9 +70,9 @@ async fn ingest(
     (results, None)
 }
 
-const ACCEPTED: i32 = pb::IngestOutcome::Accepted as i32;
+pub const ACCEPTED: i32 = pb::IngestOutcome::Accepted as i32;
 const UNCHANGED: i32 = pb::IngestOutcome::Unchanged as i32;
-const REJECTED: i32 = pb::IngestOutcome::Rejected as i32;
+pub const REJECTED: i32 = pb::IngestOutcome::Rejected as i32;
 
 #[tokio::test]
 async fn a_court_system_pushes_counts_row_by_row_and_sends_them_again() {
@@ -139,36 +149,13 @@ async fn a_court_system_pushes_counts_row_by_row_and_sends_them_again() {
     );
 
     // The values are there as drafts; the correction is a revision of the same value.
-    let listed = app
-        .client
-        .list_data_values(with_token(
-            pb::ListDataValuesRequest {
-                unit: "units/ng-gaj".to_owned(),
-                ..Default::default()
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .data_values;
+    let listed = app.values_of(&coordinator, "ng-gaj").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(
         (listed[0].value, listed[0].state),
         (5.0, pb::DataValueState::Draft as i32)
     );
-    let revisions = app
-        .client
-        .list_data_value_revisions(with_token(
-            pb::ListDataValueRevisionsRequest {
-                parent: listed[0].name.clone(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .revisions;
+    let revisions = app.revisions(&coordinator, &listed[0].name).await;
     let history: Vec<_> = revisions
         .iter()
         .map(|revision| (revision.action.as_str(), revision.value, revision.old_value))
@@ -190,19 +177,7 @@ async fn a_court_system_pushes_counts_row_by_row_and_sends_them_again() {
     )
     .await;
     assert_eq!(results, [(0, ACCEPTED, no_reasons())]);
-    let submitted = app
-        .client
-        .get_data_value(with_token(
-            pb::GetDataValueRequest {
-                name: listed[0].name.clone(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .data_value
-        .unwrap();
+    let submitted = app.get_value(&coordinator, &listed[0].name).await;
     assert_eq!(submitted.state, pb::DataValueState::Submitted as i32);
     let approved = app.approve(&coordinator, &submitted).await.unwrap();
     let (results, error) = ingest(
@@ -220,19 +195,7 @@ async fn a_court_system_pushes_counts_row_by_row_and_sends_them_again() {
         results,
         [(0, REJECTED, vec!["value:VALUE_LOCKED".to_owned()])]
     );
-    let kept = app
-        .client
-        .get_data_value(with_token(
-            pb::GetDataValueRequest {
-                name: approved.name.clone(),
-            },
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .data_value
-        .unwrap();
+    let kept = app.get_value(&coordinator, &approved.name).await;
     assert_eq!(
         (kept.value, kept.state),
         (5.0, pb::DataValueState::Approved as i32)

@@ -19,6 +19,7 @@ mod errors;
 mod evaluation;
 mod ingest;
 mod proposals;
+mod text_values;
 
 pub struct App {
     // Kept for the life of the test: dropping them drops the databases and the server.
@@ -297,6 +298,52 @@ impl App {
             .unwrap())
     }
 
+    pub async fn get_value(&mut self, token: &str, name: &str) -> pb::DataValue {
+        self.client
+            .get_data_value(with_token(
+                pb::GetDataValueRequest {
+                    name: name.to_owned(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .data_value
+            .unwrap()
+    }
+
+    /// A unit's values (the first page).
+    pub async fn values_of(&mut self, token: &str, unit: &str) -> Vec<pb::DataValue> {
+        self.client
+            .list_data_values(with_token(
+                pb::ListDataValuesRequest {
+                    unit: format!("units/{unit}"),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .data_values
+    }
+
+    /// A value's revisions, oldest first.
+    pub async fn revisions(&mut self, token: &str, name: &str) -> Vec<pb::DataValueRevision> {
+        self.client
+            .list_data_value_revisions(with_token(
+                pb::ListDataValueRevisionsRequest {
+                    parent: name.to_owned(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .revisions
+    }
+
     /// Reports a value for a unit as its staff would, and has it approved by the admin.
     pub async fn approved(
         &mut self,
@@ -542,18 +589,7 @@ async fn a_unit_reports_a_coordinator_reviews_and_the_region_is_evaluated() {
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
 
     // Every change is kept, oldest first.
-    let revisions = app
-        .client
-        .list_data_value_revisions(with_token(
-            pb::ListDataValueRevisionsRequest {
-                parent: hearings.name.clone(),
-            },
-            &staff,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .revisions;
+    let revisions = app.revisions(&staff, &hearings.name).await;
     let history: Vec<_> = revisions
         .iter()
         .map(|revision| (revision.action.as_str(), revision.value, revision.old_value))
