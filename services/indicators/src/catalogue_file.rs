@@ -160,6 +160,7 @@ pub fn read(content: &[u8]) -> Result<Catalogue, Vec<FieldViolation>> {
             central: record.central,
             revision: 1,
             create_time: creation,
+            delete_time: None,
         });
     }
     for (index, record) in file.indicators.into_iter().enumerate() {
@@ -176,6 +177,7 @@ pub fn read(content: &[u8]) -> Result<Catalogue, Vec<FieldViolation>> {
             data_element_codes: Vec::new(),
             revision: 1,
             create_time: creation,
+            delete_time: None,
         });
     }
     for (index, record) in file.targets.into_iter().enumerate() {

@@ -22,8 +22,10 @@ pub enum IndicatorsError {
     ValueLocked(ValueState),
     #[error("the value is {} and cannot take this step", .0.as_str())]
     ValueWrongState(ValueState),
-    #[error("{0} is a part of {1}, which is not deleted")]
-    TargetInUse(String, String),
+    /// What cannot be deleted (with the reason naming its kind: `TARGET_IN_USE`…), and a
+    /// live entry that needs it.
+    #[error("{1} is used by {2}, which is not deleted")]
+    InUse(&'static str, String, String),
     #[error("the plans service could not be reached: {0}")]
     PlansUnavailable(String),
     #[error("the plans service rejected the request: {0}")]
@@ -106,11 +108,11 @@ impl DescribeError for IndicatorsError {
                 self.to_string(),
                 format!("该数据{},不能执行此操作", state_word(*state)),
             ),
-            Self::TargetInUse(part, whole) => ErrorDescription::new(
+            Self::InUse(reason, used, user) => ErrorDescription::new(
                 Code::FailedPrecondition,
-                "TARGET_IN_USE",
+                reason,
                 self.to_string(),
-                format!("{part} 是 {whole} 的组成部分,须先删除或修改 {whole}"),
+                format!("{used} 正被 {user} 使用,须先删除或修改 {user}"),
             ),
             Self::UnitsRejected(message) => ErrorDescription::new(
                 Code::InvalidArgument,

@@ -356,21 +356,56 @@ impl IndicatorBook {
         etag: &str,
         changes: DataElementChanges,
     ) -> Result<DataElement> {
-        self.change_owned(
+        self.change_element(context, (id, etag, "data_element.updated"), |current, _| {
+            let next = current
+                .changed(changes)
+                .map_err(IndicatorsError::invalid_field)?;
+            IndicatorsError::refuse_any(check_data_element(&next, "data_element"))?;
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Soft-deletes a data element no live indicator, data set or target needs: admins.
+    pub async fn delete_element(
+        &self,
+        context: &CallContext,
+        id: &DataElementId,
+        etag: &str,
+    ) -> Result<DataElement> {
+        let now = context.clock.now();
+        self.change_element(
             context,
-            (&id.name(), etag, "data_element.updated"),
-            async || self.store.get_element(id).await,
-            |current, _| {
-                let next = current
-                    .changed(changes)
-                    .map_err(IndicatorsError::invalid_field)?;
-                IndicatorsError::refuse_any(check_data_element(&next, "data_element"))?;
-                Ok(next)
+            (id, etag, "data_element.deleted"),
+            |current, catalogue| match catalogue.element_user(&current.code) {
+                Some(user) => Err(IndicatorsError::InUse("ELEMENT_IN_USE", id.name(), user)),
+                None => Ok(DataElement {
+                    delete_time: Some(now),
+                    ..current.clone()
+                }),
             },
-            (
-                async |connection| store::lock_element(connection, id).await,
-                async |connection, next| store::save_element(connection, next).await,
-            ),
+        )
+        .await
+    }
+
+    /// Soft-deletes an indicator no live target is set on: admins.
+    pub async fn delete_indicator(
+        &self,
+        context: &CallContext,
+        id: &IndicatorId,
+        etag: &str,
+    ) -> Result<Indicator> {
+        let now = context.clock.now();
+        self.change_indicator(
+            context,
+            (id, etag, "indicator.deleted"),
+            |current, catalogue| match catalogue.indicator_user(id) {
+                Some(user) => Err(IndicatorsError::InUse("INDICATOR_IN_USE", id.name(), user)),
+                None => Ok(Indicator {
+                    delete_time: Some(now),
+                    ..current.clone()
+                }),
+            },
         )
         .await
     }
@@ -384,10 +419,9 @@ impl IndicatorBook {
         etag: &str,
         changes: IndicatorChanges,
     ) -> Result<Indicator> {
-        self.change_owned(
+        self.change_indicator(
             context,
-            (&id.name(), etag, "indicator.updated"),
-            async || self.store.get_indicator(id).await,
+            (id, etag, "indicator.updated"),
             |current, catalogue| {
                 let mut next = current.changed(changes);
                 let formula = check_indicator(&next, "indicator", |code| catalogue.element(code))
@@ -418,10 +452,6 @@ impl IndicatorBook {
                 IndicatorsError::refuse_any(broken)?;
                 Ok(next)
             },
-            (
-                async |connection| store::lock_indicator(connection, id).await,
-                async |connection, next| store::save_indicator(connection, next).await,
-            ),
         )
         .await
     }
@@ -572,13 +602,55 @@ impl IndicatorBook {
                     matches!(&whole.kind, TargetKind::AllOf(parts) | TargetKind::AnyOf(parts)
                     if parts.contains(id))
                 }) {
-                    return Err(IndicatorsError::TargetInUse(id.name(), whole.id.name()));
+                    return Err(IndicatorsError::InUse(
+                        "TARGET_IN_USE",
+                        id.name(),
+                        whole.id.name(),
+                    ));
                 }
                 Ok(Target {
                     delete_time: Some(now),
                     ..current.clone()
                 })
             },
+        )
+        .await
+    }
+
+    async fn change_element(
+        &self,
+        context: &CallContext,
+        (id, etag, event_type): (&DataElementId, &str, &'static str),
+        change: impl FnOnce(&DataElement, &Catalogue) -> Result<DataElement>,
+    ) -> Result<DataElement> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, event_type),
+            async || self.store.get_element(id).await,
+            change,
+            (
+                async |connection| store::lock_element(connection, id).await,
+                async |connection, next| store::save_element(connection, next).await,
+            ),
+        )
+        .await
+    }
+
+    async fn change_indicator(
+        &self,
+        context: &CallContext,
+        (id, etag, event_type): (&IndicatorId, &str, &'static str),
+        change: impl FnOnce(&Indicator, &Catalogue) -> Result<Indicator>,
+    ) -> Result<Indicator> {
+        self.change_owned(
+            context,
+            (&id.name(), etag, event_type),
+            async || self.store.get_indicator(id).await,
+            change,
+            (
+                async |connection| store::lock_indicator(connection, id).await,
+                async |connection, next| store::save_indicator(connection, next).await,
+            ),
         )
         .await
     }
@@ -694,12 +766,14 @@ impl IndicatorBook {
         self.store.list_targets(owner, after, size).await
     }
 
-    /// The element a field names, or a violation of that field.
+    /// The live element a field names, or a violation of that field (a deleted one is as good
+    /// as none, as in ingest).
     async fn element_named(&self, field: &str, id: &DataElementId) -> Result<DataElement> {
         match self.store.get_element(id).await {
             Err(IndicatorsError::Platform(PlatformError::NotFound(_))) => {
                 Err(unknown(field, &id.name()))
             }
+            Ok(element) if element.delete_time.is_some() => Err(unknown(field, &id.name())),
             other => other,
         }
     }
@@ -1258,7 +1332,7 @@ impl OwnedEntry for DataElement {
     }
 
     fn deleted(&self) -> bool {
-        false
+        self.delete_time.is_some()
     }
 }
 
@@ -1272,7 +1346,7 @@ impl OwnedEntry for Indicator {
     }
 
     fn deleted(&self) -> bool {
-        false
+        self.delete_time.is_some()
     }
 }
 

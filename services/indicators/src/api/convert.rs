@@ -182,6 +182,7 @@ pub(super) fn element_from_proto(
         central: element.central,
         revision: 1,
         create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        delete_time: None,
     })
 }
 
@@ -200,6 +201,7 @@ pub(super) fn element_to_proto(element: DataElement) -> pb::DataElement {
         central: element.central,
         etag: aip::etag(element.revision),
         create_time: Some(aip::timestamp(element.create_time)),
+        delete_time: element.delete_time.map(aip::timestamp),
     }
 }
 
@@ -222,6 +224,7 @@ pub(super) fn indicator_from_proto(
         data_element_codes: Vec::new(),
         revision: 1,
         create_time: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        delete_time: None,
     })
 }
 
@@ -237,6 +240,7 @@ pub(super) fn indicator_to_proto(indicator: Indicator) -> pb::Indicator {
         data_element_codes: indicator.data_element_codes,
         etag: aip::etag(indicator.revision),
         create_time: Some(aip::timestamp(indicator.create_time)),
+        delete_time: indicator.delete_time.map(aip::timestamp),
     }
 }
 

@@ -380,6 +380,40 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(data_element = %request.get_ref().name))]
+    async fn delete_data_element(
+        &self,
+        request: Request<pb::DeleteDataElementRequest>,
+    ) -> ApiResult<pb::DeleteDataElementResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let id =
+            DataElementId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let deleted = self
+            .book
+            .delete_element(&context, &id, &request.get_ref().etag)
+            .await?;
+        Ok(Response::new(pb::DeleteDataElementResponse {
+            data_element: Some(element_to_proto(deleted)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(indicator = %request.get_ref().name))]
+    async fn delete_indicator(
+        &self,
+        request: Request<pb::DeleteIndicatorRequest>,
+    ) -> ApiResult<pb::DeleteIndicatorResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let id =
+            IndicatorId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let deleted = self
+            .book
+            .delete_indicator(&context, &id, &request.get_ref().etag)
+            .await?;
+        Ok(Response::new(pb::DeleteIndicatorResponse {
+            indicator: Some(indicator_to_proto(deleted)),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(data_set = ?request.get_ref().data_set.as_ref().map(|set| &set.name)))]
     async fn update_data_set(
         &self,

@@ -96,6 +96,8 @@ pub struct DataElement {
     pub central: bool,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
+    /// When it was deleted (AIP-164); a deleted entry is read by name only.
+    pub delete_time: Option<DateTime<Utc>>,
 }
 
 /// A formula over data elements.
@@ -111,6 +113,8 @@ pub struct Indicator {
     pub data_element_codes: Vec<String>,
     pub revision: i64,
     pub create_time: DateTime<Utc>,
+    /// When it was deleted (AIP-164); a deleted entry is read by name only.
+    pub delete_time: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -131,6 +135,7 @@ impl DataElement {
             central: false,
             revision: 1,
             create_time: DateTime::<Utc>::MIN_UTC,
+            delete_time: None,
         }
     }
 }
@@ -390,6 +395,39 @@ impl Catalogue {
 
     pub fn has_target(&self, id: &super::target::TargetId) -> bool {
         self.targets.iter().any(|target| &target.id == id)
+    }
+
+    /// A live entry that needs the element with this code (an indicator's formula, a data set,
+    /// a target's reference), by name: what keeps it from being deleted.
+    pub fn element_user(&self, code: &str) -> Option<String> {
+        let code = code.to_owned();
+        let indicators = self
+            .indicators
+            .iter()
+            .filter(|indicator| indicator.data_element_codes.contains(&code))
+            .map(|indicator| indicator.id.name());
+        let data_sets = self
+            .data_sets
+            .iter()
+            .filter(|set| set.data_element_codes.contains(&code))
+            .map(|set| set.id.name());
+        let targets = self
+            .targets
+            .iter()
+            .filter(|target| {
+                matches!(&target.kind, super::target::TargetKind::Reference { reference_code, .. }
+                    if *reference_code == code)
+            })
+            .map(|target| target.id.name());
+        indicators.chain(data_sets).chain(targets).next()
+    }
+
+    /// A live target on the indicator, by name.
+    pub fn indicator_user(&self, id: &IndicatorId) -> Option<String> {
+        self.targets
+            .iter()
+            .find(|target| target.indicator.as_ref() == Some(id))
+            .map(|target| target.id.name())
     }
 }
 

@@ -715,6 +715,7 @@ mod tests {
             data_element_codes: vec!["出庭数".into(), "应出庭数".into()],
             revision: 1,
             create_time: DateTime::<Utc>::MIN_UTC,
+            delete_time: None,
         }
     }
 

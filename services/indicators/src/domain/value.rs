@@ -450,8 +450,6 @@ pub fn check_value(element: &DataElement, value: f64, field: &str) -> Vec<FieldV
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalogue::Aggregation;
-    use crate::domain::period::PeriodType;
 
     fn value(state: ValueState) -> DataValue {
         DataValue {
@@ -540,21 +538,7 @@ mod tests {
 
     #[test]
     fn values_are_checked_by_their_type() {
-        let element = |value_type| DataElement {
-            id: DataElementId::from_trusted("e".into()),
-            code: "e".into(),
-            display_name: "e".into(),
-            value_type,
-            aggregation: Aggregation::Sum,
-            period_aggregation: Aggregation::Sum,
-            period_type: PeriodType::Year,
-            category: String::new(),
-            category_options: vec![],
-            unit_of_measure: String::new(),
-            central: false,
-            revision: 1,
-            create_time: DateTime::<Utc>::MIN_UTC,
-        };
+        let element = |value_type| DataElement::for_test("e", value_type);
         let reasons = |value_type, number| -> Vec<&'static str> {
             check_value(&element(value_type), number, "value")
                 .iter()

@@ -9,10 +9,9 @@ use super::{Store, parsed, unique_or};
 use crate::domain::{Aggregation, DataElement, DataElementId, PeriodType, ValueType};
 use crate::error::{IndicatorsError, Result};
 
-const ELEMENT_SELECT: &str =
-    "SELECT id, code, display_name, value_type, aggregation, period_aggregation,
-        period_type, category, category_options, unit_of_measure, central, revision, create_time
- FROM indicators.data_elements";
+const ELEMENT_COLUMNS: &str = "id, code, display_name, value_type, aggregation, period_aggregation,
+        period_type, category, category_options, unit_of_measure, central, revision, create_time,
+        delete_time";
 
 #[derive(sqlx::FromRow)]
 struct ElementRow {
@@ -29,6 +28,7 @@ struct ElementRow {
     central: bool,
     revision: i64,
     create_time: DateTime<Utc>,
+    delete_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ElementRow> for DataElement {
@@ -49,6 +49,7 @@ impl TryFrom<ElementRow> for DataElement {
             central: row.central,
             revision: row.revision,
             create_time: row.create_time,
+            delete_time: row.delete_time,
         })
     }
 }
@@ -57,7 +58,7 @@ impl Store {
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_element"))]
     pub async fn get_element(&self, id: &DataElementId) -> Result<DataElement> {
         sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
-            "{ELEMENT_SELECT} WHERE id = $1"
+            "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE id = $1"
         )))
         .bind(id.as_str())
         .fetch_optional(self.pool())
@@ -66,11 +67,11 @@ impl Store {
         .try_into()
     }
 
-    /// The elements with these codes (those that exist).
+    /// The live elements with these codes (those that exist).
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "elements_by_code"))]
     pub async fn elements_by_code(&self, codes: &[String]) -> Result<Vec<DataElement>> {
         sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
-            "{ELEMENT_SELECT} WHERE code = ANY($1) ORDER BY code"
+            "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE code = ANY($1) AND delete_time IS NULL ORDER BY code"
         )))
         .bind(codes)
         .fetch_all(self.pool())
@@ -80,11 +81,11 @@ impl Store {
         .collect()
     }
 
-    /// Every element, by code.
+    /// Every live element, by code.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_elements"))]
     pub async fn all_elements(&self) -> Result<Vec<DataElement>> {
         sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
-            "{ELEMENT_SELECT} ORDER BY code"
+            "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE delete_time IS NULL ORDER BY code"
         )))
         .fetch_all(self.pool())
         .await?
@@ -93,7 +94,7 @@ impl Store {
         .collect()
     }
 
-    /// Elements by code, after the code `after`.
+    /// Live elements by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_elements"))]
     pub async fn list_elements(
         &self,
@@ -101,7 +102,8 @@ impl Store {
         page_size: i64,
     ) -> Result<Page<DataElement, String>> {
         let rows: Vec<ElementRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{ELEMENT_SELECT} WHERE ($1::text IS NULL OR code > $1) ORDER BY code LIMIT $2"
+            "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE ($1::text IS NULL OR code > $1) AND delete_time IS NULL
+             ORDER BY code LIMIT $2"
         )))
         .bind(after)
         .bind(page_size + 1)
@@ -125,13 +127,12 @@ pub async fn insert_element(
     connection: &mut PgConnection,
     element: &DataElement,
 ) -> Result<DataElement> {
-    sqlx::query_as::<_, ElementRow>(
+    sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO indicators.data_elements (id, code, display_name, value_type, aggregation,
              period_aggregation, period_type, category, category_options, unit_of_measure, central)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         RETURNING id, code, display_name, value_type, aggregation, period_aggregation, period_type,
-             category, category_options, unit_of_measure, central, revision, create_time",
-    )
+         RETURNING {ELEMENT_COLUMNS}"
+    )))
     .bind(element.id.as_str())
     .bind(&element.code)
     .bind(&element.display_name)
@@ -180,7 +181,7 @@ pub async fn lock_element(
     id: &DataElementId,
 ) -> Result<Option<DataElement>> {
     sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
-        "{ELEMENT_SELECT} WHERE id = $1 FOR UPDATE"
+        "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE id = $1 FOR UPDATE"
     )))
     .bind(id.as_str())
     .fetch_optional(connection)
@@ -195,17 +196,18 @@ pub async fn save_element(
     connection: &mut PgConnection,
     element: &DataElement,
 ) -> Result<DataElement> {
-    sqlx::query_as::<_, ElementRow>(
+    sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE indicators.data_elements
-         SET display_name = $2, unit_of_measure = $3, category_options = $4, revision = revision + 1
+         SET display_name = $2, unit_of_measure = $3, category_options = $4, delete_time = $5,
+             revision = revision + 1
          WHERE id = $1
-         RETURNING id, code, display_name, value_type, aggregation, period_aggregation, period_type,
-             category, category_options, unit_of_measure, central, revision, create_time",
-    )
+         RETURNING {ELEMENT_COLUMNS}"
+    )))
     .bind(element.id.as_str())
     .bind(&element.display_name)
     .bind(&element.unit_of_measure)
     .bind(&element.category_options)
+    .bind(element.delete_time)
     .fetch_one(connection)
     .await?
     .try_into()

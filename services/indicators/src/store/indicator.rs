@@ -11,7 +11,7 @@ use crate::error::{IndicatorsError, Result};
 
 const INDICATOR_COLUMNS: &str =
     "id, code, display_name, formula, factor, unit_of_measure, direction,
-        data_element_codes, revision, create_time";
+        data_element_codes, revision, create_time, delete_time";
 
 #[derive(sqlx::FromRow)]
 struct IndicatorRow {
@@ -25,6 +25,7 @@ struct IndicatorRow {
     data_element_codes: Vec<String>,
     revision: i64,
     create_time: DateTime<Utc>,
+    delete_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<IndicatorRow> for Indicator {
@@ -45,6 +46,7 @@ impl TryFrom<IndicatorRow> for Indicator {
             data_element_codes: row.data_element_codes,
             revision: row.revision,
             create_time: row.create_time,
+            delete_time: row.delete_time,
         })
     }
 }
@@ -62,11 +64,11 @@ impl Store {
         .try_into()
     }
 
-    /// Every indicator, by code.
+    /// Every live indicator, by code.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "all_indicators"))]
     pub async fn all_indicators(&self) -> Result<Vec<Indicator>> {
         sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators ORDER BY code"
+            "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators WHERE delete_time IS NULL ORDER BY code"
         )))
         .fetch_all(self.pool())
         .await?
@@ -75,7 +77,7 @@ impl Store {
         .collect()
     }
 
-    /// Indicators by code, after the code `after`.
+    /// Live indicators by code, after the code `after`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_indicators"))]
     pub async fn list_indicators(
         &self,
@@ -84,7 +86,8 @@ impl Store {
     ) -> Result<Page<Indicator, String>> {
         let rows: Vec<IndicatorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators
-             WHERE ($1::text IS NULL OR code > $1) ORDER BY code LIMIT $2"
+             WHERE ($1::text IS NULL OR code > $1) AND delete_time IS NULL
+             ORDER BY code LIMIT $2"
         )))
         .bind(after)
         .bind(page_size + 1)
@@ -171,7 +174,7 @@ pub async fn save_indicator(
     sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
         "UPDATE indicators.indicators
          SET display_name = $2, formula = $3, factor = $4, unit_of_measure = $5, direction = $6,
-             data_element_codes = $7, revision = revision + 1
+             data_element_codes = $7, delete_time = $8, revision = revision + 1
          WHERE id = $1
          RETURNING {INDICATOR_COLUMNS}"
     )))
@@ -182,6 +185,7 @@ pub async fn save_indicator(
     .bind(&indicator.unit_of_measure)
     .bind(indicator.direction.as_str())
     .bind(&indicator.data_element_codes)
+    .bind(indicator.delete_time)
     .fetch_one(connection)
     .await?
     .try_into()

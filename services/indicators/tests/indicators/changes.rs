@@ -1,5 +1,5 @@
-//! Targets and data sets changed with an update mask and an etag, and soft-deleted (AIP-134,
-//! AIP-154, AIP-164).
+//! Targets, data sets, indicators and data elements changed with an update mask and an etag,
+//! and soft-deleted (AIP-134, AIP-154, AIP-164).
 
 use fazhi_proto::indicators::v1 as pb;
 use fazhi_testkit::replay::{assert_replays, field_violations};
@@ -475,6 +475,14 @@ async fn data_set_and_target_changes_replay_and_none_answers_without_a_token() {
             .await
             .unwrap_err()
             .code(),
+        bare.delete_data_element(pb::DeleteDataElementRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.delete_indicator(pb::DeleteIndicatorRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
     ];
     assert!(
         codes.iter().all(|code| *code == Code::Unauthenticated),
@@ -632,4 +640,164 @@ async fn a_data_element_gains_options_but_loses_none() {
         .await
         .unwrap_err();
     assert_eq!(fixed.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn an_element_or_indicator_is_deleted_only_once_nothing_live_needs_it() {
+    let mut app = App::start().await;
+    court_catalogue(&mut app).await;
+    let (admin, coordinator, staff) = (
+        app.admin.clone(),
+        app.coordinator.clone(),
+        app.staff.clone(),
+    );
+    let client = app.client.clone();
+    let delete_element = |name: &str, etag: &str, request_id: &str| {
+        let (mut client, admin) = (client.clone(), admin.clone());
+        let request = pb::DeleteDataElementRequest {
+            name: format!("dataElements/{name}"),
+            etag: etag.to_owned(),
+            request_id: request_id.to_owned(),
+        };
+        async move {
+            client
+                .delete_data_element(with_token(request, &admin))
+                .await
+        }
+    };
+    let delete_indicator = |name: &str, etag: &str, token: &str| {
+        let (mut client, token) = (client.clone(), token.to_owned());
+        let request = pb::DeleteIndicatorRequest {
+            name: format!("indicators/{name}"),
+            etag: etag.to_owned(),
+            request_id: String::new(),
+        };
+        async move { client.delete_indicator(with_token(request, &token)).await }
+    };
+    let reason = |status: tonic::Status| {
+        (
+            status.code(),
+            fazhi_testkit::replay::reason(&status),
+            status.message().to_owned(),
+        )
+    };
+
+    // The formula of appearance-rate reads 出庭数; the target appearance-rate-50 is on it.
+    let (code, why, message) = reason(delete_element("appearances", "", "").await.unwrap_err());
+    assert_eq!(
+        (code, why.as_str()),
+        (Code::FailedPrecondition, "ELEMENT_IN_USE")
+    );
+    assert!(message.contains("indicators/appearance-rate"), "{message}");
+    let (code, why, _) = reason(
+        delete_indicator("appearance-rate", "", &admin)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (code, why.as_str()),
+        (Code::FailedPrecondition, "INDICATOR_IN_USE")
+    );
+    // Catalogue entries are the admins'.
+    let (code, _, _) = reason(
+        delete_indicator("appearance-rate", "", &coordinator)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, Code::PermissionDenied);
+
+    app.client
+        .delete_target(with_token(
+            pb::DeleteTargetRequest {
+                name: "targets/appearance-rate-50".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap();
+    let (code, why, _) = reason(
+        delete_indicator("appearance-rate", "W/\"9\"", &admin)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, why.as_str()), (Code::Aborted, "ETAG_MISMATCH"));
+    let indicator = delete_indicator("appearance-rate", "", &admin)
+        .await
+        .unwrap()
+        .into_inner()
+        .indicator
+        .unwrap();
+    assert!(indicator.delete_time.is_some());
+
+    // A value reported before stays; the element, once deleted, takes no more.
+    let kept = app
+        .report(&staff, "appearances", "ng-sfj", "2024", "", 3.0)
+        .await
+        .unwrap();
+    let deleted = assert_replays(
+        "DeleteDataElement",
+        |request: (String, String)| delete_element("appearances", &request.0, &request.1),
+        (
+            (String::new(), "r-delete-element".to_owned()),
+            ("W/\"1\"".to_owned(), "r-delete-element".to_owned()),
+        ),
+        async || {},
+    )
+    .await
+    .data_element
+    .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let read = app
+        .client
+        .get_data_element(with_token(
+            pb::GetDataElementRequest {
+                name: "dataElements/appearances".to_owned(),
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_element
+        .unwrap();
+    assert_eq!(read.delete_time, deleted.delete_time);
+    let listed: Vec<String> = app
+        .client
+        .list_data_elements(with_token(pb::ListDataElementsRequest::default(), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_elements
+        .into_iter()
+        .map(|element| element.code)
+        .collect();
+    assert_eq!(listed, ["应出庭数"]);
+    let refused = app
+        .report(&staff, "appearances", "ng-sfj", "2025", "", 1.0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&refused),
+        [("data_element".to_owned(), "NOT_FOUND".to_owned())]
+    );
+    let formula = app
+        .indicator(
+            "appearance-rate-again",
+            "出庭数 / 应出庭数",
+            100.0,
+            pb::Direction::HigherIsBetter,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&formula),
+        [(
+            "indicator.formula".to_owned(),
+            "UNKNOWN_DATA_ELEMENT".to_owned()
+        )]
+    );
+    assert_eq!(app.get_value(&staff, &kept.name).await.value, 3.0);
+    let (code, _, _) = reason(delete_element("appearances", "", "").await.unwrap_err());
+    assert_eq!(code, Code::NotFound);
 }
