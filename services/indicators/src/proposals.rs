@@ -222,16 +222,14 @@ impl IndicatorBook {
         after: Option<(i32, String)>,
         size: i64,
     ) -> Result<Page<ProposedTarget, (i32, String)>> {
-        let page = self
-            .store()
-            .list_proposals(plan, state, after, size)
-            .await?;
-        if let Some(first) = page.items.first() {
-            let owner = fazhi_units_client::id_of(&first.owner_unit);
+        // Decided on the plan's proposals as a whole, so that no filter or page answers a
+        // stranger with an empty list where a refusal is due; a plan without any tells nothing.
+        if let Some(owner) = self.store().proposal_owner(plan).await? {
+            let owner = fazhi_units_client::id_of(&owner);
             let decision = self.authorize(context, &owner, Need::Read).await;
             self.audit_read_refusal(context, plan, decision).await?;
         }
-        Ok(page)
+        self.store().list_proposals(plan, state, after, size).await
     }
 
     /// Makes a proposal targets — the suggested ones, or `instead` — reusing a live target of

@@ -91,6 +91,18 @@ impl Store {
 
     /// A plan's proposals in task order (of one state, when given), after `(position, id)`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_proposals"))]
+    /// The unit whose coordinators the proposals of a plan belong to (the plan's issuer);
+    /// `None` when the plan has none.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "proposal_owner"))]
+    pub async fn proposal_owner(&self, plan: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT owner_unit_id FROM indicators.proposed_targets WHERE plan = $1 LIMIT 1",
+        )
+        .bind(plan)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     pub async fn list_proposals(
         &self,
         plan: &str,

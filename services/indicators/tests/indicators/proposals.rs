@@ -509,18 +509,22 @@ async fn this_sessions_calls_refuse_strangers_and_replay_their_first_answer() {
             .await
             .unwrap_err();
         assert_eq!(accepted.code(), Code::PermissionDenied);
-        let listed = app
-            .client
-            .list_proposed_targets(with_token(
-                pb::ListProposedTargetsRequest {
-                    plan: plan.clone(),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(listed.code(), Code::PermissionDenied);
+        // Refused whatever the filter (none is accepted), not answered with an empty page.
+        for state in [pb::ProposalState::Unspecified, pb::ProposalState::Accepted] {
+            let listed = app
+                .client
+                .list_proposed_targets(with_token(
+                    pb::ListProposedTargetsRequest {
+                        plan: plan.clone(),
+                        state: state as i32,
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(listed.code(), Code::PermissionDenied);
+        }
     }
     let bad_state = app
         .client
