@@ -1,0 +1,12 @@
+//! The assessment context's rules; no tonic, no sqlx.
+
+mod rule;
+mod scheme;
+mod score;
+
+pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
+pub use scheme::{Basis, Criterion, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup, Scheme, Worth};
+pub use score::{
+    CriterionScore, Frozen, Input, TraceLine, UnitInputs, UnitScore, Verdict, Vetoed, rank,
+    score_unit,
+};
