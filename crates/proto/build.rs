@@ -14,6 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "fazhi/plans/v1/plans_service.proto",
         "fazhi/indicators/v1/indicators.proto",
         "fazhi/indicators/v1/indicators_service.proto",
+        "fazhi/assessment/v1/assessment.proto",
+        "fazhi/assessment/v1/assessment_service.proto",
     ];
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()

@@ -65,10 +65,11 @@ const DEMO_PLANS: [(&str, &str); 3] = [
 ];
 
 /// Every service's schema and the migrations that make it.
-pub const SCHEMAS: [(&str, &sqlx::migrate::Migrator); 3] = [
+pub const SCHEMAS: [(&str, &sqlx::migrate::Migrator); 4] = [
     (fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR),
     (fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR),
     (fazhi_indicators::store::SCHEMA, &fazhi_indicators::MIGRATOR),
+    (fazhi_assessment::store::SCHEMA, &fazhi_assessment::MIGRATOR),
 ];
 
 /// Applies every service's migrations (`pool`: each schema's owner, or one role owning all).
@@ -264,7 +265,7 @@ pub async fn run(
     let pool = fazhi_platform::db::connect(&settings.database, "fazhi-dev")
         .await
         .context("cannot connect to the database")?;
-    let [units_pool, plans_pool, indicators_pool]: [PgPool; 3] =
+    let [units_pool, plans_pool, indicators_pool, assessment_pool]: [PgPool; 4] =
         service_pools(&settings.database, &pool)
             .await?
             .try_into()
@@ -314,6 +315,18 @@ pub async fn run(
             ..Default::default()
         },
         pool: indicators_pool.clone(),
+        authenticator: authenticator.clone(),
+    })?;
+    let assessment = fazhi_assessment::mount(Environment {
+        settings: &settings,
+        service_settings: fazhi_assessment::AssessmentSettings {
+            clients: fazhi_assessment::settings::ClientSettings {
+                units_endpoint: endpoint.clone(),
+                plans_endpoint: endpoint.clone(),
+                indicators_endpoint: endpoint.clone(),
+            },
+        },
+        pool: assessment_pool.clone(),
         authenticator,
     })?;
     for task in units
@@ -328,6 +341,7 @@ pub async fn run(
         (fazhi_units::SPEC.schema, &units_pool),
         (fazhi_plans::SPEC.schema, &plans_pool),
         (fazhi_indicators::SPEC.schema, &indicators_pool),
+        (fazhi_assessment::SPEC.schema, &assessment_pool),
     ] {
         tokio::spawn(fazhi_platform::service::housekeeping(
             pool.clone(),
@@ -341,6 +355,8 @@ pub async fn run(
         .add_database_service(plans.service, plans_pool.clone())
         .await
         .add_database_service(indicators.service, indicators_pool.clone())
+        .await
+        .add_database_service(assessment.service, assessment_pool.clone())
         .await;
     let admin = issue_dev_token(
         &settings.auth,
@@ -374,6 +390,7 @@ pub async fn run(
     units_pool.close().await;
     plans_pool.close().await;
     indicators_pool.close().await;
+    assessment_pool.close().await;
     drop(cluster);
     served?;
     Ok(())
@@ -404,7 +421,8 @@ fn print_banner(
     println!(
         "\nFazhi dev is ready in {:.1} s\n\
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
-         \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService\
+         \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService,\
+         \n                  fazhi.assessment.v1.AssessmentService\
          \n  database        {database}\
          \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's; an indicators catalogue from the plans' targets with 宁国市's values for 2023–2024\
          \n\n  tokens (valid 12 h):\

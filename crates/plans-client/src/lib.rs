@@ -11,8 +11,8 @@ use fazhi_proto::plans::v1::plans_service_client::PlansServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-/// Tasks per page (the plans service's most).
-const TASKS_PER_PAGE: i32 = 1000;
+/// Tasks and assignments per page (the plans service's most).
+const PER_PAGE: i32 = 1000;
 
 /// A plan with every task, in the plan's order.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl PlansClient {
                 .list_tasks(outbound(
                     plans::ListTasksRequest {
                         parent: plan.to_owned(),
-                        page_size: TASKS_PER_PAGE,
+                        page_size: PER_PAGE,
                         page_token,
                     },
                     context,
@@ -85,6 +85,39 @@ impl PlansClient {
                     plan: plan_message,
                     tasks,
                 });
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Every assignment of a plan (`plans/{plan}`), of every unit, as the caller may list them.
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.plans.v1.PlansService/ListAssignments"))]
+    pub async fn assignments(
+        &self,
+        context: &CallContext,
+        plan: &str,
+    ) -> Result<Vec<plans::Assignment>, PlansClientError> {
+        let mut assignments = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .client
+                .clone()
+                .list_assignments(outbound(
+                    plans::ListAssignmentsRequest {
+                        plan: plan.to_owned(),
+                        page_size: PER_PAGE,
+                        page_token,
+                        ..Default::default()
+                    },
+                    context,
+                )?)
+                .await
+                .map_err(|status| PlansClientError::from_status(&status, plan))?
+                .into_inner();
+            assignments.extend(page.assignments);
+            if page.next_page_token.is_empty() {
+                return Ok(assignments);
             }
             page_token = page.next_page_token;
         }

@@ -46,3 +46,12 @@ pub mod audit {
         tonic::include_proto!("fazhi.audit.v1");
     }
 }
+
+/// Assessment schemes, rounds and scores, `fazhi.assessment.v1`.
+pub mod assessment {
+    /// Version 1.
+    pub mod v1 {
+        #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+        tonic::include_proto!("fazhi.assessment.v1");
+    }
+}

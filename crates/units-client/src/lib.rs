@@ -123,7 +123,6 @@ impl UnitsClient {
     }
 
     /// A group's member units relative to `context_unit` on a day.
-    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ExpandUnitGroup"))]
     pub async fn expand(
         &self,
         context: &CallContext,
@@ -131,6 +130,23 @@ impl UnitsClient {
         context_unit: &UnitId,
         as_of: chrono::NaiveDate,
     ) -> Result<Vec<UnitId>> {
+        Ok(self
+            .members(context, group, context_unit, as_of)
+            .await?
+            .into_iter()
+            .map(|(unit, _)| unit)
+            .collect())
+    }
+
+    /// [`Self::expand`] with each member's full name (宁国市司法局).
+    #[tracing::instrument(name = "grpc.client", skip_all, fields(otel.kind = "client", rpc.system = "grpc", rpc.method = "/fazhi.units.v1.UnitsService/ExpandUnitGroup"))]
+    pub async fn members(
+        &self,
+        context: &CallContext,
+        group: &str,
+        context_unit: &UnitId,
+        as_of: chrono::NaiveDate,
+    ) -> Result<Vec<(UnitId, String)>> {
         let response = self
             .client
             .clone()
@@ -147,8 +163,8 @@ impl UnitsClient {
         Ok(response
             .into_inner()
             .units
-            .iter()
-            .map(|unit| id_of(&unit.name))
+            .into_iter()
+            .map(|unit| (id_of(&unit.name), unit.display_name))
             .collect())
     }
 

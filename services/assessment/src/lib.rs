@@ -1,7 +1,72 @@
 //! The assessment service, `fazhi.assessment.v1` (考核): schemes as criteria trees with points
-//! or weights and the rules that score them, every unit scored with a trace of each point,
-//! graded and ranked within its peer group. This first part is the scheme and its scoring, pure
-//! and without I/O; rounds that gather and freeze their inputs from the indicators and plans
-//! services build on it (docs/assessment.md).
+//! or weights and the rules that score them; rounds that gather every input from the units,
+//! indicators and plans services, freeze them, and score, grade and rank every unit of the
+//! scheme's peer groups with a trace of each point (docs/assessment.md).
 
+pub mod api;
 pub mod domain;
+pub mod error;
+pub mod gather;
+pub mod service;
+pub mod settings;
+pub mod store;
+
+use fazhi_plans_client::PlansClient;
+use fazhi_platform::audit::AuditKey;
+use fazhi_platform::auth::AuthInterceptor;
+use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
+use fazhi_proto::assessment::v1::assessment_service_server::AssessmentServiceServer;
+use fazhi_units_client::UnitsClient;
+use tonic::service::interceptor::InterceptedService;
+
+pub use api::AssessmentApi;
+pub use error::AssessmentError;
+pub use service::AssessmentBook;
+pub use settings::AssessmentSettings;
+pub use store::{MIGRATOR, Store};
+
+/// The authenticated gRPC service of assessment.
+pub type AssessmentGrpcService =
+    InterceptedService<AssessmentServiceServer<AssessmentApi>, AuthInterceptor>;
+
+/// What the process is called and where assessment keeps its tables.
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "fazhi-assessment",
+    schema: store::SCHEMA,
+    migrator: &MIGRATOR,
+};
+
+/// Builds the assessment service on a pool; `main.rs` and `fazhi dev` mount it the same way.
+pub fn mount(
+    environment: Environment<'_, AssessmentSettings>,
+) -> Result<Mounted<AssessmentGrpcService>, AssessmentError> {
+    let Environment {
+        settings,
+        service_settings,
+        pool,
+        authenticator,
+    } = environment;
+    let clients = &service_settings.clients;
+    let units = UnitsClient::new(&clients.units_endpoint)
+        .map_err(|error| AssessmentError::upstream("units", error))?;
+    let plans = PlansClient::new(&clients.plans_endpoint)
+        .map_err(|error| AssessmentError::upstream("plans", error))?;
+    let sources = gather::Sources::new(units, plans, &clients.indicators_endpoint)?;
+    let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
+        settings.database.audit_key.as_ref(),
+    ));
+    let server =
+        AssessmentServiceServer::new(AssessmentApi::new(AssessmentBook::new(store, sources)))
+            .max_decoding_message_size(settings.server.max_message_bytes)
+            .max_encoding_message_size(settings.server.max_message_bytes);
+    Ok(Mounted {
+        service: InterceptedService::new(
+            server,
+            AuthInterceptor {
+                authenticator,
+                error_domain: error::ERROR_DOMAIN,
+            },
+        ),
+        background: Vec::new(),
+    })
+}

@@ -1,9 +1,13 @@
 //! The assessment context's rules; no tonic, no sqlx.
 
+mod round;
 mod rule;
 mod scheme;
 mod score;
 
+pub use round::{
+    Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoredUnit, StoredScheme, score_round,
+};
 pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
 pub use scheme::{Basis, Criterion, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup, Scheme, Worth};
 pub use score::{

@@ -1,0 +1,169 @@
+//! Domain ⇄ proto conversions.
+
+use fazhi_platform::aip;
+use fazhi_platform::error::FieldViolation;
+use fazhi_proto::assessment::v1 as pb;
+
+use crate::domain::{
+    Criterion, Grade, Round, RoundKind, Scheme, ScoredUnit, StoredScheme, TraceLine, Worth,
+};
+use crate::error::AssessmentError;
+
+pub(super) fn invalid(violation: FieldViolation) -> tonic::Status {
+    AssessmentError::invalid_field(violation).into()
+}
+
+pub(super) fn round_kind(kind: i32) -> Result<RoundKind, tonic::Status> {
+    match pb::RoundKind::try_from(kind) {
+        Ok(pb::RoundKind::Monthly) => Ok(RoundKind::Monthly),
+        Ok(pb::RoundKind::Quarterly) => Ok(RoundKind::Quarterly),
+        Ok(pb::RoundKind::Annual) => Ok(RoundKind::Annual),
+        _ => Err(invalid(FieldViolation::new(
+            "kind",
+            "REQUIRED",
+            "kind must be MONTHLY, QUARTERLY or ANNUAL",
+            "kind 须为月评价、季通报或年度考核",
+        ))),
+    }
+}
+
+fn round_kind_to_proto(kind: RoundKind) -> i32 {
+    let kind = match kind {
+        RoundKind::Monthly => pb::RoundKind::Monthly,
+        RoundKind::Quarterly => pb::RoundKind::Quarterly,
+        RoundKind::Annual => pb::RoundKind::Annual,
+    };
+    kind as i32
+}
+
+fn grade_to_proto(grade: Option<Grade>) -> i32 {
+    let grade = match grade {
+        None => pb::Grade::Unspecified,
+        Some(Grade::Excellent) => pb::Grade::Excellent,
+        Some(Grade::Good) => pb::Grade::Good,
+        Some(Grade::Pass) => pb::Grade::Pass,
+        Some(Grade::Fail) => pb::Grade::Fail,
+    };
+    grade as i32
+}
+
+/// The tree flattened depth first, each node with its parent, level and full marks.
+fn flatten(
+    criteria: &[Criterion],
+    (parent, parent_points, level): (&str, f64, i32),
+    found: &mut Vec<pb::CriterionSummary>,
+) {
+    for criterion in criteria {
+        let max_points = match criterion.worth {
+            Worth::Points(points) => points,
+            Worth::Weight(share) => parent_points * share / 100.0,
+        };
+        found.push(pb::CriterionSummary {
+            code: criterion.code.clone(),
+            title: criterion.title.clone(),
+            parent: parent.to_owned(),
+            level,
+            max_points,
+            peer_groups: criterion.peer_groups.clone(),
+            scorer: criterion.scorer.clone(),
+            guidance: criterion.guidance.clone(),
+            rule_count: i32::try_from(criterion.rules.len()).unwrap_or(i32::MAX),
+        });
+        flatten(
+            &criterion.children,
+            (&criterion.code, max_points, level + 1),
+            found,
+        );
+    }
+}
+
+pub(super) fn scheme_to_proto(stored: StoredScheme) -> pb::Scheme {
+    let scheme: &Scheme = &stored.scheme;
+    let mut criteria = Vec::new();
+    flatten(&scheme.criteria, ("", 0.0, 1), &mut criteria);
+    pb::Scheme {
+        name: stored.id.name(),
+        code: scheme.code.clone(),
+        title: scheme.title.clone(),
+        year: scheme.year,
+        owner_unit: format!("units/{}", scheme.owner_unit),
+        peer_groups: scheme
+            .peer_groups
+            .iter()
+            .map(|group| pb::PeerGroup {
+                code: group.code.clone(),
+                title: group.title.clone(),
+                unit_group: group.unit_group.clone(),
+            })
+            .collect(),
+        criteria,
+        content: scheme.to_yaml(),
+        version: stored.version,
+        etag: aip::etag(stored.version),
+        create_time: Some(aip::timestamp(stored.create_time)),
+        update_time: Some(aip::timestamp(stored.update_time)),
+    }
+}
+
+pub(super) fn round_to_proto(round: Round) -> pb::Round {
+    pb::Round {
+        name: round.id.name(),
+        scheme: round.scheme.name(),
+        scheme_version: round.scheme_version,
+        kind: round_kind_to_proto(round.kind),
+        period: round.period,
+        unit_count: round.unit_count,
+        input_count: round.input_count,
+        create_time: Some(aip::timestamp(round.create_time)),
+        run_by: round.run_by,
+    }
+}
+
+pub(super) fn score_to_proto(scored: &ScoredUnit) -> pb::UnitScore {
+    let score = &scored.score;
+    pb::UnitScore {
+        unit: format!("units/{}", scored.unit),
+        unit_display_name: scored.display_name.clone(),
+        peer_group: score.peer_group.clone(),
+        base: score.base,
+        full: score.full,
+        bonus: score.bonus,
+        total: score.total,
+        grade: grade_to_proto(score.grade),
+        rank: i32::try_from(scored.rank).unwrap_or(i32::MAX),
+        rank_shared: scored.rank_shared,
+        vetoed_by: score
+            .veto
+            .as_ref()
+            .map(|veto| veto.criterion.clone())
+            .unwrap_or_default(),
+        criteria: score
+            .criteria
+            .iter()
+            .map(|criterion| pb::CriterionScore {
+                code: criterion.code.clone(),
+                max_points: criterion.max,
+                score: criterion.score,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn line_to_proto(line: &TraceLine) -> pb::TraceLine {
+    pb::TraceLine {
+        criterion: line.criterion.clone(),
+        rule: line
+            .rule
+            .map_or(-1, |rule| i32::try_from(rule).unwrap_or(i32::MAX)),
+        inputs: line
+            .inputs
+            .iter()
+            .map(|(name, source)| pb::TraceInput {
+                name: name.clone(),
+                source: source.clone(),
+            })
+            .collect(),
+        points: line.points,
+        text: line.text.clone(),
+    }
+}

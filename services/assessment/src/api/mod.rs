@@ -1,0 +1,244 @@
+//! The gRPC surface: each handler converts (see [`convert`]), calls [`AssessmentBook`],
+//! converts back.
+
+mod convert;
+
+use fazhi_platform::aip;
+use fazhi_platform::call::CallContext;
+use fazhi_proto::assessment::v1 as pb;
+use fazhi_units_client::UnitId;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{RoundId, SchemeId};
+use crate::error::AssessmentError;
+use crate::service::AssessmentBook;
+use convert::*;
+
+/// The `fazhi.assessment.v1.AssessmentService` implementation.
+#[derive(Clone)]
+pub struct AssessmentApi {
+    book: AssessmentBook,
+}
+
+impl AssessmentApi {
+    pub fn new(book: AssessmentBook) -> Self {
+        Self { book }
+    }
+}
+
+type ApiResult<T> = Result<Response<T>, Status>;
+
+fn mutation_context<T: Message>(
+    request: &Request<T>,
+    request_id: &str,
+) -> Result<CallContext, Status> {
+    Ok(CallContext::mutation(request, request_id).map_err(AssessmentError::from)?)
+}
+
+fn read_context<T>(request: &Request<T>) -> Result<CallContext, Status> {
+    Ok(CallContext::of(request).map_err(AssessmentError::from)?)
+}
+
+fn page_size(requested: i32, default: i64, max: i64) -> Result<i64, Status> {
+    Ok(aip::page_size(requested, default, max).map_err(AssessmentError::from)?)
+}
+
+fn page_token<K: serde::de::DeserializeOwned, Q: serde::Serialize>(
+    token: &str,
+    query: &Q,
+) -> Result<Option<K>, Status> {
+    Ok(aip::decode_page_token(token, query).map_err(AssessmentError::from)?)
+}
+
+fn next_token<K: serde::Serialize, Q: serde::Serialize>(next: Option<K>, query: &Q) -> String {
+    next.map(|next| aip::encode_page_token(&next, query))
+        .unwrap_or_default()
+}
+
+#[tonic::async_trait]
+impl pb::assessment_service_server::AssessmentService for AssessmentApi {
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme_id))]
+    async fn create_scheme(
+        &self,
+        request: Request<pb::CreateSchemeRequest>,
+    ) -> ApiResult<pb::CreateSchemeResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = SchemeId::parse("scheme_id", &message.scheme_id).map_err(invalid)?;
+        let created = self
+            .book
+            .create_scheme(&context, &id, message.content)
+            .await?;
+        Ok(Response::new(pb::CreateSchemeResponse {
+            scheme: Some(scheme_to_proto(created)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().name))]
+    async fn get_scheme(
+        &self,
+        request: Request<pb::GetSchemeRequest>,
+    ) -> ApiResult<pb::GetSchemeResponse> {
+        read_context(&request)?;
+        let id = SchemeId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let scheme = self.book.get_scheme(&id).await?;
+        Ok(Response::new(pb::GetSchemeResponse {
+            scheme: Some(scheme_to_proto(scheme)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(owner = %request.get_ref().owner_unit))]
+    async fn list_schemes(
+        &self,
+        request: Request<pb::ListSchemesRequest>,
+    ) -> ApiResult<pb::ListSchemesResponse> {
+        read_context(&request)?;
+        let message = request.into_inner();
+        let owner =
+            UnitId::from_required_name("owner_unit", &message.owner_unit).map_err(invalid)?;
+        let size = page_size(message.page_size, 100, 500)?;
+        let query = ("schemes", owner.as_str());
+        let after = page_token(&message.page_token, &query)?;
+        let page = self.book.list_schemes(&owner, after, size).await?;
+        Ok(Response::new(pb::ListSchemesResponse {
+            schemes: page.items.into_iter().map(scheme_to_proto).collect(),
+            next_page_token: next_token(page.next, &query),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().name))]
+    async fn update_scheme(
+        &self,
+        request: Request<pb::UpdateSchemeRequest>,
+    ) -> ApiResult<pb::UpdateSchemeResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let id = SchemeId::from_required_name("name", &message.name).map_err(invalid)?;
+        let updated = self
+            .book
+            .update_scheme(&context, &id, &message.etag, message.content)
+            .await?;
+        Ok(Response::new(pb::UpdateSchemeResponse {
+            scheme: Some(scheme_to_proto(updated)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme, period = %request.get_ref().period))]
+    async fn run_round(
+        &self,
+        request: Request<pb::RunRoundRequest>,
+    ) -> ApiResult<pb::RunRoundResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let scheme = SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid)?;
+        let kind = round_kind(message.kind)?;
+        if message.period.trim().is_empty() {
+            return Err(invalid(fazhi_platform::error::FieldViolation::required(
+                "period",
+            )));
+        }
+        let round = self
+            .book
+            .run_round(&context, &scheme, kind, &message.period)
+            .await?;
+        Ok(Response::new(pb::RunRoundResponse {
+            round: Some(round_to_proto(round)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().name))]
+    async fn get_round(
+        &self,
+        request: Request<pb::GetRoundRequest>,
+    ) -> ApiResult<pb::GetRoundResponse> {
+        let context = read_context(&request)?;
+        let id = RoundId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let round = self.book.get_round(&context, &id).await?;
+        Ok(Response::new(pb::GetRoundResponse {
+            round: Some(round_to_proto(round)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme))]
+    async fn list_rounds(
+        &self,
+        request: Request<pb::ListRoundsRequest>,
+    ) -> ApiResult<pb::ListRoundsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let scheme = SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid)?;
+        let size = page_size(message.page_size, 100, 500)?;
+        let query = ("rounds", scheme.as_str());
+        let after = page_token(&message.page_token, &query)?;
+        let page = self
+            .book
+            .list_rounds(&context, &scheme, after, size)
+            .await?;
+        Ok(Response::new(pb::ListRoundsResponse {
+            rounds: page.items.into_iter().map(round_to_proto).collect(),
+            next_page_token: next_token(page.next, &query),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round))]
+    async fn list_scores(
+        &self,
+        request: Request<pb::ListScoresRequest>,
+    ) -> ApiResult<pb::ListScoresResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let round = RoundId::from_required_name("round", &message.round).map_err(invalid)?;
+        let size = page_size(message.page_size, 200, 1000)?;
+        let query = ("scores", round.as_str(), message.peer_group.as_str());
+        let after = page_token(&message.page_token, &query)?;
+        let group = (!message.peer_group.is_empty()).then_some(message.peer_group.as_str());
+        let page = self
+            .book
+            .list_scores(&context, &round, group, (after, size))
+            .await?;
+        Ok(Response::new(pb::ListScoresResponse {
+            scores: page.items.iter().map(score_to_proto).collect(),
+            next_page_token: next_token(page.next, &query),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round, unit = %request.get_ref().unit))]
+    async fn explain_score(
+        &self,
+        request: Request<pb::ExplainScoreRequest>,
+    ) -> ApiResult<pb::ExplainScoreResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let round = RoundId::from_required_name("round", &message.round).map_err(invalid);
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
+        let (round, unit) = match (round, unit) {
+            (Ok(round), Ok(unit)) => (round, unit),
+            (Err(status), _) | (_, Err(status)) => return Err(status),
+        };
+        let scored = self.book.explain_score(&context, &round, &unit).await?;
+        Ok(Response::new(pb::ExplainScoreResponse {
+            lines: scored.score.lines.iter().map(line_to_proto).collect(),
+            score: Some(score_to_proto(&scored)),
+        }))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> ApiResult<pb::ListAuditRecordsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let (audit_records, next_page_token) = self
+            .book
+            .list_audit_records(
+                &context,
+                (message.filter, message.page_size, &message.page_token),
+            )
+            .await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            audit_records,
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,160 @@
+//! Rounds (考核轮次): what a scheme needs gathered, and every unit scored and ranked in its
+//! peer group from the inputs frozen for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::rule::{Condition, Effect};
+use super::scheme::Scheme;
+use super::score::{UnitInputs, UnitScore, rank, score_unit};
+
+fazhi_platform::resource_id!(
+    /// A scheme, `schemes/{scheme}`.
+    SchemeId,
+    "schemes",
+    "s"
+);
+
+fazhi_platform::resource_id!(
+    /// A round, `rounds/{round}`.
+    RoundId,
+    "rounds",
+    "r"
+);
+
+fazhi_platform::string_enum!(
+    /// What a round is for.
+    RoundKind {
+        /// 月评价
+        Monthly = "monthly",
+        /// 季通报
+        Quarterly = "quarterly",
+        /// 年度考核
+        Annual = "annual",
+    }
+);
+
+/// A scheme as stored: its content and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredScheme {
+    pub id: SchemeId,
+    pub scheme: Scheme,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    pub id: RoundId,
+    pub scheme: SchemeId,
+    pub scheme_version: i64,
+    pub owner_unit: String,
+    pub kind: RoundKind,
+    pub period: String,
+    pub unit_count: i32,
+    pub input_count: i32,
+    pub run_by: String,
+    pub create_time: DateTime<Utc>,
+}
+
+/// The inputs a scheme's rules name, by the service that has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// `targets/{id}`: verdicts of the indicators service.
+    pub targets: BTreeSet<String>,
+    /// `indicators/{id}`: figures of the indicators service.
+    pub indicators: BTreeSet<String>,
+    /// `plans/{id}`: the units' assignments.
+    pub plans: BTreeSet<String>,
+}
+
+impl Needs {
+    pub fn of(scheme: &Scheme) -> Self {
+        let mut needs = Self::default();
+        for rule in scheme.all_criteria().flat_map(|criterion| &criterion.rules) {
+            let names = rule
+                .when
+                .as_ref()
+                .map(|condition| (condition, condition.input()))
+                .into_iter()
+                .map(|(condition, name)| (Some(condition), name))
+                .chain(match &rule.then {
+                    Effect::Tiers { input, .. } => Some((None, input.as_str())),
+                    _ => None,
+                });
+            for (condition, name) in names {
+                let set = match condition {
+                    Some(Condition::Target(_)) => &mut needs.targets,
+                    Some(Condition::TasksOnTime { .. } | Condition::TasksOverdue(_)) => {
+                        &mut needs.plans
+                    }
+                    _ => &mut needs.indicators,
+                };
+                set.insert(name.to_owned());
+            }
+        }
+        needs
+    }
+}
+
+/// A unit to score: its id, name and peer group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub unit: String,
+    pub display_name: String,
+    pub peer_group: String,
+}
+
+/// One unit's result in a round, with what it was scored from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredUnit {
+    pub unit: String,
+    pub display_name: String,
+    pub inputs: UnitInputs,
+    pub score: UnitScore,
+    pub rank: usize,
+    pub rank_shared: bool,
+}
+
+/// Scores every member from its inputs and ranks each peer group.
+pub fn score_round(
+    scheme: &Scheme,
+    members: &[Member],
+    mut inputs: BTreeMap<String, UnitInputs>,
+) -> Vec<ScoredUnit> {
+    let mut scored: Vec<ScoredUnit> = members
+        .iter()
+        .map(|member| {
+            let unit_inputs = inputs.remove(&member.unit).unwrap_or_default();
+            ScoredUnit {
+                score: score_unit(scheme, &member.unit, &member.peer_group, &unit_inputs),
+                unit: member.unit.clone(),
+                display_name: member.display_name.clone(),
+                inputs: unit_inputs,
+                rank: 0,
+                rank_shared: false,
+            }
+        })
+        .collect();
+    let groups: BTreeSet<String> = scored
+        .iter()
+        .map(|unit| unit.score.peer_group.clone())
+        .collect();
+    for group in groups {
+        let positions: Vec<usize> = (0..scored.len())
+            .filter(|index| scored[*index].score.peer_group == group)
+            .collect();
+        let totals: Vec<f64> = positions
+            .iter()
+            .map(|index| scored[*index].score.total)
+            .collect();
+        for (index, (rank, shared)) in positions.into_iter().zip(rank(&totals)) {
+            scored[index].rank = rank;
+            scored[index].rank_shared = shared;
+        }
+    }
+    scored
+}

@@ -1,0 +1,67 @@
+//! The assessment service's errors, mapped once to `google.rpc.Status`.
+
+use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
+use fazhi_platform::upstream::UpstreamError;
+use tonic::Code;
+
+/// `ErrorInfo.domain` of every error this service returns.
+pub const ERROR_DOMAIN: &str = "assessment.fazhi";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssessmentError {
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// Another service (units, plans, indicators) refused what a round asked of it.
+    #[error("the {0} service rejected the request: {1}")]
+    Rejected(&'static str, String),
+    #[error("the {0} service could not be reached: {1}")]
+    Unavailable(&'static str, String),
+}
+
+fazhi_platform::service_error!(AssessmentError, ERROR_DOMAIN);
+
+impl AssessmentError {
+    /// What another service said, kept: a refusal stays a refusal, only an outage says retry.
+    pub fn upstream(service: &'static str, error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::NotFound(name) => Self::Platform(PlatformError::NotFound(name)),
+            UpstreamError::PermissionDenied => Self::Platform(PlatformError::PermissionDenied),
+            UpstreamError::Unauthenticated => Self::Platform(PlatformError::Unauthenticated(
+                format!("the {service} service did not accept the credentials"),
+            )),
+            UpstreamError::InvalidArgument(message) => Self::Rejected(service, message),
+            UpstreamError::Unavailable(message) => Self::Unavailable(service, message),
+            UpstreamError::Failed(message) => Self::Platform(PlatformError::Internal(format!(
+                "{service} service: {message}"
+            ))),
+        }
+    }
+}
+
+fn service_word(service: &str) -> &'static str {
+    match service {
+        "units" => "单位库",
+        "plans" => "规划",
+        _ => "指标",
+    }
+}
+
+impl DescribeError for AssessmentError {
+    fn describe(&self) -> ErrorDescription {
+        match self {
+            Self::Platform(error) => error.describe(),
+            Self::Rejected(service, message) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "UPSTREAM_REJECTED",
+                self.to_string(),
+                format!("{}服务拒绝了该请求:{message}", service_word(service)),
+            ),
+            Self::Unavailable(service, _) => ErrorDescription::new(
+                Code::Unavailable,
+                "UPSTREAM_UNAVAILABLE",
+                format!("the {service} service is unavailable; retry later"),
+                format!("{}服务暂不可用,请稍后重试", service_word(service)),
+            ),
+        }
+    }
+}

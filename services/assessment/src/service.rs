@@ -1,0 +1,363 @@
+//! Use cases: authorise through the units service, then run the change through
+//! `mutation::run` (idempotency, audit, outbox) with the domain deciding.
+
+use fazhi_platform::aip::Page;
+use fazhi_platform::auth::Role;
+use fazhi_platform::call::CallContext;
+use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
+use fazhi_units_client::{UnitId, UnitsClientError};
+use sqlx::PgConnection;
+
+use crate::domain::{
+    Needs, Round, RoundId, RoundKind, Scheme, SchemeId, ScoredUnit, StoredScheme, score_round,
+};
+use crate::error::{AssessmentError, Result};
+use crate::gather::Sources;
+use crate::store::{self, ScoreCursor, Store};
+
+/// The assessment use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct AssessmentBook {
+    store: Store,
+    sources: Sources,
+}
+
+/// What a caller may see of a round's scores.
+pub enum ScoreView {
+    /// Every unit's (the owner's coordinators, viewers).
+    All,
+    /// Only this unit's own.
+    Own(String),
+}
+
+impl AssessmentBook {
+    pub fn new(store: Store, sources: Sources) -> Self {
+        Self { store, sources }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn mutate<T, P>(
+        &self,
+        context: &CallContext,
+        target: &str,
+        prepare: impl AsyncFnOnce() -> Result<P>,
+        apply: impl AsyncFnOnce(&mut PgConnection, P) -> Result<Outcome<T>>,
+    ) -> Result<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        mutation::run(
+            self.store.pool(),
+            self.store.journal(),
+            context,
+            target,
+            prepare,
+            apply,
+        )
+        .await
+    }
+
+    /// Refuses unless the caller coordinates `unit` (at or above it) or is an admin; a unit
+    /// that does not exist is refused alike, except to admins (AIP-211).
+    async fn require_coordinator(&self, context: &CallContext, unit: &str) -> Result<()> {
+        let access = match self
+            .sources
+            .units
+            .access(context, &UnitId::from_trusted(unit.to_owned()))
+            .await
+        {
+            Ok(access) => access,
+            Err(UnitsClientError::NotFound(_)) if context.caller.has(Role::Admin) => {
+                return Err(AssessmentError::invalid_field(
+                    fazhi_units_client::unit_not_found("owner_unit"),
+                ));
+            }
+            Err(UnitsClientError::NotFound(_)) => {
+                return Err(PlatformError::PermissionDenied.into());
+            }
+            Err(error) => return Err(AssessmentError::upstream("units", error)),
+        };
+        if access.may_coordinate() {
+            Ok(())
+        } else {
+            Err(PlatformError::PermissionDenied.into())
+        }
+    }
+
+    /// Reads and checks a scheme's YAML on a blocking thread (up to 1 MiB of it).
+    async fn parsed(content: String) -> Result<Scheme> {
+        tokio::task::spawn_blocking(move || Scheme::from_yaml(&content))
+            .await
+            .map_err(|error| PlatformError::Internal(format!("scheme check: {error}")))?
+            .map_err(AssessmentError::invalid)
+    }
+
+    /// Adds a scheme from its YAML: coordinators of its owner unit.
+    pub async fn create_scheme(
+        &self,
+        context: &CallContext,
+        id: &SchemeId,
+        content: String,
+    ) -> Result<StoredScheme> {
+        let name = id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let scheme = Self::parsed(content).await?;
+                self.require_coordinator(context, &scheme.owner_unit)
+                    .await?;
+                Ok(scheme)
+            },
+            async |connection, scheme: Scheme| {
+                let stored = store::insert_scheme(connection, id, &scheme).await?;
+                entry_outcome(&name, "scheme.created", None, stored)
+            },
+        )
+        .await
+    }
+
+    /// Replaces a scheme's content as its next version: coordinators of its owner unit.
+    pub async fn update_scheme(
+        &self,
+        context: &CallContext,
+        id: &SchemeId,
+        etag: &str,
+        content: String,
+    ) -> Result<StoredScheme> {
+        let name = id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let current = self.store.get_scheme(id).await?;
+                self.require_coordinator(context, &current.scheme.owner_unit)
+                    .await?;
+                let scheme = Self::parsed(content).await?;
+                if scheme.owner_unit != current.scheme.owner_unit {
+                    return Err(AssessmentError::invalid_field(FieldViolation::new(
+                        "content",
+                        "OWNER_CHANGED",
+                        "a scheme keeps its owner unit: create another scheme instead",
+                        "考核方案的制定单位不能修改,请另建方案",
+                    )));
+                }
+                Ok(scheme)
+            },
+            async |connection, scheme: Scheme| {
+                let locked = store::lock_scheme(connection, id)
+                    .await?
+                    .ok_or_else(|| PlatformError::NotFound(name.clone()))?;
+                fazhi_platform::aip::check_etag(etag, locked.version)?;
+                let saved = store::save_scheme(connection, id, &scheme).await?;
+                entry_outcome(&name, "scheme.updated", Some(&locked), saved)
+            },
+        )
+        .await
+    }
+
+    /// Any signed-in caller reads schemes: they are what every unit is assessed on.
+    pub async fn get_scheme(&self, id: &SchemeId) -> Result<StoredScheme> {
+        self.store.get_scheme(id).await
+    }
+
+    pub async fn list_schemes(
+        &self,
+        owner: &UnitId,
+        after: Option<(i32, String)>,
+        size: i64,
+    ) -> Result<Page<StoredScheme, (i32, String)>> {
+        self.store.list_schemes(owner.as_str(), after, size).await
+    }
+
+    /// Runs a round of a scheme for a period: gathers every input as the caller, freezes them,
+    /// scores and ranks every member: coordinators of the owner unit.
+    pub async fn run_round(
+        &self,
+        context: &CallContext,
+        scheme_id: &SchemeId,
+        kind: RoundKind,
+        period: &str,
+    ) -> Result<Round> {
+        let round_id = RoundId::generate();
+        let name = round_id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let stored = self.store.get_scheme(scheme_id).await?;
+                let scheme = &stored.scheme;
+                self.require_coordinator(context, &scheme.owner_unit)
+                    .await?;
+                if !period.starts_with(&scheme.year.to_string()) {
+                    return Err(AssessmentError::invalid_field(FieldViolation::new(
+                        "period",
+                        "PERIOD_OUTSIDE_YEAR",
+                        format!("the scheme is for {}: a period of that year", scheme.year),
+                        format!("该方案适用于 {} 年度,期间须在该年度内", scheme.year),
+                    )));
+                }
+                let needs = Needs::of(scheme);
+                let today = context.clock.today();
+                let members = self.sources.members(context, scheme, today).await?;
+                let inputs = self
+                    .sources
+                    .inputs(context, (scheme, &needs), &members, (period, today))
+                    .await?;
+                let input_count = inputs.values().map(|unit| unit.len()).sum::<usize>();
+                let owned = scheme.clone();
+                let scored =
+                    tokio::task::spawn_blocking(move || score_round(&owned, &members, inputs))
+                        .await
+                        .map_err(|error| PlatformError::Internal(format!("scoring: {error}")))?;
+                let round = Round {
+                    id: round_id.clone(),
+                    scheme: scheme_id.clone(),
+                    scheme_version: stored.version,
+                    owner_unit: scheme.owner_unit.clone(),
+                    kind,
+                    period: period.to_owned(),
+                    unit_count: i32::try_from(scored.len()).unwrap_or(i32::MAX),
+                    input_count: i32::try_from(input_count).unwrap_or(i32::MAX),
+                    run_by: context.caller.subject.clone(),
+                    create_time: context.clock.now(),
+                };
+                Ok((round, scored))
+            },
+            async |connection, (round, scored): (Round, Vec<ScoredUnit>)| {
+                let saved = store::insert_round(connection, &round, &scored).await?;
+                entry_outcome(&name, "round.run", None::<&Round>, saved)
+            },
+        )
+        .await
+    }
+
+    /// A round, to those who may read its owner's results.
+    pub async fn get_round(&self, context: &CallContext, id: &RoundId) -> Result<Round> {
+        let round = self.store.get_round(id).await?;
+        self.score_view(context, &round).await?;
+        Ok(round)
+    }
+
+    pub async fn list_rounds(
+        &self,
+        context: &CallContext,
+        scheme: &SchemeId,
+        after: Option<(chrono::DateTime<chrono::Utc>, String)>,
+        size: i64,
+    ) -> Result<Page<Round, (chrono::DateTime<chrono::Utc>, String)>> {
+        let stored = self.store.get_scheme(scheme).await?;
+        self.require_reader(context, &stored.scheme.owner_unit)
+            .await?;
+        self.store.list_rounds(scheme, after, size).await
+    }
+
+    /// What of a round's results the caller sees: all of them for the owner's coordinators and
+    /// viewers, a unit's own for its staff; nothing for anyone else.
+    async fn score_view(&self, context: &CallContext, round: &Round) -> Result<ScoreView> {
+        match self.require_reader(context, &round.owner_unit).await {
+            Ok(()) => Ok(ScoreView::All),
+            Err(refusal) => match &context.caller.unit {
+                Some(own) if self.store.get_score(&round.id, own).await?.is_some() => {
+                    Ok(ScoreView::Own(own.clone()))
+                }
+                _ => Err(refusal),
+            },
+        }
+    }
+
+    async fn require_reader(&self, context: &CallContext, owner: &str) -> Result<()> {
+        if context.caller.has(Role::Viewer) {
+            return Ok(());
+        }
+        self.require_coordinator(context, owner).await
+    }
+
+    pub async fn list_scores(
+        &self,
+        context: &CallContext,
+        round: &RoundId,
+        peer_group: Option<&str>,
+        (after, size): (Option<ScoreCursor>, i64),
+    ) -> Result<Page<ScoredUnit, ScoreCursor>> {
+        let found = self.store.get_round(round).await?;
+        match self.score_view(context, &found).await? {
+            ScoreView::All => self.store.list_scores(round, peer_group, after, size).await,
+            ScoreView::Own(unit) => Ok(Page {
+                items: self
+                    .store
+                    .get_score(round, &unit)
+                    .await?
+                    .into_iter()
+                    .filter(|scored| {
+                        peer_group.is_none_or(|group| scored.score.peer_group == group)
+                    })
+                    .collect(),
+                next: None,
+            }),
+        }
+    }
+
+    /// A unit's score with its trace, to the owner's coordinators, viewers and the unit itself.
+    pub async fn explain_score(
+        &self,
+        context: &CallContext,
+        round: &RoundId,
+        unit: &UnitId,
+    ) -> Result<ScoredUnit> {
+        let found = self.store.get_round(round).await?;
+        let allowed = match self.score_view(context, &found).await? {
+            ScoreView::All => true,
+            ScoreView::Own(own) => own == unit.as_str(),
+        };
+        if !allowed {
+            return Err(PlatformError::PermissionDenied.into());
+        }
+        self.store
+            .get_score(round, unit.as_str())
+            .await?
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!("{} in {}", unit.name(), round.name())).into()
+            })
+    }
+
+    /// The assessment audit log for the caller: admins all of it, coordinators the records of
+    /// callers in their region; anyone else is refused.
+    pub async fn list_audit_records(
+        &self,
+        context: &CallContext,
+        page: (Option<fazhi_proto::audit::v1::AuditRecordFilter>, i32, &str),
+    ) -> Result<(Vec<fazhi_proto::audit::v1::AuditRecord>, String)> {
+        let (pool, journal) = (self.store.pool(), self.store.journal());
+        fazhi_platform::audit::list_for_caller(pool, journal, context, page, async |own: &str| {
+            self.sources
+                .units
+                .ids_below(context, own)
+                .await
+                .map_err(|error| AssessmentError::upstream("units", error))
+        })
+        .await
+    }
+}
+
+/// A created or changed entry as audited and published.
+fn entry_outcome<T: serde::Serialize>(
+    name: &str,
+    event_type: &'static str,
+    before: Option<&T>,
+    after: T,
+) -> Result<Outcome<T>> {
+    Ok(Outcome {
+        changes: vec![Change::of(name, before, Some(&after))?],
+        events: vec![NewEvent {
+            event_type,
+            resource: name.to_owned(),
+            payload: serde_json::Value::Null,
+        }],
+        response: after,
+    })
+}

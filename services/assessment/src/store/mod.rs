@@ -1,0 +1,57 @@
+//! All SQL of the assessment service (schema `assessment`). Reads go through [`Store`] on the
+//! pool; writes are functions on the connection of the transaction that
+//! [`fazhi_platform::mutation::run`] opened.
+
+mod round;
+mod scheme;
+
+pub use round::{ScoreCursor, insert_round};
+pub use scheme::{insert_scheme, lock_scheme, save_scheme};
+
+use fazhi_platform::audit::AuditKey;
+use fazhi_platform::error::PlatformError;
+use sqlx::PgPool;
+
+use crate::error::AssessmentError;
+
+/// The schema this service owns.
+pub const SCHEMA: &str = "assessment";
+
+/// Migrations of the `assessment` schema (table `assessment._sqlx_migrations`, see `sqlx.toml`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Postgres access for assessment: the reads, on the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    audit_key: AuditKey,
+}
+
+impl Store {
+    /// A store whose audit rows are sealed with the development key (tests, tools).
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            audit_key: AuditKey::development(),
+        }
+    }
+
+    /// The same store sealing its audit rows with `key` (`database.audit_key`).
+    pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
+        Self { audit_key, ..self }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
+    pub fn journal(&self) -> (&'static str, &AuditKey) {
+        (SCHEMA, &self.audit_key)
+    }
+}
+
+/// A JSON column that does not read back as what was written.
+fn corrupt(what: &str, error: serde_json::Error) -> AssessmentError {
+    AssessmentError::Platform(PlatformError::Internal(format!("{what}: {error}")))
+}

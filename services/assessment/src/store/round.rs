@@ -1,0 +1,265 @@
+//! Rounds and the scores they gave, each with the inputs it was computed from.
+
+use chrono::{DateTime, Utc};
+use fazhi_platform::aip::Page;
+use fazhi_platform::error::PlatformError;
+use sqlx::PgConnection;
+
+use super::{Store, corrupt};
+use crate::domain::{Round, RoundId, RoundKind, SchemeId, ScoredUnit};
+use crate::error::{AssessmentError, Result};
+
+const ROUND_COLUMNS: &str =
+    "id, scheme_id, scheme_version, owner_unit_id, kind, period, unit_count,
+    input_count, run_by, create_time";
+
+#[derive(sqlx::FromRow)]
+struct RoundRow {
+    id: String,
+    scheme_id: String,
+    scheme_version: i64,
+    owner_unit_id: String,
+    kind: String,
+    period: String,
+    unit_count: i32,
+    input_count: i32,
+    run_by: String,
+    create_time: DateTime<Utc>,
+}
+
+impl TryFrom<RoundRow> for Round {
+    type Error = AssessmentError;
+    fn try_from(row: RoundRow) -> Result<Self> {
+        Ok(Self {
+            kind: RoundKind::parse(&row.kind).ok_or_else(|| {
+                PlatformError::Internal(format!("round {} has kind {}", row.id, row.kind))
+            })?,
+            id: RoundId::from_trusted(row.id),
+            scheme: SchemeId::from_trusted(row.scheme_id),
+            scheme_version: row.scheme_version,
+            owner_unit: row.owner_unit_id,
+            period: row.period,
+            unit_count: row.unit_count,
+            input_count: row.input_count,
+            run_by: row.run_by,
+            create_time: row.create_time,
+        })
+    }
+}
+
+/// Where a listing of scores goes on: peer group, rank, unit of the last one.
+pub type ScoreCursor = (String, i32, String);
+
+#[derive(sqlx::FromRow)]
+struct ScoreRow {
+    unit_id: String,
+    unit_display_name: String,
+    rank: i32,
+    rank_shared: bool,
+    inputs: serde_json::Value,
+    score: serde_json::Value,
+}
+
+impl TryFrom<ScoreRow> for ScoredUnit {
+    type Error = AssessmentError;
+    fn try_from(row: ScoreRow) -> Result<Self> {
+        let what = format!("score of {}", row.unit_id);
+        Ok(Self {
+            inputs: serde_json::from_value(row.inputs).map_err(|error| corrupt(&what, error))?,
+            score: serde_json::from_value(row.score).map_err(|error| corrupt(&what, error))?,
+            unit: row.unit_id,
+            display_name: row.unit_display_name,
+            rank: usize::try_from(row.rank).unwrap_or_default(),
+            rank_shared: row.rank_shared,
+        })
+    }
+}
+
+impl Store {
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_round"))]
+    pub async fn get_round(&self, id: &RoundId) -> Result<Round> {
+        sqlx::query_as::<_, RoundRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROUND_COLUMNS} FROM assessment.rounds WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(id.name()))?
+        .try_into()
+    }
+
+    /// A scheme's rounds, newest first; `after` is the last one's (time, id).
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_rounds"))]
+    pub async fn list_rounds(
+        &self,
+        scheme: &SchemeId,
+        after: Option<(DateTime<Utc>, String)>,
+        page_size: i64,
+    ) -> Result<Page<Round, (DateTime<Utc>, String)>> {
+        let (after_time, after_id) = after.unzip();
+        let rows: Vec<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ROUND_COLUMNS} FROM assessment.rounds
+             WHERE scheme_id = $1 AND ($2::timestamptz IS NULL OR (create_time, id) < ($2, $3))
+             ORDER BY create_time DESC, id DESC LIMIT $4"
+        )))
+        .bind(scheme.as_str())
+        .bind(after_time)
+        .bind(after_id)
+        .bind(page_size + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(Round::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page_size, |last: &Round| {
+            (last.create_time, last.id.as_str().to_owned())
+        }))
+    }
+
+    /// A round's scores by peer group and rank, optionally of one group.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_scores"))]
+    pub async fn list_scores(
+        &self,
+        round: &RoundId,
+        peer_group: Option<&str>,
+        after: Option<ScoreCursor>,
+        page_size: i64,
+    ) -> Result<Page<ScoredUnit, ScoreCursor>> {
+        let (after_group, after_rank, after_unit) = match after {
+            Some((group, rank, unit)) => (Some(group), Some(rank), Some(unit)),
+            None => (None, None, None),
+        };
+        let rows: Vec<ScoreRow> = sqlx::query_as(
+            "SELECT unit_id, unit_display_name, rank, rank_shared, '{}'::jsonb AS inputs, score
+             FROM assessment.scores
+             WHERE round_id = $1 AND ($2::text IS NULL OR peer_group = $2)
+               AND ($3::text IS NULL OR (peer_group, rank, unit_id) > ($3, $4, $5))
+             ORDER BY peer_group, rank, unit_id LIMIT $6",
+        )
+        .bind(round.as_str())
+        .bind(peer_group)
+        .bind(after_group)
+        .bind(after_rank)
+        .bind(after_unit)
+        .bind(page_size + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(ScoredUnit::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(
+            items,
+            page_size,
+            |last: &ScoredUnit| {
+                (
+                    last.score.peer_group.clone(),
+                    i32::try_from(last.rank).unwrap_or(i32::MAX),
+                    last.unit.clone(),
+                )
+            },
+        ))
+    }
+
+    /// One unit's score in a round, with the inputs it was computed from.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_score"))]
+    pub async fn get_score(&self, round: &RoundId, unit: &str) -> Result<Option<ScoredUnit>> {
+        sqlx::query_as::<_, ScoreRow>(
+            "SELECT unit_id, unit_display_name, rank, rank_shared, inputs, score
+             FROM assessment.scores WHERE round_id = $1 AND unit_id = $2",
+        )
+        .bind(round.as_str())
+        .bind(unit)
+        .fetch_optional(self.pool())
+        .await?
+        .map(ScoredUnit::try_from)
+        .transpose()
+    }
+}
+
+/// Records a round and every unit's score, set-based.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_round", units = scored.len()))]
+pub async fn insert_round(
+    connection: &mut PgConnection,
+    round: &Round,
+    scored: &[ScoredUnit],
+) -> Result<Round> {
+    let saved: Round = sqlx::query_as::<_, RoundRow>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO assessment.rounds (id, scheme_id, scheme_version, owner_unit_id, kind, period,
+             unit_count, input_count, run_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING {ROUND_COLUMNS}"
+    )))
+    .bind(round.id.as_str())
+    .bind(round.scheme.as_str())
+    .bind(round.scheme_version)
+    .bind(&round.owner_unit)
+    .bind(round.kind.as_str())
+    .bind(&round.period)
+    .bind(round.unit_count)
+    .bind(round.input_count)
+    .bind(&round.run_by)
+    .fetch_one(&mut *connection)
+    .await?
+    .try_into()?;
+    let json = |value: serde_json::Result<serde_json::Value>| {
+        value.map_err(|error| corrupt("score", error))
+    };
+    let inputs = scored
+        .iter()
+        .map(|unit| json(serde_json::to_value(&unit.inputs)))
+        .collect::<Result<Vec<_>>>()?;
+    let scores = scored
+        .iter()
+        .map(|unit| json(serde_json::to_value(&unit.score)))
+        .collect::<Result<Vec<_>>>()?;
+    sqlx::query(
+        "INSERT INTO assessment.scores (round_id, unit_id, unit_display_name, peer_group, total,
+             rank, rank_shared, inputs, score)
+         SELECT $1, row.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::float8[],
+             $6::integer[], $7::boolean[], $8::jsonb[], $9::jsonb[]) AS row",
+    )
+    .bind(round.id.as_str())
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.unit.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.display_name.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.score.peer_group.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.score.total)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| i32::try_from(unit.rank).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.rank_shared)
+            .collect::<Vec<_>>(),
+    )
+    .bind(inputs)
+    .bind(scores)
+    .execute(&mut *connection)
+    .await?;
+    Ok(saved)
+}

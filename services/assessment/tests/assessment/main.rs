@@ -1,0 +1,762 @@
+//! The assessment service over real gRPC, gathering from the real units, plans and indicators
+//! services on the same loopback server, each with a fresh database.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use fazhi_platform::auth::Role;
+use fazhi_platform::server::GrpcServer;
+use fazhi_platform::service::Environment;
+use fazhi_proto::assessment::v1 as pb;
+use fazhi_proto::assessment::v1::assessment_service_client::AssessmentServiceClient;
+use fazhi_proto::indicators::v1 as indicators;
+use fazhi_proto::indicators::v1::indicators_service_client::IndicatorsServiceClient;
+use fazhi_proto::plans::v1 as plans;
+use fazhi_proto::plans::v1::plans_service_client::PlansServiceClient;
+use fazhi_testkit::replay::{assert_replays, field_violations, reason};
+use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use tonic::Code;
+use tonic::transport::Channel;
+
+struct App {
+    _databases: Vec<TestDatabase>,
+    _server: TestServer,
+    channel: Channel,
+    client: AssessmentServiceClient<Channel>,
+    admin: String,
+    /// A coordinator of 宁国市人民政府.
+    coordinator: String,
+}
+
+impl App {
+    async fn start() -> Self {
+        let units =
+            TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+        let plans_db =
+            TestDatabase::migrated(fazhi_plans::store::SCHEMA, &fazhi_plans::MIGRATOR).await;
+        let indicators_db =
+            TestDatabase::migrated(fazhi_indicators::store::SCHEMA, &fazhi_indicators::MIGRATOR)
+                .await;
+        let assessment_db =
+            TestDatabase::migrated(fazhi_assessment::store::SCHEMA, &fazhi_assessment::MIGRATOR)
+                .await;
+        let settings = fazhi_testkit::server_settings();
+        let platform = fazhi_platform::settings::Settings {
+            server: settings.clone(),
+            ..Default::default()
+        };
+        let (listener, endpoint) = TestServer::listener().await;
+        let server = GrpcServer::new()
+            .add_service(fazhi_units::grpc_service(
+                fazhi_units::Store::new(units.pool.clone()),
+                fazhi_testkit::authenticator(),
+                &settings,
+            ))
+            .await
+            .add_service(
+                fazhi_plans::mount(Environment {
+                    settings: &platform,
+                    service_settings: fazhi_plans::PlansSettings {
+                        clients: fazhi_plans::settings::ClientSettings {
+                            units_endpoint: endpoint.clone(),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    },
+                    pool: plans_db.pool.clone(),
+                    authenticator: fazhi_testkit::authenticator(),
+                })
+                .unwrap()
+                .service,
+            )
+            .await
+            .add_service(
+                fazhi_indicators::mount(Environment {
+                    settings: &platform,
+                    service_settings: fazhi_indicators::IndicatorsSettings {
+                        clients: fazhi_indicators::settings::ClientSettings {
+                            units_endpoint: endpoint.clone(),
+                            plans_endpoint: endpoint.clone(),
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    },
+                    pool: indicators_db.pool.clone(),
+                    authenticator: fazhi_testkit::authenticator(),
+                })
+                .unwrap()
+                .service,
+            )
+            .await
+            .add_service(
+                fazhi_assessment::mount(Environment {
+                    settings: &platform,
+                    service_settings: fazhi_assessment::AssessmentSettings {
+                        clients: fazhi_assessment::settings::ClientSettings {
+                            units_endpoint: endpoint.clone(),
+                            plans_endpoint: endpoint.clone(),
+                            indicators_endpoint: endpoint,
+                        },
+                    },
+                    pool: assessment_db.pool.clone(),
+                    authenticator: fazhi_testkit::authenticator(),
+                })
+                .unwrap()
+                .service,
+            )
+            .await;
+        let server = TestServer::start_on(listener, server, settings).await;
+        let admin = bearer("admin", None, &[Role::Admin]);
+        fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
+        Self {
+            channel: server.channel.clone(),
+            client: AssessmentServiceClient::new(server.channel.clone()),
+            _databases: vec![units, plans_db, indicators_db, assessment_db],
+            _server: server,
+            admin,
+            coordinator: bearer("ng-office", Some("ningguo"), &[Role::Coordinator]),
+        }
+    }
+
+    /// 出庭应诉率 ≥ 50 % (a target of 宁国市) and 中心组学法次数 (a figure), with values approved
+    /// for two departments: 司法局 9/10 and 4 sessions, 公安局 0/2 and 1 session.
+    async fn indicators(&self) {
+        let mut client = IndicatorsServiceClient::new(self.channel.clone());
+        let admin = &self.admin;
+        for (id, code) in [
+            ("appearances", "出庭数"),
+            ("hearings", "应出庭数"),
+            ("sessions", "学法次数"),
+        ] {
+            client
+                .create_data_element(with_token(
+                    indicators::CreateDataElementRequest {
+                        data_element_id: id.to_owned(),
+                        data_element: Some(indicators::DataElement {
+                            code: code.to_owned(),
+                            display_name: code.to_owned(),
+                            value_type: indicators::ValueType::Count as i32,
+                            aggregation: indicators::Aggregation::Sum as i32,
+                            period_aggregation: indicators::Aggregation::Sum as i32,
+                            period_type: indicators::PeriodType::Year as i32,
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    },
+                    admin,
+                ))
+                .await
+                .unwrap();
+        }
+        for (id, formula, factor) in [
+            ("appearance-rate", "出庭数 / 应出庭数", 100.0),
+            ("study-sessions", "学法次数", 1.0),
+        ] {
+            client
+                .create_indicator(with_token(
+                    indicators::CreateIndicatorRequest {
+                        indicator_id: id.to_owned(),
+                        indicator: Some(indicators::Indicator {
+                            code: id.replace('-', "_"),
+                            display_name: id.to_owned(),
+                            formula: formula.to_owned(),
+                            factor,
+                            direction: indicators::Direction::HigherIsBetter as i32,
+                            ..Default::default()
+                        }),
+                        request_id: String::new(),
+                    },
+                    admin,
+                ))
+                .await
+                .unwrap();
+        }
+        client
+            .create_target(with_token(
+                indicators::CreateTargetRequest {
+                    target_id: "appearance-rate-50".to_owned(),
+                    target: Some(indicators::Target {
+                        display_name: "出庭应诉率不低于50%".to_owned(),
+                        indicator: "indicators/appearance-rate".to_owned(),
+                        owner_unit: "units/ningguo".to_owned(),
+                        kind: Some(indicators::target::Kind::Absolute(
+                            indicators::AbsoluteTarget {
+                                comparator: indicators::Comparator::GreaterOrEqual as i32,
+                                value: 50.0,
+                            },
+                        )),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &self.coordinator,
+            ))
+            .await
+            .unwrap();
+        for (element, unit, value) in [
+            ("appearances", "ng-sfj", 9.0),
+            ("hearings", "ng-sfj", 10.0),
+            ("sessions", "ng-sfj", 4.0),
+            ("appearances", "ng-gaj", 0.0),
+            ("hearings", "ng-gaj", 2.0),
+            ("sessions", "ng-gaj", 1.0),
+        ] {
+            let reported = client
+                .report_data_value(with_token(
+                    indicators::ReportDataValueRequest {
+                        data_element: format!("dataElements/{element}"),
+                        unit: format!("units/{unit}"),
+                        period: "2024".to_owned(),
+                        value,
+                        ..Default::default()
+                    },
+                    admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .data_value
+                .unwrap();
+            let submitted = client
+                .submit_data_value(with_token(
+                    indicators::SubmitDataValueRequest {
+                        name: reported.name,
+                        etag: reported.etag,
+                        request_id: String::new(),
+                    },
+                    admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .data_value
+                .unwrap();
+            client
+                .approve_data_value(with_token(
+                    indicators::ApproveDataValueRequest {
+                        name: submitted.name,
+                        etag: submitted.etag,
+                        request_id: String::new(),
+                    },
+                    admin,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// 宁国's real plan, published; answers its name and each unit's assignment count.
+    async fn plan(&self) -> (String, BTreeMap<String, usize>) {
+        let mut client = PlansServiceClient::new(self.channel.clone());
+        let plan = client
+            .import_plan(with_token(
+                plans::ImportPlanRequest {
+                    issuer: "units/ningguo".to_owned(),
+                    content: fazhi_testkit::demo::plan_text("ningguo-2024.txt").into_bytes(),
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap()
+            .name;
+        client
+            .publish_plan(with_token(
+                plans::PublishPlanRequest {
+                    name: plan.clone(),
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap();
+        let assignments = client
+            .list_assignments(with_token(
+                plans::ListAssignmentsRequest {
+                    plan: plan.clone(),
+                    page_size: 1000,
+                    ..Default::default()
+                },
+                &self.admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .assignments;
+        let mut counts = BTreeMap::new();
+        for assignment in assignments {
+            *counts
+                .entry(assignment.unit.trim_start_matches("units/").to_owned())
+                .or_default() += 1;
+        }
+        (plan, counts)
+    }
+
+    async fn create_scheme(
+        &mut self,
+        id: &str,
+        content: &str,
+        token: &str,
+    ) -> Result<pb::Scheme, tonic::Status> {
+        Ok(self
+            .client
+            .create_scheme(with_token(
+                pb::CreateSchemeRequest {
+                    scheme_id: id.to_owned(),
+                    content: content.to_owned(),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await?
+            .into_inner()
+            .scheme
+            .unwrap())
+    }
+
+    async fn scores(
+        &mut self,
+        round: &str,
+        token: &str,
+    ) -> Result<Vec<pb::UnitScore>, tonic::Status> {
+        Ok(self
+            .client
+            .list_scores(with_token(
+                pb::ListScoresRequest {
+                    round: round.to_owned(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await?
+            .into_inner()
+            .scores)
+    }
+
+    async fn explain(
+        &mut self,
+        round: &str,
+        unit: &str,
+        token: &str,
+    ) -> Result<pb::ExplainScoreResponse, tonic::Status> {
+        Ok(self
+            .client
+            .explain_score(with_token(
+                pb::ExplainScoreRequest {
+                    round: round.to_owned(),
+                    unit: format!("units/{unit}"),
+                },
+                token,
+            ))
+            .await?
+            .into_inner())
+    }
+}
+
+fn scheme(plan: &str) -> String {
+    format!(
+        "code: ng-2024
+title: 宁国市2024年度法治政府建设考核方案(测试)
+year: 2024
+owner_unit: ningguo
+peer_groups:
+  - {{code: departments, title: 市直部门, unit_group: government-departments}}
+  - {{code: townships, title: 乡镇(街道), unit_group: townships}}
+grades:
+  - {{grade: excellent, min: 24}}
+  - {{grade: good, min: 20}}
+  - {{grade: pass, min: 15}}
+  - {{grade: fail, min: 0}}
+criteria:
+  - code: '1'
+    title: 行政应诉
+    points: 10
+    scorer: 市司法局
+    guidance: 行政机关负责人出庭应诉率低于50%的扣4分
+    rules:
+      - when: {{target: targets/appearance-rate-50}}
+        then: {{deduct: 4}}
+  - code: '2'
+    title: 中心组学法
+    points: 6
+    guidance: 全年不少于4次,每少一次扣1分,最多扣3分
+    rules:
+      - when: {{count: {{input: indicators/study-sessions, at_least: 4}}}}
+        then: {{per_occurrence: {{deduct_each: 1, cap: 3}}}}
+  - code: '3'
+    title: 重点任务落实
+    points: 10
+    guidance: 按时完成率不低于50%,每低10个百分点扣1分
+    rules:
+      - when: {{tasks_on_time: {{plan: {plan}, at_least: 50}}}}
+        then: {{shortfall: {{deduct_per_step: 1, step: 10}}}}
+"
+    )
+}
+
+#[tokio::test]
+async fn a_round_scores_every_unit_from_what_the_other_services_say_and_explains_each_point() {
+    let mut app = App::start().await;
+    app.indicators().await;
+    let (plan, assignments) = app.plan().await;
+    let coordinator = app.coordinator.clone();
+    let created = app
+        .create_scheme("ng-2024", &scheme(&plan), &coordinator)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            created.version,
+            created.owner_unit.as_str(),
+            created.criteria.len()
+        ),
+        (1, "units/ningguo", 3)
+    );
+    assert_eq!(
+        created.criteria[0].guidance,
+        "行政机关负责人出庭应诉率低于50%的扣4分"
+    );
+
+    let run = |request_id: &str| pb::RunRoundRequest {
+        scheme: "schemes/ng-2024".to_owned(),
+        kind: pb::RoundKind::Annual as i32,
+        period: "2024".to_owned(),
+        request_id: request_id.to_owned(),
+    };
+    let client = app.client.clone();
+    let round = assert_replays(
+        "RunRound",
+        |request| {
+            let (mut client, token) = (client.clone(), coordinator.clone());
+            async move { client.run_round(with_token(request, &token)).await }
+        },
+        (
+            run("r-round-1"),
+            pb::RunRoundRequest {
+                period: "2024Q1".to_owned(),
+                ..run("r-round-1")
+            },
+        ),
+        async || {},
+    )
+    .await
+    .round
+    .unwrap();
+    assert_eq!((round.scheme_version, round.period.as_str()), (1, "2024"));
+
+    // Worked out by hand: 1 — 司法局 met (90 %) keeps 10, everyone else (公安局 0 %, the rest
+    // without data) loses 4; 2 — 司法局 held 4 sessions, 公安局 1 (3 short), the rest none (4
+    // short), 1 each up to 3; 3 — nothing is completed yet, so a unit with assignments is 50
+    // points short of 50 % (5 steps of 10), one without has nothing to answer for.
+    let scores = app.scores(&round.name, &coordinator).await.unwrap();
+    assert!(scores.len() > 20, "{}", scores.len());
+    assert_eq!(round.unit_count as usize, scores.len());
+    for score in &scores {
+        let unit = score.unit.trim_start_matches("units/");
+        let appearance = if unit == "ng-sfj" { 10.0 } else { 6.0 };
+        let study = if unit == "ng-sfj" { 6.0 } else { 3.0 };
+        let tasks = if assignments.contains_key(unit) {
+            5.0
+        } else {
+            10.0
+        };
+        assert_eq!(score.total, appearance + study + tasks, "{unit}: {score:?}");
+        assert_eq!(score.full, 26.0);
+    }
+    let sfj = scores
+        .iter()
+        .find(|score| score.unit == "units/ng-sfj")
+        .unwrap();
+    assert_eq!(
+        (sfj.peer_group.as_str(), sfj.unit_display_name.as_str()),
+        ("departments", "宁国市司法局")
+    );
+    assert_eq!((sfj.rank, sfj.rank_shared), (1, false));
+    // Ranks within each group follow the totals, ties shared.
+    for group in ["departments", "townships"] {
+        let ranked: Vec<&pb::UnitScore> = scores
+            .iter()
+            .filter(|score| score.peer_group == group)
+            .collect();
+        assert!(!ranked.is_empty(), "{group}");
+        for score in &ranked {
+            let above = ranked
+                .iter()
+                .filter(|other| other.total > score.total)
+                .count();
+            assert_eq!(score.rank as usize, above + 1, "{score:?}");
+        }
+    }
+
+    // 公安局's trace, line by line, names the inputs it read and where they came from.
+    let explained = app
+        .explain(&round.name, "ng-gaj", &coordinator)
+        .await
+        .unwrap();
+    let lines: Vec<(&str, f64)> = explained
+        .lines
+        .iter()
+        .map(|line| (line.criterion.as_str(), line.points))
+        .collect();
+    assert_eq!(lines[0], ("1", -4.0));
+    assert_eq!(lines[1], ("2", -3.0));
+    assert!(
+        explained.lines[0].text.contains("未达标"),
+        "{:?}",
+        explained.lines[0]
+    );
+    assert_eq!(
+        explained.lines[0].inputs[0].name,
+        "targets/appearance-rate-50"
+    );
+    assert!(
+        explained.lines[1].inputs[0]
+            .source
+            .contains("indicators/study-sessions units/ng-gaj 2024"),
+        "{:?}",
+        explained.lines[1]
+    );
+    assert!(
+        explained.lines[2].inputs[0].source.starts_with(&plan),
+        "{:?}",
+        explained.lines[2]
+    );
+
+    // A unit sees its own score and trace, not another's.
+    let staff = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let own = app.scores(&round.name, &staff).await.unwrap();
+    assert_eq!(
+        own.iter()
+            .map(|score| score.unit.as_str())
+            .collect::<Vec<_>>(),
+        ["units/ng-sfj"]
+    );
+    app.explain(&round.name, "ng-sfj", &staff).await.unwrap();
+    let other = app
+        .explain(&round.name, "ng-gaj", &staff)
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+    let stranger = bearer("tl-office", Some("tongliao"), &[Role::Coordinator]);
+    assert_eq!(
+        app.scores(&round.name, &stranger).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+
+    // A new version of the scheme leaves the round as it was run.
+    let changed = scheme(&plan).replace("then: {deduct: 4}", "then: {deduct: 5}");
+    let stale = app
+        .client
+        .update_scheme(with_token(
+            pb::UpdateSchemeRequest {
+                name: "schemes/ng-2024".to_owned(),
+                content: changed.clone(),
+                etag: "\"7\"".to_owned(),
+                request_id: String::new(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (stale.code(), reason(&stale).as_str()),
+        (Code::Aborted, "ETAG_MISMATCH")
+    );
+    let updated = app
+        .client
+        .update_scheme(with_token(
+            pb::UpdateSchemeRequest {
+                name: "schemes/ng-2024".to_owned(),
+                content: changed,
+                etag: created.etag.clone(),
+                request_id: String::new(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .scheme
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    let again = app
+        .explain(&round.name, "ng-gaj", &coordinator)
+        .await
+        .unwrap();
+    assert_eq!(again.lines[0].points, -4.0);
+    let rounds = app
+        .client
+        .list_rounds(with_token(
+            pb::ListRoundsRequest {
+                scheme: "schemes/ng-2024".to_owned(),
+                ..Default::default()
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .rounds;
+    assert_eq!(
+        rounds
+            .iter()
+            .map(|round| round.scheme_version)
+            .collect::<Vec<_>>(),
+        [1]
+    );
+}
+
+#[tokio::test]
+async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_token() {
+    let mut app = App::start().await;
+    let coordinator = app.coordinator.clone();
+    let bad = app
+        .create_scheme(
+            "ng-bad",
+            "code: x\ntitle: 坏方案\nyear: 2024\nowner_unit: ningguo\npeer_groups: []\ncriteria: []\n",
+            &coordinator,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(
+        field_violations(&bad),
+        [
+            ("peer_groups".to_owned(), "REQUIRED".to_owned()),
+            ("criteria".to_owned(), "REQUIRED".to_owned())
+        ]
+    );
+    let bad_id = app
+        .create_scheme("Bad Id", &scheme("plans/p"), &coordinator)
+        .await
+        .unwrap_err();
+    assert_eq!(field_violations(&bad_id)[0].0, "scheme_id");
+    // Another city's coordinator may not make 宁国's scheme; 宁国's may.
+    let stranger = bearer("tl-office", Some("tongliao"), &[Role::Coordinator]);
+    let refused = app
+        .create_scheme("ng-2024", &scheme("plans/p"), &stranger)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    app.create_scheme("ng-2024", &scheme("plans/p"), &coordinator)
+        .await
+        .unwrap();
+    let again = app
+        .create_scheme("ng-2024", &scheme("plans/p"), &coordinator)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&again),
+        [("scheme_id".to_owned(), "ALREADY_EXISTS".to_owned())]
+    );
+
+    let run = |period: &str, kind: pb::RoundKind| pb::RunRoundRequest {
+        scheme: "schemes/ng-2024".to_owned(),
+        kind: kind as i32,
+        period: period.to_owned(),
+        request_id: String::new(),
+    };
+    let outside = app
+        .client
+        .run_round(with_token(run("2023", pb::RoundKind::Annual), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&outside),
+        [("period".to_owned(), "PERIOD_OUTSIDE_YEAR".to_owned())]
+    );
+    let no_kind = app
+        .client
+        .run_round(with_token(
+            run("2024", pb::RoundKind::Unspecified),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&no_kind),
+        [("kind".to_owned(), "REQUIRED".to_owned())]
+    );
+    let strangers_round = app
+        .client
+        .run_round(with_token(run("2024", pb::RoundKind::Annual), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(strangers_round.code(), Code::PermissionDenied);
+    let missing = app
+        .client
+        .get_round(with_token(
+            pb::GetRoundRequest {
+                name: "rounds/nothing".to_owned(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    let mut bare = app.client.clone();
+    let codes = [
+        bare.create_scheme(pb::CreateSchemeRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_scheme(pb::GetSchemeRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_schemes(pb::ListSchemesRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.update_scheme(pb::UpdateSchemeRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.run_round(pb::RunRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_round(pb::GetRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_rounds(pb::ListRoundsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_scores(pb::ListScoresRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.explain_score(pb::ExplainScoreRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_audit_records(pb::ListAuditRecordsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+    ];
+    assert!(
+        codes.iter().all(|code| *code == Code::Unauthenticated),
+        "{codes:?}"
+    );
+
+    // Every refusal and change is audited.
+    let audit = app
+        .client
+        .list_audit_records(with_token(
+            pb::ListAuditRecordsRequest::default(),
+            &app.admin.clone(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_records;
+    assert!(audit.len() >= 6, "{}", audit.len());
+}
