@@ -382,8 +382,19 @@ pub async fn run(
         if let Err(error) = crate::indicators::load_demo(channel.clone(), &auth, &admin).await {
             tracing::error!(%error, "demo indicators not loaded");
         }
-        if let Err(error) = propose_demo_targets(channel, &admin, &plans).await {
+        if let Err(error) = propose_demo_targets(channel.clone(), &admin, &plans).await {
             tracing::error!(%error, "demo targets not proposed");
+        }
+        // The scheme's task criterion reads 宁国市's plan, the first demo plan.
+        match plans.first() {
+            Some(ningguo_plan) => {
+                if let Err(error) =
+                    crate::assessment::load_demo(channel, &admin, ningguo_plan).await
+                {
+                    tracing::error!(%error, "demo assessment not run");
+                }
+            }
+            None => tracing::error!("no demo plan: demo assessment not run"),
         }
     });
     let served = server.serve(&settings.server, listener, shutdown).await;

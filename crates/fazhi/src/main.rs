@@ -1,5 +1,6 @@
 //! `fazhi`: run the whole system locally, and administer it.
 
+mod assessment;
 mod dev;
 mod indicators;
 mod local_postgres;
