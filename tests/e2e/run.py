@@ -41,7 +41,8 @@ def ensure_environment():
     include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     protos = ["fazhi/audit/v1/audit.proto", "fazhi/units/v1/units.proto", "fazhi/units/v1/units_service.proto",
               "fazhi/plans/v1/plans.proto", "fazhi/plans/v1/plans_service.proto",
-              "fazhi/indicators/v1/indicators.proto", "fazhi/indicators/v1/indicators_service.proto"]
+              "fazhi/indicators/v1/indicators.proto", "fazhi/indicators/v1/indicators_service.proto",
+              "fazhi/assessment/v1/assessment.proto", "fazhi/assessment/v1/assessment_service.proto"]
     status = protoc.main(["protoc", f"-I{ROOT}/proto", f"-I{include}", f"--python_out={generated}",
                           f"--grpc_python_out={generated}", *protos])
     if status != 0:
@@ -104,6 +105,7 @@ def main():
     from fazhi.units.v1 import units_pb2, units_service_pb2, units_service_pb2_grpc
     from fazhi.plans.v1 import plans_pb2, plans_service_pb2, plans_service_pb2_grpc
     from fazhi.indicators.v1 import indicators_pb2, indicators_service_pb2, indicators_service_pb2_grpc
+    from fazhi.assessment.v1 import assessment_pb2, assessment_service_pb2, assessment_service_pb2_grpc
 
     binary = sys.argv[1]
     port = free_port()
@@ -451,6 +453,45 @@ def main():
                                           metadata=auth("coordinator")).target
             assert target.owner_unit == "units/ningguo" and target.absolute.value == 100, target
 
+        def a_round_is_run_and_a_units_trace_read():
+            assessment = assessment_service_pb2_grpc.AssessmentServiceStub(channel)
+            # The demo creates the scheme once the plans and values are in.
+            deadline = time.time() + 60
+            while True:
+                try:
+                    scheme = assessment.GetScheme(assessment_service_pb2.GetSchemeRequest(name="schemes/ng-2024"),
+                                                  metadata=auth("coordinator")).scheme
+                    break
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.NOT_FOUND or time.time() > deadline:
+                        raise
+                    time.sleep(0.5)
+            assert scheme.owner_unit == "units/ningguo" and len(scheme.peer_groups) == 2, scheme
+            request = assessment_service_pb2.RunRoundRequest(
+                scheme=scheme.name, kind=assessment_pb2.ROUND_KIND_ANNUAL, period="2024", request_id="e2e-round-1")
+            first = assessment.RunRound(request, metadata=auth("coordinator")).round
+            again = assessment.RunRound(request, metadata=auth("coordinator")).round
+            assert first == again and first.unit_count > 20, first
+            scores = assessment.ListScores(assessment_service_pb2.ListScoresRequest(
+                round=first.name, peer_group="departments"), metadata=auth("coordinator")).scores
+            assert scores and scores[0].rank == 1, scores
+            assert all(a.total >= b.total for a, b in zip(scores, scores[1:])), [s.total for s in scores]
+            trace = assessment.ExplainScore(assessment_service_pb2.ExplainScoreRequest(
+                round=first.name, unit="units/ng-gaj"), metadata=auth("coordinator"))
+            lines = {line.criterion for line in trace.lines}
+            assert {"1.1", "2.1", "3", "4"} <= lines, lines
+            assert sum(c.score for c in trace.score.criteria if "." not in c.code) == trace.score.base, trace.score
+            # 司法局's staff see their own result, and not 公安局's trace.
+            own = assessment.ListScores(assessment_service_pb2.ListScoresRequest(round=first.name),
+                                        metadata=auth("unit staff")).scores
+            assert [score.unit for score in own] == ["units/ng-sfj"], own
+            try:
+                assessment.ExplainScore(assessment_service_pb2.ExplainScoreRequest(
+                    round=first.name, unit="units/ng-gaj"), metadata=auth("unit staff"))
+                raise AssertionError("another unit's trace was shown")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error
+
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
             second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -479,6 +520,8 @@ def main():
                                ("fazhi indicators ingest: a CSV file, then again", ingest_a_csv_file_twice),
                                ("a published plan's targets proposed; one accepted, replayed",
                                 a_published_plan_proposes_its_targets),
+                               ("assessment: a round run (replayed), a ranking, a unit's trace",
+                                a_round_is_run_and_a_units_trace_read),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
