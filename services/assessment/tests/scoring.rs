@@ -506,3 +506,13 @@ criteria:
         assert_eq!(reasons, ["INVALID_SCHEME"]);
     }
 }
+
+#[test]
+fn the_documented_example_is_a_valid_scheme() {
+    let doc = include_str!("../../../docs/assessment.md");
+    let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let scheme =
+        Scheme::from_yaml(&doc[start..end]).unwrap_or_else(|violations| panic!("{violations:?}"));
+    assert_eq!(scheme.all_criteria().count(), 6);
+}
