@@ -34,6 +34,23 @@ pub fn remove_page_markers(text: &str) -> String {
     out
 }
 
+/// Whether a text is an address evidence may be linked by: an http(s) URL with a host, or an
+/// evidence file the plans service keeps,
+/// `plans/{plan}/tasks/{task}/assignments/{assignment}/evidence/{sha256}`.
+pub fn is_evidence_address(uri: &str) -> bool {
+    if let Ok(parsed) = url::Url::parse(uri) {
+        return matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some();
+    }
+    let parts: Vec<&str> = uri.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["plans", plan, "tasks", task, "assignments", assignment, "evidence", sha256]
+            if [plan, task, assignment].iter().all(|id| !id.is_empty())
+                && sha256.len() == 64
+                && sha256.bytes().all(|byte| byte.is_ascii_hexdigit())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

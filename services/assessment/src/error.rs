@@ -4,6 +4,8 @@ use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
 use fazhi_platform::upstream::UpstreamError;
 use tonic::Code;
 
+use crate::domain::ItemState;
+
 /// `ErrorInfo.domain` of every error this service returns.
 pub const ERROR_DOMAIN: &str = "assessment.fazhi";
 
@@ -16,6 +18,10 @@ pub enum AssessmentError {
     Rejected(&'static str, String),
     #[error("the {0} service could not be reached: {1}")]
     Unavailable(&'static str, String),
+    #[error("the round is published already: it is final")]
+    RoundPublished,
+    #[error("the rectification item is {} and cannot take this step", .0.as_str())]
+    ItemWrongState(ItemState),
 }
 
 fazhi_platform::service_error!(AssessmentError, ERROR_DOMAIN);
@@ -46,6 +52,22 @@ fn service_word(service: &str) -> &'static str {
     }
 }
 
+fn item_state_word(state: ItemState) -> &'static str {
+    match state {
+        ItemState::Open => "待整改",
+        ItemState::InProgress => "整改中",
+        ItemState::Submitted => "已报送",
+        ItemState::Closed => "已销号",
+        ItemState::Reopened => "已退回",
+    }
+}
+
+impl From<crate::domain::WrongState> for AssessmentError {
+    fn from(refusal: crate::domain::WrongState) -> Self {
+        Self::ItemWrongState(refusal.0)
+    }
+}
+
 impl DescribeError for AssessmentError {
     fn describe(&self) -> ErrorDescription {
         match self {
@@ -55,6 +77,21 @@ impl DescribeError for AssessmentError {
                 "UPSTREAM_REJECTED",
                 self.to_string(),
                 format!("{}服务拒绝了该请求:{message}", service_word(service)),
+            ),
+            Self::RoundPublished => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "ROUND_PUBLISHED",
+                self.to_string(),
+                "该轮考核已发布,不能再次发布",
+            ),
+            Self::ItemWrongState(state) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "ITEM_WRONG_STATE",
+                self.to_string(),
+                format!(
+                    "该整改事项当前为“{}”,不能执行此操作",
+                    item_state_word(*state)
+                ),
             ),
             Self::Unavailable(service, _) => ErrorDescription::new(
                 Code::Unavailable,

@@ -10,17 +10,86 @@ use fazhi_units_client::{UnitId, UnitsClientError};
 use sqlx::PgConnection;
 
 use crate::domain::{
-    Needs, Round, RoundId, RoundKind, Scheme, SchemeId, ScoredUnit, StoredScheme, score_round,
+    Item, ItemId, ItemSource, ItemState, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
+    ScoredUnit, StoredScheme, check_text, problems, score_round,
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
-use crate::store::{self, ScoreCursor, Store};
+use crate::store::{self, ItemFilter, ScoreCursor, Store};
 
 /// The assessment use cases. Cheap to clone.
 #[derive(Clone)]
 pub struct AssessmentBook {
     store: Store,
     sources: Sources,
+}
+
+/// Most evidence links a submission carries, and the longest.
+const MAX_EVIDENCE: usize = 20;
+const MAX_EVIDENCE_URI_CHARS: usize = 2000;
+
+/// A step of a rectification item.
+pub enum ItemStep {
+    /// The unit's measures and who answers for them.
+    TakeUp {
+        measures: String,
+        responsible_person: String,
+    },
+    /// The unit's report that it is done, with evidence links.
+    Submit { evidence: Vec<String> },
+    /// 销号 by the office, with its reason.
+    Close { reason: String },
+    /// Sent back by the office, with its reason.
+    Reopen { reason: String },
+}
+
+impl ItemStep {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::TakeUp { .. } => "rectification.taken_up",
+            Self::Submit { .. } => "rectification.submitted",
+            Self::Close { .. } => "rectification.closed",
+            Self::Reopen { .. } => "rectification.reopened",
+        }
+    }
+
+    /// Every problem of the step's fields.
+    fn check(&self) -> Vec<FieldViolation> {
+        let mut violations = Vec::new();
+        match self {
+            Self::TakeUp {
+                measures,
+                responsible_person,
+            } => {
+                check_text("measures", measures, &mut violations);
+                check_text("responsible_person", responsible_person, &mut violations);
+            }
+            Self::Submit { evidence } => {
+                if evidence.is_empty() {
+                    violations.push(FieldViolation::required("evidence_uris"));
+                }
+                violations.extend(FieldViolation::check_texts(
+                    "evidence_uris",
+                    evidence,
+                    (MAX_EVIDENCE, MAX_EVIDENCE_URI_CHARS),
+                ));
+                for (index, uri) in evidence.iter().enumerate() {
+                    if !fazhi_platform::text::is_evidence_address(uri) {
+                        violations.push(FieldViolation::new(
+                            format!("evidence_uris[{index}]"),
+                            "INVALID_URI",
+                            "an evidence link is an http(s) address or plans/…/assignments/…/evidence/{sha256}",
+                            "佐证材料链接须为 http(s) 网址或 plans/…/assignments/…/evidence/{sha256}",
+                        ));
+                    }
+                }
+            }
+            Self::Close { reason } | Self::Reopen { reason } => {
+                check_text("reason", reason, &mut violations);
+            }
+        }
+        violations
+    }
 }
 
 /// What a caller may see of a round's scores.
@@ -225,6 +294,7 @@ impl AssessmentBook {
                     input_count: i32::try_from(input_count).unwrap_or(i32::MAX),
                     run_by: context.caller.subject.clone(),
                     create_time: context.clock.now(),
+                    publish_time: None,
                 };
                 Ok((round, scored))
             },
@@ -234,6 +304,193 @@ impl AssessmentBook {
             },
         )
         .await
+    }
+
+    /// Publishes a round: final from now on, and an item opened on the ledger for every
+    /// criterion that cost a unit points or vetoed it: coordinators of the owner.
+    pub async fn publish_round(
+        &self,
+        context: &CallContext,
+        id: &RoundId,
+    ) -> Result<(Round, usize)> {
+        let name = id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let round = self.store.get_round(id).await?;
+                self.require_coordinator(context, &round.owner_unit).await?;
+                let scheme = self
+                    .store
+                    .scheme_version(&round.scheme, round.scheme_version)
+                    .await?;
+                Ok((round, scheme.rectification))
+            },
+            async |connection, (round, terms): (Round, crate::domain::RectificationTerms)| {
+                store::lock_round(connection, id)
+                    .await?
+                    .ok_or_else(|| PlatformError::NotFound(name.clone()))?;
+                if self.store.get_round(id).await?.publish_time.is_some() {
+                    return Err(AssessmentError::RoundPublished);
+                }
+                let now = context.clock.now();
+                let deadline = context.clock.today() + chrono::Duration::days(terms.deadline_days);
+                let items: Vec<Item> = store::round_scores(connection, id)
+                    .await?
+                    .into_iter()
+                    .flat_map(|score| {
+                        problems(&score.lines)
+                            .into_iter()
+                            .map(move |(criterion, problem)| {
+                                (score.unit.clone(), criterion, problem)
+                            })
+                    })
+                    .map(|(unit, criterion, problem)| Item {
+                        id: ItemId::generate(),
+                        owner_unit: round.owner_unit.clone(),
+                        unit,
+                        source: ItemSource::Round,
+                        round: Some(name.clone()),
+                        criterion,
+                        problem,
+                        measures: String::new(),
+                        responsible_person: String::new(),
+                        deadline,
+                        warning_days: terms.warning_days,
+                        state: ItemState::Open,
+                        reason: String::new(),
+                        evidence: Vec::new(),
+                        revision: 1,
+                        create_time: now,
+                        update_time: now,
+                    })
+                    .collect();
+                let published = store::publish_round(connection, (id, now), &items).await?;
+                let mut events = vec![NewEvent {
+                    event_type: "round.published",
+                    resource: name.clone(),
+                    payload: serde_json::json!({ "items_opened": items.len() }),
+                }];
+                events.extend(items.iter().map(|item| NewEvent {
+                    event_type: "rectification.opened",
+                    resource: item.id.name(),
+                    payload: serde_json::json!({ "unit": item.unit, "round": name }),
+                }));
+                Ok(Outcome {
+                    changes: vec![Change::of(&name, Some(&round), Some(&published))?],
+                    events,
+                    response: (published, items.len()),
+                })
+            },
+        )
+        .await
+    }
+
+    /// The ledger: an office's items (its coordinators, viewers) or a unit's own (its staff and
+    /// those who coordinate it), optionally of one round and state, by deadline.
+    pub async fn list_items(
+        &self,
+        context: &CallContext,
+        filter: &ItemFilter,
+        (after, size): (Option<(chrono::NaiveDate, String)>, i64),
+    ) -> Result<Page<Item, (chrono::NaiveDate, String)>> {
+        match (&filter.owner_unit, &filter.unit) {
+            (Some(owner), None) => self.require_reader(context, owner).await?,
+            (None, Some(unit)) => self.require_work_for(context, unit).await?,
+            _ => {
+                return Err(AssessmentError::invalid_field(FieldViolation::new(
+                    "owner_unit",
+                    "ONE_OF_OWNER_OR_UNIT",
+                    "name either owner_unit (an office's ledger) or unit (a unit's items)",
+                    "须指定 owner_unit(整改台账)或 unit(本单位事项)之一",
+                )));
+            }
+        }
+        self.store.list_items(filter, after, size).await
+    }
+
+    /// An item, to its unit and to the office that follows it up.
+    pub async fn get_item(&self, context: &CallContext, id: &ItemId) -> Result<Item> {
+        let item = self.store.get_item(id).await?;
+        if self
+            .require_reader(context, &item.owner_unit)
+            .await
+            .is_err()
+        {
+            self.require_work_for(context, &item.unit).await?;
+        }
+        Ok(item)
+    }
+
+    /// A step of an item: its unit takes it up and submits it; the office closes or reopens it.
+    pub async fn step_item(
+        &self,
+        context: &CallContext,
+        id: &ItemId,
+        etag: &str,
+        step: ItemStep,
+    ) -> Result<Item> {
+        let name = id.name();
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let item = self.store.get_item(id).await?;
+                match &step {
+                    ItemStep::TakeUp { .. } | ItemStep::Submit { .. } => {
+                        self.require_work_for(context, &item.unit).await?;
+                    }
+                    ItemStep::Close { .. } | ItemStep::Reopen { .. } => {
+                        self.require_coordinator(context, &item.owner_unit).await?;
+                    }
+                }
+                AssessmentError::refuse_any(step.check())
+            },
+            async |connection, ()| {
+                let current = store::lock_item(connection, id)
+                    .await?
+                    .ok_or_else(|| PlatformError::NotFound(name.clone()))?;
+                fazhi_platform::aip::check_etag(etag, current.revision)?;
+                let event_type = step.event_type();
+                let moved = match &step {
+                    ItemStep::TakeUp {
+                        measures,
+                        responsible_person,
+                    } => current
+                        .clone()
+                        .take_up(measures.clone(), responsible_person.clone())?,
+                    ItemStep::Submit { evidence } => current.clone().submit(evidence.clone())?,
+                    ItemStep::Close { reason } => current.clone().close(reason.clone())?,
+                    ItemStep::Reopen { reason } => current.clone().reopen(reason.clone())?,
+                };
+                let saved = store::save_item(
+                    connection,
+                    &Item {
+                        update_time: context.clock.now(),
+                        ..moved
+                    },
+                )
+                .await?;
+                entry_outcome(&name, event_type, Some(&current), saved)
+            },
+        )
+        .await
+    }
+
+    /// Refuses unless the caller works for `unit` (its staff) or coordinates it.
+    async fn require_work_for(&self, context: &CallContext, unit: &str) -> Result<()> {
+        match self
+            .sources
+            .units
+            .access(context, &UnitId::from_trusted(unit.to_owned()))
+            .await
+        {
+            Ok(access) if access.may_work_for() => Ok(()),
+            Ok(_) | Err(UnitsClientError::NotFound(_)) => {
+                Err(PlatformError::PermissionDenied.into())
+            }
+            Err(error) => Err(AssessmentError::upstream("units", error)),
+        }
     }
 
     /// A round, to those who may read its owner's results.

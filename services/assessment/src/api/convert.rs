@@ -5,7 +5,8 @@ use fazhi_platform::error::FieldViolation;
 use fazhi_proto::assessment::v1 as pb;
 
 use crate::domain::{
-    Criterion, Grade, Round, RoundKind, Scheme, ScoredUnit, StoredScheme, TraceLine, Worth,
+    Criterion, Grade, Item, ItemSource, ItemState, Round, RoundKind, Scheme, ScoredUnit,
+    StoredScheme, TraceLine, Warning, Worth,
 };
 use crate::error::AssessmentError;
 
@@ -116,6 +117,64 @@ pub(super) fn round_to_proto(round: Round) -> pb::Round {
         input_count: round.input_count,
         create_time: Some(aip::timestamp(round.create_time)),
         run_by: round.run_by,
+        publish_time: round.publish_time.map(aip::timestamp),
+    }
+}
+
+pub(super) fn item_state(state: i32) -> Result<Option<ItemState>, tonic::Status> {
+    match pb::RectificationState::try_from(state) {
+        Ok(pb::RectificationState::Unspecified) => Ok(None),
+        Ok(pb::RectificationState::Open) => Ok(Some(ItemState::Open)),
+        Ok(pb::RectificationState::InProgress) => Ok(Some(ItemState::InProgress)),
+        Ok(pb::RectificationState::Submitted) => Ok(Some(ItemState::Submitted)),
+        Ok(pb::RectificationState::Closed) => Ok(Some(ItemState::Closed)),
+        Ok(pb::RectificationState::Reopened) => Ok(Some(ItemState::Reopened)),
+        Err(_) => Err(invalid(FieldViolation::new(
+            "state",
+            "INVALID_STATE",
+            "state must be a RectificationState",
+            "state 须为整改事项状态之一",
+        ))),
+    }
+}
+
+/// An item as answered on `today` (its warning depends on the day).
+pub(super) fn item_to_proto(item: Item, today: chrono::NaiveDate) -> pb::RectificationItem {
+    let state = match item.state {
+        ItemState::Open => pb::RectificationState::Open,
+        ItemState::InProgress => pb::RectificationState::InProgress,
+        ItemState::Submitted => pb::RectificationState::Submitted,
+        ItemState::Closed => pb::RectificationState::Closed,
+        ItemState::Reopened => pb::RectificationState::Reopened,
+    };
+    let source = match item.source {
+        ItemSource::Round => pb::RectificationSource::Round,
+        ItemSource::Supervision => pb::RectificationSource::Supervision,
+        ItemSource::SelfInspection => pb::RectificationSource::SelfInspection,
+    };
+    let warning = match item.warning(today) {
+        Warning::None => pb::RectificationWarning::None,
+        Warning::Yellow => pb::RectificationWarning::Yellow,
+        Warning::Red => pb::RectificationWarning::Red,
+    };
+    pb::RectificationItem {
+        name: item.id.name(),
+        owner_unit: format!("units/{}", item.owner_unit),
+        unit: format!("units/{}", item.unit),
+        source: source as i32,
+        round: item.round.unwrap_or_default(),
+        criterion: item.criterion,
+        problem: item.problem,
+        measures: item.measures,
+        responsible_person: item.responsible_person,
+        deadline: item.deadline.to_string(),
+        state: state as i32,
+        warning: warning as i32,
+        reason: item.reason,
+        evidence_uris: item.evidence,
+        etag: aip::etag(item.revision),
+        create_time: Some(aip::timestamp(item.create_time)),
+        update_time: Some(aip::timestamp(item.update_time)),
     }
 }
 

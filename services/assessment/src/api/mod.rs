@@ -10,9 +10,10 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{RoundId, SchemeId};
+use crate::domain::{ItemId, RoundId, SchemeId};
 use crate::error::AssessmentError;
-use crate::service::AssessmentBook;
+use crate::service::{AssessmentBook, ItemStep};
+use crate::store::ItemFilter;
 use convert::*;
 
 /// The `fazhi.assessment.v1.AssessmentService` implementation.
@@ -24,6 +25,19 @@ pub struct AssessmentApi {
 impl AssessmentApi {
     pub fn new(book: AssessmentBook) -> Self {
         Self { book }
+    }
+
+    /// A step of the item `name`, answered as of today.
+    async fn step(
+        &self,
+        context: &CallContext,
+        name: &str,
+        etag: &str,
+        step: ItemStep,
+    ) -> Result<pb::RectificationItem, Status> {
+        let id = ItemId::from_required_name("name", name).map_err(invalid)?;
+        let item = self.book.step_item(context, &id, etag, step).await?;
+        Ok(item_to_proto(item, context.clock.today()))
     }
 }
 
@@ -220,6 +234,157 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
         Ok(Response::new(pb::ExplainScoreResponse {
             lines: scored.score.lines.iter().map(line_to_proto).collect(),
             score: Some(score_to_proto(&scored)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().name))]
+    async fn publish_round(
+        &self,
+        request: Request<pb::PublishRoundRequest>,
+    ) -> ApiResult<pb::PublishRoundResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let id = RoundId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let (round, opened) = self.book.publish_round(&context, &id).await?;
+        Ok(Response::new(pb::PublishRoundResponse {
+            round: Some(round_to_proto(round)),
+            items_opened: i32::try_from(opened).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_rectification_items(
+        &self,
+        request: Request<pb::ListRectificationItemsRequest>,
+    ) -> ApiResult<pb::ListRectificationItemsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let unit_id = |field: &str, name: &str| -> Result<Option<String>, Status> {
+            if name.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(
+                UnitId::from_name(field, name)
+                    .map_err(invalid)?
+                    .as_str()
+                    .to_owned(),
+            ))
+        };
+        let round = if message.round.is_empty() {
+            None
+        } else {
+            Some(
+                RoundId::from_name("round", &message.round)
+                    .map_err(invalid)?
+                    .as_str()
+                    .to_owned(),
+            )
+        };
+        let filter = ItemFilter {
+            owner_unit: unit_id("owner_unit", &message.owner_unit)?,
+            unit: unit_id("unit", &message.unit)?,
+            round,
+            state: item_state(message.state)?,
+        };
+        let size = page_size(message.page_size, 200, 1000)?;
+        let after = page_token(&message.page_token, &filter)?;
+        let page = self
+            .book
+            .list_items(&context, &filter, (after, size))
+            .await?;
+        let today = context.clock.today();
+        Ok(Response::new(pb::ListRectificationItemsResponse {
+            items: page
+                .items
+                .into_iter()
+                .map(|item| item_to_proto(item, today))
+                .collect(),
+            next_page_token: next_token(page.next, &filter),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = %request.get_ref().name))]
+    async fn get_rectification_item(
+        &self,
+        request: Request<pb::GetRectificationItemRequest>,
+    ) -> ApiResult<pb::GetRectificationItemResponse> {
+        let context = read_context(&request)?;
+        let id = ItemId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let item = self.book.get_item(&context, &id).await?;
+        Ok(Response::new(pb::GetRectificationItemResponse {
+            item: Some(item_to_proto(item, context.clock.today())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = %request.get_ref().name))]
+    async fn take_up_rectification_item(
+        &self,
+        request: Request<pb::TakeUpRectificationItemRequest>,
+    ) -> ApiResult<pb::TakeUpRectificationItemResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let step = ItemStep::TakeUp {
+            measures: message.measures,
+            responsible_person: message.responsible_person,
+        };
+        let item = self
+            .step(&context, &message.name, &message.etag, step)
+            .await?;
+        Ok(Response::new(pb::TakeUpRectificationItemResponse {
+            item: Some(item),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = %request.get_ref().name))]
+    async fn submit_rectification_item(
+        &self,
+        request: Request<pb::SubmitRectificationItemRequest>,
+    ) -> ApiResult<pb::SubmitRectificationItemResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let step = ItemStep::Submit {
+            evidence: message.evidence_uris,
+        };
+        let item = self
+            .step(&context, &message.name, &message.etag, step)
+            .await?;
+        Ok(Response::new(pb::SubmitRectificationItemResponse {
+            item: Some(item),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = %request.get_ref().name))]
+    async fn close_rectification_item(
+        &self,
+        request: Request<pb::CloseRectificationItemRequest>,
+    ) -> ApiResult<pb::CloseRectificationItemResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let step = ItemStep::Close {
+            reason: message.reason,
+        };
+        let item = self
+            .step(&context, &message.name, &message.etag, step)
+            .await?;
+        Ok(Response::new(pb::CloseRectificationItemResponse {
+            item: Some(item),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(item = %request.get_ref().name))]
+    async fn reopen_rectification_item(
+        &self,
+        request: Request<pb::ReopenRectificationItemRequest>,
+    ) -> ApiResult<pb::ReopenRectificationItemResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let step = ItemStep::Reopen {
+            reason: message.reason,
+        };
+        let item = self
+            .step(&context, &message.name, &message.etag, step)
+            .await?;
+        Ok(Response::new(pb::ReopenRectificationItemResponse {
+            item: Some(item),
         }))
     }
 

@@ -1,15 +1,23 @@
 //! The assessment context's rules; no tonic, no sqlx.
 
+mod rectification;
 mod round;
 mod rule;
 mod scheme;
 mod score;
 
+pub use rectification::{
+    Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, Warning, WrongState, check_text,
+    problems,
+};
 pub use round::{
     Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoredUnit, StoredScheme, score_round,
 };
 pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
-pub use scheme::{Basis, Criterion, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup, Scheme, Worth};
+pub use scheme::{
+    Basis, Criterion, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup, RectificationTerms, Scheme,
+    Worth,
+};
 pub use score::{
     CriterionScore, Frozen, Input, TraceLine, UnitInputs, UnitScore, Verdict, Vetoed, rank,
     score_unit,

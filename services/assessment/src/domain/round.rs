@@ -58,6 +58,8 @@ pub struct Round {
     pub input_count: i32,
     pub run_by: String,
     pub create_time: DateTime<Utc>,
+    /// Set once published: the round is then final and its items opened.
+    pub publish_time: Option<DateTime<Utc>>,
 }
 
 /// The inputs a scheme's rules name, by the service that has them.

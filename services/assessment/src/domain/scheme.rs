@@ -62,6 +62,28 @@ pub struct Scheme {
     /// D1: from the highest; a total at or above `min` has that grade.
     #[serde(default)]
     pub grades: Vec<GradeBand>,
+    /// D4: the items a published round opens from its failed rules.
+    #[serde(default)]
+    pub rectification: RectificationTerms,
+}
+
+/// How long a unit has to rectify what a round found, and when the warning turns yellow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RectificationTerms {
+    /// 整改时限: days after publication.
+    pub deadline_days: i64,
+    /// 黄牌: days before the deadline.
+    pub warning_days: i64,
+}
+
+impl Default for RectificationTerms {
+    fn default() -> Self {
+        Self {
+            deadline_days: 30,
+            warning_days: 7,
+        }
+    }
 }
 
 /// 考核对象分组.
@@ -246,6 +268,17 @@ impl Scheme {
                 "INVALID_POINTS",
                 "a number of points > 0",
                 "分值须为大于 0 的数",
+            ));
+        }
+        let terms = self.rectification;
+        if !(1..=3650).contains(&terms.deadline_days)
+            || !(0..=terms.deadline_days).contains(&terms.warning_days)
+        {
+            violations.push(invalid(
+                "rectification",
+                "INVALID_TERMS",
+                "deadline_days in 1–3650, warning_days from 0 to deadline_days",
+                "整改时限须为 1 至 3650 天,预警天数须在 0 与整改时限之间",
             ));
         }
         let mut previous = f64::INFINITY;

@@ -2,9 +2,13 @@
 //! pool; writes are functions on the connection of the transaction that
 //! [`fazhi_platform::mutation::run`] opened.
 
+mod rectification;
 mod round;
 mod scheme;
 
+pub use rectification::{
+    ItemFilter, lock_item, lock_round, publish_round, round_scores, save_item,
+};
 pub use round::{ScoreCursor, insert_round};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};
 

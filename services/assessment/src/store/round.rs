@@ -11,7 +11,7 @@ use crate::error::{AssessmentError, Result};
 
 const ROUND_COLUMNS: &str =
     "id, scheme_id, scheme_version, owner_unit_id, kind, period, unit_count,
-    input_count, run_by, create_time";
+    input_count, run_by, create_time, publish_time";
 
 #[derive(sqlx::FromRow)]
 struct RoundRow {
@@ -25,6 +25,7 @@ struct RoundRow {
     input_count: i32,
     run_by: String,
     create_time: DateTime<Utc>,
+    publish_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<RoundRow> for Round {
@@ -43,6 +44,7 @@ impl TryFrom<RoundRow> for Round {
             input_count: row.input_count,
             run_by: row.run_by,
             create_time: row.create_time,
+            publish_time: row.publish_time,
         })
     }
 }
@@ -176,6 +178,17 @@ impl Store {
         .map(ScoredUnit::try_from)
         .transpose()
     }
+}
+
+/// A round, on a transaction's connection.
+pub(super) async fn read_round(connection: &mut PgConnection, id: &RoundId) -> Result<Round> {
+    sqlx::query_as::<_, RoundRow>(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROUND_COLUMNS} FROM assessment.rounds WHERE id = $1"
+    )))
+    .bind(id.as_str())
+    .fetch_one(connection)
+    .await?
+    .try_into()
 }
 
 /// Records a round and every unit's score, set-based.

@@ -357,6 +357,16 @@ impl App {
     }
 }
 
+/// An annual 2024 round of `schemes/ng-2024`.
+fn annual(request_id: &str) -> pb::RunRoundRequest {
+    pb::RunRoundRequest {
+        scheme: "schemes/ng-2024".to_owned(),
+        kind: pb::RoundKind::Annual as i32,
+        period: "2024".to_owned(),
+        request_id: request_id.to_owned(),
+    }
+}
+
 fn scheme(plan: &str) -> String {
     format!(
         "code: ng-2024
@@ -421,12 +431,7 @@ async fn a_round_scores_every_unit_from_what_the_other_services_say_and_explains
         "行政机关负责人出庭应诉率低于50%的扣4分"
     );
 
-    let run = |request_id: &str| pb::RunRoundRequest {
-        scheme: "schemes/ng-2024".to_owned(),
-        kind: pb::RoundKind::Annual as i32,
-        period: "2024".to_owned(),
-        request_id: request_id.to_owned(),
-    };
+    let run = annual;
     let client = app.client.clone();
     let round = assert_replays(
         "RunRound",
@@ -742,8 +747,41 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .unwrap_err()
             .code(),
     ];
+    let ledger = [
+        bare.publish_round(pb::PublishRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_rectification_items(pb::ListRectificationItemsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_rectification_item(pb::GetRectificationItemRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.take_up_rectification_item(pb::TakeUpRectificationItemRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.submit_rectification_item(pb::SubmitRectificationItemRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.close_rectification_item(pb::CloseRectificationItemRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.reopen_rectification_item(pb::ReopenRectificationItemRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+    ];
     assert!(
-        codes.iter().all(|code| *code == Code::Unauthenticated),
+        codes
+            .iter()
+            .chain(&ledger)
+            .all(|code| *code == Code::Unauthenticated),
         "{codes:?}"
     );
 
@@ -759,4 +797,220 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
         .into_inner()
         .audit_records;
     assert!(audit.len() >= 6, "{}", audit.len());
+}
+
+#[tokio::test]
+async fn a_published_round_opens_items_its_units_answer_and_the_office_closes() {
+    let mut app = App::start().await;
+    app.indicators().await;
+    let (plan, _) = app.plan().await;
+    let coordinator = app.coordinator.clone();
+    app.create_scheme("ng-2024", &scheme(&plan), &coordinator)
+        .await
+        .unwrap();
+    let round = app
+        .client
+        .run_round(with_token(annual(""), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .round
+        .unwrap();
+    let publish = |request_id: &str| pb::PublishRoundRequest {
+        name: round.name.clone(),
+        request_id: request_id.to_owned(),
+    };
+    let client = app.client.clone();
+    let published = assert_replays(
+        "PublishRound",
+        |request| {
+            let (mut client, token) = (client.clone(), coordinator.clone());
+            async move { client.publish_round(with_token(request, &token)).await }
+        },
+        (
+            publish("r-publish"),
+            pb::PublishRoundRequest {
+                name: "rounds/another".to_owned(),
+                ..publish("r-publish")
+            },
+        ),
+        async || {},
+    )
+    .await;
+    assert!(published.round.unwrap().publish_time.is_some());
+    let again = app
+        .client
+        .publish_round(with_token(publish("r-publish-2"), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (again.code(), reason(&again).as_str()),
+        (Code::FailedPrecondition, "ROUND_PUBLISHED")
+    );
+
+    // 公安局 lost points on 1 (the target), 2 (sessions) and 3 (its assignments, none done):
+    // an item each, in the trace's words.
+    let list = |owner: &str, unit: &str| pb::ListRectificationItemsRequest {
+        owner_unit: owner.to_owned(),
+        unit: unit.to_owned(),
+        round: round.name.clone(),
+        ..Default::default()
+    };
+    let ledger = app
+        .client
+        .list_rectification_items(with_token(list("units/ningguo", ""), &coordinator))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(ledger.len() as i32, published.items_opened);
+    let gaj_staff = bearer("ng-gaj-clerk", Some("ng-gaj"), &[Role::UnitStaff]);
+    let own = app
+        .client
+        .list_rectification_items(with_token(list("", "units/ng-gaj"), &gaj_staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(
+        own.iter()
+            .map(|item| item.criterion.as_str())
+            .collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    let item = own[0].clone();
+    assert!(item.problem.contains("扣 4 分"), "{}", item.problem);
+    assert_eq!(
+        (item.state, item.warning),
+        (
+            pb::RectificationState::Open as i32,
+            pb::RectificationWarning::None as i32
+        )
+    );
+    // Another unit's staff see none of it, and may not list the office's ledger.
+    let sfj_staff = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let refused = app
+        .client
+        .list_rectification_items(with_token(list("", "units/ng-gaj"), &sfj_staff))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let neither = app
+        .client
+        .list_rectification_items(with_token(list("", ""), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&neither),
+        [("owner_unit".to_owned(), "ONE_OF_OWNER_OR_UNIT".to_owned())]
+    );
+
+    // 公安局 takes it up and submits it; the office closes it (销号), and may reopen it.
+    let mut client = app.client.clone();
+    let taken = client
+        .take_up_rectification_item(with_token(
+            pb::TakeUpRectificationItemRequest {
+                name: item.name.clone(),
+                measures: "主要负责人带头出庭,建立出庭应诉台账".to_owned(),
+                responsible_person: "王某某".to_owned(),
+                etag: item.etag.clone(),
+                request_id: String::new(),
+            },
+            &gaj_staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(taken.state, pb::RectificationState::InProgress as i32);
+    let submit = |uris: &[&str], etag: &str| pb::SubmitRectificationItemRequest {
+        name: item.name.clone(),
+        evidence_uris: uris.iter().map(|uri| (*uri).to_owned()).collect(),
+        etag: etag.to_owned(),
+        request_id: String::new(),
+    };
+    let bad = client
+        .submit_rectification_item(with_token(submit(&["ftp://x/y"], &taken.etag), &gaj_staff))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&bad),
+        [("evidence_uris[0]".to_owned(), "INVALID_URI".to_owned())]
+    );
+    let submitted = client
+        .submit_rectification_item(with_token(
+            submit(&["https://www.ningguo.gov.cn/zgbg.pdf"], &taken.etag),
+            &gaj_staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    let close = |token: &str, etag: &str| {
+        let mut client = client.clone();
+        let request = with_token(
+            pb::CloseRectificationItemRequest {
+                name: item.name.clone(),
+                reason: "整改到位,予以销号".to_owned(),
+                etag: etag.to_owned(),
+                request_id: String::new(),
+            },
+            token,
+        );
+        async move { client.close_rectification_item(request).await }
+    };
+    // The unit cannot close its own item.
+    assert_eq!(
+        close(&gaj_staff, &submitted.etag).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    let closed = close(&coordinator, &submitted.etag)
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(
+        (closed.state, closed.evidence_uris.len()),
+        (pb::RectificationState::Closed as i32, 1)
+    );
+    let twice = close(&coordinator, &closed.etag).await.unwrap_err();
+    assert_eq!(reason(&twice), "ITEM_WRONG_STATE");
+    let reopened = client
+        .reopen_rectification_item(with_token(
+            pb::ReopenRectificationItemRequest {
+                name: item.name.clone(),
+                reason: "复查发现未落实".to_owned(),
+                etag: closed.etag.clone(),
+                request_id: String::new(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(reopened.state, pb::RectificationState::Reopened as i32);
+    let open_now = client
+        .list_rectification_items(with_token(
+            pb::ListRectificationItemsRequest {
+                state: pb::RectificationState::Reopened as i32,
+                ..list("units/ningguo", "")
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .items;
+    assert_eq!(
+        open_now
+            .iter()
+            .map(|item| item.name.as_str())
+            .collect::<Vec<_>>(),
+        [item.name.as_str()]
+    );
 }

@@ -134,7 +134,7 @@ fn check_evidence(links: &[EvidenceLink]) -> Vec<FieldViolation> {
             ));
         } else if link.uri.is_empty() {
             violations.push(FieldViolation::required(field("uri")));
-        } else if !is_evidence_address(&link.uri) {
+        } else if !fazhi_platform::text::is_evidence_address(&link.uri) {
             violations.push(FieldViolation::new(
                 field("uri"),
                 "INVALID_URI",
@@ -150,20 +150,6 @@ fn check_evidence(links: &[EvidenceLink]) -> Vec<FieldViolation> {
         }
     }
     violations
-}
-
-fn is_evidence_address(uri: &str) -> bool {
-    if let Ok(parsed) = url::Url::parse(uri) {
-        return matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some();
-    }
-    let parts: Vec<&str> = uri.split('/').collect();
-    matches!(
-        parts.as_slice(),
-        ["plans", plan, "tasks", task, "assignments", assignment, "evidence", sha256]
-            if [plan, task, assignment].iter().all(|id| !id.is_empty())
-                && sha256.len() == 64
-                && sha256.bytes().all(|byte| byte.is_ascii_hexdigit())
-    )
 }
 
 /// What a value holds once checked against its element: a text or date element's text, the
