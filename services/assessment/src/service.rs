@@ -493,6 +493,29 @@ impl AssessmentBook {
         }
     }
 
+    /// What a bulletin is made of: the round, its scheme version, every result and item.
+    pub async fn bulletin_parts(
+        &self,
+        context: &CallContext,
+        id: &RoundId,
+    ) -> Result<(Round, Scheme, Vec<ScoredUnit>, Vec<Item>)> {
+        let round = self.store.get_round(id).await?;
+        let allowed = match self.score_view(context, &round).await? {
+            ScoreView::All => true,
+            ScoreView::Own(_) => round.publish_time.is_some(),
+        };
+        if !allowed {
+            return Err(PlatformError::PermissionDenied.into());
+        }
+        let scheme = self
+            .store
+            .scheme_version(&round.scheme, round.scheme_version)
+            .await?;
+        let results = self.store.round_results(id).await?;
+        let items = self.store.round_items(id).await?;
+        Ok((round, scheme, results, items))
+    }
+
     /// A round, to those who may read its owner's results.
     pub async fn get_round(&self, context: &CallContext, id: &RoundId) -> Result<Round> {
         let round = self.store.get_round(id).await?;

@@ -121,6 +121,81 @@ pub(super) fn round_to_proto(round: Round) -> pb::Round {
     }
 }
 
+pub(super) fn bulletin_to_proto(
+    round: Round,
+    scheme: &Scheme,
+    bulletin: &crate::domain::Bulletin<'_>,
+) -> pb::Bulletin {
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let state_count = |state: ItemState| {
+        count(
+            bulletin
+                .ledger
+                .by_state
+                .get(state.as_str())
+                .copied()
+                .unwrap_or_default(),
+        )
+    };
+    pb::Bulletin {
+        round: Some(round_to_proto(round)),
+        scheme_title: scheme.title.clone(),
+        groups: bulletin
+            .groups
+            .iter()
+            .map(|group| pb::GroupRanking {
+                code: group.code.clone(),
+                title: group.title.clone(),
+                scores: group
+                    .units
+                    .iter()
+                    .map(|unit| pb::UnitScore {
+                        criteria: Vec::new(),
+                        ..score_to_proto(unit)
+                    })
+                    .collect(),
+                grades: group
+                    .grades
+                    .iter()
+                    .map(|(grade, n)| pb::GradeCount {
+                        grade: grade_to_proto(Grade::parse(grade)),
+                        count: count(*n),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        failed_targets: bulletin
+            .failed_targets
+            .iter()
+            .map(|failed| pb::FailedTarget {
+                target: failed.target.clone(),
+                units: failed
+                    .units
+                    .iter()
+                    .map(|unit| format!("units/{unit}"))
+                    .collect(),
+            })
+            .collect(),
+        vetoed: bulletin
+            .vetoed
+            .iter()
+            .map(|(unit, criterion)| pb::VetoedUnit {
+                unit: format!("units/{unit}"),
+                criterion: criterion.clone(),
+            })
+            .collect(),
+        ledger: Some(pb::LedgerSummary {
+            open: state_count(ItemState::Open),
+            in_progress: state_count(ItemState::InProgress),
+            submitted: state_count(ItemState::Submitted),
+            closed: state_count(ItemState::Closed),
+            reopened: state_count(ItemState::Reopened),
+            yellow: count(bulletin.ledger.yellow),
+            red: count(bulletin.ledger.red),
+        }),
+    }
+}
+
 pub(super) fn item_state(state: i32) -> Result<Option<ItemState>, tonic::Status> {
     match pb::RectificationState::try_from(state) {
         Ok(pb::RectificationState::Unspecified) => Ok(None),

@@ -388,6 +388,30 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round))]
+    async fn get_bulletin(
+        &self,
+        request: Request<pb::GetBulletinRequest>,
+    ) -> ApiResult<pb::GetBulletinResponse> {
+        let context = read_context(&request)?;
+        let id = RoundId::from_required_name("round", &request.get_ref().round).map_err(invalid)?;
+        let (round, scheme, results, items) = self.book.bulletin_parts(&context, &id).await?;
+        let today = context.clock.today();
+        let made = tokio::task::spawn_blocking(move || {
+            let bulletin = crate::domain::bulletin(&scheme, &results, &items, today);
+            bulletin_to_proto(round, &scheme, &bulletin)
+        })
+        .await
+        .map_err(|error| {
+            AssessmentError::from(fazhi_platform::error::PlatformError::Internal(format!(
+                "bulletin: {error}"
+            )))
+        })?;
+        Ok(Response::new(pb::GetBulletinResponse {
+            bulletin: Some(made),
+        }))
+    }
+
     async fn list_audit_records(
         &self,
         request: Request<pb::ListAuditRecordsRequest>,

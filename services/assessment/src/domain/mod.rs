@@ -1,11 +1,13 @@
 //! The assessment context's rules; no tonic, no sqlx.
 
+mod bulletin;
 mod rectification;
 mod round;
 mod rule;
 mod scheme;
 mod score;
 
+pub use bulletin::{Bulletin, FailedTarget, GroupRanking, LedgerCounts, bulletin};
 pub use rectification::{
     Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, Warning, WrongState, check_text,
     problems,

@@ -37,6 +37,18 @@ impl Store {
         item_of(found)
     }
 
+    /// Every item a round opened.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "round_items"))]
+    pub async fn round_items(&self, round: &RoundId) -> Result<Vec<Item>> {
+        let rows: Vec<serde_json::Value> = sqlx::query_scalar(
+            "SELECT item FROM assessment.rectification_items WHERE round_id = $1 ORDER BY id",
+        )
+        .bind(round.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(item_of).collect()
+    }
+
     /// Items by deadline; `after` is the last one's (deadline, id).
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_items"))]
     pub async fn list_items(

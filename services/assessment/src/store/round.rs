@@ -164,6 +164,21 @@ impl Store {
         ))
     }
 
+    /// Every unit's result in a round, with its inputs.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "round_results"))]
+    pub async fn round_results(&self, round: &RoundId) -> Result<Vec<ScoredUnit>> {
+        sqlx::query_as::<_, ScoreRow>(
+            "SELECT unit_id, unit_display_name, rank, rank_shared, inputs, score
+             FROM assessment.scores WHERE round_id = $1 ORDER BY peer_group, rank, unit_id",
+        )
+        .bind(round.as_str())
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(ScoredUnit::try_from)
+        .collect()
+    }
+
     /// One unit's score in a round, with the inputs it was computed from.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_score"))]
     pub async fn get_score(&self, round: &RoundId, unit: &str) -> Result<Option<ScoredUnit>> {

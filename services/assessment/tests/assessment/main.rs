@@ -748,6 +748,10 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .code(),
     ];
     let ledger = [
+        bare.get_bulletin(pb::GetBulletinRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
         bare.publish_round(pb::PublishRoundRequest::default())
             .await
             .unwrap_err()
@@ -1012,5 +1016,49 @@ async fn a_published_round_opens_items_its_units_answer_and_the_office_closes() 
             .map(|item| item.name.as_str())
             .collect::<Vec<_>>(),
         [item.name.as_str()]
+    );
+    // The bulletin: each group's ranking and grades, the failed targets, the ledger; a unit of a
+    // published round reads it too.
+    let bulletin = client
+        .get_bulletin(with_token(
+            pb::GetBulletinRequest {
+                round: round.name.clone(),
+            },
+            &sfj_staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .bulletin
+        .unwrap();
+    assert_eq!(
+        bulletin
+            .groups
+            .iter()
+            .map(|group| group.code.as_str())
+            .collect::<Vec<_>>(),
+        ["departments", "townships"]
+    );
+    let departments = &bulletin.groups[0];
+    assert_eq!(departments.scores[0].unit, "units/ng-sfj");
+    assert_eq!(
+        departments
+            .grades
+            .iter()
+            .map(|grade| grade.count)
+            .sum::<i32>() as usize,
+        departments.scores.len()
+    );
+    let failed = bulletin
+        .failed_targets
+        .iter()
+        .find(|failed| failed.target == "targets/appearance-rate-50")
+        .unwrap();
+    assert!(failed.units.contains(&"units/ng-gaj".to_owned()));
+    assert!(!failed.units.contains(&"units/ng-sfj".to_owned()));
+    let ledger = bulletin.ledger.unwrap();
+    assert_eq!(
+        (ledger.open, ledger.reopened, ledger.closed),
+        (published.items_opened - 1, 1, 0)
     );
 }
