@@ -492,6 +492,33 @@ def main():
             except grpc.RpcError as error:
                 assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error
 
+        def a_published_round_opens_an_item_closed_and_its_bulletin_fetched():
+            assessment = assessment_service_pb2_grpc.AssessmentServiceStub(channel)
+            rounds = assessment.ListRounds(assessment_service_pb2.ListRoundsRequest(scheme="schemes/ng-2024"),
+                                           metadata=auth("coordinator")).rounds
+            name = rounds[0].name
+            published = assessment.PublishRound(assessment_service_pb2.PublishRoundRequest(
+                name=name, request_id="e2e-publish-1"), metadata=auth("coordinator"))
+            assert published.round.HasField("publish_time") and published.items_opened > 0, published
+            # 司法局's own items, as its staff see them; one taken up, submitted, closed (销号).
+            items = assessment.ListRectificationItems(assessment_service_pb2.ListRectificationItemsRequest(
+                unit="units/ng-sfj", round=name), metadata=auth("unit staff")).items
+            assert items and all(item.unit == "units/ng-sfj" for item in items), items
+            item = assessment.TakeUpRectificationItem(assessment_service_pb2.TakeUpRectificationItemRequest(
+                name=items[0].name, measures="建立台账,逐项整改", responsible_person="张某",
+                etag=items[0].etag), metadata=auth("unit staff")).item
+            item = assessment.SubmitRectificationItem(assessment_service_pb2.SubmitRectificationItemRequest(
+                name=item.name, evidence_uris=["https://www.ningguo.gov.cn/zgbg.pdf"], etag=item.etag),
+                metadata=auth("unit staff")).item
+            item = assessment.CloseRectificationItem(assessment_service_pb2.CloseRectificationItemRequest(
+                name=item.name, reason="整改到位", etag=item.etag), metadata=auth("coordinator")).item
+            assert item.state == assessment_pb2.RECTIFICATION_STATE_CLOSED, item
+            bulletin = assessment.GetBulletin(assessment_service_pb2.GetBulletinRequest(round=name),
+                                              metadata=auth("coordinator")).bulletin
+            assert [group.code for group in bulletin.groups] == ["departments", "townships"], bulletin.groups
+            assert bulletin.ledger.closed == 1 and bulletin.ledger.open == published.items_opened - 1, bulletin.ledger
+            assert bulletin.failed_targets, bulletin
+
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
             second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -522,6 +549,8 @@ def main():
                                 a_published_plan_proposes_its_targets),
                                ("assessment: a round run (replayed), a ranking, a unit's trace",
                                 a_round_is_run_and_a_units_trace_read),
+                               ("assessment: published; a unit's item answered and closed; the bulletin",
+                                a_published_round_opens_an_item_closed_and_its_bulletin_fetched),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
