@@ -15,7 +15,7 @@ use crate::domain::{
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
-use crate::store::{self, ItemFilter, ScoreCursor, Store};
+use crate::store::{self, ItemFilter, ManualScore, ScoreCursor, Store};
 
 /// The assessment use cases. Cheap to clone.
 #[derive(Clone)]
@@ -229,6 +229,69 @@ impl AssessmentBook {
         .await
     }
 
+    /// Records a reviewer's score of a manual criterion for a unit and period, within the
+    /// criterion's full marks and with a justification (C7): coordinators of the owner. A round
+    /// run afterwards reads it; one run before keeps what it froze.
+    pub async fn record_manual_score(
+        &self,
+        context: &CallContext,
+        score: ManualScore,
+    ) -> Result<ManualScore> {
+        let name = format!("{}/manualScores/{}", score.scheme.name(), score.unit);
+        self.mutate(
+            context,
+            &name,
+            async || {
+                let stored = self.store.get_scheme(&score.scheme).await?;
+                self.require_coordinator(context, &stored.scheme.owner_unit)
+                    .await?;
+                let mut violations = Vec::new();
+                match stored.scheme.criterion_terms(&score.criterion) {
+                    None => violations.push(FieldViolation::new(
+                        "criterion",
+                        "NOT_FOUND",
+                        format!("the scheme has no criterion {}", score.criterion),
+                        format!("方案中没有编号为 {} 的考核指标", score.criterion),
+                    )),
+                    Some((_, false)) => violations.push(FieldViolation::new(
+                        "criterion",
+                        "NOT_MANUAL",
+                        "only a criterion with a manual rule takes a reviewer's score",
+                        "只有设有人工评分规则的指标才能评分",
+                    )),
+                    Some((max, true)) if !(0.0..=max).contains(&score.score) => {
+                        violations.push(FieldViolation::new(
+                            "score",
+                            "OUT_OF_RANGE",
+                            format!("a score from 0 to the criterion's {max} points"),
+                            format!("评分须在 0 至本项满分 {max} 分之间"),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                check_text("justification", &score.justification, &mut violations);
+                if score.period.trim().is_empty() {
+                    violations.push(FieldViolation::required("period"));
+                }
+                AssessmentError::refuse_any(violations)?;
+                Ok(ManualScore {
+                    scorer: context.caller.subject.clone(),
+                    ..score.clone()
+                })
+            },
+            async |connection, recorded: ManualScore| {
+                store::record_manual_score(connection, &recorded).await?;
+                entry_outcome(
+                    &name,
+                    "manual_score.recorded",
+                    None::<&ManualScore>,
+                    recorded,
+                )
+            },
+        )
+        .await
+    }
+
     /// Any signed-in caller reads schemes: they are what every unit is assessed on.
     pub async fn get_scheme(&self, id: &SchemeId) -> Result<StoredScheme> {
         self.store.get_scheme(id).await
@@ -273,10 +336,15 @@ impl AssessmentBook {
                 let needs = Needs::of(scheme);
                 let today = context.clock.today();
                 let members = self.sources.members(context, scheme, today).await?;
-                let inputs = self
+                let mut inputs = self
                     .sources
                     .inputs(context, (scheme, &needs), &members, (period, today))
                     .await?;
+                for (unit, name, frozen) in self.store.manual_inputs(scheme_id, period).await? {
+                    if let Some(unit_inputs) = inputs.get_mut(&unit) {
+                        unit_inputs.insert(name, frozen);
+                    }
+                }
                 let input_count = inputs.values().map(|unit| unit.len()).sum::<usize>();
                 let owned = scheme.clone();
                 let scored =

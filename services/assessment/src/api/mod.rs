@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::{ItemId, RoundId, SchemeId};
 use crate::error::AssessmentError;
 use crate::service::{AssessmentBook, ItemStep};
-use crate::store::ItemFilter;
+use crate::store::{ItemFilter, ManualScore};
 use convert::*;
 
 /// The `fazhi.assessment.v1.AssessmentService` implementation.
@@ -135,6 +135,40 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
             .await?;
         Ok(Response::new(pb::UpdateSchemeResponse {
             scheme: Some(scheme_to_proto(updated)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme, unit = %request.get_ref().unit))]
+    async fn record_manual_score(
+        &self,
+        request: Request<pb::RecordManualScoreRequest>,
+    ) -> ApiResult<pb::RecordManualScoreResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let scheme = SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid);
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
+        let (scheme, unit) = match (scheme, unit) {
+            (Ok(scheme), Ok(unit)) => (scheme, unit),
+            (Err(status), _) | (_, Err(status)) => return Err(status),
+        };
+        let recorded = self
+            .book
+            .record_manual_score(
+                &context,
+                ManualScore {
+                    scheme,
+                    period: message.period,
+                    unit: unit.as_str().to_owned(),
+                    criterion: message.criterion,
+                    score: message.score,
+                    justification: message.justification,
+                    scorer: String::new(),
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::RecordManualScoreResponse {
+            scorer: recorded.scorer,
+            score: recorded.score,
         }))
     }
 

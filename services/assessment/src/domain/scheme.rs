@@ -201,6 +201,29 @@ impl Scheme {
         self.criteria.iter().flat_map(Criterion::walk)
     }
 
+    /// A criterion's full marks (its points, or its weight's share of its parent's), and
+    /// whether a reviewer scores it (a `manual` rule); `None` when there is no such criterion.
+    pub fn criterion_terms(&self, code: &str) -> Option<(f64, bool)> {
+        fn find(criteria: &[Criterion], parent: f64, code: &str) -> Option<(f64, bool)> {
+            criteria.iter().find_map(|criterion| {
+                let max = match criterion.worth {
+                    Worth::Points(points) => points,
+                    Worth::Weight(share) => parent * share / 100.0,
+                };
+                if criterion.code == code {
+                    let manual = criterion
+                        .rules
+                        .iter()
+                        .any(|rule| matches!(rule.then, super::rule::Effect::Manual));
+                    Some((max, manual))
+                } else {
+                    find(&criterion.children, max, code)
+                }
+            })
+        }
+        find(&self.criteria, 0.0, code)
+    }
+
     /// Every problem of the scheme as a whole.
     pub fn check(&self) -> Vec<FieldViolation> {
         let mut violations = Vec::new();

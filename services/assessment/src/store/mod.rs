@@ -2,10 +2,12 @@
 //! pool; writes are functions on the connection of the transaction that
 //! [`fazhi_platform::mutation::run`] opened.
 
+mod manual;
 mod rectification;
 mod round;
 mod scheme;
 
+pub use manual::{ManualScore, record_manual_score};
 pub use rectification::{
     ItemFilter, lock_item, lock_round, publish_round, round_scores, save_item,
 };

@@ -748,6 +748,10 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .code(),
     ];
     let ledger = [
+        bare.record_manual_score(pb::RecordManualScoreRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
         bare.get_bulletin(pb::GetBulletinRequest::default())
             .await
             .unwrap_err()
@@ -1061,4 +1065,111 @@ async fn a_published_round_opens_items_its_units_answer_and_the_office_closes() 
         (ledger.open, ledger.reopened, ledger.closed),
         (published.items_opened - 1, 1, 0)
     );
+}
+
+#[tokio::test]
+async fn a_reviewers_score_is_checked_and_frozen_into_the_next_round() {
+    let mut app = App::start().await;
+    let coordinator = app.coordinator.clone();
+    let manual = "code: ng-manual
+title: 宁国市工作创新评分(测试)
+year: 2024
+owner_unit: ningguo
+peer_groups:
+  - {code: departments, title: 市直部门, unit_group: government-departments}
+criteria:
+  - code: '1'
+    title: 工作创新与实绩
+    points: 10
+    rules:
+      - then: manual
+  - code: '2'
+    title: 其他
+    points: 5
+";
+    app.create_scheme("ng-manual", manual, &coordinator)
+        .await
+        .unwrap();
+    let record = |criterion: &str, score: f64, justification: &str| pb::RecordManualScoreRequest {
+        scheme: "schemes/ng-manual".to_owned(),
+        period: "2024".to_owned(),
+        unit: "units/ng-gaj".to_owned(),
+        criterion: criterion.to_owned(),
+        score,
+        justification: justification.to_owned(),
+        request_id: String::new(),
+    };
+    let mut client = app.client.clone();
+    for (request, expected) in [
+        (record("1", 12.0, "超额"), ("score", "OUT_OF_RANGE")),
+        (record("9", 5.0, "无此项"), ("criterion", "NOT_FOUND")),
+        (
+            record("2", 5.0, "非人工评分项"),
+            ("criterion", "NOT_MANUAL"),
+        ),
+        (record("1", 5.0, " "), ("justification", "REQUIRED")),
+    ] {
+        let refused = client
+            .record_manual_score(with_token(request, &coordinator))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            field_violations(&refused),
+            [(expected.0.to_owned(), expected.1.to_owned())]
+        );
+    }
+    let stranger = bearer("tl-office", Some("tongliao"), &[Role::Coordinator]);
+    let refused = client
+        .record_manual_score(with_token(record("1", 5.0, "理由"), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let recorded = client
+        .record_manual_score(with_token(
+            record("1", 7.5, "建立行政执法案卷评查机制,成效明显"),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (recorded.scorer.as_str(), recorded.score),
+        ("ng-office", 7.5)
+    );
+
+    let round = client
+        .run_round(with_token(
+            pb::RunRoundRequest {
+                scheme: "schemes/ng-manual".to_owned(),
+                ..annual("")
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .round
+        .unwrap();
+    let explained = app
+        .explain(&round.name, "ng-gaj", &coordinator)
+        .await
+        .unwrap();
+    let score = explained.score.unwrap();
+    assert_eq!((score.base, score.full), (12.5, 15.0));
+    assert!(
+        explained.lines[0].text.contains("成效明显"),
+        "{:?}",
+        explained.lines
+    );
+    assert!(
+        explained.lines[0].inputs[0]
+            .source
+            .starts_with("ng-office 评分于")
+    );
+    // A unit no one scored has nothing for the criterion.
+    let other = app
+        .explain(&round.name, "ng-sfj", &coordinator)
+        .await
+        .unwrap();
+    assert_eq!(other.score.unwrap().base, 5.0);
 }
