@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 
 use crate::domain::{
     Item, ItemId, ItemSource, ItemState, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
-    ScoredUnit, StoredScheme, check_text, problems, score_round,
+    ScoredUnit, StoredScheme, check_text, problems, score_round, score_unit,
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
@@ -392,9 +392,10 @@ impl AssessmentBook {
                     .store
                     .scheme_version(&round.scheme, round.scheme_version)
                     .await?;
-                Ok((round, scheme.rectification))
+                Ok((round, scheme))
             },
-            async |connection, (round, terms): (Round, crate::domain::RectificationTerms)| {
+            async |connection, (round, scheme): (Round, Scheme)| {
+                let terms = scheme.rectification;
                 store::lock_round(connection, id)
                     .await?
                     .ok_or_else(|| PlatformError::NotFound(name.clone()))?;
@@ -403,16 +404,23 @@ impl AssessmentBook {
                 }
                 let now = context.clock.now();
                 let deadline = context.clock.today() + chrono::Duration::days(terms.deadline_days);
-                let items: Vec<Item> = store::round_scores(connection, id)
-                    .await?
+                // The traces are worked out again from what the round froze.
+                let units = store::round_inputs(connection, id).await?;
+                let found = tokio::task::spawn_blocking(move || {
+                    units
+                        .into_iter()
+                        .flat_map(|(unit, group, inputs)| {
+                            let lines = score_unit(&scheme, &unit, &group, &inputs).lines;
+                            problems(&lines)
+                                .into_iter()
+                                .map(move |(criterion, problem)| (unit.clone(), criterion, problem))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .map_err(|error| PlatformError::Internal(format!("publishing: {error}")))?;
+                let items: Vec<Item> = found
                     .into_iter()
-                    .flat_map(|score| {
-                        problems(&score.lines)
-                            .into_iter()
-                            .map(move |(criterion, problem)| {
-                                (score.unit.clone(), criterion, problem)
-                            })
-                    })
                     .map(|(unit, criterion, problem)| Item {
                         id: ItemId::generate(),
                         owner_unit: round.owner_unit.clone(),
@@ -665,12 +673,26 @@ impl AssessmentBook {
         if !allowed {
             return Err(PlatformError::PermissionDenied.into());
         }
-        self.store
+        let mut scored = self
+            .store
             .get_score(round, unit.as_str())
             .await?
             .ok_or_else(|| {
-                PlatformError::NotFound(format!("{} in {}", unit.name(), round.name())).into()
-            })
+                PlatformError::NotFound(format!("{} in {}", unit.name(), round.name()))
+            })?;
+        // The trace is not stored: the scheme version and the frozen inputs give it again.
+        let scheme = self
+            .store
+            .scheme_version(&found.scheme, found.scheme_version)
+            .await?;
+        scored.score.lines = score_unit(
+            &scheme,
+            &scored.unit,
+            &scored.score.peer_group,
+            &scored.inputs,
+        )
+        .lines;
+        Ok(scored)
     }
 
     /// The assessment audit log for the caller: admins all of it, coordinators the records of

@@ -9,7 +9,7 @@ mod scheme;
 
 pub use manual::{ManualScore, record_manual_score};
 pub use rectification::{
-    ItemFilter, lock_item, lock_round, publish_round, round_scores, save_item,
+    ItemFilter, lock_item, lock_round, publish_round, round_inputs, save_item,
 };
 pub use round::{ScoreCursor, insert_round};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};

@@ -6,7 +6,7 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, corrupt};
-use crate::domain::{Item, ItemId, ItemState, Round, RoundId, UnitScore};
+use crate::domain::{Item, ItemId, ItemState, Round, RoundId, UnitInputs};
 use crate::error::Result;
 
 fn item_of(value: serde_json::Value) -> Result<Item> {
@@ -94,16 +94,24 @@ pub async fn lock_round(connection: &mut PgConnection, id: &RoundId) -> Result<O
     )
 }
 
-/// Every unit's score in a round, on the transaction's connection.
-pub async fn round_scores(connection: &mut PgConnection, id: &RoundId) -> Result<Vec<UnitScore>> {
-    let rows: Vec<serde_json::Value> = sqlx::query_scalar(
-        "SELECT score FROM assessment.scores WHERE round_id = $1 ORDER BY unit_id",
+/// Every unit's frozen inputs and peer group in a round, on the transaction's connection.
+pub async fn round_inputs(
+    connection: &mut PgConnection,
+    id: &RoundId,
+) -> Result<Vec<(String, String, UnitInputs)>> {
+    let rows: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT unit_id, peer_group, inputs FROM assessment.scores WHERE round_id = $1
+         ORDER BY unit_id",
     )
     .bind(id.as_str())
     .fetch_all(connection)
     .await?;
     rows.into_iter()
-        .map(|row| serde_json::from_value(row).map_err(|error| corrupt("score", error)))
+        .map(|(unit, group, inputs)| {
+            let inputs =
+                serde_json::from_value(inputs).map_err(|error| corrupt("inputs", error))?;
+            Ok((unit, group, inputs))
+        })
         .collect()
 }
 

@@ -6,7 +6,7 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, corrupt};
-use crate::domain::{Round, RoundId, RoundKind, SchemeId, ScoredUnit};
+use crate::domain::{Round, RoundId, RoundKind, SchemeId, ScoredUnit, UnitScore};
 use crate::error::{AssessmentError, Result};
 
 const ROUND_COLUMNS: &str =
@@ -206,6 +206,68 @@ pub(super) async fn read_round(connection: &mut PgConnection, id: &RoundId) -> R
     .try_into()
 }
 
+/// Scores written per statement: each one well inside the statement timeout.
+const SCORES_PER_STATEMENT: usize = 1_000;
+
+/// Writes scores set-based, each without its trace: the trace is worked out again from the
+/// frozen inputs and the scheme version whenever it is asked for, so it is not stored twice.
+async fn insert_scores(
+    connection: &mut PgConnection,
+    round: &RoundId,
+    scored: &[ScoredUnit],
+) -> Result<()> {
+    let json = |value: serde_json::Result<serde_json::Value>| {
+        value.map_err(|error| corrupt("score", error))
+    };
+    let inputs = scored
+        .iter()
+        .map(|unit| json(serde_json::to_value(&unit.inputs)))
+        .collect::<Result<Vec<_>>>()?;
+    let scores = scored
+        .iter()
+        .map(|unit| {
+            json(serde_json::to_value(UnitScore {
+                lines: Vec::new(),
+                ..unit.score.clone()
+            }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let column = |get: fn(&ScoredUnit) -> &str| scored.iter().map(get).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO assessment.scores (round_id, unit_id, unit_display_name, peer_group, total,
+             rank, rank_shared, inputs, score)
+         SELECT $1, row.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::float8[],
+             $6::integer[], $7::boolean[], $8::jsonb[], $9::jsonb[]) AS row",
+    )
+    .bind(round.as_str())
+    .bind(column(|unit| &unit.unit))
+    .bind(column(|unit| &unit.display_name))
+    .bind(column(|unit| &unit.score.peer_group))
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.score.total)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| i32::try_from(unit.rank).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        scored
+            .iter()
+            .map(|unit| unit.rank_shared)
+            .collect::<Vec<_>>(),
+    )
+    .bind(inputs)
+    .bind(scores)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Records a round and every unit's score, set-based.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_round", units = scored.len()))]
 pub async fn insert_round(
@@ -231,63 +293,8 @@ pub async fn insert_round(
     .fetch_one(&mut *connection)
     .await?
     .try_into()?;
-    let json = |value: serde_json::Result<serde_json::Value>| {
-        value.map_err(|error| corrupt("score", error))
-    };
-    let inputs = scored
-        .iter()
-        .map(|unit| json(serde_json::to_value(&unit.inputs)))
-        .collect::<Result<Vec<_>>>()?;
-    let scores = scored
-        .iter()
-        .map(|unit| json(serde_json::to_value(&unit.score)))
-        .collect::<Result<Vec<_>>>()?;
-    sqlx::query(
-        "INSERT INTO assessment.scores (round_id, unit_id, unit_display_name, peer_group, total,
-             rank, rank_shared, inputs, score)
-         SELECT $1, row.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::float8[],
-             $6::integer[], $7::boolean[], $8::jsonb[], $9::jsonb[]) AS row",
-    )
-    .bind(round.id.as_str())
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.unit.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.display_name.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.score.peer_group.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.score.total)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| i32::try_from(unit.rank).unwrap_or(i32::MAX))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.rank_shared)
-            .collect::<Vec<_>>(),
-    )
-    .bind(inputs)
-    .bind(scores)
-    .execute(&mut *connection)
-    .await?;
+    for chunk in scored.chunks(SCORES_PER_STATEMENT) {
+        insert_scores(connection, &round.id, chunk).await?;
+    }
     Ok(saved)
 }
