@@ -216,17 +216,15 @@ async fn insert_scores(
     round: &RoundId,
     scored: &[ScoredUnit],
 ) -> Result<()> {
-    let json = |value: serde_json::Result<serde_json::Value>| {
-        value.map_err(|error| corrupt("score", error))
-    };
+    let json = |value: serde_json::Result<String>| value.map_err(|error| corrupt("score", error));
     let inputs = scored
         .iter()
-        .map(|unit| json(serde_json::to_value(&unit.inputs)))
+        .map(|unit| json(serde_json::to_string(&unit.inputs)))
         .collect::<Result<Vec<_>>>()?;
     let scores = scored
         .iter()
         .map(|unit| {
-            json(serde_json::to_value(UnitScore {
+            json(serde_json::to_string(&UnitScore {
                 lines: Vec::new(),
                 ..unit.score.clone()
             }))
@@ -237,7 +235,7 @@ async fn insert_scores(
         "INSERT INTO assessment.scores (round_id, unit_id, unit_display_name, peer_group, total,
              rank, rank_shared, inputs, score)
          SELECT $1, row.* FROM UNNEST($2::text[], $3::text[], $4::text[], $5::float8[],
-             $6::integer[], $7::boolean[], $8::jsonb[], $9::jsonb[]) AS row",
+             $6::integer[], $7::boolean[], $8::text[]::json[], $9::text[]::json[]) AS row",
     )
     .bind(round.as_str())
     .bind(column(|unit| &unit.unit))
