@@ -915,22 +915,40 @@ async fn a_published_round_opens_items_its_units_answer_and_the_office_closes() 
 
     // 公安局 takes it up and submits it; the office closes it (销号), and may reopen it.
     let mut client = app.client.clone();
-    let taken = client
+    let take_up = |person: &str, etag: &str| pb::TakeUpRectificationItemRequest {
+        name: item.name.clone(),
+        measures: "主要负责人带头出庭,建立出庭应诉台账".to_owned(),
+        responsible_person: person.to_owned(),
+        etag: etag.to_owned(),
+        request_id: "r-take-up".to_owned(),
+    };
+    let stale = client
         .take_up_rectification_item(with_token(
             pb::TakeUpRectificationItemRequest {
-                name: item.name.clone(),
-                measures: "主要负责人带头出庭,建立出庭应诉台账".to_owned(),
-                responsible_person: "王某某".to_owned(),
-                etag: item.etag.clone(),
                 request_id: String::new(),
+                ..take_up("王某某", "\"9\"")
             },
             &gaj_staff,
         ))
         .await
-        .unwrap()
-        .into_inner()
-        .item
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+    let taken = assert_replays(
+        "TakeUpRectificationItem",
+        |request| {
+            let (mut client, token) = (client.clone(), gaj_staff.clone());
+            async move {
+                client
+                    .take_up_rectification_item(with_token(request, &token))
+                    .await
+            }
+        },
+        (take_up("王某某", &item.etag), take_up("李某某", &item.etag)),
+        async || {},
+    )
+    .await
+    .item
+    .unwrap();
     assert_eq!(taken.state, pb::RectificationState::InProgress as i32);
     let submit = |uris: &[&str], etag: &str| pb::SubmitRectificationItemRequest {
         name: item.name.clone(),
@@ -1124,14 +1142,29 @@ criteria:
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
-    let recorded = client
-        .record_manual_score(with_token(
-            record("1", 7.5, "建立行政执法案卷评查机制,成效明显"),
-            &coordinator,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let recorded = assert_replays(
+        "RecordManualScore",
+        |request| {
+            let (mut client, token) = (client.clone(), coordinator.clone());
+            async move {
+                client
+                    .record_manual_score(with_token(request, &token))
+                    .await
+            }
+        },
+        (
+            pb::RecordManualScoreRequest {
+                request_id: "r-manual".to_owned(),
+                ..record("1", 7.5, "建立行政执法案卷评查机制,成效明显")
+            },
+            pb::RecordManualScoreRequest {
+                request_id: "r-manual".to_owned(),
+                ..record("1", 3.0, "另一个评分")
+            },
+        ),
+        async || {},
+    )
+    .await;
     assert_eq!(
         (recorded.scorer.as_str(), recorded.score),
         ("ng-office", 7.5)
