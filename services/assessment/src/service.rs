@@ -396,10 +396,10 @@ impl AssessmentBook {
             },
             async |connection, (round, scheme): (Round, Scheme)| {
                 let terms = scheme.rectification;
-                store::lock_round(connection, id)
+                let published = store::lock_round(connection, id)
                     .await?
                     .ok_or_else(|| PlatformError::NotFound(name.clone()))?;
-                if self.store.get_round(id).await?.publish_time.is_some() {
+                if published.is_some() {
                     return Err(AssessmentError::RoundPublished);
                 }
                 let now = context.clock.now();

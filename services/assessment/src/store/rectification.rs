@@ -81,17 +81,18 @@ impl Store {
     }
 }
 
-/// Locks a round for publishing; `None` when there is none.
-pub async fn lock_round(connection: &mut PgConnection, id: &RoundId) -> Result<Option<RoundId>> {
-    Ok(
-        sqlx::query_scalar::<_, String>(
-            "SELECT id FROM assessment.rounds WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id.as_str())
-        .fetch_optional(connection)
-        .await?
-        .map(RoundId::from_trusted),
+/// Locks a round for publishing: when it was published, if it was; `None` when there is no
+/// such round.
+pub async fn lock_round(
+    connection: &mut PgConnection,
+    id: &RoundId,
+) -> Result<Option<Option<DateTime<Utc>>>> {
+    Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "SELECT publish_time FROM assessment.rounds WHERE id = $1 FOR UPDATE",
     )
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?)
 }
 
 /// Every unit's frozen inputs and peer group in a round, on the transaction's connection.
