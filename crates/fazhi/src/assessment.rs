@@ -42,6 +42,7 @@ pub async fn load_demo(channel: Channel, admin: &str, ningguo_plan: &str) -> any
                 kind: pb::RoundKind::Annual as i32,
                 period: "2024".to_owned(),
                 request_id: "fazhi-dev-demo-round".to_owned(),
+                revises: String::new(),
             },
             admin,
         )?)

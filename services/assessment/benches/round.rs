@@ -228,6 +228,10 @@ async fn main() {
             run_by: "bench".to_owned(),
             create_time: Utc::now(),
             publish_time: None,
+            revision: 1,
+            previous_round: None,
+            revised_by: None,
+            stale: None,
         };
         let mut transaction = pool.begin().await.unwrap();
         fazhi_assessment::store::insert_round(&mut transaction, &round, &scored)

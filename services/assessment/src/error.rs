@@ -20,6 +20,8 @@ pub enum AssessmentError {
     Unavailable(&'static str, String),
     #[error("the round is published already: it is final")]
     RoundPublished,
+    #[error("the round was revised already by {0}: revise the latest revision")]
+    RoundRevised(String),
     #[error("the rectification item is {} and cannot take this step", .0.as_str())]
     ItemWrongState(ItemState),
 }
@@ -83,6 +85,12 @@ impl DescribeError for AssessmentError {
                 "ROUND_PUBLISHED",
                 self.to_string(),
                 "该轮考核已发布,不能再次发布",
+            ),
+            Self::RoundRevised(later) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "ROUND_REVISED",
+                self.to_string(),
+                format!("该轮考核已由 {later} 重新计算,请对最新一次修订重新计算"),
             ),
             Self::ItemWrongState(state) => ErrorDescription::new(
                 Code::FailedPrecondition,

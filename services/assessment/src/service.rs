@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 
 use crate::domain::{
     Item, ItemId, ItemSource, ItemState, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
-    ScoredUnit, StoredScheme, check_text, problems, score_round, score_unit,
+    ScoreChange, ScoredUnit, StoredScheme, check_text, diff_results, problems, score_round,
+    score_unit,
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
@@ -90,6 +91,24 @@ impl ItemStep {
         }
         violations
     }
+}
+
+/// What a round run scores.
+pub enum RoundSpec {
+    /// A scheme for a period.
+    First {
+        scheme: SchemeId,
+        kind: RoundKind,
+        period: String,
+    },
+    /// A round again, as its next revision: its scheme, kind and period, which the caller
+    /// may repeat but not change.
+    Revision {
+        of: RoundId,
+        scheme: Option<SchemeId>,
+        kind: Option<RoundKind>,
+        period: Option<String>,
+    },
 }
 
 /// What a caller may see of a round's scores.
@@ -306,25 +325,65 @@ impl AssessmentBook {
         self.store.list_schemes(owner.as_str(), after, size).await
     }
 
-    /// Runs a round of a scheme for a period: gathers every input as the caller, freezes them,
-    /// scores and ranks every member: coordinators of the owner unit.
-    pub async fn run_round(
-        &self,
-        context: &CallContext,
-        scheme_id: &SchemeId,
-        kind: RoundKind,
-        period: &str,
-    ) -> Result<Round> {
+    /// Runs a round of a scheme for a period, or re-runs one as its next revision with the
+    /// scheme's latest version: gathers every input as the caller, freezes them, scores and
+    /// ranks every member: coordinators of the owner unit.
+    pub async fn run_round(&self, context: &CallContext, spec: RoundSpec) -> Result<Round> {
         let round_id = RoundId::generate();
         let name = round_id.name();
         self.mutate(
             context,
             &name,
             async || {
-                let stored = self.store.get_scheme(scheme_id).await?;
+                let (scheme_id, kind, period, previous) = match &spec {
+                    RoundSpec::First {
+                        scheme,
+                        kind,
+                        period,
+                    } => (scheme.clone(), *kind, period.clone(), None),
+                    RoundSpec::Revision { of, .. } => {
+                        let previous = self.store.get_round(of).await?;
+                        (
+                            previous.scheme.clone(),
+                            previous.kind,
+                            previous.period.clone(),
+                            Some(previous),
+                        )
+                    }
+                };
+                let stored = self.store.get_scheme(&scheme_id).await?;
                 let scheme = &stored.scheme;
                 self.require_coordinator(context, &scheme.owner_unit)
                     .await?;
+                if let RoundSpec::Revision {
+                    scheme: named,
+                    kind: named_kind,
+                    period: named_period,
+                    ..
+                } = &spec
+                {
+                    AssessmentError::refuse_any(
+                        [
+                            ("scheme", named.as_ref().is_some_and(|named| *named != scheme_id)),
+                            ("kind", named_kind.is_some_and(|named| named != kind)),
+                            (
+                                "period",
+                                named_period.as_ref().is_some_and(|named| *named != period),
+                            ),
+                        ]
+                        .into_iter()
+                        .filter(|(_, differs)| *differs)
+                        .map(|(field, _)| {
+                            FieldViolation::new(
+                                field,
+                                "REVISION_MISMATCH",
+                                "a revision keeps the scheme, kind and period of the round it revises",
+                                "重新计算沿用原轮次的方案、类型和期间,不能更改",
+                            )
+                        })
+                        .collect(),
+                    )?;
+                }
                 if !period.starts_with(&scheme.year.to_string()) {
                     return Err(AssessmentError::invalid_field(FieldViolation::new(
                         "period",
@@ -338,9 +397,11 @@ impl AssessmentBook {
                 let members = self.sources.members(context, scheme, today).await?;
                 let mut inputs = self
                     .sources
-                    .inputs(context, (scheme, &needs), &members, (period, today))
+                    .inputs(context, (scheme, &needs), &members, (&period, today))
                     .await?;
-                for (unit, name, frozen) in self.store.manual_inputs(scheme_id, period).await? {
+                let recorded = self.store.manual_inputs(&scheme_id, &period).await?;
+                let open = self.store.open_item_inputs(&scheme.owner_unit).await?;
+                for (unit, name, frozen) in recorded.into_iter().chain(open) {
                     if let Some(unit_inputs) = inputs.get_mut(&unit) {
                         unit_inputs.insert(name, frozen);
                     }
@@ -357,21 +418,60 @@ impl AssessmentBook {
                     scheme_version: stored.version,
                     owner_unit: scheme.owner_unit.clone(),
                     kind,
-                    period: period.to_owned(),
+                    period,
                     unit_count: i32::try_from(scored.len()).unwrap_or(i32::MAX),
                     input_count: i32::try_from(input_count).unwrap_or(i32::MAX),
                     run_by: context.caller.subject.clone(),
                     create_time: context.clock.now(),
                     publish_time: None,
+                    revision: previous.as_ref().map_or(1, |previous| previous.revision + 1),
+                    previous_round: previous.map(|previous| previous.id),
+                    revised_by: None,
+                    stale: None,
                 };
                 Ok((round, scored))
             },
             async |connection, (round, scored): (Round, Vec<ScoredUnit>)| {
+                if let Some(previous) = &round.previous_round
+                    && let Some(later) = store::lock_revised(connection, previous).await?
+                {
+                    return Err(AssessmentError::RoundRevised(later.name()));
+                }
                 let saved = store::insert_round(connection, &round, &scored).await?;
                 entry_outcome(&name, "round.run", None::<&Round>, saved)
             },
         )
         .await
+    }
+
+    /// How a revision's results differ from the revision before it: all of them to the
+    /// owner's coordinators and viewers, a unit's own to its staff.
+    pub async fn diff_round(
+        &self,
+        context: &CallContext,
+        id: &RoundId,
+    ) -> Result<(Round, Vec<ScoreChange>)> {
+        let round = self.store.get_round(id).await?;
+        let view = self.score_view(context, &round).await?;
+        let Some(previous) = &round.previous_round else {
+            return Err(AssessmentError::invalid_field(FieldViolation::new(
+                "name",
+                "NOT_A_REVISION",
+                "the round is a first run: only a revision has one before it to compare",
+                "该轮考核为首次计算,没有可比较的上一次结果",
+            )));
+        };
+        let (before, after) = (
+            self.store.round_results(previous, false).await?,
+            self.store.round_results(id, false).await?,
+        );
+        let mut changes = tokio::task::spawn_blocking(move || diff_results(&before, &after))
+            .await
+            .map_err(|error| PlatformError::Internal(format!("comparing: {error}")))?;
+        if let ScoreView::Own(unit) = view {
+            changes.retain(|change| change.unit == unit);
+        }
+        Ok((round, changes))
     }
 
     /// Publishes a round: final from now on, and an item opened on the ledger for every
@@ -419,8 +519,12 @@ impl AssessmentBook {
                 })
                 .await
                 .map_err(|error| PlatformError::Internal(format!("publishing: {error}")))?;
+                let open = store::items_not_closed(connection, round.scheme.as_str()).await?;
                 let items: Vec<Item> = found
                     .into_iter()
+                    .filter(|(unit, criterion, _)| {
+                        !open.contains(&(unit.clone(), criterion.clone()))
+                    })
                     .map(|(unit, criterion, problem)| Item {
                         id: ItemId::generate(),
                         owner_unit: round.owner_unit.clone(),
@@ -587,7 +691,7 @@ impl AssessmentBook {
             .store
             .scheme_version(&round.scheme, round.scheme_version)
             .await?;
-        let results = self.store.round_results(id).await?;
+        let results = self.store.round_results(id, true).await?;
         let items = self.store.round_items(id).await?;
         Ok((round, scheme, results, items))
     }

@@ -5,8 +5,8 @@ use fazhi_platform::error::FieldViolation;
 use fazhi_proto::assessment::v1 as pb;
 
 use crate::domain::{
-    Criterion, Grade, Item, ItemSource, ItemState, Round, RoundKind, Scheme, ScoredUnit,
-    StoredScheme, TraceLine, Warning, Worth,
+    Criterion, Grade, Item, ItemSource, ItemState, Round, RoundKind, Scheme, ScoreChange,
+    ScoredUnit, Standing, StoredScheme, TraceLine, Warning, Worth,
 };
 use crate::error::AssessmentError;
 
@@ -118,6 +118,48 @@ pub(super) fn round_to_proto(round: Round) -> pb::Round {
         create_time: Some(aip::timestamp(round.create_time)),
         run_by: round.run_by,
         publish_time: round.publish_time.map(aip::timestamp),
+        revision: round.revision,
+        previous_round: round
+            .previous_round
+            .map(|previous| previous.name())
+            .unwrap_or_default(),
+        revised_by: round
+            .revised_by
+            .map(|later| later.name())
+            .unwrap_or_default(),
+        stale_reason: round
+            .stale
+            .as_ref()
+            .map(|stale| stale.reason.clone())
+            .unwrap_or_default(),
+        stale_time: round.stale.map(|stale| aip::timestamp(stale.time)),
+    }
+}
+
+fn standing_to_proto(standing: Standing) -> pb::Standing {
+    pb::Standing {
+        total: standing.total,
+        grade: grade_to_proto(standing.grade),
+        rank: i32::try_from(standing.rank).unwrap_or(i32::MAX),
+    }
+}
+
+pub(super) fn change_to_proto(change: ScoreChange) -> pb::ScoreChange {
+    pb::ScoreChange {
+        unit: format!("units/{}", change.unit),
+        unit_display_name: change.display_name,
+        peer_group: change.peer_group,
+        before: change.before.map(standing_to_proto),
+        after: change.after.map(standing_to_proto),
+        criteria: change
+            .criteria
+            .into_iter()
+            .map(|criterion| pb::CriterionChange {
+                code: criterion.code,
+                before: criterion.before,
+                after: criterion.after,
+            })
+            .collect(),
     }
 }
 

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{ItemId, RoundId, SchemeId};
 use crate::error::AssessmentError;
-use crate::service::{AssessmentBook, ItemStep};
+use crate::service::{AssessmentBook, ItemStep, RoundSpec};
 use crate::store::{ItemFilter, ManualScore};
 use convert::*;
 
@@ -179,19 +179,60 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
     ) -> ApiResult<pb::RunRoundResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
-        let scheme = SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid)?;
-        let kind = round_kind(message.kind)?;
-        if message.period.trim().is_empty() {
-            return Err(invalid(fazhi_platform::error::FieldViolation::required(
-                "period",
-            )));
-        }
-        let round = self
-            .book
-            .run_round(&context, &scheme, kind, &message.period)
-            .await?;
+        let spec = if message.revises.is_empty() {
+            let scheme =
+                SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid)?;
+            let kind = round_kind(message.kind)?;
+            if message.period.trim().is_empty() {
+                return Err(invalid(fazhi_platform::error::FieldViolation::required(
+                    "period",
+                )));
+            }
+            RoundSpec::First {
+                scheme,
+                kind,
+                period: message.period,
+            }
+        } else {
+            let previous =
+                RoundId::from_required_name("revises", &message.revises).map_err(invalid)?;
+            let scheme = (!message.scheme.is_empty())
+                .then(|| SchemeId::from_required_name("scheme", &message.scheme))
+                .transpose()
+                .map_err(invalid)?;
+            let kind = (message.kind != 0)
+                .then(|| round_kind(message.kind))
+                .transpose()?;
+            let period = (!message.period.is_empty()).then_some(message.period);
+            RoundSpec::Revision {
+                of: previous,
+                scheme,
+                kind,
+                period,
+            }
+        };
+        let round = self.book.run_round(&context, spec).await?;
         Ok(Response::new(pb::RunRoundResponse {
             round: Some(round_to_proto(round)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().name))]
+    async fn diff_round(
+        &self,
+        request: Request<pb::DiffRoundRequest>,
+    ) -> ApiResult<pb::DiffRoundResponse> {
+        let context = read_context(&request)?;
+        let id = RoundId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let (round, changes) = self.book.diff_round(&context, &id).await?;
+        Ok(Response::new(pb::DiffRoundResponse {
+            previous_round: round
+                .previous_round
+                .as_ref()
+                .map(RoundId::name)
+                .unwrap_or_default(),
+            round: Some(round_to_proto(round)),
+            changes: changes.into_iter().map(change_to_proto).collect(),
         }))
     }
 

@@ -9,11 +9,12 @@ mod score;
 
 pub use bulletin::{Bulletin, FailedTarget, GroupRanking, LedgerCounts, bulletin};
 pub use rectification::{
-    Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, Warning, WrongState, check_text,
-    problems,
+    Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, OPEN_ITEMS, Warning, WrongState,
+    check_text, problems,
 };
 pub use round::{
-    Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoredUnit, StoredScheme, score_round,
+    CriterionChange, Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoreChange, ScoredUnit,
+    Stale, Standing, StoredScheme, diff_results, score_round,
 };
 pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
 pub use scheme::{

@@ -15,6 +15,10 @@ fazhi_platform::resource_id!(
     "k"
 );
 
+/// The round input counting a unit's items not closed yet: a rule may deduct for them
+/// (`count: {input: rectification/open-items, at_most: 0}`).
+pub const OPEN_ITEMS: &str = "rectification/open-items";
+
 fazhi_platform::string_enum!(
     /// Where an item is.
     ItemState {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::rule::{Condition, Effect};
-use super::scheme::Scheme;
+use super::scheme::{Grade, Scheme};
 use super::score::{UnitInputs, UnitScore, rank, score_unit};
 
 fazhi_platform::resource_id!(
@@ -60,6 +60,136 @@ pub struct Round {
     pub create_time: DateTime<Utc>,
     /// Set once published: the round is then final and its items opened.
     pub publish_time: Option<DateTime<Utc>>,
+    /// 1 for a first run; a re-run is the next revision of the round it revises.
+    pub revision: i32,
+    pub previous_round: Option<RoundId>,
+    /// The revision that re-ran this round, if one did.
+    pub revised_by: Option<RoundId>,
+    /// Why the round no longer matches what the other services say, if an input changed
+    /// after it ran.
+    pub stale: Option<Stale>,
+}
+
+/// An input that changed after a round ran (a value approved, an assignment completed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stale {
+    pub reason: String,
+    pub time: DateTime<Utc>,
+}
+
+/// Where a unit stood in a round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    pub total: f64,
+    pub grade: Option<Grade>,
+    pub rank: usize,
+}
+
+/// A criterion whose score differs between two revisions (`None`: not scored in that one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionChange {
+    pub code: String,
+    pub before: Option<f64>,
+    pub after: Option<f64>,
+}
+
+/// How a unit's result differs between a round and the revision before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreChange {
+    pub unit: String,
+    pub display_name: String,
+    pub peer_group: String,
+    /// `None` when the unit was not scored in that revision.
+    pub before: Option<Standing>,
+    pub after: Option<Standing>,
+    pub criteria: Vec<CriterionChange>,
+}
+
+fn standing(unit: &ScoredUnit) -> Standing {
+    Standing {
+        total: unit.score.total,
+        grade: unit.score.grade,
+        rank: unit.rank,
+    }
+}
+
+const SAME: f64 = 1e-9;
+
+/// Every unit whose total, grade, rank or any criterion differs between `before` and `after`
+/// (or that only one of them scored), by peer group and unit.
+pub fn diff_results(before: &[ScoredUnit], after: &[ScoredUnit]) -> Vec<ScoreChange> {
+    let earlier: BTreeMap<&str, &ScoredUnit> = before
+        .iter()
+        .map(|unit| (unit.unit.as_str(), unit))
+        .collect();
+    let later: BTreeMap<&str, &ScoredUnit> = after
+        .iter()
+        .map(|unit| (unit.unit.as_str(), unit))
+        .collect();
+    let units: BTreeSet<&str> = earlier.keys().chain(later.keys()).copied().collect();
+    let mut changes: Vec<ScoreChange> = units
+        .into_iter()
+        .filter_map(|unit| {
+            let (was, now) = (earlier.get(unit), later.get(unit));
+            let scores = |scored: Option<&&ScoredUnit>| -> BTreeMap<String, f64> {
+                scored
+                    .map(|scored| {
+                        scored
+                            .score
+                            .criteria
+                            .iter()
+                            .map(|criterion| (criterion.code.clone(), criterion.score))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (old, new) = (scores(was), scores(now));
+            let codes: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+            let criteria: Vec<CriterionChange> = codes
+                .into_iter()
+                .filter_map(|code| {
+                    let (before, after) = (old.get(code).copied(), new.get(code).copied());
+                    let same = match (before, after) {
+                        (Some(before), Some(after)) => (before - after).abs() < SAME,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    (!same).then(|| CriterionChange {
+                        code: code.clone(),
+                        before,
+                        after,
+                    })
+                })
+                .collect();
+            let (before, after) = (
+                was.map(|unit| standing(unit)),
+                now.map(|unit| standing(unit)),
+            );
+            let moved = match (&before, &after) {
+                (Some(before), Some(after)) => {
+                    (before.total - after.total).abs() >= SAME
+                        || before.grade != after.grade
+                        || before.rank != after.rank
+                }
+                _ => true,
+            };
+            let named = now.or(was)?;
+            (moved || !criteria.is_empty()).then(|| ScoreChange {
+                unit: unit.to_owned(),
+                display_name: named.display_name.clone(),
+                peer_group: named.score.peer_group.clone(),
+                before,
+                after,
+                criteria,
+            })
+        })
+        .collect();
+    changes.sort_by(|a, b| {
+        a.peer_group
+            .cmp(&b.peer_group)
+            .then_with(|| a.unit.cmp(&b.unit))
+    });
+    changes
 }
 
 /// The inputs a scheme's rules name, by the service that has them.
@@ -88,6 +218,10 @@ impl Needs {
                     _ => None,
                 });
             for (condition, name) in names {
+                // The round counts those itself.
+                if name == super::rectification::OPEN_ITEMS {
+                    continue;
+                }
                 let set = match condition {
                     Some(Condition::Target(_)) => &mut needs.targets,
                     Some(Condition::TasksOnTime { .. } | Condition::TasksOverdue(_)) => {

@@ -9,9 +9,9 @@ mod scheme;
 
 pub use manual::{ManualScore, record_manual_score};
 pub use rectification::{
-    ItemFilter, lock_item, lock_round, publish_round, round_inputs, save_item,
+    ItemFilter, items_not_closed, lock_item, lock_round, publish_round, round_inputs, save_item,
 };
-pub use round::{ScoreCursor, insert_round};
+pub use round::{ScoreCursor, insert_round, lock_revised};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};
 
 use fazhi_platform::audit::AuditKey;

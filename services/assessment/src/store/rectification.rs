@@ -6,7 +6,9 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, corrupt};
-use crate::domain::{Item, ItemId, ItemState, Round, RoundId, UnitInputs};
+use crate::domain::{
+    Frozen, Input, Item, ItemId, ItemState, OPEN_ITEMS, Round, RoundId, UnitInputs,
+};
 use crate::error::Result;
 
 fn item_of(value: serde_json::Value) -> Result<Item> {
@@ -47,6 +49,42 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.into_iter().map(item_of).collect()
+    }
+
+    /// How many items of an office each unit has not had closed (销号) yet, as round inputs
+    /// `rectification/open-items`: what is still open carries into the next round.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "open_item_inputs"))]
+    pub async fn open_item_inputs(
+        &self,
+        owner_unit: &str,
+    ) -> Result<Vec<(String, String, Frozen)>> {
+        let rows: Vec<(String, i64, Vec<String>)> = sqlx::query_as(
+            "SELECT unit_id, count(*), array_agg(id ORDER BY deadline, id)
+             FROM assessment.rectification_items
+             WHERE owner_unit_id = $1 AND state <> 'closed' GROUP BY unit_id",
+        )
+        .bind(owner_unit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(unit, count, ids)| {
+                let shown: Vec<String> = ids
+                    .iter()
+                    .take(5)
+                    .map(|id| format!("rectificationItems/{id}"))
+                    .collect();
+                let more = if ids.len() > shown.len() { "…" } else { "" };
+                (
+                    unit,
+                    OPEN_ITEMS.to_owned(),
+                    Frozen {
+                        input: Input::Number(count as f64),
+                        source: format!("未销号整改事项 {}{more}", shown.join("、")),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Items by deadline; `after` is the last one's (deadline, id).
@@ -114,6 +152,24 @@ pub async fn round_inputs(
             Ok((unit, group, inputs))
         })
         .collect()
+}
+
+/// The (unit, criterion) of every item a round of `scheme` opened that is not closed yet: a
+/// revision published after them does not open them twice.
+pub async fn items_not_closed(
+    connection: &mut PgConnection,
+    scheme: &str,
+) -> Result<std::collections::HashSet<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT item.unit_id, item.item->>'criterion'
+         FROM assessment.rectification_items item
+         JOIN assessment.rounds round ON round.id = item.round_id
+         WHERE round.scheme_id = $1 AND item.state <> 'closed'",
+    )
+    .bind(scheme)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Marks a round published and opens its items, set-based.

@@ -6,12 +6,15 @@ use fazhi_platform::error::PlatformError;
 use sqlx::PgConnection;
 
 use super::{Store, corrupt};
-use crate::domain::{Round, RoundId, RoundKind, SchemeId, ScoredUnit, UnitScore};
+use crate::domain::{Round, RoundId, RoundKind, SchemeId, ScoredUnit, Stale, UnitScore};
 use crate::error::{AssessmentError, Result};
 
 const ROUND_COLUMNS: &str =
     "id, scheme_id, scheme_version, owner_unit_id, kind, period, unit_count,
-    input_count, run_by, create_time, publish_time";
+    input_count, run_by, create_time, publish_time, revision, previous_round_id,
+    (SELECT later.id FROM assessment.rounds later WHERE later.previous_round_id = rounds.id)
+        AS revised_by,
+    stale_reason, stale_time";
 
 #[derive(sqlx::FromRow)]
 struct RoundRow {
@@ -26,6 +29,11 @@ struct RoundRow {
     run_by: String,
     create_time: DateTime<Utc>,
     publish_time: Option<DateTime<Utc>>,
+    revision: i32,
+    previous_round_id: Option<String>,
+    revised_by: Option<String>,
+    stale_reason: Option<String>,
+    stale_time: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<RoundRow> for Round {
@@ -45,6 +53,13 @@ impl TryFrom<RoundRow> for Round {
             run_by: row.run_by,
             create_time: row.create_time,
             publish_time: row.publish_time,
+            revision: row.revision,
+            previous_round: row.previous_round_id.map(RoundId::from_trusted),
+            revised_by: row.revised_by.map(RoundId::from_trusted),
+            stale: row
+                .stale_reason
+                .zip(row.stale_time)
+                .map(|(reason, time)| Stale { reason, time }),
         })
     }
 }
@@ -164,14 +179,20 @@ impl Store {
         ))
     }
 
-    /// Every unit's result in a round, with its inputs.
+    /// Every unit's result in a round, with its inputs when `with_inputs`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "round_results"))]
-    pub async fn round_results(&self, round: &RoundId) -> Result<Vec<ScoredUnit>> {
+    pub async fn round_results(
+        &self,
+        round: &RoundId,
+        with_inputs: bool,
+    ) -> Result<Vec<ScoredUnit>> {
         sqlx::query_as::<_, ScoreRow>(
-            "SELECT unit_id, unit_display_name, rank, rank_shared, inputs, score
+            "SELECT unit_id, unit_display_name, rank, rank_shared,
+                 CASE WHEN $2 THEN inputs ELSE '{}'::json END AS inputs, score
              FROM assessment.scores WHERE round_id = $1 ORDER BY peer_group, rank, unit_id",
         )
         .bind(round.as_str())
+        .bind(with_inputs)
         .fetch_all(self.pool())
         .await?
         .into_iter()
@@ -275,8 +296,8 @@ pub async fn insert_round(
 ) -> Result<Round> {
     let saved: Round = sqlx::query_as::<_, RoundRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO assessment.rounds (id, scheme_id, scheme_version, owner_unit_id, kind, period,
-             unit_count, input_count, run_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             unit_count, input_count, run_by, revision, previous_round_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING {ROUND_COLUMNS}"
     )))
     .bind(round.id.as_str())
@@ -288,6 +309,8 @@ pub async fn insert_round(
     .bind(round.unit_count)
     .bind(round.input_count)
     .bind(&round.run_by)
+    .bind(round.revision)
+    .bind(round.previous_round.as_ref().map(RoundId::as_str))
     .fetch_one(&mut *connection)
     .await?
     .try_into()?;
@@ -295,4 +318,20 @@ pub async fn insert_round(
         insert_scores(connection, &round.id, chunk).await?;
     }
     Ok(saved)
+}
+
+/// Locks a round about to be revised: the revision that already re-ran it, if one did.
+pub async fn lock_revised(connection: &mut PgConnection, id: &RoundId) -> Result<Option<RoundId>> {
+    sqlx::query_scalar::<_, String>("SELECT id FROM assessment.rounds WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(id.name()))?;
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT id FROM assessment.rounds WHERE previous_round_id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(connection)
+    .await?
+    .map(RoundId::from_trusted))
 }

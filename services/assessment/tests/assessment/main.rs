@@ -19,6 +19,8 @@ use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
 use tonic::Code;
 use tonic::transport::Channel;
 
+mod revisions;
+
 struct App {
     _databases: Vec<TestDatabase>,
     _server: TestServer,
@@ -30,7 +32,7 @@ struct App {
 }
 
 impl App {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let units =
             TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
         let plans_db =
@@ -318,6 +320,37 @@ impl App {
             .unwrap())
     }
 
+    /// Runs a round (or a revision) as `token`, answering it.
+    async fn run(
+        &mut self,
+        request: pb::RunRoundRequest,
+        token: &str,
+    ) -> Result<pb::Round, tonic::Status> {
+        Ok(self
+            .client
+            .run_round(with_token(request, token))
+            .await?
+            .into_inner()
+            .round
+            .unwrap())
+    }
+
+    /// Publishes a round as `token`, answering how many items it opened.
+    async fn publish(&mut self, round: &str, token: &str) -> Result<i32, tonic::Status> {
+        Ok(self
+            .client
+            .publish_round(with_token(
+                pb::PublishRoundRequest {
+                    name: round.to_owned(),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await?
+            .into_inner()
+            .items_opened)
+    }
+
     async fn scores(
         &mut self,
         round: &str,
@@ -364,6 +397,7 @@ fn annual(request_id: &str) -> pb::RunRoundRequest {
         kind: pb::RoundKind::Annual as i32,
         period: "2024".to_owned(),
         request_id: request_id.to_owned(),
+        revises: String::new(),
     }
 }
 
@@ -663,7 +697,7 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
         scheme: "schemes/ng-2024".to_owned(),
         kind: kind as i32,
         period: period.to_owned(),
-        request_id: String::new(),
+        ..Default::default()
     };
     let outside = app
         .client
@@ -749,6 +783,10 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
     ];
     let ledger = [
         bare.record_manual_score(pb::RecordManualScoreRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.diff_round(pb::DiffRoundRequest::default())
             .await
             .unwrap_err()
             .code(),
@@ -1089,23 +1127,7 @@ async fn a_published_round_opens_items_its_units_answer_and_the_office_closes() 
 async fn a_reviewers_score_is_checked_and_frozen_into_the_next_round() {
     let mut app = App::start().await;
     let coordinator = app.coordinator.clone();
-    let manual = "code: ng-manual
-title: 宁国市工作创新评分(测试)
-year: 2024
-owner_unit: ningguo
-peer_groups:
-  - {code: departments, title: 市直部门, unit_group: government-departments}
-criteria:
-  - code: '1'
-    title: 工作创新与实绩
-    points: 10
-    rules:
-      - then: manual
-  - code: '2'
-    title: 其他
-    points: 5
-";
-    app.create_scheme("ng-manual", manual, &coordinator)
+    app.create_scheme("ng-manual", revisions::MANUAL_SCHEME, &coordinator)
         .await
         .unwrap();
     let record = |criterion: &str, score: f64, justification: &str| pb::RecordManualScoreRequest {
@@ -1188,7 +1210,7 @@ criteria:
         .await
         .unwrap();
     let score = explained.score.unwrap();
-    assert_eq!((score.base, score.full), (12.5, 15.0));
+    assert_eq!((score.base, score.full), (14.5, 17.0));
     assert!(
         explained.lines[0].text.contains("成效明显"),
         "{:?}",
@@ -1204,5 +1226,5 @@ criteria:
         .explain(&round.name, "ng-sfj", &coordinator)
         .await
         .unwrap();
-    assert_eq!(other.score.unwrap().base, 5.0);
+    assert_eq!(other.score.unwrap().base, 7.0);
 }
