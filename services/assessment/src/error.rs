@@ -4,7 +4,7 @@ use fazhi_platform::error::{DescribeError, ErrorDescription, PlatformError};
 use fazhi_platform::upstream::UpstreamError;
 use tonic::Code;
 
-use crate::domain::ItemState;
+use crate::domain::{ClaimState, ItemState};
 
 /// `ErrorInfo.domain` of every error this service returns.
 pub const ERROR_DOMAIN: &str = "assessment.fazhi";
@@ -22,6 +22,12 @@ pub enum AssessmentError {
     RoundPublished,
     #[error("the round was revised already by {0}: revise the latest revision")]
     RoundRevised(String),
+    #[error("the round is not published yet: its scores can be appealed once it is")]
+    RoundNotPublished,
+    #[error("the appeal window closed {0} days after the round was published")]
+    AppealWindowClosed(i64),
+    #[error("it was decided already ({}): a decision is final", .0.as_str())]
+    ClaimDecided(ClaimState),
     #[error("the rectification item is {} and cannot take this step", .0.as_str())]
     ItemWrongState(ItemState),
 }
@@ -91,6 +97,31 @@ impl DescribeError for AssessmentError {
                 "ROUND_REVISED",
                 self.to_string(),
                 format!("该轮考核已由 {later} 重新计算,请对最新一次修订重新计算"),
+            ),
+            Self::RoundNotPublished => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "ROUND_NOT_PUBLISHED",
+                self.to_string(),
+                "该轮考核尚未发布,发布后方可申诉",
+            ),
+            Self::AppealWindowClosed(days) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "APPEAL_WINDOW_CLOSED",
+                self.to_string(),
+                format!("申诉期为考核结果发布后 {days} 天,已过申诉期"),
+            ),
+            Self::ClaimDecided(state) => ErrorDescription::new(
+                Code::FailedPrecondition,
+                "CLAIM_DECIDED",
+                self.to_string(),
+                format!(
+                    "已作出决定({}),不能再次提交或决定",
+                    match state {
+                        ClaimState::Pending => "待处理",
+                        ClaimState::Upheld => "维持",
+                        ClaimState::Adjusted => "调整",
+                    }
+                ),
             ),
             Self::ItemWrongState(state) => ErrorDescription::new(
                 Code::FailedPrecondition,

@@ -5,8 +5,8 @@ use fazhi_platform::error::FieldViolation;
 use fazhi_proto::assessment::v1 as pb;
 
 use crate::domain::{
-    Criterion, Grade, Item, ItemSource, ItemState, Round, RoundKind, Scheme, ScoreChange,
-    ScoredUnit, Standing, StoredScheme, TraceLine, Warning, Worth,
+    Claim, ClaimState, Criterion, Decision, Grade, Item, ItemSource, ItemState, Round, RoundKind,
+    Scheme, ScoreChange, ScoredUnit, Standing, StoredScheme, TraceLine, Warning, Worth,
 };
 use crate::error::AssessmentError;
 
@@ -341,5 +341,71 @@ pub(super) fn line_to_proto(line: &TraceLine) -> pb::TraceLine {
             .collect(),
         points: line.points,
         text: line.text.clone(),
+    }
+}
+
+fn claim_state_to_proto(state: ClaimState) -> i32 {
+    let state = match state {
+        ClaimState::Pending => pb::ClaimState::Pending,
+        ClaimState::Upheld => pb::ClaimState::Upheld,
+        ClaimState::Adjusted => pb::ClaimState::Adjusted,
+    };
+    state as i32
+}
+
+/// The office's answer: DECISION_ADJUST takes `score`.
+pub(super) fn decision(decision: i32, score: f64) -> Result<Decision, tonic::Status> {
+    match pb::Decision::try_from(decision) {
+        Ok(pb::Decision::Uphold) => Ok(Decision::Uphold),
+        Ok(pb::Decision::Adjust) => Ok(Decision::Adjust(score)),
+        _ => Err(invalid(FieldViolation::new(
+            "decision",
+            "REQUIRED",
+            "decision must be DECISION_UPHOLD or DECISION_ADJUST",
+            "decision 须为维持(DECISION_UPHOLD)或调整(DECISION_ADJUST)",
+        ))),
+    }
+}
+
+pub(super) fn appeal_to_proto(claim: Claim) -> pb::Appeal {
+    pb::Appeal {
+        name: claim.name,
+        round: claim.round.map(|round| round.name()).unwrap_or_default(),
+        unit: format!("units/{}", claim.unit),
+        criterion: claim.criterion,
+        score: claim.score,
+        max_points: claim.max,
+        reasons: claim.reasons,
+        evidence_uris: claim.evidence,
+        state: claim_state_to_proto(claim.state),
+        decided_score: claim.decided_score,
+        justification: claim.justification,
+        decided_by: claim.decided_by,
+        create_time: Some(aip::timestamp(claim.create_time)),
+        decide_time: claim.decide_time.map(aip::timestamp),
+        etag: aip::etag(claim.revision),
+    }
+}
+
+pub(super) fn self_assessment_to_proto(claim: Claim) -> pb::SelfAssessment {
+    pb::SelfAssessment {
+        name: claim.name,
+        scheme: claim.scheme.name(),
+        period: claim.period,
+        unit: format!("units/{}", claim.unit),
+        criterion: claim.criterion,
+        self_score: claim.score,
+        max_points: claim.max,
+        reasons: claim.reasons,
+        evidence_uris: claim.evidence,
+        problems_found: claim.problems_found,
+        state: claim_state_to_proto(claim.state),
+        decided_score: claim.decided_score,
+        justification: claim.justification,
+        decided_by: claim.decided_by,
+        rectification_item: claim.item.map(|item| item.name()).unwrap_or_default(),
+        create_time: Some(aip::timestamp(claim.create_time)),
+        decide_time: claim.decide_time.map(aip::timestamp),
+        etag: aip::etag(claim.revision),
     }
 }

@@ -10,10 +10,10 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{ItemId, RoundId, SchemeId};
+use crate::domain::{AppealId, ItemId, RoundId, SchemeId, SelfAssessmentId};
 use crate::error::AssessmentError;
-use crate::service::{AssessmentBook, ItemStep, RoundSpec};
-use crate::store::{ItemFilter, ManualScore};
+use crate::service::{AppealDraft, AssessmentBook, ItemStep, RoundSpec, SelfAssessmentDraft};
+use crate::store::{ClaimFilter, ClaimKind, Finding, ItemFilter, ManualScore};
 use convert::*;
 
 /// The `fazhi.assessment.v1.AssessmentService` implementation.
@@ -70,8 +70,252 @@ fn next_token<K: serde::Serialize, Q: serde::Serialize>(next: Option<K>, query: 
         .unwrap_or_default()
 }
 
+/// Both ids named, or the first refusal.
+fn scheme_and_unit(scheme: &str, unit: &str) -> Result<(SchemeId, UnitId), Status> {
+    let scheme = SchemeId::from_required_name("scheme", scheme).map_err(invalid);
+    let unit = UnitId::from_required_name("unit", unit).map_err(invalid);
+    match (scheme, unit) {
+        (Ok(scheme), Ok(unit)) => Ok((scheme, unit)),
+        (Err(status), _) | (_, Err(status)) => Err(status),
+    }
+}
+
+/// A unit filter: empty is none.
+fn optional_unit(name: &str) -> Result<Option<String>, Status> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        UnitId::from_name("unit", name)
+            .map_err(invalid)?
+            .as_str()
+            .to_owned(),
+    ))
+}
+
+/// A claim's name of the kind asked for (`appeals/…` or `selfAssessments/…`).
+fn claim_name(name: &str, collection: &str) -> Result<String, Status> {
+    let valid = match collection {
+        "appeals" => AppealId::from_required_name("name", name).map(|id| id.name()),
+        _ => SelfAssessmentId::from_required_name("name", name).map(|id| id.name()),
+    };
+    valid.map_err(invalid)
+}
+
 #[tonic::async_trait]
 impl pb::assessment_service_server::AssessmentService for AssessmentApi {
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round, unit = %request.get_ref().unit))]
+    async fn file_appeal(
+        &self,
+        request: Request<pb::FileAppealRequest>,
+    ) -> ApiResult<pb::FileAppealResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let round = RoundId::from_required_name("round", &message.round).map_err(invalid)?;
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid)?;
+        let appeal = self
+            .book
+            .file_appeal(
+                &context,
+                AppealDraft {
+                    round,
+                    unit,
+                    criterion: message.criterion,
+                    reasons: message.reasons,
+                    evidence: message.evidence_uris,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::FileAppealResponse {
+            appeal: Some(appeal_to_proto(appeal)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(appeal = %request.get_ref().name))]
+    async fn decide_appeal(
+        &self,
+        request: Request<pb::DecideAppealRequest>,
+    ) -> ApiResult<pb::DecideAppealResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let name = claim_name(&message.name, "appeals")?;
+        let decided = self
+            .book
+            .decide_claim(
+                &context,
+                (&name, &message.etag),
+                decision(message.decision, message.score)?,
+                message.justification,
+            )
+            .await?;
+        Ok(Response::new(pb::DecideAppealResponse {
+            appeal: Some(appeal_to_proto(decided)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(appeal = %request.get_ref().name))]
+    async fn get_appeal(
+        &self,
+        request: Request<pb::GetAppealRequest>,
+    ) -> ApiResult<pb::GetAppealResponse> {
+        let context = read_context(&request)?;
+        let name = claim_name(&request.get_ref().name, "appeals")?;
+        let appeal = self.book.get_claim(&context, &name).await?;
+        Ok(Response::new(pb::GetAppealResponse {
+            appeal: Some(appeal_to_proto(appeal)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round))]
+    async fn list_appeals(
+        &self,
+        request: Request<pb::ListAppealsRequest>,
+    ) -> ApiResult<pb::ListAppealsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let filter = ClaimFilter {
+            kind: ClaimKind::Appeal,
+            scheme: None,
+            period: None,
+            round: Some(RoundId::from_required_name("round", &message.round).map_err(invalid)?),
+            unit: optional_unit(&message.unit)?,
+        };
+        let size = page_size(message.page_size, 100, 500)?;
+        let after = page_token(&message.page_token, &filter)?;
+        let page = self
+            .book
+            .list_claims(&context, &filter, (after, size))
+            .await?;
+        Ok(Response::new(pb::ListAppealsResponse {
+            appeals: page.items.into_iter().map(appeal_to_proto).collect(),
+            next_page_token: next_token(page.next, &filter),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme, unit = %request.get_ref().unit))]
+    async fn submit_self_assessment(
+        &self,
+        request: Request<pb::SubmitSelfAssessmentRequest>,
+    ) -> ApiResult<pb::SubmitSelfAssessmentResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let (scheme, unit) = scheme_and_unit(&message.scheme, &message.unit)?;
+        let submitted = self
+            .book
+            .submit_self_assessment(
+                &context,
+                SelfAssessmentDraft {
+                    scheme,
+                    period: message.period,
+                    unit,
+                    criterion: message.criterion,
+                    score: message.self_score,
+                    reasons: message.reasons,
+                    evidence: message.evidence_uris,
+                    problems_found: message.problems_found,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::SubmitSelfAssessmentResponse {
+            self_assessment: Some(self_assessment_to_proto(submitted)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(self_assessment = %request.get_ref().name))]
+    async fn review_self_assessment(
+        &self,
+        request: Request<pb::ReviewSelfAssessmentRequest>,
+    ) -> ApiResult<pb::ReviewSelfAssessmentResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let name = claim_name(&message.name, "selfAssessments")?;
+        let reviewed = self
+            .book
+            .decide_claim(
+                &context,
+                (&name, &message.etag),
+                decision(message.decision, message.score)?,
+                message.justification,
+            )
+            .await?;
+        Ok(Response::new(pb::ReviewSelfAssessmentResponse {
+            self_assessment: Some(self_assessment_to_proto(reviewed)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(self_assessment = %request.get_ref().name))]
+    async fn get_self_assessment(
+        &self,
+        request: Request<pb::GetSelfAssessmentRequest>,
+    ) -> ApiResult<pb::GetSelfAssessmentResponse> {
+        let context = read_context(&request)?;
+        let name = claim_name(&request.get_ref().name, "selfAssessments")?;
+        let found = self.book.get_claim(&context, &name).await?;
+        Ok(Response::new(pb::GetSelfAssessmentResponse {
+            self_assessment: Some(self_assessment_to_proto(found)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme))]
+    async fn list_self_assessments(
+        &self,
+        request: Request<pb::ListSelfAssessmentsRequest>,
+    ) -> ApiResult<pb::ListSelfAssessmentsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let filter = ClaimFilter {
+            kind: ClaimKind::SelfAssessment,
+            scheme: Some(SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid)?),
+            period: (!message.period.is_empty()).then_some(message.period),
+            round: None,
+            unit: optional_unit(&message.unit)?,
+        };
+        let size = page_size(message.page_size, 100, 500)?;
+        let after = page_token(&message.page_token, &filter)?;
+        let page = self
+            .book
+            .list_claims(&context, &filter, (after, size))
+            .await?;
+        Ok(Response::new(pb::ListSelfAssessmentsResponse {
+            self_assessments: page
+                .items
+                .into_iter()
+                .map(self_assessment_to_proto)
+                .collect(),
+            next_page_token: next_token(page.next, &filter),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme, unit = %request.get_ref().unit))]
+    async fn record_falsification(
+        &self,
+        request: Request<pb::RecordFalsificationRequest>,
+    ) -> ApiResult<pb::RecordFalsificationResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let (scheme, unit) = scheme_and_unit(&message.scheme, &message.unit)?;
+        let recorded = self
+            .book
+            .record_falsification(
+                &context,
+                Finding {
+                    scheme,
+                    period: message.period,
+                    unit: unit.as_str().to_owned(),
+                    criterion: message.criterion,
+                    kind: String::new(),
+                    score: None,
+                    justification: message.justification,
+                    decided_by: String::new(),
+                    source: String::new(),
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::RecordFalsificationResponse {
+            decided_by: recorded.decided_by,
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(scheme = %request.get_ref().scheme_id))]
     async fn create_scheme(
         &self,
@@ -145,12 +389,7 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
     ) -> ApiResult<pb::RecordManualScoreResponse> {
         let context = mutation_context(&request, &request.get_ref().request_id)?;
         let message = request.into_inner();
-        let scheme = SchemeId::from_required_name("scheme", &message.scheme).map_err(invalid);
-        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid);
-        let (scheme, unit) = match (scheme, unit) {
-            (Ok(scheme), Ok(unit)) => (scheme, unit),
-            (Err(status), _) | (_, Err(status)) => return Err(status),
-        };
+        let (scheme, unit) = scheme_and_unit(&message.scheme, &message.unit)?;
         let recorded = self
             .book
             .record_manual_score(

@@ -1,6 +1,7 @@
 //! The assessment context's rules; no tonic, no sqlx.
 
 mod bulletin;
+mod claim;
 mod rectification;
 mod round;
 mod rule;
@@ -8,6 +9,7 @@ mod scheme;
 mod score;
 
 pub use bulletin::{Bulletin, FailedTarget, GroupRanking, LedgerCounts, bulletin};
+pub use claim::{AppealId, Claim, ClaimState, Decision, DecisionRefused, SelfAssessmentId};
 pub use rectification::{
     Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, OPEN_ITEMS, Warning, WrongState,
     check_text, problems,
@@ -18,8 +20,8 @@ pub use round::{
 };
 pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
 pub use scheme::{
-    Basis, Criterion, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup, RectificationTerms, Scheme,
-    Worth,
+    Basis, Criterion, CriterionTerms, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup,
+    RectificationTerms, Scheme, Worth,
 };
 pub use score::{
     CriterionScore, Frozen, Input, TraceLine, UnitInputs, UnitScore, Verdict, Vetoed, rank,

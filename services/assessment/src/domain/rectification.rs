@@ -6,7 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::score::TraceLine;
+use super::scheme::RectificationTerms;
+use super::score::UnitScore;
 
 fazhi_platform::resource_id!(
     /// A rectification item, `rectificationItems/{item}`.
@@ -96,6 +97,35 @@ pub struct Item {
 pub struct WrongState(pub ItemState);
 
 impl Item {
+    /// A new item, OPEN, due the terms' deadline days after `today`.
+    pub fn open(
+        source: ItemSource,
+        (owner_unit, unit): (String, String),
+        (round, criterion, problem): (Option<String>, String, String),
+        terms: RectificationTerms,
+        (today, now): (NaiveDate, DateTime<Utc>),
+    ) -> Self {
+        Self {
+            id: ItemId::generate(),
+            owner_unit,
+            unit,
+            source,
+            round,
+            criterion,
+            problem,
+            measures: String::new(),
+            responsible_person: String::new(),
+            deadline: today + chrono::Duration::days(terms.deadline_days),
+            warning_days: terms.warning_days,
+            state: ItemState::Open,
+            reason: String::new(),
+            evidence: Vec::new(),
+            revision: 1,
+            create_time: now,
+            update_time: now,
+        }
+    }
+
     /// Its warning on `today`.
     pub fn warning(&self, today: NaiveDate) -> Warning {
         if self.state == ItemState::Closed {
@@ -166,14 +196,20 @@ pub fn check_text(field: &str, text: &str, violations: &mut Vec<FieldViolation>)
     }
 }
 
-/// The problems a unit's trace shows: every rule that cost points, and a veto, one per
-/// criterion (its lines joined), in trace order.
-pub fn problems(lines: &[TraceLine]) -> Vec<(String, String)> {
+/// The problems a unit's score shows: every rule that cost points of a criterion left short
+/// of its full marks, and a veto, one per criterion (its lines joined), in trace order.
+pub fn problems(score: &UnitScore) -> Vec<(String, String)> {
+    let short = |code: &str| {
+        score
+            .criteria
+            .iter()
+            .any(|criterion| criterion.code == code && criterion.score < criterion.max - 1e-9)
+    };
     let mut found: Vec<(String, String)> = Vec::new();
-    for line in lines
-        .iter()
-        .filter(|line| line.rule.is_some() && (line.points < 0.0 || line.text.contains("一票否决")))
-    {
+    for line in score.lines.iter().filter(|line| {
+        line.rule.is_some()
+            && ((line.points < 0.0 && short(&line.criterion)) || line.text.contains("一票否决"))
+    }) {
         match found
             .iter_mut()
             .find(|(criterion, _)| *criterion == line.criterion)

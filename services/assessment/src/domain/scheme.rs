@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fazhi_platform::error::FieldViolation;
 use serde::{Deserialize, Serialize};
 
-use super::rule::Rule;
+use super::rule::{Effect, Rule};
 
 fazhi_platform::string_enum!(
     /// 考核等次.
@@ -65,6 +65,26 @@ pub struct Scheme {
     /// D4: the items a published round opens from its failed rules.
     #[serde(default)]
     pub rectification: RectificationTerms,
+    /// 申诉期: days after publication a unit may appeal a criterion's score.
+    #[serde(default = "default_appeal_days")]
+    pub appeal_days: i64,
+}
+
+/// What a criterion is, for what is recorded against it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CriterionTerms {
+    /// Its full marks.
+    pub max: f64,
+    /// A reviewer scores it (a `manual` rule).
+    pub manual: bool,
+    /// A finding of falsification zeroes it (a `falsification` rule).
+    pub falsifiable: bool,
+    /// It has no children: rules score it, not its children's sum.
+    pub leaf: bool,
+}
+
+fn default_appeal_days() -> i64 {
+    7
 }
 
 /// How long a unit has to rectify what a round found, and when the warning turns yellow.
@@ -201,21 +221,25 @@ impl Scheme {
         self.criteria.iter().flat_map(Criterion::walk)
     }
 
-    /// A criterion's full marks (its points, or its weight's share of its parent's), and
-    /// whether a reviewer scores it (a `manual` rule); `None` when there is no such criterion.
-    pub fn criterion_terms(&self, code: &str) -> Option<(f64, bool)> {
-        fn find(criteria: &[Criterion], parent: f64, code: &str) -> Option<(f64, bool)> {
+    /// A criterion's full marks (its points, or its weight's share of its parent's) and what
+    /// kind of node it is; `None` when there is no such criterion.
+    pub fn criterion_terms(&self, code: &str) -> Option<CriterionTerms> {
+        fn find(criteria: &[Criterion], parent: f64, code: &str) -> Option<CriterionTerms> {
             criteria.iter().find_map(|criterion| {
                 let max = match criterion.worth {
                     Worth::Points(points) => points,
                     Worth::Weight(share) => parent * share / 100.0,
                 };
                 if criterion.code == code {
-                    let manual = criterion
-                        .rules
-                        .iter()
-                        .any(|rule| matches!(rule.then, super::rule::Effect::Manual));
-                    Some((max, manual))
+                    let has = |effect: fn(&Effect) -> bool| {
+                        criterion.rules.iter().any(|rule| effect(&rule.then))
+                    };
+                    Some(CriterionTerms {
+                        max,
+                        manual: has(|effect| matches!(effect, Effect::Manual)),
+                        falsifiable: has(|effect| matches!(effect, Effect::Falsification)),
+                        leaf: criterion.children.is_empty(),
+                    })
                 } else {
                     find(&criterion.children, max, code)
                 }
@@ -302,6 +326,14 @@ impl Scheme {
                 "INVALID_TERMS",
                 "deadline_days in 1–3650, warning_days from 0 to deadline_days",
                 "整改时限须为 1 至 3650 天,预警天数须在 0 与整改时限之间",
+            ));
+        }
+        if !(0..=365).contains(&self.appeal_days) {
+            violations.push(invalid(
+                "appeal_days",
+                "OUT_OF_RANGE",
+                "appeal_days from 0 to 365",
+                "申诉期须为 0 至 365 天",
             ));
         }
         let mut previous = f64::INFINITY;

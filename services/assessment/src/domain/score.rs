@@ -39,7 +39,7 @@ pub enum Input {
         total: u32,
         overdue: u32,
     },
-    /// A reviewer's score of a criterion (C7).
+    /// A reviewer's score of a criterion (C7), or an appeal's decided score.
     Manual {
         score: f64,
         justification: String,
@@ -55,7 +55,8 @@ pub struct Frozen {
 }
 
 /// A unit's inputs by name: `targets/{id}`, `indicators/{id}`, `plans/{id}`,
-/// `manual/{criterion}`, `falsified/{criterion}`.
+/// `manual/{criterion}`, `falsified/{criterion}`, `adjusted/{criterion}` (an appeal's decision),
+/// `rectification/open-items`.
 pub type UnitInputs = BTreeMap<String, Frozen>;
 
 /// One line of a score's trace: what a rule found and what it did.
@@ -494,6 +495,37 @@ fn apply<'a>(
     tally.line(leaf.criterion, Some(position), read, change, text);
 }
 
+/// A leaf's score after an appeal decided another (`adjusted/{criterion}`): the decision
+/// stands over the rules.
+fn adjusted(
+    criterion: &Criterion,
+    (score, max): (f64, f64),
+    inputs: &UnitInputs,
+    tally: &mut Tally,
+) -> f64 {
+    let name = format!("adjusted/{}", criterion.code);
+    let Some(Input::Manual {
+        score: decided,
+        justification,
+        scorer,
+    }) = inputs.get(&name).map(|frozen| &frozen.input)
+    else {
+        return score;
+    };
+    let decided = decided.clamp(0.0, max);
+    tally.line(
+        criterion,
+        None,
+        vec![sourced(inputs, &name)],
+        decided - score,
+        format!(
+            "经申诉复核,本项调整为 {} 分,{scorer}:{justification}",
+            number(decided)
+        ),
+    );
+    decided
+}
+
 /// A node's score for the unit and its full marks, its lines in `tally`; `None` when it does
 /// not apply to the unit's group.
 fn score_node(
@@ -540,7 +572,7 @@ fn score_node(
                 format!("本项得分限于 0 至 {} 分", number(max)),
             );
         }
-        (clamped, max)
+        (adjusted(criterion, (clamped, max), inputs, tally), max)
     } else {
         let (mut score, mut full) = (0.0, 0.0);
         for child in &criterion.children {

@@ -21,15 +21,18 @@ pub struct ManualScore {
 #[derive(sqlx::FromRow)]
 struct ManualRow {
     unit_id: String,
-    criterion: String,
-    score: f64,
+    name: String,
+    score: Option<f64>,
     justification: String,
     scorer: String,
+    source: Option<String>,
     record_time: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
-    /// The scores recorded for a scheme and period, as round inputs: by unit, `manual/{criterion}`.
+    /// What the office scored or found for a scheme and period, as round inputs by unit:
+    /// reviewers' scores `manual/{criterion}`, appeals' adjustments `adjusted/{criterion}`,
+    /// findings of falsification `falsified/{criterion}`.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "manual_inputs"))]
     pub async fn manual_inputs(
         &self,
@@ -37,8 +40,13 @@ impl Store {
         period: &str,
     ) -> Result<Vec<(String, String, Frozen)>> {
         let rows: Vec<ManualRow> = sqlx::query_as(
-            "SELECT unit_id, criterion, score, justification, scorer, record_time
-             FROM assessment.manual_scores WHERE scheme_id = $1 AND period = $2",
+            "SELECT unit_id, 'manual/' || criterion AS name, score, justification, scorer,
+                 NULL AS source, record_time
+             FROM assessment.manual_scores WHERE scheme_id = $1 AND period = $2
+             UNION ALL
+             SELECT unit_id, kind || '/' || criterion, score, justification, decided_by, source,
+                 record_time
+             FROM assessment.score_findings WHERE scheme_id = $1 AND period = $2",
         )
         .bind(scheme.as_str())
         .bind(period)
@@ -47,19 +55,20 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let source = format!("{} 评分于 {}", row.scorer, row.record_time.date_naive());
-                (
-                    row.unit_id,
-                    format!("manual/{}", row.criterion),
-                    Frozen {
-                        input: Input::Manual {
-                            score: row.score,
-                            justification: row.justification,
-                            scorer: row.scorer,
-                        },
-                        source,
+                let day = row.record_time.date_naive();
+                let source = match row.source {
+                    Some(source) => format!("{source}({} 于 {day} 决定)", row.scorer),
+                    None => format!("{} 评分于 {day}", row.scorer),
+                };
+                let input = match row.score {
+                    Some(score) => Input::Manual {
+                        score,
+                        justification: row.justification,
+                        scorer: row.scorer,
                     },
-                )
+                    None => Input::Flag(true),
+                };
+                (row.unit_id, row.name, Frozen { input, source })
             })
             .collect())
     }

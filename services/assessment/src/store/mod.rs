@@ -2,14 +2,20 @@
 //! pool; writes are functions on the connection of the transaction that
 //! [`fazhi_platform::mutation::run`] opened.
 
+mod claim;
 mod manual;
 mod rectification;
 mod round;
 mod scheme;
 
+pub use claim::{
+    ClaimFilter, ClaimKind, Finding, insert_claim, lock_claim, lock_same_claim, record_finding,
+    save_claim,
+};
 pub use manual::{ManualScore, record_manual_score};
 pub use rectification::{
-    ItemFilter, items_not_closed, lock_item, lock_round, publish_round, round_inputs, save_item,
+    ItemFilter, insert_items, items_not_closed, lock_item, lock_round, publish_round, round_inputs,
+    save_item,
 };
 pub use round::{ScoreCursor, insert_round, lock_revised};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};

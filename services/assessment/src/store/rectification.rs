@@ -184,6 +184,12 @@ pub async fn publish_round(
         .bind(time)
         .execute(&mut *connection)
         .await?;
+    insert_items(&mut *connection, items).await?;
+    super::round::read_round(connection, id).await
+}
+
+/// Opens items, set-based.
+pub async fn insert_items(connection: &mut PgConnection, items: &[Item]) -> Result<()> {
     let bodies = items
         .iter()
         .map(|item| serde_json::to_value(item).map_err(|error| corrupt("item", error)))
@@ -230,9 +236,9 @@ pub async fn publish_round(
     )
     .bind(items.iter().map(|item| item.deadline).collect::<Vec<_>>())
     .bind(bodies)
-    .execute(&mut *connection)
+    .execute(connection)
     .await?;
-    super::round::read_round(connection, id).await
+    Ok(())
 }
 
 /// Locks an item for a step; `None` when there is none.

@@ -19,10 +19,11 @@ use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
 use tonic::Code;
 use tonic::transport::Channel;
 
+mod claims;
 mod revisions;
 
 struct App {
-    _databases: Vec<TestDatabase>,
+    databases: Vec<TestDatabase>,
     _server: TestServer,
     channel: Channel,
     client: AssessmentServiceClient<Channel>,
@@ -114,7 +115,7 @@ impl App {
         Self {
             channel: server.channel.clone(),
             client: AssessmentServiceClient::new(server.channel.clone()),
-            _databases: vec![units, plans_db, indicators_db, assessment_db],
+            databases: vec![units, plans_db, indicators_db, assessment_db],
             _server: server,
             admin,
             coordinator: bearer("ng-office", Some("ningguo"), &[Role::Coordinator]),
@@ -349,6 +350,19 @@ impl App {
             .await?
             .into_inner()
             .items_opened)
+    }
+
+    /// Moves a round's publication `days` into the past, behind the service's back.
+    async fn publish_earlier(&self, round: &str, days: i32) {
+        sqlx::query(
+            "UPDATE assessment.rounds SET publish_time = publish_time - make_interval(days => $2)
+             WHERE id = $1",
+        )
+        .bind(round.trim_start_matches("rounds/"))
+        .bind(days)
+        .execute(&self.databases[3].admin_pool)
+        .await
+        .unwrap();
     }
 
     async fn scores(
@@ -787,6 +801,42 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .unwrap_err()
             .code(),
         bare.diff_round(pb::DiffRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.file_appeal(pb::FileAppealRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.decide_appeal(pb::DecideAppealRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_appeal(pb::GetAppealRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_appeals(pb::ListAppealsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.submit_self_assessment(pb::SubmitSelfAssessmentRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.review_self_assessment(pb::ReviewSelfAssessmentRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_self_assessment(pb::GetSelfAssessmentRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_self_assessments(pb::ListSelfAssessmentsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.record_falsification(pb::RecordFalsificationRequest::default())
             .await
             .unwrap_err()
             .code(),

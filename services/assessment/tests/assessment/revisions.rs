@@ -20,8 +20,10 @@ criteria:
     rules:
       - then: manual
   - code: '2'
-    title: 其他
+    title: 信息报送
     points: 5
+    rules:
+      - then: falsification
   - code: '3'
     title: 整改落实
     points: 2

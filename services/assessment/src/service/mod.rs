@@ -9,8 +9,12 @@ use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
 use fazhi_units_client::{UnitId, UnitsClientError};
 use sqlx::PgConnection;
 
+mod claims;
+
+pub use claims::{AppealDraft, SelfAssessmentDraft};
+
 use crate::domain::{
-    Item, ItemId, ItemSource, ItemState, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
+    Frozen, Input, Item, ItemId, ItemSource, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
     ScoreChange, ScoredUnit, StoredScheme, check_text, diff_results, problems, score_round,
     score_unit,
 };
@@ -28,6 +32,25 @@ pub struct AssessmentBook {
 /// Most evidence links a submission carries, and the longest.
 const MAX_EVIDENCE: usize = 20;
 const MAX_EVIDENCE_URI_CHARS: usize = 2000;
+
+/// Evidence links (佐证材料): at most a few, each an http(s) address or a plans evidence name.
+fn check_evidence(evidence: &[String], violations: &mut Vec<FieldViolation>) {
+    violations.extend(FieldViolation::check_texts(
+        "evidence_uris",
+        evidence,
+        (MAX_EVIDENCE, MAX_EVIDENCE_URI_CHARS),
+    ));
+    for (index, uri) in evidence.iter().enumerate() {
+        if !fazhi_platform::text::is_evidence_address(uri) {
+            violations.push(FieldViolation::new(
+                format!("evidence_uris[{index}]"),
+                "INVALID_URI",
+                "an evidence link is an http(s) address or plans/…/assignments/…/evidence/{sha256}",
+                "佐证材料链接须为 http(s) 网址或 plans/…/assignments/…/evidence/{sha256}",
+            ));
+        }
+    }
+}
 
 /// A step of a rectification item.
 pub enum ItemStep {
@@ -69,21 +92,7 @@ impl ItemStep {
                 if evidence.is_empty() {
                     violations.push(FieldViolation::required("evidence_uris"));
                 }
-                violations.extend(FieldViolation::check_texts(
-                    "evidence_uris",
-                    evidence,
-                    (MAX_EVIDENCE, MAX_EVIDENCE_URI_CHARS),
-                ));
-                for (index, uri) in evidence.iter().enumerate() {
-                    if !fazhi_platform::text::is_evidence_address(uri) {
-                        violations.push(FieldViolation::new(
-                            format!("evidence_uris[{index}]"),
-                            "INVALID_URI",
-                            "an evidence link is an http(s) address or plans/…/assignments/…/evidence/{sha256}",
-                            "佐证材料链接须为 http(s) 网址或 plans/…/assignments/…/evidence/{sha256}",
-                        ));
-                    }
-                }
+                check_evidence(evidence, &mut violations);
             }
             Self::Close { reason } | Self::Reopen { reason } => {
                 check_text("reason", reason, &mut violations);
@@ -272,13 +281,14 @@ impl AssessmentBook {
                         format!("the scheme has no criterion {}", score.criterion),
                         format!("方案中没有编号为 {} 的考核指标", score.criterion),
                     )),
-                    Some((_, false)) => violations.push(FieldViolation::new(
+                    Some(terms) if !terms.manual => violations.push(FieldViolation::new(
                         "criterion",
                         "NOT_MANUAL",
                         "only a criterion with a manual rule takes a reviewer's score",
                         "只有设有人工评分规则的指标才能评分",
                     )),
-                    Some((max, true)) if !(0.0..=max).contains(&score.score) => {
+                    Some(terms) if !(0.0..=terms.max).contains(&score.score) => {
+                        let max = terms.max;
                         violations.push(FieldViolation::new(
                             "score",
                             "OUT_OF_RANGE",
@@ -406,6 +416,30 @@ impl AssessmentBook {
                         unit_inputs.insert(name, frozen);
                     }
                 }
+                // A reviewed self-assessment of a manual criterion stands in for a reviewer's
+                // score where none was recorded.
+                for claim in self.store.reviewed_self_assessments(&scheme_id, &period).await? {
+                    let manual = scheme
+                        .criterion_terms(&claim.criterion)
+                        .is_some_and(|terms| terms.manual);
+                    if let (true, Some(unit_inputs), Some(decided)) =
+                        (manual, inputs.get_mut(&claim.unit), claim.decided_score)
+                    {
+                        unit_inputs
+                            .entry(format!("manual/{}", claim.criterion))
+                            .or_insert_with(|| Frozen {
+                                source: format!(
+                                    "{} 自评 {} 分,{} 审核",
+                                    claim.name, claim.score, claim.decided_by
+                                ),
+                                input: Input::Manual {
+                                    score: decided,
+                                    justification: claim.justification,
+                                    scorer: claim.decided_by,
+                                },
+                            });
+                    }
+                }
                 let input_count = inputs.values().map(|unit| unit.len()).sum::<usize>();
                 let owned = scheme.clone();
                 let scored =
@@ -503,15 +537,13 @@ impl AssessmentBook {
                     return Err(AssessmentError::RoundPublished);
                 }
                 let now = context.clock.now();
-                let deadline = context.clock.today() + chrono::Duration::days(terms.deadline_days);
                 // The traces are worked out again from what the round froze.
                 let units = store::round_inputs(connection, id).await?;
                 let found = tokio::task::spawn_blocking(move || {
                     units
                         .into_iter()
                         .flat_map(|(unit, group, inputs)| {
-                            let lines = score_unit(&scheme, &unit, &group, &inputs).lines;
-                            problems(&lines)
+                            problems(&score_unit(&scheme, &unit, &group, &inputs))
                                 .into_iter()
                                 .map(move |(criterion, problem)| (unit.clone(), criterion, problem))
                         })
@@ -525,24 +557,14 @@ impl AssessmentBook {
                     .filter(|(unit, criterion, _)| {
                         !open.contains(&(unit.clone(), criterion.clone()))
                     })
-                    .map(|(unit, criterion, problem)| Item {
-                        id: ItemId::generate(),
-                        owner_unit: round.owner_unit.clone(),
-                        unit,
-                        source: ItemSource::Round,
-                        round: Some(name.clone()),
-                        criterion,
-                        problem,
-                        measures: String::new(),
-                        responsible_person: String::new(),
-                        deadline,
-                        warning_days: terms.warning_days,
-                        state: ItemState::Open,
-                        reason: String::new(),
-                        evidence: Vec::new(),
-                        revision: 1,
-                        create_time: now,
-                        update_time: now,
+                    .map(|(unit, criterion, problem)| {
+                        Item::open(
+                            ItemSource::Round,
+                            (round.owner_unit.clone(), unit),
+                            (Some(name.clone()), criterion, problem),
+                            terms,
+                            (context.clock.today(), now),
+                        )
                     })
                     .collect();
                 let published = store::publish_round(connection, (id, now), &items).await?;
