@@ -6,6 +6,7 @@
 pub mod api;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod gather;
 pub mod service;
 pub mod settings;

@@ -6,7 +6,8 @@ use fazhi_proto::assessment::v1 as pb;
 
 use crate::domain::{
     Claim, ClaimState, Criterion, Decision, Grade, Item, ItemSource, ItemState, Round, RoundKind,
-    Scheme, ScoreChange, ScoredUnit, Standing, StoredScheme, TraceLine, Warning, Worth,
+    Scheme, ScoreChange, ScoredUnit, Standing, StoredScheme, SupervisionAction, SupervisionRecord,
+    TraceLine, Warning, Worth,
 };
 use crate::error::AssessmentError;
 
@@ -235,6 +236,21 @@ pub(super) fn bulletin_to_proto(
             yellow: count(bulletin.ledger.yellow),
             red: count(bulletin.ledger.red),
         }),
+        overdue_tasks: bulletin
+            .overdue_tasks
+            .iter()
+            .map(|tasks| pb::OverdueTasks {
+                unit: format!("units/{}", tasks.unit),
+                plan: tasks.plan.clone(),
+                overdue: i32::try_from(tasks.overdue).unwrap_or(i32::MAX),
+            })
+            .collect(),
+        supervision: bulletin
+            .supervision
+            .iter()
+            .cloned()
+            .map(supervision_to_proto)
+            .collect(),
     }
 }
 
@@ -407,5 +423,46 @@ pub(super) fn self_assessment_to_proto(claim: Claim) -> pb::SelfAssessment {
         create_time: Some(aip::timestamp(claim.create_time)),
         decide_time: claim.decide_time.map(aip::timestamp),
         etag: aip::etag(claim.revision),
+    }
+}
+
+pub(super) fn supervision_action(action: i32) -> Result<SupervisionAction, tonic::Status> {
+    match pb::SupervisionAction::try_from(action) {
+        Ok(pb::SupervisionAction::Talk) => Ok(SupervisionAction::Talk),
+        Ok(pb::SupervisionAction::Letter) => Ok(SupervisionAction::Letter),
+        Ok(pb::SupervisionAction::Order) => Ok(SupervisionAction::Order),
+        Ok(pb::SupervisionAction::Criticism) => Ok(SupervisionAction::Criticism),
+        _ => Err(invalid(FieldViolation::new(
+            "action",
+            "REQUIRED",
+            "action must be TALK, LETTER, ORDER or CRITICISM",
+            "action 须为约谈、督察建议书、责令整改或通报批评",
+        ))),
+    }
+}
+
+pub(super) fn supervision_to_proto(record: SupervisionRecord) -> pb::SupervisionRecord {
+    let action = match record.action {
+        SupervisionAction::Talk => pb::SupervisionAction::Talk,
+        SupervisionAction::Letter => pb::SupervisionAction::Letter,
+        SupervisionAction::Order => pb::SupervisionAction::Order,
+        SupervisionAction::Criticism => pb::SupervisionAction::Criticism,
+    };
+    pb::SupervisionRecord {
+        name: record.id.name(),
+        owner_unit: format!("units/{}", record.owner_unit),
+        unit: format!("units/{}", record.unit),
+        action: action as i32,
+        round: record.round.unwrap_or_default(),
+        items: record.items,
+        cites: record.cites,
+        finding: record.finding,
+        demand: record.demand,
+        opened_item: record
+            .opened_item
+            .map(|item| item.name())
+            .unwrap_or_default(),
+        recorded_by: record.recorded_by,
+        create_time: Some(aip::timestamp(record.create_time)),
     }
 }

@@ -10,9 +10,13 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{AppealId, ItemId, RoundId, SchemeId, SelfAssessmentId};
+use crate::domain::{AppealId, ItemId, RoundId, SchemeId, SelfAssessmentId, SupervisionId};
 use crate::error::AssessmentError;
-use crate::service::{AppealDraft, AssessmentBook, ItemStep, RoundSpec, SelfAssessmentDraft};
+use crate::export::Sheets;
+use crate::service::{
+    AppealDraft, AssessmentBook, BulletinParts, ItemStep, RoundSpec, SelfAssessmentDraft,
+    SupervisionDraft,
+};
 use crate::store::{ClaimFilter, ClaimKind, Finding, ItemFilter, ManualScore};
 use convert::*;
 
@@ -25,6 +29,33 @@ pub struct AssessmentApi {
 impl AssessmentApi {
     pub fn new(book: AssessmentBook) -> Self {
         Self { book }
+    }
+
+    /// The round's bulletin as of today, made into something on a blocking thread.
+    async fn bulletin<T: Send + 'static>(
+        &self,
+        context: &CallContext,
+        id: &RoundId,
+        make: impl FnOnce(&BulletinParts, &crate::domain::Bulletin<'_>) -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        let parts = self.book.bulletin_parts(context, id).await?;
+        let today = context.clock.today();
+        tokio::task::spawn_blocking(move || {
+            let bulletin = crate::domain::bulletin(
+                &parts.scheme,
+                &parts.results,
+                (&parts.items, &parts.supervision),
+                today,
+            );
+            make(&parts, &bulletin)
+        })
+        .await
+        .map_err(|error| {
+            AssessmentError::from(fazhi_platform::error::PlatformError::Internal(format!(
+                "bulletin: {error}"
+            )))
+            .into()
+        })
     }
 
     /// A step of the item `name`, answered as of today.
@@ -104,6 +135,103 @@ fn claim_name(name: &str, collection: &str) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl pb::assessment_service_server::AssessmentService for AssessmentApi {
+    #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit))]
+    async fn record_supervision(
+        &self,
+        request: Request<pb::RecordSupervisionRequest>,
+    ) -> ApiResult<pb::RecordSupervisionResponse> {
+        let context = mutation_context(&request, &request.get_ref().request_id)?;
+        let message = request.into_inner();
+        let owner =
+            UnitId::from_required_name("owner_unit", &message.owner_unit).map_err(invalid)?;
+        let unit = UnitId::from_required_name("unit", &message.unit).map_err(invalid)?;
+        let round = (!message.round.is_empty())
+            .then(|| RoundId::from_name("round", &message.round))
+            .transpose()
+            .map_err(invalid)?;
+        let items = message
+            .items
+            .iter()
+            .enumerate()
+            .map(|(index, name)| ItemId::from_name(&format!("items[{index}]"), name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let cites = message
+            .cites
+            .iter()
+            .enumerate()
+            .map(|(index, name)| SupervisionId::from_name(&format!("cites[{index}]"), name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let record = self
+            .book
+            .record_supervision(
+                &context,
+                SupervisionDraft {
+                    owner_unit: owner.as_str().to_owned(),
+                    unit: unit.as_str().to_owned(),
+                    action: supervision_action(message.action)?,
+                    round,
+                    items,
+                    cites,
+                    finding: message.finding,
+                    demand: message.demand,
+                    open_item: message.open_item,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::RecordSupervisionResponse {
+            record: Some(supervision_to_proto(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(record = %request.get_ref().name))]
+    async fn get_supervision_record(
+        &self,
+        request: Request<pb::GetSupervisionRecordRequest>,
+    ) -> ApiResult<pb::GetSupervisionRecordResponse> {
+        let context = read_context(&request)?;
+        let id =
+            SupervisionId::from_required_name("name", &request.get_ref().name).map_err(invalid)?;
+        let record = self.book.get_supervision(&context, &id).await?;
+        Ok(Response::new(pb::GetSupervisionRecordResponse {
+            record: Some(supervision_to_proto(record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(owner = %request.get_ref().owner_unit, unit = %request.get_ref().unit))]
+    async fn list_supervision_records(
+        &self,
+        request: Request<pb::ListSupervisionRecordsRequest>,
+    ) -> ApiResult<pb::ListSupervisionRecordsResponse> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let owner = (!message.owner_unit.is_empty())
+            .then(|| UnitId::from_name("owner_unit", &message.owner_unit))
+            .transpose()
+            .map_err(invalid)?;
+        let unit = optional_unit(&message.unit)?;
+        let query = (
+            "supervision",
+            owner.as_ref().map(UnitId::as_str),
+            unit.as_deref(),
+        );
+        let size = page_size(message.page_size, 100, 500)?;
+        let after = page_token(&message.page_token, &query)?;
+        let page = self
+            .book
+            .list_supervision(
+                &context,
+                (owner.as_ref().map(UnitId::as_str), unit.as_deref()),
+                (after, size),
+            )
+            .await?;
+        Ok(Response::new(pb::ListSupervisionRecordsResponse {
+            records: page.items.into_iter().map(supervision_to_proto).collect(),
+            next_page_token: next_token(page.next, &query),
+        }))
+    }
+
     #[tracing::instrument(skip_all, fields(round = %request.get_ref().round, unit = %request.get_ref().unit))]
     async fn file_appeal(
         &self,
@@ -709,20 +837,63 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
     ) -> ApiResult<pb::GetBulletinResponse> {
         let context = read_context(&request)?;
         let id = RoundId::from_required_name("round", &request.get_ref().round).map_err(invalid)?;
-        let (round, scheme, results, items) = self.book.bulletin_parts(&context, &id).await?;
-        let today = context.clock.today();
-        let made = tokio::task::spawn_blocking(move || {
-            let bulletin = crate::domain::bulletin(&scheme, &results, &items, today);
-            bulletin_to_proto(round, &scheme, &bulletin)
-        })
-        .await
-        .map_err(|error| {
-            AssessmentError::from(fazhi_platform::error::PlatformError::Internal(format!(
-                "bulletin: {error}"
-            )))
-        })?;
+        let made = self
+            .bulletin(&context, &id, |parts, bulletin| {
+                bulletin_to_proto(parts.round.clone(), &parts.scheme, bulletin)
+            })
+            .await?;
         Ok(Response::new(pb::GetBulletinResponse {
             bulletin: Some(made),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(round = %request.get_ref().round))]
+    async fn export_bulletin(
+        &self,
+        request: Request<pb::ExportBulletinRequest>,
+    ) -> ApiResult<pb::ExportBulletinResponse> {
+        let context = read_context(&request)?;
+        let id = RoundId::from_required_name("round", &request.get_ref().round).map_err(invalid)?;
+        let format = match pb::BulletinFormat::try_from(request.get_ref().format) {
+            Ok(pb::BulletinFormat::Xlsx) => "xlsx",
+            Ok(pb::BulletinFormat::Html) => "html",
+            _ => {
+                return Err(invalid(fazhi_platform::error::FieldViolation::new(
+                    "format",
+                    "REQUIRED",
+                    "format must be BULLETIN_FORMAT_XLSX or BULLETIN_FORMAT_HTML",
+                    "format 须为 XLSX 或 HTML",
+                )));
+            }
+        };
+        let (content, file_name) = self
+            .bulletin(&context, &id, move |parts, bulletin| {
+                let sheets = Sheets::of(&parts.round, &parts.scheme, bulletin);
+                let content = if format == "xlsx" {
+                    sheets.to_xlsx().map_err(|error| error.to_string())
+                } else {
+                    sheets
+                        .to_html()
+                        .map(String::into_bytes)
+                        .map_err(|error| error.to_string())
+                };
+                (content, sheets.file_name(format))
+            })
+            .await?;
+        let content = content.map_err(|error| {
+            AssessmentError::from(fazhi_platform::error::PlatformError::Internal(format!(
+                "bulletin {format}: {error}"
+            )))
+        })?;
+        Ok(Response::new(pb::ExportBulletinResponse {
+            content,
+            content_type: if format == "xlsx" {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            } else {
+                "text/html; charset=utf-8"
+            }
+            .to_owned(),
+            file_name,
         }))
     }
 

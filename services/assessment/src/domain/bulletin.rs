@@ -9,6 +9,7 @@ use super::rectification::{Item, ItemState, Warning};
 use super::round::ScoredUnit;
 use super::scheme::{Grade, Scheme};
 use super::score::{Input, Verdict};
+use super::supervision::SupervisionRecord;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupRanking<'a> {
@@ -33,6 +34,14 @@ pub struct LedgerCounts {
     pub red: usize,
 }
 
+/// A unit's assignments of a plan past due and not completed, as the round froze them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverdueTasks {
+    pub unit: String,
+    pub plan: String,
+    pub overdue: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bulletin<'a> {
     pub groups: Vec<GroupRanking<'a>>,
@@ -40,13 +49,17 @@ pub struct Bulletin<'a> {
     /// Units whose grade a veto set, with the criterion.
     pub vetoed: Vec<(String, String)>,
     pub ledger: LedgerCounts,
+    /// By unit, then plan.
+    pub overdue_tasks: Vec<OverdueTasks>,
+    /// The supervision steps that followed the round up.
+    pub supervision: &'a [SupervisionRecord],
 }
 
 /// The bulletin of a round's results and its items, as of `today`.
 pub fn bulletin<'a>(
     scheme: &Scheme,
     results: &'a [ScoredUnit],
-    items: &[Item],
+    (items, supervision): (&[Item], &'a [SupervisionRecord]),
     today: NaiveDate,
 ) -> Bulletin<'a> {
     let groups = scheme
@@ -72,17 +85,24 @@ pub fn bulletin<'a>(
         })
         .collect();
     let mut failed: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut overdue_tasks = Vec::new();
     for unit in results {
         for (name, frozen) in &unit.inputs {
-            if let Input::Verdict {
-                verdict: Verdict::NotMet | Verdict::NoData,
-                ..
-            } = frozen.input
-            {
-                failed.entry(name).or_default().push(unit.unit.clone());
+            match frozen.input {
+                Input::Verdict {
+                    verdict: Verdict::NotMet | Verdict::NoData,
+                    ..
+                } => failed.entry(name).or_default().push(unit.unit.clone()),
+                Input::Tasks { overdue, .. } if overdue > 0 => overdue_tasks.push(OverdueTasks {
+                    unit: unit.unit.clone(),
+                    plan: name.clone(),
+                    overdue,
+                }),
+                _ => {}
             }
         }
     }
+    overdue_tasks.sort_by(|a, b| a.unit.cmp(&b.unit).then_with(|| a.plan.cmp(&b.plan)));
     let mut ledger = LedgerCounts::default();
     for item in items {
         *ledger.by_state.entry(item.state.as_str()).or_default() += 1;
@@ -114,5 +134,7 @@ pub fn bulletin<'a>(
             })
             .collect(),
         ledger,
+        overdue_tasks,
+        supervision,
     }
 }

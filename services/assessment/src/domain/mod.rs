@@ -7,8 +7,9 @@ mod round;
 mod rule;
 mod scheme;
 mod score;
+mod supervision;
 
-pub use bulletin::{Bulletin, FailedTarget, GroupRanking, LedgerCounts, bulletin};
+pub use bulletin::{Bulletin, FailedTarget, GroupRanking, LedgerCounts, OverdueTasks, bulletin};
 pub use claim::{AppealId, Claim, ClaimState, Decision, DecisionRefused, SelfAssessmentId};
 pub use rectification::{
     Item, ItemId, ItemSource, ItemState, MAX_ITEM_TEXT_CHARS, OPEN_ITEMS, Warning, WrongState,
@@ -27,3 +28,4 @@ pub use score::{
     CriterionScore, Frozen, Input, TraceLine, UnitInputs, UnitScore, Verdict, Vetoed, rank,
     score_unit,
 };
+pub use supervision::{SupervisionAction, SupervisionId, SupervisionRecord, check_escalation};

@@ -10,13 +10,15 @@ use fazhi_units_client::{UnitId, UnitsClientError};
 use sqlx::PgConnection;
 
 mod claims;
+mod supervision;
 
 pub use claims::{AppealDraft, SelfAssessmentDraft};
+pub use supervision::SupervisionDraft;
 
 use crate::domain::{
     Frozen, Input, Item, ItemId, ItemSource, Needs, Round, RoundId, RoundKind, Scheme, SchemeId,
-    ScoreChange, ScoredUnit, StoredScheme, check_text, diff_results, problems, score_round,
-    score_unit,
+    ScoreChange, ScoredUnit, StoredScheme, SupervisionRecord, check_text, diff_results, problems,
+    score_round, score_unit,
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
@@ -100,6 +102,15 @@ impl ItemStep {
         }
         violations
     }
+}
+
+/// What a bulletin is made of.
+pub struct BulletinParts {
+    pub round: Round,
+    pub scheme: Scheme,
+    pub results: Vec<ScoredUnit>,
+    pub items: Vec<Item>,
+    pub supervision: Vec<SupervisionRecord>,
 }
 
 /// What a round run scores.
@@ -599,14 +610,7 @@ impl AssessmentBook {
         match (&filter.owner_unit, &filter.unit) {
             (Some(owner), None) => self.require_reader(context, owner).await?,
             (None, Some(unit)) => self.require_work_for(context, unit).await?,
-            _ => {
-                return Err(AssessmentError::invalid_field(FieldViolation::new(
-                    "owner_unit",
-                    "ONE_OF_OWNER_OR_UNIT",
-                    "name either owner_unit (an office's ledger) or unit (a unit's items)",
-                    "须指定 owner_unit(整改台账)或 unit(本单位事项)之一",
-                )));
-            }
+            _ => return Err(one_of_owner_or_unit()),
         }
         self.store.list_items(filter, after, size).await
     }
@@ -700,7 +704,7 @@ impl AssessmentBook {
         &self,
         context: &CallContext,
         id: &RoundId,
-    ) -> Result<(Round, Scheme, Vec<ScoredUnit>, Vec<Item>)> {
+    ) -> Result<BulletinParts> {
         let round = self.store.get_round(id).await?;
         let allowed = match self.score_view(context, &round).await? {
             ScoreView::All => true,
@@ -715,7 +719,14 @@ impl AssessmentBook {
             .await?;
         let results = self.store.round_results(id, true).await?;
         let items = self.store.round_items(id).await?;
-        Ok((round, scheme, results, items))
+        let supervision = self.store.round_supervision(id).await?;
+        Ok(BulletinParts {
+            round,
+            scheme,
+            results,
+            items,
+            supervision,
+        })
     }
 
     /// A round, to those who may read its owner's results.
@@ -838,6 +849,16 @@ impl AssessmentBook {
         })
         .await
     }
+}
+
+/// A listing names an office (its coordinators' view) or a unit (its own), not both or neither.
+fn one_of_owner_or_unit() -> AssessmentError {
+    AssessmentError::invalid_field(FieldViolation::new(
+        "owner_unit",
+        "ONE_OF_OWNER_OR_UNIT",
+        "name either owner_unit (the office's records) or unit (a unit's own)",
+        "须指定 owner_unit(台账)或 unit(本单位记录)之一",
+    ))
 }
 
 /// A created or changed entry as audited and published.

@@ -7,6 +7,7 @@ mod manual;
 mod rectification;
 mod round;
 mod scheme;
+mod supervision;
 
 pub use claim::{
     ClaimFilter, ClaimKind, Finding, insert_claim, lock_claim, lock_same_claim, record_finding,
@@ -19,6 +20,7 @@ pub use rectification::{
 };
 pub use round::{ScoreCursor, insert_round, lock_revised};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};
+pub use supervision::insert_supervision;
 
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::PlatformError;

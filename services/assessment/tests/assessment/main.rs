@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 
 mod claims;
 mod revisions;
+mod supervision;
 
 struct App {
     databases: Vec<TestDatabase>,
@@ -801,6 +802,22 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .unwrap_err()
             .code(),
         bare.diff_round(pb::DiffRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.record_supervision(pb::RecordSupervisionRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.get_supervision_record(pb::GetSupervisionRecordRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.list_supervision_records(pb::ListSupervisionRecordsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.export_bulletin(pb::ExportBulletinRequest::default())
             .await
             .unwrap_err()
             .code(),
