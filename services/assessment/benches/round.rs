@@ -18,6 +18,7 @@ use chrono::Utc;
 use fazhi_assessment::domain::{
     Frozen, Input, Member, Round, RoundId, RoundKind, Scheme, SchemeId, Verdict, score_round,
 };
+use fazhi_assessment::store::ScoreRows;
 use fazhi_testkit::TestDatabase;
 
 const UNITS: usize = 20_000;
@@ -209,11 +210,15 @@ async fn main() {
     let mut checked = false;
     for run in 0..RUNS {
         let started = Instant::now();
-        let scored = {
+        let (scored, rows) = {
             let (scheme, members, frozen) = (scheme.clone(), members.clone(), frozen.clone());
-            tokio::task::spawn_blocking(move || score_round(&scheme, &members, frozen))
-                .await
-                .unwrap()
+            tokio::task::spawn_blocking(move || {
+                let scored = score_round(&scheme, &members, frozen);
+                let rows = ScoreRows::of(&scored).unwrap();
+                (scored, rows)
+            })
+            .await
+            .unwrap()
         };
         let scored_in = started.elapsed();
         let round = Round {
@@ -234,7 +239,7 @@ async fn main() {
             stale: None,
         };
         let mut transaction = pool.begin().await.unwrap();
-        fazhi_assessment::store::insert_round(&mut transaction, &round, &scored)
+        fazhi_assessment::store::insert_round(&mut transaction, &round, &rows)
             .await
             .unwrap();
         transaction.commit().await.unwrap();
@@ -277,7 +282,7 @@ async fn main() {
     let best = |times: &[Duration]| times.iter().min().copied().unwrap();
     let (engine, scoring, baseline) = (best(&engine), best(&scoring), best(&baseline));
     println!(
-        "round of {UNITS} units × {} criteria (best of {RUNS}): engine {:.2} s (scoring {:.2} s, writing {:.2} s), SQL baseline {:.2} s: {:.2}× of the baseline's speed",
+        "round of {UNITS} units × {} criteria (best of {RUNS}): engine {:.2} s (scoring and serialising {:.2} s, writing {:.2} s), SQL baseline {:.2} s: {:.2}× of the baseline's speed",
         BRANCHES * LEAVES,
         engine.as_secs_f64(),
         scoring.as_secs_f64(),

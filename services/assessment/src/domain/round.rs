@@ -261,20 +261,50 @@ pub fn score_round(
     members: &[Member],
     mut inputs: BTreeMap<String, UnitInputs>,
 ) -> Vec<ScoredUnit> {
-    let mut scored: Vec<ScoredUnit> = members
+    let score = |member: &Member, unit_inputs: UnitInputs| ScoredUnit {
+        score: score_unit(scheme, &member.unit, &member.peer_group, &unit_inputs),
+        unit: member.unit.clone(),
+        display_name: member.display_name.clone(),
+        inputs: unit_inputs,
+        rank: 0,
+        rank_shared: false,
+    };
+    let work: Vec<(&Member, UnitInputs)> = members
         .iter()
-        .map(|member| {
-            let unit_inputs = inputs.remove(&member.unit).unwrap_or_default();
-            ScoredUnit {
-                score: score_unit(scheme, &member.unit, &member.peer_group, &unit_inputs),
-                unit: member.unit.clone(),
-                display_name: member.display_name.clone(),
-                inputs: unit_inputs,
-                rank: 0,
-                rank_shared: false,
-            }
-        })
+        .map(|member| (member, inputs.remove(&member.unit).unwrap_or_default()))
         .collect();
+    // Units are scored independently: one share of them per core.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let share = work.len().div_ceil(threads).max(1);
+    let mut shares: Vec<Vec<(&Member, UnitInputs)>> = Vec::new();
+    let mut rest = work.into_iter();
+    loop {
+        let next: Vec<_> = rest.by_ref().take(share).collect();
+        if next.is_empty() {
+            break;
+        }
+        shares.push(next);
+    }
+    let mut scored: Vec<ScoredUnit> = std::thread::scope(|scope| {
+        let running: Vec<_> = shares
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(member, unit_inputs)| score(member, unit_inputs))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let groups: BTreeSet<String> = scored
         .iter()
         .map(|unit| unit.score.peer_group.clone())

@@ -22,7 +22,7 @@ use crate::domain::{
 };
 use crate::error::{AssessmentError, Result};
 use crate::gather::Sources;
-use crate::store::{self, ItemFilter, ManualScore, ScoreCursor, Store};
+use crate::store::{self, ItemFilter, ManualScore, ScoreCursor, ScoreRows, Store};
 
 /// The assessment use cases. Cheap to clone.
 #[derive(Clone)]
@@ -453,10 +453,11 @@ impl AssessmentBook {
                 }
                 let input_count = inputs.values().map(|unit| unit.len()).sum::<usize>();
                 let owned = scheme.clone();
-                let scored =
-                    tokio::task::spawn_blocking(move || score_round(&owned, &members, inputs))
-                        .await
-                        .map_err(|error| PlatformError::Internal(format!("scoring: {error}")))?;
+                let rows = tokio::task::spawn_blocking(move || {
+                    ScoreRows::of(&score_round(&owned, &members, inputs))
+                })
+                .await
+                .map_err(|error| PlatformError::Internal(format!("scoring: {error}")))??;
                 let round = Round {
                     id: round_id.clone(),
                     scheme: scheme_id.clone(),
@@ -464,7 +465,7 @@ impl AssessmentBook {
                     owner_unit: scheme.owner_unit.clone(),
                     kind,
                     period,
-                    unit_count: i32::try_from(scored.len()).unwrap_or(i32::MAX),
+                    unit_count: i32::try_from(rows.len()).unwrap_or(i32::MAX),
                     input_count: i32::try_from(input_count).unwrap_or(i32::MAX),
                     run_by: context.caller.subject.clone(),
                     create_time: context.clock.now(),
@@ -474,15 +475,15 @@ impl AssessmentBook {
                     revised_by: None,
                     stale: None,
                 };
-                Ok((round, scored))
+                Ok((round, rows))
             },
-            async |connection, (round, scored): (Round, Vec<ScoredUnit>)| {
+            async |connection, (round, rows): (Round, ScoreRows)| {
                 if let Some(previous) = &round.previous_round
                     && let Some(later) = store::lock_revised(connection, previous).await?
                 {
                     return Err(AssessmentError::RoundRevised(later.name()));
                 }
-                let saved = store::insert_round(connection, &round, &scored).await?;
+                let saved = store::insert_round(connection, &round, &rows).await?;
                 entry_outcome(&name, "round.run", None::<&Round>, saved)
             },
         )

@@ -18,7 +18,7 @@ pub use rectification::{
     ItemFilter, insert_items, items_not_closed, lock_item, lock_round, publish_round, round_inputs,
     save_item,
 };
-pub use round::{ScoreCursor, insert_round, lock_revised};
+pub use round::{ScoreCursor, ScoreRows, insert_round, lock_revised};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};
 pub use supervision::insert_supervision;
 

@@ -230,28 +230,67 @@ pub(super) async fn read_round(connection: &mut PgConnection, id: &RoundId) -> R
 /// Scores written per statement: each one well inside the statement timeout.
 const SCORES_PER_STATEMENT: usize = 1_000;
 
-/// Writes scores set-based, each without its trace: the trace is worked out again from the
-/// frozen inputs and the scheme version whenever it is asked for, so it is not stored twice.
+/// Scores as written: their columns, the inputs and the score (without its trace, worked out
+/// again from the frozen inputs and the scheme version whenever it is asked for) as JSON text.
+/// Made on a blocking thread: a large round is tens of megabytes of JSON.
+pub struct ScoreRows {
+    units: Vec<String>,
+    names: Vec<String>,
+    groups: Vec<String>,
+    totals: Vec<f64>,
+    ranks: Vec<i32>,
+    shared: Vec<bool>,
+    inputs: Vec<String>,
+    scores: Vec<String>,
+}
+
+impl ScoreRows {
+    pub fn of(scored: &[ScoredUnit]) -> Result<Self> {
+        let json =
+            |value: serde_json::Result<String>| value.map_err(|error| corrupt("score", error));
+        let mut rows = Self {
+            units: Vec::with_capacity(scored.len()),
+            names: Vec::with_capacity(scored.len()),
+            groups: Vec::with_capacity(scored.len()),
+            totals: Vec::with_capacity(scored.len()),
+            ranks: Vec::with_capacity(scored.len()),
+            shared: Vec::with_capacity(scored.len()),
+            inputs: Vec::with_capacity(scored.len()),
+            scores: Vec::with_capacity(scored.len()),
+        };
+        for unit in scored {
+            rows.units.push(unit.unit.clone());
+            rows.names.push(unit.display_name.clone());
+            rows.groups.push(unit.score.peer_group.clone());
+            rows.totals.push(unit.score.total);
+            rows.ranks
+                .push(i32::try_from(unit.rank).unwrap_or(i32::MAX));
+            rows.shared.push(unit.rank_shared);
+            rows.inputs.push(json(serde_json::to_string(&unit.inputs))?);
+            rows.scores.push(json(serde_json::to_string(&UnitScore {
+                lines: Vec::new(),
+                ..unit.score.clone()
+            }))?);
+        }
+        Ok(rows)
+    }
+
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+}
+
+/// Writes the rows `range` of `rows`, set-based.
 async fn insert_scores(
     connection: &mut PgConnection,
     round: &RoundId,
-    scored: &[ScoredUnit],
+    rows: &ScoreRows,
+    range: std::ops::Range<usize>,
 ) -> Result<()> {
-    let json = |value: serde_json::Result<String>| value.map_err(|error| corrupt("score", error));
-    let inputs = scored
-        .iter()
-        .map(|unit| json(serde_json::to_string(&unit.inputs)))
-        .collect::<Result<Vec<_>>>()?;
-    let scores = scored
-        .iter()
-        .map(|unit| {
-            json(serde_json::to_string(&UnitScore {
-                lines: Vec::new(),
-                ..unit.score.clone()
-            }))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let column = |get: fn(&ScoredUnit) -> &str| scored.iter().map(get).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO assessment.scores (round_id, unit_id, unit_display_name, peer_group, total,
              rank, rank_shared, inputs, score)
@@ -259,40 +298,25 @@ async fn insert_scores(
              $6::integer[], $7::boolean[], $8::text[]::json[], $9::text[]::json[]) AS row",
     )
     .bind(round.as_str())
-    .bind(column(|unit| &unit.unit))
-    .bind(column(|unit| &unit.display_name))
-    .bind(column(|unit| &unit.score.peer_group))
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.score.total)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| i32::try_from(unit.rank).unwrap_or(i32::MAX))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        scored
-            .iter()
-            .map(|unit| unit.rank_shared)
-            .collect::<Vec<_>>(),
-    )
-    .bind(inputs)
-    .bind(scores)
+    .bind(&rows.units[range.clone()])
+    .bind(&rows.names[range.clone()])
+    .bind(&rows.groups[range.clone()])
+    .bind(&rows.totals[range.clone()])
+    .bind(&rows.ranks[range.clone()])
+    .bind(&rows.shared[range.clone()])
+    .bind(&rows.inputs[range.clone()])
+    .bind(&rows.scores[range])
     .execute(connection)
     .await?;
     Ok(())
 }
 
 /// Records a round and every unit's score, set-based.
-#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_round", units = scored.len()))]
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "insert_round", units = rows.len()))]
 pub async fn insert_round(
     connection: &mut PgConnection,
     round: &Round,
-    scored: &[ScoredUnit],
+    rows: &ScoreRows,
 ) -> Result<Round> {
     let saved: Round = sqlx::query_as::<_, RoundRow>(sqlx::AssertSqlSafe(format!(
         "INSERT INTO assessment.rounds (id, scheme_id, scheme_version, owner_unit_id, kind, period,
@@ -314,8 +338,9 @@ pub async fn insert_round(
     .fetch_one(&mut *connection)
     .await?
     .try_into()?;
-    for chunk in scored.chunks(SCORES_PER_STATEMENT) {
-        insert_scores(connection, &round.id, chunk).await?;
+    for start in (0..rows.len()).step_by(SCORES_PER_STATEMENT) {
+        let end = (start + SCORES_PER_STATEMENT).min(rows.len());
+        insert_scores(connection, &round.id, rows, start..end).await?;
     }
     Ok(saved)
 }
