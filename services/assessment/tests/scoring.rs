@@ -5,7 +5,8 @@
 
 use chrono::NaiveDate;
 use fazhi_assessment::domain::{
-    Frozen, Grade, Input, Scheme, UnitInputs, UnitScore, Verdict, rank, score_unit,
+    Frozen, Grade, Input, Member, Scheme, UnitInputs, UnitScore, Verdict, rank, score_round,
+    score_unit,
 };
 
 /// A scheme of one 10-point criterion `1` for both peer groups, with these rules (YAML, indented
@@ -515,4 +516,63 @@ fn the_documented_example_is_a_valid_scheme() {
     let scheme =
         Scheme::from_yaml(&doc[start..end]).unwrap_or_else(|violations| panic!("{violations:?}"));
     assert_eq!(scheme.all_criteria().count(), 6);
+}
+
+#[test]
+fn d1_a_grade_quota_sends_those_ranked_beyond_it_and_ties_at_the_cut_one_grade_down() {
+    let scheme = Scheme::from_yaml(
+        "code: q\ntitle: 比例测试\nyear: 2024\nowner_unit: tongliao
+peer_groups:
+  - {code: counties, title: 旗县市区, unit_group: tl-counties}
+grades:
+  - {grade: excellent, min: 9, quota: 40}
+  - {grade: good, min: 8}
+  - {grade: fail, min: 0}
+criteria:
+  - code: '1'
+    title: 综合评价
+    points: 10
+    rules:
+      - then: manual
+",
+    )
+    .unwrap();
+    let given = [10.0, 9.5, 9.5, 9.0, 7.0];
+    let members: Vec<Member> = (0..given.len())
+        .map(|index| Member {
+            unit: format!("u{index}"),
+            display_name: format!("单位{index}"),
+            peer_group: "counties".to_owned(),
+        })
+        .collect();
+    let frozen = given
+        .iter()
+        .enumerate()
+        .map(|(index, score)| {
+            let manual = Input::Manual {
+                score: *score,
+                justification: "综合评价".to_owned(),
+                scorer: "考核组".to_owned(),
+            };
+            (format!("u{index}"), inputs(&[("manual/1", manual)]))
+        })
+        .collect();
+    let grades: Vec<Option<Grade>> = score_round(&scheme, &members, frozen)
+        .into_iter()
+        .map(|unit| unit.score.grade)
+        .collect();
+    // 40 % of 5 is 2 excellent places: the second and third tie at 9.5, so only the first
+    // keeps 优秀; 9.0 was 优秀 by its score and is 良好 too; 7.0 stays 不合格.
+    assert_eq!(
+        grades,
+        [
+            Some(Grade::Excellent),
+            Some(Grade::Good),
+            Some(Grade::Good),
+            Some(Grade::Good),
+            Some(Grade::Fail)
+        ]
+    );
+    let over = Scheme::from_yaml(&scheme.to_yaml().replace("quota: 40.0", "quota: 140.0"));
+    assert!(over.is_err(), "{:?}", scheme.to_yaml());
 }

@@ -317,10 +317,44 @@ pub fn score_round(
             .iter()
             .map(|index| scored[*index].score.total)
             .collect();
-        for (index, (rank, shared)) in positions.into_iter().zip(rank(&totals)) {
-            scored[index].rank = rank;
-            scored[index].rank_shared = shared;
+        for (index, (rank, shared)) in positions.iter().zip(rank(&totals)) {
+            scored[*index].rank = rank;
+            scored[*index].rank_shared = shared;
         }
+        apply_quotas(scheme, &mut scored, positions);
     }
     scored
+}
+
+/// D1 by quota, within one peer group (`positions` in `scored`): from the highest grade down,
+/// the units beyond a grade's quota have the next grade. A grade a veto set stays.
+fn apply_quotas(scheme: &Scheme, scored: &mut [ScoredUnit], mut positions: Vec<usize>) {
+    positions.sort_by_key(|index| scored[*index].rank);
+    let size = positions.len() as f64;
+    for (band_index, band) in scheme.grades.iter().enumerate() {
+        let Some(quota) = band.quota else {
+            continue;
+        };
+        let holders: Vec<usize> = positions
+            .iter()
+            .copied()
+            .filter(|index| {
+                let unit = &scored[*index].score;
+                unit.grade == Some(band.grade) && unit.veto.is_none()
+            })
+            .collect();
+        let allowed = (quota / 100.0 * size + 1e-9).floor() as usize;
+        if holders.len() <= allowed {
+            continue;
+        }
+        let total = |position: usize| scored[holders[position]].score.total;
+        let mut keep = allowed;
+        while keep > 0 && (total(keep - 1) - total(keep)).abs() < 1e-9 {
+            keep -= 1;
+        }
+        let lower = scheme.grades.get(band_index + 1).map(|next| next.grade);
+        for index in &holders[keep..] {
+            scored[*index].score.grade = lower;
+        }
+    }
 }

@@ -121,6 +121,11 @@ pub struct PeerGroup {
 pub struct GradeBand {
     pub grade: Grade,
     pub min: f64,
+    /// D1 by quota: at most this percentage of a peer group has the grade (优秀等次不超过20%);
+    /// those ranked beyond it have the next grade down. Units tied at the cut all go down, so
+    /// the quota is never exceeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<f64>,
 }
 
 /// What a node is worth.
@@ -347,6 +352,17 @@ impl Scheme {
                 ));
             }
             previous = band.min;
+            if band
+                .quota
+                .is_some_and(|quota| !(quota > 0.0 && quota <= 100.0))
+            {
+                violations.push(invalid(
+                    &format!("grades[{index}].quota"),
+                    "OUT_OF_RANGE",
+                    "a quota is a percentage above 0 and at most 100",
+                    "等次比例须大于 0 且不超过 100(%)",
+                ));
+            }
         }
         let mut codes = BTreeSet::new();
         for (index, criterion) in self.criteria.iter().enumerate() {
