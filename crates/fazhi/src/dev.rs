@@ -324,7 +324,9 @@ pub async fn run(
                 units_endpoint: endpoint.clone(),
                 plans_endpoint: endpoint.clone(),
                 indicators_endpoint: endpoint.clone(),
+                service_token: Some(service_token("fazhi-assessment")?),
             },
+            ..Default::default()
         },
         pool: assessment_pool.clone(),
         authenticator,

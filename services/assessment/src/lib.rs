@@ -4,6 +4,7 @@
 //! scheme's peer groups with a trace of each point (docs/assessment.md).
 
 pub mod api;
+mod background;
 pub mod domain;
 pub mod error;
 pub mod export;
@@ -12,10 +13,13 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
+use std::time::Duration;
+
 use fazhi_plans_client::PlansClient;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::AuthInterceptor;
-use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
+use fazhi_platform::outbox::OutboxHub;
+use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
 use fazhi_proto::assessment::v1::assessment_service_server::AssessmentServiceServer;
 use fazhi_units_client::UnitsClient;
 use tonic::service::interceptor::InterceptedService;
@@ -56,10 +60,19 @@ pub fn mount(
     let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
         settings.database.audit_key.as_ref(),
     ));
-    let server =
-        AssessmentServiceServer::new(AssessmentApi::new(AssessmentBook::new(store, sources)))
-            .max_decoding_message_size(settings.server.max_message_bytes)
-            .max_encoding_message_size(settings.server.max_message_bytes);
+    let events = OutboxHub::start(
+        store.pool().clone(),
+        store::SCHEMA,
+        settings.server.max_streams_per_caller,
+    );
+    let book = AssessmentBook::new(store, sources);
+    let background: Vec<BackgroundTask> = vec![Box::pin(background::sweep_overdue_items(
+        book.clone(),
+        Duration::from_secs(service_settings.ledger.sweep_seconds),
+    ))];
+    let server = AssessmentServiceServer::new(AssessmentApi::new(book, events))
+        .max_decoding_message_size(settings.server.max_message_bytes)
+        .max_encoding_message_size(settings.server.max_message_bytes);
     Ok(Mounted {
         service: InterceptedService::new(
             server,
@@ -68,6 +81,6 @@ pub fn mount(
                 error_domain: error::ERROR_DOMAIN,
             },
         ),
-        background: Vec::new(),
+        background,
     })
 }

@@ -10,6 +10,8 @@ use crate::domain::{
     TraceLine, Warning, Worth,
 };
 use crate::error::AssessmentError;
+use fazhi_platform::error::PlatformError;
+use fazhi_platform::outbox::StoredEvent;
 
 pub(super) fn invalid(violation: FieldViolation) -> tonic::Status {
     AssessmentError::invalid_field(violation).into()
@@ -465,4 +467,51 @@ pub(super) fn supervision_to_proto(record: SupervisionRecord) -> pb::Supervision
         recorded_by: record.recorded_by,
         create_time: Some(aip::timestamp(record.create_time)),
     }
+}
+
+/// An outbox event as the API shows it: the resource after the change, by its type.
+pub(super) fn event_to_proto(
+    event: StoredEvent,
+) -> Result<Option<pb::AssessmentEvent>, AssessmentError> {
+    fn read<T: serde::de::DeserializeOwned>(
+        sequence: i64,
+        value: serde_json::Value,
+    ) -> Result<T, AssessmentError> {
+        serde_json::from_value(value).map_err(|error| {
+            PlatformError::Internal(format!("event {sequence} unreadable: {error}")).into()
+        })
+    }
+    let sequence = event.sequence;
+    let mut message = pb::AssessmentEvent {
+        sequence,
+        occur_time: Some(aip::timestamp(event.occurred_at)),
+        r#type: event.event_type.clone(),
+        resource: event.resource,
+        ..Default::default()
+    };
+    let (kind, _) = event
+        .event_type
+        .split_once('.')
+        .unwrap_or((event.event_type.as_str(), ""));
+    match kind {
+        "scheme" => message.scheme = Some(scheme_to_proto(read(sequence, event.payload)?)),
+        "round" | "bulletin" => {
+            message.round = Some(round_to_proto(read(sequence, event.payload)?));
+        }
+        "rectification" => {
+            let item: Item = read(sequence, event.payload)?;
+            let today = event.occurred_at.date_naive();
+            message.item = Some(item_to_proto(item, today));
+        }
+        "appeal" => message.appeal = Some(appeal_to_proto(read(sequence, event.payload)?)),
+        "self_assessment" => {
+            message.self_assessment =
+                Some(self_assessment_to_proto(read(sequence, event.payload)?));
+        }
+        "supervision" => {
+            message.supervision_record = Some(supervision_to_proto(read(sequence, event.payload)?));
+        }
+        _ => {}
+    }
+    Ok(Some(message))
 }

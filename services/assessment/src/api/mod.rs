@@ -3,8 +3,13 @@
 
 mod convert;
 
+use std::sync::Arc;
+
 use fazhi_platform::aip;
+use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
+use fazhi_platform::error::PlatformError;
+use fazhi_platform::outbox::{self, OutboxHub};
 use fazhi_proto::assessment::v1 as pb;
 use fazhi_units_client::UnitId;
 use prost::Message;
@@ -24,11 +29,12 @@ use convert::*;
 #[derive(Clone)]
 pub struct AssessmentApi {
     book: AssessmentBook,
+    events: Arc<OutboxHub>,
 }
 
 impl AssessmentApi {
-    pub fn new(book: AssessmentBook) -> Self {
-        Self { book }
+    pub fn new(book: AssessmentBook, events: Arc<OutboxHub>) -> Self {
+        Self { book, events }
     }
 
     /// The round's bulletin as of today, made into something on a blocking thread.
@@ -135,6 +141,30 @@ fn claim_name(name: &str, collection: &str) -> Result<String, Status> {
 
 #[tonic::async_trait]
 impl pb::assessment_service_server::AssessmentService for AssessmentApi {
+    type WatchEventsStream = outbox::ResponseStream<pb::WatchEventsResponse>;
+
+    async fn watch_events(
+        &self,
+        request: Request<pb::WatchEventsRequest>,
+    ) -> ApiResult<Self::WatchEventsStream> {
+        let context = read_context(&request)?;
+        // Events carry every unit's items and claims: for admins and viewers only.
+        if !(context.caller.has(Role::Admin) || context.caller.has(Role::Viewer)) {
+            return Err(AssessmentError::from(PlatformError::PermissionDenied).into());
+        }
+        let stream = outbox::watch_responses(
+            &self.events,
+            &context,
+            request.get_ref().after_sequence,
+            |event| {
+                event_to_proto(event)
+                    .map(|event| event.map(|event| pb::WatchEventsResponse { event: Some(event) }))
+            },
+        )
+        .map_err(AssessmentError::from)?;
+        Ok(Response::new(stream))
+    }
+
     #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit))]
     async fn record_supervision(
         &self,

@@ -335,7 +335,11 @@ impl AssessmentBook {
                         let item = Item::open(
                             ItemSource::SelfInspection,
                             (decided.owner_unit.clone(), decided.unit.clone()),
-                            (None, decided.criterion.clone(), decided.problems_found.clone()),
+                            (
+                                None,
+                                decided.criterion.clone(),
+                                decided.problems_found.clone(),
+                            ),
                             scheme.rectification,
                             (context.clock.today(), now),
                         );
@@ -344,7 +348,7 @@ impl AssessmentBook {
                         events.push(NewEvent {
                             event_type: "rectification.opened",
                             resource: item.id.name(),
-                            payload: serde_json::json!({ "unit": item.unit, "self_assessment": name }),
+                            payload: fazhi_platform::mutation::to_json(&item)?,
                         });
                         decided.item = Some(item.id);
                     }

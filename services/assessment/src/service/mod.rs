@@ -580,16 +580,25 @@ impl AssessmentBook {
                     })
                     .collect();
                 let published = store::publish_round(connection, (id, now), &items).await?;
-                let mut events = vec![NewEvent {
-                    event_type: "round.published",
-                    resource: name.clone(),
-                    payload: serde_json::json!({ "items_opened": items.len() }),
-                }];
-                events.extend(items.iter().map(|item| NewEvent {
-                    event_type: "rectification.opened",
-                    resource: item.id.name(),
-                    payload: serde_json::json!({ "unit": item.unit, "round": name }),
-                }));
+                let mut events = vec![
+                    NewEvent {
+                        event_type: "round.published",
+                        resource: name.clone(),
+                        payload: mutation::to_json(&published)?,
+                    },
+                    NewEvent {
+                        event_type: "bulletin.published",
+                        resource: format!("{name}/bulletin"),
+                        payload: mutation::to_json(&published)?,
+                    },
+                ];
+                for item in &items {
+                    events.push(NewEvent {
+                        event_type: "rectification.opened",
+                        resource: item.id.name(),
+                        payload: mutation::to_json(item)?,
+                    });
+                }
                 Ok(Outcome {
                     changes: vec![Change::of(&name, Some(&round), Some(&published))?],
                     events,
@@ -679,6 +688,35 @@ impl AssessmentBook {
                 )
                 .await?;
                 entry_outcome(&name, event_type, Some(&current), saved)
+            },
+        )
+        .await
+    }
+
+    /// Publishes `rectification.overdue` once for each item past its deadline and not closed,
+    /// answering how many.
+    pub async fn sweep_overdue_items(&self, context: &CallContext) -> Result<usize> {
+        self.mutate(
+            context,
+            "rectificationItems:sweepOverdue",
+            async || Ok(()),
+            async |connection, ()| {
+                let overdue = store::mark_overdue(connection, context.clock.today()).await?;
+                let events = overdue
+                    .iter()
+                    .map(|item| {
+                        Ok(NewEvent {
+                            event_type: "rectification.overdue",
+                            resource: item.id.name(),
+                            payload: mutation::to_json(item)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Outcome {
+                    response: overdue.len(),
+                    changes: Vec::new(),
+                    events,
+                })
             },
         )
         .await
@@ -862,7 +900,7 @@ fn one_of_owner_or_unit() -> AssessmentError {
     ))
 }
 
-/// A created or changed entry as audited and published.
+/// A created or changed entry as audited and published: the event carries the entry.
 fn entry_outcome<T: serde::Serialize>(
     name: &str,
     event_type: &'static str,
@@ -874,7 +912,7 @@ fn entry_outcome<T: serde::Serialize>(
         events: vec![NewEvent {
             event_type,
             resource: name.to_owned(),
-            payload: serde_json::Value::Null,
+            payload: mutation::to_json(&after)?,
         }],
         response: after,
     })

@@ -151,7 +151,7 @@ impl AssessmentBook {
                     outcome.events.push(NewEvent {
                         event_type: "rectification.opened",
                         resource: item.id.name(),
-                        payload: serde_json::json!({ "unit": item.unit, "supervision": name }),
+                        payload: fazhi_platform::mutation::to_json(&item)?,
                     });
                 }
                 Ok(outcome)

@@ -15,8 +15,8 @@ pub use claim::{
 };
 pub use manual::{ManualScore, record_manual_score};
 pub use rectification::{
-    ItemFilter, insert_items, items_not_closed, lock_item, lock_round, publish_round, round_inputs,
-    save_item,
+    ItemFilter, insert_items, items_not_closed, lock_item, lock_round, mark_overdue, publish_round,
+    round_inputs, save_item,
 };
 pub use round::{ScoreCursor, ScoreRows, insert_round, lock_revised};
 pub use scheme::{insert_scheme, lock_scheme, save_scheme};

@@ -241,6 +241,22 @@ pub async fn insert_items(connection: &mut PgConnection, items: &[Item]) -> Resu
     Ok(())
 }
 
+/// Marks the items past their deadline on `today` and not closed that were not marked
+/// before, answering them: each is announced once. Concurrent sweeps wait on the rows and
+/// find them marked.
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "mark_overdue"))]
+pub async fn mark_overdue(connection: &mut PgConnection, today: NaiveDate) -> Result<Vec<Item>> {
+    let rows: Vec<serde_json::Value> = sqlx::query_scalar(
+        "UPDATE assessment.rectification_items SET overdue_notified = true
+         WHERE NOT overdue_notified AND state <> 'closed' AND deadline < $1
+         RETURNING item",
+    )
+    .bind(today)
+    .fetch_all(connection)
+    .await?;
+    rows.into_iter().map(item_of).collect()
+}
+
 /// Locks an item for a step; `None` when there is none.
 pub async fn lock_item(connection: &mut PgConnection, id: &ItemId) -> Result<Option<Item>> {
     sqlx::query_scalar::<_, serde_json::Value>(

@@ -20,12 +20,13 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 mod claims;
+mod events;
 mod revisions;
 mod supervision;
 
 struct App {
     databases: Vec<TestDatabase>,
-    _server: TestServer,
+    server: TestServer,
     channel: Channel,
     client: AssessmentServiceClient<Channel>,
     admin: String,
@@ -101,7 +102,9 @@ impl App {
                             units_endpoint: endpoint.clone(),
                             plans_endpoint: endpoint.clone(),
                             indicators_endpoint: endpoint,
+                            service_token: None,
                         },
+                        ..Default::default()
                     },
                     pool: assessment_db.pool.clone(),
                     authenticator: fazhi_testkit::authenticator(),
@@ -117,7 +120,7 @@ impl App {
             channel: server.channel.clone(),
             client: AssessmentServiceClient::new(server.channel.clone()),
             databases: vec![units, plans_db, indicators_db, assessment_db],
-            _server: server,
+            server,
             admin,
             coordinator: bearer("ng-office", Some("ningguo"), &[Role::Coordinator]),
         }
@@ -803,6 +806,11 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .code(),
         bare.diff_round(pb::DiffRoundRequest::default())
             .await
+            .unwrap_err()
+            .code(),
+        bare.watch_events(pb::WatchEventsRequest::default())
+            .await
+            .map(|_| ())
             .unwrap_err()
             .code(),
         bare.record_supervision(pb::RecordSupervisionRequest::default())
