@@ -53,6 +53,24 @@ impl Sources {
         })
     }
 
+    /// The indicators service's events after `after_sequence`, as they commit.
+    pub async fn indicator_events(
+        &self,
+        context: &CallContext,
+        after_sequence: i64,
+    ) -> Result<tonic::Streaming<indicators::WatchEventsResponse>> {
+        Ok(self
+            .indicators
+            .clone()
+            .watch_events(
+                outbound(indicators::WatchEventsRequest { after_sequence }, context)
+                    .map_err(indicators_error)?,
+            )
+            .await
+            .map_err(|status| indicators_error(UpstreamError::from_status(&status, "events")))?
+            .into_inner())
+    }
+
     /// The units to score, each in the first of the scheme's peer groups it belongs to.
     pub async fn members(
         &self,

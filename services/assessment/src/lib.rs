@@ -4,7 +4,7 @@
 //! scheme's peer groups with a trace of each point (docs/assessment.md).
 
 pub mod api;
-mod background;
+pub mod background;
 pub mod domain;
 pub mod error;
 pub mod export;
@@ -66,10 +66,19 @@ pub fn mount(
         settings.server.max_streams_per_caller,
     );
     let book = AssessmentBook::new(store, sources);
-    let background: Vec<BackgroundTask> = vec![Box::pin(background::sweep_overdue_items(
+    let mut background: Vec<BackgroundTask> = vec![Box::pin(background::sweep_overdue_items(
         book.clone(),
         Duration::from_secs(service_settings.ledger.sweep_seconds),
     ))];
+    match service_settings.clients.service_token {
+        Some(token) => background.push(Box::pin(background::follow_input_changes(
+            book.clone(),
+            token,
+        ))),
+        None => tracing::warn!(
+            "clients.service_token is not set: rounds are not marked stale when their inputs change"
+        ),
+    }
     let server = AssessmentServiceServer::new(AssessmentApi::new(book, events))
         .max_decoding_message_size(settings.server.max_message_bytes)
         .max_encoding_message_size(settings.server.max_message_bytes);

@@ -16,8 +16,8 @@ pub use rectification::{
     check_text, problems,
 };
 pub use round::{
-    CriterionChange, Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoreChange, ScoredUnit,
-    Stale, Standing, StoredScheme, diff_results, score_round,
+    CriterionChange, InputChange, Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoreChange,
+    ScoredUnit, Stale, Standing, StoredScheme, diff_results, score_round,
 };
 pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
 pub use scheme::{

@@ -236,6 +236,29 @@ impl Needs {
     }
 }
 
+/// What changed in another service after a round ran, for one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputChange {
+    /// A data value approved or reopened for a period: targets' verdicts and figures move.
+    Figures { period: String },
+    /// An assignment of a plan (`plans/{id}`) completed or given to another unit.
+    Tasks { plan: String },
+}
+
+impl InputChange {
+    /// Whether a round of `period` whose scheme needs `needs` froze what changed: a value of
+    /// the round's period or within it (a quarter within a year) or covering it.
+    pub fn touches(&self, period: &str, needs: &Needs) -> bool {
+        match self {
+            Self::Figures { period: changed } => {
+                (!needs.targets.is_empty() || !needs.indicators.is_empty())
+                    && (changed.starts_with(period) || period.starts_with(changed.as_str()))
+            }
+            Self::Tasks { plan } => needs.plans.contains(plan),
+        }
+    }
+}
+
 /// A unit to score: its id, name and peer group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -356,5 +379,38 @@ fn apply_quotas(scheme: &Scheme, scored: &mut [ScoredUnit], mut positions: Vec<u
         for index in &holders[keep..] {
             scored[*index].score.grade = lower;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_touches_rounds_of_its_period_and_plans_it_names() {
+        let needs = Needs {
+            targets: BTreeSet::from(["targets/t".to_owned()]),
+            indicators: BTreeSet::new(),
+            plans: BTreeSet::from(["plans/p".to_owned()]),
+        };
+        let figures = |period: &str| InputChange::Figures {
+            period: period.to_owned(),
+        };
+        assert!(figures("2024").touches("2024", &needs));
+        assert!(
+            figures("2024Q3").touches("2024", &needs),
+            "a quarter within the year"
+        );
+        assert!(
+            figures("2024").touches("2024Q3", &needs),
+            "a year covering the quarter"
+        );
+        assert!(!figures("2023").touches("2024", &needs));
+        assert!(!figures("2024").touches("2024", &Needs::default()));
+        let tasks = |plan: &str| InputChange::Tasks {
+            plan: plan.to_owned(),
+        };
+        assert!(tasks("plans/p").touches("2024", &needs));
+        assert!(!tasks("plans/q").touches("2024", &needs));
     }
 }

@@ -10,9 +10,11 @@ use fazhi_units_client::{UnitId, UnitsClientError};
 use sqlx::PgConnection;
 
 mod claims;
+mod stale;
 mod supervision;
 
 pub use claims::{AppealDraft, SelfAssessmentDraft};
+pub use stale::Changed;
 pub use supervision::SupervisionDraft;
 
 use crate::domain::{
@@ -146,6 +148,10 @@ impl AssessmentBook {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn sources(&self) -> &Sources {
+        &self.sources
     }
 
     async fn mutate<T, P>(

@@ -360,3 +360,56 @@ pub async fn lock_revised(connection: &mut PgConnection, id: &RoundId) -> Result
     .await?
     .map(RoundId::from_trusted))
 }
+
+/// A round that could go stale: the latest revision of its chain, not stale yet.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveRound {
+    pub id: String,
+    pub scheme_id: String,
+    pub scheme_version: i64,
+    pub period: String,
+    pub create_time: DateTime<Utc>,
+}
+
+impl Store {
+    /// The latest, not yet stale revisions of rounds that scored `unit`.
+    #[tracing::instrument(name = "store", skip_all, fields(db.operation = "live_rounds_of"))]
+    pub async fn live_rounds_of(&self, unit: &str) -> Result<Vec<LiveRound>> {
+        Ok(sqlx::query_as(
+            "SELECT round.id, round.scheme_id, round.scheme_version, round.period,
+                 round.create_time
+             FROM assessment.rounds round
+             WHERE round.stale_time IS NULL
+               AND NOT EXISTS (SELECT 1 FROM assessment.rounds later
+                               WHERE later.previous_round_id = round.id)
+               AND EXISTS (SELECT 1 FROM assessment.scores score
+                           WHERE score.round_id = round.id AND score.unit_id = $1)",
+        )
+        .bind(unit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
+
+/// Marks rounds stale with the reason, answering those it marked (not those marked already).
+#[tracing::instrument(name = "store", skip_all, fields(db.operation = "mark_stale"))]
+pub async fn mark_stale(
+    connection: &mut PgConnection,
+    ids: &[String],
+    (reason, time): (&str, DateTime<Utc>),
+) -> Result<Vec<Round>> {
+    let marked: Vec<String> = sqlx::query_scalar(
+        "UPDATE assessment.rounds SET stale_reason = $2, stale_time = $3
+         WHERE id = ANY($1) AND stale_time IS NULL RETURNING id",
+    )
+    .bind(ids)
+    .bind(reason)
+    .bind(time)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut rounds = Vec::with_capacity(marked.len());
+    for id in marked {
+        rounds.push(read_round(&mut *connection, &RoundId::from_trusted(id)).await?);
+    }
+    Ok(rounds)
+}

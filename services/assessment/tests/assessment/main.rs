@@ -209,48 +209,55 @@ impl App {
             ("hearings", "ng-gaj", 2.0),
             ("sessions", "ng-gaj", 1.0),
         ] {
-            let reported = client
-                .report_data_value(with_token(
-                    indicators::ReportDataValueRequest {
-                        data_element: format!("dataElements/{element}"),
-                        unit: format!("units/{unit}"),
-                        period: "2024".to_owned(),
-                        value,
-                        ..Default::default()
-                    },
-                    admin,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-                .data_value
-                .unwrap();
-            let submitted = client
-                .submit_data_value(with_token(
-                    indicators::SubmitDataValueRequest {
-                        name: reported.name,
-                        etag: reported.etag,
-                        request_id: String::new(),
-                    },
-                    admin,
-                ))
-                .await
-                .unwrap()
-                .into_inner()
-                .data_value
-                .unwrap();
-            client
-                .approve_data_value(with_token(
-                    indicators::ApproveDataValueRequest {
-                        name: submitted.name,
-                        etag: submitted.etag,
-                        request_id: String::new(),
-                    },
-                    admin,
-                ))
-                .await
-                .unwrap();
+            self.approve(element, unit, value).await;
         }
+    }
+
+    /// A 2024 value of `element` for `unit`, reported, submitted and approved.
+    async fn approve(&self, element: &str, unit: &str, value: f64) {
+        let mut client = IndicatorsServiceClient::new(self.channel.clone());
+        let admin = &self.admin;
+        let reported = client
+            .report_data_value(with_token(
+                indicators::ReportDataValueRequest {
+                    data_element: format!("dataElements/{element}"),
+                    unit: format!("units/{unit}"),
+                    period: "2024".to_owned(),
+                    value,
+                    ..Default::default()
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .data_value
+            .unwrap();
+        let submitted = client
+            .submit_data_value(with_token(
+                indicators::SubmitDataValueRequest {
+                    name: reported.name,
+                    etag: reported.etag,
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .data_value
+            .unwrap();
+        client
+            .approve_data_value(with_token(
+                indicators::ApproveDataValueRequest {
+                    name: submitted.name,
+                    etag: submitted.etag,
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap();
     }
 
     /// 宁国's real plan, published; answers its name and each unit's assignment count.

@@ -213,3 +213,110 @@ async fn a_revision_re_runs_a_published_round_says_what_moved_and_carries_open_i
     let opened = app.publish(&second.name, &coordinator).await.unwrap();
     assert_eq!(opened, first.unit_count);
 }
+
+#[tokio::test]
+async fn a_value_approved_after_a_run_marks_the_latest_round_stale_and_a_revision_picks_it_up() {
+    let mut app = App::start().await;
+    app.indicators().await;
+    let (plan, _) = app.plan().await;
+    let coordinator = app.coordinator.clone();
+    app.create_scheme("ng-2024", &super::scheme(&plan), &coordinator)
+        .await
+        .unwrap();
+    let round = app.run(annual(""), &coordinator).await.unwrap();
+    let scores = app.scores(&round.name, &coordinator).await.unwrap();
+    // A department no value was reported for: 4 study sessions will now be approved.
+    let quiet = scores
+        .iter()
+        .find(|score| {
+            score.peer_group == "departments"
+                && !["units/ng-sfj", "units/ng-gaj"].contains(&score.unit.as_str())
+        })
+        .unwrap()
+        .unit
+        .trim_start_matches("units/")
+        .to_owned();
+
+    // The follower as the background task runs it, on the service's own token and database.
+    let address = format!("http://{}", app.server.address);
+    let book = fazhi_assessment::AssessmentBook::new(
+        fazhi_assessment::Store::new(app.databases[3].pool.clone()),
+        fazhi_assessment::gather::Sources::new(
+            fazhi_units_client::UnitsClient::new(&address).unwrap(),
+            fazhi_plans_client::PlansClient::new(&address).unwrap(),
+            &address,
+        )
+        .unwrap(),
+    );
+    let token = fazhi_testkit::bearer(
+        "fazhi-assessment",
+        None,
+        &[fazhi_platform::auth::Role::Admin],
+    );
+    let follower = tokio::spawn(fazhi_assessment::background::follow_input_changes(
+        book,
+        secrecy::SecretString::from(token.trim_start_matches("Bearer ").to_owned()),
+    ));
+    app.approve("sessions", &quiet, 4.0).await;
+    let stale = {
+        let mut found = None;
+        for _ in 0..100 {
+            let read = app
+                .client
+                .get_round(with_token(
+                    pb::GetRoundRequest {
+                        name: round.name.clone(),
+                    },
+                    &coordinator,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .round
+                .unwrap();
+            if !read.stale_reason.is_empty() {
+                found = Some(read);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        found.expect("the round is marked stale")
+    };
+    follower.abort();
+    assert!(
+        stale.stale_reason.contains("dataElements/sessions")
+            && stale.stale_reason.contains(&quiet)
+            && stale.stale_reason.contains("已审核通过"),
+        "{}",
+        stale.stale_reason
+    );
+    assert!(stale.stale_time.is_some());
+
+    let revision = app.run(revise(&round.name), &coordinator).await.unwrap();
+    assert_eq!(revision.stale_reason, "", "a revision starts fresh");
+    let diff = app
+        .client
+        .diff_round(with_token(
+            pb::DiffRoundRequest {
+                name: revision.name.clone(),
+            },
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let moved = diff
+        .changes
+        .iter()
+        .find(|change| change.unit == format!("units/{quiet}"))
+        .unwrap();
+    // 中心组学法 (criterion 2): 4 sessions now, no deduction instead of the capped 3.
+    assert_eq!(
+        moved
+            .criteria
+            .iter()
+            .find(|criterion| criterion.code == "2")
+            .map(|criterion| (criterion.before, criterion.after)),
+        Some((Some(3.0), Some(6.0)))
+    );
+}
