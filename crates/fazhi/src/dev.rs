@@ -387,16 +387,17 @@ pub async fn run(
         if let Err(error) = propose_demo_targets(channel.clone(), &admin, &plans).await {
             tracing::error!(%error, "demo targets not proposed");
         }
-        // The scheme's task criterion reads 宁国市's plan, the first demo plan.
-        match plans.first() {
-            Some(ningguo_plan) => {
+        // The schemes' task criteria read 宁国市's and 通辽市's plans, the first two demo plans.
+        match (plans.first(), plans.get(1)) {
+            (Some(ningguo_plan), Some(tongliao_plan)) => {
                 if let Err(error) =
-                    crate::assessment::load_demo(channel, &admin, ningguo_plan).await
+                    crate::assessment::load_demo(channel, &admin, (ningguo_plan, tongliao_plan))
+                        .await
                 {
                     tracing::error!(%error, "demo assessment not run");
                 }
             }
-            None => tracing::error!("no demo plan: demo assessment not run"),
+            _ => tracing::error!("demo plans missing: demo assessment not run"),
         }
     });
     let served = server.serve(&settings.server, listener, shutdown).await;
@@ -437,7 +438,7 @@ fn print_banner(
          \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService,\
          \n                  fazhi.assessment.v1.AssessmentService\
          \n  database        {database}\
-         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's; an indicators catalogue from the plans' targets with 宁国市's values for 2023–2024\
+         \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's; an indicators catalogue from the plans' targets with 宁国市's values for 2023–2024 and 通辽市's for 2024; 宁国市's and 通辽市's assessment schemes with an annual round each\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\
          \n    coordinator of 宁国市人民政府      {coordinator}\

@@ -305,7 +305,7 @@ struct DemoValues {
 }
 
 /// Loads the demo catalogue and values through the running server, each value reported by its
-/// unit's staff and reviewed by 宁国市's coordinator; request ids make a restart on the same
+/// unit's staff and reviewed by 宁国市's (or 通辽市's) coordinator; request ids make a restart on the same
 /// database replay. Prints what evaluating 宁国市 for 2024 says.
 pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> anyhow::Result<()> {
     let mut client = IndicatorsServiceClient::new(channel);
@@ -313,6 +313,7 @@ pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> an
         issue_dev_token(auth, subject, unit, &[role], Duration::from_secs(3600))
     };
     let coordinator = token("ningguo-coordinator", Some("ningguo"), Role::Coordinator)?;
+    let tongliao_coordinator = token("tongliao-coordinator", Some("tongliao"), Role::Coordinator)?;
     // 宁国市人民政府's own figures are reviewed a level up, by 宣城市.
     let city_coordinator = token(
         "xuancheng-coordinator",
@@ -378,6 +379,7 @@ pub async fn load_demo(channel: Channel, auth: &AuthSettings, admin: &str) -> an
         let reviewer = match unit.as_str() {
             "" => admin,
             "ningguo" => city_coordinator.as_str(),
+            unit if unit.starts_with("tl-") => tongliao_coordinator.as_str(),
             _ => coordinator.as_str(),
         };
         match state.as_str() {
