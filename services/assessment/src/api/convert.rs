@@ -54,10 +54,11 @@ fn grade_to_proto(grade: Option<Grade>) -> i32 {
 /// The tree flattened depth first, each node with its parent, level and full marks.
 fn flatten(
     criteria: &[Criterion],
-    (parent, parent_points, level): (&str, f64, i32),
+    (parent, parent_points, level, scorer_unit): (&str, f64, i32, Option<&str>),
     found: &mut Vec<pb::CriterionSummary>,
 ) {
     for criterion in criteria {
+        let scorer_unit = criterion.scorer_unit.as_deref().or(scorer_unit);
         let max_points = match criterion.worth {
             Worth::Points(points) => points,
             Worth::Weight(share) => parent_points * share / 100.0,
@@ -72,10 +73,13 @@ fn flatten(
             scorer: criterion.scorer.clone(),
             guidance: criterion.guidance.clone(),
             rule_count: i32::try_from(criterion.rules.len()).unwrap_or(i32::MAX),
+            scorer_unit: scorer_unit
+                .map(|unit| format!("units/{unit}"))
+                .unwrap_or_default(),
         });
         flatten(
             &criterion.children,
-            (&criterion.code, max_points, level + 1),
+            (&criterion.code, max_points, level + 1, scorer_unit),
             found,
         );
     }
@@ -84,7 +88,7 @@ fn flatten(
 pub(super) fn scheme_to_proto(stored: StoredScheme) -> pb::Scheme {
     let scheme: &Scheme = &stored.scheme;
     let mut criteria = Vec::new();
-    flatten(&scheme.criteria, ("", 0.0, 1), &mut criteria);
+    flatten(&scheme.criteria, ("", 0.0, 1, None), &mut criteria);
     pb::Scheme {
         name: stored.id.name(),
         code: scheme.code.clone(),

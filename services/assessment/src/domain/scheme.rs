@@ -71,7 +71,7 @@ pub struct Scheme {
 }
 
 /// What a criterion is, for what is recorded against it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CriterionTerms {
     /// Its full marks.
     pub max: f64,
@@ -81,6 +81,8 @@ pub struct CriterionTerms {
     pub falsifiable: bool,
     /// It has no children: rules score it, not its children's sum.
     pub leaf: bool,
+    /// The unit that scores it (its own `scorer_unit` or its nearest ancestor's).
+    pub scorer_unit: Option<String>,
 }
 
 fn default_appeal_days() -> i64 {
@@ -163,6 +165,11 @@ pub struct Criterion {
     /// A5: 评分责任单位, who scores it and answers for it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scorer: String,
+    /// The scoring unit's id (e.g. `tl-sfj`): its staff record the criterion's manual scores,
+    /// review its self-assessments and decide its appeals, as the owner's coordinators may.
+    /// Children inherit it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorer_unit: Option<String>,
     /// 评分细则, as the scheme states it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub guidance: String,
@@ -229,12 +236,17 @@ impl Scheme {
     /// A criterion's full marks (its points, or its weight's share of its parent's) and what
     /// kind of node it is; `None` when there is no such criterion.
     pub fn criterion_terms(&self, code: &str) -> Option<CriterionTerms> {
-        fn find(criteria: &[Criterion], parent: f64, code: &str) -> Option<CriterionTerms> {
+        fn find(
+            criteria: &[Criterion],
+            (parent, scorer_unit): (f64, Option<&String>),
+            code: &str,
+        ) -> Option<CriterionTerms> {
             criteria.iter().find_map(|criterion| {
                 let max = match criterion.worth {
                     Worth::Points(points) => points,
                     Worth::Weight(share) => parent * share / 100.0,
                 };
+                let scorer_unit = criterion.scorer_unit.as_ref().or(scorer_unit);
                 if criterion.code == code {
                     let has = |effect: fn(&Effect) -> bool| {
                         criterion.rules.iter().any(|rule| effect(&rule.then))
@@ -244,13 +256,14 @@ impl Scheme {
                         manual: has(|effect| matches!(effect, Effect::Manual)),
                         falsifiable: has(|effect| matches!(effect, Effect::Falsification)),
                         leaf: criterion.children.is_empty(),
+                        scorer_unit: scorer_unit.cloned(),
                     })
                 } else {
-                    find(&criterion.children, max, code)
+                    find(&criterion.children, (max, scorer_unit), code)
                 }
             })
         }
-        find(&self.criteria, 0.0, code)
+        find(&self.criteria, (0.0, None), code)
     }
 
     /// Every problem of the scheme as a whole.

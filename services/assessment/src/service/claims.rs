@@ -266,7 +266,7 @@ impl AssessmentBook {
     }
 
     /// The office decides an appeal or reviews a self-assessment, once: coordinators of the
-    /// owner. An appeal's adjusted score is frozen by the round's next revision; a reviewed
+    /// owner, or the staff of the criterion's scoring unit. An appeal's adjusted score is frozen by the round's next revision; a reviewed
     /// self-assessment with problems found opens a rectification item.
     pub async fn decide_claim(
         &self,
@@ -281,11 +281,16 @@ impl AssessmentBook {
             name,
             async || {
                 let claim = self.store.get_claim(name).await?;
-                self.require_coordinator(context, &claim.owner_unit).await?;
+                let scheme = self.store.get_scheme(&claim.scheme).await?.scheme;
+                let scorer_unit = scheme
+                    .criterion_terms(&claim.criterion)
+                    .and_then(|terms| terms.scorer_unit);
+                self.require_scorer(context, &claim.owner_unit, scorer_unit.as_deref())
+                    .await?;
                 let mut violations = Vec::new();
                 check_text("justification", &justification, &mut violations);
                 AssessmentError::refuse_any(violations)?;
-                Ok(self.store.get_scheme(&claim.scheme).await?.scheme)
+                Ok(scheme)
             },
             async |connection, scheme: Scheme| {
                 let current = store::lock_claim(connection, name)

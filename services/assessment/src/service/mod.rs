@@ -202,6 +202,23 @@ impl AssessmentBook {
         }
     }
 
+    /// Refuses unless the caller coordinates the scheme's owner, or works for the criterion's
+    /// scoring unit (评分责任单位), when it names one.
+    async fn require_scorer(
+        &self,
+        context: &CallContext,
+        owner: &str,
+        scorer_unit: Option<&str>,
+    ) -> Result<()> {
+        match self.require_coordinator(context, owner).await {
+            Ok(()) => Ok(()),
+            Err(refusal) => match scorer_unit {
+                Some(unit) if self.require_work_for(context, unit).await.is_ok() => Ok(()),
+                _ => Err(refusal),
+            },
+        }
+    }
+
     /// Reads and checks a scheme's YAML on a blocking thread (up to 1 MiB of it).
     async fn parsed(content: String) -> Result<Scheme> {
         tokio::task::spawn_blocking(move || Scheme::from_yaml(&content))
@@ -288,10 +305,17 @@ impl AssessmentBook {
             &name,
             async || {
                 let stored = self.store.get_scheme(&score.scheme).await?;
-                self.require_coordinator(context, &stored.scheme.owner_unit)
-                    .await?;
+                let terms = stored.scheme.criterion_terms(&score.criterion);
+                self.require_scorer(
+                    context,
+                    &stored.scheme.owner_unit,
+                    terms
+                        .as_ref()
+                        .and_then(|terms| terms.scorer_unit.as_deref()),
+                )
+                .await?;
                 let mut violations = Vec::new();
-                match stored.scheme.criterion_terms(&score.criterion) {
+                match terms {
                     None => violations.push(FieldViolation::new(
                         "criterion",
                         "NOT_FOUND",

@@ -323,16 +323,22 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
         field_violations(&refused),
         [("decision".to_owned(), "REQUIRED".to_owned())]
     );
+    // 司法局 scores criterion 1 (its 评分责任单位): its staff review it.
+    let scorer = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
     let reviewed = client
-        .review_self_assessment(with_token(review(pb::Decision::Adjust, 8.0), &coordinator))
+        .review_self_assessment(with_token(review(pb::Decision::Adjust, 8.0), &scorer))
         .await
         .unwrap()
         .into_inner()
         .self_assessment
         .unwrap();
     assert_eq!(
-        (reviewed.state(), reviewed.decided_score),
-        (pb::ClaimState::Adjusted, Some(8.0))
+        (
+            reviewed.state(),
+            reviewed.decided_score,
+            reviewed.decided_by.as_str()
+        ),
+        (pb::ClaimState::Adjusted, Some(8.0), "ng-sfj-clerk")
     );
     let item = client
         .get_rectification_item(with_token(
@@ -395,11 +401,13 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
         field_violations(&refused),
         [("criterion".to_owned(), "NOT_FALSIFIABLE".to_owned())]
     );
-    let refused = client
-        .record_falsification(with_token(falsify("2"), &staff))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
+    for token in [&staff, &scorer] {
+        let refused = client
+            .record_falsification(with_token(falsify("2"), token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
     client
         .record_falsification(with_token(falsify("2"), &coordinator))
         .await

@@ -6,7 +6,8 @@ use fazhi_testkit::with_token;
 
 use super::{App, annual};
 
-/// A manual criterion, one without rules, and one that deducts for items not yet closed.
+/// A manual criterion scored by 司法局, one with a falsification rule, and one that deducts for
+/// items not yet closed.
 pub(crate) const MANUAL_SCHEME: &str = "code: ng-manual
 title: 宁国市工作创新评分(测试)
 year: 2024
@@ -17,6 +18,8 @@ criteria:
   - code: '1'
     title: 工作创新与实绩
     points: 10
+    scorer: 市司法局
+    scorer_unit: ng-sfj
     rules:
       - then: manual
   - code: '2'
