@@ -13,15 +13,11 @@ use fazhi_proto::indicators::v1 as indicators;
 use fazhi_proto::indicators::v1::indicators_service_client::IndicatorsServiceClient;
 use fazhi_proto::plans::v1 as plans;
 use fazhi_units_client::{UnitId, UnitsClient};
-use futures::{StreamExt, TryStreamExt};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::domain::{Frozen, Input, Member, Needs, Scheme, UnitInputs, Verdict};
 use crate::error::{AssessmentError, Result};
-
-/// Figures asked of the indicators service at once.
-const FIGURES_IN_FLIGHT: usize = 16;
 
 type Indicators = IndicatorsServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 
@@ -124,7 +120,10 @@ impl Sources {
             self.verdicts(context, scheme, needs, period, &mut inputs)
                 .await?;
         }
-        self.figures(context, needs, period, &mut inputs).await?;
+        if !needs.indicators.is_empty() {
+            self.figures(context, (scheme, needs), period, &mut inputs)
+                .await?;
+        }
         for plan in &needs.plans {
             self.tasks(context, plan, today, &mut inputs).await?;
         }
@@ -195,63 +194,49 @@ impl Sources {
         Ok(())
     }
 
-    /// Each figure for each unit, a few calls at a time; a figure without a value is left out
-    /// (the rule then reads it as not shown).
+    /// Each figure for each unit of the owner's region, in one stream; a figure without a
+    /// value is left out (the rule then reads it as not shown).
     async fn figures(
         &self,
         context: &CallContext,
-        needs: &Needs,
+        (scheme, needs): (&Scheme, &Needs),
         period: &str,
         inputs: &mut BTreeMap<String, UnitInputs>,
     ) -> Result<()> {
-        let asks: Vec<(String, String)> = needs
+        let mut stream = self
             .indicators
-            .iter()
-            .flat_map(|indicator| {
-                inputs
-                    .keys()
-                    .map(move |unit| (indicator.clone(), unit.clone()))
-            })
-            .collect();
-        let found: Vec<(String, String, Option<indicators::IndicatorValue>)> =
-            futures::stream::iter(asks)
-                .map(|(indicator, unit)| async move {
-                    let request = outbound(
-                        indicators::EvaluateIndicatorRequest {
-                            indicator: indicator.clone(),
-                            unit: format!("units/{unit}"),
-                            period: period.to_owned(),
-                            ..Default::default()
-                        },
-                        context,
-                    )
-                    .map_err(indicators_error)?;
-                    let value = self
-                        .indicators
-                        .clone()
-                        .evaluate_indicator(request)
-                        .await
-                        .map_err(|status| {
-                            indicators_error(UpstreamError::from_status(&status, &indicator))
-                        })?
-                        .into_inner()
-                        .value;
-                    Ok::<_, AssessmentError>((indicator, unit, value))
-                })
-                .buffer_unordered(FIGURES_IN_FLIGHT)
-                .try_collect()
-                .await?;
-        for (indicator, unit, value) in found {
-            if let Some(number) = value.as_ref().and_then(|value| value.value)
-                && let Some(unit_inputs) = inputs.get_mut(&unit)
-            {
-                unit_inputs.insert(
-                    indicator.clone(),
-                    Frozen {
-                        input: Input::Number(number),
-                        source: format!("{indicator} units/{unit} {period}"),
+            .clone()
+            .evaluate_region_indicators(
+                outbound(
+                    indicators::EvaluateRegionIndicatorsRequest {
+                        unit: format!("units/{}", scheme.owner_unit),
+                        period: period.to_owned(),
+                        indicators: needs.indicators.iter().cloned().collect(),
+                        include_submitted: false,
                     },
-                );
+                    context,
+                )
+                .map_err(indicators_error)?,
+            )
+            .await
+            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
+            .into_inner();
+        while let Some(page) = stream
+            .message()
+            .await
+            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
+        {
+            for found in page.values {
+                let unit = found.unit.trim_start_matches("units/");
+                if let (Some(number), Some(unit_inputs)) = (found.value, inputs.get_mut(unit)) {
+                    unit_inputs.insert(
+                        found.indicator.clone(),
+                        Frozen {
+                            input: Input::Number(number),
+                            source: format!("{} units/{unit} {period}", found.indicator),
+                        },
+                    );
+                }
             }
         }
         Ok(())

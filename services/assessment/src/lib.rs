@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod gather;
+pub mod import;
 pub mod service;
 pub mod settings;
 pub mod store;

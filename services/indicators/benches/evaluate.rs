@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use fazhi_platform::auth::Role;
@@ -28,46 +27,6 @@ const PROVINCE: Province = Province {
     townships: 14,
     villages: 10,
 };
-const ELEMENTS: usize = 10;
-const YEARS: [i32; 2] = [2023, 2024];
-
-/// 10 elements; 5 ratios (e1/e0 … e9/e8) and 5 counts (e0, e2 … e8); for each indicator an
-/// absolute target, a trend, and a second threshold: 30 targets.
-fn catalogue() -> String {
-    let mut yaml = String::from("data_elements:\n");
-    for element in 0..ELEMENTS {
-        writeln!(yaml, "  - {{id: e{element}, code: e{element}, display_name: 数据项{element}, value_type: count, period_type: year}}").unwrap();
-    }
-    yaml.push_str("indicators:\n");
-    for pair in 0..ELEMENTS / 2 {
-        let (denominator, numerator) = (2 * pair, 2 * pair + 1);
-        writeln!(yaml, "  - {{id: r{pair}, code: r{pair}, display_name: 比率{pair}, formula: e{numerator} / e{denominator}, factor: 100, unit_of_measure: \"%\", direction: higher_is_better}}").unwrap();
-        writeln!(yaml, "  - {{id: c{pair}, code: c{pair}, display_name: 次数{pair}, formula: e{denominator}, direction: lower_is_better}}").unwrap();
-    }
-    yaml.push_str("targets:\n");
-    for pair in 0..ELEMENTS / 2 {
-        for (indicator, first, second) in
-            [(format!("r{pair}"), 50, 100), (format!("c{pair}"), 40, 10)]
-        {
-            writeln!(yaml, "  - {{id: {indicator}-a, display_name: {indicator} ≥ {first}, indicator: {indicator}, owner_unit: p, kind: {{absolute: {{comparator: greater_or_equal, value: {first}}}}}}}").unwrap();
-            writeln!(yaml, "  - {{id: {indicator}-b, display_name: {indicator} = {second}, indicator: {indicator}, owner_unit: p, kind: {{absolute: {{comparator: less_or_equal, value: {second}}}}}}}").unwrap();
-            writeln!(yaml, "  - {{id: {indicator}-t, display_name: {indicator} 趋势, indicator: {indicator}, owner_unit: p, kind: trend}}").unwrap();
-        }
-    }
-    yaml
-}
-
-fn units(province: &Province) -> Vec<String> {
-    let (registry, _) = province.registry_yaml();
-    registry
-        .lines()
-        .filter_map(|line| line.strip_prefix("  - {id: "))
-        .filter_map(|rest| rest.split(',').next())
-        .filter(|id| !["townships", "government-departments"].contains(id))
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::main]
 async fn main() {
     let bench = common::start(PROVINCE).await;
@@ -76,7 +35,7 @@ async fn main() {
     client
         .import_catalogue(with_token(
             pb::ImportCatalogueRequest {
-                content: catalogue().into_bytes(),
+                content: common::catalogue().into_bytes(),
                 validate_only: false,
                 request_id: String::new(),
             },
@@ -85,38 +44,7 @@ async fn main() {
         .await
         .unwrap();
 
-    // Every unit reports every element for both years, approved: COPY, for the set-up only.
-    let all_units = units(&PROVINCE);
-    let mut text = String::new();
-    let mut count = 0;
-    for (index, unit) in all_units.iter().enumerate() {
-        for year in YEARS {
-            for element in 0..ELEMENTS {
-                let value = (index * 7 + element * 13 + year as usize) % 60;
-                writeln!(text, "v-{unit}-{year}-{element}\te{element}\t{unit}\t{year}\t{year}-01-01\t{year}-12-31\t\t{value}\t\tapproved\tapproved\tbench").unwrap();
-                count += 1;
-            }
-        }
-    }
-    let mut connection = bench.database.admin_pool.acquire().await.unwrap();
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut *connection)
-        .await
-        .unwrap();
-    let mut copy = connection
-        .copy_in_raw(
-            "COPY indicators.data_values (id, data_element_id, unit_id, period, period_start, period_end,
-                 category_option, value, comment, state, action, update_subject) FROM STDIN",
-        )
-        .await
-        .unwrap();
-    copy.send(text.as_bytes()).await.unwrap();
-    copy.finish().await.unwrap();
-    sqlx::query("VACUUM ANALYZE indicators.data_values")
-        .execute(&mut *connection)
-        .await
-        .unwrap();
-    drop(connection);
+    let count = common::approve_values(&bench, &PROVINCE).await;
     println!(
         "{} units, {count} approved values, 30 targets",
         bench.unit_count

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use fazhi_platform::auth::Role;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::PlatformError;
-use fazhi_units_client::{UnitId, UnitsClientError};
+use fazhi_units_client::{Access, UnitId, UnitsClientError};
 
-use crate::domain::{Bases, Evaluation, Period, Target, TargetId, evaluate_each, needs};
+use crate::domain::{
+    Bases, Evaluation, IndicatorId, Period, Target, TargetId, evaluate_each, indicator_needs, needs,
+};
 use crate::error::{IndicatorsError, Result};
 use crate::service::IndicatorBook;
 
@@ -36,17 +38,20 @@ pub struct RegionQuery {
     pub detailed: bool,
 }
 
+/// One unit's value of one indicator.
+#[derive(Debug, Clone)]
+pub struct UnitIndicatorValue<'a> {
+    /// The unit's id.
+    pub unit: &'a str,
+    pub indicator: &'a IndicatorId,
+    pub value: Option<f64>,
+}
+
 impl IndicatorBook {
-    /// Every applying target for every unit of the region, in pages as they are judged (in no
-    /// particular order), each page made into what the caller sends by `convert` on the judging
-    /// threads: its coordinators and viewers.
-    pub async fn evaluate_region<T: Send + 'static>(
-        &self,
-        context: &CallContext,
-        query: RegionQuery,
-        convert: impl Fn(&[UnitEvaluation<'_>]) -> T + Send + Sync + 'static,
-    ) -> Result<tokio::sync::mpsc::Receiver<T>> {
-        let access = match self.units().access(context, &query.region).await {
+    /// The caller's access to a region it reads as a whole: its coordinators and viewers; a
+    /// refusal is audited.
+    async fn region_access(&self, context: &CallContext, region: &UnitId) -> Result<Access> {
+        let access = match self.units().access(context, region).await {
             Err(UnitsClientError::NotFound(_)) => Err(PlatformError::PermissionDenied.into()),
             other => other.map_err(IndicatorsError::from),
         };
@@ -58,9 +63,79 @@ impl IndicatorBook {
             Ok(_) => Err(PlatformError::PermissionDenied.into()),
             Err(error) => Err(error),
         };
-        let access = self
-            .audit_read_refusal(context, &query.region.name(), decision)
+        self.audit_read_refusal(context, &region.name(), decision)
+            .await
+    }
+
+    /// Each unit's own value of each indicator, for every unit of the region and one period, in
+    /// pages as they are worked out (by indicator, then unit): the figures of every unit read
+    /// once, as for [`Self::evaluate_region`]. Its coordinators and viewers.
+    pub async fn region_indicator_values<T: Send + 'static>(
+        &self,
+        context: &CallContext,
+        (region, period, include_submitted): (&UnitId, Period, bool),
+        indicators: &[IndicatorId],
+        convert: impl Fn(&[UnitIndicatorValue<'_>]) -> T + Send + Sync + 'static,
+    ) -> Result<tokio::sync::mpsc::Receiver<T>> {
+        self.region_access(context, region).await?;
+        let catalogue = self.catalogue().await?;
+        let mut chosen = Vec::new();
+        for id in indicators {
+            chosen.push(
+                catalogue
+                    .indicator(id)
+                    .cloned()
+                    .ok_or_else(|| PlatformError::NotFound(id.name()))?,
+            );
+        }
+        let needed: std::collections::BTreeSet<_> = chosen
+            .iter()
+            .flat_map(|indicator| indicator_needs(indicator, None, &period))
+            .collect();
+        let (below, figures) = tokio::join!(
+            self.units().descendants(context, region, period.end),
+            self.read_figures(&needed, &catalogue, None, include_submitted),
+        );
+        let mut figures = figures?;
+        self.count_groups(context, &needed, &mut figures, region.as_str(), &period)
             .await?;
+        let mut units = vec![region.as_str().to_owned()];
+        units.extend(below?.into_iter().map(|(unit, _)| unit.as_str().to_owned()));
+        let (pages, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+        // Working out every unit's values is CPU work: off the async runtime, a page at a time.
+        tokio::task::spawn_blocking(move || {
+            for indicator in &chosen {
+                for page in units.chunks(PAGE_SIZE) {
+                    let values: Vec<UnitIndicatorValue<'_>> = page
+                        .iter()
+                        .map(|unit| UnitIndicatorValue {
+                            unit: unit.as_str(),
+                            indicator: &indicator.id,
+                            value: figures
+                                .indicator(indicator, None, std::slice::from_ref(unit), &period)
+                                .value,
+                        })
+                        .collect();
+                    // The caller went away: stop.
+                    if pages.blocking_send(convert(&values)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(receiver)
+    }
+
+    /// Every applying target for every unit of the region, in pages as they are judged (in no
+    /// particular order), each page made into what the caller sends by `convert` on the judging
+    /// threads: its coordinators and viewers.
+    pub async fn evaluate_region<T: Send + 'static>(
+        &self,
+        context: &CallContext,
+        query: RegionQuery,
+        convert: impl Fn(&[UnitEvaluation<'_>]) -> T + Send + Sync + 'static,
+    ) -> Result<tokio::sync::mpsc::Receiver<T>> {
+        let access = self.region_access(context, &query.region).await?;
         let catalogue = self.catalogue().await?;
         let candidates: Vec<_> = catalogue
             .targets

@@ -15,9 +15,11 @@ use fazhi_units_client::UnitId;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use crate::domain::PeerGroup;
 use crate::domain::{AppealId, ItemId, RoundId, SchemeId, SelfAssessmentId, SupervisionId};
 use crate::error::AssessmentError;
 use crate::export::Sheets;
+use crate::import::{SchemeHead, scheme_from_xlsx};
 use crate::service::{
     AppealDraft, AssessmentBook, BulletinParts, ItemStep, RoundSpec, SelfAssessmentDraft,
     SupervisionDraft,
@@ -488,6 +490,43 @@ impl pb::assessment_service_server::AssessmentService for AssessmentApi {
             .await?;
         Ok(Response::new(pb::CreateSchemeResponse {
             scheme: Some(scheme_to_proto(created)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(code = %request.get_ref().code))]
+    async fn convert_scheme_spreadsheet(
+        &self,
+        request: Request<pb::ConvertSchemeSpreadsheetRequest>,
+    ) -> ApiResult<pb::ConvertSchemeSpreadsheetResponse> {
+        read_context(&request)?;
+        let message = request.into_inner();
+        let owner =
+            UnitId::from_required_name("owner_unit", &message.owner_unit).map_err(invalid)?;
+        let head = SchemeHead {
+            code: message.code,
+            title: message.title,
+            year: message.year,
+            owner_unit: owner.as_str().to_owned(),
+            peer_groups: message
+                .peer_groups
+                .into_iter()
+                .map(|group| PeerGroup {
+                    code: group.code,
+                    title: group.title,
+                    unit_group: group.unit_group,
+                })
+                .collect(),
+        };
+        let spreadsheet = message.spreadsheet;
+        let scheme = tokio::task::spawn_blocking(move || scheme_from_xlsx(&spreadsheet, head))
+            .await
+            .map_err(|error| {
+                AssessmentError::from(PlatformError::Internal(format!("spreadsheet: {error}")))
+            })?
+            .map_err(AssessmentError::invalid)?;
+        Ok(Response::new(pb::ConvertSchemeSpreadsheetResponse {
+            criterion_count: i32::try_from(scheme.all_criteria().count()).unwrap_or(i32::MAX),
+            content: scheme.to_yaml(),
         }))
     }
 

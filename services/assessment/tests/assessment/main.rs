@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 mod claims;
 mod events;
 mod revisions;
+mod spreadsheet;
 mod supervision;
 
 struct App {
@@ -812,6 +813,10 @@ async fn schemes_and_rounds_refuse_bad_input_strangers_and_callers_without_a_tok
             .unwrap_err()
             .code(),
         bare.diff_round(pb::DiffRoundRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        bare.convert_scheme_spreadsheet(pb::ConvertSchemeSpreadsheetRequest::default())
             .await
             .unwrap_err()
             .code(),

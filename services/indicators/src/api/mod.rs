@@ -859,6 +859,57 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
     }
 
     type EvaluateRegionStream = outbox::ResponseStream<pb::EvaluateRegionResponse>;
+    type EvaluateRegionIndicatorsStream =
+        outbox::ResponseStream<pb::EvaluateRegionIndicatorsResponse>;
+
+    #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit, period = %request.get_ref().period))]
+    async fn evaluate_region_indicators(
+        &self,
+        request: Request<pb::EvaluateRegionIndicatorsRequest>,
+    ) -> ApiResult<Self::EvaluateRegionIndicatorsStream> {
+        let context = read_context(&request)?;
+        let message = request.into_inner();
+        let region = UnitId::from_required_name("unit", &message.unit).map_err(invalid)?;
+        let period = period("period", &message.period)?;
+        if message.indicators.is_empty() {
+            return Err(invalid(fazhi_platform::error::FieldViolation::required(
+                "indicators",
+            )));
+        }
+        let indicators = message
+            .indicators
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                IndicatorId::from_name(&format!("indicators[{index}]"), name).map_err(invalid)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pages = self
+            .book
+            .region_indicator_values(
+                &context,
+                (&region, period, message.include_submitted),
+                &indicators,
+                // Converted where it was worked out, off the async runtime.
+                |page| pb::EvaluateRegionIndicatorsResponse {
+                    values: page
+                        .iter()
+                        .map(|value| pb::UnitIndicatorValue {
+                            unit: format!("units/{}", value.unit),
+                            indicator: value.indicator.name(),
+                            value: value.value,
+                        })
+                        .collect(),
+                },
+            )
+            .await?;
+        let responses = async_stream::stream! {
+            while let Some(page) = pages.recv().await {
+                yield Ok(page);
+            }
+        };
+        Ok(Response::new(Box::pin(responses)))
+    }
 
     #[tracing::instrument(skip_all, fields(unit = %request.get_ref().unit, period = %request.get_ref().period))]
     async fn evaluate_region(
