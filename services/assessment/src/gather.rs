@@ -33,6 +33,11 @@ fn indicators_error(error: UpstreamError) -> AssessmentError {
     AssessmentError::upstream("indicators", error)
 }
 
+/// What the indicators service's refusal of a stream for `period` means here.
+fn refused(period: &str) -> impl Fn(tonic::Status) -> AssessmentError + '_ {
+    move |status| indicators_error(UpstreamError::from_status(&status, period))
+}
+
 impl Sources {
     /// Connects on first use, so services can start in any order.
     pub fn new(units: UnitsClient, plans: PlansClient, indicators_endpoint: &str) -> Result<Self> {
@@ -156,13 +161,9 @@ impl Sources {
                 .map_err(indicators_error)?,
             )
             .await
-            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
+            .map_err(refused(period))?
             .into_inner();
-        while let Some(page) = stream
-            .message()
-            .await
-            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
-        {
+        while let Some(page) = stream.message().await.map_err(refused(period))? {
             for evaluation in page.evaluations {
                 let unit = evaluation.unit.trim_start_matches("units/");
                 let Some(unit_inputs) = inputs.get_mut(unit) else {
@@ -219,13 +220,9 @@ impl Sources {
                 .map_err(indicators_error)?,
             )
             .await
-            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
+            .map_err(refused(period))?
             .into_inner();
-        while let Some(page) = stream
-            .message()
-            .await
-            .map_err(|status| indicators_error(UpstreamError::from_status(&status, period)))?
-        {
+        while let Some(page) = stream.message().await.map_err(refused(period))? {
             for found in page.values {
                 let unit = found.unit.trim_start_matches("units/");
                 if let (Some(number), Some(unit_inputs)) = (found.value, inputs.get_mut(unit)) {

@@ -383,6 +383,36 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
         .into_inner()
         .self_assessments;
     assert_eq!(listed, std::slice::from_ref(&reviewed));
+    let get = |name: &str| pb::GetSelfAssessmentRequest {
+        name: name.to_owned(),
+    };
+    let own = client
+        .get_self_assessment(with_token(get(&reviewed.name), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .self_assessment
+        .unwrap();
+    assert_eq!(own, reviewed);
+    let stranger = bearer("ng-rsj-clerk", Some("ng-rsj"), &[Role::UnitStaff]);
+    let refused = client
+        .get_self_assessment(with_token(get(&reviewed.name), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let missing = client
+        .get_self_assessment(with_token(get("selfAssessments/e-missing"), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let wrong = client
+        .get_self_assessment(with_token(get("appeals/a-1"), &coordinator))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field_violations(&wrong),
+        [("name".to_owned(), "INVALID_NAME".to_owned())]
+    );
 
     // 报送不实: only on a criterion with a falsification rule.
     let falsify = |criterion: &str| pb::RecordFalsificationRequest {

@@ -212,6 +212,31 @@ async fn supervision_escalates_in_order_and_the_bulletin_reports_it_as_data_xlsx
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+    let other_staff = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let get = |name: &str| pb::GetSupervisionRecordRequest {
+        name: name.to_owned(),
+    };
+    let refused = client
+        .get_supervision_record(with_token(get(&order.name), &other_staff))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let read = client
+        .get_supervision_record(with_token(get(&order.name), &staff))
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap();
+    assert_eq!(read, order);
+    let missing = client
+        .get_supervision_record(with_token(
+            get("supervisionRecords/v-missing"),
+            &coordinator,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
 
     let bulletin = client
         .get_bulletin(with_token(
