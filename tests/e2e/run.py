@@ -518,6 +518,34 @@ def main():
             assert [group.code for group in bulletin.groups] == ["departments", "townships"], bulletin.groups
             assert bulletin.ledger.closed == 1 and bulletin.ledger.open == published.items_opened - 1, bulletin.ledger
             assert bulletin.failed_targets, bulletin
+            page = assessment.ExportBulletin(assessment_service_pb2.ExportBulletinRequest(
+                round=name, format=assessment_pb2.BULLETIN_FORMAT_HTML), metadata=auth("coordinator"))
+            assert page.content_type.startswith("text/html") and page.file_name.endswith("通报.html"), page.file_name
+            assert "整改情况" in page.content.decode("utf-8"), page.content[:200]
+
+        def tongliao_demo_round_ranks_both_peer_groups():
+            assessment = assessment_service_pb2_grpc.AssessmentServiceStub(channel)
+            # The demo runs 通辽's round after 宁国's.
+            deadline = time.time() + 60
+            while True:
+                try:
+                    rounds = assessment.ListRounds(assessment_service_pb2.ListRoundsRequest(scheme="schemes/tl-2024"),
+                                                   metadata=auth("admin")).rounds
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.NOT_FOUND or time.time() > deadline:
+                        raise
+                    rounds = []
+                if rounds or time.time() > deadline:
+                    break
+                time.sleep(0.5)
+            scheme = assessment.GetScheme(assessment_service_pb2.GetSchemeRequest(name="schemes/tl-2024"),
+                                          metadata=auth("coordinator")).scheme
+            assert [group.code for group in scheme.peer_groups] == ["counties", "departments"], scheme.peer_groups
+            assert rounds and rounds[0].unit_count >= 20, rounds
+            for group in ("counties", "departments"):
+                scores = assessment.ListScores(assessment_service_pb2.ListScoresRequest(
+                    round=rounds[0].name, peer_group=group), metadata=auth("admin")).scores
+                assert scores and scores[0].rank == 1, (group, scores)
 
         def busy_port_is_one_line():
             command, env = dev_command(binary, port, "pgdata-busy")
@@ -551,6 +579,7 @@ def main():
                                 a_round_is_run_and_a_units_trace_read),
                                ("assessment: published; a unit's item answered and closed; the bulletin",
                                 a_published_round_opens_an_item_closed_and_its_bulletin_fetched),
+                               ("通辽's demo round ranks 旗县市区 and 市直单位", tongliao_demo_round_ranks_both_peer_groups),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:
