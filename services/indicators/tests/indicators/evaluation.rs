@@ -619,6 +619,72 @@ async fn a_relative_target_compares_each_unit_with_the_region_or_its_peers() {
     assert_eq!(statuses["units/ng-rsj"], pb::TargetStatus::Met as i32);
     assert_eq!(statuses["units/ng-gaj"], pb::TargetStatus::NotMet as i32);
     assert_eq!(statuses["units/ng-zfb"], pb::TargetStatus::NoData as i32);
+    // Each unit's own figure for the whole region in one stream, as EvaluateIndicator gives it.
+    let region_indicators = |indicators: &[&str]| pb::EvaluateRegionIndicatorsRequest {
+        unit: "units/ningguo".to_owned(),
+        period: "2024".to_owned(),
+        indicators: indicators.iter().map(|name| (*name).to_owned()).collect(),
+        include_submitted: false,
+    };
+    let mut pages = app
+        .client
+        .evaluate_region_indicators(with_token(
+            region_indicators(&["indicators/appearance-rate"]),
+            &coordinator,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut values = std::collections::BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        for found in page.unwrap().values {
+            assert_eq!(found.indicator, "indicators/appearance-rate");
+            values.insert(found.unit.clone(), found.value);
+        }
+    }
+    assert_eq!(
+        (
+            values["units/ng-sfj"],
+            values["units/ng-rsj"],
+            values["units/ng-zfb"]
+        ),
+        (Some(90.0), Some(60.0), None)
+    );
+    let staff = fazhi_testkit::bearer(
+        "ng-sfj-clerk",
+        Some("ng-sfj"),
+        &[fazhi_platform::auth::Role::UnitStaff],
+    );
+    let refused = app
+        .client
+        .evaluate_region_indicators(with_token(
+            region_indicators(&["indicators/appearance-rate"]),
+            &staff,
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let refused = app
+        .client
+        .evaluate_region_indicators(with_token(region_indicators(&[]), &coordinator))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        fazhi_testkit::replay::field_violations(&refused),
+        [("indicators".to_owned(), "REQUIRED".to_owned())]
+    );
+    let missing = app
+        .client
+        .evaluate_region_indicators(with_token(
+            region_indicators(&["indicators/no-such"]),
+            &coordinator,
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
     // A relative target without its basis is refused with the field named.
     let refused = app
         .target(
