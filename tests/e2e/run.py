@@ -519,7 +519,7 @@ def main():
             assert bulletin.ledger.closed == 1 and bulletin.ledger.open == published.items_opened - 1, bulletin.ledger
             assert bulletin.failed_targets, bulletin
             page = assessment.ExportBulletin(assessment_service_pb2.ExportBulletinRequest(
-                round=name, format=assessment_pb2.BULLETIN_FORMAT_HTML), metadata=auth("coordinator"))
+                round=name, format=assessment_service_pb2.BULLETIN_FORMAT_HTML), metadata=auth("coordinator"))
             assert page.content_type.startswith("text/html") and page.file_name.endswith("通报.html"), page.file_name
             assert "整改情况" in page.content.decode("utf-8"), page.content[:200]
 
