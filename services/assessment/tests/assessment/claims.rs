@@ -90,16 +90,27 @@ async fn an_appeal_is_filed_in_its_window_decided_once_and_counts_only_in_the_ne
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
 
-    let filed = client
-        .file_appeal(with_token(
-            appeal("1", "已建立案卷评查机制,评分未体现", &[proof]),
-            &staff,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .appeal
-        .unwrap();
+    let filed = assert_replays(
+        "FileAppeal",
+        |request| {
+            let (mut client, token) = (client.clone(), staff.clone());
+            async move { client.file_appeal(with_token(request, &token)).await }
+        },
+        (
+            pb::FileAppealRequest {
+                request_id: "r-appeal".to_owned(),
+                ..appeal("1", "已建立案卷评查机制,评分未体现", &[proof])
+            },
+            pb::FileAppealRequest {
+                request_id: "r-appeal".to_owned(),
+                ..appeal("2", "另一项", &[])
+            },
+        ),
+        async || {},
+    )
+    .await
+    .appeal
+    .unwrap();
     assert_eq!(
         (filed.state(), filed.score, filed.max_points),
         (pb::ClaimState::Pending, 7.5, 10.0)
@@ -275,13 +286,31 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
             [(expected.0.to_owned(), expected.1.to_owned())]
         );
     }
-    let first = client
-        .submit_self_assessment(with_token(submit("1", 9.0, "2024"), &staff))
-        .await
-        .unwrap()
-        .into_inner()
-        .self_assessment
-        .unwrap();
+    let first = assert_replays(
+        "SubmitSelfAssessment",
+        |request| {
+            let (mut client, token) = (client.clone(), staff.clone());
+            async move {
+                client
+                    .submit_self_assessment(with_token(request, &token))
+                    .await
+            }
+        },
+        (
+            pb::SubmitSelfAssessmentRequest {
+                request_id: "r-self".to_owned(),
+                ..submit("1", 9.0, "2024")
+            },
+            pb::SubmitSelfAssessmentRequest {
+                request_id: "r-self".to_owned(),
+                ..submit("1", 2.0, "2024")
+            },
+        ),
+        async || {},
+    )
+    .await
+    .self_assessment
+    .unwrap();
     let resubmitted = client
         .submit_self_assessment(with_token(submit("1", 8.5, "2024"), &staff))
         .await
@@ -325,13 +354,42 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
     );
     // 司法局 scores criterion 1 (its 评分责任单位): its staff review it.
     let scorer = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
-    let reviewed = client
-        .review_self_assessment(with_token(review(pb::Decision::Adjust, 8.0), &scorer))
+    let refused = client
+        .review_self_assessment(with_token(
+            pb::ReviewSelfAssessmentRequest {
+                etag: first.etag.clone(),
+                ..review(pb::Decision::Adjust, 8.0)
+            },
+            &scorer,
+        ))
         .await
-        .unwrap()
-        .into_inner()
-        .self_assessment
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(reason(&refused), "ETAG_MISMATCH");
+    let reviewed = assert_replays(
+        "ReviewSelfAssessment",
+        |request| {
+            let (mut client, token) = (client.clone(), scorer.clone());
+            async move {
+                client
+                    .review_self_assessment(with_token(request, &token))
+                    .await
+            }
+        },
+        (
+            pb::ReviewSelfAssessmentRequest {
+                request_id: "r-review".to_owned(),
+                ..review(pb::Decision::Adjust, 8.0)
+            },
+            pb::ReviewSelfAssessmentRequest {
+                request_id: "r-review".to_owned(),
+                ..review(pb::Decision::Uphold, 0.0)
+            },
+        ),
+        async || {},
+    )
+    .await
+    .self_assessment
+    .unwrap();
     assert_eq!(
         (
             reviewed.state(),
@@ -438,10 +496,29 @@ async fn a_reviewed_self_assessment_scores_a_manual_criterion_and_opens_an_item_
             .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
-    client
-        .record_falsification(with_token(falsify("2"), &coordinator))
-        .await
-        .unwrap();
+    assert_replays(
+        "RecordFalsification",
+        |request| {
+            let (mut client, token) = (client.clone(), coordinator.clone());
+            async move {
+                client
+                    .record_falsification(with_token(request, &token))
+                    .await
+            }
+        },
+        (
+            pb::RecordFalsificationRequest {
+                request_id: "r-false".to_owned(),
+                ..falsify("2")
+            },
+            pb::RecordFalsificationRequest {
+                request_id: "r-false".to_owned(),
+                ..falsify("1")
+            },
+        ),
+        async || {},
+    )
+    .await;
 
     let round = app.run(manual_round(), &coordinator).await.unwrap();
     let explained = app.explain(&round.name, "ng-gaj", &staff).await.unwrap();
