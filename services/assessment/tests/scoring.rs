@@ -576,3 +576,61 @@ criteria:
     let over = Scheme::from_yaml(&scheme.to_yaml().replace("quota: 40.0", "quota: 140.0"));
     assert!(over.is_err(), "{:?}", scheme.to_yaml());
 }
+
+#[test]
+fn c9_points_by_rank_in_the_peer_group_ties_sharing_and_no_value_unranked() {
+    let scheme = Scheme::from_yaml(
+        "code: r\ntitle: 排名计分\nyear: 2024\nowner_unit: tongliao
+peer_groups:
+  - {code: counties, title: 旗县市区, unit_group: tl-counties}
+criteria:
+  - code: '1'
+    title: 案件办理质效
+    points: 5
+    basis: zero
+    guidance: 按结案率排名,第1名得5分,第2至3名得3分
+    rules:
+      - then: {rank_points: {input: indicators/closing-rate, bands: [{top: 1, points: 5}, {top: 3, points: 3}]}}
+",
+    )
+    .unwrap();
+    let values = [Some(90.0), Some(80.0), Some(80.0), Some(70.0), None];
+    let members: Vec<Member> = (0..values.len())
+        .map(|index| Member {
+            unit: format!("u{index}"),
+            display_name: format!("单位{index}"),
+            peer_group: "counties".to_owned(),
+        })
+        .collect();
+    let frozen = values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let given: Vec<(&str, Input)> = value
+                .map(|value| ("indicators/closing-rate", Input::Number(value)))
+                .into_iter()
+                .collect();
+            (format!("u{index}"), inputs(&given))
+        })
+        .collect();
+    let scored = score_round(&scheme, &members, frozen);
+    let totals: Vec<f64> = scored.iter().map(|unit| unit.score.total).collect();
+    // Ranks 1, 2, 2, 4 and none: 5, 3, 3, 0, 0.
+    assert_eq!(totals, [5.0, 3.0, 3.0, 0.0, 0.0]);
+    // The rank is frozen with the unit's inputs: the trace is worked out from them alone.
+    let second = &scored[1];
+    assert_eq!(
+        second.inputs["rank/indicators/closing-rate"].source,
+        "indicators/closing-rate 在本组 4 个有数据的单位中排第 2 名"
+    );
+    let again = score_unit(&scheme, "u1", "counties", &second.inputs);
+    assert!(
+        again.lines[0]
+            .text
+            .contains("排名第 2 名,在前 3 名内,得 3 分"),
+        "{:?}",
+        again.lines
+    );
+    let bad = Scheme::from_yaml(&scheme.to_yaml().replace("top: 3", "top: 1"));
+    assert!(bad.is_err(), "bands must ascend");
+}

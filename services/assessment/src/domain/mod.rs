@@ -19,7 +19,7 @@ pub use round::{
     CriterionChange, InputChange, Member, Needs, Round, RoundId, RoundKind, SchemeId, ScoreChange,
     ScoredUnit, Stale, Standing, StoredScheme, diff_results, score_round,
 };
-pub use rule::{Band, Comparator, Condition, Effect, Rule, Steps};
+pub use rule::{Band, Comparator, Condition, Effect, RankBand, Rule, Steps};
 pub use scheme::{
     Basis, Criterion, CriterionTerms, Grade, GradeBand, MAX_SCHEME_BYTES, PeerGroup,
     RectificationTerms, Scheme, Worth,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rule::{Condition, Effect};
 use super::scheme::{Grade, Scheme};
-use super::score::{UnitInputs, UnitScore, rank, score_unit};
+use super::score::{Frozen, Input, UnitInputs, UnitScore, rank, score_unit};
 
 fazhi_platform::resource_id!(
     /// A scheme, `schemes/{scheme}`.
@@ -214,7 +214,9 @@ impl Needs {
                 .into_iter()
                 .map(|(condition, name)| (Some(condition), name))
                 .chain(match &rule.then {
-                    Effect::Tiers { input, .. } => Some((None, input.as_str())),
+                    Effect::Tiers { input, .. } | Effect::RankPoints { input, .. } => {
+                        Some((None, input.as_str()))
+                    }
                     _ => None,
                 });
             for (condition, name) in names {
@@ -292,6 +294,7 @@ pub fn score_round(
         rank: 0,
         rank_shared: false,
     };
+    freeze_ranks(scheme, members, &mut inputs);
     let work: Vec<(&Member, UnitInputs)> = members
         .iter()
         .map(|member| (member, inputs.remove(&member.unit).unwrap_or_default()))
@@ -347,6 +350,58 @@ pub fn score_round(
         apply_quotas(scheme, &mut scored, positions);
     }
     scored
+}
+
+/// C9: for each input a rank-based rule reads, each member's rank on it within its peer group,
+/// frozen as `rank/{input}` (ties share a rank), so the trace is worked out from the inputs
+/// alone like every other line.
+fn freeze_ranks(scheme: &Scheme, members: &[Member], inputs: &mut BTreeMap<String, UnitInputs>) {
+    let ranked: BTreeSet<(&str, bool)> = scheme
+        .all_criteria()
+        .flat_map(|criterion| &criterion.rules)
+        .filter_map(|rule| match &rule.then {
+            Effect::RankPoints {
+                input,
+                lower_is_better,
+                ..
+            } => Some((input.as_str(), *lower_is_better)),
+            _ => None,
+        })
+        .collect();
+    for (input, lower_is_better) in ranked {
+        let groups: BTreeSet<&str> = members
+            .iter()
+            .map(|member| member.peer_group.as_str())
+            .collect();
+        for group in groups {
+            let valued: Vec<(&str, f64)> = members
+                .iter()
+                .filter(|member| member.peer_group == group)
+                .filter_map(|member| match inputs.get(&member.unit)?.get(input)?.input {
+                    Input::Number(value) => Some((
+                        member.unit.as_str(),
+                        if lower_is_better { -value } else { value },
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let totals: Vec<f64> = valued.iter().map(|(_, value)| *value).collect();
+            let count = valued.len();
+            for ((unit, _), (position, _)) in valued.into_iter().zip(rank(&totals)) {
+                if let Some(unit_inputs) = inputs.get_mut(unit) {
+                    unit_inputs.insert(
+                        format!("rank/{input}"),
+                        Frozen {
+                            input: Input::Number(position as f64),
+                            source: format!(
+                                "{input} 在本组 {count} 个有数据的单位中排第 {position} 名"
+                            ),
+                        },
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// D1 by quota, within one peer group (`positions` in `scored`): from the highest grade down,

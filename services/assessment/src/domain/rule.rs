@@ -123,6 +123,15 @@ pub struct Band {
     pub points: f64,
 }
 
+/// One band of a rank-based rule (C9): a unit ranked `top` or better in its peer group on the
+/// input scores `points`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankBand {
+    pub top: usize,
+    pub points: f64,
+}
+
 /// What a rule does to its criterion's score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -149,6 +158,15 @@ pub enum Effect {
     },
     /// C4: the first band the input's value reaches scores its points (有专门机构的得3分…).
     Tiers { input: String, bands: Vec<Band> },
+    /// C9: points by the unit's rank in its peer group on the input's value, the first band
+    /// its rank is within (排名第1名得5分,第2至3名得4分…); highest first unless
+    /// `lower_is_better`. A unit without the value is not ranked and scores nothing.
+    RankPoints {
+        input: String,
+        bands: Vec<RankBand>,
+        #[serde(default)]
+        lower_is_better: bool,
+    },
     /// C5: points into the scheme's bonus bucket when the condition holds (加分).
     Bonus(f64),
     /// C6: when the condition fails the unit's result is this grade whatever its points, and
@@ -203,14 +221,17 @@ impl Rule {
         };
         let standalone = matches!(
             self.then,
-            Effect::Tiers { .. } | Effect::Manual | Effect::Falsification
+            Effect::Tiers { .. }
+                | Effect::RankPoints { .. }
+                | Effect::Manual
+                | Effect::Falsification
         );
         match (&self.when, standalone) {
             (Some(_), true) => bad(
                 "when",
                 "CONDITION_NOT_ALLOWED",
-                "tiers, manual and falsification rules read their own input: no condition",
-                "分档、人工评分和弄虚作假规则不设条件",
+                "tiers, rank points, manual and falsification rules read their own input: no condition",
+                "分档、排名计分、人工评分和弄虚作假规则不设条件",
             ),
             (None, false) => bad(
                 "when",
@@ -332,6 +353,28 @@ impl Rule {
                         "BANDS_NOT_DESCENDING",
                         "bands go from the highest at_least down",
                         "分档须按下限从高到低排列",
+                    );
+                }
+                bands.iter().map(|band| band.points).collect()
+            }
+            Effect::RankPoints { input, bands, .. } => {
+                if input.trim().is_empty() {
+                    bad(
+                        "then.rank_points.input",
+                        "REQUIRED",
+                        "rank points name their input",
+                        "排名计分规则须指明数据来源",
+                    );
+                }
+                if bands.is_empty()
+                    || bands.first().is_some_and(|band| band.top == 0)
+                    || bands.windows(2).any(|pair| pair[0].top >= pair[1].top)
+                {
+                    bad(
+                        "then.rank_points.bands",
+                        "BANDS_NOT_ASCENDING",
+                        "bands go from the smallest top (at least 1) up",
+                        "排名档次须按名次从前到后排列(名次从 1 起)",
                     );
                 }
                 bands.iter().map(|band| band.points).collect()

@@ -360,6 +360,33 @@ fn apply<'a>(
             }
             return;
         }
+        Effect::RankPoints { input, bands, .. } => {
+            let name = format!("rank/{input}");
+            let read = vec![sourced(inputs, input), sourced(inputs, &name)];
+            let (points, text) = match inputs.get(&name).map(|frozen| &frozen.input) {
+                Some(Input::Number(place)) => {
+                    match bands.iter().find(|band| *place <= band.top as f64) {
+                        Some(band) => (
+                            band.points,
+                            format!(
+                                "{input} 本组排名第 {} 名,在前 {} 名内,得 {} 分",
+                                number(*place),
+                                band.top,
+                                number(band.points)
+                            ),
+                        ),
+                        None => (
+                            0.0,
+                            format!("{input} 本组排名第 {} 名,未进入计分名次", number(*place)),
+                        ),
+                    }
+                }
+                _ => (0.0, format!("{input}:无数据,不参与排名,不得分")),
+            };
+            leaf.score += points;
+            tally.line(leaf.criterion, Some(position), read, points, text);
+            return;
+        }
         Effect::Tiers { input, bands } => {
             let read = vec![sourced(inputs, input)];
             let (points, text) = match inputs.get(input).map(|frozen| &frozen.input) {
