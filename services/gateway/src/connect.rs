@@ -1,0 +1,277 @@
+//! Connect unary calls (`POST /{package.Service}/{Method}`), transcoded and forwarded over gRPC.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
+use tonic::transport::Channel;
+use tonic_types::pb;
+
+use crate::codec::Encoded;
+
+/// Headers carried to the service as they came: the caller's token and trace context.
+const FORWARDED: [&str; 3] = ["authorization", "traceparent", "tracestate"];
+
+/// The gateway: the services' descriptors and the channel to them. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    descriptors: DescriptorPool,
+    channel: Channel,
+}
+
+/// Why a call did not get an answer, as Connect says it.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The service's refusal, kept as it was.
+    #[error("{}", .0.message())]
+    Status(tonic::Status),
+    #[error("no such method: {0}")]
+    NoMethod(String),
+    #[error("streaming methods are not served over Connect unary: {0}")]
+    Streaming(String),
+    #[error("the body is not a {0} message: {1}")]
+    BadBody(String, String),
+    #[error("content type {0}: send application/json or application/proto")]
+    ContentType(String),
+}
+
+/// What a request's content type says it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Proto,
+}
+
+impl Gateway {
+    /// A gateway to the services behind `channel`.
+    pub fn new(channel: Channel) -> Result<Self, prost_reflect::DescriptorError> {
+        Ok(Self {
+            descriptors: DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?,
+            channel,
+        })
+    }
+
+    /// The routes: every unary RPC at `/{service}/{method}`, and `/healthz`.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/{service}/{method}", post(unary))
+            .with_state(self)
+    }
+
+    fn method(&self, service: &str, method: &str) -> Result<MethodDescriptor, GatewayError> {
+        let path = format!("{service}/{method}");
+        let found = self
+            .descriptors
+            .get_service_by_name(service)
+            .and_then(|service| {
+                service
+                    .methods()
+                    .find(|candidate| candidate.name() == method)
+            })
+            .ok_or_else(|| GatewayError::NoMethod(path.clone()))?;
+        if found.is_client_streaming() || found.is_server_streaming() {
+            return Err(GatewayError::Streaming(path));
+        }
+        Ok(found)
+    }
+
+    async fn call(
+        &self,
+        (service, method): (&str, &str),
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, GatewayError> {
+        let method = self.method(service, method)?;
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("application/json");
+        let format = match content_type.split(';').next().unwrap_or_default().trim() {
+            "application/json" => Format::Json,
+            "application/proto" => Format::Proto,
+            other => return Err(GatewayError::ContentType(other.to_owned())),
+        };
+        let input = method.input();
+        let encoded = match format {
+            Format::Proto => body,
+            Format::Json => {
+                let text: &[u8] = if body.is_empty() { b"{}" } else { &body };
+                let mut json = serde_json::Deserializer::from_slice(text);
+                let message = DynamicMessage::deserialize(input.clone(), &mut json)
+                    .and_then(|message| json.end().map(|()| message))
+                    .map_err(|error| {
+                        GatewayError::BadBody(input.full_name().to_owned(), error.to_string())
+                    })?;
+                Bytes::from(message.encode_to_vec())
+            }
+        };
+        let mut request = tonic::Request::new(encoded);
+        for name in FORWARDED {
+            if let Some(value) = headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse().ok())
+            {
+                request.metadata_mut().insert(name, value);
+            }
+        }
+        // Connect's deadline, the gRPC deadline downstream.
+        if let Some(milliseconds) = headers
+            .get("connect-timeout-ms")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+        {
+            request.set_timeout(Duration::from_millis(milliseconds));
+        }
+        let path = http::uri::PathAndQuery::from_str(&format!(
+            "/{}/{}",
+            method.parent_service().full_name(),
+            method.name()
+        ))
+        .map_err(|error| GatewayError::NoMethod(error.to_string()))?;
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|error| GatewayError::Status(tonic::Status::unavailable(error.to_string())))?;
+        let answer = grpc
+            .unary(request, path, Encoded)
+            .await
+            .map_err(GatewayError::Status)?
+            .into_inner();
+        let output = method.output();
+        let (body, content_type) = match format {
+            Format::Proto => (answer.to_vec(), "application/proto"),
+            Format::Json => {
+                let message = DynamicMessage::decode(output.clone(), answer).map_err(|error| {
+                    GatewayError::Status(tonic::Status::internal(format!(
+                        "the service's answer is not a {}: {error}",
+                        output.full_name()
+                    )))
+                })?;
+                let json = serde_json::to_vec(&message).map_err(|error| {
+                    GatewayError::Status(tonic::Status::internal(error.to_string()))
+                })?;
+                (json, "application/json")
+            }
+        };
+        Ok((
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            body,
+        )
+            .into_response())
+    }
+}
+
+async fn unary(
+    State(gateway): State<Gateway>,
+    Path((service, method)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    gateway
+        .call((&service, &method), &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Connect's name for a gRPC code, and the HTTP status it travels with.
+fn connect_code(code: tonic::Code) -> (&'static str, StatusCode) {
+    use tonic::Code;
+    match code {
+        Code::Ok => ("ok", StatusCode::OK),
+        Code::Cancelled => (
+            "canceled",
+            StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        ),
+        Code::Unknown => ("unknown", StatusCode::INTERNAL_SERVER_ERROR),
+        Code::InvalidArgument => ("invalid_argument", StatusCode::BAD_REQUEST),
+        Code::DeadlineExceeded => ("deadline_exceeded", StatusCode::GATEWAY_TIMEOUT),
+        Code::NotFound => ("not_found", StatusCode::NOT_FOUND),
+        Code::AlreadyExists => ("already_exists", StatusCode::CONFLICT),
+        Code::PermissionDenied => ("permission_denied", StatusCode::FORBIDDEN),
+        Code::ResourceExhausted => ("resource_exhausted", StatusCode::TOO_MANY_REQUESTS),
+        Code::FailedPrecondition => ("failed_precondition", StatusCode::BAD_REQUEST),
+        Code::Aborted => ("aborted", StatusCode::CONFLICT),
+        Code::OutOfRange => ("out_of_range", StatusCode::BAD_REQUEST),
+        Code::Unimplemented => ("unimplemented", StatusCode::NOT_IMPLEMENTED),
+        Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        Code::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        Code::DataLoss => ("data_loss", StatusCode::INTERNAL_SERVER_ERROR),
+        Code::Unauthenticated => ("unauthenticated", StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// A status detail as Connect sends it: its type, its bytes, and for the ones a frontend reads
+/// (the reason, the field violations, the Chinese message) a `debug` form in JSON.
+fn detail(any: &prost_types::Any) -> serde_json::Value {
+    let kind = any
+        .type_url
+        .rsplit('/')
+        .next()
+        .unwrap_or(any.type_url.as_str());
+    let bytes = any.value.as_slice();
+    let debug = match kind {
+        "google.rpc.ErrorInfo" => pb::ErrorInfo::decode(bytes).ok().map(|info| {
+            serde_json::json!({"reason": info.reason, "domain": info.domain, "metadata": info.metadata})
+        }),
+        "google.rpc.LocalizedMessage" => pb::LocalizedMessage::decode(bytes)
+            .ok()
+            .map(|localized| serde_json::json!({"locale": localized.locale, "message": localized.message})),
+        "google.rpc.BadRequest" => pb::BadRequest::decode(bytes).ok().map(|bad| {
+            serde_json::json!({"fieldViolations": bad
+                .field_violations
+                .iter()
+                .map(|violation| serde_json::json!({"field": violation.field, "description": violation.description}))
+                .collect::<Vec<_>>()})
+        }),
+        _ => None,
+    };
+    let mut value = serde_json::json!({
+        "type": kind,
+        "value": base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes),
+    });
+    if let Some(debug) = debug {
+        value["debug"] = debug;
+    }
+    value
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (code, message, details) = match &self {
+            Self::Status(status) => {
+                let details = pb::Status::decode(status.details())
+                    .map(|decoded| decoded.details.iter().map(detail).collect())
+                    .unwrap_or_default();
+                (status.code(), status.message().to_owned(), details)
+            }
+            Self::NoMethod(_) => (tonic::Code::Unimplemented, self.to_string(), Vec::new()),
+            Self::Streaming(_) => (tonic::Code::Unimplemented, self.to_string(), Vec::new()),
+            Self::BadBody(..) => (tonic::Code::InvalidArgument, self.to_string(), Vec::new()),
+            Self::ContentType(_) => (tonic::Code::InvalidArgument, self.to_string(), Vec::new()),
+        };
+        let (name, status) = match &self {
+            Self::ContentType(_) => ("invalid_argument", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            _ => connect_code(code),
+        };
+        let body = serde_json::json!({"code": name, "message": message, "details": details});
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}

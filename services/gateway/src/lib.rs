@@ -1,0 +1,11 @@
+//! The gateway for frontends (`docs/gateway.md`): the Connect protocol's unary calls, in JSON and
+//! in binary protobuf, for every RPC of every Fazhi service. Nothing is written per RPC: the
+//! request is transcoded with the services' own descriptors (`fazhi_proto::FILE_DESCRIPTOR_SET`,
+//! through `prost-reflect`), forwarded over gRPC with the caller's credentials, deadline and
+//! trace context, and the answer transcoded back; a refusal becomes Connect's error JSON with
+//! its `ErrorInfo` reason, field violations and the zh-CN message.
+
+mod codec;
+mod connect;
+
+pub use connect::{Gateway, GatewayError};

@@ -1,0 +1,179 @@
+//! Connect unary calls through the real gateway over HTTP to the real units service over
+//! gRPC, on a fresh database: JSON and binary protobuf in, the same answers out, refusals as
+//! Connect's error JSON with the service's reason, field violations and Chinese message.
+
+#![allow(clippy::unwrap_used)]
+
+use fazhi_platform::auth::Role;
+use fazhi_platform::server::GrpcServer;
+use fazhi_proto::units::v1 as pb;
+use fazhi_testkit::{TestDatabase, TestServer, bearer};
+use prost::Message;
+
+struct Running {
+    _database: TestDatabase,
+    _server: TestServer,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn start() -> Running {
+    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
+    let settings = fazhi_testkit::server_settings();
+    let (listener, _) = TestServer::listener().await;
+    let grpc = GrpcServer::new()
+        .add_service(fazhi_units::grpc_service(
+            fazhi_units::Store::new(database.pool.clone()),
+            fazhi_testkit::authenticator(),
+            &settings,
+        ))
+        .await;
+    let server = TestServer::start_on(listener, grpc, settings).await;
+    let admin = bearer("admin", None, &[Role::Admin]);
+    fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
+    let gateway = fazhi_gateway::Gateway::new(server.channel.clone()).unwrap();
+    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", http_listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(http_listener, gateway.router()).await.unwrap();
+    });
+    Running {
+        _database: database,
+        _server: server,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+const GET_UNIT: &str = "/fazhi.units.v1.UnitsService/GetUnit";
+
+#[tokio::test]
+async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says() {
+    let running = start().await;
+    let staff = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let health = running
+        .http
+        .get(format!("{}/healthz", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let answer = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &staff)
+        .json(&serde_json::json!({"name": "units/ningguo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let json: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(json["unit"]["name"], "units/ningguo");
+    assert_eq!(json["unit"]["displayName"], "宁国市人民政府");
+
+    // The same call in binary protobuf gives the same unit.
+    let answer = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &staff)
+        .header("content-type", "application/proto")
+        .body(
+            pb::GetUnitRequest {
+                name: "units/ningguo".to_owned(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let unit = pb::GetUnitResponse::decode(answer.bytes().await.unwrap())
+        .unwrap()
+        .unit
+        .unwrap();
+    assert_eq!(unit.display_name, "宁国市人民政府");
+
+    // Refusals: no token, a bad name (with its field and Chinese message), a missing unit,
+    // an unknown method, a body that is not the request, a content type it does not take.
+    let call = |body: serde_json::Value, token: Option<&str>| {
+        let mut request = running
+            .http
+            .post(format!("{}{GET_UNIT}", running.base))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        request.send()
+    };
+    let refused = call(serde_json::json!({"name": "units/ningguo"}), None)
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "unauthenticated");
+
+    let refused = call(serde_json::json!({"name": "ningguo"}), Some(&staff))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "invalid_argument");
+    let details = error["details"].as_array().unwrap();
+    let debug = |kind: &str| {
+        details
+            .iter()
+            .find(|detail| detail["type"] == kind)
+            .map(|detail| detail["debug"].clone())
+            .unwrap_or_else(|| panic!("no {kind} in {error}"))
+    };
+    assert!(
+        debug("google.rpc.ErrorInfo")["reason"].is_string(),
+        "{error}"
+    );
+    assert_eq!(
+        debug("google.rpc.BadRequest")["fieldViolations"][0]["field"],
+        "name"
+    );
+    assert_eq!(debug("google.rpc.LocalizedMessage")["locale"], "zh-CN");
+
+    let refused = call(serde_json::json!({"name": "units/no-such"}), Some(&staff))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "not_found");
+
+    let refused = running
+        .http
+        .post(format!(
+            "{}/fazhi.units.v1.UnitsService/NoSuch",
+            running.base
+        ))
+        .header("authorization", &staff)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 501);
+
+    let refused = call(serde_json::json!({"name": 5}), Some(&staff))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "invalid_argument");
+
+    let refused = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &staff)
+        .header("content-type", "text/plain")
+        .body("units/ningguo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 415);
+}
