@@ -523,6 +523,33 @@ def main():
             assert page.content_type.startswith("text/html") and page.file_name.endswith("通报.html"), page.file_name
             assert "整改情况" in page.content.decode("utf-8"), page.content[:200]
 
+        def gateway_answers_connect_json():
+            import json
+            import urllib.error
+            import urllib.request
+            found = re.search(r"HTTP gateway\s+(http://\S+)", process.banner)
+            assert found, process.banner
+            url = found.group(1) + "/fazhi.units.v1.UnitsService/GetUnit"
+
+            def post(body, token):
+                headers = {"content-type": "application/json"}
+                if token:
+                    headers["authorization"] = "Bearer " + token
+                request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        return answer.status, json.loads(answer.read())
+                except urllib.error.HTTPError as error:
+                    return error.code, json.loads(error.read())
+
+            status, answer = post({"name": "units/ningguo"}, tokens["unit staff"])
+            assert status == 200 and answer["unit"]["displayName"] == "宁国市人民政府", (status, answer)
+            status, answer = post({"name": "ningguo"}, tokens["unit staff"])
+            assert status == 400 and answer["code"] == "invalid_argument", (status, answer)
+            assert any(d["type"] == "google.rpc.LocalizedMessage" for d in answer["details"]), answer
+            status, answer = post({"name": "units/ningguo"}, None)
+            assert status == 401 and answer["code"] == "unauthenticated", (status, answer)
+
         def tongliao_demo_round_ranks_both_peer_groups():
             assessment = assessment_service_pb2_grpc.AssessmentServiceStub(channel)
             # The demo runs 通辽's round after 宁国's.
@@ -580,6 +607,7 @@ def main():
                                ("assessment: published; a unit's item answered and closed; the bulletin",
                                 a_published_round_opens_an_item_closed_and_its_bulletin_fetched),
                                ("通辽's demo round ranks 旗县市区 and 市直单位", tongliao_demo_round_ranks_both_peer_groups),
+                               ("the HTTP gateway answers Connect JSON", gateway_answers_connect_json),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:

@@ -367,7 +367,13 @@ pub async fn run(
         &[Role::Admin],
         Duration::from_secs(3600),
     )?;
-    print_banner(&settings, address, cluster.as_ref(), started.elapsed())?;
+    let gateway = serve_gateway(address, &endpoint).await?;
+    print_banner(
+        &settings,
+        (address, gateway),
+        cluster.as_ref(),
+        started.elapsed(),
+    )?;
     // The plans and the indicators go in through the server itself, once it listens.
     let auth = settings.auth.clone();
     tokio::spawn(async move {
@@ -410,9 +416,31 @@ pub async fn run(
     Ok(())
 }
 
+/// Serves the HTTP gateway in front of the gRPC server, on the next port when it is free or
+/// else on one the system picks; answers where it listens.
+async fn serve_gateway(
+    grpc: std::net::SocketAddr,
+    endpoint: &str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let next = std::net::SocketAddr::new(grpc.ip(), grpc.port().wrapping_add(1));
+    let listener = match tokio::net::TcpListener::bind(next).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind((grpc.ip(), 0)).await?,
+    };
+    let address = listener.local_addr()?;
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?.connect_lazy();
+    let router = fazhi_gateway::Gateway::new(channel)?.router();
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the HTTP gateway stopped");
+        }
+    });
+    Ok(address)
+}
+
 fn print_banner(
     settings: &Settings,
-    address: std::net::SocketAddr,
+    (address, gateway): (std::net::SocketAddr, std::net::SocketAddr),
     cluster: Option<&LocalPostgres>,
     elapsed: Duration,
 ) -> anyhow::Result<()> {
@@ -435,6 +463,7 @@ fn print_banner(
     println!(
         "\nFazhi dev is ready in {:.1} s\n\
          \n  gRPC endpoint   {address}  (grpc.health.v1, reflection v1/v1alpha)\
+         \n  HTTP gateway    http://{gateway}  (Connect, JSON or protobuf: POST /fazhi.units.v1.UnitsService/GetUnit)\
          \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService,\
          \n                  fazhi.assessment.v1.AssessmentService\
          \n  database        {database}\
