@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,9 +13,18 @@ use base64::Engine;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 use tonic_types::pb;
 
 use crate::codec::Encoded;
+
+/// Largest request body, as the services' own message limit (16 MiB).
+pub const MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// How long `/readyz` waits for the services' health.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Headers carried to the service as they came: the caller's token and trace context.
 const FORWARDED: [&str; 3] = ["authorization", "traceparent", "tracestate"];
@@ -59,11 +68,15 @@ impl Gateway {
         })
     }
 
-    /// The routes: every unary RPC at `/{service}/{method}`, and `/healthz`.
+    /// The routes: every unary RPC at `/{service}/{method}`, `/healthz` (the gateway runs) and
+    /// `/readyz` (the services behind it answer SERVING). A body over
+    /// [`MAX_REQUEST_BYTES`] is refused with 413 before it is read whole.
     pub fn router(self) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
             .route("/{service}/{method}", post(unary))
+            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .with_state(self)
     }
 
@@ -168,6 +181,28 @@ impl Gateway {
             body,
         )
             .into_response())
+    }
+}
+
+/// 200 when the gRPC server behind the gateway says it is SERVING, else 503 with why.
+async fn ready(State(gateway): State<Gateway>) -> Response {
+    let mut health = HealthClient::new(gateway.channel.clone());
+    let checked = tokio::time::timeout(
+        READY_TIMEOUT,
+        health.check(HealthCheckRequest {
+            service: String::new(),
+        }),
+    )
+    .await;
+    match checked {
+        Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+            "ready".into_response()
+        }
+        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "not serving").into_response(),
+        Ok(Err(status)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, status.message().to_owned()).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "no answer").into_response(),
     }
 }
 

@@ -8,4 +8,4 @@
 mod codec;
 mod connect;
 
-pub use connect::{Gateway, GatewayError};
+pub use connect::{Gateway, GatewayError, MAX_REQUEST_BYTES};

@@ -58,6 +58,13 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    let ready = running
+        .http
+        .get(format!("{}/readyz", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "the units service answers SERVING");
 
     let answer = running
         .http
@@ -176,4 +183,14 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         .await
         .unwrap();
     assert_eq!(refused.status(), 415);
+    let oversized = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &staff)
+        .header("content-type", "application/proto")
+        .body(vec![0_u8; fazhi_gateway::MAX_REQUEST_BYTES + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 413);
 }
