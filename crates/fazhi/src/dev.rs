@@ -429,7 +429,12 @@ async fn serve_gateway(
     };
     let address = listener.local_addr()?;
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?.connect_lazy();
-    let router = fazhi_gateway::Gateway::new(channel)?.router();
+    // A console's dev server (Vite) may call it from the browser.
+    let origins = [
+        axum::http::HeaderValue::from_static("http://localhost:5173"),
+        axum::http::HeaderValue::from_static("http://127.0.0.1:5173"),
+    ];
+    let router = fazhi_gateway::Gateway::new(channel)?.router(&origins);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the HTTP gateway stopped");

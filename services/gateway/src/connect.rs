@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -17,6 +17,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::pb;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::codec::Encoded;
 
@@ -26,8 +28,9 @@ pub const MAX_REQUEST_BYTES: usize = 16 << 20;
 /// How long `/readyz` waits for the services' health.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Headers carried to the service as they came: the caller's token and trace context.
-const FORWARDED: [&str; 3] = ["authorization", "traceparent", "tracestate"];
+/// Headers carried to the service as they came: the caller's token, trace context and the
+/// request id.
+const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", "x-request-id"];
 
 /// The gateway: the services' descriptors and the channel to them. Cheap to clone.
 #[derive(Clone)]
@@ -70,13 +73,29 @@ impl Gateway {
 
     /// The routes: every unary RPC at `/{service}/{method}`, `/healthz` (the gateway runs) and
     /// `/readyz` (the services behind it answer SERVING). A body over
-    /// [`MAX_REQUEST_BYTES`] is refused with 413 before it is read whole.
-    pub fn router(self) -> Router {
+    /// [`MAX_REQUEST_BYTES`] is refused with 413 before it is read whole; every answer carries
+    /// an `x-request-id` (the caller's, or a new UUID), which is also sent on to the service;
+    /// browsers on `cors_origins` may call it (CORS, the headers Connect clients send).
+    pub fn router(self, cors_origins: &[HeaderValue]) -> Router {
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::list(cors_origins.iter().cloned()))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("connect-protocol-version"),
+                HeaderName::from_static("connect-timeout-ms"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([HeaderName::from_static("x-request-id")]);
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/{service}/{method}", post(unary))
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .layer(cors)
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .with_state(self)
     }
 

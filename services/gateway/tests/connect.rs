@@ -35,7 +35,12 @@ async fn start() -> Running {
     let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", http_listener.local_addr().unwrap());
     tokio::spawn(async move {
-        axum::serve(http_listener, gateway.router()).await.unwrap();
+        let origins = [axum::http::HeaderValue::from_static(
+            "http://localhost:5173",
+        )];
+        axum::serve(http_listener, gateway.router(&origins))
+            .await
+            .unwrap();
     });
     Running {
         _database: database,
@@ -76,6 +81,11 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["content-type"], "application/json");
+    assert_eq!(
+        answer.headers()["x-request-id"].to_str().unwrap().len(),
+        36,
+        "a UUID for a call that came without one"
+    );
     let json: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(json["unit"]["name"], "units/ningguo");
     assert_eq!(json["unit"]["displayName"], "宁国市人民政府");
@@ -193,4 +203,42 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         .await
         .unwrap();
     assert_eq!(oversized.status(), 413);
+
+    // The caller's request id is kept; a browser on an allowed origin may call, others not.
+    let answer = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &staff)
+        .header("x-request-id", "console-42")
+        .json(&serde_json::json!({"name": "units/ningguo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "console-42");
+    let preflight = |origin: &'static str| {
+        running
+            .http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}{GET_UNIT}", running.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("http://localhost:5173").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let other = preflight("https://elsewhere.example").await.unwrap();
+    assert!(
+        !other.headers().contains_key("access-control-allow-origin"),
+        "{:?}",
+        other.headers()
+    );
 }
