@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::codec::Encoded;
+use crate::stream;
 
 /// Largest request body, as the services' own message limit (16 MiB).
 pub const MAX_REQUEST_BYTES: usize = 16 << 20;
@@ -47,19 +48,30 @@ pub enum GatewayError {
     Status(tonic::Status),
     #[error("no such method: {0}")]
     NoMethod(String),
-    #[error("streaming methods are not served over Connect unary: {0}")]
+    #[error("{0} streams: call it with application/connect+json or application/connect+proto")]
     Streaming(String),
+    #[error("{0} is unary: call it with application/json or application/proto")]
+    NotStreaming(String),
+    #[error("compressed messages are not accepted")]
+    Compressed,
     #[error("the body is not a {0} message: {1}")]
     BadBody(String, String),
     #[error("content type {0}: send application/json or application/proto")]
     ContentType(String),
 }
 
-/// What a request's content type says it carries.
+/// How messages are encoded on the wire, from the request's content type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Json,
     Proto,
+}
+
+/// A call ready to forward: the method, and the request with the caller's headers.
+pub(crate) struct Call {
+    pub(crate) method: MethodDescriptor,
+    pub(crate) request: tonic::Request<Bytes>,
+    pub(crate) path: http::uri::PathAndQuery,
 }
 
 impl Gateway {
@@ -91,7 +103,7 @@ impl Gateway {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
-            .route("/{service}/{method}", post(unary))
+            .route("/{service}/{method}", post(dispatch))
             .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
             .layer(cors)
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -99,7 +111,13 @@ impl Gateway {
             .with_state(self)
     }
 
-    fn method(&self, service: &str, method: &str) -> Result<MethodDescriptor, GatewayError> {
+    /// The method at `/{service}/{method}`, if it is one of the services' and is called the way
+    /// it is declared (`streaming` for a server-streaming one).
+    fn method(
+        &self,
+        (service, method): (&str, &str),
+        streaming: bool,
+    ) -> Result<MethodDescriptor, GatewayError> {
         let path = format!("{service}/{method}");
         let found = self
             .descriptors
@@ -110,40 +128,36 @@ impl Gateway {
                     .find(|candidate| candidate.name() == method)
             })
             .ok_or_else(|| GatewayError::NoMethod(path.clone()))?;
-        if found.is_client_streaming() || found.is_server_streaming() {
-            return Err(GatewayError::Streaming(path));
+        match (found.is_client_streaming(), found.is_server_streaming()) {
+            (true, _) => Err(GatewayError::NoMethod(path)),
+            (false, true) if !streaming => Err(GatewayError::Streaming(path)),
+            (false, false) if streaming => Err(GatewayError::NotStreaming(path)),
+            _ => Ok(found),
         }
-        Ok(found)
     }
 
-    async fn call(
+    /// Decodes the request message and builds the gRPC request: the caller's token, trace
+    /// context and request id carried over, Connect's timeout as the gRPC deadline.
+    pub(crate) fn prepare(
         &self,
-        (service, method): (&str, &str),
+        route: (&str, &str),
+        streaming: bool,
         headers: &HeaderMap,
-        body: Bytes,
-    ) -> Result<Response, GatewayError> {
-        let method = self.method(service, method)?;
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("application/json");
-        let format = match content_type.split(';').next().unwrap_or_default().trim() {
-            "application/json" => Format::Json,
-            "application/proto" => Format::Proto,
-            other => return Err(GatewayError::ContentType(other.to_owned())),
-        };
+        (message, format): (Bytes, Format),
+    ) -> Result<Call, GatewayError> {
+        let method = self.method(route, streaming)?;
         let input = method.input();
         let encoded = match format {
-            Format::Proto => body,
+            Format::Proto => message,
             Format::Json => {
-                let text: &[u8] = if body.is_empty() { b"{}" } else { &body };
+                let text: &[u8] = if message.is_empty() { b"{}" } else { &message };
                 let mut json = serde_json::Deserializer::from_slice(text);
-                let message = DynamicMessage::deserialize(input.clone(), &mut json)
-                    .and_then(|message| json.end().map(|()| message))
+                let decoded = DynamicMessage::deserialize(input.clone(), &mut json)
+                    .and_then(|decoded| json.end().map(|()| decoded))
                     .map_err(|error| {
                         GatewayError::BadBody(input.full_name().to_owned(), error.to_string())
                     })?;
-                Bytes::from(message.encode_to_vec())
+                Bytes::from(decoded.encode_to_vec())
             }
         };
         let mut request = tonic::Request::new(encoded);
@@ -156,7 +170,6 @@ impl Gateway {
                 request.metadata_mut().insert(name, value);
             }
         }
-        // Connect's deadline, the gRPC deadline downstream.
         if let Some(milliseconds) = headers
             .get("connect-timeout-ms")
             .and_then(|value| value.to_str().ok())
@@ -170,36 +183,69 @@ impl Gateway {
             method.name()
         ))
         .map_err(|error| GatewayError::NoMethod(error.to_string()))?;
+        Ok(Call {
+            method,
+            request,
+            path,
+        })
+    }
+
+    /// A gRPC client on the channel, once the channel can take a call.
+    pub(crate) async fn grpc(&self) -> Result<tonic::client::Grpc<Channel>, GatewayError> {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready()
             .await
             .map_err(|error| GatewayError::Status(tonic::Status::unavailable(error.to_string())))?;
-        let answer = grpc
-            .unary(request, path, Encoded)
+        Ok(grpc)
+    }
+
+    async fn unary(
+        &self,
+        route: (&str, &str),
+        headers: &HeaderMap,
+        body: (Bytes, Format),
+    ) -> Result<Response, GatewayError> {
+        let format = body.1;
+        let call = self.prepare(route, false, headers, body)?;
+        let answer = self
+            .grpc()
+            .await?
+            .unary(call.request, call.path, Encoded)
             .await
             .map_err(GatewayError::Status)?
             .into_inner();
-        let output = method.output();
-        let (body, content_type) = match format {
-            Format::Proto => (answer.to_vec(), "application/proto"),
-            Format::Json => {
-                let message = DynamicMessage::decode(output.clone(), answer).map_err(|error| {
-                    GatewayError::Status(tonic::Status::internal(format!(
-                        "the service's answer is not a {}: {error}",
-                        output.full_name()
-                    )))
-                })?;
-                let json = serde_json::to_vec(&message).map_err(|error| {
-                    GatewayError::Status(tonic::Status::internal(error.to_string()))
-                })?;
-                (json, "application/json")
-            }
+        let content_type = match format {
+            Format::Proto => "application/proto",
+            Format::Json => "application/json",
         };
         Ok((
             [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
+            encode_output(&call.method, answer, format)?,
         )
             .into_response())
+    }
+}
+
+/// The service's answer in the caller's format.
+pub(crate) fn encode_output(
+    method: &MethodDescriptor,
+    answer: Bytes,
+    format: Format,
+) -> Result<Bytes, GatewayError> {
+    match format {
+        Format::Proto => Ok(answer),
+        Format::Json => {
+            let output = method.output();
+            let message = DynamicMessage::decode(output.clone(), answer).map_err(|error| {
+                GatewayError::Status(tonic::Status::internal(format!(
+                    "the service's answer is not a {}: {error}",
+                    output.full_name()
+                )))
+            })?;
+            serde_json::to_vec(&message)
+                .map(Bytes::from)
+                .map_err(|error| GatewayError::Status(tonic::Status::internal(error.to_string())))
+        }
     }
 }
 
@@ -225,16 +271,30 @@ async fn ready(State(gateway): State<Gateway>) -> Response {
     }
 }
 
-async fn unary(
+/// One route for every method; the content type says which protocol the caller speaks.
+async fn dispatch(
     State(gateway): State<Gateway>,
     Path((service, method)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    gateway
-        .call((&service, &method), &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/json");
+    let route = (service.as_str(), method.as_str());
+    let answer = match content_type.split(';').next().unwrap_or_default().trim() {
+        "application/json" => gateway.unary(route, &headers, (body, Format::Json)).await,
+        "application/proto" => gateway.unary(route, &headers, (body, Format::Proto)).await,
+        "application/connect+json" => {
+            return stream::server_stream(&gateway, route, &headers, (body, Format::Json)).await;
+        }
+        "application/connect+proto" => {
+            return stream::server_stream(&gateway, route, &headers, (body, Format::Proto)).await;
+        }
+        other => Err(GatewayError::ContentType(other.to_owned())),
+    };
+    answer.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Connect's name for a gRPC code, and the HTTP status it travels with.
@@ -299,25 +359,37 @@ fn detail(any: &prost_types::Any) -> serde_json::Value {
     value
 }
 
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        let (code, message, details) = match &self {
+impl GatewayError {
+    /// Connect's error JSON and the HTTP status a unary answer carries it with.
+    pub(crate) fn connect_error(&self) -> (StatusCode, serde_json::Value) {
+        let (code, message, details) = match self {
             Self::Status(status) => {
                 let details = pb::Status::decode(status.details())
                     .map(|decoded| decoded.details.iter().map(detail).collect())
                     .unwrap_or_default();
                 (status.code(), status.message().to_owned(), details)
             }
-            Self::NoMethod(_) => (tonic::Code::Unimplemented, self.to_string(), Vec::new()),
-            Self::Streaming(_) => (tonic::Code::Unimplemented, self.to_string(), Vec::new()),
-            Self::BadBody(..) => (tonic::Code::InvalidArgument, self.to_string(), Vec::new()),
-            Self::ContentType(_) => (tonic::Code::InvalidArgument, self.to_string(), Vec::new()),
+            Self::NoMethod(_) | Self::Streaming(_) | Self::NotStreaming(_) => {
+                (tonic::Code::Unimplemented, self.to_string(), Vec::new())
+            }
+            Self::BadBody(..) | Self::ContentType(_) | Self::Compressed => {
+                (tonic::Code::InvalidArgument, self.to_string(), Vec::new())
+            }
         };
-        let (name, status) = match &self {
+        let (name, status) = match self {
             Self::ContentType(_) => ("invalid_argument", StatusCode::UNSUPPORTED_MEDIA_TYPE),
             _ => connect_code(code),
         };
-        let body = serde_json::json!({"code": name, "message": message, "details": details});
+        (
+            status,
+            serde_json::json!({"code": name, "message": message, "details": details}),
+        )
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.connect_error();
         (
             status,
             [(

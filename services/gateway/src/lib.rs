@@ -7,5 +7,6 @@
 
 mod codec;
 mod connect;
+mod stream;
 
 pub use connect::{Gateway, GatewayError, MAX_REQUEST_BYTES};

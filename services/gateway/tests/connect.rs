@@ -242,3 +242,144 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         other.headers()
     );
 }
+
+/// Reads Connect envelopes off a streaming answer until `count` of them have come (or the
+/// end-of-stream one): `(flags, message)` each.
+async fn envelopes(mut answer: reqwest::Response, count: usize) -> Vec<(u8, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut found = Vec::new();
+    while found.len() < count {
+        while buffer.len() >= 5 {
+            let length = u32::from_be_bytes(buffer[1..5].try_into().unwrap()) as usize;
+            if buffer.len() < 5 + length {
+                break;
+            }
+            let flags = buffer[0];
+            found.push((flags, buffer[5..5 + length].to_vec()));
+            buffer.drain(..5 + length);
+            if flags & 0b10 != 0 {
+                return found;
+            }
+        }
+        if found.len() >= count {
+            break;
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), answer.chunk())
+            .await
+            .expect("an envelope within 10 s")
+            .unwrap();
+        match chunk {
+            Some(chunk) => buffer.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    found
+}
+
+fn enveloped(message: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0_u8];
+    framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend_from_slice(message);
+    framed
+}
+
+#[tokio::test]
+async fn watch_events_streams_over_connect_and_ends_with_the_error_when_refused() {
+    let running = start().await;
+    let admin = bearer("admin", None, &[Role::Admin]);
+    const WATCH: &str = "/fazhi.units.v1.UnitsService/WatchEvents";
+    let watch = |body: Vec<u8>, content_type: &'static str, token: Option<&str>| {
+        let mut request = running
+            .http
+            .post(format!("{}{WATCH}", running.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        request.send()
+    };
+
+    // The registry import wrote events: the first three come as JSON envelopes, in order.
+    let answer = watch(
+        enveloped(br#"{"afterSequence": "0"}"#),
+        "application/connect+json",
+        Some(&admin),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/connect+json");
+    let events = envelopes(answer, 3).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|(flags, message)| {
+            assert_eq!(*flags, 0);
+            let json: serde_json::Value = serde_json::from_slice(message).unwrap();
+            json["event"]["sequence"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(
+        sequences.windows(2).all(|pair| pair[0] < pair[1]),
+        "{sequences:?}"
+    );
+
+    // Resuming after the second in binary protobuf gives the third.
+    let answer = watch(
+        enveloped(
+            &pb::WatchEventsRequest {
+                after_sequence: sequences[1],
+            }
+            .encode_to_vec(),
+        ),
+        "application/connect+proto",
+        Some(&admin),
+    )
+    .await
+    .unwrap();
+    let (flags, message) = envelopes(answer, 1).await.remove(0);
+    assert_eq!(flags, 0);
+    let event = pb::WatchEventsResponse::decode(message.as_slice())
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(event.sequence, sequences[2]);
+
+    // Refused: the answer is 200 and the end-of-stream envelope carries Connect's error.
+    let answer = watch(enveloped(b"{}"), "application/connect+json", None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let (flags, message) = envelopes(answer, 1).await.remove(0);
+    assert_eq!(flags, 0b10);
+    let end: serde_json::Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(end["error"]["code"], "unauthenticated", "{end}");
+
+    // A streaming method called as unary, and a unary one as streaming, are told how to call.
+    let refused = watch(b"{}".to_vec(), "application/json", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 501);
+    let answer = running
+        .http
+        .post(format!("{}{GET_UNIT}", running.base))
+        .header("authorization", &admin)
+        .header("content-type", "application/connect+json")
+        .body(enveloped(br#"{"name": "units/ningguo"}"#))
+        .send()
+        .await
+        .unwrap();
+    let (flags, message) = envelopes(answer, 1).await.remove(0);
+    assert_eq!(flags, 0b10);
+    let end: serde_json::Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(end["error"]["code"], "unimplemented", "{end}");
+
+    // A malformed envelope is an invalid argument.
+    let answer = watch(vec![0, 0, 0], "application/connect+json", Some(&admin))
+        .await
+        .unwrap();
+    let (_, message) = envelopes(answer, 1).await.remove(0);
+    let end: serde_json::Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(end["error"]["code"], "invalid_argument", "{end}");
+}
