@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 
+import { BadRequestSchema, ErrorInfoSchema, LocalizedMessageSchema } from "../gen/google/rpc/error_details_pb.js";
 import { AssessmentService } from "../gen/fazhi/assessment/v1/assessment_service_pb.js";
 import { IndicatorsService } from "../gen/fazhi/indicators/v1/indicators_service_pb.js";
 import { PlansService } from "../gen/fazhi/plans/v1/plans_service_pb.js";
@@ -25,11 +26,17 @@ const tokens = {
 };
 assert.ok(baseUrl && tokens.admin && tokens.coordinator && tokens.unitStaff, "FAZHI_GATEWAY and the tokens");
 
-function client(service, { token, binary = false } = {}) {
-  const transport = createConnectTransport({
+// The three ways a frontend may speak to the gateway.
+const protocols = {
+  "Connect JSON": (options) => createConnectTransport(options),
+  "Connect binary": (options) => createConnectTransport({ ...options, useBinaryFormat: true }),
+  "gRPC-Web": (options) => createGrpcWebTransport(options),
+};
+
+function client(service, protocol, token) {
+  const transport = protocols[protocol]({
     baseUrl,
     httpVersion: "1.1",
-    useBinaryFormat: binary,
     interceptors: token
       ? [(next) => (request) => {
           request.header.set("authorization", `Bearer ${token}`);
@@ -40,58 +47,47 @@ function client(service, { token, binary = false } = {}) {
   return createClient(service, transport);
 }
 
-test("every service answers through the gateway, in JSON and in binary", async () => {
-  for (const binary of [false, true]) {
-    const units = client(UnitsService, { token: tokens.unitStaff, binary });
+for (const protocol of Object.keys(protocols)) {
+  test(`every service answers through the gateway (${protocol})`, async () => {
+    const units = client(UnitsService, protocol, tokens.unitStaff);
     const { unit } = await units.getUnit({ name: "units/ningguo" });
     assert.equal(unit.displayName, "宁国市人民政府");
 
-    const plans = client(PlansService, { token: tokens.coordinator, binary });
+    const plans = client(PlansService, protocol, tokens.coordinator);
     const { plans: listed } = await plans.listPlans({});
     assert.ok(listed.length > 0, "the demo imports plans");
 
-    const indicators = client(IndicatorsService, { token: tokens.coordinator, binary });
+    const indicators = client(IndicatorsService, protocol, tokens.coordinator);
     const { indicators: catalogue } = await indicators.listIndicators({});
     assert.ok(catalogue.length > 0, "the demo loads the catalogue");
 
-    const assessment = client(AssessmentService, { token: tokens.coordinator, binary });
+    const assessment = client(AssessmentService, protocol, tokens.coordinator);
     const { schemes } = await assessment.listSchemes({ ownerUnit: "units/ningguo" });
     assert.ok(
       schemes.some((scheme) => scheme.name === "schemes/ng-2024"),
       schemes.map((scheme) => scheme.name).join(", "),
     );
-  }
-});
+  });
 
-test("a refusal is a ConnectError with the reason, the field and the Chinese message", async () => {
-  const units = client(UnitsService, { token: tokens.unitStaff });
-  const error = await units.getUnit({ name: "ningguo" }).then(
-    () => assert.fail("a bad name was accepted"),
-    (caught) => ConnectError.from(caught),
-  );
-  assert.equal(error.code, Code.InvalidArgument);
-  const detail = (type) => error.details.find((candidate) => candidate.type === type)?.debug;
-  assert.ok(detail("google.rpc.ErrorInfo")?.reason, JSON.stringify(error.details));
-  assert.equal(detail("google.rpc.BadRequest")?.fieldViolations?.[0]?.field, "name");
-  assert.equal(detail("google.rpc.LocalizedMessage")?.locale, "zh-CN");
+  test(`a refusal keeps its reason, field and Chinese message (${protocol})`, async () => {
+    const units = client(UnitsService, protocol, tokens.unitStaff);
+    const error = await refusal(units.getUnit({ name: "ningguo" }));
+    assert.equal(error.code, Code.InvalidArgument);
+    const [info] = error.findDetails(ErrorInfoSchema);
+    assert.equal(info?.reason, "INVALID_ARGUMENT", JSON.stringify(error.details));
+    const [badRequest] = error.findDetails(BadRequestSchema);
+    assert.equal(badRequest?.fieldViolations[0]?.field, "name");
+    const [localized] = error.findDetails(LocalizedMessageSchema);
+    assert.equal(localized?.locale, "zh-CN");
+    assert.match(localized?.message, /name/);
 
-  const anonymous = client(UnitsService);
-  const refused = await anonymous.getUnit({ name: "units/ningguo" }).then(
-    () => assert.fail("answered without a token"),
-    (caught) => ConnectError.from(caught),
-  );
-  assert.equal(refused.code, Code.Unauthenticated);
+    const anonymous = client(UnitsService, protocol);
+    assert.equal((await refusal(anonymous.getUnit({ name: "units/ningguo" }))).code, Code.Unauthenticated);
+    assert.equal((await refusal(units.getUnit({ name: "units/no-such-unit" }))).code, Code.NotFound);
+  });
 
-  const missing = await units.getUnit({ name: "units/no-such-unit" }).then(
-    () => assert.fail("a missing unit was found"),
-    (caught) => ConnectError.from(caught),
-  );
-  assert.equal(missing.code, Code.NotFound);
-});
-
-test("WatchEvents streams events in order and ends with the error when refused", async () => {
-  for (const binary of [false, true]) {
-    const plans = client(PlansService, { token: tokens.admin, binary });
+  test(`WatchEvents streams events in order; a refused stream ends with the error (${protocol})`, async () => {
+    const plans = client(PlansService, protocol, tokens.admin);
     const sequences = [];
     // Leaving the loop cancels the call.
     for await (const { event } of plans.watchEvents({ afterSequence: 0n })) {
@@ -104,16 +100,23 @@ test("WatchEvents streams events in order and ends with the error when refused",
     for (let index = 1; index < sequences.length; index += 1) {
       assert.ok(sequences[index - 1] < sequences[index], sequences.join(","));
     }
-  }
 
-  // A refused stream ends with the error.
-  const anonymous = client(PlansService);
-  await assert.rejects(
-    async () => {
-      for await (const _ of anonymous.watchEvents({})) {
-        assert.fail("an event without a token");
-      }
-    },
-    (caught) => ConnectError.from(caught).code === Code.Unauthenticated,
+    const anonymous = client(PlansService, protocol);
+    const refused = await refusal(
+      (async () => {
+        for await (const _ of anonymous.watchEvents({})) {
+          assert.fail("an event without a token");
+        }
+      })(),
+    );
+    assert.equal(refused.code, Code.Unauthenticated);
+  });
+}
+
+// The ConnectError a call ends with; fails when it succeeds.
+async function refusal(call) {
+  return call.then(
+    () => assert.fail("the call was not refused"),
+    (caught) => ConnectError.from(caught),
   );
-});
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::pb;
+use tonic_web::GrpcWebLayer;
+use tower::{Layer, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -98,8 +100,16 @@ impl Gateway {
                 HeaderName::from_static("connect-protocol-version"),
                 HeaderName::from_static("connect-timeout-ms"),
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
             ])
-            .expose_headers([HeaderName::from_static("x-request-id")]);
+            .expose_headers([
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+            ]);
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
@@ -275,15 +285,24 @@ async fn ready(State(gateway): State<Gateway>) -> Response {
 async fn dispatch(
     State(gateway): State<Gateway>,
     Path((service, method)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let headers = request.headers().clone();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("application/json");
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.starts_with("application/grpc-web") {
+        return grpc_web(&gateway, request).await;
+    }
+    // Read within the body limit (413 past it).
+    let body = match Bytes::from_request(request, &gateway).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
     let route = (service.as_str(), method.as_str());
-    let answer = match content_type.split(';').next().unwrap_or_default().trim() {
+    let answer = match essence {
         "application/json" => gateway.unary(route, &headers, (body, Format::Json)).await,
         "application/proto" => gateway.unary(route, &headers, (body, Format::Proto)).await,
         "application/connect+json" => {
@@ -295,6 +314,23 @@ async fn dispatch(
         other => Err(GatewayError::ContentType(other.to_owned())),
     };
     answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// gRPC-Web, translated by tonic-web and forwarded as it is: the services answer as they would
+/// over gRPC, trailers and all.
+async fn grpc_web(gateway: &Gateway, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
+    match GrpcWebLayer::new()
+        .layer(gateway.channel.clone())
+        .oneshot(request)
+        .await
+    {
+        Ok(answer) => answer.map(axum::body::Body::new),
+        Err(error) => {
+            GatewayError::Status(tonic::Status::unavailable(error.to_string())).into_response()
+        }
+    }
 }
 
 /// Connect's name for a gRPC code, and the HTTP status it travels with.
