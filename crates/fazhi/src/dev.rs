@@ -329,7 +329,7 @@ pub async fn run(
             ..Default::default()
         },
         pool: assessment_pool.clone(),
-        authenticator,
+        authenticator: authenticator.clone(),
     })?;
     for task in units
         .background
@@ -367,7 +367,7 @@ pub async fn run(
         &[Role::Admin],
         Duration::from_secs(3600),
     )?;
-    let gateway = serve_gateway(address, &endpoint).await?;
+    let gateway = serve_gateway(address, &endpoint, authenticator).await?;
     print_banner(
         &settings,
         (address, gateway),
@@ -421,6 +421,7 @@ pub async fn run(
 async fn serve_gateway(
     grpc: std::net::SocketAddr,
     endpoint: &str,
+    authenticator: Authenticator,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let next = std::net::SocketAddr::new(grpc.ip(), grpc.port().wrapping_add(1));
     let listener = match tokio::net::TcpListener::bind(next).await {
@@ -429,14 +430,20 @@ async fn serve_gateway(
     };
     let address = listener.local_addr()?;
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?.connect_lazy();
-    // A console's dev server (Vite) may call it from the browser.
-    let origins = [
-        axum::http::HeaderValue::from_static("http://localhost:5173"),
-        axum::http::HeaderValue::from_static("http://127.0.0.1:5173"),
-    ];
-    let router = fazhi_gateway::Gateway::new(channel)?.router(&origins);
+    let policy = fazhi_gateway::EdgePolicy {
+        // A console's dev server (Vite) may call it from the browser.
+        cors_origins: vec![
+            axum::http::HeaderValue::from_static("http://localhost:5173"),
+            axum::http::HeaderValue::from_static("http://127.0.0.1:5173"),
+        ],
+        ..fazhi_gateway::EdgePolicy::default()
+    };
+    let router =
+        fazhi_gateway::Gateway::new(fazhi_gateway::Upstreams::single(channel), authenticator)?
+            .router(&policy);
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).await {
             tracing::error!(%error, "the HTTP gateway stopped");
         }
     });

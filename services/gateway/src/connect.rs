@@ -3,44 +3,21 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use base64::Engine;
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor};
+use prost_reflect::{DynamicMessage, MethodDescriptor};
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 use tonic_types::pb;
-use tonic_web::GrpcWebLayer;
-use tower::{Layer, ServiceExt};
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::codec::Encoded;
-use crate::stream;
-
-/// Largest request body, as the services' own message limit (16 MiB).
-pub const MAX_REQUEST_BYTES: usize = 16 << 20;
-
-/// How long `/readyz` waits for the services' health.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::gateway::Gateway;
 
 /// Headers carried to the service as they came: the caller's token, trace context and the
 /// request id.
 const FORWARDED: [&str; 4] = ["authorization", "traceparent", "tracestate", "x-request-id"];
-
-/// The gateway: the services' descriptors and the channel to them. Cheap to clone.
-#[derive(Clone)]
-pub struct Gateway {
-    descriptors: DescriptorPool,
-    channel: Channel,
-}
 
 /// Why a call did not get an answer, as Connect says it.
 #[derive(Debug, thiserror::Error)]
@@ -77,50 +54,6 @@ pub(crate) struct Call {
 }
 
 impl Gateway {
-    /// A gateway to the services behind `channel`.
-    pub fn new(channel: Channel) -> Result<Self, prost_reflect::DescriptorError> {
-        Ok(Self {
-            descriptors: DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?,
-            channel,
-        })
-    }
-
-    /// The routes: every unary RPC at `/{service}/{method}`, `/healthz` (the gateway runs) and
-    /// `/readyz` (the services behind it answer SERVING). A body over
-    /// [`MAX_REQUEST_BYTES`] is refused with 413 before it is read whole; every answer carries
-    /// an `x-request-id` (the caller's, or a new UUID), which is also sent on to the service;
-    /// browsers on `cors_origins` may call it (CORS, the headers Connect clients send).
-    pub fn router(self, cors_origins: &[HeaderValue]) -> Router {
-        let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::list(cors_origins.iter().cloned()))
-            .allow_methods([Method::GET, Method::POST])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("connect-protocol-version"),
-                HeaderName::from_static("connect-timeout-ms"),
-                HeaderName::from_static("x-request-id"),
-                HeaderName::from_static("x-grpc-web"),
-                HeaderName::from_static("x-user-agent"),
-                HeaderName::from_static("grpc-timeout"),
-            ])
-            .expose_headers([
-                HeaderName::from_static("x-request-id"),
-                HeaderName::from_static("grpc-status"),
-                HeaderName::from_static("grpc-message"),
-                HeaderName::from_static("grpc-status-details-bin"),
-            ]);
-        Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .route("/{service}/{method}", post(dispatch))
-            .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-            .layer(cors)
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .with_state(self)
-    }
-
     /// The method at `/{service}/{method}`, if it is one of the services' and is called the way
     /// it is declared (`streaming` for a server-streaming one).
     fn method(
@@ -201,15 +134,22 @@ impl Gateway {
     }
 
     /// A gRPC client on the channel, once the channel can take a call.
-    pub(crate) async fn grpc(&self) -> Result<tonic::client::Grpc<Channel>, GatewayError> {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+    pub(crate) async fn grpc(
+        &self,
+        method: &MethodDescriptor,
+    ) -> Result<tonic::client::Grpc<Channel>, GatewayError> {
+        let channel = self
+            .upstreams
+            .for_service(method.parent_service().full_name())
+            .ok_or_else(|| GatewayError::NoMethod(method.full_name().to_owned()))?;
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
         grpc.ready()
             .await
             .map_err(|error| GatewayError::Status(tonic::Status::unavailable(error.to_string())))?;
         Ok(grpc)
     }
 
-    async fn unary(
+    pub(crate) async fn unary(
         &self,
         route: (&str, &str),
         headers: &HeaderMap,
@@ -218,7 +158,7 @@ impl Gateway {
         let format = body.1;
         let call = self.prepare(route, false, headers, body)?;
         let answer = self
-            .grpc()
+            .grpc(&call.method)
             .await?
             .unary(call.request, call.path, Encoded)
             .await
@@ -255,80 +195,6 @@ pub(crate) fn encode_output(
             serde_json::to_vec(&message)
                 .map(Bytes::from)
                 .map_err(|error| GatewayError::Status(tonic::Status::internal(error.to_string())))
-        }
-    }
-}
-
-/// 200 when the gRPC server behind the gateway says it is SERVING, else 503 with why.
-async fn ready(State(gateway): State<Gateway>) -> Response {
-    let mut health = HealthClient::new(gateway.channel.clone());
-    let checked = tokio::time::timeout(
-        READY_TIMEOUT,
-        health.check(HealthCheckRequest {
-            service: String::new(),
-        }),
-    )
-    .await;
-    match checked {
-        Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
-            "ready".into_response()
-        }
-        Ok(Ok(_)) => (StatusCode::SERVICE_UNAVAILABLE, "not serving").into_response(),
-        Ok(Err(status)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, status.message().to_owned()).into_response()
-        }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "no answer").into_response(),
-    }
-}
-
-/// One route for every method; the content type says which protocol the caller speaks.
-async fn dispatch(
-    State(gateway): State<Gateway>,
-    Path((service, method)): Path<(String, String)>,
-    request: Request,
-) -> Response {
-    let headers = request.headers().clone();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("application/json");
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if essence.starts_with("application/grpc-web") {
-        return grpc_web(&gateway, request).await;
-    }
-    // Read within the body limit (413 past it).
-    let body = match Bytes::from_request(request, &gateway).await {
-        Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let route = (service.as_str(), method.as_str());
-    let answer = match essence {
-        "application/json" => gateway.unary(route, &headers, (body, Format::Json)).await,
-        "application/proto" => gateway.unary(route, &headers, (body, Format::Proto)).await,
-        "application/connect+json" => {
-            return stream::server_stream(&gateway, route, &headers, (body, Format::Json)).await;
-        }
-        "application/connect+proto" => {
-            return stream::server_stream(&gateway, route, &headers, (body, Format::Proto)).await;
-        }
-        other => Err(GatewayError::ContentType(other.to_owned())),
-    };
-    answer.unwrap_or_else(IntoResponse::into_response)
-}
-
-/// gRPC-Web, translated by tonic-web and forwarded as it is: the services answer as they would
-/// over gRPC, trailers and all.
-async fn grpc_web(gateway: &Gateway, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
-    match GrpcWebLayer::new()
-        .layer(gateway.channel.clone())
-        .oneshot(request)
-        .await
-    {
-        Ok(answer) => answer.map(axum::body::Body::new),
-        Err(error) => {
-            GatewayError::Status(tonic::Status::unavailable(error.to_string())).into_response()
         }
     }
 }
@@ -397,24 +263,33 @@ fn detail(any: &prost_types::Any) -> serde_json::Value {
 
 impl GatewayError {
     /// Connect's error JSON and the HTTP status a unary answer carries it with.
+    /// The gRPC code this refusal carries.
+    pub(crate) fn connect_code(&self) -> tonic::Code {
+        match self {
+            Self::Status(status) => status.code(),
+            Self::NoMethod(_) | Self::Streaming(_) | Self::NotStreaming(_) => {
+                tonic::Code::Unimplemented
+            }
+            Self::BadBody(..) | Self::ContentType(_) | Self::Compressed => {
+                tonic::Code::InvalidArgument
+            }
+        }
+    }
+
+    /// Connect's error JSON and the HTTP status a unary answer carries it with.
     pub(crate) fn connect_error(&self) -> (StatusCode, serde_json::Value) {
-        let (code, message, details) = match self {
+        let (message, details) = match self {
             Self::Status(status) => {
                 let details = pb::Status::decode(status.details())
                     .map(|decoded| decoded.details.iter().map(detail).collect())
                     .unwrap_or_default();
-                (status.code(), status.message().to_owned(), details)
+                (status.message().to_owned(), details)
             }
-            Self::NoMethod(_) | Self::Streaming(_) | Self::NotStreaming(_) => {
-                (tonic::Code::Unimplemented, self.to_string(), Vec::new())
-            }
-            Self::BadBody(..) | Self::ContentType(_) | Self::Compressed => {
-                (tonic::Code::InvalidArgument, self.to_string(), Vec::new())
-            }
+            _ => (self.to_string(), Vec::new()),
         };
         let (name, status) = match self {
             Self::ContentType(_) => ("invalid_argument", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            _ => connect_code(code),
+            _ => connect_code(self.connect_code()),
         };
         (
             status,

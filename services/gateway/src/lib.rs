@@ -7,6 +7,8 @@
 
 mod codec;
 mod connect;
+mod gateway;
 mod stream;
 
-pub use connect::{Gateway, GatewayError, MAX_REQUEST_BYTES};
+pub use connect::GatewayError;
+pub use gateway::{EdgePolicy, Gateway, MAX_REQUEST_BYTES, Upstreams};

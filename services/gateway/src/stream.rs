@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Buf, BufMut, BytesMut};
 
 use crate::codec::Encoded;
-use crate::connect::{Format, Gateway, GatewayError, encode_output};
+use crate::connect::{Format, GatewayError, encode_output};
+use crate::gateway::Gateway;
 
 /// The envelope flag of a compressed message.
 const COMPRESSED: u8 = 0b01;
@@ -66,7 +67,7 @@ pub(crate) async fn server_stream(
     let started = async {
         let call = gateway.prepare(route, true, headers, (open_envelope(body)?, format))?;
         let messages = gateway
-            .grpc()
+            .grpc(&call.method)
             .await?
             .server_streaming(call.request, call.path, Encoded)
             .await
@@ -75,26 +76,36 @@ pub(crate) async fn server_stream(
         Ok::<_, GatewayError>((call.method, messages))
     }
     .await;
-    let body = match started {
-        Err(error) => Body::from(end_stream(Some(&error))),
-        Ok((method, mut messages)) => Body::from_stream(async_stream::stream! {
-            loop {
-                let next = messages.message().await.map_err(GatewayError::Status);
-                let error = match next.and_then(|message| {
-                    message.map(|answer| encode_output(&method, answer, format)).transpose()
-                }) {
-                    Ok(Some(encoded)) => {
-                        yield Ok::<_, Infallible>(envelope(0, &encoded));
-                        continue;
-                    }
-                    Ok(None) => None,
-                    Err(error) => Some(error),
-                };
-                yield Ok(end_stream(error.as_ref()));
-                break;
-            }
-        }),
+    let (method, mut messages) = match started {
+        Ok(started) => started,
+        Err(error) => return refused(format, &error),
     };
+    let body = Body::from_stream(async_stream::stream! {
+        loop {
+            let next = messages.message().await.map_err(GatewayError::Status);
+            let error = match next.and_then(|message| {
+                message.map(|answer| encode_output(&method, answer, format)).transpose()
+            }) {
+                Ok(Some(encoded)) => {
+                    yield Ok::<_, Infallible>(envelope(0, &encoded));
+                    continue;
+                }
+                Ok(None) => None,
+                Err(error) => Some(error),
+            };
+            yield Ok(end_stream(error.as_ref()));
+            break;
+        }
+    });
+    answer(format, body)
+}
+
+/// A stream refused before its first message: only the end-of-stream envelope, with the error.
+pub(crate) fn refused(format: Format, error: &GatewayError) -> Response {
+    answer(format, Body::from(end_stream(Some(error))))
+}
+
+fn answer(format: Format, body: Body) -> Response {
     let content_type = match format {
         Format::Json => "application/connect+json",
         Format::Proto => "application/connect+proto",

@@ -18,6 +18,16 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with(fazhi_gateway::EdgePolicy {
+        cors_origins: vec![axum::http::HeaderValue::from_static(
+            "http://localhost:5173",
+        )],
+        ..fazhi_gateway::EdgePolicy::default()
+    })
+    .await
+}
+
+async fn start_with(policy: fazhi_gateway::EdgePolicy) -> Running {
     let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
     let settings = fazhi_testkit::server_settings();
     let (listener, _) = TestServer::listener().await;
@@ -31,16 +41,18 @@ async fn start() -> Running {
     let server = TestServer::start_on(listener, grpc, settings).await;
     let admin = bearer("admin", None, &[Role::Admin]);
     fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
-    let gateway = fazhi_gateway::Gateway::new(server.channel.clone()).unwrap();
+    let gateway = fazhi_gateway::Gateway::new(
+        fazhi_gateway::Upstreams::single(server.channel.clone()),
+        fazhi_testkit::authenticator(),
+    )
+    .unwrap();
     let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", http_listener.local_addr().unwrap());
     tokio::spawn(async move {
-        let origins = [axum::http::HeaderValue::from_static(
-            "http://localhost:5173",
-        )];
-        axum::serve(http_listener, gateway.router(&origins))
-            .await
-            .unwrap();
+        let service = gateway
+            .router(&policy)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(http_listener, service).await.unwrap();
     });
     Running {
         _database: database,
@@ -382,4 +394,61 @@ async fn watch_events_streams_over_connect_and_ends_with_the_error_when_refused(
     let (_, message) = envelopes(answer, 1).await.remove(0);
     let end: serde_json::Value = serde_json::from_slice(&message).unwrap();
     assert_eq!(end["error"]["code"], "invalid_argument", "{end}");
+}
+
+#[tokio::test]
+async fn tokens_are_checked_at_the_edge_and_each_caller_is_limited_with_retry_after() {
+    let running = start_with(fazhi_gateway::EdgePolicy {
+        requests_per_second: 1,
+        burst: 3,
+        ..fazhi_gateway::EdgePolicy::default()
+    })
+    .await;
+    let get = |token: &str| {
+        running
+            .http
+            .post(format!("{}{GET_UNIT}", running.base))
+            .header("authorization", token)
+            .json(&serde_json::json!({"name": "units/ningguo"}))
+            .send()
+    };
+
+    // A token the gateway cannot verify never reaches the service: the gateway's own reason.
+    let refused = get("Bearer not-a-token").await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["code"], "unauthenticated");
+    assert_eq!(
+        error["details"][0]["debug"]["domain"], "gateway.fazhi",
+        "{error}"
+    );
+
+    // Three calls at once, then the fourth waits: 429, Retry-After, resource_exhausted.
+    let clerk = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    for _ in 0..3 {
+        assert_eq!(get(&clerk).await.unwrap().status(), 200);
+    }
+    let limited = get(&clerk).await.unwrap();
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "{wait}");
+    let error: serde_json::Value = limited.json().await.unwrap();
+    assert_eq!(error["code"], "resource_exhausted");
+    let reason = error["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|detail| detail["type"] == "google.rpc.ErrorInfo")
+        .map(|detail| detail["debug"]["reason"].clone());
+    assert_eq!(reason, Some(serde_json::json!("RATE_LIMITED")), "{error}");
+
+    // Another caller has a budget of its own; the limited one gets a call again once it waited.
+    let other = bearer("ng-gaj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    assert_eq!(get(&other).await.unwrap().status(), 200);
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    assert_eq!(get(&clerk).await.unwrap().status(), 200);
 }
