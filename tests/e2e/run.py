@@ -565,6 +565,45 @@ def main():
             print("        " + " ".join(line.strip() for line in done.stdout.splitlines()
                                        if re.match(r"^# (tests|pass|fail)", line)))
 
+        def gateway_binary_fronts_the_services():
+            # The gateway as deployed: its own binary, an upstream per context (all this one).
+            import json
+            import urllib.request
+            binary_dir = os.path.dirname(binary)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                http_port = probe.getsockname()[1]
+            upstream = f"http://127.0.0.1:{port}"
+            env = dict(os.environ, FAZHI__GATEWAY__LISTEN_ADDRESS=f"127.0.0.1:{http_port}",
+                       FAZHI__AUTH__HS256_SECRET="fazhi-dev-secret-not-for-production",
+                       FAZHI__GATEWAY__CORS_ORIGINS="[]", NO_COLOR="1",
+                       **{f"FAZHI__GATEWAY__UPSTREAMS__{context.upper()}": upstream
+                          for context in ("units", "plans", "indicators", "assessment")})
+            gateway = subprocess.Popen([os.path.join(binary_dir, "fazhi-gateway")], env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            base = f"http://127.0.0.1:{http_port}"
+            try:
+                deadline = time.time() + 30
+                while True:
+                    try:
+                        with urllib.request.urlopen(base + "/readyz", timeout=5) as answer:
+                            assert answer.status == 200
+                            break
+                    except OSError:
+                        assert gateway.poll() is None, gateway.stdout.read()
+                        assert time.time() < deadline, "not ready within 30 s"
+                        time.sleep(0.2)
+                request = urllib.request.Request(
+                    base + "/fazhi.plans.v1.PlansService/ListPlans", data=b"{}", method="POST",
+                    headers={"content-type": "application/json", "authorization": "Bearer " + tokens["coordinator"]})
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert json.loads(answer.read())["plans"], "no plans"
+                with urllib.request.urlopen(base + "/metrics", timeout=5) as answer:
+                    assert b"/fazhi.plans.v1.PlansService/ListPlans" in answer.read()
+            finally:
+                gateway.send_signal(signal.SIGTERM)
+                assert gateway.wait(timeout=15) == 0, gateway.stdout.read()
+
         def tongliao_demo_round_ranks_both_peer_groups():
             assessment = assessment_service_pb2_grpc.AssessmentServiceStub(channel)
             # The demo runs 通辽's round after 宁国's.
@@ -625,6 +664,8 @@ def main():
                                ("the HTTP gateway answers Connect JSON", gateway_answers_connect_json),
                                ("the official Connect client (Node) through the gateway",
                                 official_connect_client_in_node),
+                               ("fazhi-gateway, its own binary, in front of the services",
+                                gateway_binary_fronts_the_services),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:

@@ -108,7 +108,12 @@ where
 }
 
 /// `drive` at half of `max`'s rate, spread over the clients.
-async fn drive_at_half<C, F, Fut>(clients: &[C], length: Duration, max: &Phase, call: F) -> Phase
+pub async fn drive_at_half<C, F, Fut>(
+    clients: &[C],
+    length: Duration,
+    max: &Phase,
+    call: F,
+) -> Phase
 where
     C: Clone + Send + 'static,
     F: Fn(C) -> Fut + Clone + Send + 'static,

@@ -29,6 +29,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::connect::{Format, GatewayError};
+use crate::metrics::{self, Metrics};
 use crate::stream;
 
 /// Largest request body, as the services' own message limit (16 MiB).
@@ -112,6 +113,16 @@ pub struct Gateway {
     pub(crate) descriptors: DescriptorPool,
     pub(crate) upstreams: Upstreams,
     authenticator: Authenticator,
+    pub(crate) metrics: Metrics,
+}
+
+/// Why the gateway could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the services' descriptors: {0}")]
+    Descriptors(#[from] prost_reflect::DescriptorError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] opentelemetry_sdk::error::OTelSdkError),
 }
 
 /// The token check's outcome, put in the request by the edge for the rate limit and the call.
@@ -183,19 +194,17 @@ impl KeyExtractor for CallerKey {
 impl Gateway {
     /// A gateway to the services behind `upstreams`, checking tokens with `authenticator` (the
     /// services check them again).
-    pub fn new(
-        upstreams: Upstreams,
-        authenticator: Authenticator,
-    ) -> Result<Self, prost_reflect::DescriptorError> {
+    pub fn new(upstreams: Upstreams, authenticator: Authenticator) -> Result<Self, SetupError> {
         Ok(Self {
             descriptors: DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?,
             upstreams,
             authenticator,
+            metrics: Metrics::new()?,
         })
     }
 
-    /// The routes: every RPC at `/{service}/{method}`, `/healthz` (the gateway runs) and
-    /// `/readyz` (every service behind it answers SERVING). Serve it with
+    /// The routes: every RPC at `/{service}/{method}`, `/healthz` (the gateway runs),
+    /// `/readyz` (every service behind it answers SERVING) and `/metrics` (Prometheus). Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that callers without a valid
     /// token are limited by address.
     pub fn router(self, policy: &EdgePolicy) -> Router {
@@ -241,10 +250,15 @@ impl Gateway {
                 authenticate,
             ))
             .route_layer(axum::middleware::from_fn(read_whole_body))
-            .route_layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES));
+            .route_layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                metrics::record,
+            ));
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
+            .route("/metrics", get(metrics::serve))
             .merge(calls)
             .layer(cors)
             .layer(PropagateRequestIdLayer::x_request_id())

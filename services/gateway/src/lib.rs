@@ -8,7 +8,10 @@
 mod codec;
 mod connect;
 mod gateway;
+mod metrics;
+mod settings;
 mod stream;
 
 pub use connect::GatewayError;
-pub use gateway::{EdgePolicy, Gateway, MAX_REQUEST_BYTES, Upstreams};
+pub use gateway::{EdgePolicy, Gateway, MAX_REQUEST_BYTES, SetupError, Upstreams};
+pub use settings::{GatewaySections, GatewaySettings};

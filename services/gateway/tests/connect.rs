@@ -253,6 +253,43 @@ async fn every_rpc_answers_connect_json_and_protobuf_and_refuses_as_connect_says
         "{:?}",
         other.headers()
     );
+
+    // Operators see the calls by RPC and status; a made-up path does not name a series.
+    let metrics = running
+        .http
+        .get(format!("{}/metrics", running.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = |needles: &[&str]| {
+        metrics
+            .lines()
+            .find(|line| {
+                line.starts_with("http_server_calls_total{")
+                    && needles.iter().all(|needle| line.contains(needle))
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|count| count.parse::<u64>().ok())
+    };
+    let ok = series(&[
+        r#"rpc="/fazhi.units.v1.UnitsService/GetUnit""#,
+        r#"http_response_status_code="200""#,
+        r#"protocol="connect""#,
+    ]);
+    assert!(ok.is_some_and(|count| count >= 3), "{metrics}");
+    assert_eq!(
+        series(&[
+            r#"rpc="/fazhi.units.v1.UnitsService/GetUnit""#,
+            r#"http_response_status_code="404""#
+        ]),
+        Some(1),
+        "{metrics}"
+    );
+    assert!(series(&[r#"rpc="unknown""#]).is_some(), "{metrics}");
+    assert!(!metrics.contains("NoSuch"), "{metrics}");
 }
 
 /// Reads Connect envelopes off a streaming answer until `count` of them have come (or the
