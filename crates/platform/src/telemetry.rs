@@ -138,10 +138,8 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// The span of an incoming call, child of the caller's W3C trace context when it sent one.
-/// Its `trace_id` is the trace's (ours under OTLP, else the caller's), or a fresh random one so
-/// that a call's log lines still belong together; `subject` and `request_id` are recorded by
-/// authentication and [`crate::call::CallContext`].
+/// The span of an incoming call, continuing the caller's trace ([`continue_trace`]); `subject`
+/// and `request_id` are recorded by authentication and [`crate::call::CallContext`].
 pub fn server_span(method: &str, headers: &http::HeaderMap) -> tracing::Span {
     let span = tracing::info_span!(
         "grpc.server",
@@ -155,7 +153,14 @@ pub fn server_span(method: &str, headers: &http::HeaderMap) -> tracing::Span {
         subject = tracing::field::Empty,
         request_id = tracing::field::Empty,
     );
-    // W3C trace context always, whether or not `init` ran (tests, embedders).
+    continue_trace(&span, headers);
+    span
+}
+
+/// Makes `span` the child of the caller's W3C trace context when it sent one (whether or not
+/// `init` ran: tests, embedders) and records its `trace_id`: the trace's (ours under OTLP, else
+/// the caller's), or a fresh random one so that a call's log lines still belong together.
+pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
     let callers = parent.span().span_context().trace_id();
     let _ = span.set_parent(parent);
@@ -169,7 +174,6 @@ pub fn server_span(method: &str, headers: &http::HeaderMap) -> tracing::Span {
         uuid::Uuid::now_v7().simple().to_string()
     };
     span.record("trace_id", trace_id.as_str());
-    span
 }
 
 /// Whether a status is the server's fault (the span is marked ERROR), not the caller's.
@@ -206,11 +210,16 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        let context = tracing::Span::current().context();
-        TraceContextPropagator::new()
-            .inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
+        inject_current_trace(request.metadata_mut());
         Ok(request)
     }
+}
+
+/// Puts the current span's W3C trace context in outgoing metadata (nothing when no tracer runs:
+/// what is there stays).
+pub fn inject_current_trace(metadata: &mut tonic::metadata::MetadataMap) {
+    let context = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&context, &mut MetadataInjector(metadata));
 }
 
 /// Rate, errors and duration per RPC method.

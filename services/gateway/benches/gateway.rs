@@ -10,58 +10,35 @@
 use std::sync::Arc;
 
 use fazhi_platform::auth::Role;
-use fazhi_platform::server::GrpcServer;
 use fazhi_proto::units::v1 as pb;
 use fazhi_proto::units::v1::units_service_client::UnitsServiceClient;
 use fazhi_testkit::load::{LoadSettings, channels, drive, drive_at_half};
-use fazhi_testkit::{TestDatabase, TestServer, bearer, with_token};
+use fazhi_testkit::{bearer, with_token};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const UNIT: &str = "units/ng-sfj";
 
 #[tokio::main]
 async fn main() {
     let load = LoadSettings::from_env();
-    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
-    let settings = fazhi_testkit::server_settings();
-    let server = GrpcServer::new()
-        .add_service(fazhi_units::grpc_service(
-            fazhi_units::Store::new(database.pool.clone()),
-            fazhi_testkit::authenticator(),
-            &settings,
-        ))
-        .await;
-    let server = TestServer::start(server, settings).await;
-    let admin = bearer("admin", None, &[Role::Admin]);
-    fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
-    let token: Arc<str> = Arc::from(bearer("viewer", None, &[Role::Viewer]));
-
     // The gateway with limits no caller here reaches: the benchmark measures the forwarding.
-    let gateway = fazhi_gateway::Gateway::new(
-        fazhi_gateway::Upstreams::single(server.channel.clone()),
-        fazhi_testkit::authenticator(),
-    )
-    .unwrap()
-    .router(&fazhi_gateway::EdgePolicy {
+    let running = common::start_with(fazhi_gateway::EdgePolicy {
         requests_per_second: 1_000_000,
         burst: 1_000_000,
         ..fazhi_gateway::EdgePolicy::default()
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/fazhi.units.v1.UnitsService/GetUnit",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move {
-        let service = gateway.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service).await.unwrap();
-    });
+    })
+    .await;
+    let url = format!("{}/fazhi.units.v1.UnitsService/GetUnit", running.base);
+    let token: Arc<str> = Arc::from(bearer("viewer", None, &[Role::Viewer]));
 
     println!(
         "\nGetUnit, {} clients (a connection each), {} s per phase",
         load.clients,
         load.length.as_secs()
     );
-    let grpc_clients: Vec<_> = channels(server.address, load.clients)
+    let grpc_clients: Vec<_> = channels(running.grpc_address, load.clients)
         .await
         .into_iter()
         .map(UnitsServiceClient::new)

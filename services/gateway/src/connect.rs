@@ -113,6 +113,8 @@ impl Gateway {
                 request.metadata_mut().insert(name, value);
             }
         }
+        // The gateway's span is the services' parent (the caller's context when no tracer runs).
+        fazhi_platform::telemetry::inject_current_trace(request.metadata_mut());
         if let Some(milliseconds) = headers
             .get("connect-timeout-ms")
             .and_then(|value| value.to_str().ok())

@@ -27,6 +27,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tracing::Instrument;
 
 use crate::connect::{Format, GatewayError};
 use crate::metrics::{self, Metrics};
@@ -254,7 +255,8 @@ impl Gateway {
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 metrics::record,
-            ));
+            ))
+            .route_layer(axum::middleware::from_fn(trace));
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
@@ -282,6 +284,25 @@ fn every_minute<T: Send + Sync + 'static>(target: std::sync::Weak<T>, chore: fn(
             chore(&target);
         }
     });
+}
+
+/// Every call's span, continuing the caller's W3C trace; the services' spans become its
+/// children (the trace context goes on with the call).
+async fn trace(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "gateway",
+        otel.name = %path,
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %path,
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    fazhi_platform::telemetry::continue_trace(&span, request.headers());
+    let answer = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", answer.status().as_u16());
+    answer
 }
 
 /// Reads the request body (up to [`MAX_REQUEST_BYTES`]) before the call is judged: a refusal
@@ -405,7 +426,11 @@ async fn grpc_web(
     let Some(channel) = gateway.upstreams.for_service(service) else {
         return Protocol::GrpcWeb.refuse(GatewayError::NoMethod(service.to_owned()), content_type);
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let mut metadata =
+        tonic::metadata::MetadataMap::from_headers(std::mem::take(&mut parts.headers));
+    fazhi_platform::telemetry::inject_current_trace(&mut metadata);
+    parts.headers = metadata.into_headers();
     let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
     match GrpcWebLayer::new()
         .layer(channel.clone())

@@ -5,62 +5,13 @@
 #![allow(clippy::unwrap_used)]
 
 use fazhi_platform::auth::Role;
-use fazhi_platform::server::GrpcServer;
 use fazhi_proto::units::v1 as pb;
-use fazhi_testkit::{TestDatabase, TestServer, bearer};
+use fazhi_testkit::bearer;
 use prost::Message;
 
-struct Running {
-    _database: TestDatabase,
-    _server: TestServer,
-    base: String,
-    http: reqwest::Client,
-}
+mod common;
 
-async fn start() -> Running {
-    start_with(fazhi_gateway::EdgePolicy {
-        cors_origins: vec![axum::http::HeaderValue::from_static(
-            "http://localhost:5173",
-        )],
-        ..fazhi_gateway::EdgePolicy::default()
-    })
-    .await
-}
-
-async fn start_with(policy: fazhi_gateway::EdgePolicy) -> Running {
-    let database = TestDatabase::migrated(fazhi_units::store::SCHEMA, &fazhi_units::MIGRATOR).await;
-    let settings = fazhi_testkit::server_settings();
-    let (listener, _) = TestServer::listener().await;
-    let grpc = GrpcServer::new()
-        .add_service(fazhi_units::grpc_service(
-            fazhi_units::Store::new(database.pool.clone()),
-            fazhi_testkit::authenticator(),
-            &settings,
-        ))
-        .await;
-    let server = TestServer::start_on(listener, grpc, settings).await;
-    let admin = bearer("admin", None, &[Role::Admin]);
-    fazhi_testkit::demo::import_registries(&server.channel, &admin).await;
-    let gateway = fazhi_gateway::Gateway::new(
-        fazhi_gateway::Upstreams::single(server.channel.clone()),
-        fazhi_testkit::authenticator(),
-    )
-    .unwrap();
-    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", http_listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let service = gateway
-            .router(&policy)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(http_listener, service).await.unwrap();
-    });
-    Running {
-        _database: database,
-        _server: server,
-        base,
-        http: reqwest::Client::new(),
-    }
-}
+use common::{start, start_with};
 
 const GET_UNIT: &str = "/fazhi.units.v1.UnitsService/GetUnit";
 
