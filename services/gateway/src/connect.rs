@@ -157,6 +157,35 @@ impl Gateway {
         headers: &HeaderMap,
         body: (Bytes, Format),
     ) -> Result<Response, GatewayError> {
+        let content_type = match body.1 {
+            Format::Proto => "application/proto",
+            Format::Json => "application/json",
+        };
+        Ok((
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            self.forward_unary(route, headers, body).await?,
+        )
+            .into_response())
+    }
+
+    /// A unary call in JSON, answered in JSON.
+    pub(crate) async fn unary_json(
+        &self,
+        route: (&str, &str),
+        headers: &HeaderMap,
+        json: Bytes,
+    ) -> Result<Bytes, GatewayError> {
+        self.forward_unary(route, headers, (json, Format::Json))
+            .await
+    }
+
+    /// Forwards a unary call; the answer in the request's format.
+    async fn forward_unary(
+        &self,
+        route: (&str, &str),
+        headers: &HeaderMap,
+        body: (Bytes, Format),
+    ) -> Result<Bytes, GatewayError> {
         let format = body.1;
         let call = self.prepare(route, false, headers, body)?;
         let answer = self
@@ -166,15 +195,7 @@ impl Gateway {
             .await
             .map_err(GatewayError::Status)?
             .into_inner();
-        let content_type = match format {
-            Format::Proto => "application/proto",
-            Format::Json => "application/json",
-        };
-        Ok((
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            encode_output(&call.method, answer, format)?,
-        )
-            .into_response())
+        encode_output(&call.method, answer, format)
     }
 }
 

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Request, S
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use fazhi_platform::auth::{Authenticator, Caller};
 use prost_reflect::DescriptorPool;
 use tonic::transport::Channel;
@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::connect::{Format, GatewayError};
 use crate::metrics::{self, Metrics};
+use crate::rest::{Routes, aip_error};
 use crate::stream;
 
 /// Largest request body, as the services' own message limit (16 MiB).
@@ -115,6 +116,7 @@ pub struct Gateway {
     pub(crate) upstreams: Upstreams,
     authenticator: Authenticator,
     pub(crate) metrics: Metrics,
+    pub(crate) routes: Arc<Routes>,
 }
 
 /// Why the gateway could not be built.
@@ -196,8 +198,10 @@ impl Gateway {
     /// A gateway to the services behind `upstreams`, checking tokens with `authenticator` (the
     /// services check them again).
     pub fn new(upstreams: Upstreams, authenticator: Authenticator) -> Result<Self, SetupError> {
+        let descriptors = DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?;
         Ok(Self {
-            descriptors: DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?,
+            routes: Arc::new(Routes::from_pool(&descriptors)),
+            descriptors,
             upstreams,
             authenticator,
             metrics: Metrics::new()?,
@@ -241,7 +245,9 @@ impl Gateway {
                 });
                 tower_governor::GovernorLayer::new(config).error_handler(too_many_requests)
             });
-        let mut calls = Router::new().route("/{service}/{method}", post(dispatch));
+        let mut calls = Router::new()
+            .route("/{service}/{method}", post(dispatch))
+            .route("/v1/{*path}", any(rest));
         if let Some(limits) = limits {
             calls = calls.route_layer(limits);
         }
@@ -413,6 +419,32 @@ async fn dispatch(
             .await
             .unwrap_or_else(IntoResponse::into_response),
     }
+}
+
+/// A REST call (`/v1/…`), routed by the methods' `google.api.http` annotations.
+async fn rest(State(gateway): State<Gateway>, request: Request) -> Response {
+    if let Some(Authenticated(Err(status))) = request.extensions().get::<Authenticated>() {
+        return aip_error(&GatewayError::Status(status.clone()));
+    }
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(error) => {
+            return aip_error(&GatewayError::BadBody(
+                "REST request".to_owned(),
+                error.to_string(),
+            ));
+        }
+    };
+    gateway
+        .rest(
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            body,
+        )
+        .await
 }
 
 /// gRPC-Web, translated by tonic-web and forwarded as it is: the services answer as they would

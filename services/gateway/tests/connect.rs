@@ -440,3 +440,91 @@ async fn tokens_are_checked_at_the_edge_and_each_caller_is_limited_with_retry_af
     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     assert_eq!(get(&clerk).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn rest_routes_follow_the_http_annotations_and_refuse_as_aip_193_says() {
+    let running = start().await;
+    let staff = bearer("ng-sfj-clerk", Some("ng-sfj"), &[Role::UnitStaff]);
+    let get = |path: &str| {
+        running
+            .http
+            .get(format!("{}{path}", running.base))
+            .header("authorization", &staff)
+            .send()
+    };
+
+    // The resource itself (response_body), a list with query parameters, a custom method.
+    let unit: serde_json::Value = get("/v1/units/ningguo")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unit["name"], "units/ningguo", "{unit}");
+    assert_eq!(unit["displayName"], "宁国市人民政府");
+    let page: serde_json::Value =
+        get("/v1/units?parent=units/ningguo&pageSize=2&showDeleted=false")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(page["units"].as_array().map(Vec::len), Some(2), "{page}");
+    assert!(
+        page["nextPageToken"]
+            .as_str()
+            .is_some_and(|token| !token.is_empty())
+    );
+    let ancestors: serde_json::Value = get("/v1/units/ng-sfj:ancestors")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ancestors["units"][0]["name"], "units/ningguo",
+        "{ancestors}"
+    );
+    let resolved = running
+        .http
+        .post(format!("{}/v1/units:resolveMentions", running.base))
+        .header("authorization", &staff)
+        .json(&serde_json::json!({"contextUnit": "units/ningguo", "mentions": ["市司法局"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resolved.status(), 200);
+    let resolved: serde_json::Value = resolved.json().await.unwrap();
+    assert_eq!(
+        resolved["resolutions"][0]["unit"], "units/ng-sfj",
+        "{resolved}"
+    );
+
+    // Refusals: AIP-193's error JSON with the reason and the Chinese message.
+    let missing = get("/v1/units/no-such").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let error: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(error["error"]["status"], "NOT_FOUND", "{error}");
+    assert_eq!(error["error"]["code"], 404);
+    let details = error["error"]["details"].as_array().unwrap();
+    assert!(
+        details.iter().any(
+            |detail| detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+                && detail["reason"] == "UNIT_NOT_FOUND"
+        ),
+        "{error}"
+    );
+    let bad = get("/v1/units?showDeleted=maybe").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let unknown = get("/v1/nothing/here").await.unwrap();
+    assert_eq!(unknown.status(), 501);
+    let anonymous = running
+        .http
+        .get(format!("{}/v1/units/ningguo", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let error: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(error["error"]["status"], "UNAUTHENTICATED", "{error}");
+}
