@@ -117,6 +117,8 @@ pub struct Gateway {
     authenticator: Authenticator,
     pub(crate) metrics: Metrics,
     pub(crate) routes: Arc<Routes>,
+    /// The REST routes' OpenAPI document, made once.
+    openapi: Arc<str>,
 }
 
 /// Why the gateway could not be built.
@@ -199,8 +201,10 @@ impl Gateway {
     /// services check them again).
     pub fn new(upstreams: Upstreams, authenticator: Authenticator) -> Result<Self, SetupError> {
         let descriptors = DescriptorPool::decode(fazhi_proto::FILE_DESCRIPTOR_SET)?;
+        let routes = Routes::from_pool(&descriptors);
         Ok(Self {
-            routes: Arc::new(Routes::from_pool(&descriptors)),
+            openapi: Arc::from(crate::openapi::document(&routes).to_string()),
+            routes: Arc::new(routes),
             descriptors,
             upstreams,
             authenticator,
@@ -267,6 +271,7 @@ impl Gateway {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/metrics", get(metrics::serve))
+            .route("/openapi.json", get(openapi))
             .merge(calls)
             .layer(cors)
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -419,6 +424,18 @@ async fn dispatch(
             .await
             .unwrap_or_else(IntoResponse::into_response),
     }
+}
+
+/// The REST routes' OpenAPI 3.1 document.
+async fn openapi(State(gateway): State<Gateway>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        gateway.openapi.to_string(),
+    )
+        .into_response()
 }
 
 /// A REST call (`/v1/…`), routed by the methods' `google.api.http` annotations.

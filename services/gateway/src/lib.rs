@@ -9,6 +9,7 @@ mod codec;
 mod connect;
 mod gateway;
 mod metrics;
+mod openapi;
 mod rest;
 mod settings;
 mod stream;

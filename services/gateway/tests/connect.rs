@@ -527,4 +527,34 @@ async fn rest_routes_follow_the_http_annotations_and_refuse_as_aip_193_says() {
     assert_eq!(anonymous.status(), 401);
     let error: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(error["error"]["status"], "UNAUTHENTICATED", "{error}");
+
+    // The OpenAPI document names the routes, with no token needed to read it.
+    let openapi: serde_json::Value = running
+        .http
+        .get(format!("{}/openapi.json", running.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    let paths = &openapi["paths"];
+    assert_eq!(
+        paths["/v1/units/{unit}"]["get"]["operationId"], "UnitsService_GetUnit",
+        "{paths}"
+    );
+    assert!(
+        paths["/v1/plans:import"]["post"]["requestBody"].is_object(),
+        "{paths}"
+    );
+    let list = paths["/v1/units"]["get"]["parameters"].as_array().unwrap();
+    assert!(
+        list.iter().any(|parameter| parameter["name"] == "pageSize"),
+        "{list:?}"
+    );
+    assert!(
+        openapi["components"]["schemas"]["fazhi.units.v1.Unit"]["properties"]["displayName"]
+            .is_object()
+    );
 }
