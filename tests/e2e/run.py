@@ -3,6 +3,7 @@
 independent gRPC implementation, using stubs generated from proto/ and only the tokens the dev
 banner prints. Usage: run.py PATH_TO_FAZHI_BINARY"""
 
+import collections
 import datetime
 import hashlib
 import io
@@ -12,13 +13,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import venv
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORK = os.path.join(ROOT, "target", "e2e")
 PACKAGES = ["grpcio==1.*", "grpcio-tools==1.*", "grpcio-health-checking==1.*",
-            "grpcio-reflection==1.*", "grpcio-status==1.*", "openpyxl==3.*"]
+            "grpcio-reflection==1.*", "grpcio-status==1.*", "openpyxl==3.*", "schemathesis==4.*"]
 
 
 def ensure_environment():
@@ -79,6 +81,10 @@ def start_dev(binary, port):
     ready = re.search(r"ready in ([\d.]+) s", text)
     print(f"fazhi dev ready in {ready.group(1) if ready else '?'} s on port {port}")
     process.banner = text
+    # Keep reading its log: a full pipe would block the server on its next log line (a fuzzer's
+    # thousands of refusals fill one in seconds). The last lines are kept for failures.
+    process.log = collections.deque(maxlen=2000)
+    threading.Thread(target=lambda: process.log.extend(process.stdout), daemon=True).start()
     return process, tokens
 
 
@@ -565,6 +571,88 @@ def main():
             print("        " + " ".join(line.strip() for line in done.stdout.splitlines()
                                        if re.match(r"^# (tests|pass|fail)", line)))
 
+        def rest_walk_through():
+            # The README's curl walk-through, as a program: REST routes from the annotations.
+            import json
+            import urllib.error
+            import urllib.parse
+            import urllib.request
+            gateway = re.search(r"HTTP gateway\s+(http://\S+)", process.banner).group(1)
+
+            def call(method, path, role, body=None, content_type="application/json"):
+                headers = {"authorization": "Bearer " + tokens[role]}
+                if body is not None:
+                    headers["content-type"] = content_type
+                request = urllib.request.Request(gateway + path, data=body, headers=headers, method=method)
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        return answer.status, dict(answer.headers), answer.read()
+                except urllib.error.HTTPError as error:
+                    return error.code, dict(error.headers), error.read()
+
+            status, _, body = call("GET", "/v1/units/ningguo", "unit staff")
+            assert status == 200 and json.loads(body)["displayName"] == "宁国市人民政府", body
+            status, _, body = call("GET", "/v1/units/nowhere", "unit staff")
+            error = json.loads(body)["error"]
+            assert status == 404 and error["status"] == "NOT_FOUND", body
+            assert any(d.get("reason") == "UNIT_NOT_FOUND" for d in error["details"]), error
+            status, _, body = call("GET", "/v1/plans?issuer=units/ningguo", "coordinator")
+            plan = json.loads(body)["plans"][0]["name"]
+            # A plan checked without saving it, as POST /v1/plans:import with validateOnly.
+            text = ("宁国市2025年法治政府建设工作要点\n一、加强党的领导\n1. 深入学习贯彻习近平法治思想。"
+                    "牵头单位：市司法局；责任单位：各乡镇、街道。完成时限：2025年12月底前。\n").encode()
+            import base64
+            status, _, body = call("POST", "/v1/plans:import", "coordinator", json.dumps(
+                {"issuer": "units/ningguo", "content": base64.b64encode(text).decode(), "validateOnly": True}).encode())
+            assert status == 200 and json.loads(body)["report"]["taskCount"] == 1, body
+            # A download keeps its Chinese file name (RFC 5987).
+            status, headers, body = call("GET", f"/v1/{plan}:export?table=EXPORT_TABLE_TASK_BREAKDOWN", "coordinator")
+            assert status == 200 and body[:2] == b"PK", (status, body[:100])
+            disposition = headers["content-disposition"]
+            name = urllib.parse.unquote(disposition.split("filename*=UTF-8''")[1])
+            assert name.endswith("重点工作任务分解表.xlsx"), disposition
+            # Progress with evidence uploaded as multipart/form-data, then the file fetched back.
+            status, _, body = call("GET", "/v1/assignments?unit=units/ng-sfj&pageSize=1000", "unit staff")
+            lead = next(a for a in json.loads(body)["assignments"]
+                        if a.get("taskNumber") == "1" and a.get("role") == "ASSIGNMENT_ROLE_LEAD")
+            boundary = "fazhi-e2e-boundary"
+            pdf = b"%PDF-1.4\n% uploaded through the gateway\n%%EOF\n"
+            form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"request\"\r\n"
+                    "Content-Type: application/json\r\n\r\n").encode() + json.dumps(
+                {"status": "PROGRESS_STATUS_IN_PROGRESS", "percent": 70, "narrative": "上传会议纪要"}).encode() + (
+                f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"evidence\"; "
+                "filename=\"会议纪要.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").encode() + pdf + (
+                f"\r\n--{boundary}--\r\n").encode()
+            status, _, body = call("POST", f"/v1/{lead['name']}/progressReports", "unit staff", form,
+                                   f"multipart/form-data; boundary={boundary}")
+            assert status == 200, body
+            evidence = json.loads(body)["progressReport"]["evidence"][0]
+            assert evidence["sha256"] == hashlib.sha256(pdf).hexdigest(), evidence
+            status, headers, body = call("GET", f"/v1/{lead['name']}/evidence/{evidence['sha256']}", "coordinator")
+            assert status == 200 and body == pdf and headers["content-type"] == "application/pdf", headers
+            assert "%E4%BC%9A%E8%AE%AE%E7%BA%AA%E8%A6%81.pdf" in headers["content-disposition"], headers
+
+        def schemathesis_finds_no_server_error_in_the_rest_api():
+            # The OpenAPI document the gateway serves, fuzzed against the running system with the
+            # admin's token: no 5xx, every answer as documented (schema, status, content type).
+            gateway = re.search(r"HTTP gateway\s+(http://\S+)", process.banner).group(1)
+            command = [os.path.join(os.path.dirname(sys.executable), "schemathesis"), "run",
+                       gateway + "/openapi.json", "--url", gateway,
+                       "-H", "Authorization: Bearer " + tokens["admin"],
+                       "--checks", "not_a_server_error,response_schema_conformance,"
+                                   "status_code_conformance,content_type_conformance",
+                       "--max-examples", "10", "--workers", "2", "--no-color", "--seed", "20261206"]
+            try:
+                done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                      timeout=300, cwd=WORK)
+            except subprocess.TimeoutExpired as expired:
+                output = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+                raise AssertionError("schemathesis ran past 300 s: " + output[-4000:]) from None
+            summary = [line.strip() for line in done.stdout.splitlines()
+                       if re.match(r"\s*(Tested:|\d+ generated)", line)]
+            assert done.returncode == 0, done.stdout[-6000:]
+            print("        " + "; ".join(summary))
+
         def gateway_binary_fronts_the_services():
             # The gateway as deployed: its own binary, an upstream per context (all this one).
             import json
@@ -576,7 +664,7 @@ def main():
             upstream = f"http://127.0.0.1:{port}"
             env = dict(os.environ, FAZHI__GATEWAY__LISTEN_ADDRESS=f"127.0.0.1:{http_port}",
                        FAZHI__AUTH__HS256_SECRET="fazhi-dev-secret-not-for-production",
-                       FAZHI__GATEWAY__CORS_ORIGINS="[]", NO_COLOR="1",
+                       NO_COLOR="1",
                        **{f"FAZHI__GATEWAY__UPSTREAMS__{context.upper()}": upstream
                           for context in ("units", "plans", "indicators", "assessment")})
             gateway = subprocess.Popen([os.path.join(binary_dir, "fazhi-gateway")], env=env,
@@ -666,6 +754,10 @@ def main():
                                 official_connect_client_in_node),
                                ("fazhi-gateway, its own binary, in front of the services",
                                 gateway_binary_fronts_the_services),
+                               ("REST: a unit, a plan checked, an export and evidence (multipart) as files",
+                                rest_walk_through),
+                               ("schemathesis: the REST API's OpenAPI document against the running system",
+                                schemathesis_finds_no_server_error_in_the_rest_api),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:

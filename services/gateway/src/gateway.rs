@@ -233,28 +233,36 @@ impl Gateway {
             .expose_headers([
                 HeaderName::from_static("x-request-id"),
                 HeaderName::from_static("retry-after"),
+                header::CONTENT_DISPOSITION,
                 HeaderName::from_static("grpc-status"),
                 HeaderName::from_static("grpc-message"),
                 HeaderName::from_static("grpc-status-details-bin"),
             ]);
+        let mut connect = Router::new().route("/{service}/{method}", post(dispatch));
+        let mut rest_routes = Router::new().route("/v1/{*path}", any(rest));
         let limits = GovernorConfigBuilder::default()
             .key_extractor(CallerKey)
             .period(Duration::from_secs(1) / policy.requests_per_second.max(1))
             .burst_size(policy.burst.max(1))
             .finish()
-            .map(|config| {
-                // The limiter's memory follows the callers of the last minute, not of all time.
-                every_minute(Arc::downgrade(config.limiter()), |limiter| {
-                    limiter.retain_recent();
-                });
-                tower_governor::GovernorLayer::new(config).error_handler(too_many_requests)
-            });
-        let mut calls = Router::new()
-            .route("/{service}/{method}", post(dispatch))
-            .route("/v1/{*path}", any(rest));
+            .map(Arc::new);
         if let Some(limits) = limits {
-            calls = calls.route_layer(limits);
+            // The limiter's memory follows the callers of the last minute, not of all time.
+            every_minute(Arc::downgrade(limits.limiter()), |limiter| {
+                limiter.retain_recent();
+            });
+            // One budget per caller across both, each refusal in its protocol's form.
+            connect = connect.route_layer(
+                tower_governor::GovernorLayer::new(Arc::clone(&limits)).error_handler(|error| {
+                    too_many_requests(error, |refusal| refusal.into_response())
+                }),
+            );
+            rest_routes = rest_routes.route_layer(
+                tower_governor::GovernorLayer::new(limits)
+                    .error_handler(|error| too_many_requests(error, |refusal| aip_error(&refusal))),
+            );
         }
+        let calls = connect.merge(rest_routes);
         let calls = calls
             .route_layer(axum::middleware::from_fn_with_state(
                 self.clone(),
@@ -356,8 +364,8 @@ async fn authenticate(
     next.run(request).await
 }
 
-/// 429 with `Retry-After`, and Connect's `resource_exhausted` error with the reason.
-fn too_many_requests(error: GovernorError) -> Response {
+/// 429 with `Retry-After` and the `RATE_LIMITED` reason, said by `say` (Connect or AIP-193).
+fn too_many_requests(error: GovernorError, say: fn(GatewayError) -> Response) -> Response {
     // The governor floors the wait to whole seconds; the caller should wait it out, not less.
     let wait = match error {
         GovernorError::TooManyRequests { wait_time, .. } => wait_time + 1,
@@ -372,7 +380,7 @@ fn too_many_requests(error: GovernorError) -> Response {
             format!("调用过于频繁,请 {wait} 秒后再试"),
         ),
     );
-    let mut answer = GatewayError::Status(status).into_response();
+    let mut answer = say(GatewayError::Status(status));
     answer
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(wait));
@@ -443,14 +451,27 @@ async fn rest(State(gateway): State<Gateway>, request: Request) -> Response {
     if let Some(Authenticated(Err(status))) = request.extensions().get::<Authenticated>() {
         return aip_error(&GatewayError::Status(status.clone()));
     }
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(body) => body,
-        Err(error) => {
-            return aip_error(&GatewayError::BadBody(
-                "REST request".to_owned(),
-                error.to_string(),
-            ));
+    let body = if multipart {
+        let request = Request::from_parts(parts.clone(), body);
+        match crate::rest::multipart_json(request).await {
+            Ok(json) => json,
+            Err(error) => return aip_error(&error),
+        }
+    } else {
+        match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+            Ok(body) => body,
+            Err(error) => {
+                return aip_error(&GatewayError::BadBody(
+                    "REST request".to_owned(),
+                    error.to_string(),
+                ));
+            }
         }
     };
     gateway

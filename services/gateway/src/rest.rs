@@ -3,6 +3,7 @@
 //! its `response_body` field) is the JSON body; a refusal is AIP-193's error JSON.
 
 use axum::body::Bytes;
+use axum::extract::FromRequest;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -75,9 +76,9 @@ impl Routes {
         Self { routes }
     }
 
-    /// The route for `verb path`, with the variables' values.
-    fn find(&self, verb: &Method, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
-        let path = path.strip_prefix('/')?;
+    /// The route for `verb path`, with the variables' values; else what the path allows.
+    fn find(&self, verb: &Method, path: &str) -> Result<(&Route, Bound), Missing> {
+        let path = path.strip_prefix('/').unwrap_or(path);
         let (path, custom) = match path.rsplit_once('/') {
             Some((head, last)) => match last.split_once(':') {
                 Some((last, custom)) => (format!("{head}/{last}"), Some(custom)),
@@ -86,11 +87,35 @@ impl Routes {
             None => (path.to_owned(), None),
         };
         let segments: Vec<&str> = path.split('/').collect();
-        self.routes
-            .iter()
-            .filter(|route| route.verb == verb && route.custom.as_deref() == custom)
-            .find_map(|route| bind(&route.parts, &segments).map(|bound| (route, bound)))
+        let mut allowed = Vec::new();
+        for route in &self.routes {
+            if route.custom.as_deref() != custom {
+                continue;
+            }
+            if let Some(bound) = bind(&route.parts, &segments) {
+                if route.verb == verb {
+                    return Ok((route, bound));
+                }
+                allowed.push(route.verb.clone());
+            }
+        }
+        Err(if allowed.is_empty() {
+            Missing::Path
+        } else {
+            Missing::Verb(allowed)
+        })
     }
+}
+
+/// The path variables' fields and values.
+type Bound = Vec<(String, String)>;
+
+/// Why no route took a request.
+enum Missing {
+    /// No route has this path: 404.
+    Path,
+    /// Routes have this path with these verbs: 405.
+    Verb(Vec<Method>),
 }
 
 fn rule(method: &MethodDescriptor, http: &ExtensionDescriptor) -> Option<DynamicMessage> {
@@ -177,7 +202,7 @@ pub(crate) fn parse_template(template: &str) -> Option<(Vec<Part>, Option<String
 }
 
 /// Matches `segments` against `parts`: each variable's field and value, or None.
-fn bind(parts: &[Part], segments: &[&str]) -> Option<Vec<(String, String)>> {
+fn bind(parts: &[Part], segments: &[&str]) -> Option<Bound> {
     let mut bound = Vec::new();
     let mut at = 0;
     for part in parts {
@@ -308,10 +333,15 @@ impl Gateway {
         body: Bytes,
     ) -> Response {
         let answer = async {
-            let (route, bound) = self
-                .routes
-                .find(verb, path)
-                .ok_or_else(|| GatewayError::NoMethod(format!("{verb} {path}")))?;
+            let (route, bound) = match self.routes.find(verb, path) {
+                Ok(found) => found,
+                Err(Missing::Path) => {
+                    return Err(GatewayError::Status(tonic::Status::not_found(format!(
+                        "no resource at {path}"
+                    ))));
+                }
+                Err(Missing::Verb(allowed)) => return Ok(not_allowed(verb, &allowed)),
+            };
             let input = route.method.input();
             let mut request = match route.body.as_str() {
                 "" => Map::new(),
@@ -385,6 +415,81 @@ impl Gateway {
     }
 }
 
+/// A `multipart/form-data` body as the JSON body it stands for: a part named `request` (or sent
+/// as `application/json`) is the JSON object; each file part is added to the array its name
+/// names as `{"fileName", "content"}` (evidence uploads: `evidence`); any other part sets the
+/// field its name names to its text.
+pub(crate) async fn multipart_json(request: axum::extract::Request) -> Result<Bytes, GatewayError> {
+    let bad = |error: axum::extract::multipart::MultipartError| bad_request(error.body_text());
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|rejection| bad_request(rejection.body_text()))?;
+    let mut json = Map::new();
+    let mut files: Vec<(String, Json)> = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let is_json = field
+            .content_type()
+            .is_some_and(|kind| kind.starts_with("application/json"));
+        let bytes = field.bytes().await.map_err(bad)?;
+        if name == "request" || is_json {
+            match serde_json::from_slice(&bytes) {
+                Ok(Json::Object(object)) => json.extend(object),
+                _ => return Err(bad_request(format!("part {name:?} is not a JSON object"))),
+            }
+        } else if let Some(file_name) = file_name {
+            files.push((
+                name,
+                serde_json::json!({
+                    "fileName": file_name,
+                    "content": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                }),
+            ));
+        } else {
+            json.insert(
+                name,
+                Json::String(String::from_utf8_lossy(&bytes).into_owned()),
+            );
+        }
+    }
+    for (name, file) in files {
+        match json.entry(name).or_insert_with(|| Json::Array(Vec::new())) {
+            Json::Array(list) => list.push(file),
+            _ => return Err(bad_request("a file part's name is already a field")),
+        }
+    }
+    Ok(Bytes::from(Json::Object(json).to_string()))
+}
+
+/// 405 with the verbs the path takes.
+fn not_allowed(verb: &Method, allowed: &[Method]) -> Response {
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let body = serde_json::json!({"error": {
+        "code": 405,
+        "message": format!("{verb} is not allowed here; {allow} is"),
+        "status": "UNIMPLEMENTED",
+        "details": [],
+    }});
+    let mut response = (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_string(),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
 fn json_response(json: Bytes) -> Response {
     (
         [(
@@ -436,16 +541,19 @@ fn download(content: &Json, answer: &Map<String, Json>) -> Result<Response, Gate
     )
         .into_response();
     if !file_name.is_empty() {
-        let fallback: String = file_name
+        // Old clients read `filename`: the name itself when it is plain ASCII, else a stand-in
+        // with the extension.
+        let fallback = if file_name
             .chars()
-            .map(|letter| {
-                if letter.is_ascii_alphanumeric() || ".-_".contains(letter) {
-                    letter
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+            .all(|letter| letter.is_ascii_alphanumeric() || ".-_ ".contains(letter))
+        {
+            file_name.clone()
+        } else {
+            let extension = file_name
+                .rsplit_once('.')
+                .map_or("", |(_, extension)| extension);
+            format!("download.{extension}")
+        };
         let encoded = url::form_urlencoded::byte_serialize(file_name.as_bytes())
             .collect::<String>()
             .replace('+', "%20");

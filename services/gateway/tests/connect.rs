@@ -517,7 +517,23 @@ async fn rest_routes_follow_the_http_annotations_and_refuse_as_aip_193_says() {
     let bad = get("/v1/units?showDeleted=maybe").await.unwrap();
     assert_eq!(bad.status(), 400);
     let unknown = get("/v1/nothing/here").await.unwrap();
-    assert_eq!(unknown.status(), 501);
+    assert_eq!(unknown.status(), 404);
+    let wrong_verb = running
+        .http
+        .put(format!("{}/v1/units/ningguo", running.base))
+        .header("authorization", &staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_verb.status(), 405);
+    assert!(
+        wrong_verb.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .contains("GET"),
+        "{:?}",
+        wrong_verb.headers()
+    );
     let anonymous = running
         .http
         .get(format!("{}/v1/units/ningguo", running.base))
