@@ -205,10 +205,16 @@ fn message_ref(message: &MessageDescriptor, schemas: &mut BTreeMap<String, Json>
             .fields()
             .map(|field| (field.json_name().to_owned(), field_schema(&field, schemas)))
             .collect();
-        schemas.insert(
-            name.clone(),
-            json!({"type": "object", "properties": properties}),
-        );
+        let required: Vec<String> = message
+            .fields()
+            .filter(|field| has_behavior(field, REQUIRED))
+            .map(|field| field.json_name().to_owned())
+            .collect();
+        let mut schema = json!({"type": "object", "properties": properties});
+        if !required.is_empty() {
+            schema["required"] = json!(required);
+        }
+        schemas.insert(name.clone(), schema);
     }
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
@@ -253,6 +259,29 @@ fn scalar_schema(kind: &Kind) -> Json {
             "enum": enumeration.values().map(|value| value.name().to_owned()).collect::<Vec<_>>(),
         }),
         Kind::Message(_) => json!({}),
+    }
+}
+
+/// `google.api.FieldBehavior.REQUIRED`.
+const REQUIRED: i32 = 2;
+
+/// Whether the field carries this `google.api.field_behavior`.
+fn has_behavior(field: &FieldDescriptor, behavior: i32) -> bool {
+    let Some(extension) = field
+        .parent_pool()
+        .get_extension_by_name("google.api.field_behavior")
+    else {
+        return false;
+    };
+    let options = field.options();
+    if !options.has_extension(&extension) {
+        return false;
+    }
+    match options.get_extension(&extension).as_ref() {
+        prost_reflect::Value::List(values) => values
+            .iter()
+            .any(|value| value.as_enum_number() == Some(behavior)),
+        _ => false,
     }
 }
 

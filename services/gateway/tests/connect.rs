@@ -569,8 +569,13 @@ async fn rest_routes_follow_the_http_annotations_and_refuse_as_aip_193_says() {
         list.iter().any(|parameter| parameter["name"] == "pageSize"),
         "{list:?}"
     );
-    assert!(
-        openapi["components"]["schemas"]["fazhi.units.v1.Unit"]["properties"]["displayName"]
-            .is_object()
+    let schemas = &openapi["components"]["schemas"];
+    assert!(schemas["fazhi.units.v1.Unit"]["properties"]["displayName"].is_object());
+    // Fields a route binds are required (google.api.field_behavior).
+    assert_eq!(
+        schemas["fazhi.plans.v1.PublishPlanRequest"]["required"],
+        serde_json::json!(["name"]),
+        "{}",
+        schemas["fazhi.plans.v1.PublishPlanRequest"]
     );
 }
