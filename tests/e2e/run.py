@@ -664,6 +664,7 @@ def main():
             upstream = f"http://127.0.0.1:{port}"
             env = dict(os.environ, FAZHI__GATEWAY__LISTEN_ADDRESS=f"127.0.0.1:{http_port}",
                        FAZHI__AUTH__HS256_SECRET="fazhi-dev-secret-not-for-production",
+                       FAZHI__AUTH__DEVELOPMENT="true",
                        NO_COLOR="1",
                        **{f"FAZHI__GATEWAY__UPSTREAMS__{context.upper()}": upstream
                           for context in ("units", "plans", "indicators", "assessment")})

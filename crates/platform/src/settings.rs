@@ -189,6 +189,38 @@ pub struct AuthSettings {
     pub development: bool,
 }
 
+impl AuthSettings {
+    /// Checks that tokens can be verified, and that a shared secret does not sit next to a JWKS
+    /// outside development.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.hs256_secret.is_none() && self.jwks_file.is_none() && self.jwks_url.is_none() {
+            return invalid(
+                "auth",
+                "set auth.jwks_url or auth.jwks_file, or auth.hs256_secret for development",
+            );
+        }
+        if self.hs256_secret.is_some()
+            && (self.jwks_file.is_some() || self.jwks_url.is_some())
+            && !self.development
+        {
+            return invalid(
+                "auth.hs256_secret",
+                "a shared secret next to a JWKS would let anyone holding it mint tokens; remove it (it is for development)",
+            );
+        }
+        if self.jwks_url.is_some() && self.jwks_refresh_seconds == 0 {
+            return invalid("auth.jwks_refresh_seconds", "must be positive");
+        }
+        Ok(())
+    }
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -298,27 +330,7 @@ impl Settings {
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be positive");
         }
-        if self.auth.hs256_secret.is_none()
-            && self.auth.jwks_file.is_none()
-            && self.auth.jwks_url.is_none()
-        {
-            return invalid(
-                "auth",
-                "set auth.jwks_url or auth.jwks_file, or auth.hs256_secret for development",
-            );
-        }
-        if self.auth.hs256_secret.is_some()
-            && (self.auth.jwks_file.is_some() || self.auth.jwks_url.is_some())
-            && !self.auth.development
-        {
-            return invalid(
-                "auth.hs256_secret",
-                "a shared secret next to a JWKS would let anyone holding it mint tokens; remove it (it is for development)",
-            );
-        }
-        if self.auth.jwks_url.is_some() && self.auth.jwks_refresh_seconds == 0 {
-            return invalid("auth.jwks_refresh_seconds", "must be positive");
-        }
+        self.auth.validate()?;
         match &self.database.audit_key {
             None if !self.auth.development => {
                 return invalid(

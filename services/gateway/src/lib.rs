@@ -16,4 +16,4 @@ mod stream;
 
 pub use connect::GatewayError;
 pub use gateway::{EdgePolicy, Gateway, MAX_REQUEST_BYTES, SetupError, Upstreams};
-pub use settings::{GatewaySections, GatewaySettings};
+pub use settings::{GatewaySections, GatewaySettings, check_auth};

@@ -12,10 +12,11 @@ use fazhi_platform::settings::{ServiceSettings, Settings};
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config_file = std::env::var_os("FAZHI_CONFIG").map(std::path::PathBuf::from);
     // The platform's checks are about the database, which the gateway does not use; the token
-    // settings are checked by the authenticator.
+    // settings are checked on their own.
     let (settings, sections) =
         Settings::load_unvalidated_with::<GatewaySections>(config_file.as_deref())?;
     sections.validate()?;
+    fazhi_gateway::check_auth(&settings.auth)?;
     let gateway = sections.gateway;
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry, "fazhi-gateway")?;
     let authenticator = Authenticator::connect(&settings.auth).await?;

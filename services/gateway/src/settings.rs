@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::http::HeaderValue;
-use fazhi_platform::settings::{ServiceSettings, SettingsError};
+use fazhi_platform::settings::{AuthSettings, ServiceSettings, SettingsError};
 use serde::Deserialize;
 use tonic::transport::{Channel, Endpoint};
 
@@ -40,6 +40,21 @@ impl Default for GatewaySettings {
             burst: policy.burst,
         }
     }
+}
+
+/// The gateway binary's token settings: the platform's checks, and a shared secret (HS256) only
+/// in development: in front of every service, the gateway verifies the identity provider's keys.
+pub fn check_auth(auth: &AuthSettings) -> Result<(), SettingsError> {
+    auth.validate()?;
+    if auth.hs256_secret.is_some() && !auth.development {
+        return Err(SettingsError::Invalid {
+            key: "auth.hs256_secret",
+            reason: "a shared secret is for development (auth.development, as fazhi dev sets it); \
+                     give the identity provider's keys with auth.jwks_url or auth.jwks_file"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// What the gateway's binary reads besides the platform's sections.
@@ -171,5 +186,19 @@ mod tests {
         let mut rate = every_context();
         rate.requests_per_second = 0;
         assert!(rate.validate().is_err());
+    }
+
+    #[test]
+    fn a_shared_secret_is_for_development_only() {
+        let mut auth = AuthSettings {
+            hs256_secret: Some("a-secret-for-the-gateway-tests".into()),
+            ..AuthSettings::default()
+        };
+        let error = check_auth(&auth).unwrap_err().to_string();
+        assert!(error.contains("auth.hs256_secret"), "{error}");
+        auth.development = true;
+        assert!(check_auth(&auth).is_ok());
+        let none = AuthSettings::default();
+        assert!(check_auth(&none).is_err(), "no way to verify a token");
     }
 }
