@@ -212,14 +212,22 @@ impl Gateway {
         })
     }
 
-    /// The routes: every RPC at `/{service}/{method}`, `/healthz` (the gateway runs),
-    /// `/readyz` (every service behind it answers SERVING) and `/metrics` (Prometheus). Serve it with
+    /// The routes: every RPC at `/{service}/{method}` (Connect, gRPC-Web) and at its REST path
+    /// under `/v1/`, `/openapi.json`, `/healthz` (the gateway runs), `/readyz` (each service's
+    /// health) and `/metrics` (Prometheus). Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that callers without a valid
     /// token are limited by address.
     pub fn router(self, policy: &EdgePolicy) -> Router {
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::list(policy.cors_origins.iter().cloned()))
-            .allow_methods([Method::GET, Method::POST])
+            // REST's verbs as well as Connect's POST and GET.
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
