@@ -336,6 +336,7 @@ pub async fn run(
         .into_iter()
         .chain(plans.background)
         .chain(indicators.background)
+        .chain(assessment.background)
     {
         tokio::spawn(task);
     }

@@ -242,7 +242,7 @@ pub async fn platform_tables_through(
 
 /// The platform's tables in a service's schema, one step per version, each applied once
 /// (recorded in `{schema}.platform_migrations`). Append-only, like every migration.
-const PLATFORM_STEPS: [(i32, &str); 3] = [
+const PLATFORM_STEPS: [(i32, &str); 4] = [
     (
         1,
         "CREATE TABLE IF NOT EXISTS {schema}.audit_log (
@@ -401,6 +401,17 @@ const PLATFORM_STEPS: [(i32, &str); 3] = [
         FOR EACH ROW EXECUTE FUNCTION {schema}.audit_log_is_append_only();
     CREATE TRIGGER audit_log_not_truncated BEFORE TRUNCATE ON {schema}.audit_log
         FOR EACH STATEMENT EXECUTE FUNCTION {schema}.audit_log_is_append_only();",
+    ),
+    (
+        // The relay (`crate::relay`): each event keeps the W3C trace context of the call that
+        // made it, so a consumer's spans join that trace; the relay's position per broker.
+        4,
+        "ALTER TABLE {schema}.events ADD COLUMN IF NOT EXISTS trace_context jsonb;
+    CREATE TABLE IF NOT EXISTS {schema}.relay_positions (
+        relay      text PRIMARY KEY,
+        sequence   bigint NOT NULL,
+        relayed_at timestamptz NOT NULL DEFAULT now()
+    );",
     ),
 ];
 

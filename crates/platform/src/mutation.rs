@@ -463,10 +463,12 @@ async fn append_events(
     let types: Vec<&str> = events.iter().map(|event| event.event_type).collect();
     let resources: Vec<&str> = events.iter().map(|event| event.resource.as_str()).collect();
     let payloads: Vec<&serde_json::Value> = events.iter().map(|event| &event.payload).collect();
+    let trace = crate::telemetry::current_trace_context();
+    let trace_context = (!trace.is_empty()).then_some(sqlx::types::Json(trace));
     // Sequence numbers follow the order the events were given in.
     sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO {schema}.events (event_type, resource, payload)
-         SELECT event.event_type, event.resource, event.payload
+        "INSERT INTO {schema}.events (event_type, resource, payload, trace_context)
+         SELECT event.event_type, event.resource, event.payload, $4
          FROM UNNEST($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
               AS event (event_type, resource, payload, position)
          ORDER BY event.position"
@@ -474,6 +476,7 @@ async fn append_events(
     .bind(&types)
     .bind(&resources)
     .bind(&payloads)
+    .bind(trace_context)
     .execute(&mut **transaction)
     .await?;
     sqlx::query("SELECT pg_notify($1, '')")

@@ -21,6 +21,9 @@ pub struct StoredEvent {
     pub resource: String,
     pub payload: serde_json::Value,
     pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// The W3C trace context of the call that wrote it (`traceparent`, `tracestate`), when one
+    /// was traced.
+    pub trace_context: Option<sqlx::types::Json<HashMap<String, String>>>,
 }
 
 /// The NOTIFY channel of a schema's outbox.
@@ -40,7 +43,8 @@ pub async fn read_after(
     limit: i64,
 ) -> Result<Vec<StoredEvent>, PlatformError> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT sequence, event_type, resource, payload, occurred_at FROM {schema}.events
+        "SELECT sequence, event_type, resource, payload, occurred_at, trace_context
+         FROM {schema}.events
          WHERE sequence > $1 ORDER BY sequence LIMIT $2"
     )))
     .bind(after_sequence)

@@ -21,10 +21,11 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
+    pub events: EventsSettings,
 }
 
 /// The sections of [`Settings`].
-const PLATFORM_SECTIONS: [&str; 4] = ["server", "database", "telemetry", "auth"];
+const PLATFORM_SECTIONS: [&str; 5] = ["server", "database", "telemetry", "auth", "events"];
 
 /// A service's own sections, read from the same layers as the platform's.
 pub trait ServiceSettings: DeserializeOwned + Default {
@@ -128,6 +129,35 @@ impl Default for DatabaseSettings {
             migrate_on_start: true,
             request_id_retention_hours: 7 * 24,
             audit_key: None,
+        }
+    }
+}
+
+/// Where the outbox relay (`crate::relay`) publishes each service's events for the rest of the
+/// platform. Off unless `nats_url` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsSettings {
+    /// `nats://host:4222` (credentials in the URL when the server asks for them); absent, events
+    /// stay in the outbox and reach consumers through `WatchEvents` only.
+    pub nats_url: Option<SecretString>,
+    /// First subject token: events go to `<prefix>.<context>.<event_type>`, in the stream
+    /// `<PREFIX>_<CONTEXT>`. Another prefix lets two deployments share one NATS.
+    pub subject_prefix: String,
+    /// Replicas of a stream the relay creates (3 on a clustered JetStream); an existing stream
+    /// is left as its operators set it.
+    pub stream_replicas: usize,
+    /// How long a stream the relay creates keeps events.
+    pub stream_max_age_days: u64,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            subject_prefix: "fazhi".to_owned(),
+            stream_replicas: 1,
+            stream_max_age_days: 365,
         }
     }
 }
@@ -342,6 +372,45 @@ impl Settings {
                 return invalid("database.audit_key", "must be at least 32 characters");
             }
             _ => {}
+        }
+        self.events.validate()
+    }
+}
+
+impl EventsSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key, reason: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        // One subject token of letters, digits, `-` and `_`: dots, wildcards and spaces would
+        // change which subjects the stream holds.
+        let token_ok = !self.subject_prefix.is_empty()
+            && self
+                .subject_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !token_ok {
+            return invalid(
+                "events.subject_prefix",
+                "must be one NATS subject token (letters, digits, - and _)",
+            );
+        }
+        if self.stream_replicas == 0 || self.stream_replicas > 5 {
+            return invalid("events.stream_replicas", "must be between 1 and 5");
+        }
+        if self.stream_max_age_days == 0 {
+            return invalid("events.stream_max_age_days", "must be positive");
+        }
+        if let Some(url) = &self.nats_url
+            && url.expose_secret().trim().is_empty()
+        {
+            return invalid(
+                "events.nats_url",
+                "must not be empty; leave it out to relay nothing",
+            );
         }
         Ok(())
     }

@@ -222,6 +222,15 @@ pub fn inject_current_trace(metadata: &mut tonic::metadata::MetadataMap) {
     TraceContextPropagator::new().inject_context(&context, &mut MetadataInjector(metadata));
 }
 
+/// The current span's W3C trace context (`traceparent`, and `tracestate` when there is one), to
+/// store with what the call writes; empty when no tracer runs.
+pub fn current_trace_context() -> std::collections::HashMap<String, String> {
+    let mut fields = std::collections::HashMap::new();
+    let context = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&context, &mut fields);
+    fields
+}
+
 /// Rate, errors and duration per RPC method.
 pub struct RpcMetrics {
     calls: Counter<u64>,

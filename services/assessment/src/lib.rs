@@ -20,6 +20,7 @@ use fazhi_plans_client::PlansClient;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::AuthInterceptor;
 use fazhi_platform::outbox::OutboxHub;
+use fazhi_platform::relay::{self, RelaySpec};
 use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
 use fazhi_proto::assessment::v1::assessment_service_server::AssessmentServiceServer;
 use fazhi_units_client::UnitsClient;
@@ -40,6 +41,14 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     name: "fazhi-assessment",
     schema: store::SCHEMA,
     migrator: &MIGRATOR,
+};
+
+/// How the relay publishes this service's outbox to NATS (`docs/events.md`): each event as the
+/// `WatchEvents` message.
+pub const RELAY: RelaySpec = RelaySpec {
+    schema: store::SCHEMA,
+    message_type: "fazhi.assessment.v1.AssessmentEvent",
+    encode: |event| relay::encoded(api::convert::event_to_proto(event)),
 };
 
 /// Builds the assessment service on a pool; `main.rs` and `fazhi dev` mount it the same way.
@@ -66,11 +75,13 @@ pub fn mount(
         store::SCHEMA,
         settings.server.max_streams_per_caller,
     );
+    let relay = relay::background(&settings.events, store.pool(), RELAY);
     let book = AssessmentBook::new(store, sources);
-    let mut background: Vec<BackgroundTask> = vec![Box::pin(background::sweep_overdue_items(
+    let mut background: Vec<BackgroundTask> = relay.into_iter().collect();
+    background.push(Box::pin(background::sweep_overdue_items(
         book.clone(),
         Duration::from_secs(service_settings.ledger.sweep_seconds),
-    ))];
+    )));
     match service_settings.clients.service_token {
         Some(token) => background.push(Box::pin(background::follow_input_changes(
             book.clone(),

@@ -22,6 +22,7 @@ pub mod store;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::AuthInterceptor;
 use fazhi_platform::outbox::OutboxHub;
+use fazhi_platform::relay::{self, RelaySpec};
 use fazhi_platform::service::{BackgroundTask, Environment, Mounted, ServiceSpec};
 use fazhi_proto::indicators::v1::indicators_service_server::IndicatorsServiceServer;
 use fazhi_units_client::UnitsClientError;
@@ -50,6 +51,14 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     migrator: &MIGRATOR,
 };
 
+/// How the relay publishes this service's outbox to NATS (`docs/events.md`): each event as the
+/// `WatchEvents` message.
+pub const RELAY: RelaySpec = RelaySpec {
+    schema: store::SCHEMA,
+    message_type: "fazhi.indicators.v1.IndicatorsEvent",
+    encode: |event| relay::encoded(api::convert::event_to_proto(event)),
+};
+
 /// Builds the indicators service on a pool; `main.rs` and `fazhi dev` mount it the same way.
 pub fn mount(
     environment: Environment<'_, IndicatorsSettings>,
@@ -67,11 +76,12 @@ pub fn mount(
         store::SCHEMA,
         settings.server.max_streams_per_caller,
     );
+    let relay = relay::background(&settings.events, &pool, RELAY);
     let store = Store::new(pool).with_audit_key(AuditKey::from_settings(
         settings.database.audit_key.as_ref(),
     ));
     let book = IndicatorBook::new(store, units, plans);
-    let mut background: Vec<BackgroundTask> = Vec::new();
+    let mut background: Vec<BackgroundTask> = relay.into_iter().collect();
     match service_settings.clients.units_token {
         Some(token) => {
             background.push(Box::pin(chase::chase_overdue_returns(

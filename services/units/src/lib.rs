@@ -11,6 +11,7 @@ pub mod store;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::auth::{AuthInterceptor, Authenticator};
 use fazhi_platform::outbox::OutboxHub;
+use fazhi_platform::relay::{self, RelaySpec};
 use fazhi_platform::service::{Environment, Mounted, ServiceSpec};
 use fazhi_platform::settings::{NoServiceSettings, ServerSettings};
 use fazhi_proto::units::v1::units_service_server::UnitsServiceServer;
@@ -27,11 +28,20 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     migrator: &MIGRATOR,
 };
 
-/// The units service as `main.rs` and `fazhi dev` mount it: no settings of its own, no
-/// background work.
+/// How the relay publishes this service's outbox to NATS (`docs/events.md`): each event as the
+/// `WatchEvents` message.
+pub const RELAY: RelaySpec = RelaySpec {
+    schema: store::SCHEMA,
+    message_type: "fazhi.units.v1.UnitEvent",
+    encode: |event| relay::encoded(api::convert::event_to_proto(event)),
+};
+
+/// The units service as `main.rs` and `fazhi dev` mount it: no settings of its own; in the
+/// background, the event relay when one is configured.
 pub fn mount(
     environment: Environment<'_, NoServiceSettings>,
 ) -> Mounted<InterceptedService<UnitsServiceServer<UnitsApi>, AuthInterceptor>> {
+    let relay = relay::background(&environment.settings.events, &environment.pool, RELAY);
     Mounted {
         service: grpc_service(
             Store::new(environment.pool).with_audit_key(AuditKey::from_settings(
@@ -40,7 +50,7 @@ pub fn mount(
             environment.authenticator,
             &environment.settings.server,
         ),
-        background: Vec::new(),
+        background: relay.into_iter().collect(),
     }
 }
 

@@ -474,7 +474,7 @@ pub(super) fn supervision_to_proto(record: SupervisionRecord) -> pb::Supervision
 }
 
 /// An outbox event as the API shows it: the resource after the change, by its type.
-pub(super) fn event_to_proto(
+pub(crate) fn event_to_proto(
     event: StoredEvent,
 ) -> Result<Option<pb::AssessmentEvent>, AssessmentError> {
     fn read<T: serde::de::DeserializeOwned>(

@@ -542,7 +542,7 @@ pub(super) fn evaluation_to_proto(
     }
 }
 
-pub(super) fn event_to_proto(
+pub(crate) fn event_to_proto(
     event: StoredEvent,
 ) -> Result<Option<pb::IndicatorsEvent>, IndicatorsError> {
     fn read<T: serde::de::DeserializeOwned>(

@@ -1,7 +1,7 @@
 //! The gRPC surface: each handler converts (see [`convert`]), calls [`IndicatorBook`], converts
 //! back.
 
-mod convert;
+pub(crate) mod convert;
 
 use std::sync::Arc;
 

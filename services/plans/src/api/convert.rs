@@ -341,7 +341,7 @@ pub(super) fn task_to_proto(plan: &PlanId, task: Task) -> pb::Task {
     }
 }
 
-pub(super) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansError> {
+pub(crate) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::PlanEvent>, PlansError> {
     let sequence = event.sequence;
     let unreadable = |error: serde_json::Error| {
         PlansError::Platform(PlatformError::Internal(format!(

@@ -381,7 +381,7 @@ pub(super) fn format_from_proto(value: i32) -> Result<Format, Status> {
 }
 
 /// Turns a stored outbox event into the proto event; unknown types are skipped by the caller.
-pub(super) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::UnitEvent>, UnitsError> {
+pub(crate) fn event_to_proto(event: StoredEvent) -> Result<Option<pb::UnitEvent>, UnitsError> {
     let unreadable = |error: serde_json::Error| {
         UnitsError::Platform(PlatformError::Internal(format!(
             "event {} unreadable: {error}",

@@ -1,6 +1,6 @@
 //! The gRPC surface: each handler converts (see [`convert`]), calls [`UnitRegistry`], converts back.
 
-mod convert;
+pub(crate) mod convert;
 
 use fazhi_platform::aip;
 use fazhi_platform::auth::caller_of;

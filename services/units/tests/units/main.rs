@@ -8,6 +8,7 @@ mod errors;
 mod helpers;
 mod logs;
 mod mentions;
+mod relay;
 mod reorganization;
 mod replay;
 mod store;
