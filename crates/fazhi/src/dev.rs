@@ -46,6 +46,33 @@ pub struct DevArgs {
     data_dir: PathBuf,
 }
 
+/// Where a developer's NATS server answers (with JetStream: `nats-server -js`).
+const LOCAL_NATS: &str = "127.0.0.1:4222";
+
+/// Relays events to the NATS server on [`LOCAL_NATS`] when one answers and `events.nats_url` is
+/// not set, keeping them a week there; says where events go.
+async fn use_local_nats(settings: &mut Settings) -> String {
+    let prefix = settings.events.subject_prefix.clone();
+    let subjects = format!("subjects {prefix}.<context>.<event_type>");
+    if settings.events.nats_url.is_some() {
+        return format!("relayed to the NATS of events.nats_url, {subjects}");
+    }
+    let answers = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::TcpStream::connect(LOCAL_NATS),
+    )
+    .await
+    .is_ok_and(|connected| connected.is_ok());
+    if !answers {
+        return format!(
+            "kept in each outbox for WatchEvents (no NATS answers on {LOCAL_NATS}; set events.nats_url to relay them)"
+        );
+    }
+    settings.events.nats_url = Some(format!("nats://{LOCAL_NATS}").into());
+    settings.events.stream_max_age_days = 7;
+    format!("relayed to NATS JetStream at nats://{LOCAL_NATS}, {subjects}, kept 7 days")
+}
+
 /// Fills in the dev secret when no key is configured.
 pub fn with_dev_secret(mut settings: Settings) -> Settings {
     if settings.auth.hs256_secret.is_none() && settings.auth.jwks_file.is_none() {
@@ -237,6 +264,7 @@ pub async fn run(
         settings.telemetry.log_format = LogFormat::Pretty;
     }
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry, "fazhi-dev")?;
+    let events = use_local_nats(&mut settings).await;
     // From here on Ctrl-C stops the server and the throwaway cluster with it.
     let shutdown = shutdown_signal();
     // First, before a database is made for nothing: the port may be taken.
@@ -372,7 +400,7 @@ pub async fn run(
     print_banner(
         &settings,
         (address, gateway),
-        cluster.as_ref(),
+        (cluster.as_ref(), &events),
         started.elapsed(),
     )?;
     // The plans and the indicators go in through the server itself, once it listens.
@@ -456,7 +484,7 @@ async fn serve_gateway(
 fn print_banner(
     settings: &Settings,
     (address, gateway): (std::net::SocketAddr, std::net::SocketAddr),
-    cluster: Option<&LocalPostgres>,
+    (cluster, events): (Option<&LocalPostgres>, &str),
     elapsed: Duration,
 ) -> anyhow::Result<()> {
     let token = |subject: &str, unit: Option<&str>, role: Role| {
@@ -482,6 +510,7 @@ fn print_banner(
          \n  services        fazhi.units.v1.UnitsService, fazhi.plans.v1.PlansService, fazhi.indicators.v1.IndicatorsService,\
          \n                  fazhi.assessment.v1.AssessmentService\
          \n  database        {database}\
+         \n  events          {events}\
          \n  demo data       通辽市, 宁国市, 许昌市 registries and unit groups; their three plans, published; 科尔沁区's draft cascaded from 通辽's; an indicators catalogue from the plans' targets with 宁国市's values for 2023–2024 and 通辽市's for 2024; 宁国市's and 通辽市's assessment schemes with an annual round each\
          \n\n  tokens (valid 12 h):\
          \n    admin                              {admin}\

@@ -404,11 +404,13 @@ const PLATFORM_STEPS: [(i32, &str); 4] = [
     ),
     (
         // The relay (`crate::relay`): each event keeps the W3C trace context of the call that
-        // made it, so a consumer's spans join that trace; the relay's position per broker.
+        // made it, so a consumer's spans join that trace; the relay's position per broker, and
+        // the identity of this outbox (a new database numbers its events from 1 again).
         4,
         "ALTER TABLE {schema}.events ADD COLUMN IF NOT EXISTS trace_context jsonb;
     CREATE TABLE IF NOT EXISTS {schema}.relay_positions (
         relay      text PRIMARY KEY,
+        outbox     uuid NOT NULL DEFAULT gen_random_uuid(),
         sequence   bigint NOT NULL,
         relayed_at timestamptz NOT NULL DEFAULT now()
     );",

@@ -9,9 +9,11 @@
 //! dedup window: each message says which stream sequence it must follow
 //! (`Nats-Expected-Last-Sequence`), so the stream only ever grows by the next event; after any
 //! failure the relay reads the stream's last message to learn how far it got, and goes on from
-//! there. `Nats-Msg-Id` (schema + sequence) lets the broker drop what another writer sends twice.
-//! The position is stored in `{schema}.relay_positions`, advanced only after the broker
-//! acknowledged; it is where the relay starts when the stream has no last message to ask.
+//! there. `Nats-Msg-Id` (schema, outbox, sequence) lets the broker drop what another writer sends
+//! twice. The position is stored in `{schema}.relay_positions`, advanced only after the broker
+//! acknowledged; it is where the relay starts when the stream's last message is gone or came
+//! from another outbox (a new database behind an old stream numbers its events from 1 again, so
+//! each outbox has an id of its own, sent with every message).
 
 use std::time::Duration;
 
@@ -26,6 +28,8 @@ use crate::settings::EventsSettings;
 
 /// The event's position in its service's outbox.
 pub const SEQUENCE_HEADER: &str = "Fazhi-Sequence";
+/// Which outbox (database) the sequence counts in.
+pub const OUTBOX_HEADER: &str = "Fazhi-Outbox";
 /// `unit.created`, as in the subject's last tokens.
 pub const EVENT_TYPE_HEADER: &str = "Fazhi-Event-Type";
 /// The resource the event is about (`units/u1`).
@@ -148,7 +152,8 @@ async fn relay(
         })
         .await
         .map_err(broker)?;
-    let (mut stream_sequence, mut published) = reconcile(&mut stream, pool, spec).await?;
+    let outbox = Outbox::load(pool, spec.schema).await?;
+    let (mut stream_sequence, mut published) = reconcile(&mut stream, pool, spec, &outbox).await?;
     tracing::info!(
         schema = spec.schema,
         stream = spec.stream_name(prefix),
@@ -167,7 +172,7 @@ async fn relay(
         for event in batch {
             let event = event?;
             let sequence = event.sequence;
-            let Some(message) = message(spec, event)? else {
+            let Some(message) = message(spec, &outbox.id, event)? else {
                 pending.push((sequence, None));
                 continue;
             };
@@ -201,23 +206,26 @@ async fn relay(
     Err(RelayError::Broker("the outbox stream ended".to_owned()))
 }
 
-/// Where the stream stands (its last stream sequence) and the last event it holds: the
-/// sequence in its last message, else the stored position (an empty or purged stream).
+/// Where the stream stands (its last stream sequence) and the last event of ours it holds: the
+/// sequence in its last message when that came from this outbox, else the stored position.
 async fn reconcile(
     stream: &mut jetstream::stream::Stream,
     pool: &PgPool,
     spec: RelaySpec,
+    outbox: &Outbox,
 ) -> Result<(u64, i64), RelayError> {
-    let stored = position(pool, spec.schema).await?;
     let last = stream.info().await.map_err(broker)?.state.last_sequence;
     if last == 0 {
-        return Ok((0, stored));
+        return Ok((0, outbox.position));
     }
     let in_stream = match stream.get_raw_message(last).await {
-        Ok(message) => message
-            .headers
-            .get(SEQUENCE_HEADER)
-            .and_then(|value| value.as_str().parse::<i64>().ok()),
+        Ok(message) => {
+            let header = |name| message.headers.get(name).map(|value| value.as_str());
+            match (header(OUTBOX_HEADER), header(SEQUENCE_HEADER)) {
+                (Some(id), Some(sequence)) if id == outbox.id => sequence.parse::<i64>().ok(),
+                _ => None,
+            }
+        }
         // Expired or removed: the stored position is all there is.
         Err(error) => {
             tracing::info!(%error, schema = spec.schema, "the stream's last message is gone; starting from the stored position");
@@ -225,12 +233,40 @@ async fn reconcile(
         }
     };
     match in_stream {
-        Some(sequence) if sequence > stored => {
+        Some(sequence) if sequence > outbox.position => {
             // Published and acknowledged before the last relay could store it.
             store_position(pool, spec.schema, sequence).await?;
             Ok((last, sequence))
         }
-        _ => Ok((last, stored)),
+        _ => Ok((last, outbox.position)),
+    }
+}
+
+/// This outbox's id and the stored position.
+struct Outbox {
+    id: String,
+    position: i64,
+}
+
+impl Outbox {
+    async fn load(pool: &PgPool, schema: &str) -> Result<Self, sqlx::Error> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {schema}.relay_positions (relay, sequence) VALUES ($1, 0)
+             ON CONFLICT (relay) DO NOTHING"
+        )))
+        .bind(RELAY_NAME)
+        .execute(pool)
+        .await?;
+        let (id, position): (uuid::Uuid, i64) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT outbox, sequence FROM {schema}.relay_positions WHERE relay = $1"
+        )))
+        .bind(RELAY_NAME)
+        .fetch_one(pool)
+        .await?;
+        Ok(Self {
+            id: id.to_string(),
+            position,
+        })
     }
 }
 
@@ -239,11 +275,16 @@ struct Message {
     publish: PublishMessage,
 }
 
-fn message(spec: RelaySpec, event: StoredEvent) -> Result<Option<Message>, RelayError> {
+fn message(
+    spec: RelaySpec,
+    outbox: &str,
+    event: StoredEvent,
+) -> Result<Option<Message>, RelayError> {
     let sequence = event.sequence;
     let event_type = event.event_type.clone();
     let mut headers = HeaderMap::new();
     headers.insert(SEQUENCE_HEADER, sequence.to_string());
+    headers.insert(OUTBOX_HEADER, outbox);
     headers.insert(EVENT_TYPE_HEADER, event_type.as_str());
     headers.insert(RESOURCE_HEADER, event.resource.as_str());
     headers.insert(MESSAGE_TYPE_HEADER, spec.message_type);
@@ -260,7 +301,7 @@ fn message(spec: RelaySpec, event: StoredEvent) -> Result<Option<Message>, Relay
         event_type,
         publish: PublishMessage::build()
             .headers(headers)
-            .message_id(format!("{}:{sequence}", spec.schema))
+            .message_id(format!("{}:{outbox}:{sequence}", spec.schema))
             .payload(body.into()),
     }))
 }

@@ -107,6 +107,14 @@ async fn outbox(app: &App) -> Vec<(i64, String, String)> {
         .unwrap()
 }
 
+async fn outbox_id(app: &App) -> String {
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT outbox FROM units.relay_positions")
+        .fetch_one(&app.database.pool)
+        .await
+        .unwrap();
+    id.to_string()
+}
+
 fn header<'a>(message: &'a jetstream::message::StreamMessage, name: &str) -> &'a str {
     message.headers.get(name).map_or("", |value| value.as_str())
 }
@@ -217,7 +225,12 @@ async fn every_committed_event_arrives_once_and_in_order_though_the_relay_is_kil
             message.subject.as_str(),
             format!("{prefix}.units.{event_type}")
         );
-        assert_eq!(header(message, "Nats-Msg-Id"), format!("units:{sequence}"));
+        let outbox = header(message, relay::OUTBOX_HEADER);
+        assert_eq!(outbox, outbox_id(&app).await);
+        assert_eq!(
+            header(message, "Nats-Msg-Id"),
+            format!("units:{outbox}:{sequence}")
+        );
         assert_eq!(header(message, relay::RESOURCE_HEADER), resource);
         assert_eq!(header(message, relay::EVENT_TYPE_HEADER), event_type);
         assert_eq!(
@@ -304,4 +317,39 @@ fn header_of(message: &jetstream::Message) -> i64 {
         .as_ref()
         .and_then(|headers| headers.get(relay::SEQUENCE_HEADER))
         .map_or(0, |value| value.as_str().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_new_database_behind_an_old_stream_has_all_its_events_relayed() {
+    // As when `fazhi dev` starts again on a fresh database: the stream still holds the last
+    // run's events, numbered from 1 like the new ones.
+    let broker = Broker::new().await;
+    let before = App::with_demo_registry().await;
+    let relay_task = broker.relay(&before);
+    broker.caught_up(&before).await;
+    relay_task.abort();
+    let earlier = broker.messages().await.len();
+
+    let app = App::with_demo_registry().await;
+    create_units(&app, "new", 1, 5).await;
+    let relay_task = broker.relay(&app);
+    broker.caught_up(&app).await;
+    relay_task.abort();
+
+    let outbox = outbox(&app).await;
+    let messages = broker.messages().await;
+    let relayed: Vec<i64> = messages[earlier..]
+        .iter()
+        .map(|message| header(message, relay::SEQUENCE_HEADER).parse().unwrap())
+        .collect();
+    let expected: Vec<i64> = outbox.iter().map(|event| event.0).collect();
+    assert_eq!(
+        relayed, expected,
+        "every event of the new outbox, after the old ones"
+    );
+    assert_ne!(
+        header(&messages[0], relay::OUTBOX_HEADER),
+        header(&messages[earlier], relay::OUTBOX_HEADER)
+    );
+    broker.delete().await;
 }
