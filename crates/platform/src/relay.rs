@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
@@ -38,8 +39,8 @@ pub const RESOURCE_HEADER: &str = "Fazhi-Resource";
 pub const MESSAGE_TYPE_HEADER: &str = "Fazhi-Message-Type";
 /// Where the position is kept in `{schema}.relay_positions`.
 const RELAY_NAME: &str = "nats";
-/// Events read and published per round trip to the broker.
-const BATCH: usize = 256;
+/// Publishes sent ahead of their acknowledgements.
+pub const PUBLISH_WINDOW: usize = 256;
 
 /// Turns a stored event into the body of its message: the service's `WatchEvents` message,
 /// protobuf-encoded. `None` for an event the service does not publish.
@@ -153,7 +154,7 @@ async fn relay(
         .await
         .map_err(broker)?;
     let outbox = Outbox::load(pool, spec.schema).await?;
-    let (mut stream_sequence, mut published) = reconcile(&mut stream, pool, spec, &outbox).await?;
+    let (stream_sequence, published) = reconcile(&mut stream, pool, spec, &outbox).await?;
     tracing::info!(
         schema = spec.schema,
         stream = spec.stream_name(prefix),
@@ -161,49 +162,67 @@ async fn relay(
         "relaying events"
     );
 
-    // Its own hub: wakes on each commit, polls when a notification is lost.
-    let hub = OutboxHub::start(pool.clone(), spec.schema, 1);
-    let mut events = Box::pin(hub.watch("fazhi-relay", published)?.ready_chunks(BATCH));
-    while let Some(batch) = events.next().await {
-        // Sent one after another without waiting, acknowledged in order; an event the service
-        // does not publish has nothing to wait for.
-        let mut pending = Vec::with_capacity(batch.len());
-        let mut sent = 0;
-        for event in batch {
+    // Publishing runs ahead while acknowledgements come back in order: each message expects
+    // the one sent before it, so the broker stores them in order or not at all.
+    let (in_flight, acknowledgements) = tokio::sync::mpsc::channel(PUBLISH_WINDOW);
+    let publishing = async {
+        // Its own hub: wakes on each commit, polls when a notification is lost.
+        let hub = OutboxHub::start(pool.clone(), spec.schema, 1);
+        let mut events = Box::pin(hub.watch("fazhi-relay", published)?);
+        let mut expected = stream_sequence;
+        while let Some(event) = events.next().await {
             let event = event?;
             let sequence = event.sequence;
-            let Some(message) = message(spec, &outbox.id, event)? else {
-                pending.push((sequence, None));
-                continue;
-            };
-            let acknowledgement = context
-                .send_publish(
-                    spec.subject(prefix, &message.event_type),
-                    message
-                        .publish
-                        .expected_last_sequence(stream_sequence + sent),
-                )
-                .await
-                .map_err(broker)?;
-            sent += 1;
-            pending.push((sequence, Some(acknowledgement)));
-        }
-        for (sequence, acknowledgement) in pending {
-            if let Some(acknowledgement) = acknowledgement {
-                match acknowledgement.await {
-                    Ok(ack) => stream_sequence = ack.sequence,
-                    Err(error) => {
-                        // What was acknowledged before stays acknowledged.
-                        store_position(pool, spec.schema, published).await?;
-                        return Err(broker(error));
-                    }
+            // An event the service does not publish has nothing to wait for.
+            let acknowledgement = match message(spec, &outbox.id, event)? {
+                None => None,
+                Some(message) => {
+                    let subject = spec.subject(prefix, &message.event_type);
+                    let publish = message.publish.expected_last_sequence(expected);
+                    expected += 1;
+                    Some(
+                        context
+                            .send_publish(subject, publish)
+                            .await
+                            .map_err(broker)?,
+                    )
                 }
+            };
+            if in_flight.send((sequence, acknowledgement)).await.is_err() {
+                break;
+            }
+        }
+        Err::<(), _>(RelayError::Broker("the outbox stream ended".to_owned()))
+    };
+    let confirming = confirm(pool, spec.schema, published, acknowledgements);
+    tokio::try_join!(publishing, confirming)?;
+    Err(RelayError::Broker("the relay stopped".to_owned()))
+}
+
+/// Awaits each acknowledgement in order and stores the position whenever none is waiting (once
+/// per event when they come slowly, once per burst when they come fast). Ends at the first
+/// failure, having stored what was acknowledged before it.
+async fn confirm(
+    pool: &PgPool,
+    schema: &str,
+    mut published: i64,
+    mut acknowledgements: tokio::sync::mpsc::Receiver<(i64, Option<PublishAckFuture>)>,
+) -> Result<(), RelayError> {
+    while let Some(first) = acknowledgements.recv().await {
+        let mut next = Some(first);
+        while let Some((sequence, acknowledgement)) = next {
+            if let Some(acknowledgement) = acknowledgement
+                && let Err(error) = acknowledgement.await
+            {
+                store_position(pool, schema, published).await?;
+                return Err(broker(error));
             }
             published = sequence;
+            next = acknowledgements.try_recv().ok();
         }
-        store_position(pool, spec.schema, published).await?;
+        store_position(pool, schema, published).await?;
     }
-    Err(RelayError::Broker("the outbox stream ended".to_owned()))
+    Ok(())
 }
 
 /// Where the stream stands (its last stream sequence) and the last event of ours it holds: the
