@@ -609,6 +609,22 @@ def main():
             print("        " + " ".join(line.strip() for line in done.stdout.splitlines()
                                        if re.match(r"^# (tests|pass|fail)", line)))
 
+        def the_console_in_chromium():
+            # console/: the web console served by the gateway, driven in Debian's Chromium by
+            # Playwright (console/tests); its screenshots are kept in console/test-results.
+            console = os.path.join(ROOT, "console")
+            quiet = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if not os.path.isdir(os.path.join(console, "node_modules")):
+                done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=console, timeout=600, **quiet)
+                assert done.returncode == 0, done.stdout[-3000:]
+            os.makedirs(os.path.join(console, "test-results", "screenshots"), exist_ok=True)
+            gateway = re.search(r"HTTP gateway\s+(http://\S+)", process.banner).group(1)
+            done = subprocess.run(["npx", "playwright", "test"], cwd=console,
+                                  env=dict(os.environ, FAZHI_GATEWAY=gateway), timeout=600, **quiet)
+            assert done.returncode == 0, done.stdout[-6000:]
+            print("        " + " ".join(line.strip() for line in done.stdout.splitlines()
+                                       if re.match(r"^\s*\d+ (passed|failed)", line)))
+
         def rest_walk_through():
             # The README's curl walk-through, as a program: REST routes from the annotations.
             import json
@@ -799,6 +815,8 @@ def main():
                                 rest_walk_through),
                                ("schemathesis: the REST API's OpenAPI document against the running system",
                                 schemathesis_finds_no_server_error_in_the_rest_api),
+                               ("the console in Chromium: a plan imported and published, a task claimed",
+                                the_console_in_chromium),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
     finally:

@@ -10,7 +10,9 @@ use fazhi_platform::auth::{Authenticator, Role, issue_dev_token};
 use fazhi_platform::call::{CallContext, Credentials};
 use fazhi_platform::server::{GrpcServer, shutdown_signal};
 use fazhi_platform::service::Environment;
-use fazhi_platform::settings::{LogFormat, NoServiceSettings, ServiceSettings, Settings};
+use fazhi_platform::settings::{
+    AuthSettings, LogFormat, NoServiceSettings, ServiceSettings, Settings,
+};
 use sqlx::PgPool;
 
 use crate::local_postgres::LocalPostgres;
@@ -396,7 +398,13 @@ pub async fn run(
         &[Role::Admin],
         Duration::from_secs(3600),
     )?;
-    let gateway = serve_gateway(address, &endpoint, authenticator).await?;
+    let gateway = serve_gateway(
+        address,
+        &endpoint,
+        authenticator,
+        console_identities(&settings.auth)?,
+    )
+    .await?;
     print_banner(
         &settings,
         (address, gateway),
@@ -451,6 +459,7 @@ async fn serve_gateway(
     grpc: std::net::SocketAddr,
     endpoint: &str,
     authenticator: Authenticator,
+    console: fazhi_gateway::ConsoleConfig,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let next = std::net::SocketAddr::new(grpc.ip(), grpc.port().wrapping_add(1));
     let listener = match tokio::net::TcpListener::bind(next).await {
@@ -471,6 +480,7 @@ async fn serve_gateway(
     };
     let router =
         fazhi_gateway::Gateway::new(fazhi_gateway::Upstreams::single(channel), authenticator)?
+            .with_console(console)
             .router(&policy);
     tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -481,24 +491,69 @@ async fn serve_gateway(
     Ok(address)
 }
 
+/// Who a developer signs in as (printed with their tokens; offered by the console): a label,
+/// the token's subject, unit and role.
+const DEMO_IDENTITIES: [(&str, &str, Option<&str>, Role); 3] = [
+    ("系统管理员", "dev-admin", None, Role::Admin),
+    (
+        "宁国市人民政府 协调员（依法治市办）",
+        "ningguo-coordinator",
+        Some("ningguo"),
+        Role::Coordinator,
+    ),
+    (
+        "宁国市司法局 工作人员",
+        "ningguo-sfj-clerk",
+        Some("ng-sfj"),
+        Role::UnitStaff,
+    ),
+];
+
+/// A development token for each demo identity, valid 12 hours.
+fn demo_tokens(auth: &AuthSettings) -> anyhow::Result<[String; 3]> {
+    let mut tokens = DEMO_IDENTITIES.iter().map(|(_, subject, unit, role)| {
+        issue_dev_token(
+            auth,
+            subject,
+            *unit,
+            &[*role],
+            Duration::from_secs(12 * 3600),
+        )
+    });
+    Ok([
+        tokens.next().context("a token")??,
+        tokens.next().context("a token")??,
+        tokens.next().context("a token")??,
+    ])
+}
+
+/// The console's one-click sign-in under `fazhi dev`.
+fn console_identities(auth: &AuthSettings) -> anyhow::Result<fazhi_gateway::ConsoleConfig> {
+    let tokens = demo_tokens(auth)?;
+    Ok(fazhi_gateway::ConsoleConfig {
+        demo_identities: DEMO_IDENTITIES
+            .iter()
+            .zip(tokens)
+            .map(
+                |((label, _, unit, role), token)| fazhi_gateway::DemoIdentity {
+                    label: (*label).to_owned(),
+                    roles: vec![role.as_str().to_owned()],
+                    unit: unit.map(|unit| format!("units/{unit}")),
+                    token,
+                },
+            )
+            .collect(),
+        oidc: None,
+    })
+}
+
 fn print_banner(
     settings: &Settings,
     (address, gateway): (std::net::SocketAddr, std::net::SocketAddr),
     (cluster, events): (Option<&LocalPostgres>, &str),
     elapsed: Duration,
 ) -> anyhow::Result<()> {
-    let token = |subject: &str, unit: Option<&str>, role: Role| {
-        issue_dev_token(
-            &settings.auth,
-            subject,
-            unit,
-            &[role],
-            Duration::from_secs(12 * 3600),
-        )
-    };
-    let admin = token("dev-admin", None, Role::Admin)?;
-    let coordinator = token("ningguo-coordinator", Some("ningguo"), Role::Coordinator)?;
-    let staff = token("ningguo-sfj-clerk", Some("ng-sfj"), Role::UnitStaff)?;
+    let [admin, coordinator, staff] = demo_tokens(&settings.auth)?;
     let database = match cluster {
         Some(local) => format!("{} (throwaway cluster)", local.url),
         None => "configured database.url".to_owned(),

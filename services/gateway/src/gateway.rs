@@ -30,6 +30,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tracing::Instrument;
 
 use crate::connect::{Format, GatewayError};
+use crate::console::ConsoleConfig;
 use crate::metrics::{self, Metrics};
 use crate::rest::{Routes, aip_error};
 use crate::stream;
@@ -119,6 +120,7 @@ pub struct Gateway {
     pub(crate) routes: Arc<Routes>,
     /// The REST routes' OpenAPI document, made once.
     openapi: Arc<str>,
+    console: Arc<ConsoleConfig>,
 }
 
 /// Why the gateway could not be built.
@@ -204,6 +206,7 @@ impl Gateway {
         let routes = Routes::from_pool(&descriptors);
         Ok(Self {
             openapi: Arc::from(crate::openapi::document(&routes).to_string()),
+            console: Arc::default(),
             routes: Arc::new(routes),
             descriptors,
             upstreams,
@@ -214,7 +217,7 @@ impl Gateway {
 
     /// The routes: every RPC at `/{service}/{method}` (Connect, gRPC-Web) and at its REST path
     /// under `/v1/`, `/openapi.json`, `/healthz` (the gateway runs), `/readyz` (each service's
-    /// health) and `/metrics` (Prometheus). Serve it with
+    /// health), `/metrics` (Prometheus) and the web console under `/console/`. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()` so that callers without a valid
     /// token are limited by address.
     pub fn router(self, policy: &EdgePolicy) -> Router {
@@ -283,16 +286,25 @@ impl Gateway {
                 metrics::record,
             ))
             .route_layer(axum::middleware::from_fn(trace));
+        let console = crate::console::routes((*self.console).clone());
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/metrics", get(metrics::serve))
             .route("/openapi.json", get(openapi))
             .merge(calls)
+            .with_state(self)
+            .merge(console)
             .layer(cors)
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .with_state(self)
+    }
+
+    /// Serves the web console with these settings (without it, `/console/config.json` offers
+    /// no way to sign in).
+    pub fn with_console(mut self, config: ConsoleConfig) -> Self {
+        self.console = Arc::new(config);
+        self
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod codec;
 mod connect;
+mod console;
 mod gateway;
 mod metrics;
 mod openapi;
@@ -15,5 +16,6 @@ mod settings;
 mod stream;
 
 pub use connect::GatewayError;
+pub use console::{ConsoleConfig, ConsoleOidc, DemoIdentity};
 pub use gateway::{EdgePolicy, Gateway, MAX_REQUEST_BYTES, SetupError, Upstreams};
 pub use settings::{GatewaySections, GatewaySettings, check_auth};

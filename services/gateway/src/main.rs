@@ -20,7 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let gateway = sections.gateway;
     let _telemetry = fazhi_platform::telemetry::init(&settings.telemetry, "fazhi-gateway")?;
     let authenticator = Authenticator::connect(&settings.auth).await?;
-    let router = Gateway::new(gateway.upstreams()?, authenticator)?.router(&gateway.edge_policy());
+    let router = Gateway::new(gateway.upstreams()?, authenticator)?
+        .with_console(gateway.console(&settings.auth))
+        .router(&gateway.edge_policy());
     let listener = tokio::net::TcpListener::bind(gateway.listen_address).await?;
     tracing::info!(address = %gateway.listen_address, "the gateway listens");
     axum::serve(

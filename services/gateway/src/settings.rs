@@ -8,7 +8,7 @@ use fazhi_platform::settings::{AuthSettings, ServiceSettings, SettingsError};
 use serde::Deserialize;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{EdgePolicy, Upstreams};
+use crate::{ConsoleConfig, ConsoleOidc, EdgePolicy, Upstreams};
 
 /// The bounded contexts whose services the gateway fronts.
 const CONTEXTS: [&str; 4] = ["units", "plans", "indicators", "assessment"];
@@ -27,6 +27,29 @@ pub struct GatewaySettings {
     pub requests_per_second: u32,
     /// Calls a caller may make at once before the rate applies.
     pub burst: u32,
+    /// The web console's sign-in at the identity provider (`[gateway.console]`).
+    pub console: ConsoleSettings,
+}
+
+/// How the web console signs users in: OIDC authorization code with PKCE, as a public client
+/// whose redirect URI is `<gateway>/console/callback`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// The identity provider's issuer URL; absent, the console cannot sign anyone in.
+    pub oidc_authority: Option<String>,
+    pub oidc_client_id: String,
+    pub oidc_scope: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            oidc_authority: None,
+            oidc_client_id: "fazhi-console".to_owned(),
+            oidc_scope: "openid profile".to_owned(),
+        }
+    }
 }
 
 impl Default for GatewaySettings {
@@ -38,6 +61,7 @@ impl Default for GatewaySettings {
             cors_origins: Vec::new(),
             requests_per_second: policy.requests_per_second,
             burst: policy.burst,
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -108,6 +132,14 @@ impl GatewaySettings {
                 format!("{origin:?} is not an origin"),
             );
         }
+        if let Some(authority) = &self.console.oidc_authority
+            && url::Url::parse(authority).is_err()
+        {
+            return invalid(
+                "gateway.console.oidc_authority",
+                format!("{authority} is not a URL"),
+            );
+        }
         if self.requests_per_second == 0 || self.burst == 0 {
             return invalid(
                 "gateway.requests_per_second",
@@ -130,6 +162,24 @@ impl GatewaySettings {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Upstreams::per_context(channels))
+    }
+
+    /// What the console is told (validated settings); the claims are the token settings'.
+    pub fn console(&self, auth: &AuthSettings) -> ConsoleConfig {
+        ConsoleConfig {
+            demo_identities: Vec::new(),
+            oidc: self
+                .console
+                .oidc_authority
+                .as_ref()
+                .map(|authority| ConsoleOidc {
+                    authority: authority.clone(),
+                    client_id: self.console.oidc_client_id.clone(),
+                    scope: self.console.oidc_scope.clone(),
+                    unit_claim: auth.unit_claim.clone(),
+                    roles_claim: auth.roles_claim.clone(),
+                }),
+        }
     }
 
     /// What the edge allows (validated settings).

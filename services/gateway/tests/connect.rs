@@ -579,3 +579,47 @@ async fn rest_routes_follow_the_http_annotations_and_refuse_as_aip_193_says() {
         schemas["fazhi.plans.v1.PublishPlanRequest"]
     );
 }
+
+#[tokio::test]
+async fn the_console_is_served_without_a_token() {
+    let running = common::start().await;
+    let get = |path: &str| running.http.get(format!("{}{path}", running.base)).send();
+
+    let page = get("/console/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("法治政府建设工作台"), "{html}");
+    // The console's own paths are resolved by its router in the browser: the same page.
+    let deep = get("/console/plans/p-1").await.unwrap();
+    assert_eq!(deep.status(), 200);
+    assert_eq!(deep.text().await.unwrap(), html);
+    // Built files by name, cached for good; a missing one is missing.
+    let script = html
+        .split("src=\"/console/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let asset = get(&format!("/console/{script}")).await.unwrap();
+    assert_eq!(asset.status(), 200, "{script}");
+    assert!(
+        asset.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert_eq!(
+        get("/console/assets/missing.js").await.unwrap().status(),
+        404
+    );
+    // Without fazhi dev's identities or an identity provider, nothing to sign in with.
+    let config: serde_json::Value = get("/console/config.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, serde_json::json!({ "demoIdentities": [] }));
+}

@@ -1,0 +1,101 @@
+// The console's main flows in a real browser against `fazhi dev`: what a coordinator and a
+// unit do with it. A console error on any page fails the test; each main page is kept as a
+// screenshot (test-results/screenshots/, copied into docs/console/ when they change).
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { expect, test as base, type Page } from "@playwright/test";
+
+const PLAN = fileURLToPath(new URL("../../crates/fazhi/demo/plans/ningguo-2024.txt", import.meta.url));
+
+const test = base.extend<{ page: Page }>({
+  page: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(error.message));
+    // Which call a "Failed to load resource" line is about.
+    page.on("response", (response) => {
+      if (response.status() >= 400) errors.push(`${response.status()} ${response.request().method()} ${response.url()}`);
+    });
+    await use(page);
+    expect(errors, "console errors on the page").toEqual([]);
+  },
+});
+
+async function signInAs(page: Page, label: string) {
+  await page.goto("/console/");
+  await expect(page).toHaveURL(/\/console\/login/);
+  await page.getByRole("button", { name: `以${label}身份进入` }).click();
+}
+
+async function snapshot(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage: false });
+}
+
+test("a coordinator imports a plan, checks the draft and publishes it", async ({ page }) => {
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await expect(page).toHaveURL(/\/console\/plans$/);
+  await expect(page.getByRole("heading", { name: "实施方案" })).toBeVisible();
+  await expect(page.locator(".el-table__row").first()).toBeVisible();
+  await snapshot(page, "plans");
+
+  await page.getByRole("button", { name: "导入实施方案" }).click();
+  const dialog = page.getByRole("dialog", { name: "导入实施方案" });
+  await dialog.locator("input[type=file]").setInputFiles({
+    name: "宁国市2024年法治政府建设工作要点.txt",
+    mimeType: "text/plain",
+    buffer: readFileSync(PLAN),
+  });
+  await dialog.getByRole("button", { name: "导入", exact: true }).click();
+
+  // The draft: its tasks with their lead and responsible units, before anyone sees them.
+  await expect(page).toHaveURL(/\/console\/plans\/[^/]+$/);
+  await expect(page.getByText("草稿", { exact: true })).toBeVisible();
+  await expect(page.getByText(/识别任务 \d+ 项/)).toBeVisible();
+  const rows = page.locator(".tasks .el-table__row");
+  await expect(rows.first()).toBeVisible();
+  expect(await rows.count()).toBeGreaterThan(20);
+  await expect(page.getByText("宁国市人民政府").first()).toBeVisible();
+  await snapshot(page, "plan-draft");
+
+  await page.getByRole("button", { name: "发布方案" }).click();
+  const confirm = page.getByRole("dialog", { name: "发布方案" });
+  if (await confirm.isVisible().catch(() => false)) {
+    await confirm.getByRole("button", { name: "发布" }).click();
+  }
+  await expect(page.getByText(/已发布：分派任务 \d+ 项/)).toBeVisible();
+  await expect(page.getByText("已发布", { exact: true })).toBeVisible();
+  await expect(page.getByRole("button", { name: "发布方案" })).toHaveCount(0);
+  await snapshot(page, "plan-published");
+});
+
+test("a unit claims an assignment with its work plan", async ({ page }) => {
+  await signInAs(page, "宁国市司法局 工作人员");
+  await expect(page).toHaveURL(/\/console\/assignments$/);
+  await expect(page.getByRole("heading", { name: /本单位任务 · 宁国市司法局/ })).toBeVisible();
+  await expect(page.locator(".el-table__row").first()).toBeVisible();
+  await snapshot(page, "assignments");
+
+  const open = page.locator(".el-table__row", { has: page.getByRole("button", { name: "认领" }) }).first();
+  const task = (await open.locator("td").first().innerText()).trim();
+  await open.getByRole("button", { name: "认领" }).click();
+  const dialog = page.getByRole("dialog", { name: "认领任务" });
+
+  // Nothing filled in: each field says what it needs, in Chinese.
+  await dialog.getByLabel("完成时限").fill("");
+  await dialog.getByRole("button", { name: "提交认领" }).click();
+  await expect(dialog.getByText("请填写分管领导")).toBeVisible();
+  await expect(dialog.getByText("请填写具体负责人")).toBeVisible();
+  await snapshot(page, "claim-form");
+
+  await dialog.getByLabel("分管领导").fill("王副局长");
+  await dialog.getByLabel("具体负责人").fill("法治督察科 李科长");
+  await dialog.getByLabel("工作措施").fill("制定本单位落实方案，按季度报送进展。");
+  await dialog.getByLabel("完成时限").fill("2024-12-31");
+  await dialog.getByLabel("完成时限").press("Enter");
+  await dialog.getByRole("button", { name: "提交认领" }).click();
+  await expect(page.getByText("已认领", { exact: true }).first()).toBeVisible();
+  const claimed = page.locator(".el-table__row", { hasText: task }).first();
+  await expect(claimed.getByText("已认领")).toBeVisible();
+});
