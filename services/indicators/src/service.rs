@@ -20,9 +20,9 @@ use crate::domain::{
     Bases, Catalogue, CatalogueImport, DataElement, DataElementChanges, DataElementId, DataSet,
     DataValue, DataValueId, Evaluation, EvidenceLink, FigureNeed, Figures, Formula, Indicator,
     IndicatorChanges, IndicatorId, IndicatorValue, Period, Reading, Target, TargetChanges,
-    TargetId, TargetKind, ValueAction, ValueInput, ValueState, check_data_element, check_indicator,
-    check_input, check_target, check_value, evaluate, groups_counted, indicator_needs, needs,
-    not_applicable, plan_import,
+    TargetId, TargetKind, ValueAction, ValueFilter, ValueInput, ValueState, check_data_element,
+    check_indicator, check_input, check_target, check_value, evaluate, groups_counted,
+    indicator_needs, needs, not_applicable, plan_import,
 };
 use fazhi_plans_client::PlansClient;
 
@@ -961,16 +961,30 @@ impl IndicatorBook {
             .0)
     }
 
-    /// A unit's values (or a central element's, with `unit` `None`).
+    /// A unit's values, with `include_descendants` those of every unit below it too (or a
+    /// central element's, with `unit` `None`).
     pub async fn list_values(
         &self,
         context: &CallContext,
         (unit, data_element): (Option<&UnitId>, Option<&DataElementId>),
-        window: Option<Period>,
+        filter: ValueFilter,
         (after, size): (Option<ValueCursor>, i64),
     ) -> Result<Page<DataValue, ValueCursor>> {
+        let mut units = vec![unit.map_or("", UnitId::as_str).to_owned()];
         match unit {
-            Some(unit) => self.authorize_read(context, unit, &unit.name()).await?,
+            Some(unit) => {
+                self.authorize_read(context, unit, &unit.name()).await?;
+                if filter.include_descendants {
+                    let today = context.clock.now().date_naive();
+                    units.extend(
+                        self.units
+                            .descendants(context, unit, today)
+                            .await?
+                            .into_iter()
+                            .map(|(unit, _)| unit.as_str().to_owned()),
+                    );
+                }
+            }
             None => {
                 let Some(element) = data_element else {
                     return Err(IndicatorsError::invalid_field(FieldViolation::required(
@@ -985,13 +999,7 @@ impl IndicatorBook {
             }
         }
         self.store
-            .list_values(
-                unit.map_or("", UnitId::as_str),
-                data_element,
-                window,
-                after,
-                size,
-            )
+            .list_values(&units, data_element, filter, after, size)
             .await
     }
 

@@ -119,14 +119,18 @@ enum_pair!(
     ]
 );
 
-pub(super) fn state_to_proto(state: ValueState) -> i32 {
-    (match state {
-        ValueState::Draft => pb::DataValueState::Draft,
-        ValueState::Submitted => pb::DataValueState::Submitted,
-        ValueState::Approved => pb::DataValueState::Approved,
-        ValueState::Returned => pb::DataValueState::Returned,
-    }) as i32
-}
+enum_pair!(
+    value_state,
+    state_to_proto,
+    pb::DataValueState,
+    ValueState,
+    [
+        (Draft, Draft),
+        (Submitted, Submitted),
+        (Approved, Approved),
+        (Returned, Returned),
+    ]
+);
 
 fn status_to_proto(status: TargetStatus) -> i32 {
     (match status {

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{
     DataElementId, DataSetId, DataValueId, EvidenceLink, IndicatorId, ProposalId, TargetId,
+    ValueFilter,
 };
 use crate::error::IndicatorsError;
 use crate::ingest::IngestSession;
@@ -773,15 +774,29 @@ impl pb::indicators_service_server::IndicatorsService for IndicatorsApi {
             "" => None,
             text => Some(period("period", text)?),
         };
+        let state = match message.state {
+            0 => None,
+            state => Some(value_state("state", state).map_err(invalid)?),
+        };
         let size = page_size(message.page_size)?;
-        let query = (&message.unit, &message.data_element, &message.period);
+        let query = (
+            &message.unit,
+            &message.data_element,
+            &message.period,
+            message.state,
+            message.include_descendants,
+        );
         let after = page_token(&message.page_token, &query)?;
         let page = self
             .book
             .list_values(
                 &context,
                 (unit.as_ref(), element.as_ref()),
-                window,
+                ValueFilter {
+                    window,
+                    state,
+                    include_descendants: message.include_descendants,
+                },
                 (after, size),
             )
             .await?;

@@ -36,5 +36,5 @@ pub use target::{
 };
 pub use value::{
     DataValue, DataValueId, EvidenceLink, MAX_COMMENT_CHARS, Reading, StateSet, ValueAction,
-    ValueInput, ValueRefusal, ValueState, check_input, check_value, report,
+    ValueFilter, ValueInput, ValueRefusal, ValueState, check_input, check_value, report,
 };

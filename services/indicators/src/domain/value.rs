@@ -26,6 +26,16 @@ fazhi_platform::string_enum!(
     }
 );
 
+/// Which values a listing keeps besides its unit and element.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValueFilter {
+    /// Only values of periods inside this one.
+    pub window: Option<Period>,
+    pub state: Option<ValueState>,
+    /// The unit's and every unit's below it (as of today).
+    pub include_descendants: bool,
+}
+
 fazhi_platform::string_enum!(
     /// What a change of a value was, as its revision records it.
     ValueAction {

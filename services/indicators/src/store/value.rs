@@ -7,7 +7,8 @@ use sqlx::PgConnection;
 
 use super::{Store, parsed};
 use crate::domain::{
-    DataElementId, DataValue, DataValueId, EvidenceLink, Period, ValueAction, ValueState,
+    DataElementId, DataValue, DataValueId, EvidenceLink, Period, ValueAction, ValueFilter,
+    ValueState,
 };
 use crate::error::{IndicatorsError, Result};
 
@@ -113,30 +114,33 @@ impl Store {
         .transpose()
     }
 
-    /// A unit's values (`""`: central ones), optionally of one element and inside a window,
-    /// by element, period and option; `after` is the last row's id-ordered key.
+    /// The values of these units (`""`: central ones), optionally of one element, inside a
+    /// window and in one state, by element, period and option; `after` is the last row's
+    /// id-ordered key.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "list_values"))]
     pub async fn list_values(
         &self,
-        unit: &str,
+        units: &[String],
         data_element: Option<&DataElementId>,
-        window: Option<Period>,
+        filter: ValueFilter,
         after: Option<ValueCursor>,
         page_size: i64,
     ) -> Result<Page<DataValue, ValueCursor>> {
+        let window = filter.window;
         let (after_element, after_start, after_option, after_id) = after
             .map_or((None, None, None, None), |(element, start, option, id)| {
                 (Some(element), Some(start), Some(option), Some(id))
             });
         let rows: Vec<ValueRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VALUE_COLUMNS} FROM indicators.data_values
-             WHERE unit_id = $1 AND ($2::text IS NULL OR data_element_id = $2)
+             WHERE unit_id = ANY($1) AND ($2::text IS NULL OR data_element_id = $2)
                AND ($3::date IS NULL OR (period_start >= $3 AND period_end <= $4))
                AND ($5::text IS NULL
                     OR (data_element_id, period_start, category_option, id) > ($5, $6, $7, $8))
+               AND ($10::text IS NULL OR state = $10)
              ORDER BY data_element_id, period_start, category_option, id LIMIT $9"
         )))
-        .bind(unit)
+        .bind(units)
         .bind(data_element.map(DataElementId::as_str))
         .bind(window.map(|window| window.start))
         .bind(window.map(|window| window.end))
@@ -145,6 +149,7 @@ impl Store {
         .bind(after_option)
         .bind(after_id)
         .bind(page_size + 1)
+        .bind(filter.state.map(ValueState::as_str))
         .fetch_all(self.pool())
         .await?;
         let cursors: Vec<ValueCursor> = rows

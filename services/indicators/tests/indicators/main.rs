@@ -19,6 +19,7 @@ mod errors;
 mod evaluation;
 mod ingest;
 mod proposals;
+mod queue;
 mod text_values;
 
 pub struct App {

@@ -305,6 +305,12 @@ async fn an_unpartitioned_audit_log_moves_into_monthly_partitions_with_its_chain
     db::platform_tables_through(&owner, schema, 2)
         .await
         .unwrap();
+    // Today's store also writes each event's trace context, a column of a later step (an
+    // upgrade migrates before the new code runs); that step adds it only where it is missing.
+    sqlx::query("ALTER TABLE units.events ADD COLUMN trace_context jsonb")
+        .execute(&owner)
+        .await
+        .unwrap();
     let runtime = database.role_pool(&db::runtime_role(schema)).await;
     let key = AuditKey::development();
     let store = Store::new(runtime.clone()).with_audit_key(key.clone());
