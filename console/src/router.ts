@@ -9,6 +9,8 @@ export const router = createRouter({
     { path: "/plans", component: () => import("./pages/PlanList.vue") },
     { path: "/plans/:plan", component: () => import("./pages/PlanDetail.vue"), props: true },
     { path: "/assignments", component: () => import("./pages/MyAssignments.vue") },
+    { path: "/data-entry", component: () => import("./pages/DataEntry.vue") },
+    { path: "/review", component: () => import("./pages/ReviewQueue.vue") },
     // Home by role, once signed in (the guard below runs first).
     {
       path: "/",

@@ -98,4 +98,54 @@ test("a unit claims an assignment with its work plan", async ({ page }) => {
   await expect(page.getByText("已认领", { exact: true }).first()).toBeVisible();
   const claimed = page.locator(".el-table__row", { hasText: task }).first();
   await expect(claimed.getByText("已认领")).toBeVisible();
+
+  // Then its progress, with a file as evidence (佐证材料).
+  await claimed.getByRole("button", { name: "报告进展" }).click();
+  const progress = page.getByRole("dialog", { name: "报告进展" });
+  await progress.getByLabel("工作进展").fill("已召开专题会议部署，完成方案起草。");
+  await progress.locator("input[type=file]").setInputFiles({
+    name: "专题会议纪要.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.4\n% 专题会议纪要\n%%EOF\n"),
+  });
+  await snapshot(page, "progress-form");
+  await progress.getByRole("button", { name: "报送进展" }).click();
+  await expect(page.getByText("进展已报送，佐证材料 1 份")).toBeVisible();
+});
+
+test("a unit enters a data value and submits it; the coordinator approves it", async ({ page }) => {
+  await signInAs(page, "宁国市司法局 工作人员");
+  await page.getByRole("menuitem", { name: "数据填报" }).click();
+  await expect(page.getByRole("heading", { name: /数据填报 · 宁国市司法局/ })).toBeVisible();
+  await page.getByLabel("报告期").fill("2025");
+  await page.getByLabel("报告期").press("Enter");
+  await page.getByLabel("报告期").blur();
+  const input = page.getByLabel("重大行政决策数的填报值", { exact: true });
+  const row = page.locator(".el-table__row").filter({ has: input });
+  await expect(row.getByText("未填报")).toBeVisible();
+
+  // Not a number: the form says so in Chinese, and nothing is sent.
+  await input.fill("三件");
+  await row.getByRole("button", { name: "保存" }).click();
+  await expect(page.getByText("请填写重大行政决策数的数值")).toBeVisible();
+
+  await input.fill("3");
+  await row.getByRole("button", { name: "保存" }).click();
+  await expect(row.getByText("草稿")).toBeVisible();
+  await row.getByRole("button", { name: "报送" }).click();
+  await expect(row.getByText("已报送")).toBeVisible();
+  await snapshot(page, "data-entry");
+
+  await page.getByRole("button", { name: "退出" }).click();
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await page.getByRole("menuitem", { name: "数据审核" }).click();
+  const waiting = page
+    .locator(".el-table__row", { hasText: "宁国市司法局" })
+    .filter({ has: page.getByText("重大行政决策数", { exact: true }) })
+    .filter({ hasText: "2025" });
+  await expect(waiting).toHaveCount(1);
+  await snapshot(page, "review-queue");
+  await waiting.getByRole("button", { name: "通过" }).click();
+  await expect(page.getByText("已审核通过")).toBeVisible();
+  await expect(waiting).toHaveCount(0);
 });
