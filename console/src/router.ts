@@ -11,6 +11,8 @@ export const router = createRouter({
     { path: "/assignments", component: () => import("./pages/MyAssignments.vue") },
     { path: "/data-entry", component: () => import("./pages/DataEntry.vue") },
     { path: "/review", component: () => import("./pages/ReviewQueue.vue") },
+    { path: "/assessment", component: () => import("./pages/Assessment.vue") },
+    { path: "/rectification", component: () => import("./pages/Rectification.vue") },
     // Home by role, once signed in (the guard below runs first).
     {
       path: "/",

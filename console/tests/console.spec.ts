@@ -149,3 +149,37 @@ test("a unit enters a data value and submits it; the coordinator approves it", a
   await expect(page.getByText("已审核通过")).toBeVisible();
   await expect(waiting).toHaveCount(0);
 });
+
+test("the coordinator runs a round, reads a unit's score trace and publishes; the unit sees its item", async ({ page }) => {
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await page.getByRole("menuitem", { name: "考核" }).click();
+  await expect(page.getByRole("heading", { name: "考核", exact: true })).toBeVisible();
+  await page.getByRole("button", { name: "运行考核" }).click();
+  await expect(page.getByText(/考核已运行：\d+ 个单位/)).toBeVisible();
+  await expect(page.getByText("未发布")).toBeVisible();
+  const unit = page.locator(".el-table__row", { hasText: "宁国市司法局" }).first();
+  await expect(unit).toBeVisible();
+  await expect(page.locator(".chart canvas")).toBeVisible();
+  await snapshot(page, "assessment");
+
+  // The unit's score, rule by rule.
+  await unit.getByRole("button", { name: "查看计分" }).click();
+  const drawer = page.getByRole("dialog", { name: /计分明细 · 宁国市司法局/ });
+  await expect(drawer.getByText(/得分 \d/)).toBeVisible();
+  expect(await drawer.locator(".el-table__row").count()).toBeGreaterThan(0);
+  await snapshot(page, "score-trace");
+  await drawer.getByRole("button", { name: /关闭|Close/ }).click();
+
+  await page.getByRole("button", { name: "发布结果" }).click();
+  await expect(page.getByText(/已发布：整改事项 \d+ 项/)).toBeVisible();
+  await page.getByRole("menuitem", { name: "整改台账" }).click();
+  await expect(page.locator(".el-table__row", { hasText: "宁国市司法局" }).first()).toBeVisible();
+  await snapshot(page, "rectification-ledger");
+
+  await page.getByRole("button", { name: "退出" }).click();
+  await signInAs(page, "宁国市司法局 工作人员");
+  await page.getByRole("menuitem", { name: "整改事项" }).click();
+  await expect(page.getByRole("heading", { name: "本单位整改事项" })).toBeVisible();
+  await expect(page.locator(".el-table__row", { hasText: "待整改" }).first()).toBeVisible();
+  await snapshot(page, "unit-rectification");
+});

@@ -815,7 +815,7 @@ def main():
                                 rest_walk_through),
                                ("schemathesis: the REST API's OpenAPI document against the running system",
                                 schemathesis_finds_no_server_error_in_the_rest_api),
-                               ("the console in Chromium: a plan published, a task claimed and reported, a value approved",
+                               ("the console in Chromium: a plan published, a task claimed, a value approved, a round's trace",
                                 the_console_in_chromium),
                                ("a busy port is one line naming the setting", busy_port_is_one_line)]:
             check(name, function)
