@@ -172,6 +172,10 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
 
   await page.getByRole("button", { name: "发布结果" }).click();
   await expect(page.getByText(/已发布：整改事项 \d+ 项/)).toBeVisible();
+  // The bulletin (通报) as a spreadsheet with its Chinese name.
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "下载通报" }).click();
+  expect((await download).suggestedFilename()).toMatch(/通报\.xlsx$/);
   await page.getByRole("menuitem", { name: "整改台账" }).click();
   await expect(page.locator(".el-table__row", { hasText: "宁国市司法局" }).first()).toBeVisible();
   await snapshot(page, "rectification-ledger");
@@ -180,6 +184,31 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   await signInAs(page, "宁国市司法局 工作人员");
   await page.getByRole("menuitem", { name: "整改事项" }).click();
   await expect(page.getByRole("heading", { name: "本单位整改事项" })).toBeVisible();
-  await expect(page.locator(".el-table__row", { hasText: "待整改" }).first()).toBeVisible();
+  const item = page.locator(".el-table__row", { hasText: "待整改" }).first();
+  await expect(item).toBeVisible();
   await snapshot(page, "unit-rectification");
+
+  // The unit takes it up and reports it done; the office closes it (销号).
+  const problem = (await item.locator("td").first().innerText()).split("\n")[0].trim();
+  await item.getByRole("button", { name: "整改" }).click();
+  const takeUp = page.getByRole("dialog", { name: "整改" });
+  await takeUp.getByLabel("整改措施").fill("对照问题清单逐项整改，建立长效机制。");
+  await takeUp.getByLabel("责任人").fill("法治督察科 李科长");
+  await takeUp.getByRole("button", { name: "提交" }).click();
+  await expect(page.getByText("已开始整改")).toBeVisible();
+  const inProgress = page.locator(".el-table__row", { hasText: problem }).filter({ hasText: "整改中" });
+  await inProgress.getByRole("button", { name: "报送销号" }).click();
+  const submit = page.getByRole("dialog", { name: "报送销号" });
+  await submit.getByRole("button", { name: "提交" }).click();
+  await expect(submit.getByText("请填写至少一个佐证材料链接")).toBeVisible();
+  await submit.getByLabel("佐证材料").fill("https://www.ningguo.gov.cn/zfxxgk/zhenggai-2024.html");
+  await submit.getByRole("button", { name: "提交" }).click();
+  await expect(page.getByText("已报送销号")).toBeVisible();
+
+  await page.getByRole("button", { name: "退出" }).click();
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await page.getByRole("menuitem", { name: "整改台账" }).click();
+  const submitted = page.locator(".el-table__row", { hasText: problem }).filter({ hasText: "已报送" }).first();
+  await submitted.getByRole("button", { name: "销号" }).click();
+  await expect(page.getByText("已销号", { exact: true }).first()).toBeVisible();
 });
