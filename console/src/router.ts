@@ -12,12 +12,14 @@ export const router = createRouter({
     { path: "/data-entry", component: () => import("./pages/DataEntry.vue") },
     { path: "/review", component: () => import("./pages/ReviewQueue.vue") },
     { path: "/assessment", component: () => import("./pages/Assessment.vue") },
+    { path: "/overview", component: () => import("./pages/Overview.vue") },
     { path: "/rectification", component: () => import("./pages/Rectification.vue") },
     // Home by role, once signed in (the guard below runs first).
     {
       path: "/",
       component: { render: () => null },
-      beforeEnter: () => (hasRole("admin", "coordinator") ? "/plans" : "/assignments"),
+      beforeEnter: () =>
+        hasRole("admin", "coordinator") ? "/plans" : hasRole("viewer") ? "/overview" : "/assignments",
     },
     { path: "/:rest(.*)*", redirect: "/" },
   ],

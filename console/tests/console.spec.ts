@@ -59,11 +59,8 @@ test("a coordinator imports a plan, checks the draft and publishes it", async ({
   await expect(page.getByText("宁国市人民政府").first()).toBeVisible();
   await snapshot(page, "plan-draft");
 
+  await expect(page.getByText(/待确定 0 处/)).toBeVisible();
   await page.getByRole("button", { name: "发布方案" }).click();
-  const confirm = page.getByRole("dialog", { name: "发布方案" });
-  if (await confirm.isVisible().catch(() => false)) {
-    await confirm.getByRole("button", { name: "发布" }).click();
-  }
   await expect(page.getByText(/已发布：分派任务 \d+ 项/)).toBeVisible();
   await expect(page.getByText("已发布", { exact: true })).toBeVisible();
   await expect(page.getByRole("button", { name: "发布方案" })).toHaveCount(0);
@@ -211,4 +208,18 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   const submitted = page.locator(".el-table__row", { hasText: problem }).filter({ hasText: "已报送" }).first();
   await submitted.getByRole("button", { name: "销号" }).click();
   await expect(page.getByText("已销号", { exact: true }).first()).toBeVisible();
+});
+
+test("a leader sees the region at a glance", async ({ page }) => {
+  await signInAs(page, "宁国市人民政府 领导（查阅）");
+  await expect(page).toHaveURL(/\/console\/overview$/);
+  await expect(page.getByRole("heading", { name: /法治建设概览 · 宁国市人民政府/ })).toBeVisible();
+  for (const chart of ["目标达标率趋势", "实施方案任务推进", "考核排名", "任务进度热力图"]) {
+    await expect(page.getByRole("img", { name: chart }).locator("canvas").first()).toBeVisible();
+  }
+  await expect(page.getByText("任务完成率")).toBeVisible();
+  await expect(page.locator(".light.red").first()).toBeVisible();
+  await snapshot(page, "overview");
+  // Leaders read: no work pages in their menu.
+  await expect(page.getByRole("menuitem", { name: "数据填报" })).toHaveCount(0);
 });

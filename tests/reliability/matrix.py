@@ -607,6 +607,9 @@ class Matrix:
     def works_for(self, caller, unit):
         return (caller[0] == "unit_staff" and caller[1] == unit) or self.manages(caller, unit)
 
+    def reads(self, caller, unit):
+        return self.works_for(caller, unit) or (caller[0] == "viewer" and caller[1] in self.ancestry(unit))
+
     def oracle_calls(self, caller, target, serial):
         """Every RPC aimed at `target`, with whether `caller` may make it (the rules of
         docs/api.md, written here independently of the server's code). Mutations carry a stale
@@ -616,6 +619,7 @@ class Matrix:
         us, ps, u = self.us, self.ps, self.u
         name, stale = f"units/{target}", "stale-etag"
         anyone, manages, works = True, self.manages(caller, target), self.works_for(caller, target)
+        reads = self.reads(caller, target)
         auditor = caller[0] in ("admin", "coordinator")
         mask = field_mask_pb2.FieldMask
         rid = f"oracle-{serial}"
@@ -664,8 +668,8 @@ class Matrix:
             ("plans ImportPlan", manages, self.plans.ImportPlan, ps.ImportPlanRequest(
                 issuer=name, validate_only=True, request_id=rid,
                 content="演练方案\n一、任务\n1. 加强监督。\n  牵头单位:县司法局\n".encode())),
-            ("plans ListAssignments(unit)", works, self.plans.ListAssignments, ps.ListAssignmentsRequest(unit=name)),
-            ("plans ListOverdueAssignments(unit)", works, self.plans.ListOverdueAssignments,
+            ("plans ListAssignments(unit)", reads, self.plans.ListAssignments, ps.ListAssignmentsRequest(unit=name)),
+            ("plans ListOverdueAssignments(unit)", reads, self.plans.ListOverdueAssignments,
              ps.ListOverdueAssignmentsRequest(unit=name, as_of="2030-01-01")),
             ("plans ListAuditRecords", auditor, self.plans.ListAuditRecords, ps.ListAuditRecordsRequest()),
             ("plans ListPlans", anyone, self.plans.ListPlans, ps.ListPlansRequest(issuer=name)),
@@ -686,9 +690,9 @@ class Matrix:
                  ps.ExportPlanRequest(name=plan, table=1)),
                 ("plans ExportPlan(progress)", manages, self.plans.ExportPlan,
                  ps.ExportPlanRequest(name=plan, table=2)),
-                ("plans ListAssignments(plan)", manages, self.plans.ListAssignments,
+                ("plans ListAssignments(plan)", reads, self.plans.ListAssignments,
                  ps.ListAssignmentsRequest(plan=plan)),
-                ("plans ListOverdueAssignments(plan)", manages, self.plans.ListOverdueAssignments,
+                ("plans ListOverdueAssignments(plan)", reads, self.plans.ListOverdueAssignments,
                  ps.ListOverdueAssignmentsRequest(plan=plan, as_of="2030-01-01")),
                 ("plans PublishPlan", manages, self.plans.PublishPlan, ps.PublishPlanRequest(
                     name=plan, etag=stale, request_id=rid)),

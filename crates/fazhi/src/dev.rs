@@ -491,9 +491,9 @@ async fn serve_gateway(
     Ok(address)
 }
 
-/// Who a developer signs in as (printed with their tokens; offered by the console): a label,
-/// the token's subject, unit and role.
-const DEMO_IDENTITIES: [(&str, &str, Option<&str>, Role); 3] = [
+/// Who a developer signs in as (the first three printed with their tokens; all offered by the
+/// console): a label, the token's subject, unit and role.
+const DEMO_IDENTITIES: [(&str, &str, Option<&str>, Role); 4] = [
     ("系统管理员", "dev-admin", None, Role::Admin),
     (
         "宁国市人民政府 协调员（依法治市办）",
@@ -507,24 +507,29 @@ const DEMO_IDENTITIES: [(&str, &str, Option<&str>, Role); 3] = [
         Some("ng-sfj"),
         Role::UnitStaff,
     ),
+    (
+        "宁国市人民政府 领导（查阅）",
+        "ningguo-leader",
+        Some("ningguo"),
+        Role::Viewer,
+    ),
 ];
 
 /// A development token for each demo identity, valid 12 hours.
-fn demo_tokens(auth: &AuthSettings) -> anyhow::Result<[String; 3]> {
-    let mut tokens = DEMO_IDENTITIES.iter().map(|(_, subject, unit, role)| {
-        issue_dev_token(
-            auth,
-            subject,
-            *unit,
-            &[*role],
-            Duration::from_secs(12 * 3600),
-        )
-    });
-    Ok([
-        tokens.next().context("a token")??,
-        tokens.next().context("a token")??,
-        tokens.next().context("a token")??,
-    ])
+fn demo_tokens(auth: &AuthSettings) -> anyhow::Result<Vec<String>> {
+    DEMO_IDENTITIES
+        .iter()
+        .map(|(_, subject, unit, role)| {
+            issue_dev_token(
+                auth,
+                subject,
+                *unit,
+                &[*role],
+                Duration::from_secs(12 * 3600),
+            )
+            .map_err(anyhow::Error::from)
+        })
+        .collect()
 }
 
 /// The console's one-click sign-in under `fazhi dev`.
@@ -553,7 +558,8 @@ fn print_banner(
     (cluster, events): (Option<&LocalPostgres>, &str),
     elapsed: Duration,
 ) -> anyhow::Result<()> {
-    let [admin, coordinator, staff] = demo_tokens(&settings.auth)?;
+    let tokens = demo_tokens(&settings.auth)?;
+    let [admin, coordinator, staff] = [&tokens[0], &tokens[1], &tokens[2]];
     let database = match cluster {
         Some(local) => format!("{} (throwaway cluster)", local.url),
         None => "configured database.url".to_owned(),

@@ -100,6 +100,17 @@ impl Caller {
             || self.may_manage(ancestry)
     }
 
+    /// May read a unit's work: whoever may work for it, and viewers at or above it (a region's
+    /// leaders read their region).
+    pub fn may_read(&self, unit: &str, ancestry: &[String]) -> bool {
+        self.may_work_for(unit, ancestry)
+            || (self.has(Role::Viewer)
+                && self
+                    .unit
+                    .as_ref()
+                    .is_some_and(|own_unit| ancestry.iter().any(|unit| unit == own_unit)))
+    }
+
     /// A caller used by in-process maintenance (migrations, demo loading, imports from the CLI).
     pub fn system() -> Self {
         Self {

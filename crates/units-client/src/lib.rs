@@ -55,6 +55,11 @@ impl Access {
     pub fn may_work_for(&self) -> bool {
         self.caller.may_work_for(self.unit.as_str(), &self.ancestry)
     }
+
+    /// Whoever may work for it, and viewers at or above it.
+    pub fn may_read(&self) -> bool {
+        self.caller.may_read(self.unit.as_str(), &self.ancestry)
+    }
 }
 
 /// A unit mention as the units service resolved it.

@@ -49,13 +49,15 @@ enum Need {
     Coordinate,
     /// Its own staff, or its coordinator.
     WorkFor,
+    /// Whoever may work for it, or a viewer at or above it (a read).
+    Read,
 }
 
 impl Need {
     fn field(self) -> &'static str {
         match self {
             Self::Coordinate => "issuer",
-            Self::WorkFor => "unit",
+            Self::WorkFor | Self::Read => "unit",
         }
     }
 }
@@ -190,6 +192,7 @@ impl PlanBook {
         let allowed = match need {
             Need::Coordinate => access.may_coordinate(),
             Need::WorkFor => access.may_work_for(),
+            Need::Read => access.may_read(),
         };
         if allowed {
             Ok(())
@@ -522,8 +525,8 @@ impl PlanBook {
         self.mutate(context, &target, prepare, apply).await
     }
 
-    /// A unit's assignments, or those of the tasks it leads (its staff, or those who manage it),
-    /// or a plan's (those who manage its issuer).
+    /// A unit's assignments, or those of the tasks it leads, or a plan's: for whoever may work
+    /// for the unit (or the issuer), and viewers above it.
     pub async fn list_assignments(
         &self,
         context: &CallContext,
@@ -532,11 +535,10 @@ impl PlanBook {
         page_size: i64,
     ) -> Result<Page<Assignment, AssignmentKey>> {
         match (filter.plan, filter.unit.or(filter.led_by)) {
-            (_, Some(unit)) => self.authorize_read(context, unit, Need::WorkFor).await?,
+            (_, Some(unit)) => self.authorize_read(context, unit, Need::Read).await?,
             (Some(plan), None) => {
                 let issuer = self.store.get_plan(plan).await?.issuer;
-                self.authorize_read(context, &issuer, Need::Coordinate)
-                    .await?;
+                self.authorize_read(context, &issuer, Need::Read).await?;
             }
             (None, None) => {
                 return Err(PlansError::invalid_field(FieldViolation::new(
@@ -653,7 +655,7 @@ impl PlanBook {
     ) -> Result<Page<Assignment, OverdueKey>> {
         let units = match (unit_id, plan) {
             (Some(unit_id), _) => {
-                self.authorize_read(context, unit_id, Need::WorkFor).await?;
+                self.authorize_read(context, unit_id, Need::Read).await?;
                 let mut units = vec![unit_id.to_owned()];
                 if include_descendants {
                     units.extend(
@@ -668,8 +670,7 @@ impl PlanBook {
             }
             (None, Some(plan)) => {
                 let issuer = self.store.get_plan(plan).await?.issuer;
-                self.authorize_read(context, &issuer, Need::Coordinate)
-                    .await?;
+                self.authorize_read(context, &issuer, Need::Read).await?;
                 None
             }
             (None, None) => {

@@ -1827,3 +1827,74 @@ async fn denials_look_the_same_whether_or_not_the_resource_exists() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_regions_viewers_read_its_work_and_nothing_else() {
+    let mut app = App::start().await;
+    let plan = app.published_tongliao().await;
+    let leader = bearer("tl-leader", Some("tongliao"), &[Role::Viewer]);
+    let stranger = bearer("ng-leader", Some("ningguo"), &[Role::Viewer]);
+    let department_viewer = bearer("tl-zwfwj-viewer", Some("tl-zwfwj"), &[Role::Viewer]);
+    let of_plan = |token: &str| {
+        with_token(
+            pb::ListAssignmentsRequest {
+                plan: plan.clone(),
+                page_size: 1000,
+                ..Default::default()
+            },
+            token,
+        )
+    };
+
+    // 通辽's leaders read the plan's assignments, a department's, and the region's overdue work.
+    let whole = app
+        .plans
+        .list_assignments(of_plan(&leader))
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert!(!whole.is_empty());
+    assert!(
+        !app.assignments_of("tl-zwfwj", &leader)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let region = pb::ListOverdueAssignmentsRequest {
+        as_of: "2021-01-01".to_owned(),
+        unit: "units/tongliao".to_owned(),
+        include_descendants: true,
+        ..Default::default()
+    };
+    assert!(
+        !app.overdue(region.clone(), &leader)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Another city's viewer, and a viewer below the issuer, may not; nor may a viewer change
+    // anything.
+    for token in [&stranger, &department_viewer] {
+        let refused = app
+            .plans
+            .list_assignments(of_plan(token))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    }
+    let refused = app.overdue(region, &stranger).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let lead = app
+        .own_assignment("tl-zwfwj", "7", pb::AssignmentRole::Lead)
+        .await;
+    let refused = app
+        .report(
+            progress(&lead.name, pb::ProgressStatus::InProgress, 10, vec![]),
+            &leader,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+}
