@@ -13,6 +13,7 @@ export const router = createRouter({
     { path: "/review", component: () => import("./pages/ReviewQueue.vue") },
     { path: "/assessment", component: () => import("./pages/Assessment.vue") },
     { path: "/overview", component: () => import("./pages/Overview.vue") },
+    { path: "/supervision", component: () => import("./pages/Supervision.vue") },
     { path: "/rectification", component: () => import("./pages/Rectification.vue") },
     // Home by role, once signed in (the guard below runs first).
     {

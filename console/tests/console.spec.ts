@@ -210,6 +210,25 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   await expect(page.getByText("已销号", { exact: true }).first()).toBeVisible();
 });
 
+test("the coordinator records a supervision step about a unit", async ({ page }) => {
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await page.getByRole("menuitem", { name: "督察" }).click();
+  await expect(page.getByRole("heading", { name: "督察记录" })).toBeVisible();
+  await page.getByRole("button", { name: "记录督察" }).click();
+  const dialog = page.getByRole("dialog", { name: "记录督察" });
+  await dialog.getByRole("button", { name: "记录", exact: true }).click();
+  await expect(dialog.getByText("请选择被督察单位")).toBeVisible();
+  await dialog.getByLabel("被督察单位").click();
+  await page.getByRole("option", { name: "宁国市司法局", exact: true }).click();
+  await dialog.getByLabel("督察发现").fill("行政机关负责人出庭应诉率低于目标。");
+  await dialog.getByLabel("整改要求").fill("一个月内提交整改方案。");
+  await dialog.getByRole("button", { name: "记录", exact: true }).click();
+  await expect(page.getByText("已记录：约谈")).toBeVisible();
+  const row = page.locator(".el-table__row", { hasText: "宁国市司法局" }).filter({ hasText: "出庭应诉率" });
+  await expect(row.getByText("约谈")).toBeVisible();
+  await snapshot(page, "supervision");
+});
+
 test("a leader sees the region at a glance", async ({ page }) => {
   await signInAs(page, "宁国市人民政府 领导（查阅）");
   await expect(page).toHaveURL(/\/console\/overview$/);
