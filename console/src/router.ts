@@ -14,6 +14,7 @@ export const router = createRouter({
     { path: "/assessment", component: () => import("./pages/Assessment.vue") },
     { path: "/overview", component: () => import("./pages/Overview.vue") },
     { path: "/supervision", component: () => import("./pages/Supervision.vue") },
+    { path: "/my-scores", component: () => import("./pages/MyScores.vue") },
     { path: "/rectification", component: () => import("./pages/Rectification.vue") },
     // Home by role, once signed in (the guard below runs first).
     {

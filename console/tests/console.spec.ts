@@ -185,6 +185,14 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   await expect(item).toBeVisible();
   await snapshot(page, "unit-rectification");
 
+  // Its own score in the published round, with the trace, and no other unit's.
+  await page.getByRole("menuitem", { name: "本单位考核" }).click();
+  await expect(page.getByRole("heading", { name: /本单位考核 · 宁国市司法局/ })).toBeVisible();
+  await expect(page.locator(".trace .el-table__row").first()).toBeVisible();
+  await expect(page.getByText("宁国市公安局")).toHaveCount(0);
+  await snapshot(page, "unit-scores");
+  await page.getByRole("menuitem", { name: "整改事项" }).click();
+
   // The unit takes it up and reports it done; the office closes it (销号).
   const problem = (await item.locator("td").first().innerText()).split("\n")[0].trim();
   await item.getByRole("button", { name: "整改" }).click();

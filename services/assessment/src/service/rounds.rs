@@ -359,9 +359,15 @@ impl AssessmentBook {
         size: i64,
     ) -> Result<Page<Round, (chrono::DateTime<chrono::Utc>, String)>> {
         let stored = self.store.get_scheme(scheme).await?;
-        self.require_reader(context, &stored.scheme.owner_unit)
-            .await?;
-        self.store.list_rounds(scheme, after, size).await
+        // The owner's coordinators and viewers see every round; anyone else the published
+        // ones (a bulletin is public to the units it ranks), to find their own score in.
+        let published_only = self
+            .require_reader(context, &stored.scheme.owner_unit)
+            .await
+            .is_err();
+        self.store
+            .list_rounds(scheme, published_only, after, size)
+            .await
     }
 
     /// What of a round's results the caller sees: all of them for the owner's coordinators and

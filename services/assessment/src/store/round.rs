@@ -110,6 +110,7 @@ impl Store {
     pub async fn list_rounds(
         &self,
         scheme: &SchemeId,
+        published_only: bool,
         after: Option<(DateTime<Utc>, String)>,
         page_size: i64,
     ) -> Result<Page<Round, (DateTime<Utc>, String)>> {
@@ -117,12 +118,14 @@ impl Store {
         let rows: Vec<RoundRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {ROUND_COLUMNS} FROM assessment.rounds
              WHERE scheme_id = $1 AND ($2::timestamptz IS NULL OR (create_time, id) < ($2, $3))
+               AND (NOT $5 OR publish_time IS NOT NULL)
              ORDER BY create_time DESC, id DESC LIMIT $4"
         )))
         .bind(scheme.as_str())
         .bind(after_time)
         .bind(after_id)
         .bind(page_size + 1)
+        .bind(published_only)
         .fetch_all(self.pool())
         .await?;
         let items = rows

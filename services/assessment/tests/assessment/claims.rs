@@ -64,7 +64,41 @@ async fn an_appeal_is_filed_in_its_window_decided_once_and_counts_only_in_the_ne
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "ROUND_NOT_PUBLISHED");
+    // A unit finds its rounds once they are published, and only its own score in them.
+    let rounds_for = |token: &str| {
+        with_token(
+            pb::ListRoundsRequest {
+                scheme: "schemes/ng-manual".to_owned(),
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    let unpublished = client.list_rounds(rounds_for(&staff)).await.unwrap();
+    assert!(unpublished.into_inner().rounds.is_empty());
     app.publish(&round.name, &coordinator).await.unwrap();
+    let seen = client.list_rounds(rounds_for(&staff)).await.unwrap();
+    let names: Vec<String> = seen
+        .into_inner()
+        .rounds
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, [round.name.clone()]);
+    let scores = client
+        .list_scores(with_token(
+            pb::ListScoresRequest {
+                round: round.name.clone(),
+                ..Default::default()
+            },
+            &staff,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .scores;
+    let units: Vec<&str> = scores.iter().map(|score| score.unit.as_str()).collect();
+    assert_eq!(units, ["units/ng-gaj"]);
 
     for (request, expected) in [
         (appeal("9", "无此项", &[]), ("criterion", "NOT_FOUND")),
