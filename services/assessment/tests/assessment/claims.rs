@@ -84,7 +84,7 @@ async fn an_appeal_is_filed_in_its_window_decided_once_and_counts_only_in_the_ne
         .into_iter()
         .map(|r| r.name)
         .collect();
-    assert_eq!(names, [round.name.clone()]);
+    assert_eq!(names, std::slice::from_ref(&round.name));
     let scores = client
         .list_scores(with_token(
             pb::ListScoresRequest {
