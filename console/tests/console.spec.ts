@@ -191,6 +191,17 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   await expect(page.locator(".trace .el-table__row").first()).toBeVisible();
   await expect(page.getByText("宁国市公安局")).toHaveCount(0);
   await snapshot(page, "unit-scores");
+  // It disputes the first line's score (申诉): the reason is required.
+  const line = page.locator(".trace .el-table__row").first();
+  const criterion = (await line.locator("td").first().innerText()).trim();
+  await line.getByRole("button", { name: "申诉" }).click();
+  const appealDialog = page.getByRole("dialog", { name: "申诉" });
+  await appealDialog.getByRole("button", { name: "提交申诉" }).click();
+  await expect(appealDialog.getByText("请填写申诉理由")).toBeVisible();
+  await appealDialog.getByLabel("申诉理由").fill("本年度出庭应诉数据已于12月补报，请复核。");
+  await appealDialog.getByRole("button", { name: "提交申诉" }).click();
+  await expect(page.getByText(`已提出申诉：指标 ${criterion}`)).toBeVisible();
+  await expect(line.getByText("待处理")).toBeVisible();
   await page.getByRole("menuitem", { name: "整改事项" }).click();
 
   // The unit takes it up and reports it done; the office closes it (销号).
@@ -216,6 +227,16 @@ test("the coordinator runs a round, reads a unit's score trace and publishes; th
   const submitted = page.locator(".el-table__row", { hasText: problem }).filter({ hasText: "已报送" }).first();
   await submitted.getByRole("button", { name: "销号" }).click();
   await expect(page.getByText("已销号", { exact: true }).first()).toBeVisible();
+
+  // The office upholds the appeal, with its reasons.
+  await page.getByRole("menuitem", { name: "考核" }).click();
+  const appealRow = page.locator(".el-table__row", { hasText: "本年度出庭应诉数据已于12月补报" });
+  await appealRow.getByRole("button", { name: "维持" }).click();
+  const opinion = page.getByRole("dialog", { name: "维持原分" });
+  await opinion.getByRole("textbox").fill("补报数据未经审核，维持原分。");
+  await opinion.getByRole("button", { name: /确定|OK/ }).click();
+  await expect(page.getByText("申诉已处理")).toBeVisible();
+  await expect(appealRow.getByText("维持原分")).toBeVisible();
 });
 
 test("the coordinator records a supervision step about a unit", async ({ page }) => {
