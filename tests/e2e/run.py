@@ -704,7 +704,10 @@ def main():
                 raise AssertionError("schemathesis ran past 300 s: " + output[-4000:]) from None
             summary = [line.strip() for line in done.stdout.splitlines()
                        if re.match(r"\s*(Tested:|\d+ generated)", line)]
-            assert done.returncode == 0, done.stdout[-6000:]
+            # Its errors are reported ahead of the long warnings: show them, then the summary.
+            errors = done.stdout.find("ERRORS")
+            assert done.returncode == 0, (done.stdout[errors:errors + 4000] if errors >= 0 else "") + \
+                done.stdout[-3000:]
             print("        " + "; ".join(summary))
 
         def gateway_binary_fronts_the_services():
