@@ -29,8 +29,8 @@ async function signInAs(page: Page, label: string) {
   await page.getByRole("button", { name: `以${label}身份进入` }).click();
 }
 
-async function snapshot(page: Page, name: string) {
-  await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage: false });
+async function snapshot(page: Page, name: string, fullPage = false) {
+  await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage });
 }
 
 test("a coordinator imports a plan, checks the draft and publishes it", async ({ page }) => {
@@ -60,6 +60,16 @@ test("a coordinator imports a plan, checks the draft and publishes it", async ({
   await snapshot(page, "plan-draft");
 
   await expect(page.getByText(/待确定 0 处/)).toBeVisible();
+
+  // A task corrected by hand before publishing.
+  await page.getByRole("button", { name: "编辑任务1", exact: true }).click();
+  const edit = page.getByRole("dialog", { name: "编辑任务" });
+  const title = edit.getByLabel("标题");
+  await title.fill(`${await title.inputValue()}（修订）`);
+  await edit.getByRole("button", { name: "保存" }).click();
+  await expect(page.getByText("已修改任务 1")).toBeVisible();
+  await expect(page.locator(".tasks .el-table__row").first()).toContainText("（修订）");
+
   await page.getByRole("button", { name: "发布方案" }).click();
   await expect(page.getByText(/已发布：分派任务 \d+ 项/)).toBeVisible();
   await expect(page.getByText("已发布", { exact: true })).toBeVisible();
@@ -267,7 +277,7 @@ test("a leader sees the region at a glance", async ({ page }) => {
   }
   await expect(page.getByText("任务完成率")).toBeVisible();
   await expect(page.locator(".light.red").first()).toBeVisible();
-  await snapshot(page, "overview");
+  await snapshot(page, "overview", true);
   // Leaders read: no work pages in their menu.
   await expect(page.getByRole("menuitem", { name: "数据填报" })).toHaveCount(0);
 });
