@@ -361,10 +361,15 @@ impl AssessmentBook {
         let stored = self.store.get_scheme(scheme).await?;
         // The owner's coordinators and viewers see every round; anyone else the published
         // ones (a bulletin is public to the units it ranks), to find their own score in.
-        let published_only = self
+        let published_only = match self
             .require_reader(context, &stored.scheme.owner_unit)
             .await
-            .is_err();
+        {
+            Ok(()) => false,
+            Err(AssessmentError::Platform(PlatformError::PermissionDenied)) => true,
+            // The units service away is not a refusal: a shorter list would hide it.
+            Err(error) => return Err(error),
+        };
         self.store
             .list_rounds(scheme, published_only, after, size)
             .await
