@@ -443,13 +443,16 @@ class Matrix:
         return int(self.cluster.scalar(f"SELECT count(*) FROM units.units WHERE id LIKE '{prefix}-%'"))
 
     def idle_sessions(self):
-        """Sessions of the server still in a transaction or running a statement."""
+        """Sessions of the server still in a transaction or running a statement a second after
+        the calls ended, and for over half of it (`fazhi dev`'s own background work comes and
+        goes meanwhile)."""
         time.sleep(1)
         busy = self.cluster.psql(
             "SELECT application_name, state, now() - state_change, translate(left(query, 120), E'\\n', ' ') "
             "FROM pg_stat_activity "
             "WHERE datname = 'fazhi' AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-            "AND (state LIKE 'idle in transaction%' OR state = 'active')")
+            "AND (state LIKE 'idle in transaction%' OR state = 'active') "
+            "AND now() - state_change > interval '0.5 seconds'")
         for session in busy:
             print("        busy session:", session)
         return len(busy)
@@ -477,12 +480,49 @@ class Matrix:
             late += took > deadline + 0.1
             if not index % 2:
                 partial += self.imported(prefix) not in (0, 2000)
+        reads, reads_late, reads_waiting = self.reads_behind_a_lock(max(calls // 5, 4), deadline)
         left = self.idle_sessions()
         self.row("client deadlines", f"{calls} calls with a {deadline * 1000:.0f} ms deadline → "
                  + ", ".join(f"{count} {code}" for code, count in sorted(codes.items()))
                  + f"; slowest answer {slowest * 1000:.0f} ms, {late} later than deadline + 100 ms; "
-                 f"{partial} imports half-written; {left} sessions left busy",
-                 set(codes) <= {"OK", "DEADLINE_EXCEEDED"} and late == 0 and partial == 0 and left == 0)
+                 f"{partial} imports half-written; {sum(reads.values())} reads held behind a table lock → "
+                 + ", ".join(f"{count} {code}" for code, count in sorted(reads.items()))
+                 + f", {reads_late} late, {reads_waiting} still waiting in Postgres 1 s later; "
+                 f"{left} sessions left busy",
+                 set(codes) <= {"OK", "DEADLINE_EXCEEDED"} and late == 0 and partial == 0 and left == 0
+                 and set(reads) == {"DEADLINE_EXCEEDED"} and reads_late == 0 and reads_waiting == 0)
+
+    def reads_behind_a_lock(self, calls, deadline):
+        """GetUnit as of a day while another session holds `units.units` locked: each call answers
+        DEADLINE_EXCEEDED in time and its statement stops in Postgres instead of waiting on for
+        nobody until `lock_timeout`. Counted by the statement only such a call makes (`fazhi dev`'s
+        own callers, blocked meanwhile, wait at the lifetime query that comes first without a day)."""
+        holder = subprocess.Popen([os.path.join(self.cluster.bin, "psql"), "-X", "-q", self.cluster.url("fazhi")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        holder.stdin.write("BEGIN; LOCK TABLE units.units IN ACCESS EXCLUSIVE MODE;\n")
+        holder.stdin.flush()
+        lock_held = ("SELECT count(*) FROM pg_locks WHERE relation = 'units.units'::regclass "
+                     "AND mode = 'AccessExclusiveLock' AND granted")
+        while self.cluster.scalar(lock_held) == "0":
+            time.sleep(0.05)
+        codes, late = {}, 0
+        for _ in range(calls):
+            started = time.time()
+            code, _ = self.outcome(self.units.GetUnit, self.us.GetUnitRequest(name="units/rl", as_of="2025-06-30"),
+                                   self.admin(), timeout=deadline)
+            late += time.time() - started > deadline + 0.1
+            codes[code] = codes.get(code, 0) + 1
+        time.sleep(1)
+        waiting = self.cluster.psql(
+            "SELECT application_name, now() - query_start, translate(left(query, 120), E'\\n', ' ') "
+            "FROM pg_stat_activity WHERE datname = 'fazhi' AND wait_event_type = 'Lock' "
+            "AND strpos(query, 'WHERE u.id = $2 AND') > 0")
+        for session in waiting:
+            print("        waiting session:", session)
+        holder.stdin.write("ROLLBACK;\n")
+        holder.stdin.close()
+        holder.wait()
+        return codes, late, len(waiting)
 
     def cancellation(self, calls):
         """Imports cancelled by the client at a random moment: each is all or nothing."""

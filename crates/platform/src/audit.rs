@@ -240,7 +240,7 @@ pub struct AuditRecord {
 
 /// Rows matching `query`, newest first, before the row `before_id` when paging on.
 pub async fn list(
-    pool: &PgPool,
+    reads: &crate::reads::Reads,
     schema: &str,
     query: &AuditQuery,
     before_id: Option<i64>,
@@ -269,7 +269,7 @@ pub async fn list(
     .bind(&query.region)
     .bind(before_id)
     .bind(page_size + 1)
-    .fetch_all(pool)
+    .fetch_all(reads)
     .await?;
     Ok(crate::aip::Page::from_overfetch(rows, page_size, |last| {
         last.id
@@ -289,7 +289,8 @@ pub async fn list_records(
     query.region = region;
     let page_size = crate::aip::page_size(page_size, 100, 1000)?;
     let before = crate::aip::decode_page_token(page_token, &query)?;
-    let page = list(pool, schema, &query, before, page_size).await?;
+    let reads = crate::reads::Reads::new(pool.clone());
+    let page = list(&reads, schema, &query, before, page_size).await?;
     let next = page
         .next
         .map(|id| crate::aip::encode_page_token(&id, &query))

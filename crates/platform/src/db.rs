@@ -104,6 +104,9 @@ async fn connect_to(
             // query whose estimate is far off (one parent with 15,000 children) spent ~1 s
             // compiling itself to run in 100 ms (fault matrix, client deadlines row).
             ("jit", "off".to_owned()),
+            // How a read whose caller went away ends in Postgres: `reads` closes its connection,
+            // and a running statement notices the closed socket at the next check (Postgres ≥ 14).
+            ("client_connection_check_interval", "250".to_owned()),
         ]);
     let set_role = role.map(|role| format!("SET ROLE {}", quote_identifier(role)));
     PgPoolOptions::new()

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod mutation;
 pub mod outbox;
+pub mod reads;
 pub mod relay;
 pub mod server;
 pub mod service;

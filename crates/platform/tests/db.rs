@@ -47,3 +47,89 @@ async fn a_transaction_cancelled_while_beginning_leaves_no_open_transaction_in_t
     }
     assert_eq!(leaked, 0, "connections handed out inside a transaction");
 }
+
+/// Reads on a pool of `connections` to the test database, with the sessions' settings.
+async fn reads_on(database: &TestDatabase, connections: u32) -> fazhi_platform::reads::Reads {
+    let mut settings = database.settings();
+    settings.max_connections = connections;
+    fazhi_platform::reads::Reads::new(
+        fazhi_platform::db::connect(&settings, "fazhi-test")
+            .await
+            .unwrap(),
+    )
+}
+
+/// Whether a statement with `marker` in its text still runs in the database, waiting up to 3 s
+/// for it to end.
+async fn still_running_after_wait(database: &TestDatabase, marker: &str) -> bool {
+    for _ in 0..30 {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'active'
+               AND pid <> pg_backend_pid() AND strpos(query, $1) > 0",
+        )
+        .bind(marker)
+        .fetch_one(&database.pool)
+        .await
+        .unwrap();
+        if running == 0 {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    true
+}
+
+/// A read whose call is dropped (its deadline passed, its client went away) stops in Postgres
+/// instead of running on for nobody until `statement_timeout`, whether it went through the reads
+/// pool or a connection taken from it; the pool serves the next read.
+#[tokio::test]
+async fn a_read_dropped_mid_statement_stops_in_postgres() {
+    let database = TestDatabase::new().await;
+    let reads = reads_on(&database, 2).await;
+    let wait = std::time::Duration::from_millis(300);
+
+    let on_pool = sqlx::query("SELECT pg_sleep(20), 'probe-on-pool'").fetch_optional(&reads);
+    assert!(tokio::time::timeout(wait, on_pool).await.is_err());
+    assert!(!still_running_after_wait(&database, "probe-on-pool").await);
+
+    let on_connection = async {
+        let mut connection = reads.acquire().await?;
+        sqlx::query("SELECT pg_sleep(20), 'probe-on-connection'")
+            .fetch_all(&mut connection)
+            .await
+    };
+    assert!(tokio::time::timeout(wait, on_connection).await.is_err());
+    assert!(!still_running_after_wait(&database, "probe-on-connection").await);
+
+    let answer: i32 = sqlx::query_scalar("SELECT 42")
+        .fetch_one(&reads)
+        .await
+        .unwrap();
+    assert_eq!(answer, 42);
+}
+
+/// A read that finishes gives its connection back to the pool to be used again: closing it
+/// would cost every call a new session.
+#[tokio::test]
+async fn a_finished_read_keeps_its_connection() {
+    let database = TestDatabase::new().await;
+    let reads = reads_on(&database, 1).await;
+    let backend_on_pool = async || -> i32 {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&reads)
+            .await
+            .unwrap()
+    };
+    let backend_on_connection = async || -> i32 {
+        let mut connection = reads.acquire().await.unwrap();
+        let pids: Vec<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+        pids[0]
+    };
+    let first = backend_on_pool().await;
+    assert_eq!(backend_on_connection().await, first);
+    assert_eq!(backend_on_pool().await, first);
+}

@@ -252,7 +252,7 @@ impl IndicatorBook {
             },
             async |connection, (set, elements): (DataSet, Vec<crate::domain::DataElement>)| {
                 let values = store::unit_period_values(
-                    connection,
+                    &mut *connection,
                     &set.data_element_codes,
                     unit.as_str(),
                     period_text,
@@ -361,16 +361,14 @@ impl IndicatorBook {
             .store()
             .elements_by_code(&set.data_element_codes)
             .await?;
-        let mut connection = self.store().pool().acquire().await?;
         let values = store::unit_period_values(
-            &mut connection,
+            self.store().reads(),
             &set.data_element_codes,
             unit.as_str(),
             period_text,
             false,
         )
         .await?;
-        drop(connection);
         let file_name = format!("{}-{unit_name}-{period_text}.xlsx", set.display_name);
         let unit_id = unit.as_str().to_owned();
         let period_id = period_text.to_owned();

@@ -896,7 +896,7 @@ impl PlanBook {
         };
         let apply = async |connection: &mut PgConnection, mentions: Option<Vec<TaskMention>>| {
             let plan = lock_draft(connection, plan_id, etag).await?;
-            let task = store::task_in(connection, plan_id, task_id).await?;
+            let task = store::task_in(&mut *connection, plan_id, task_id).await?;
             let mut changed = Vec::new();
             if number.is_some() || title.is_some() || text.is_some() {
                 changed.push(format!("tasks/{task_id}"));
@@ -909,7 +909,7 @@ impl PlanBook {
                 changed.push(format!("tasks/{task_id}/mentions"));
             }
             let mut outcome = store::save_task(connection, &plan, &edited, changed).await?;
-            let saved = store::task_in(connection, plan_id, task_id).await?;
+            let saved = store::task_in(&mut *connection, plan_id, task_id).await?;
             let response = (saved, outcome.response);
             outcome.changes.push(mutation::Change::of(
                 format!("{}/tasks/{task_id}", plan_id.name()),
@@ -968,7 +968,7 @@ impl PlanBook {
         let prepare = async || self.authorize_plan_change(context, plan_id).await;
         let apply = async |connection: &mut PgConnection, ()| {
             let plan = lock_draft(connection, plan_id, etag).await?;
-            let task = store::task_in(connection, plan_id, task_id).await?;
+            let task = store::task_in(&mut *connection, plan_id, task_id).await?;
             store::remove_task(connection, plan_id, task_id).await?;
             let order: Vec<String> = store::tasks_in(connection, plan_id)
                 .await?
@@ -1000,7 +1000,7 @@ impl PlanBook {
         let prepare = async || self.authorize_plan_change(context, plan_id).await;
         let apply = async |connection: &mut PgConnection, ()| {
             let plan = lock_draft(connection, plan_id, etag).await?;
-            let task = store::task_in(connection, plan_id, task_id).await?;
+            let task = store::task_in(&mut *connection, plan_id, task_id).await?;
             let tasks = store::tasks_in(connection, plan_id).await?;
             let order = reorder(&tasks, task_id, before).map_err(PlansError::invalid_field)?;
             if let Some(place) = place.filter(|place| moves_place(&task, place)) {
@@ -1024,7 +1024,7 @@ impl PlanBook {
         changed: Vec<String>,
     ) -> Result<Outcome<(Task, Plan)>> {
         let outcome = store::order_tasks(connection, plan, order, changed).await?;
-        let saved = store::task_in(connection, &plan.id, task_id).await?;
+        let saved = store::task_in(&mut *connection, &plan.id, task_id).await?;
         let mut changes = outcome.changes;
         changes.push(mutation::Change::of(
             format!("{}/tasks/{task_id}", plan.id.name()),

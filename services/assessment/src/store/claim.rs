@@ -76,7 +76,7 @@ impl Store {
             sqlx::query_scalar("SELECT claim FROM assessment.claims WHERE id = $1 AND kind = $2")
                 .bind(id_of(name))
                 .bind(ClaimKind::of(name).as_str())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .ok_or_else(|| PlatformError::NotFound(name.to_owned()))?;
         claim_of(found)
@@ -107,7 +107,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let claims = rows.into_iter().map(claim_of).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(claims, page_size, |last: &Claim| {
@@ -128,7 +128,7 @@ impl Store {
         )
         .bind(scheme.as_str())
         .bind(period)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.into_iter().map(claim_of).collect()
     }

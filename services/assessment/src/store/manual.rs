@@ -50,7 +50,7 @@ impl Store {
         )
         .bind(scheme.as_str())
         .bind(period)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         Ok(rows
             .into_iter()

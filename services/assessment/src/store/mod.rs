@@ -24,6 +24,7 @@ pub use supervision::insert_supervision;
 
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::PlatformError;
+use fazhi_platform::reads::Reads;
 use sqlx::PgPool;
 
 use crate::error::AssessmentError;
@@ -38,6 +39,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
     audit_key: AuditKey,
 }
 
@@ -45,6 +47,7 @@ impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
         Self {
+            reads: Reads::new(pool.clone()),
             pool,
             audit_key: AuditKey::development(),
         }
@@ -57,6 +60,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The schema and the key its audit rows are sealed with, as `mutation` takes them.

@@ -33,7 +33,7 @@ impl Store {
         let found: serde_json::Value =
             sqlx::query_scalar("SELECT item FROM assessment.rectification_items WHERE id = $1")
                 .bind(id.as_str())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .ok_or_else(|| PlatformError::NotFound(id.name()))?;
         item_of(found)
@@ -46,7 +46,7 @@ impl Store {
             "SELECT item FROM assessment.rectification_items WHERE round_id = $1 ORDER BY id",
         )
         .bind(round.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.into_iter().map(item_of).collect()
     }
@@ -64,7 +64,7 @@ impl Store {
              WHERE owner_unit_id = $1 AND state <> 'closed' GROUP BY unit_id",
         )
         .bind(owner_unit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         Ok(rows
             .into_iter()
@@ -110,7 +110,7 @@ impl Store {
         .bind(after_deadline)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows.into_iter().map(item_of).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, page_size, |last: &Item| {

@@ -99,7 +99,7 @@ impl Store {
             "SELECT {ROUND_COLUMNS} FROM assessment.rounds WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(id.name()))?
         .try_into()
@@ -126,7 +126,7 @@ impl Store {
         .bind(after_id)
         .bind(page_size + 1)
         .bind(published_only)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()
@@ -163,7 +163,7 @@ impl Store {
         .bind(after_rank)
         .bind(after_unit)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()
@@ -196,7 +196,7 @@ impl Store {
         )
         .bind(round.as_str())
         .bind(with_inputs)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(ScoredUnit::try_from)
@@ -212,7 +212,7 @@ impl Store {
         )
         .bind(round.as_str())
         .bind(unit)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(ScoredUnit::try_from)
         .transpose()
@@ -389,7 +389,7 @@ impl Store {
                            WHERE score.round_id = round.id AND score.unit_id = $1)",
         )
         .bind(unit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?)
     }
 }

@@ -45,7 +45,7 @@ impl Store {
             "SELECT {SCHEME_COLUMNS} FROM assessment.schemes WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(id.name()))?
         .try_into()
@@ -59,7 +59,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(version)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(format!("{} version {version}", id.name())))?;
         serde_json::from_value(content).map_err(|error| corrupt("scheme version", error))
@@ -83,7 +83,7 @@ impl Store {
         .bind(after_year)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()

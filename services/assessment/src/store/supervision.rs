@@ -19,7 +19,7 @@ impl Store {
         let found: serde_json::Value =
             sqlx::query_scalar("SELECT record FROM assessment.supervision_records WHERE id = $1")
                 .bind(id.as_str())
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await?
                 .ok_or_else(|| PlatformError::NotFound(id.name()))?;
         record_of(found)
@@ -31,7 +31,7 @@ impl Store {
             "SELECT record FROM assessment.supervision_records WHERE id = ANY($1)",
         )
         .bind(ids)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.into_iter().map(record_of).collect()
     }
@@ -57,7 +57,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let records = rows
             .into_iter()
@@ -77,7 +77,7 @@ impl Store {
              ORDER BY create_time, id",
         )
         .bind(round.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         rows.into_iter().map(record_of).collect()
     }

@@ -69,7 +69,7 @@ impl Store {
             "SELECT {SET_COLUMNS} FROM indicators.data_sets WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(id.name()))?
         .try_into()
@@ -81,7 +81,7 @@ impl Store {
         sqlx::query_as::<_, SetRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {SET_COLUMNS} FROM indicators.data_sets WHERE delete_time IS NULL ORDER BY id"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(DataSet::try_from)
@@ -96,7 +96,7 @@ impl Store {
              WHERE data_element_codes @> ARRAY[$1] AND delete_time IS NULL ORDER BY id"
         )))
         .bind(code)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(DataSet::try_from)
@@ -116,7 +116,7 @@ impl Store {
         )))
         .bind(after)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(DataSet::try_from)
@@ -135,7 +135,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(period)
-        .fetch_one(self.pool())
+        .fetch_one(self.reads())
         .await?)
     }
 
@@ -156,7 +156,7 @@ impl Store {
         .bind(codes)
         .bind(units)
         .bind(period)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let mut by_unit: std::collections::HashMap<String, Vec<ReturnValue>> =
             std::collections::HashMap::new();
@@ -175,8 +175,8 @@ impl Store {
 /// A unit's values of these elements for a period, each with its element's code; locked when
 /// `lock` (a return being submitted).
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "unit_period_values"))]
-pub async fn unit_period_values(
-    connection: &mut PgConnection,
+pub async fn unit_period_values<'c>(
+    connection: impl sqlx::PgExecutor<'c>,
     codes: &[String],
     unit: &str,
     period: &str,

@@ -61,7 +61,7 @@ impl Store {
             "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(id.name()))?
         .try_into()
@@ -74,7 +74,7 @@ impl Store {
             "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE code = ANY($1) AND delete_time IS NULL ORDER BY code"
         )))
         .bind(codes)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(DataElement::try_from)
@@ -87,7 +87,7 @@ impl Store {
         sqlx::query_as::<_, ElementRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {ELEMENT_COLUMNS} FROM indicators.data_elements WHERE delete_time IS NULL ORDER BY code"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(DataElement::try_from)
@@ -107,7 +107,7 @@ impl Store {
         )))
         .bind(after)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()

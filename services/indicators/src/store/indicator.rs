@@ -58,7 +58,7 @@ impl Store {
             "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlatformError::NotFound(id.name()))?
         .try_into()
@@ -70,7 +70,7 @@ impl Store {
         sqlx::query_as::<_, IndicatorRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {INDICATOR_COLUMNS} FROM indicators.indicators WHERE delete_time IS NULL ORDER BY code"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(Indicator::try_from)
@@ -91,7 +91,7 @@ impl Store {
         )))
         .bind(after)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()

@@ -27,6 +27,7 @@ pub use value::{
 
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::{FieldViolation, PlatformError};
+use fazhi_platform::reads::Reads;
 use sqlx::PgPool;
 
 use crate::error::{IndicatorsError, Result};
@@ -41,6 +42,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
     audit_key: AuditKey,
 }
 
@@ -48,6 +50,7 @@ impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
         Self {
+            reads: Reads::new(pool.clone()),
             pool,
             audit_key: AuditKey::development(),
         }
@@ -60,6 +63,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The schema and the key its audit rows are sealed with, as `mutation` takes them.

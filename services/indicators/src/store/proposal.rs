@@ -83,7 +83,7 @@ impl Store {
             "SELECT {PROPOSAL_COLUMNS} FROM indicators.proposed_targets WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(|row| Placed::try_from(row).map(|(_, proposal)| proposal))
         .transpose()
@@ -99,7 +99,7 @@ impl Store {
             "SELECT owner_unit_id FROM indicators.proposed_targets WHERE plan = $1 LIMIT 1",
         )
         .bind(plan)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?)
     }
 
@@ -122,7 +122,7 @@ impl Store {
         .bind(after_position)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let placed = proposals(rows)?;
         let page = Page::from_overfetch(placed, page_size, |(position, proposal): &Placed| {

@@ -61,7 +61,7 @@ impl Store {
             "SELECT {TARGET_COLUMNS} FROM indicators.targets WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(Target::try_from)
         .transpose()
@@ -73,7 +73,7 @@ impl Store {
         sqlx::query_as::<_, TargetRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS} FROM indicators.targets WHERE delete_time IS NULL ORDER BY id"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?
         .into_iter()
         .map(Target::try_from)
@@ -97,7 +97,7 @@ impl Store {
         .bind(owner_unit)
         .bind(after)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()

@@ -108,7 +108,7 @@ impl Store {
             "SELECT {VALUE_COLUMNS} FROM indicators.data_values WHERE id = $1"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .map(DataValue::try_from)
         .transpose()
@@ -150,7 +150,7 @@ impl Store {
         .bind(after_id)
         .bind(page_size + 1)
         .bind(filter.state.map(ValueState::as_str))
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         let cursors: Vec<ValueCursor> = rows
             .iter()
@@ -191,7 +191,7 @@ impl Store {
              ORDER BY revision",
         )
         .bind(id.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?)
     }
 
@@ -243,7 +243,7 @@ impl Store {
             None => query,
         };
         query
-            .fetch(self.pool())
+            .fetch(self.reads())
             .map_err(IndicatorsError::from)
             .boxed()
     }

@@ -56,7 +56,7 @@ impl Store {
             .bind(after_role)
             .bind(page_size + 1)
             .bind(filter.led_by)
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await?;
         let positions: Vec<i32> = rows.iter().map(|row| row.position).collect();
         let items = rows
@@ -91,7 +91,7 @@ impl Store {
         .bind(plan.as_str())
         .bind(task)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| assignment_not_found(plan, task, id))?
         .try_into()
@@ -124,7 +124,7 @@ impl Store {
         .bind(after_due)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         page_of(rows, page_size, |last: &Assignment| {
             (last.due_date.unwrap_or(as_of), last.id.clone())

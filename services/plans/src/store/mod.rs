@@ -20,6 +20,7 @@ use fazhi_platform::aip::Page;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::PlatformError;
 pub use fazhi_platform::mutation::Outcome;
+use fazhi_platform::reads::Reads;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -44,6 +45,7 @@ pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<serde_json::Value
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
     audit_key: AuditKey,
 }
 
@@ -51,6 +53,7 @@ impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
         Self {
+            reads: Reads::new(pool.clone()),
             pool,
             audit_key: AuditKey::development(),
         }
@@ -63,6 +66,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The schema and the key its audit rows are sealed with, as `mutation` takes them.

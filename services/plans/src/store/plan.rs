@@ -19,7 +19,7 @@ impl Store {
             "SELECT {PLAN_COLUMNS} FROM plans.plans WHERE id = $1 AND delete_time IS NULL"
         )))
         .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?
         .ok_or_else(|| PlansError::PlanNotFound(id.name()))?
         .try_into()
@@ -44,7 +44,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         page_of(rows, page_size, |last: &Plan| {
             (last.create_time, last.id.as_str().to_owned())

@@ -27,7 +27,7 @@ impl Store {
         .bind(after_time)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         page_of(rows, page_size, |last: &ProgressReport| {
             (last.create_time, last.id.clone())
@@ -45,7 +45,7 @@ impl Store {
         )
         .bind(assignment)
         .bind(sha256)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await?;
         Ok(found.map(|(file_name, content_type, size_bytes)| Evidence {
             file_name,

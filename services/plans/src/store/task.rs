@@ -20,8 +20,7 @@ impl Store {
     /// One task.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_task"))]
     pub async fn get_task(&self, plan: &PlanId, task: &str) -> Result<Task> {
-        let mut connection = self.pool().acquire().await?;
-        task_in(&mut connection, plan, task).await
+        task_in(self.reads(), plan, task).await
     }
 
     /// Every task of a plan, in document order.
@@ -49,15 +48,19 @@ impl Store {
         .bind(plan.as_str())
         .bind(after.unwrap_or(0))
         .bind(page_size + 1)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await?;
         page_of(rows, page_size, |last: &Task| last.position)
     }
 }
 
-/// One task, read on a connection (inside a mutation, after its plan was locked).
+/// One task, read on a connection (inside a mutation, after its plan was locked) or the reads.
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "task_in"))]
-pub async fn task_in(connection: &mut PgConnection, plan: &PlanId, task: &str) -> Result<Task> {
+pub async fn task_in<'c>(
+    connection: impl sqlx::PgExecutor<'c>,
+    plan: &PlanId,
+    task: &str,
+) -> Result<Task> {
     sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(format!(
         "SELECT {TASK_COLUMNS} FROM plans.tasks WHERE plan_id = $1 AND id = $2"
     )))

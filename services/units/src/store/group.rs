@@ -47,7 +47,7 @@ impl Store {
                         error.into()
                     });
                 }
-                let stored = group_in(transaction, &group.id).await?;
+                let stored = group_in(&mut *transaction, &group.id).await?;
                 Ok(Outcome {
                     response: stored.clone(),
                     changes: vec![Change {
@@ -64,8 +64,7 @@ impl Store {
 
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "get_group"))]
     pub async fn get_group(&self, id: &UnitGroupId) -> Result<UnitGroup> {
-        let mut connection = self.pool.acquire().await?;
-        group_in(&mut connection, id).await
+        group_in(self.reads(), id).await
     }
 
     /// Every live group, by id.
@@ -78,7 +77,7 @@ impl Store {
         let rows: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(groups_sql()))
             .bind(after)
             .bind(page_size + 1)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?;
         let items = rows
             .into_iter()
@@ -98,7 +97,7 @@ impl Store {
         authorise: impl AsyncFnOnce() -> Result<()>,
     ) -> Result<()> {
         self.mutate_authorised(context, &id.name(), authorise, async |transaction: &mut PgConnection| {
-            let before = group_in(transaction, id).await?;
+            let before = group_in(&mut *transaction, id).await?;
             fazhi_platform::aip::check_etag(etag, before.revision)?;
             sqlx::query("UPDATE units.unit_groups SET delete_time = now(), revision = revision + 1 WHERE id = $1")
                 .bind(id.as_str())
@@ -127,8 +126,8 @@ pub(super) fn group_event(id: &UnitGroupId, deleted: bool) -> NewEvent {
 }
 
 #[tracing::instrument(name = "store", skip_all, fields(db.operation = "group_in"))]
-pub(super) async fn group_in(
-    executor: &mut sqlx::PgConnection,
+pub(super) async fn group_in<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
     id: &UnitGroupId,
 ) -> Result<UnitGroup> {
     let row: Option<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

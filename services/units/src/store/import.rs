@@ -127,13 +127,13 @@ impl Store {
                ORDER BY depth.depth, v.display_name COLLATE "zh-Hans-x-icu", u.id"#
         )))
         .bind(today)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         let units = units_from(rows)?;
         let groups: Vec<GroupRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {GROUP_COLUMNS} FROM units.unit_groups WHERE delete_time IS NULL ORDER BY id"
         )))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         let groups = groups
             .into_iter()

@@ -16,6 +16,7 @@ use fazhi_platform::audit::AuditKey;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
+use fazhi_platform::reads::Reads;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
@@ -223,6 +224,7 @@ impl TryFrom<ReorganizationRow> for Reorganization {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    reads: Reads,
     audit_key: AuditKey,
 }
 
@@ -240,6 +242,7 @@ impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
         Self {
+            reads: Reads::new(pool.clone()),
             pool,
             audit_key: AuditKey::development(),
         }
@@ -252,6 +255,11 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The schema and the key its audit rows are sealed with, as `mutation` takes them.

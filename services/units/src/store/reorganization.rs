@@ -132,7 +132,7 @@ impl Store {
         .bind(after_date)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         let items = rows
             .into_iter()

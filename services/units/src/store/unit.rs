@@ -74,13 +74,13 @@ impl Store {
         as_of: Option<NaiveDate>,
         today: NaiveDate,
     ) -> Result<Option<Unit>> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.reads().acquire().await?;
         let day = match as_of {
             Some(day) => day,
             None => {
                 let lifetime: Option<(NaiveDate, Option<NaiveDate>)> = sqlx::query_as(LIFETIME_SQL)
                     .bind(id.as_str())
-                    .fetch_optional(&mut *connection)
+                    .fetch_optional(&mut connection)
                     .await?;
                 match lifetime {
                     Some((valid_from, valid_until)) => showing_day(valid_from, valid_until, today),
@@ -91,7 +91,7 @@ impl Store {
         let row: Option<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(unit_on_day_sql()))
             .bind(day)
             .bind(id.as_str())
-            .fetch_optional(&mut *connection)
+            .fetch_optional(&mut connection)
             .await?;
         row.map(Unit::try_from).transpose()
     }
@@ -129,7 +129,7 @@ impl Store {
         .bind(after_name)
         .bind(after_id)
         .bind(page_size + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         Ok(Page::from_overfetch(units_from(rows)?, page_size, |unit| {
             (unit.display_name.clone(), unit.id.as_str().to_owned())
@@ -142,7 +142,7 @@ impl Store {
         let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(ancestry_sql()))
             .bind(as_of)
             .bind(id.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?;
         units_from(rows)
     }
@@ -181,7 +181,7 @@ impl Store {
             .bind(after_name)
             .bind(after_id)
             .bind(page_size + 1)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await?;
         let items = found
             .into_iter()
@@ -317,7 +317,7 @@ impl Store {
         )))
         .bind(as_of)
         .bind(&ids)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reads())
         .await?;
         units_from(rows)
     }

@@ -908,7 +908,22 @@ async fn a_timed_out_mutation_leaves_no_session_behind() {
     let error = app.client.update_unit(request).await.unwrap_err();
     assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
 
-    let waiting = async || -> i64 {
+    // The holder itself is idle in its transaction; the timed-out update must not be waiting.
+    assert_eq!(
+        sessions_left_behind(&app, 1).await,
+        1,
+        "the timed-out update still waits for the lock"
+    );
+    holder.rollback().await.unwrap();
+    assert_eq!(sessions_left_behind(&app, 0).await, 0);
+    // The unit is unchanged: the update was all or nothing.
+    assert_ne!(app.get("units/ng-sfj").await.short_name, "司法局");
+}
+
+/// Sessions waiting for a lock or idle in a transaction, polled for up to a second until no
+/// more than `expected` are left.
+async fn sessions_left_behind(app: &App, expected: i64) -> i64 {
+    let count = async || -> i64 {
         sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -920,20 +935,46 @@ async fn a_timed_out_mutation_leaves_no_session_behind() {
         .await
         .unwrap()
     };
-    // The holder itself is idle in its transaction; the timed-out update must not be waiting.
-    let mut left = waiting().await;
+    let mut left = count().await;
     for _ in 0..20 {
-        if left <= 1 {
+        if left <= expected {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        left = waiting().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = count().await;
     }
-    assert_eq!(left, 1, "the timed-out update still waits for the lock");
+    left
+}
+
+/// A read stuck past the caller's deadline (here behind a table lock) answers DEADLINE_EXCEEDED
+/// and stops in Postgres too, instead of waiting on for nobody until `lock_timeout` (2 s).
+#[tokio::test]
+async fn a_timed_out_read_leaves_no_session_behind() {
+    let mut app = App::with_demo_registry().await;
+    let mut holder = app.database.admin_pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE units.units IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut request = with_token(
+        pb::GetUnitRequest {
+            name: "units/ng-sfj".to_owned(),
+            ..Default::default()
+        },
+        &app.admin,
+    );
+    request
+        .metadata_mut()
+        .insert("grpc-timeout", "300m".parse().unwrap());
+    let error = app.client.get_unit(request).await.unwrap_err();
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    assert_eq!(
+        sessions_left_behind(&app, 1).await,
+        1,
+        "the timed-out read still waits for the lock"
+    );
     holder.rollback().await.unwrap();
-    assert_eq!(waiting().await, 0);
-    // The unit is unchanged: the update was all or nothing.
-    assert_ne!(app.get("units/ng-sfj").await.short_name, "司法局");
+    assert_eq!(app.get("units/ng-sfj").await.display_name, "宁国市司法局");
 }
 
 /// The audit log through the API (DHIS2 has none): newest first, filtered, paged; admins see
