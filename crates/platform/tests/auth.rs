@@ -76,18 +76,18 @@ async fn rs256_with_a_jwks_file() {
     assert_verifies(&authenticator);
 }
 
-/// Serves the JWKS over HTTP/1.1 on a loopback port, `requests` times.
-async fn serve_jwks(requests: usize) -> String {
+/// Serves each of `bodies` in turn as the JWKS, over HTTP/1.1 on a loopback port.
+async fn serve_jwks(bodies: Vec<&'static str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        for _ in 0..requests {
+        for body in bodies {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buffer = [0u8; 4096];
             let _ = socket.read(&mut buffer).await.unwrap();
             let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{JWKS}",
-                JWKS.len()
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
             );
             socket.write_all(response.as_bytes()).await.unwrap();
         }
@@ -97,7 +97,7 @@ async fn serve_jwks(requests: usize) -> String {
 
 #[tokio::test]
 async fn rs256_with_a_jwks_url() {
-    let url = serve_jwks(1).await;
+    let url = serve_jwks(vec![JWKS]).await;
     let authenticator = Authenticator::connect(&AuthSettings {
         jwks_url: Some(url),
         ..settings()
@@ -105,6 +105,43 @@ async fn rs256_with_a_jwks_url() {
     .await
     .unwrap();
     assert_verifies(&authenticator);
+}
+
+/// Verified tokens are kept so that a caller's every call does not check the signature again;
+/// a kept token still expires.
+#[tokio::test]
+async fn a_kept_token_still_expires() {
+    let path = std::env::temp_dir().join(format!("fazhi-jwks-kept-{}.json", std::process::id()));
+    std::fs::write(&path, JWKS).unwrap();
+    let authenticator = Authenticator::new(&AuthSettings {
+        jwks_file: Some(path),
+        ..settings()
+    })
+    .unwrap();
+    let short_lived = token("test-key-1", 1);
+    assert!(authenticator.authenticate(Some(&short_lived)).is_ok());
+    assert!(authenticator.authenticate(Some(&short_lived)).is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert!(authenticator.authenticate(Some(&short_lived)).is_err());
+}
+
+/// A kept token signed by a key the provider stopped publishing is refused from the next
+/// refresh of the keys on.
+#[tokio::test]
+async fn a_kept_token_is_refused_once_its_key_is_withdrawn() {
+    let url = serve_jwks(vec![JWKS, r#"{"keys": []}"#]).await;
+    let authenticator = Authenticator::connect(&AuthSettings {
+        jwks_url: Some(url),
+        jwks_refresh_seconds: 1,
+        ..settings()
+    })
+    .await
+    .unwrap();
+    let caller_token = token("test-key-1", 600);
+    assert!(authenticator.authenticate(Some(&caller_token)).is_ok());
+    assert!(authenticator.authenticate(Some(&caller_token)).is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert!(authenticator.authenticate(Some(&caller_token)).is_err());
 }
 
 #[tokio::test]
