@@ -1,6 +1,8 @@
 // The services through the gateway with the official Connect client (JSON over HTTP), the
 // signed-in user's token on every call.
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { ElMessage } from "element-plus";
+import type { Ref } from "vue";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { LocalizedMessageSchema, BadRequestSchema } from "./gen/google/rpc/error_details_pb";
 import { UnitsService } from "./gen/fazhi/units/v1/units_service_pb";
@@ -42,6 +44,21 @@ export function explain(error: unknown): string {
     .flatMap((detail) => detail.fieldViolations.map((violation) => violation.field));
   const message = localized?.message ?? FALLBACK[failure.code] ?? failure.rawMessage;
   return fields.length > 0 ? `${message}（${fields.join("、")}）` : message;
+}
+
+/** Runs what a user asked for: a failure is told in Chinese ({@link explain}) and `busy` (a
+ * button's spinner, a table's loading mask) is set while it runs. Whether it succeeded. */
+export async function attempt(action: () => Promise<unknown>, busy?: Ref<boolean>): Promise<boolean> {
+  if (busy) busy.value = true;
+  try {
+    await action();
+    return true;
+  } catch (error) {
+    ElMessage.error(explain(error));
+    return false;
+  } finally {
+    if (busy) busy.value = false;
+  }
 }
 
 const FALLBACK: Partial<Record<Code, string>> = {
