@@ -316,18 +316,29 @@ impl App {
 
     /// A unit's values (the first page).
     pub async fn values_of(&mut self, token: &str, unit: &str) -> Vec<pb::DataValue> {
-        self.client
-            .list_data_values(with_token(
-                pb::ListDataValuesRequest {
-                    unit: format!("units/{unit}"),
-                    ..Default::default()
-                },
-                token,
-            ))
-            .await
-            .unwrap()
+        self.values_where(
+            token,
+            pb::ListDataValuesRequest {
+                unit: format!("units/{unit}"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The first page of `ListDataValues` as `token`'s caller asks it.
+    pub async fn values_where(
+        &mut self,
+        token: &str,
+        request: pb::ListDataValuesRequest,
+    ) -> Result<Vec<pb::DataValue>, tonic::Status> {
+        Ok(self
+            .client
+            .list_data_values(with_token(request, token))
+            .await?
             .into_inner()
-            .data_values
+            .data_values)
     }
 
     /// A value's revisions, oldest first.

@@ -3,25 +3,20 @@
 
 use fazhi_platform::auth::Role;
 use fazhi_proto::indicators::v1 as pb;
-use fazhi_testkit::{bearer, with_token};
+use fazhi_testkit::bearer;
 
 use crate::{App, court_catalogue};
 
 async fn queue(app: &mut App, token: &str, unit: &str) -> Vec<(String, String)> {
-    app.client
-        .list_data_values(with_token(
-            pb::ListDataValuesRequest {
-                unit: format!("units/{unit}"),
-                state: pb::DataValueState::Submitted as i32,
-                include_descendants: true,
-                ..Default::default()
-            },
-            token,
-        ))
+    let request = pb::ListDataValuesRequest {
+        unit: format!("units/{unit}"),
+        state: pb::DataValueState::Submitted as i32,
+        include_descendants: true,
+        ..Default::default()
+    };
+    app.values_where(token, request)
         .await
         .unwrap()
-        .into_inner()
-        .data_values
         .into_iter()
         .map(|value| (value.unit, value.data_element))
         .collect()
@@ -88,15 +83,14 @@ async fn a_coordinators_queue_holds_what_its_units_submitted_and_nothing_else() 
     // The admin sees 通辽's from 通辽; a unit's staff cannot read its parent's region.
     assert_eq!(queue(&mut app, &admin, "tongliao").await.len(), 1);
     let refused = app
-        .client
-        .list_data_values(with_token(
+        .values_where(
+            &staff,
             pb::ListDataValuesRequest {
                 unit: "units/ningguo".to_owned(),
                 include_descendants: true,
                 ..Default::default()
             },
-            &staff,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
