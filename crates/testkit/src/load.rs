@@ -245,12 +245,18 @@ pub struct Rpc<'a, M> {
     pub message: &'a M,
 }
 
-/// Prints the SQL baseline's rate `sql`, then the RPC's: from the tonic `clients` in a closed
-/// loop, from h2load, and from the clients at half the rate reached, for latency.
+/// Rounds of the SQL baseline and h2load, each pair back to back: the machine's speed drifts
+/// by a quarter between runs minutes apart (pgbench 10,900–15,400 /s on 2026-12-07), and a
+/// ratio of two phases far apart in time measures the drift as much as the server.
+const ROUNDS: usize = 5;
+
+/// Compares an RPC with its SQL: the tonic `clients` in a closed loop (its latency), then
+/// [`ROUNDS`] rounds of `sql` (pgbench, its calls/s) each followed by h2load, then the clients
+/// at half the rate reached, for latency. The ratio is the median of the rounds'.
 pub async fn compare<C, F, Fut, M>(
     name: &str,
     load: LoadSettings,
-    sql: f64,
+    sql: impl Fn() -> f64,
     address: SocketAddr,
     clients: &[C],
     rpc: Rpc<'_, M>,
@@ -266,33 +272,51 @@ pub async fn compare<C, F, Fut, M>(
         load.clients,
         load.length.as_secs()
     );
-    println!(
-        "{:<50} {sql:>9.0} calls/s",
-        "baseline: pgbench, the same statements"
-    );
     // Warm the pool, the prepared statements and the connections.
     drive(clients, Duration::from_secs(1), None, call.clone()).await;
     let max = drive(clients, load.length, None, call.clone()).await;
     max.print("over gRPC, tonic clients, closed loop");
-    let h2 = h2load(
-        address,
-        rpc.method,
-        rpc.token,
-        rpc.message,
-        load.length,
-        load.clients,
-    );
-    if let Some(rate) = h2 {
-        println!("{:<50} {rate:>9.0} calls/s", "over gRPC, h2load");
+    let mut sql_rates = Vec::with_capacity(ROUNDS);
+    let mut h2_ratios = Vec::with_capacity(ROUNDS);
+    for round in 1..=ROUNDS {
+        let sql_rate = sql();
+        let h2 = h2load(
+            address,
+            rpc.method,
+            rpc.token,
+            rpc.message,
+            load.length,
+            load.clients,
+        );
+        let h2_text = h2.map_or("-".to_owned(), |rate| {
+            h2_ratios.push(rate / sql_rate);
+            format!("h2load {rate:>6.0} calls/s, {:.2}x", rate / sql_rate)
+        });
+        println!(
+            "{:<50} {sql_rate:>9.0} calls/s; {h2_text}",
+            format!("round {round}: pgbench, the same statements")
+        );
+        sql_rates.push(sql_rate);
     }
     let half = drive_at_half(clients, load.length, &max, call).await;
     half.print("tonic clients at half that rate");
+    let sql_median = median(&mut sql_rates);
+    let h2_text = if h2_ratios.is_empty() {
+        "- (h2load not on PATH)".to_owned()
+    } else {
+        format!("{:.2}x", median(&mut h2_ratios))
+    };
     println!(
-        "ratio to the SQL: {:.2}x (tonic), {} (h2load); p99 at half load {:.2} ms",
-        max.rate() / sql,
-        h2.map_or("-".to_owned(), |rate| format!("{:.2}x", rate / sql)),
+        "ratio to the SQL: {:.2}x (tonic, to the median pgbench), {h2_text} (h2load, median \
+         of the rounds); p99 at half load {:.2} ms",
+        max.rate() / sql_median,
         half.ms(0.99)
     );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// `count` clients, each on a connection of its own to `address`.

@@ -144,7 +144,7 @@ async fn main() {
             ],
         );
     let defines = [("id", UNIT), ("day", day.as_str())];
-    let sql = pgbench(&database.url, &script, &defines, load.length, load.clients);
+    let sql = || pgbench(&database.url, &script, &defines, load.length, load.clients);
     let call = {
         let (token, message) = (Arc::clone(&token), request.clone());
         move |mut client: PlansServiceClient<Channel>| {

@@ -4,10 +4,11 @@
 //! - `ResolveUnitMentions` of a plan's responsible-unit line for 宁国市 (the unit's ancestry,
 //!   everything below its government, the groups; then matching off the runtime).
 //!
-//! For each: pgbench, closed-loop tonic clients (each its own connection), h2load when on PATH
-//! (a C client as light on the shared CPU as pgbench), then the tonic clients at half the rate
-//! reached, for latency. Run: `cargo bench -p fazhi-units --bench load` (needs the test Postgres
-//! and `pgbench`, see docs/testing.md); `FAZHI_LOAD_SECONDS` (10) and `FAZHI_LOAD_CLIENTS` (16).
+//! For each: closed-loop tonic clients (each its own connection), then three rounds of pgbench
+//! each followed by h2load when on PATH (a C client as light on the shared CPU as pgbench), then
+//! the tonic clients at half the rate reached, for latency. Run:
+//! `cargo bench -p fazhi-units --bench load` (needs the test Postgres and `pgbench`, see
+//! docs/testing.md); `FAZHI_LOAD_SECONDS` (10) and `FAZHI_LOAD_CLIENTS` (16).
 
 #![allow(clippy::unwrap_used)]
 
@@ -82,7 +83,7 @@ async fn main() {
     };
     let script = pgbench_statement(store::LIFETIME_SQL, &[":id"])
         + &pgbench_statement(&store::unit_on_day_sql(), &[":day::date", ":id"]);
-    let sql = pgbench(&database.url, &script, &defines, load.length, load.clients);
+    let sql = || pgbench(&database.url, &script, &defines, load.length, load.clients);
     let call = {
         let (token, message) = (Arc::clone(&token), get_unit.clone());
         move |mut client: UnitsServiceClient<Channel>| {
@@ -120,7 +121,7 @@ async fn main() {
             ],
         )
         + &pgbench_statement(&store::groups_sql(), &["NULL", "10000001"]);
-    let sql = pgbench(&database.url, &script, &defines, load.length, load.clients);
+    let sql = || pgbench(&database.url, &script, &defines, load.length, load.clients);
     let call = {
         let (token, message) = (Arc::clone(&token), resolve.clone());
         move |mut client: UnitsServiceClient<Channel>| {
