@@ -15,6 +15,7 @@ pub mod relay;
 pub mod server;
 pub mod service;
 pub mod settings;
+pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod upstream;

@@ -20,7 +20,7 @@ use fazhi_platform::aip::Page;
 use fazhi_platform::audit::AuditKey;
 use fazhi_platform::error::PlatformError;
 pub use fazhi_platform::mutation::Outcome;
-use fazhi_platform::reads::Reads;
+use fazhi_platform::store::SchemaStore;
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -41,41 +41,27 @@ pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<serde_json::Value
     Ok(fazhi_platform::mutation::to_json(value)?)
 }
 
-/// Postgres access for plans: the reads, on the pool.
+/// Postgres access for plans: its SQL over a [`SchemaStore`].
 #[derive(Clone)]
-pub struct Store {
-    pool: PgPool,
-    reads: Reads,
-    audit_key: AuditKey,
+pub struct Store(SchemaStore);
+
+/// Every store method reaches the pool, the reads and the audit seal through this.
+impl std::ops::Deref for Store {
+    type Target = SchemaStore;
+    fn deref(&self) -> &SchemaStore {
+        &self.0
+    }
 }
 
 impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            reads: Reads::new(pool.clone()),
-            pool,
-            audit_key: AuditKey::development(),
-        }
+        Self(SchemaStore::new(pool, SCHEMA))
     }
 
     /// The same store sealing its audit rows with `key` (`database.audit_key`).
     pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
-        Self { audit_key, ..self }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
-    pub fn reads(&self) -> &Reads {
-        &self.reads
-    }
-
-    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
-    pub fn journal(&self) -> (&'static str, &AuditKey) {
-        (SCHEMA, &self.audit_key)
+        Self(self.0.with_audit_key(audit_key))
     }
 }
 

@@ -16,7 +16,7 @@ use fazhi_platform::audit::AuditKey;
 use fazhi_platform::call::CallContext;
 use fazhi_platform::error::{FieldViolation, PlatformError};
 use fazhi_platform::mutation::{self, Change, NewEvent, Outcome};
-use fazhi_platform::reads::Reads;
+use fazhi_platform::store::SchemaStore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::types::Json;
@@ -220,12 +220,16 @@ impl TryFrom<ReorganizationRow> for Reorganization {
     }
 }
 
-/// Postgres access for the unit registry.
+/// Postgres access for the unit registry: its SQL over a [`SchemaStore`].
 #[derive(Clone)]
-pub struct Store {
-    pool: PgPool,
-    reads: Reads,
-    audit_key: AuditKey,
+pub struct Store(SchemaStore);
+
+/// Every store method reaches the pool, the reads and the audit seal through this.
+impl std::ops::Deref for Store {
+    type Target = SchemaStore;
+    fn deref(&self) -> &SchemaStore {
+        &self.0
+    }
 }
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
@@ -241,30 +245,12 @@ fn is_unique_violation(error: &sqlx::Error, constraint: &str) -> bool {
 impl Store {
     /// A store whose audit rows are sealed with the development key (tests, tools).
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            reads: Reads::new(pool.clone()),
-            pool,
-            audit_key: AuditKey::development(),
-        }
+        Self(SchemaStore::new(pool, SCHEMA))
     }
 
     /// The same store sealing its audit rows with `key` (`database.audit_key`).
     pub fn with_audit_key(self, audit_key: AuditKey) -> Self {
-        Self { audit_key, ..self }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The pool for reads: a read dropped mid-statement stops in Postgres too.
-    pub fn reads(&self) -> &Reads {
-        &self.reads
-    }
-
-    /// The schema and the key its audit rows are sealed with, as `mutation` takes them.
-    pub fn journal(&self) -> (&'static str, &AuditKey) {
-        (SCHEMA, &self.audit_key)
+        Self(self.0.with_audit_key(audit_key))
     }
 
     /// Runs a mutation of the registry (`fazhi_platform::mutation::run`): the request id is
@@ -289,7 +275,7 @@ impl Store {
         apply: impl AsyncFnOnce(&mut PgConnection) -> Result<Outcome<T>>,
     ) -> Result<T> {
         mutation::run(
-            &self.pool,
+            self.pool(),
             self.journal(),
             context,
             target,
@@ -302,7 +288,7 @@ impl Store {
     /// Records a refused call.
     #[tracing::instrument(name = "store", skip_all, fields(db.operation = "audit_refusal"))]
     pub async fn audit_refusal(&self, context: &CallContext, resource: &str, result: &str) {
-        mutation::audit_refusal(&self.pool, self.journal(), context, resource, result).await;
+        mutation::audit_refusal(self.pool(), self.journal(), context, resource, result).await;
     }
 }
 
