@@ -16,6 +16,7 @@ export const router = createRouter({
     { path: "/supervision", component: () => import("./pages/Supervision.vue") },
     { path: "/my-scores", component: () => import("./pages/MyScores.vue") },
     { path: "/rectification", component: () => import("./pages/Rectification.vue") },
+    { path: "/self-assessment", component: () => import("./pages/SelfAssessment.vue") },
     // Home by role, once signed in (the guard below runs first).
     {
       path: "/",

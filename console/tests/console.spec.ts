@@ -281,3 +281,55 @@ test("a leader sees the region at a glance", async ({ page }) => {
   // Leaders read: no work pages in their menu.
   await expect(page.getByRole("menuitem", { name: "数据填报" })).toHaveCount(0);
 });
+
+test("a unit assesses itself and the office adjusts the score", async ({ page }) => {
+  // 自查自评: the unit scores itself on a criterion, with its reasons; the reasons are required.
+  await signInAs(page, "宁国市司法局 工作人员");
+  await page.getByRole("menuitem", { name: "自查自评" }).click();
+  await expect(page.getByRole("heading", { name: /自查自评 · 宁国市司法局/ })).toBeVisible();
+  const criterion = page.locator(".criteria .el-table__row", { hasText: "1.1 行政机关负责人出庭应诉" });
+  await expect(criterion.getByText("未自评")).toBeVisible();
+  await criterion.getByRole("button", { name: "自评" }).click();
+  const scoring = page.getByRole("dialog", { name: "自评" });
+  await scoring.getByRole("button", { name: "提交自评" }).click();
+  await expect(scoring.getByText("请填写自评理由")).toBeVisible();
+  await scoring.getByLabel("自评分").fill("13");
+  await scoring.getByLabel("自评理由").fill("负责人出庭应诉率达到62%，高于50%的目标。");
+  await scoring.getByLabel("发现的问题").fill("乡镇负责人出庭应诉仍不均衡。");
+  await scoring.getByRole("button", { name: "提交自评" }).click();
+  await expect(page.getByText("已提交自评：指标 1.1")).toBeVisible();
+  await expect(criterion.getByText("待审核")).toBeVisible();
+  await expect(criterion.getByText("13", { exact: true })).toBeVisible();
+  await expect(scoring).toBeHidden();
+  await snapshot(page, "self-assessment");
+
+  // The office sees it and decides another score, with its opinion (required).
+  await page.getByRole("button", { name: "退出" }).click();
+  await signInAs(page, "宁国市人民政府 协调员（依法治市办）");
+  await page.getByRole("menuitem", { name: "自评审核" }).click();
+  const submitted = page
+    .locator(".submitted .el-table__row", { hasText: "宁国市司法局" })
+    .filter({ hasText: "负责人出庭应诉率达到62%" });
+  await expect(submitted.getByText("待审核")).toBeVisible();
+  await submitted.getByRole("button", { name: "调整" }).click();
+  const review = page.getByRole("dialog", { name: "调整得分" });
+  await review.getByLabel("审定分").fill("11");
+  await review.getByRole("button", { name: "确定" }).click();
+  await expect(review.getByText("请填写审核意见")).toBeVisible();
+  await review.getByLabel("审核意见").fill("出庭率经核实为58%，按细则扣减。");
+  await review.getByRole("button", { name: "确定" }).click();
+  await expect(page.getByText("自评已审核：宁国市司法局 指标 1.1")).toBeVisible();
+  await expect(submitted.getByText("已调整")).toBeVisible();
+  // The problems it found are now on the ledger.
+  await expect(submitted.getByText("已列入整改台账")).toBeVisible();
+  await expect(review).toBeHidden();
+  await snapshot(page, "self-assessment-review");
+
+  // The unit reads the decided score; a decided self-assessment is not changed again.
+  await page.getByRole("button", { name: "退出" }).click();
+  await signInAs(page, "宁国市司法局 工作人员");
+  await page.getByRole("menuitem", { name: "自查自评" }).click();
+  await expect(criterion.getByText("已调整")).toBeVisible();
+  await expect(criterion.getByText("11", { exact: true })).toBeVisible();
+  await expect(criterion.getByRole("button")).toHaveCount(0);
+});
