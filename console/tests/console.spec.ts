@@ -278,6 +278,17 @@ test("a leader sees the region at a glance", async ({ page }) => {
   await expect(page.getByText("任务完成率")).toBeVisible();
   await expect(page.locator(".light.red").first()).toBeVisible();
   await snapshot(page, "overview", true);
+  // The traffic lights of another year, and the heat map of any published plan of the region.
+  // An Element Plus select is opened on its box: the shown value lies over the input.
+  const choose = (label: string) => page.locator(".el-select", { has: page.getByRole("combobox", { name: label }) }).click();
+  await choose("期间");
+  await page.getByRole("option", { name: String(new Date().getFullYear() - 3), exact: true }).click();
+  await expect(page.getByText(`指标达标情况（${new Date().getFullYear() - 3}，红灯单位在前）`)).toBeVisible();
+  await choose("实施方案");
+  const plan = page.getByRole("option", { name: /宁国市/ }).first();
+  await expect(plan).toBeVisible();
+  await plan.click();
+  await expect(page.getByRole("img", { name: "任务进度热力图" }).locator("canvas").first()).toBeVisible();
   // Leaders read: no work pages in their menu.
   await expect(page.getByRole("menuitem", { name: "数据填报" })).toHaveCount(0);
 });
