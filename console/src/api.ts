@@ -61,6 +61,17 @@ export async function attempt(action: () => Promise<unknown>, busy?: Ref<boolean
   }
 }
 
+/** {@link attempt} for an action on one row of a table: `busy` (one ref for all the rows) holds
+ * the row's key while it runs, so that only that row's buttons spin. */
+export async function attemptOn(key: string, busy: Ref<string>, action: () => Promise<unknown>): Promise<boolean> {
+  busy.value = key;
+  try {
+    return await attempt(action);
+  } finally {
+    busy.value = "";
+  }
+}
+
 const FALLBACK: Partial<Record<Code, string>> = {
   [Code.Unauthenticated]: "登录已失效，请重新登录",
   [Code.PermissionDenied]: "无权执行此操作",
