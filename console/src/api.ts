@@ -32,6 +32,11 @@ export function requestId(): string {
   return crypto.randomUUID();
 }
 
+/** The links of an evidence field (佐证材料), one a line as the forms ask, blank lines left out. */
+export function evidenceLinks(text: string): string[] {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean);
+}
+
 /** What to tell the user about a failed call: the service's zh-CN message and the fields it
  * names, else a sentence for the status. */
 export function explain(error: unknown): string {
